@@ -7,3 +7,5 @@
 pub mod tree;
 
 pub use tree::{Branch, Item, Value};
+pub mod dotenv;
+pub mod json;
