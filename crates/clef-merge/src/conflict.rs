@@ -1,0 +1,300 @@
+//! Conflict documents: rendering git-style markers and reading them back.
+//!
+//! A conflict document is built from three *variants* of the merged file,
+//! identical everywhere except at the conflicting keys (where they hold the
+//! base, ours and theirs value). Because every variant is emitted by the same
+//! writer under the same data key, with the same IVs for the same values and
+//! a fixed `lastmodified`/sentinel `mac`, a line-level diff3 of the three
+//! texts yields hunks exactly around the conflicting `KEY: ENC[...]` lines.
+//! The texts are ciphertext only; this module never sees plaintext.
+//!
+//! [`split`] is the inverse: it recovers the three variants from a document
+//! (possibly partly hand-edited), which `resolve` and `status` then parse.
+
+use crate::MergeError;
+use similar::{Algorithm, DiffOp, capture_diff_slices};
+
+/// Labels for the markers (`%X`, `%S`, `%Y`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Labels {
+    /// Base (`|||||||` line).
+    pub base: String,
+    /// Ours (`<<<<<<<` line).
+    pub ours: String,
+    /// Theirs (`>>>>>>>` line).
+    pub theirs: String,
+}
+
+/// Default and minimum conflict marker size.
+pub const DEFAULT_MARKER_SIZE: usize = 7;
+
+/// Renders a diff3-style conflict document from three variant texts.
+/// Returns the document and the number of conflict hunks.
+pub fn render(base: &str, ours: &str, theirs: &str, marker_size: usize, labels: &Labels) -> (String, usize) {
+    let b: Vec<&str> = base.split_inclusive('\n').collect();
+    let o: Vec<&str> = ours.split_inclusive('\n').collect();
+    let t: Vec<&str> = theirs.split_inclusive('\n').collect();
+    let mo = matches(&b, &o);
+    let mt = matches(&b, &t);
+    let n = marker_size.max(DEFAULT_MARKER_SIZE);
+    let mut out = String::with_capacity(ours.len() + theirs.len() / 4);
+    let mut hunks = 0;
+    let (mut i, mut j, mut k) = (0, 0, 0);
+    loop {
+        // Next base line matched in both ours and theirs.
+        let stable = (i..b.len()).find_map(|x| Some((x, mo[x]?, mt[x]?)));
+        let (ie, je, ke) = stable.unwrap_or((b.len(), o.len(), t.len()));
+        let (bc, oc, tc) = (&b[i..ie], &o[j..je], &t[k..ke]);
+        if !(bc.is_empty() && oc.is_empty() && tc.is_empty()) {
+            if oc == tc || tc == bc {
+                push_lines(&mut out, oc);
+            } else if oc == bc {
+                push_lines(&mut out, tc);
+            } else {
+                hunks += 1;
+                marker(&mut out, '<', n, &labels.ours);
+                push_lines(&mut out, oc);
+                marker(&mut out, '|', n, &labels.base);
+                push_lines(&mut out, bc);
+                marker(&mut out, '=', n, "");
+                push_lines(&mut out, tc);
+                marker(&mut out, '>', n, &labels.theirs);
+            }
+        }
+        match stable {
+            Some((x, y, z)) => {
+                push_lines(&mut out, &b[x..=x]);
+                (i, j, k) = (x + 1, y + 1, z + 1);
+            }
+            None => break,
+        }
+    }
+    (out, hunks)
+}
+
+fn matches(a: &[&str], b: &[&str]) -> Vec<Option<usize>> {
+    let mut m = vec![None; a.len()];
+    for op in capture_diff_slices(Algorithm::Myers, a, b) {
+        if let DiffOp::Equal { old_index, new_index, len } = op {
+            for d in 0..len {
+                m[old_index + d] = Some(new_index + d);
+            }
+        }
+    }
+    m
+}
+
+fn push_lines(out: &mut String, lines: &[&str]) {
+    for l in lines {
+        out.push_str(l);
+        if !l.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+}
+
+fn marker(out: &mut String, c: char, n: usize, label: &str) {
+    out.extend(std::iter::repeat_n(c, n));
+    if !label.is_empty() {
+        out.push(' ');
+        // A label must stay on one line.
+        out.extend(label.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }));
+    }
+    out.push('\n');
+}
+
+/// The three variants recovered from a conflict document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Variants {
+    /// Text outside hunks plus every hunk's base part.
+    pub base: String,
+    /// Text outside hunks plus every hunk's ours part.
+    pub ours: String,
+    /// Text outside hunks plus every hunk's theirs part.
+    pub theirs: String,
+    /// Number of hunks found.
+    pub hunks: usize,
+}
+
+/// The kind of a marker line, if `line` is one of size `n` (`None` = any
+/// size ≥ 7, which sets it).
+fn marker_kind(line: &str, n: &mut Option<usize>) -> Option<char> {
+    let c = line.chars().next()?;
+    if !matches!(c, '<' | '|' | '=' | '>') {
+        return None;
+    }
+    let run = line.chars().take_while(|&x| x == c).count();
+    let rest = &line[run..];
+    let rest = rest.strip_suffix('\n').unwrap_or(rest);
+    let rest = rest.strip_suffix('\r').unwrap_or(rest);
+    if !(rest.is_empty() || rest.starts_with(' ')) || (c == '=' && !rest.is_empty()) {
+        return None;
+    }
+    match *n {
+        Some(size) if size == run => Some(c),
+        None if c == '<' && run >= DEFAULT_MARKER_SIZE => {
+            *n = Some(run);
+            Some(c)
+        }
+        _ => None,
+    }
+}
+
+/// Splits a conflict document into its base, ours and theirs variants.
+/// Hunks without a base part (`merge.conflictStyle=merge`) take ours as base.
+pub fn split(doc: &str) -> Result<Variants, MergeError> {
+    #[derive(PartialEq)]
+    enum State {
+        Out,
+        Ours,
+        Base,
+        Theirs,
+    }
+    let mut v = Variants {
+        base: String::new(),
+        ours: String::new(),
+        theirs: String::new(),
+        hunks: 0,
+    };
+    let mut n = None;
+    let mut state = State::Out;
+    let mut saw_base = false;
+    let mut hunk_ours = String::new();
+    for (lineno, line) in doc.split_inclusive('\n').enumerate() {
+        let bad = |what: &str| MergeError::BadMarkers {
+            line: lineno + 1,
+            what: what.to_owned(),
+        };
+        match (marker_kind(line, &mut n), &state) {
+            (Some('<'), State::Out) => {
+                state = State::Ours;
+                saw_base = false;
+                hunk_ours.clear();
+            }
+            (Some('|'), State::Ours) => {
+                state = State::Base;
+                saw_base = true;
+            }
+            (Some('='), State::Ours | State::Base) => {
+                if !saw_base {
+                    v.base.push_str(&hunk_ours);
+                }
+                state = State::Theirs;
+            }
+            (Some('>'), State::Theirs) => {
+                state = State::Out;
+                v.hunks += 1;
+            }
+            (Some(c), _) => return Err(bad(&format!("unexpected `{c}` marker"))),
+            (None, State::Out) => {
+                v.base.push_str(line);
+                v.ours.push_str(line);
+                v.theirs.push_str(line);
+            }
+            (None, State::Ours) => {
+                v.ours.push_str(line);
+                hunk_ours.push_str(line);
+            }
+            (None, State::Base) => v.base.push_str(line),
+            (None, State::Theirs) => v.theirs.push_str(line),
+        }
+    }
+    if state != State::Out {
+        return Err(MergeError::BadMarkers {
+            line: doc.lines().count(),
+            what: "unterminated conflict hunk".to_owned(),
+        });
+    }
+    Ok(v)
+}
+
+/// Whether a text contains a conflict start marker (of any size ≥ 7).
+pub fn has_markers(doc: &str) -> bool {
+    doc.split_inclusive('\n').any(|l| marker_kind(l, &mut None) == Some('<'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels() -> Labels {
+        Labels {
+            base: "base".into(),
+            ours: "HEAD".into(),
+            theirs: "feature".into(),
+        }
+    }
+
+    #[test]
+    fn clean_when_changes_are_apart() {
+        let b = "a: 1\nb: 2\nc: 3\nd: 4\n";
+        let o = "a: 9\nb: 2\nc: 3\nd: 4\n";
+        let t = "a: 1\nb: 2\nc: 3\nd: 8\n";
+        let (doc, hunks) = render(b, o, t, 7, &labels());
+        assert_eq!(hunks, 0);
+        assert_eq!(doc, "a: 9\nb: 2\nc: 3\nd: 8\n");
+    }
+
+    #[test]
+    fn conflict_hunk_with_labels_and_size() {
+        let b = "a: 1\nb: 2\nc: 3\n";
+        let o = "a: 1\nb: O\nc: 3\n";
+        let t = "a: 1\nb: T\nc: 3\n";
+        let (doc, hunks) = render(b, o, t, 9, &labels());
+        assert_eq!(hunks, 1);
+        assert_eq!(
+            doc,
+            "a: 1\n<<<<<<<<< HEAD\nb: O\n||||||||| base\nb: 2\n=========\nb: T\n>>>>>>>>> feature\nc: 3\n"
+        );
+        let v = split(&doc).unwrap();
+        assert_eq!((v.base.as_str(), v.ours.as_str(), v.theirs.as_str(), v.hunks), (b, o, t, 1));
+    }
+
+    #[test]
+    fn delete_modify_and_add_add_hunks_round_trip() {
+        let b = "a: 1\nb: 2\n";
+        let o = "a: 1\nn: X\n";
+        let t = "a: 1\nb: 3\nn: Y\n";
+        let (doc, hunks) = render(b, o, t, 7, &labels());
+        assert!(hunks >= 1);
+        let v = split(&doc).unwrap();
+        assert_eq!((v.base.as_str(), v.ours.as_str(), v.theirs.as_str()), (b, o, t));
+    }
+
+    #[test]
+    fn missing_final_newline_is_tolerated() {
+        let (doc, _) = render("a: 1", "a: 2", "a: 3", 7, &Labels::default());
+        assert_eq!(doc, "<<<<<<<\na: 2\n|||||||\na: 1\n=======\na: 3\n>>>>>>>\n");
+    }
+
+    #[test]
+    fn merge_style_hunks_without_base() {
+        let doc = "x\n<<<<<<< ours\nb: O\n=======\nb: T\n>>>>>>> theirs\ny\n";
+        let v = split(doc).unwrap();
+        assert_eq!(v.ours, "x\nb: O\ny\n");
+        assert_eq!(v.theirs, "x\nb: T\ny\n");
+        assert_eq!(v.base, "x\nb: O\ny\n");
+    }
+
+    #[test]
+    fn broken_markers_are_errors() {
+        assert!(split("<<<<<<< a\nx\n").is_err());
+        assert!(split("<<<<<<< a\nx\n>>>>>>> b\n").is_err());
+        // Without a start marker a line of `=` is content...
+        assert_eq!(split("a\n=======\nb\n").unwrap().hunks, 0);
+        // ...but after a hunk it is a stray marker.
+        assert!(split("<<<<<<< a\nx\n=======\ny\n>>>>>>> b\n=======\n").is_err());
+        // Markers of another size are content.
+        let v = split("<<<<<<< a\nx\n||||||||| b\n=======\ny\n>>>>>>> c\n").unwrap();
+        assert_eq!(v.ours, "x\n||||||||| b\n");
+    }
+
+    #[test]
+    fn marker_detection_is_strict() {
+        assert!(!has_markers("<<<<<< six\n"));
+        assert!(!has_markers("  <<<<<<< indented\n"));
+        assert!(!has_markers("<<<<<<<x\n"));
+        assert!(has_markers("a\n<<<<<<<\n"));
+        assert!(has_markers("<<<<<<<<<< HEAD\n"));
+    }
+}
