@@ -1,0 +1,294 @@
+//! The command line shared by `clef-scan` and `clef scan`.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+use crate::engine::{Scanner, ScannerOptions};
+use crate::error::ScanError;
+use crate::report::Report;
+use crate::{baseline, source};
+
+/// Exit code: no findings.
+pub const EXIT_CLEAN: i32 = 0;
+/// Exit code: at least one finding.
+pub const EXIT_FINDINGS: i32 = 1;
+/// Exit code: usage error, unreadable input or an incomplete scan.
+pub const EXIT_ERROR: i32 = 2;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable lines (redacted).
+    Text,
+    /// JSON: `{"findings":[…],"stats":{…}}`.
+    Json,
+    /// SARIF 2.1.0 (GitHub code scanning).
+    Sarif,
+}
+
+/// When to colour text output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Colour when stdout is a terminal and `NO_COLOR` is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Scan files, git blobs or stdin for secrets.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "clef-scan",
+    version,
+    about = "Find secrets in files, staged changes and git history (SOPS-aware)",
+    after_help = "Exit status: 0 no findings, 1 findings, 2 error (bad usage, unreadable input, incomplete scan).\n\
+Suppress a line with `clef:ignore` (or `gitleaks:allow`, `pragma: allowlist secret`),\n\
+the next line with `clef:ignore-next-line`; paths and `rule:<id>` lines in .clefignore;\n\
+rules and allowlists in .clef/scan.toml."
+)]
+pub struct Args {
+    /// Files or directories to scan (default: the current directory).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Scan the blobs staged in the index (what `git commit` would record).
+    #[arg(long, conflicts_with_all = ["range", "history", "stdin"])]
+    pub staged: bool,
+    /// Scan the blobs added or modified by the commits in a range, e.g. `origin/main..HEAD`.
+    #[arg(long, value_name = "A..B", conflicts_with_all = ["history", "stdin"])]
+    pub range: Option<String>,
+    /// Scan every unique blob reachable from any ref, with the commit that introduced it.
+    #[arg(long, conflicts_with = "stdin")]
+    pub history: bool,
+    /// Scan standard input.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Path to report (and to apply SOPS naming rules to) for --stdin.
+    #[arg(long, value_name = "NAME", default_value = "<stdin>")]
+    pub stdin_name: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the report to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Show secret values in the output (never in logs).
+    #[arg(long)]
+    pub no_redact: bool,
+    /// Rules/allowlist config (default: <root>/.clef/scan.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Report only findings whose fingerprint is not in this baseline.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write the fingerprints of today's findings to FILE (then exit 0).
+    #[arg(long, value_name = "FILE")]
+    pub baseline_write: Option<PathBuf>,
+    /// Project root for .clef/scan.toml, .clefignore and relative paths
+    /// (default: the git work tree containing the current directory, else it).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Disable the generic assignment/entropy detectors.
+    #[arg(long)]
+    pub no_generic: bool,
+    /// Skip files and blobs larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 32 << 20)]
+    pub max_file_size: u64,
+    /// Worker threads (default: number of CPUs).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Colour.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    /// No progress line, no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// List the active rules and exit.
+    #[arg(long)]
+    pub list_rules: bool,
+}
+
+/// Run with process arguments (`args[0]` is the program name) on the real
+/// stdin/stdout/stderr; returns the exit code. `clef scan` calls this.
+pub fn run_cli<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
+    let stdout = std::io::stdout();
+    let tty = stdout.is_terminal();
+    let mut out = stdout.lock();
+    let mut err = std::io::stderr();
+    let mut input = std::io::stdin().lock();
+    match Args::try_parse_from(args) {
+        Ok(a) => run(&a, &mut input, &mut out, &mut err, tty),
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_ERROR
+            } else {
+                EXIT_CLEAN
+            };
+            let _ = e.print();
+            code
+        }
+    }
+}
+
+/// Run parsed arguments against the given streams. `stdout_is_tty` decides
+/// colour (with `--color auto`) and the progress line.
+pub fn run(
+    args: &Args,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    stdout_is_tty: bool,
+) -> i32 {
+    match execute(args, stdin, stdout, stderr, stdout_is_tty) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(stderr, "clef-scan: error: {e}");
+            EXIT_ERROR
+        }
+    }
+}
+
+fn execute(
+    args: &Args,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    tty: bool,
+) -> Result<i32, ScanError> {
+    let cwd = std::env::current_dir().map_err(|source| ScanError::Read {
+        path: ".".into(),
+        source,
+    })?;
+    let git_needed = args.staged || args.range.is_some() || args.history;
+    let repo = if git_needed {
+        Some(clef_git::Repo::discover(
+            args.root.as_deref().unwrap_or(&cwd),
+        )?)
+    } else {
+        None
+    };
+    let root = match (&args.root, &repo) {
+        (Some(r), _) => r.clone(),
+        (None, Some(repo)) => repo.root().to_path_buf(),
+        (None, None) => clef_git::Repo::discover(&cwd)
+            .map(|r| r.root().to_path_buf())
+            .unwrap_or(cwd.clone()),
+    };
+    let opts = ScannerOptions {
+        root: root.clone(),
+        config: args.config.clone(),
+        baseline: if args.baseline_write.is_some() {
+            None
+        } else {
+            args.baseline.clone()
+        },
+        max_file_size: args.max_file_size,
+        no_generic: args.no_generic,
+    };
+    let scanner = Scanner::new(&opts)?;
+    if args.list_rules {
+        for (id, desc) in scanner.rule_ids() {
+            writeln!(stdout, "{id}\t{desc}").map_err(|source| ScanError::Write {
+                what: "stdout".into(),
+                source,
+            })?;
+        }
+        return Ok(EXIT_CLEAN);
+    }
+    let progress = !args.quiet && args.format == Format::Text;
+    let report: Report = if args.stdin {
+        let mut buf = Vec::new();
+        stdin
+            .read_to_end(&mut buf)
+            .map_err(|source| ScanError::Read {
+                path: "<stdin>".into(),
+                source,
+            })?;
+        source::scan_buffer(&scanner, &args.stdin_name, &buf)
+    } else if let Some(repo) = &repo {
+        let changes = if args.staged {
+            repo.staged()?
+        } else if let Some(r) = &args.range {
+            repo.range(r)?
+        } else {
+            repo.history()?
+        };
+        source::scan_changes(&scanner, repo, changes, args.threads, progress)?
+    } else {
+        let paths = if args.paths.is_empty() {
+            vec![PathBuf::from(".")]
+        } else {
+            args.paths.clone()
+        };
+        source::scan_paths(&scanner, &root, &paths, args.threads, progress)
+    };
+
+    if let Some(path) = &args.baseline_write {
+        std::fs::write(path, baseline::render(&report.findings)).map_err(|source| {
+            ScanError::Write {
+                what: path.display().to_string(),
+                source,
+            }
+        })?;
+        if !args.quiet {
+            let _ = writeln!(
+                stderr,
+                "clef-scan: wrote {} fingerprints to {}",
+                report.findings.len(),
+                path.display()
+            );
+        }
+        return Ok(if report.has_errors() {
+            EXIT_ERROR
+        } else {
+            EXIT_CLEAN
+        });
+    }
+
+    let redact = !args.no_redact;
+    let rendered = match args.format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report.to_json(redact)).unwrap_or_default()
+        ),
+        Format::Sarif => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report.to_sarif(&scanner.rule_ids(), redact))
+                .unwrap_or_default()
+        ),
+        Format::Text => {
+            let color = match args.color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => {
+                    tty && args.output.is_none()
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                }
+            };
+            report.to_text(redact, color, !args.quiet)
+        }
+    };
+    match &args.output {
+        Some(p) => std::fs::write(p, rendered).map_err(|source| ScanError::Write {
+            what: p.display().to_string(),
+            source,
+        })?,
+        None => stdout
+            .write_all(rendered.as_bytes())
+            .map_err(|source| ScanError::Write {
+                what: "stdout".into(),
+                source,
+            })?,
+    }
+    Ok(if report.has_errors() {
+        EXIT_ERROR
+    } else if report.findings.is_empty() {
+        EXIT_CLEAN
+    } else {
+        EXIT_FINDINGS
+    })
+}

@@ -1,0 +1,1225 @@
+//! The detection engine: one Aho–Corasick pass per buffer over every rule's
+//! keywords, per-rule regexes run only on windows around keyword hits, the
+//! generic assignment/entropy detector, SOPS awareness and suppression.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use regex::bytes::Regex;
+
+use crate::entropy::{self, Charset};
+use crate::error::ScanError;
+use crate::finding::{Finding, Secret, fingerprint};
+use crate::rules::{
+    self, Config, GENERIC_PASSWORD_RULE, GENERIC_RULE, Rule, RuleSpec, SOPS_PLAINTEXT_RULE,
+    SOPS_UNENCRYPTED_RULE,
+};
+use crate::sops;
+
+/// Bytes inspected for a NUL to call a file binary.
+const BINARY_PROBE: usize = 8192;
+/// Regex windows on very long lines (minified code) are cut to this much
+/// around the keyword hit.
+const WINDOW_BEFORE: usize = 512;
+const WINDOW_AFTER: usize = 2048;
+/// Multi-line rules (PEM blocks) look this far past the keyword.
+const MULTILINE_AFTER: usize = 20_000;
+/// The generic detector ignores lines longer than this (minified code, data).
+const GENERIC_MAX_LINE: usize = 4096;
+
+/// What a keyword hit enables.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Rule(u32),
+    Generic,
+    Export,
+    Sops,
+}
+
+/// Why a buffer was not scanned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// A NUL byte in the first 8 KiB.
+    Binary,
+    /// Matched `.clefignore` or the config's allowlist paths.
+    Ignored,
+    /// Larger than the size limit.
+    TooLarge(u64),
+}
+
+/// Result of scanning one buffer.
+#[derive(Debug, Default)]
+pub struct BlobScan {
+    /// Findings after suppression, ordered by position.
+    pub findings: Vec<Finding>,
+    /// Set when the buffer was not scanned.
+    pub skipped: Option<Skip>,
+    /// The buffer is not valid UTF-8 (it was scanned as bytes).
+    pub invalid_utf8: bool,
+    /// Findings removed by the baseline.
+    pub baselined: usize,
+}
+
+/// Options for [`Scanner::new`].
+#[derive(Debug, Clone)]
+pub struct ScannerOptions {
+    /// Repository or project root: `.clef/scan.toml` and `.clefignore` are read
+    /// from here, and paths are reported relative to it.
+    pub root: PathBuf,
+    /// Use this config file instead of `<root>/.clef/scan.toml`.
+    pub config: Option<PathBuf>,
+    /// Fingerprints in this baseline file are not reported.
+    pub baseline: Option<PathBuf>,
+    /// Files and blobs larger than this are skipped (bytes).
+    pub max_file_size: u64,
+    /// Turn the generic assignment/entropy detector off.
+    pub no_generic: bool,
+}
+
+impl Default for ScannerOptions {
+    fn default() -> Self {
+        ScannerOptions {
+            root: PathBuf::from("."),
+            config: None,
+            baseline: None,
+            max_file_size: 64 << 20,
+            no_generic: false,
+        }
+    }
+}
+
+/// A compiled set of rules plus suppression state. Cheap to share between
+/// threads (`&Scanner` is `Sync`).
+#[derive(Debug)]
+pub struct Scanner {
+    rules: Vec<Rule>,
+    ac: AhoCorasick,
+    targets: Vec<Vec<Target>>,
+    generic: bool,
+    generic_password: bool,
+    sops_plaintext: bool,
+    sops_unencrypted: bool,
+    ignore: Gitignore,
+    allow: Vec<Regex>,
+    baseline: HashSet<String>,
+    max_file_size: u64,
+}
+
+const GENERIC_KEYWORDS: &[&str] = &[
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "credential",
+    "cred",
+];
+
+impl Scanner {
+    /// A scanner with the built-in rules only, no ignore files, no baseline.
+    pub fn builtin() -> Result<Scanner, ScanError> {
+        Scanner::from_parts(
+            rules::builtin_specs()?,
+            Config::default(),
+            None,
+            HashSet::new(),
+            64 << 20,
+            false,
+        )
+    }
+
+    /// A scanner configured from `opts`: built-in rules, `<root>/.clef/scan.toml`
+    /// (or `opts.config`), `<root>/.clefignore` and the baseline.
+    pub fn new(opts: &ScannerOptions) -> Result<Scanner, ScanError> {
+        let config = match &opts.config {
+            Some(p) => Config::load(p)?,
+            None => {
+                let p = opts.root.join(".clef").join("scan.toml");
+                if p.is_file() {
+                    Config::load(&p)?
+                } else {
+                    Config::default()
+                }
+            }
+        };
+        let clefignore = opts.root.join(".clefignore");
+        let ignore_text = match std::fs::read_to_string(&clefignore) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(ScanError::Read {
+                    path: clefignore,
+                    source,
+                });
+            }
+        };
+        let baseline = match &opts.baseline {
+            Some(p) => crate::baseline::load(p)?,
+            None => HashSet::new(),
+        };
+        let mut s = Scanner::from_parts(
+            rules::builtin_specs()?,
+            config,
+            ignore_text.as_deref().map(|t| (opts.root.as_path(), t)),
+            baseline,
+            opts.max_file_size,
+            opts.no_generic,
+        )?;
+        s.max_file_size = opts.max_file_size;
+        Ok(s)
+    }
+
+    /// Build from explicit parts. `clefignore` is `(root, text of .clefignore)`:
+    /// gitignore syntax plus `rule:<id>` lines that disable a rule.
+    pub fn from_parts(
+        builtin: Vec<RuleSpec>,
+        config: Config,
+        clefignore: Option<(&Path, &str)>,
+        baseline: HashSet<String>,
+        max_file_size: u64,
+        no_generic: bool,
+    ) -> Result<Scanner, ScanError> {
+        let mut disabled: HashSet<String> = config.disable.iter().cloned().collect();
+        let root = clefignore.map_or_else(|| PathBuf::from("."), |(r, _)| r.to_path_buf());
+        let mut gi = GitignoreBuilder::new(&root);
+        if let Some((_, text)) = clefignore {
+            for line in text.lines() {
+                let t = line.trim();
+                if let Some(id) = t.strip_prefix("rule:") {
+                    disabled.insert(id.trim().to_string());
+                } else if !t.is_empty() && !t.starts_with('#') {
+                    gi.add_line(None, line).map_err(|e| ScanError::Config {
+                        path: root.join(".clefignore"),
+                        message: e.to_string(),
+                    })?;
+                }
+            }
+        }
+        for p in &config.allowlist.paths {
+            gi.add_line(None, p).map_err(|e| ScanError::Config {
+                path: ".clef/scan.toml".into(),
+                message: e.to_string(),
+            })?;
+        }
+        let ignore = gi.build().map_err(|e| ScanError::Config {
+            path: root.join(".clefignore"),
+            message: e.to_string(),
+        })?;
+        let allow = config
+            .allowlist
+            .regexes
+            .iter()
+            .map(|r| {
+                rules::compile(r).map_err(|message| ScanError::Config {
+                    path: ".clef/scan.toml".into(),
+                    message: format!("allowlist regex: {message}"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        // user rules replace built-ins of the same id
+        let user_ids: HashSet<&str> = config.rules.iter().map(|r| r.id.as_str()).collect();
+        for spec in &config.rules {
+            rules::validate(spec)?;
+        }
+        let specs: Vec<RuleSpec> = builtin
+            .into_iter()
+            .filter(|r| !user_ids.contains(r.id.as_str()))
+            .chain(config.rules.iter().cloned())
+            .filter(|r| !disabled.contains(&r.id))
+            .collect();
+
+        let mut patterns: Vec<String> = Vec::new();
+        let mut targets: Vec<Vec<Target>> = Vec::new();
+        let add =
+            |kw: &str, t: Target, patterns: &mut Vec<String>, targets: &mut Vec<Vec<Target>>| {
+                let kw = kw.to_ascii_lowercase();
+                if let Some(i) = patterns.iter().position(|p| *p == kw) {
+                    targets[i].push(t);
+                } else {
+                    patterns.push(kw);
+                    targets.push(vec![t]);
+                }
+            };
+        for (i, spec) in specs.iter().enumerate() {
+            let idx = u32::try_from(i).map_err(|_| ScanError::Rule {
+                id: spec.id.clone(),
+                message: "too many rules".into(),
+            })?;
+            for kw in &spec.keywords {
+                add(kw, Target::Rule(idx), &mut patterns, &mut targets);
+            }
+        }
+        let generic = !no_generic && !disabled.contains(GENERIC_RULE);
+        let generic_password = !no_generic && !disabled.contains(GENERIC_PASSWORD_RULE);
+        if generic || generic_password {
+            for kw in GENERIC_KEYWORDS {
+                add(kw, Target::Generic, &mut patterns, &mut targets);
+            }
+            if generic {
+                add("export ", Target::Export, &mut patterns, &mut targets);
+            }
+        }
+        add("sops", Target::Sops, &mut patterns, &mut targets);
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&patterns)
+            .map_err(|e| ScanError::Rule {
+                id: "<keywords>".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Scanner {
+            rules: specs.into_iter().map(Rule::new).collect(),
+            ac,
+            targets,
+            generic,
+            generic_password,
+            sops_plaintext: !disabled.contains(SOPS_PLAINTEXT_RULE),
+            sops_unencrypted: !disabled.contains(SOPS_UNENCRYPTED_RULE),
+            ignore,
+            allow,
+            baseline,
+            max_file_size,
+        })
+    }
+
+    /// Number of keyword rules (excluding the generic and SOPS detectors).
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Ids and descriptions of every active rule, built-in detectors included.
+    pub fn rule_ids(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .rules
+            .iter()
+            .map(|r| (r.spec.id.clone(), r.spec.description.clone()))
+            .collect();
+        if self.generic {
+            v.push((
+                GENERIC_RULE.into(),
+                "High-entropy value assigned to a secret-like name".into(),
+            ));
+        }
+        if self.generic_password {
+            v.push((
+                GENERIC_PASSWORD_RULE.into(),
+                "Literal password assigned in code or config".into(),
+            ));
+        }
+        if self.sops_plaintext {
+            v.push((
+                SOPS_PLAINTEXT_RULE.into(),
+                "Plaintext value inside a SOPS-encrypted file".into(),
+            ));
+        }
+        if self.sops_unencrypted {
+            v.push((
+                SOPS_UNENCRYPTED_RULE.into(),
+                "*.enc.* file without SOPS metadata".into(),
+            ));
+        }
+        v
+    }
+
+    /// The size limit for files and blobs.
+    pub fn max_file_size(&self) -> u64 {
+        self.max_file_size
+    }
+
+    /// True if `path` (relative to the root) is excluded by `.clefignore` or
+    /// the allowlist paths.
+    pub fn is_ignored(&self, path: &str, is_dir: bool) -> bool {
+        self.ignore
+            .matched_path_or_any_parents(path, is_dir)
+            .is_ignore()
+    }
+
+    /// Scan an in-memory buffer (a staged blob, a file, stdin) and return the
+    /// findings that survive suppression, with 1-based line/column positions.
+    /// `path` is used for reporting, `.clefignore` and SOPS naming rules.
+    pub fn scan_blob(&self, path: &str, bytes: &[u8]) -> Vec<Finding> {
+        self.scan_blob_detailed(path, bytes).findings
+    }
+
+    /// Like [`Scanner::scan_blob`], but also says whether the buffer was skipped
+    /// and whether it was valid UTF-8.
+    pub fn scan_blob_detailed(&self, path: &str, bytes: &[u8]) -> BlobScan {
+        let mut out = BlobScan::default();
+        if self.is_ignored(path, false) {
+            out.skipped = Some(Skip::Ignored);
+            return out;
+        }
+        if bytes.len() as u64 > self.max_file_size {
+            out.skipped = Some(Skip::TooLarge(bytes.len() as u64));
+            return out;
+        }
+        if memchr::memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some() {
+            out.skipped = Some(Skip::Binary);
+            return out;
+        }
+        let text = std::str::from_utf8(bytes).ok();
+        out.invalid_utf8 = text.is_none();
+        let mut raw: Vec<Raw> = Vec::new();
+
+        // 1. keyword pass
+        let mut windows: Vec<Option<Range<usize>>> = vec![None; self.rules.len()];
+        let mut pending: Vec<(u32, Range<usize>)> = Vec::new();
+        let mut generic_lines: Vec<Range<usize>> = Vec::new();
+        let mut export_lines: Vec<Range<usize>> = Vec::new();
+        let mut saw_sops = false;
+        for m in self.ac.find_overlapping_iter(bytes) {
+            for t in &self.targets[m.pattern().as_usize()] {
+                match *t {
+                    Target::Rule(r) => {
+                        let rule = &self.rules[r as usize];
+                        let w = window(bytes, m.start(), m.end(), rule.spec.multiline);
+                        let slot = &mut windows[r as usize];
+                        match slot {
+                            Some(cur) if w.start <= cur.end => cur.end = cur.end.max(w.end),
+                            _ => {
+                                if let Some(done) = slot.replace(w) {
+                                    pending.push((r, done));
+                                }
+                            }
+                        }
+                    }
+                    Target::Generic => push_line(&mut generic_lines, line_of(bytes, m.start())),
+                    Target::Export => push_line(&mut export_lines, line_of(bytes, m.start())),
+                    Target::Sops => saw_sops = true,
+                }
+            }
+        }
+        for (r, w) in windows.into_iter().enumerate() {
+            if let Some(w) = w {
+                pending.push((r as u32, w));
+            }
+        }
+
+        // 2. confirm with the rule regexes
+        for (r, w) in pending {
+            let rule = &self.rules[r as usize];
+            let Ok(re) = rule.regex() else {
+                continue;
+            };
+            let hay = &bytes[w.clone()];
+            for caps in re.captures_iter(hay) {
+                let Some(g) = caps.get(rule.spec.group).or_else(|| caps.get(0)) else {
+                    continue;
+                };
+                let secret = g.as_bytes();
+                let e = entropy::shannon(secret);
+                if rule.spec.entropy.is_some_and(|min| e < min) {
+                    continue;
+                }
+                if entropy::is_placeholder(secret) || entropy::is_reference(secret) {
+                    continue;
+                }
+                raw.push(Raw {
+                    rule: RawRule::Rule(r),
+                    range: w.start + g.start()..w.start + g.end(),
+                    entropy: e,
+                });
+            }
+        }
+
+        // 3. generic detection
+        if !generic_lines.is_empty() && !is_lock_file(path) {
+            for l in generic_lines {
+                self.generic_line(bytes, l, &mut raw);
+            }
+        }
+        if self.generic && !is_lock_file(path) {
+            for l in export_lines {
+                generic_export(bytes, l, &mut raw);
+            }
+        }
+
+        // 4. SOPS
+        let mut sops_meta: Vec<Range<usize>> = Vec::new();
+        let mut is_sops = false;
+        if saw_sops {
+            if let Some(text) = text {
+                let a = sops::analyze(path, text);
+                is_sops = a.is_sops;
+                sops_meta = a.metadata;
+                if self.sops_plaintext {
+                    for p in a.plaintext {
+                        let e = entropy::shannon(&bytes[p.value.clone()]);
+                        raw.push(Raw {
+                            rule: RawRule::SopsPlaintext,
+                            range: p.value,
+                            entropy: e,
+                        });
+                    }
+                }
+            }
+        }
+        if self.sops_unencrypted
+            && !is_sops
+            && sops::is_encrypted_name(path)
+            && !bytes.iter().all(u8::is_ascii_whitespace)
+        {
+            raw.push(Raw {
+                rule: RawRule::SopsUnencrypted,
+                range: 0..0,
+                entropy: 0.0,
+            });
+        }
+
+        // 5. filter, dedupe, position, suppress
+        raw.sort_by_key(|r| (r.range.start, r.range.end, r.rule.order()));
+        let specific: Vec<Range<usize>> = raw
+            .iter()
+            .filter(|r| matches!(r.rule, RawRule::Rule(_)))
+            .map(|r| r.range.clone())
+            .collect();
+        let mut seen: HashSet<(usize, usize)> = HashSet::new();
+        let mut pos = LineCounter::default();
+        for r in raw {
+            let is_weak = matches!(
+                r.rule,
+                RawRule::Generic | RawRule::GenericPassword | RawRule::SopsPlaintext
+            );
+            if r.range.end > r.range.start {
+                if !seen.insert((r.range.start, r.range.end)) {
+                    continue;
+                }
+                if is_weak && specific.iter().any(|s| overlaps_line(bytes, s, &r.range)) {
+                    continue;
+                }
+                if !matches!(r.rule, RawRule::SopsPlaintext) {
+                    if sops_meta.iter().any(|m| m.contains(&r.range.start)) {
+                        continue;
+                    }
+                    if inside_enc(bytes, &r.range) || is_age_recipient(&bytes[r.range.clone()]) {
+                        continue;
+                    }
+                }
+            }
+            let secret_bytes = &bytes[r.range.clone()];
+            if self.allow.iter().any(|a| a.is_match(secret_bytes)) {
+                continue;
+            }
+            if suppressed_inline(bytes, &r.range) {
+                continue;
+            }
+            let (rule_id, description) = match r.rule {
+                RawRule::Rule(i) => {
+                    let s = &self.rules[i as usize].spec;
+                    (s.id.clone(), s.description.clone())
+                }
+                RawRule::Generic => (
+                    GENERIC_RULE.to_string(),
+                    "High-entropy value assigned to a secret-like name".to_string(),
+                ),
+                RawRule::GenericPassword => (
+                    GENERIC_PASSWORD_RULE.to_string(),
+                    "Literal password assigned in code or config".to_string(),
+                ),
+                RawRule::SopsPlaintext => (
+                    SOPS_PLAINTEXT_RULE.to_string(),
+                    "Plaintext value inside a SOPS-encrypted file".to_string(),
+                ),
+                RawRule::SopsUnencrypted => (
+                    SOPS_UNENCRYPTED_RULE.to_string(),
+                    "File named *.enc.* has no SOPS metadata: it is not encrypted".to_string(),
+                ),
+            };
+            let secret = String::from_utf8_lossy(secret_bytes).into_owned();
+            let fp = fingerprint(&rule_id, path, &secret);
+            if self.baseline.contains(&fp) {
+                out.baselined += 1;
+                continue;
+            }
+            let (line, column) = pos.locate(bytes, r.range.start);
+            let (end_line, end_column) = if r.range.is_empty() {
+                (line, column)
+            } else {
+                pos.locate(bytes, r.range.end)
+            };
+            out.findings.push(Finding {
+                rule: rule_id,
+                description,
+                path: path.to_string(),
+                line,
+                column,
+                end_line,
+                end_column,
+                offset: r.range.start,
+                secret: Secret::new(secret),
+                entropy: r.entropy,
+                fingerprint: fp,
+                commit: None,
+                author: None,
+                date: None,
+            });
+        }
+        out
+    }
+
+    fn generic_line(&self, bytes: &[u8], line: Range<usize>, raw: &mut Vec<Raw>) {
+        if line.len() > GENERIC_MAX_LINE {
+            return;
+        }
+        let hay = &bytes[line.clone()];
+        for caps in generic_regex().captures_iter(hay) {
+            let (Some(name), Some(val)) = (
+                caps.get(1),
+                caps.get(2)
+                    .or_else(|| caps.get(3))
+                    .or_else(|| caps.get(4))
+                    .or_else(|| caps.get(5)),
+            ) else {
+                continue;
+            };
+            let kind = name_kind(name.as_bytes());
+            let v = val.as_bytes();
+            let ok = match kind {
+                NameKind::Password if self.generic_password => {
+                    password_value_ok(v, caps.get(5).is_some())
+                }
+                NameKind::Secret if self.generic => secret_value_ok(v, caps.get(5).is_some()),
+                _ => false,
+            };
+            if !ok {
+                continue;
+            }
+            raw.push(Raw {
+                rule: if kind == NameKind::Password {
+                    RawRule::GenericPassword
+                } else {
+                    RawRule::Generic
+                },
+                range: line.start + val.start()..line.start + val.end(),
+                entropy: entropy::shannon(v),
+            });
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum RawRule {
+    Rule(u32),
+    Generic,
+    GenericPassword,
+    SopsPlaintext,
+    SopsUnencrypted,
+}
+
+impl RawRule {
+    fn order(self) -> u32 {
+        match self {
+            RawRule::Rule(i) => i,
+            RawRule::SopsUnencrypted => u32::MAX - 3,
+            RawRule::SopsPlaintext => u32::MAX - 2,
+            RawRule::GenericPassword => u32::MAX - 1,
+            RawRule::Generic => u32::MAX,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Raw {
+    rule: RawRule,
+    range: Range<usize>,
+    entropy: f64,
+}
+
+fn line_of(bytes: &[u8], at: usize) -> Range<usize> {
+    let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
+    let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+    start..end
+}
+
+fn window(bytes: &[u8], start: usize, end: usize, multiline: bool) -> Range<usize> {
+    let line = line_of(bytes, start);
+    let s = line.start.max(start.saturating_sub(WINDOW_BEFORE));
+    let e = if multiline {
+        bytes.len().min(end + MULTILINE_AFTER)
+    } else {
+        line.end.min(end + WINDOW_AFTER)
+    };
+    s..e
+}
+
+fn push_line(lines: &mut Vec<Range<usize>>, l: Range<usize>) {
+    if lines.last() != Some(&l) {
+        lines.push(l);
+    }
+}
+
+fn overlaps_line(bytes: &[u8], a: &Range<usize>, b: &Range<usize>) -> bool {
+    if a.start < b.end && b.start < a.end {
+        return true;
+    }
+    // same line counts as overlapping for generic-vs-specific dedupe
+    let la = line_of(bytes, a.start.min(bytes.len().saturating_sub(1)));
+    la.contains(&b.start)
+}
+
+/// The value sits inside `ENC[...]` on its line.
+fn inside_enc(bytes: &[u8], r: &Range<usize>) -> bool {
+    let line = line_of(bytes, r.start);
+    let before = &bytes[line.start..r.start];
+    match memchr::memmem::rfind(before, b"ENC[") {
+        Some(i) => !before[i..].contains(&b']'),
+        None => false,
+    }
+}
+
+fn is_age_recipient(s: &[u8]) -> bool {
+    s.len() == 62 && s.starts_with(b"age1")
+}
+
+const INLINE_MARKERS: &[&[u8]] = &[
+    b"clef:ignore",
+    b"gitleaks:allow",
+    b"pragma: allowlist secret",
+    b"trufflehog:ignore",
+    b"secretlint-disable-line",
+];
+const NEXT_LINE_MARKERS: &[&[u8]] = &[
+    b"clef:ignore-next-line",
+    b"pragma: allowlist nextline secret",
+    b"secretlint-disable-next-line",
+];
+
+/// An allow marker on the finding's first or last line, or a next-line marker
+/// on the line before it.
+fn suppressed_inline(bytes: &[u8], r: &Range<usize>) -> bool {
+    let first = line_of(bytes, r.start.min(bytes.len()));
+    let last = line_of(bytes, r.end.saturating_sub(1).max(r.start).min(bytes.len()));
+    if same_line_marker(&bytes[first.clone()]) || same_line_marker(&bytes[last]) {
+        return true;
+    }
+    if first.start > 0 {
+        let prev = &bytes[line_of(bytes, first.start - 1)];
+        if NEXT_LINE_MARKERS
+            .iter()
+            .any(|m| memchr::memmem::find(prev, m).is_some())
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// A same-line allow marker; `clef:ignore-next-line` (which contains
+/// `clef:ignore`) does not count as one.
+fn same_line_marker(line: &[u8]) -> bool {
+    let next = b"clef:ignore-next-line";
+    if memchr::memmem::find(line, next).is_none() {
+        return INLINE_MARKERS
+            .iter()
+            .any(|m| memchr::memmem::find(line, m).is_some());
+    }
+    let mut blanked = line.to_vec();
+    let mut from = 0;
+    while let Some(i) = memchr::memmem::find(&blanked[from..], next) {
+        blanked[from + i..from + i + next.len()].fill(b' ');
+        from += i + next.len();
+    }
+    INLINE_MARKERS
+        .iter()
+        .any(|m| memchr::memmem::find(&blanked, m).is_some())
+}
+
+/// Incremental offset → (line, column) conversion for sorted offsets.
+#[derive(Default)]
+struct LineCounter {
+    offset: usize,
+    line: usize,
+}
+
+impl LineCounter {
+    fn locate(&mut self, bytes: &[u8], at: usize) -> (usize, usize) {
+        let at = at.min(bytes.len());
+        if at < self.offset {
+            self.offset = 0;
+            self.line = 0;
+        }
+        self.line += memchr::memchr_iter(b'\n', &bytes[self.offset..at]).count();
+        self.offset = at;
+        let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
+        // columns count characters: skip UTF-8 continuation bytes
+        let col = bytes[line_start..at]
+            .iter()
+            .filter(|&&b| (b & 0xC0) != 0x80)
+            .count()
+            + 1;
+        (self.line + 1, col)
+    }
+}
+
+fn is_lock_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    matches!(
+        name,
+        "Cargo.lock"
+            | "package-lock.json"
+            | "npm-shrinkwrap.json"
+            | "yarn.lock"
+            | "pnpm-lock.yaml"
+            | "go.sum"
+            | "go.mod"
+            | "poetry.lock"
+            | "Pipfile.lock"
+            | "composer.lock"
+            | "Gemfile.lock"
+            | "flake.lock"
+            | "uv.lock"
+            | "mix.lock"
+            | "pubspec.lock"
+            | "Podfile.lock"
+            | "deno.lock"
+            | "packages.lock.json"
+            | "gradle.lockfile"
+            | "bun.lock"
+    ) || name.ends_with(".lock")
+        || name.ends_with(".sum")
+}
+
+fn generic_regex() -> &'static Regex {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        rules::compile(
+            r#"(?i)([a-z0-9_.-]*(?:passw(?:or)?d|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|auth|credentials?|key)[a-z0-9_.-]*)["'`\]]?\s*(?:=|:=|:|=>|<-|\|\|=)\s*(?:"([^"\r\n]{6,200})"|'([^'\r\n]{6,200})'|`([^`\r\n]{6,200})`|([^\s"'`,;)}\]<>]{6,200}))"#,
+        )
+        .unwrap_or_else(|e| unreachable!("constant generic regex compiles: {e}"))
+    })
+}
+
+fn export_regex() -> &'static Regex {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        rules::compile(
+            r#"^\s*export\s+([A-Za-z_][A-Za-z0-9_]*)=["']?([A-Za-z0-9+/=_.-]{20,200})["']?\s*$"#,
+        )
+        .unwrap_or_else(|e| unreachable!("constant export regex compiles: {e}"))
+    })
+}
+
+fn generic_export(bytes: &[u8], line: Range<usize>, raw: &mut Vec<Raw>) {
+    if line.len() > GENERIC_MAX_LINE {
+        return;
+    }
+    let hay = &bytes[line.clone()];
+    let Some(c) = export_regex().captures(hay) else {
+        return;
+    };
+    let (Some(name), Some(v)) = (c.get(1), c.get(2)) else {
+        return;
+    };
+    if name_kind(name.as_bytes()) != NameKind::None {
+        return; // the generic keyword path judges these
+    }
+    let val = v.as_bytes();
+    let cs = entropy::charset(val);
+    let e = entropy::shannon(val);
+    if matches!(cs, Charset::Other) || entropy::class_count(val) < 3 {
+        return;
+    }
+    if e < entropy::generic_threshold(cs, val.len()) + 0.3
+        || code_like(val)
+        || entropy::is_placeholder(val)
+    {
+        return;
+    }
+    raw.push(Raw {
+        rule: RawRule::Generic,
+        range: line.start + v.start()..line.start + v.end(),
+        entropy: e,
+    });
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameKind {
+    Password,
+    Secret,
+    None,
+}
+
+const NAME_EXCLUDES: &[&str] = &[
+    "public",
+    "publish",
+    "pub_",
+    "_id",
+    "keyid",
+    "_name",
+    "name",
+    "type",
+    "path",
+    "file",
+    "url",
+    "uri",
+    "endpoint",
+    "length",
+    "len",
+    "size",
+    "count",
+    "max",
+    "min",
+    "prefix",
+    "suffix",
+    "format",
+    "field",
+    "header",
+    "policy",
+    "expir",
+    "ttl",
+    "timeout",
+    "hash",
+    "sha",
+    "digest",
+    "checksum",
+    "fingerprint",
+    "version",
+    "index",
+    "keyboard",
+    "keycode",
+    "keyword",
+    "monkey",
+    "donkey",
+    "turkey",
+    "hotkey",
+    "keyspace",
+    "keys",
+    "sort",
+    "primary",
+    "foreign",
+    "partition",
+    "cache",
+    "tokenizer",
+    "tokens",
+    "token_type",
+    "tokentype",
+    "ref",
+    "arn",
+    "region",
+    "mode",
+    "author",
+    "enabled",
+    "enable",
+    "required",
+    "label",
+    "placeholder",
+    "hint",
+    "help",
+    "description",
+    "rule",
+    "regex",
+    "pattern",
+    "param",
+    "method",
+    "class",
+    "kind",
+    "schema",
+    "form",
+    "input",
+    "column",
+    "attr",
+    "flag",
+    "option",
+    "store",
+    "manager",
+    "provider",
+    "service",
+    "client_id",
+    "clientid",
+    "reset",
+    "forgot",
+    "confirm",
+    "policy",
+    "strength",
+    "valid",
+    "hint",
+    "prompt",
+    "field",
+    "msg",
+    "message",
+    "error",
+    "text",
+    "title",
+    "bypass",
+    "compass",
+    "passage",
+    "passenger",
+    "passive",
+    "passthrough",
+    "password_hash",
+    "new",
+    "old",
+    "current",
+    "rotation",
+    "date",
+    "time",
+    "at",
+    "count",
+    "storage",
+    "file",
+    "dir",
+    "env",
+    "source",
+    "algorithm",
+    "alg",
+    "encoding",
+    "usage",
+    "scope",
+    "audience",
+    "issuer",
+    "endpoint",
+    "host",
+    "port",
+    "_by",
+    "owner",
+    "key_vault",
+    "keyvault",
+];
+
+fn name_kind(name: &[u8]) -> NameKind {
+    let n = String::from_utf8_lossy(name).to_ascii_lowercase();
+    let n = n.trim_matches(|c: char| matches!(c, '"' | '\'' | '.' | '-' | '_'));
+    // split into words on _ - . and camelCase is already lowercased: use substrings
+    let words: Vec<&str> = n.split(['_', '-', '.']).filter(|w| !w.is_empty()).collect();
+    let last = words.last().copied().unwrap_or("");
+    if NAME_EXCLUDES.iter().any(|x| {
+        if x.len() <= 3 && !x.contains('_') {
+            words.contains(x)
+        } else {
+            n.contains(x)
+        }
+    }) {
+        return NameKind::None;
+    }
+    if n.contains("passw")
+        || n.contains("passwd")
+        || n.contains("passphrase")
+        || words.contains(&"pwd")
+        || last.ends_with("pwd")
+        || words.contains(&"pass")
+    {
+        return NameKind::Password;
+    }
+    let secretish = n.contains("secret")
+        || n.contains("token")
+        || n.contains("apikey")
+        || n.contains("api_key")
+        || n.contains("api-key")
+        || n.contains("access_key")
+        || n.contains("accesskey")
+        || n.contains("private_key")
+        || n.contains("privatekey")
+        || n.contains("credential")
+        || words.contains(&"auth")
+        || words.contains(&"cred")
+        || words.contains(&"creds")
+        || last == "key"
+        || last.ends_with("key");
+    if secretish {
+        NameKind::Secret
+    } else {
+        NameKind::None
+    }
+}
+
+/// Values that are code, not data: calls, member paths, type names, paths.
+fn code_like(v: &[u8]) -> bool {
+    let s = String::from_utf8_lossy(v);
+    let t = s.trim();
+    if t.contains('(')
+        || t.contains(')')
+        || t.contains("::")
+        || t.contains("->")
+        || t.starts_with("data:")
+    {
+        return true;
+    }
+    if t.contains("://") || t.starts_with('/') || t.starts_with("./") || t.starts_with("~/") {
+        return true;
+    }
+    // identifiers and member paths without digits: foo, self.password, getToken
+    let ident_path = t.split('.').all(|p| {
+        !p.is_empty()
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !p.starts_with(|c: char| c.is_ascii_digit())
+    });
+    if ident_path && (t.contains('.') || !t.chars().any(|c| c.is_ascii_digit())) {
+        return true;
+    }
+    // words joined by separators: some-config-name, my_setting_value
+    let parts: Vec<&str> = t
+        .split(['_', '-', '.', ' '])
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.len() >= 2
+        && parts
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_alphabetic()))
+    {
+        return true;
+    }
+    false
+}
+
+fn is_uuid(v: &[u8]) -> bool {
+    v.len() == 36
+        && v.iter().enumerate().all(|(i, b)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                *b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        })
+}
+
+fn password_value_ok(v: &[u8], bare: bool) -> bool {
+    let t = v;
+    if t.len() < 6 || t.len() > 128 {
+        return false;
+    }
+    if entropy::is_placeholder(t) || entropy::is_reference(t) || code_like(t) {
+        return false;
+    }
+    if t.contains(&b' ') {
+        return false;
+    }
+    if bare && t.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let e = entropy::shannon(t);
+    if e < 2.0 {
+        return false;
+    }
+    entropy::class_count(t) >= 2 || t.len() >= 12
+}
+
+fn secret_value_ok(v: &[u8], bare: bool) -> bool {
+    if v.len() < 16 || v.len() > 200 {
+        return false;
+    }
+    if entropy::is_placeholder(v) || entropy::is_reference(v) || code_like(v) || is_uuid(v) {
+        return false;
+    }
+    let cs = entropy::charset(v);
+    if cs == Charset::Other {
+        // punctuation other than base64: allow only for quoted values with 3+ classes
+        if bare || v.contains(&b' ') || entropy::class_count(v) < 3 {
+            return false;
+        }
+    }
+    if cs != Charset::Hex && entropy::class_count(v) < 2 {
+        return false;
+    }
+    if cs == Charset::Hex && !v.iter().any(u8::is_ascii_digit) {
+        return false;
+    }
+    entropy::shannon(v) >= entropy::generic_threshold(cs, v.len())
+}
+
+/// Read a file for scanning: memory-mapped when large, read otherwise.
+pub(crate) enum FileBytes {
+    Owned(Vec<u8>),
+    Mapped(memmap2::Mmap),
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            FileBytes::Owned(v) => v,
+            FileBytes::Mapped(m) => m,
+        }
+    }
+}
+
+/// Files at least this large are memory-mapped.
+const MMAP_THRESHOLD: u64 = 1 << 20;
+
+pub(crate) fn read_file(path: &Path, len: u64) -> std::io::Result<FileBytes> {
+    if len >= MMAP_THRESHOLD {
+        let f = std::fs::File::open(path)?;
+        // SAFETY: the map is read-only and dropped at the end of the scan of
+        // this file. Another process truncating the file meanwhile can raise
+        // SIGBUS; ripgrep accepts the same trade-off for large files.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(&f)? };
+        Ok(FileBytes::Mapped(map))
+    } else {
+        std::fs::read(path).map(FileBytes::Owned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(path: &str, text: &str) -> Vec<Finding> {
+        let s = Scanner::builtin().unwrap_or_else(|e| panic!("{e}"));
+        s.scan_blob(path, text.as_bytes())
+    }
+
+    #[test]
+    fn positions_are_one_based_and_exclusive_end() {
+        let f = scan(
+            "a.py",
+            "x = 1\ntoken = \"ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789\"\n",
+        );
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            (f[0].line, f[0].column, f[0].end_line, f[0].end_column),
+            (2, 10, 2, 50)
+        );
+        assert_eq!(f[0].rule, "github-pat");
+    }
+
+    #[test]
+    fn generic_names() {
+        assert_eq!(name_kind(b"DB_PASSWORD"), NameKind::Password);
+        assert_eq!(name_kind(b"stripeSecretKey"), NameKind::Secret);
+        assert_eq!(name_kind(b"public_key"), NameKind::None);
+        assert_eq!(name_kind(b"token_type"), NameKind::None);
+        assert_eq!(name_kind(b"monkey"), NameKind::None);
+        assert_eq!(name_kind(b"api_key"), NameKind::Secret);
+    }
+
+    #[test]
+    fn code_is_not_a_value() {
+        assert!(code_like(b"self.password"));
+        assert!(code_like(b"getToken"));
+        assert!(code_like(b"os.getenv(\"X\")"));
+        assert!(code_like(b"my-config-name"));
+        assert!(!code_like(b"Xk9mQ2pLv8nR3wZa"));
+    }
+
+    #[test]
+    fn inline_markers() {
+        let t = "token = \"ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789\" # clef:ignore\n";
+        assert!(scan("a.py", t).is_empty());
+        let t = "# gitleaks:allow\ntoken = \"ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789\"\n";
+        assert_eq!(scan("a.py", t).len(), 1, "same-line marker only");
+        let t = "# clef:ignore-next-line\ntoken = \"ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789\"\n";
+        assert!(scan("a.py", t).is_empty());
+        let t = "x = 1 # clef:ignore-next-line\ny = 2\ntoken = \"ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789\"\n";
+        assert_eq!(
+            scan("a.py", t).len(),
+            1,
+            "next-line marker is not a same-line marker"
+        );
+    }
+
+    #[test]
+    fn binary_is_skipped() {
+        let s = Scanner::builtin().unwrap_or_else(|e| panic!("{e}"));
+        let mut b = b"ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789".to_vec();
+        b.push(0);
+        let r = s.scan_blob_detailed("x.bin", &b);
+        assert_eq!(r.skipped, Some(Skip::Binary));
+        assert!(r.findings.is_empty());
+    }
+}

@@ -1,0 +1,276 @@
+//! Shannon entropy, charset classification and the "this is obviously not a
+//! secret" filters shared by every rule (placeholders, documentation examples,
+//! template references).
+
+/// Shannon entropy of `s` in bits per byte. Empty input has entropy 0.
+pub fn shannon(s: &[u8]) -> f64 {
+    if s.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in s {
+        counts[usize::from(b)] += 1;
+    }
+    let len = s.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / len;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// The alphabet a candidate value is drawn from; thresholds differ per charset
+/// because a random hex string can never exceed 4 bits per character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charset {
+    /// `[0-9a-f]` or `[0-9A-F]` only.
+    Hex,
+    /// Letters and digits only.
+    Alphanumeric,
+    /// Base64 / URL-safe base64 alphabet (letters, digits, `+/=_-`).
+    Base64,
+    /// Anything else (punctuation, spaces): passwords, mostly.
+    Other,
+}
+
+/// Classify `s`.
+pub fn charset(s: &[u8]) -> Charset {
+    let lower_hex = s.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let upper_hex = s.iter().all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F'));
+    if lower_hex || upper_hex {
+        Charset::Hex
+    } else if s.iter().all(u8::is_ascii_alphanumeric) {
+        Charset::Alphanumeric
+    } else if s
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-'))
+    {
+        Charset::Base64
+    } else {
+        Charset::Other
+    }
+}
+
+/// Minimum entropy for a generic (keyword-less) candidate of this charset and
+/// length to count as random. The floor scales with `log2(len)` because a short
+/// string cannot reach the entropy of its alphabet.
+pub fn generic_threshold(cs: Charset, len: usize) -> f64 {
+    let len = len.max(1) as f64;
+    match cs {
+        Charset::Hex => (0.80 * len.log2()).min(3.0),
+        Charset::Alphanumeric | Charset::Base64 => (0.80 * len.log2()).clamp(3.0, 4.3),
+        Charset::Other => (0.75 * len.log2()).clamp(2.5, 4.0),
+    }
+}
+
+/// Number of character classes (lower, upper, digit, other) present.
+pub fn class_count(s: &[u8]) -> usize {
+    let mut classes = [false; 4];
+    for &b in s {
+        let i = if b.is_ascii_lowercase() {
+            0
+        } else if b.is_ascii_uppercase() {
+            1
+        } else if b.is_ascii_digit() {
+            2
+        } else {
+            3
+        };
+        classes[i] = true;
+    }
+    classes.iter().filter(|&&c| c).count()
+}
+
+const PLACEHOLDER_WORDS: &[&str] = &[
+    "example",
+    "placeholder",
+    "changeme",
+    "change_me",
+    "change-me",
+    "your_",
+    "your-",
+    "yourpassword",
+    "yourtoken",
+    "yoursecret",
+    "dummy",
+    "redacted",
+    "replace_me",
+    "replaceme",
+    "insert_",
+    "sample",
+    "not_a_real",
+    "notreal",
+    "fake_",
+    "xxxxxx",
+    "******",
+    "......",
+    "<",
+    ">",
+    "${",
+    "{{",
+    "}}",
+];
+
+const PLACEHOLDER_VALUES: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "pass",
+    "pwd",
+    "test",
+    "testing",
+    "admin",
+    "root",
+    "user",
+    "username",
+    "foobar",
+    "foobared",
+    "hunter2",
+    "letmein",
+    "qwerty",
+    "123456",
+    "12345678",
+    "none",
+    "null",
+    "nil",
+    "true",
+    "false",
+    "undefined",
+    "todo",
+    "tbd",
+    "empty",
+    "default",
+    "string",
+    "str",
+    "value",
+    "mysecret",
+    "secret123",
+    "password123",
+    "s3cr3t",
+    "supersecret",
+    "topsecret",
+];
+
+/// True when `s` looks like a placeholder or documentation example rather than
+/// a real value: `AKIAIOSFODNN7EXAMPLE`, `<your-token>`, `xxxxxxxx`, `changeme`,
+/// `${VAR}`, a run of one repeated character.
+pub fn is_placeholder(s: &[u8]) -> bool {
+    if s.is_empty() {
+        return true;
+    }
+    let lower = s.to_ascii_lowercase();
+    let text = String::from_utf8_lossy(&lower);
+    let trimmed = text.trim_matches(|c: char| matches!(c, '"' | '\'' | '`' | ' '));
+    if PLACEHOLDER_VALUES.contains(&trimmed) {
+        return true;
+    }
+    if PLACEHOLDER_WORDS.iter().any(|w| text.contains(w)) {
+        return true;
+    }
+    // a long run of one character (aaaaaaaa, 00000000, ________)
+    let mut run = 1;
+    for w in s.windows(2) {
+        if w[0] == w[1] {
+            run += 1;
+            if run >= 8 && !matches!(w[0], b'A' | b'=') {
+                return true;
+            }
+        } else {
+            run = 1;
+        }
+    }
+    // sequences like 1234567890 or abcdefgh
+    if s.len() >= 8 {
+        let seq = s
+            .windows(2)
+            .filter(|w| w[1] == w[0].wrapping_add(1))
+            .count();
+        if seq * 10 >= (s.len() - 1) * 8 {
+            return true;
+        }
+    }
+    false
+}
+
+/// True when a value is a reference to a secret stored elsewhere, not the
+/// secret itself: `${X}`, `{{ x }}`, `$(cmd)`, `%(x)s`, `os.environ[...]`,
+/// `process.env.X`, `!vault`, `ENC[...]`.
+pub fn is_reference(s: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(s);
+    let t = text.trim();
+    if t.starts_with('$') || t.starts_with('%') || t.starts_with('@') || t.starts_with('&') {
+        return true;
+    }
+    const MARKERS: &[&str] = &[
+        "${",
+        "{{",
+        "$(",
+        "%(",
+        "<%",
+        "#{",
+        "os.environ",
+        "process.env",
+        "getenv",
+        "env(",
+        "env[",
+        "environ",
+        "secrets.",
+        "vault:",
+        "!vault",
+        "!ref",
+        "ref+",
+        "enc[",
+        "arn:aws:",
+        "secretkeyref",
+        "valuefrom",
+        "lookup(",
+        "var.",
+        "local.",
+        "data.",
+    ];
+    let lower = t.to_ascii_lowercase();
+    MARKERS.iter().any(|m| lower.contains(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entropy_matches_the_old_tool_cases() {
+        assert_eq!(shannon(b""), 0.0);
+        assert_eq!(shannon(b"aaaaaaaa"), 0.0);
+        assert!(shannon(b"deadbeef12345678deadbeef12345678") > 3.0);
+        assert!(shannon(b"4xK9mQ2pLv8nR3wZaT7cBhJqYdEsFgHu") > 4.5);
+        let sentence = shannon(b"the quick brown fox jumps over the lazy dog");
+        assert!(sentence > 2.5 && sentence < 4.5, "{sentence}");
+    }
+
+    #[test]
+    fn charsets() {
+        assert_eq!(charset(b"deadbeef"), Charset::Hex);
+        assert_eq!(charset(b"DEADBEEF"), Charset::Hex);
+        assert_eq!(charset(b"DeadBeef"), Charset::Alphanumeric);
+        assert_eq!(charset(b"ab+c/d=="), Charset::Base64);
+        assert_eq!(charset(b"p@ss word"), Charset::Other);
+    }
+
+    #[test]
+    fn placeholders_and_references() {
+        assert!(is_placeholder(b"AKIAIOSFODNN7EXAMPLE"));
+        assert!(is_placeholder(b"<your-token>"));
+        assert!(is_placeholder(b"xxxxxxxxxxxxxxxx"));
+        assert!(is_placeholder(b"changeme"));
+        assert!(is_placeholder(b"1234567890"));
+        assert!(!is_placeholder(b"4xK9mQ2pLv8nR3wZaT7c"));
+        assert!(is_reference(b"${DB_PASSWORD}"));
+        assert!(is_reference(b"{{ .Values.token }}"));
+        assert!(is_reference(b"os.environ['TOKEN']"));
+        assert!(is_reference(b"ENC[AES256_GCM,data:abc,type:str]"));
+        assert!(!is_reference(b"4xK9mQ2pLv8nR3wZaT7c"));
+    }
+}

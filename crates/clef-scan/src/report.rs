@@ -1,0 +1,257 @@
+//! Reports: text (redacted, optionally coloured), JSON and SARIF 2.1.0.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::finding::Finding;
+
+/// A problem that did not stop the scan (unreadable file, invalid UTF-8,
+/// oversized file, missing git object). Never contains file contents.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The file or blob.
+    pub path: String,
+    /// What happened.
+    pub message: String,
+    /// True if it made the scan incomplete (exit code 2); false for notices
+    /// such as invalid UTF-8 (the file was still scanned as bytes).
+    pub is_error: bool,
+}
+
+/// The result of a whole scan.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Findings, sorted by path, line, column, rule.
+    pub findings: Vec<Finding>,
+    /// Files (or blobs) scanned.
+    pub files: u64,
+    /// Bytes scanned.
+    pub bytes: u64,
+    /// Files skipped (binary, ignored, too large).
+    pub skipped: u64,
+    /// Findings hidden by the baseline.
+    pub baselined: u64,
+    /// Wall time.
+    pub duration_ms: u64,
+    /// Errors and notices.
+    pub problems: Vec<Problem>,
+}
+
+impl Report {
+    /// Sort findings deterministically.
+    pub fn sort(&mut self) {
+        self.findings.sort_by(|a, b| {
+            (
+                a.path.as_str(),
+                a.line,
+                a.column,
+                a.rule.as_str(),
+                a.commit.as_deref(),
+            )
+                .cmp(&(
+                    b.path.as_str(),
+                    b.line,
+                    b.column,
+                    b.rule.as_str(),
+                    b.commit.as_deref(),
+                ))
+        });
+        self.problems.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+
+    /// True if some problem made the scan incomplete.
+    pub fn has_errors(&self) -> bool {
+        self.problems.iter().any(|p| p.is_error)
+    }
+
+    /// The JSON report (see the crate docs for the shape).
+    pub fn to_json(&self, redact: bool) -> Value {
+        let findings: Vec<Value> = self
+            .findings
+            .iter()
+            .map(|f| {
+                json!({
+                    "rule": f.rule,
+                    "path": f.path,
+                    "line": f.line,
+                    "column": f.column,
+                    "end_line": f.end_line,
+                    "end_column": f.end_column,
+                    "secret_redacted": f.secret.redacted(),
+                    "secret": if redact { Value::Null } else { Value::String(f.secret.expose().to_string()) },
+                    "fingerprint": f.fingerprint,
+                    "entropy": (f.entropy * 1000.0).round() / 1000.0,
+                    "commit": f.commit,
+                    "author": f.author,
+                    "date": f.date,
+                })
+            })
+            .collect();
+        let mut v = json!({
+            "findings": findings,
+            "stats": {
+                "files": self.files,
+                "bytes": self.bytes,
+                "duration_ms": self.duration_ms,
+                "skipped": self.skipped,
+                "baselined": self.baselined,
+            },
+            "problems": self.problems.iter().map(|p| json!({
+                "path": p.path, "message": p.message, "error": p.is_error,
+            })).collect::<Vec<_>>(),
+        });
+        if redact {
+            if let Some(list) = v.get_mut("findings").and_then(Value::as_array_mut) {
+                for f in list {
+                    if let Some(o) = f.as_object_mut() {
+                        o.remove("secret");
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// SARIF 2.1.0, accepted by GitHub code scanning: unique rules, 1-based
+    /// columns, a content-hash `partialFingerprints`, no secret in the
+    /// snippet unless `redact` is false.
+    pub fn to_sarif(&self, rules: &[(String, String)], redact: bool) -> Value {
+        let mut used: Vec<&str> = self.findings.iter().map(|f| f.rule.as_str()).collect();
+        used.sort_unstable();
+        used.dedup();
+        let rule_objs: Vec<Value> = used
+            .iter()
+            .map(|id| {
+                let desc = rules
+                    .iter()
+                    .find(|(r, _)| r == id)
+                    .map_or_else(|| (*id).to_string(), |(_, d)| d.clone());
+                json!({
+                    "id": id,
+                    "name": id,
+                    "shortDescription": {"text": desc},
+                    "fullDescription": {"text": format!("{desc}. Detected by clef-scan rule {id}.")},
+                    "defaultConfiguration": {"level": "error"},
+                    "properties": {"tags": ["security", "secret"]},
+                })
+            })
+            .collect();
+        let results: Vec<Value> = self
+            .findings
+            .iter()
+            .map(|f| {
+                let idx = used.iter().position(|u| *u == f.rule).unwrap_or(0);
+                let shown = if redact {
+                    f.secret.redacted()
+                } else {
+                    f.secret.expose().to_string()
+                };
+                let mut r = json!({
+                    "ruleId": f.rule,
+                    "ruleIndex": idx,
+                    "level": "error",
+                    "message": {"text": format!("{}: {}", f.description, shown)},
+                    "locations": [{
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                            "region": {
+                                "startLine": f.line.max(1),
+                                "startColumn": f.column.max(1),
+                                "endLine": f.end_line.max(f.line).max(1),
+                                "endColumn": f.end_column.max(1),
+                                "snippet": {"text": shown},
+                            }
+                        }
+                    }],
+                    "partialFingerprints": {"clefFingerprint/v1": f.fingerprint},
+                });
+                if let (Some(c), Some(o)) = (&f.commit, r.as_object_mut()) {
+                    o.insert(
+                        "properties".into(),
+                        json!({"commit": c, "author": f.author, "date": f.date}),
+                    );
+                }
+                r
+            })
+            .collect();
+        json!({
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {"driver": {
+                    "name": "clef-scan",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "informationUri": "https://github.com/clef-sh/clef",
+                    "rules": rule_objs,
+                }},
+                "results": results,
+                "columnKind": "unicodeCodePoints",
+            }]
+        })
+    }
+
+    /// Human-readable text. `color` adds ANSI colours; `summary` adds the
+    /// closing count line.
+    pub fn to_text(&self, redact: bool, color: bool, summary: bool) -> String {
+        let (red, bold, dim, reset) = if color {
+            ("\x1b[31m", "\x1b[1m", "\x1b[2m", "\x1b[0m")
+        } else {
+            ("", "", "", "")
+        };
+        let mut s = String::new();
+        for f in &self.findings {
+            let shown = if redact {
+                f.secret.redacted()
+            } else {
+                f.secret.expose().to_string()
+            };
+            let _ = writeln!(
+                s,
+                "{bold}{}:{}:{}{reset} {red}{}{reset} {}",
+                f.path, f.line, f.column, f.rule, shown
+            );
+            if let Some(c) = &f.commit {
+                let _ = writeln!(
+                    s,
+                    "    {dim}commit {} by {} on {}{reset}",
+                    c,
+                    f.author.as_deref().unwrap_or("?"),
+                    f.date.as_deref().unwrap_or("?")
+                );
+            }
+        }
+        for p in &self.problems {
+            let _ = writeln!(
+                s,
+                "{dim}{}: {}: {}{reset}",
+                if p.is_error { "error" } else { "note" },
+                p.path,
+                p.message
+            );
+        }
+        if !summary {
+            return s;
+        }
+        let _ = writeln!(
+            s,
+            "{} finding{} in {} files ({:.1} MB) in {} ms{}{}",
+            self.findings.len(),
+            if self.findings.len() == 1 { "" } else { "s" },
+            self.files,
+            self.bytes as f64 / 1e6,
+            self.duration_ms,
+            if self.skipped > 0 {
+                format!(", {} skipped", self.skipped)
+            } else {
+                String::new()
+            },
+            if self.baselined > 0 {
+                format!(", {} in baseline", self.baselined)
+            } else {
+                String::new()
+            },
+        );
+        s
+    }
+}

@@ -1,0 +1,354 @@
+//! Where bytes come from: a parallel walk of the work tree, git blobs (staged,
+//! range, history), or a single buffer (stdin).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clef_git::{BlobData, Change, Repo};
+use ignore::{WalkBuilder, WalkState};
+
+use crate::engine::{BlobScan, Scanner, Skip, read_file};
+use crate::error::ScanError;
+use crate::finding::Finding;
+use crate::report::{Problem, Report};
+
+/// Shared counters for one scan; also drives the progress line.
+#[derive(Debug, Default)]
+pub struct Counters {
+    files: AtomicU64,
+    bytes: AtomicU64,
+    skipped: AtomicU64,
+    baselined: AtomicU64,
+}
+
+#[derive(Default)]
+struct Sink {
+    findings: Mutex<Vec<Finding>>,
+    problems: Mutex<Vec<Problem>>,
+}
+
+impl Sink {
+    fn problem(&self, path: &str, message: String, is_error: bool) {
+        if let Ok(mut p) = self.problems.lock() {
+            p.push(Problem {
+                path: path.to_string(),
+                message,
+                is_error,
+            });
+        }
+    }
+
+    fn record(
+        &self,
+        c: &Counters,
+        path: &str,
+        len: usize,
+        r: BlobScan,
+        decorate: impl Fn(&mut Finding),
+    ) {
+        match r.skipped {
+            Some(Skip::TooLarge(n)) => {
+                c.skipped.fetch_add(1, Ordering::Relaxed);
+                self.problem(
+                    path,
+                    format!("skipped: {n} bytes is over the size limit"),
+                    false,
+                );
+                return;
+            }
+            Some(_) => {
+                c.skipped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            None => {}
+        }
+        c.files.fetch_add(1, Ordering::Relaxed);
+        c.bytes.fetch_add(len as u64, Ordering::Relaxed);
+        c.baselined.fetch_add(r.baselined as u64, Ordering::Relaxed);
+        if r.invalid_utf8 {
+            self.problem(path, "not valid UTF-8; scanned as bytes".into(), false);
+        }
+        if !r.findings.is_empty() {
+            if let Ok(mut f) = self.findings.lock() {
+                for mut x in r.findings {
+                    decorate(&mut x);
+                    f.push(x);
+                }
+            }
+        }
+    }
+
+    fn into_report(self, c: &Counters, started: Instant) -> Report {
+        let mut r = Report {
+            findings: self.findings.into_inner().unwrap_or_default(),
+            problems: self.problems.into_inner().unwrap_or_default(),
+            files: c.files.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+            skipped: c.skipped.load(Ordering::Relaxed),
+            baselined: c.baselined.load(Ordering::Relaxed),
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        r.sort();
+        r
+    }
+}
+
+/// A progress line on stderr for scans that take more than a second, only
+/// when stderr is a terminal. Dropping it erases the line.
+pub struct Progress {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    /// Start reporting `counters` (no-op unless `enabled` and stderr is a TTY).
+    pub fn start(counters: Arc<Counters>, enabled: bool) -> Progress {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = (enabled && std::io::stderr().is_terminal()).then(|| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let t0 = Instant::now();
+                let mut shown = false;
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(200));
+                    if t0.elapsed() < Duration::from_secs(1) {
+                        continue;
+                    }
+                    shown = true;
+                    eprint!(
+                        "\r\x1b[2Kscanning: {} files, {:.1} MB",
+                        counters.files.load(Ordering::Relaxed),
+                        counters.bytes.load(Ordering::Relaxed) as f64 / 1e6
+                    );
+                }
+                if shown {
+                    eprint!("\r\x1b[2K");
+                }
+            })
+        });
+        Progress { stop, handle }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn threads(n: usize) -> usize {
+    if n > 0 {
+        n
+    } else {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+}
+
+/// Display path of `p` (found under the scan argument `arg`, whose path
+/// relative to the root is `arg_rel`).
+fn display_path(p: &Path, arg: &Path, arg_rel: Option<&Path>) -> String {
+    let rel = match (p.strip_prefix(arg), arg_rel) {
+        (Ok(tail), Some(base)) => base.join(tail),
+        _ => p.to_path_buf(),
+    };
+    let s = rel.to_string_lossy().replace('\\', "/");
+    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+}
+
+/// Scan files and directories in parallel, honouring `.gitignore`,
+/// `.clefignore` (in every directory) and the scanner's ignore rules. Paths in
+/// findings are relative to `root` when the argument is inside it.
+pub fn scan_paths(
+    scanner: &Scanner,
+    root: &Path,
+    paths: &[PathBuf],
+    nthreads: usize,
+    progress: bool,
+) -> Report {
+    let started = Instant::now();
+    let counters = Arc::new(Counters::default());
+    let _progress = Progress::start(Arc::clone(&counters), progress);
+    let sink = Sink::default();
+    let root_abs = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    for arg in paths {
+        let arg_rel = arg
+            .canonicalize()
+            .ok()
+            .and_then(|a| a.strip_prefix(&root_abs).ok().map(Path::to_path_buf));
+        if let Err(e) = std::fs::metadata(arg) {
+            sink.problem(&arg.to_string_lossy(), e.to_string(), true);
+            continue;
+        }
+        let walker = WalkBuilder::new(arg)
+            .hidden(false)
+            .require_git(false)
+            .add_custom_ignore_filename(".clefignore")
+            .filter_entry(|e| e.file_name() != ".git")
+            .threads(threads(nthreads))
+            .build_parallel();
+        let sink = &sink;
+        let counters = &counters;
+        let arg_rel = arg_rel.as_deref();
+        walker.run(|| {
+            Box::new(move |entry| {
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(err) => {
+                        let path = match &err {
+                            ignore::Error::WithPath { path, .. } => {
+                                path.to_string_lossy().into_owned()
+                            }
+                            _ => arg.to_string_lossy().into_owned(),
+                        };
+                        sink.problem(&path, err.to_string(), true);
+                        return WalkState::Continue;
+                    }
+                };
+                if !entry.file_type().is_some_and(|t| t.is_file()) {
+                    return WalkState::Continue;
+                }
+                let display = display_path(entry.path(), arg, arg_rel);
+                if scanner.is_ignored(&display, false) {
+                    counters.skipped.fetch_add(1, Ordering::Relaxed);
+                    return WalkState::Continue;
+                }
+                let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                if len > scanner.max_file_size() {
+                    counters.skipped.fetch_add(1, Ordering::Relaxed);
+                    sink.problem(
+                        &display,
+                        format!("skipped: {len} bytes is over the size limit"),
+                        false,
+                    );
+                    return WalkState::Continue;
+                }
+                match read_file(entry.path(), len) {
+                    Ok(bytes) => {
+                        let r = scanner.scan_blob_detailed(&display, &bytes);
+                        sink.record(counters, &display, bytes.len(), r, |_| {});
+                    }
+                    Err(e) => sink.problem(&display, format!("cannot read: {e}"), true),
+                }
+                WalkState::Continue
+            })
+        });
+    }
+    sink.into_report(&counters, started)
+}
+
+/// Scan one in-memory buffer (stdin).
+pub fn scan_buffer(scanner: &Scanner, name: &str, bytes: &[u8]) -> Report {
+    let started = Instant::now();
+    let counters = Counters::default();
+    let sink = Sink::default();
+    let r = scanner.scan_blob_detailed(name, bytes);
+    sink.record(&counters, name, bytes.len(), r, |_| {});
+    sink.into_report(&counters, started)
+}
+
+/// Scan git blobs (from [`Repo::staged`], [`Repo::range`] or
+/// [`Repo::history`]) in parallel; findings carry the introducing commit.
+pub fn scan_changes(
+    scanner: &Scanner,
+    repo: &Repo,
+    changes: Vec<Change>,
+    nthreads: usize,
+    progress: bool,
+) -> Result<Report, ScanError> {
+    let started = Instant::now();
+    let counters = Arc::new(Counters::default());
+    let _progress = Progress::start(Arc::clone(&counters), progress);
+    let sink = Sink::default();
+    // skip ignored paths before reading anything
+    let changes: Vec<Change> = changes
+        .into_iter()
+        .filter(|c| {
+            let ign = scanner.is_ignored(&c.path, false);
+            if ign {
+                counters.skipped.fetch_add(1, Ordering::Relaxed);
+            }
+            !ign
+        })
+        .collect();
+    let oids: Vec<String> = changes.iter().map(|c| c.oid.clone()).collect();
+    let blobs = repo.blobs(oids, scanner.max_file_size())?;
+    let n = threads(nthreads);
+    let (tx, rx) = sync_channel::<(usize, Vec<u8>)>(n * 2);
+    let rx = Mutex::new(rx);
+    let changes = &changes;
+    let mut read_error: Option<ScanError> = None;
+    std::thread::scope(|s| {
+        for _ in 0..n {
+            let rx = &rx;
+            let sink = &sink;
+            let counters = &counters;
+            s.spawn(move || {
+                loop {
+                    let msg = match rx.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((i, bytes)) = msg else {
+                        return;
+                    };
+                    let c = &changes[i];
+                    let r = scanner.scan_blob_detailed(&c.path, &bytes);
+                    sink.record(counters, &c.path, bytes.len(), r, |f| {
+                        if let Some(ci) = &c.commit {
+                            f.commit = Some(ci.id.clone());
+                            f.author = Some(ci.author.clone());
+                            f.date = Some(ci.date.clone());
+                        }
+                    });
+                }
+            });
+        }
+        for (i, blob) in blobs.enumerate() {
+            match blob {
+                Ok(b) => match b.data {
+                    BlobData::Bytes(bytes) => {
+                        if tx.send((i, bytes)).is_err() {
+                            break;
+                        }
+                    }
+                    BlobData::TooLarge(size) => {
+                        counters.skipped.fetch_add(1, Ordering::Relaxed);
+                        let path = changes.get(i).map_or("?", |c| c.path.as_str());
+                        sink.problem(
+                            path,
+                            format!(
+                                "skipped blob {}: {size} bytes is over the size limit",
+                                b.oid
+                            ),
+                            false,
+                        );
+                    }
+                    BlobData::Missing => {
+                        let path = changes.get(i).map_or("?", |c| c.path.as_str());
+                        sink.problem(
+                            path,
+                            format!("blob {} is missing from the repository", b.oid),
+                            true,
+                        );
+                    }
+                },
+                Err(e) => {
+                    read_error = Some(e.into());
+                    break;
+                }
+            }
+        }
+        drop(tx);
+    });
+    if let Some(e) = read_error {
+        return Err(e);
+    }
+    Ok(sink.into_report(&counters, started))
+}
