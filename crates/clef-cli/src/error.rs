@@ -1,0 +1,77 @@
+//! The CLI's error type and its exit codes (one table, used by every command).
+
+use std::path::Path;
+
+use clef_sops::SopsError;
+
+/// Exit codes. The SOPS-related ones mirror sops's own, so scripts written
+/// for `sops` keep working.
+pub mod code {
+    /// Generic failure.
+    pub const GENERIC: i32 = 1;
+    /// Bad usage (unknown format, conflicting options).
+    pub const USAGE: i32 = 2;
+    /// Cannot read or parse the input.
+    pub const READ: i32 = 2;
+    /// Cannot write the output.
+    pub const WRITE: i32 = 3;
+    /// `.sops.yaml` problems.
+    pub const CONFIG: i32 = 2;
+    /// Tree could not be encrypted / decrypted.
+    pub const TREE: i32 = 23;
+    /// MAC mismatch.
+    pub const MAC: i32 = 51;
+    /// Bad tree path.
+    pub const BAD_PATH: i32 = 91;
+    /// No such file.
+    pub const NO_FILE: i32 = 100;
+    /// The data key could not be retrieved.
+    pub const KEY: i32 = 128;
+    /// The file is already encrypted.
+    pub const ALREADY_ENCRYPTED: i32 = 203;
+}
+
+/// An error with its exit code and a one-line message (never a secret value).
+#[derive(Debug)]
+pub struct CliError {
+    /// Process exit code.
+    pub code: i32,
+    /// Message.
+    pub msg: String,
+}
+
+impl CliError {
+    /// A new error.
+    pub fn new(code: i32, msg: impl Into<String>) -> Self {
+        CliError { code, msg: msg.into() }
+    }
+
+    /// Maps an engine error on `file` to a message and sops's exit code.
+    pub fn sops(file: &Path, e: SopsError) -> Self {
+        let c = match &e {
+            SopsError::Yaml(_)
+            | SopsError::Json(_)
+            | SopsError::Dotenv(_)
+            | SopsError::NotUtf8(_)
+            | SopsError::Empty
+            | SopsError::NotEncryptedFile
+            | SopsError::Meta(_)
+            | SopsError::BadRule { .. } => code::READ,
+            SopsError::AlreadyEncrypted => code::ALREADY_ENCRYPTED,
+            SopsError::MacMismatch | SopsError::MacUndecryptable | SopsError::NoMac => code::MAC,
+            SopsError::NoIdentity { .. }
+            | SopsError::Threshold { .. }
+            | SopsError::BadDataKey
+            | SopsError::Keys(_)
+            | SopsError::Shamir(_) => code::KEY,
+            SopsError::Path(_) => code::BAD_PATH,
+            SopsError::NotEncrypted { .. }
+            | SopsError::Value { .. }
+            | SopsError::BadPlaintext { .. }
+            | SopsError::UnsupportedMasterKey(_)
+            | SopsError::NoRecipients => code::TREE,
+            SopsError::Output { .. } => code::GENERIC,
+        };
+        CliError::new(c, format!("{}: {e}", file.display()))
+    }
+}

@@ -1,0 +1,735 @@
+//! Clef's native SOPS engine.
+//!
+//! Reads, decrypts, edits, encrypts and writes sops files (YAML, JSON, dotenv)
+//! in memory, byte-compatible with sops 3.11: no `sops` binary, no plaintext on
+//! disk. The main types:
+//!
+//! * [`EncryptedFile`]: a parsed sops file (ciphertext tree + [`Metadata`]).
+//!   No key is needed to parse it, list its keys or check its structure.
+//! * [`PlainFile`]: the decrypted tree, the data key and the IV [`Stash`].
+//!   [`PlainFile::encrypt`] re-encrypts, keeping the exact `ENC[...]` of every
+//!   value whose key path, type and plaintext did not change.
+//!
+//! Errors ([`SopsError`]) name files, key paths and fields, never values.
+
+pub mod config;
+pub mod envelope;
+pub mod io;
+pub mod metadata;
+pub mod path;
+pub mod shamir;
+pub mod time;
+mod walk;
+
+use std::path::Path;
+
+use clef_doc::{Branch, Item, Value};
+use clef_keys::Identities;
+use zeroize::Zeroizing;
+
+pub use metadata::{AgeKey, CryptRule, KeyGroup, Metadata};
+pub use walk::{Stash, display_path, to_bytes};
+
+/// A file format sops can store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// YAML (multi-document allowed).
+    Yaml,
+    /// JSON (top-level object).
+    Json,
+    /// dotenv (`KEY=VALUE` lines).
+    Dotenv,
+}
+
+impl Format {
+    /// The format implied by a file name's extension (`.yaml`/`.yml`, `.json`, `.env`).
+    pub fn from_path(p: &Path) -> Option<Format> {
+        let name = p.file_name()?.to_str()?;
+        let ext = name.rsplit_once('.')?.1;
+        Self::from_name(ext)
+    }
+
+    /// Parses a `--input-type`/`--output-type` name.
+    pub fn from_name(s: &str) -> Option<Format> {
+        match s.to_ascii_lowercase().as_str() {
+            "yaml" | "yml" => Some(Format::Yaml),
+            "json" => Some(Format::Json),
+            "dotenv" | "env" => Some(Format::Dotenv),
+            _ => None,
+        }
+    }
+}
+
+/// The 32-byte data key. Wiped on drop; compared in constant time; never printed.
+#[derive(Clone)]
+pub struct DataKey(Zeroizing<[u8; 32]>);
+
+impl DataKey {
+    /// A fresh random key.
+    pub fn random() -> Self {
+        let mut k = Zeroizing::new([0u8; 32]);
+        fill_random(&mut *k);
+        DataKey(k)
+    }
+
+    /// Wraps raw bytes.
+    pub fn from_bytes(b: [u8; 32]) -> Self {
+        DataKey(Zeroizing::new(b))
+    }
+
+    /// The raw bytes.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl PartialEq for DataKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.iter().zip(other.0.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+}
+impl Eq for DataKey {}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKey(<redacted>)")
+    }
+}
+
+/// Fills `buf` from the OS random source.
+pub(crate) fn fill_random(buf: &mut [u8]) {
+    // The OS RNG failing is unrecoverable; refusing to continue is the only safe option.
+    if getrandom::getrandom(buf).is_err() {
+        eprintln!("clef: the operating system's random number generator failed");
+        std::process::abort();
+    }
+}
+
+/// Everything that can go wrong in the engine. Messages name key paths and
+/// fields, never values.
+#[derive(Debug, thiserror::Error)]
+pub enum SopsError {
+    /// The input is not valid YAML.
+    #[error("{0}")]
+    Yaml(#[from] clef_doc::yaml::YamlError),
+    /// The input is not valid JSON.
+    #[error("{0}")]
+    Json(#[from] clef_doc::json::JsonError),
+    /// The input is not valid dotenv.
+    #[error("{0}")]
+    Dotenv(#[from] clef_doc::dotenv::DotenvError),
+    /// The input is not UTF-8.
+    #[error("input is not valid UTF-8 (byte {0})")]
+    NotUtf8(usize),
+    /// The file is empty.
+    #[error("file is empty")]
+    Empty,
+    /// No `sops` metadata: the file is not encrypted.
+    #[error("sops metadata not found: the file is not encrypted")]
+    NotEncryptedFile,
+    /// Encrypting a file that already has sops metadata.
+    #[error("the file is already encrypted (it has sops metadata)")]
+    AlreadyEncrypted,
+    /// The metadata is broken.
+    #[error("{0}")]
+    Meta(#[from] metadata::MetaError),
+    /// A crypt-rule regex does not compile.
+    #[error("sops metadata: '{field}' is not a valid regular expression")]
+    BadRule {
+        /// Which rule.
+        field: &'static str,
+    },
+    /// A value the crypt rule says is encrypted is not an `ENC[...]`.
+    #[error("value at {path} should be encrypted but is in clear text")]
+    NotEncrypted {
+        /// Key path.
+        path: String,
+    },
+    /// A value failed to decrypt.
+    #[error("cannot decrypt value at {path}: {reason}")]
+    Value {
+        /// Key path.
+        path: String,
+        /// What failed.
+        reason: envelope::EnvelopeError,
+    },
+    /// A decrypted value does not parse as its declared type.
+    #[error("decrypted value at {path} is not a valid '{typ}'")]
+    BadPlaintext {
+        /// Key path.
+        path: String,
+        /// Declared type.
+        typ: String,
+    },
+    /// The MAC does not match.
+    #[error("MAC mismatch: the file was modified without its key (or values were reordered or tampered)")]
+    MacMismatch,
+    /// The MAC itself cannot be decrypted (`lastmodified` or `mac` tampered).
+    #[error("cannot decrypt the MAC: 'lastmodified' or 'mac' was altered")]
+    MacUndecryptable,
+    /// The file has no MAC.
+    #[error("the file has no MAC")]
+    NoMac,
+    /// No identity opens the data key.
+    #[error("no identity can decrypt the data key; the file is encrypted for: {recipients}{hint}")]
+    NoIdentity {
+        /// Recipients listed in the file.
+        recipients: String,
+        /// Where we looked.
+        hint: String,
+    },
+    /// Not enough Shamir groups could be opened.
+    #[error("only {got} of the {need} key groups needed could be decrypted")]
+    Threshold {
+        /// Groups opened.
+        got: usize,
+        /// Groups needed.
+        need: usize,
+    },
+    /// A wrapped key decrypts to something that is not a data key.
+    #[error("a wrapped data key has the wrong length")]
+    BadDataKey,
+    /// Key material problems.
+    #[error("{0}")]
+    Keys(#[from] clef_keys::KeyError),
+    /// Shamir problems.
+    #[error("{0}")]
+    Shamir(#[from] shamir::ShamirError),
+    /// The operation needs to re-wrap the data key for master keys clef cannot use.
+    #[error("the file has {0} master keys, which clef cannot wrap a new data key for (clef supports age)")]
+    UnsupportedMasterKey(String),
+    /// No recipients at all.
+    #[error("no recipients: a file must be encrypted for at least one age recipient")]
+    NoRecipients,
+    /// A tree path (`["a"][0]`) problem.
+    #[error("{0}")]
+    Path(#[from] path::PathError),
+    /// A value cannot be written in the requested output format.
+    #[error("cannot write this document as {format}: {reason}")]
+    Output {
+        /// Target format.
+        format: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn utf8(bytes: &[u8]) -> Result<&str, SopsError> {
+    std::str::from_utf8(bytes).map_err(|e| SopsError::NotUtf8(e.valid_up_to()))
+}
+
+/// Parses a plaintext document. Refuses files that already carry sops metadata.
+pub fn parse_plain(bytes: &[u8], format: Format) -> Result<Vec<Branch>, SopsError> {
+    let text = utf8(bytes)?;
+    let docs = match format {
+        Format::Yaml => clef_doc::yaml::parse(text)?,
+        Format::Json => vec![clef_doc::json::parse(text)?],
+        Format::Dotenv => vec![clef_doc::dotenv::parse(text)?],
+    };
+    let encrypted = docs.iter().any(|d| match format {
+        Format::Dotenv => d.keys().any(|k| k.starts_with("sops_")),
+        _ => d.get("sops").is_some(),
+    });
+    if encrypted {
+        return Err(SopsError::AlreadyEncrypted);
+    }
+    Ok(docs)
+}
+
+/// Writes plaintext documents (the output of a decrypt).
+pub fn emit_plain(docs: &[Branch], format: Format) -> Result<Zeroizing<Vec<u8>>, SopsError> {
+    let text = match format {
+        Format::Yaml => clef_doc::yaml::emit(docs, 4),
+        Format::Json => {
+            let empty = Branch::new();
+            let doc = match docs {
+                [] => &empty,
+                [d] => d,
+                _ => {
+                    return Err(SopsError::Output {
+                        format: "json",
+                        reason: "a multi-document YAML file has no JSON form".into(),
+                    });
+                }
+            };
+            clef_doc::json::emit(doc, None)?
+        }
+        Format::Dotenv => {
+            let mut out = String::new();
+            for d in docs {
+                out.push_str(&clef_doc::dotenv::emit(d)?);
+            }
+            out
+        }
+    };
+    Ok(Zeroizing::new(text.into_bytes()))
+}
+
+/// Encrypts one scalar under `key` with AAD `aad` (a fresh IV). Used for
+/// conflict documents. Returns `None` for null/maps/lists (not encryptable)
+/// and the empty string for an empty string (sops never encrypts those).
+pub fn encrypt_value(key: &DataKey, value: &Value, aad: &str) -> Option<String> {
+    if let Value::Str(s) = value
+        && s.is_empty()
+    {
+        return Some(String::new());
+    }
+    let typ = value.sops_type()?;
+    let bytes = to_bytes(value)?;
+    Some(envelope::seal(key, &envelope::random_iv(), &bytes, aad, typ))
+}
+
+/// A parsed sops file: the ciphertext tree (without the `sops` key) and its metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncryptedFile {
+    /// The file's format.
+    pub format: Format,
+    /// One branch per document (YAML may have several), `sops` key removed.
+    pub docs: Vec<Branch>,
+    /// The metadata.
+    pub meta: Metadata,
+}
+
+impl EncryptedFile {
+    /// Parses an encrypted file. Needs no key.
+    pub fn parse(bytes: &[u8], format: Format) -> Result<Self, SopsError> {
+        let text = utf8(bytes)?;
+        if text.trim().is_empty() {
+            return Err(SopsError::Empty);
+        }
+        match format {
+            Format::Yaml => {
+                let mut docs = clef_doc::yaml::parse(text)?;
+                let meta_v = docs
+                    .first_mut()
+                    .and_then(|d| d.remove("sops"))
+                    .ok_or(SopsError::NotEncryptedFile)?;
+                for d in docs.iter_mut().skip(1) {
+                    d.remove("sops");
+                }
+                Ok(EncryptedFile {
+                    format,
+                    docs,
+                    meta: Metadata::from_value(&meta_v)?,
+                })
+            }
+            Format::Json => {
+                let mut doc = clef_doc::json::parse(text)?;
+                let meta_v = doc.remove("sops").ok_or(SopsError::NotEncryptedFile)?;
+                Ok(EncryptedFile {
+                    format,
+                    docs: vec![doc],
+                    meta: Metadata::from_value(&meta_v)?,
+                })
+            }
+            Format::Dotenv => {
+                let doc = clef_doc::dotenv::parse(text)?;
+                let mut data = Branch::new();
+                let mut flat = Vec::new();
+                for item in doc.0 {
+                    match item {
+                        Item::Entry(k, v) if k.starts_with("sops_") => {
+                            let text = match v {
+                                Value::Str(s) => s.to_string(),
+                                _ => String::new(),
+                            };
+                            flat.push((k["sops_".len()..].to_owned(), text));
+                        }
+                        other => data.0.push(other),
+                    }
+                }
+                if flat.is_empty() {
+                    return Err(SopsError::NotEncryptedFile);
+                }
+                let meta_v = metadata::unflatten_from_dotenv(&flat);
+                Ok(EncryptedFile {
+                    format,
+                    docs: vec![data],
+                    meta: Metadata::from_value(&meta_v)?,
+                })
+            }
+        }
+    }
+
+    /// Serializes the file as sops 3.11 would write it.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, SopsError> {
+        let meta_v = self.meta.to_value(self.format);
+        let text = match self.format {
+            Format::Yaml => {
+                let docs: Vec<Branch> = if self.docs.is_empty() {
+                    vec![Branch(vec![Item::Entry("sops".into(), meta_v)])]
+                } else {
+                    self.docs
+                        .iter()
+                        .map(|d| {
+                            let mut d = d.clone();
+                            d.0.push(Item::Entry("sops".into(), meta_v.clone()));
+                            d
+                        })
+                        .collect()
+                };
+                clef_doc::yaml::emit(&docs, 4)
+            }
+            Format::Json => {
+                let mut d = self.docs.first().cloned().unwrap_or_default();
+                d.0.push(Item::Entry("sops".into(), meta_v));
+                clef_doc::json::emit(&d, None)?
+            }
+            Format::Dotenv => {
+                let mut d = self.docs.first().cloned().unwrap_or_default();
+                for (k, v) in metadata::flatten_for_dotenv(&meta_v) {
+                    d.0.push(Item::Entry(k, Value::str(v)));
+                }
+                clef_doc::dotenv::emit(&d)?
+            }
+        };
+        Ok(text.into_bytes())
+    }
+
+    /// The top-level key names of the first document (no decryption needed).
+    pub fn keys(&self) -> Vec<String> {
+        self.docs
+            .first()
+            .map(|d| d.keys().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    /// Key paths of values (and comments) that the crypt rule says must be
+    /// encrypted but are not `ENC[...]`: a plaintext leak. Needs no key.
+    pub fn unencrypted_values(&self) -> Result<Vec<String>, SopsError> {
+        let rule = walk::Rule::compile(&self.meta.rule)?;
+        let mut problems = Vec::new();
+        let mut w = walk::Walker::new(&rule, self.meta.mac_only_encrypted, walk::Mode::Check { problems: &mut problems });
+        for d in &self.docs {
+            w.branch(d, &mut Vec::new(), &mut Vec::new())?;
+        }
+        Ok(problems)
+    }
+
+    /// Recovers the data key with `ids`.
+    pub fn data_key(&self, ids: &Identities) -> Result<DataKey, SopsError> {
+        recover_data_key(&self.meta, ids)
+    }
+
+    /// Decrypts the file and verifies its MAC.
+    pub fn decrypt(&self, ids: &Identities) -> Result<PlainFile, SopsError> {
+        let key = self.data_key(ids)?;
+        self.decrypt_with_key(key)
+    }
+
+    /// Decrypts with an already recovered data key and verifies the MAC.
+    pub fn decrypt_with_key(&self, key: DataKey) -> Result<PlainFile, SopsError> {
+        let (plain, _) = self.decrypt_unchecked(key)?;
+        Ok(plain)
+    }
+
+    /// Decrypts without failing on a MAC mismatch (like `sops decrypt --ignore-mac`);
+    /// returns whether the MAC matched.
+    pub fn decrypt_unchecked(&self, key: DataKey) -> Result<(PlainFile, bool), SopsError> {
+        self.decrypt_inner(key, false)
+    }
+
+    /// Like [`EncryptedFile::decrypt_with_key`] but tolerating a bad MAC.
+    pub fn decrypt_ignore_mac(&self, key: DataKey) -> Result<PlainFile, SopsError> {
+        self.decrypt_inner(key, true).map(|(p, _)| p)
+    }
+
+    fn decrypt_inner(&self, key: DataKey, ignore_mac: bool) -> Result<(PlainFile, bool), SopsError> {
+        let rule = walk::Rule::compile(&self.meta.rule)?;
+        let mut stash = Stash::default();
+        let mut docs = Vec::with_capacity(self.docs.len());
+        let computed = {
+            let mut w = walk::Walker::new(
+                &rule,
+                self.meta.mac_only_encrypted,
+                walk::Mode::Decrypt {
+                    key: &key,
+                    stash: &mut stash,
+                },
+            );
+            for d in &self.docs {
+                docs.push(w.branch(d, &mut Vec::new(), &mut Vec::new())?);
+            }
+            w.mac_hex()
+        };
+        let ok = match self.verify_mac(&key, &computed) {
+            Ok(()) => true,
+            Err(_) if ignore_mac => false,
+            Err(e) => return Err(e),
+        };
+        Ok((
+            PlainFile {
+                format: self.format,
+                docs,
+                meta: self.meta.clone(),
+                key,
+                stash,
+            },
+            ok,
+        ))
+    }
+
+    fn verify_mac(&self, key: &DataKey, computed: &str) -> Result<(), SopsError> {
+        if self.meta.mac.is_empty() {
+            return Err(SopsError::NoMac);
+        }
+        let aad = time::parse_rfc3339(&self.meta.lastmodified)
+            .map(|st| time::go_rfc3339(&st))
+            .ok_or(SopsError::MacUndecryptable)?;
+        let env = envelope::Envelope::parse(&self.meta.mac).map_err(|_| SopsError::MacUndecryptable)?;
+        let stored = env.open(key, &aad).map_err(|_| SopsError::MacUndecryptable)?;
+        if stored.as_slice() == computed.as_bytes() {
+            Ok(())
+        } else {
+            Err(SopsError::MacMismatch)
+        }
+    }
+}
+
+fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, SopsError> {
+    let need = meta.effective_threshold();
+    let mut parts: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+    for g in &meta.key_groups {
+        for k in &g.age {
+            match ids.unwrap(&k.enc) {
+                Ok(p) => {
+                    parts.push(p);
+                    break;
+                }
+                Err(clef_keys::KeyError::NoMatch) => {}
+                Err(_) => {}
+            }
+        }
+        if parts.len() >= need {
+            break;
+        }
+    }
+    if parts.is_empty() {
+        let mut recipients: Vec<String> = meta.age_recipients().iter().map(|r| (*r).to_owned()).collect();
+        for g in &meta.key_groups {
+            for (t, _) in &g.other {
+                recipients.push(format!("({t} key)"));
+            }
+        }
+        let hint = if ids.is_empty() {
+            " (no age identity found: set SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, CLEF_AGE_KEY_FILE or put one in ~/.config/sops/age/keys.txt)".to_owned()
+        } else {
+            format!(" (tried {} identities: {})", ids.len(), ids.recipients().join(", "))
+        };
+        return Err(SopsError::NoIdentity {
+            recipients: if recipients.is_empty() {
+                "(none)".into()
+            } else {
+                recipients.join(", ")
+            },
+            hint,
+        });
+    }
+    if parts.len() < need {
+        return Err(SopsError::Threshold {
+            got: parts.len(),
+            need,
+        });
+    }
+    let raw = if meta.key_groups.len() <= 1 {
+        parts.swap_remove(0)
+    } else {
+        let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+        shamir::combine(&refs)?
+    };
+    let arr: [u8; 32] = raw.as_slice().try_into().map_err(|_| SopsError::BadDataKey)?;
+    Ok(DataKey::from_bytes(arr))
+}
+
+/// Wraps `key` for every age key of `groups` (splitting with Shamir when there
+/// are several groups). Refuses when a group holds master keys clef cannot wrap
+/// for, because their `enc` would no longer open the new key material.
+fn wrap_groups(groups: &mut [KeyGroup], key: &DataKey, threshold: usize) -> Result<(), SopsError> {
+    if groups.iter().all(|g| g.age.is_empty() && g.other.is_empty()) {
+        return Err(SopsError::NoRecipients);
+    }
+    if let Some((t, _)) = groups.iter().flat_map(|g| g.other.iter()).next() {
+        return Err(SopsError::UnsupportedMasterKey(t.clone()));
+    }
+    let parts: Vec<Zeroizing<Vec<u8>>> = if groups.len() <= 1 {
+        vec![Zeroizing::new(key.bytes().to_vec())]
+    } else {
+        let t = if threshold == 0 { groups.len() } else { threshold };
+        shamir::split(key.bytes(), groups.len(), t)?
+    };
+    for (g, part) in groups.iter_mut().zip(parts.iter()) {
+        for k in &mut g.age {
+            k.enc = clef_keys::wrap(&k.recipient, part)?;
+        }
+    }
+    Ok(())
+}
+
+/// A decrypted sops file, held in memory only.
+pub struct PlainFile {
+    /// The file's format.
+    pub format: Format,
+    /// Plaintext documents.
+    pub docs: Vec<Branch>,
+    /// Metadata (key groups, rule, …) as loaded or as set up for a new file.
+    pub meta: Metadata,
+    key: DataKey,
+    stash: Stash,
+}
+
+impl std::fmt::Debug for PlainFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlainFile")
+            .field("format", &self.format)
+            .field("docs", &self.docs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PlainFile {
+    /// A new file: fresh data key, wrapped for every age recipient in `groups`.
+    pub fn new(
+        format: Format,
+        docs: Vec<Branch>,
+        mut groups: Vec<KeyGroup>,
+        shamir_threshold: usize,
+        rule: CryptRule,
+        mac_only_encrypted: bool,
+    ) -> Result<Self, SopsError> {
+        walk::Rule::compile(&rule)?;
+        let key = DataKey::random();
+        wrap_groups(&mut groups, &key, shamir_threshold)?;
+        Ok(PlainFile {
+            format,
+            docs,
+            meta: Metadata::new(groups, shamir_threshold, rule, mac_only_encrypted),
+            key,
+            stash: Stash::default(),
+        })
+    }
+
+    /// The data key.
+    pub fn data_key(&self) -> &DataKey {
+        &self.key
+    }
+
+    /// The IV stash.
+    pub fn stash(&self) -> &Stash {
+        &self.stash
+    }
+
+    /// Adds `other`'s remembered IVs (meaningful only when both share a data key;
+    /// returns false and does nothing otherwise).
+    pub fn absorb_stash(&mut self, other: &PlainFile) -> bool {
+        if self.key != other.key {
+            return false;
+        }
+        self.stash.absorb(&other.stash);
+        true
+    }
+
+    /// Encrypts with the current data key: unchanged values keep their exact
+    /// ciphertext; `lastmodified` is now and the MAC is fresh.
+    pub fn encrypt(&self) -> Result<EncryptedFile, SopsError> {
+        self.encrypt_at(&time::now_rfc3339())
+    }
+
+    /// [`PlainFile::encrypt`] with an explicit `lastmodified`.
+    pub fn encrypt_at(&self, lastmodified: &str) -> Result<EncryptedFile, SopsError> {
+        let rule = walk::Rule::compile(&self.meta.rule)?;
+        let mut docs = Vec::with_capacity(self.docs.len());
+        let mac_hex = {
+            let mut w = walk::Walker::new(
+                &rule,
+                self.meta.mac_only_encrypted,
+                walk::Mode::Encrypt {
+                    key: &self.key,
+                    stash: &self.stash,
+                },
+            );
+            for d in &self.docs {
+                docs.push(w.branch(d, &mut Vec::new(), &mut Vec::new())?);
+            }
+            w.mac_hex()
+        };
+        let aad = time::parse_rfc3339(lastmodified)
+            .map(|st| time::go_rfc3339(&st))
+            .ok_or(SopsError::MacUndecryptable)?;
+        let mut meta = self.meta.clone();
+        meta.lastmodified = lastmodified.to_owned();
+        meta.mac = envelope::seal(&self.key, &envelope::random_iv(), mac_hex.as_bytes(), &aad, "str");
+        Ok(EncryptedFile {
+            format: self.format,
+            docs,
+            meta,
+        })
+    }
+
+    /// Replaces the key groups, re-wrapping the same data key (sops `updatekeys`).
+    pub fn set_key_groups(&mut self, mut groups: Vec<KeyGroup>, shamir_threshold: usize) -> Result<(), SopsError> {
+        // Keep existing wraps of unchanged single-group age keys: a re-wrap of the same key
+        // is valid too, but keeping them leaves the diff minimal.
+        wrap_groups(&mut groups, &self.key, shamir_threshold)?;
+        self.meta.key_groups = groups;
+        self.meta.shamir_threshold = shamir_threshold;
+        Ok(())
+    }
+
+    /// Generates a new data key and wraps it for the same recipients (sops `rotate`).
+    /// Values are re-encrypted under the new key on the next [`PlainFile::encrypt`].
+    pub fn rotate(&mut self) -> Result<(), SopsError> {
+        let key = DataKey::random();
+        let mut groups = self.meta.key_groups.clone();
+        wrap_groups(&mut groups, &key, self.meta.shamir_threshold)?;
+        self.meta.key_groups = groups;
+        self.key = key;
+        Ok(())
+    }
+
+    /// Writes the plaintext in `format` (decrypt output).
+    pub fn emit(&self, format: Format) -> Result<Zeroizing<Vec<u8>>, SopsError> {
+        emit_plain(&self.docs, format)
+    }
+}
+
+/// Adds age recipients to the first group and removes recipients from every
+/// group, re-wrapping the same data key only for the added ones: values,
+/// `lastmodified` and `mac` stay untouched (sops `updatekeys` / `rotate --add-age`
+/// semantics without the rotation).
+pub fn update_recipients(file: &mut EncryptedFile, ids: &Identities, add: &[String], remove: &[String]) -> Result<(), SopsError> {
+    for r in add {
+        clef_keys::parse_recipient(r)?;
+    }
+    let key = file.data_key(ids)?;
+    let mut groups = file.meta.key_groups.clone();
+    if groups.is_empty() {
+        groups.push(KeyGroup::default());
+    }
+    for g in &mut groups {
+        g.age.retain(|k| !remove.iter().any(|r| r.trim() == k.recipient));
+    }
+    for r in add {
+        let r = r.trim();
+        if !groups.iter().any(|g| g.age.iter().any(|k| k.recipient == r)) {
+            groups[0].age.push(AgeKey {
+                recipient: r.to_owned(),
+                enc: String::new(),
+            });
+        }
+    }
+    if groups.iter().all(|g| g.age.is_empty() && g.other.is_empty()) {
+        return Err(SopsError::NoRecipients);
+    }
+    if groups.len() > 1 {
+        // Shamir shares must be re-split for a changed group layout.
+        wrap_groups(&mut groups, &key, file.meta.shamir_threshold)?;
+    } else {
+        for k in &mut groups[0].age {
+            if k.enc.is_empty() {
+                k.enc = clef_keys::wrap(&k.recipient, key.bytes())?;
+            }
+        }
+    }
+    file.meta.key_groups = groups;
+    Ok(())
+}
