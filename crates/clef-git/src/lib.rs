@@ -36,6 +36,8 @@
 //! # Ok::<(), clef_git::GitError>(())
 //! ```
 
+pub mod hooks_support;
+
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
