@@ -1,0 +1,371 @@
+//! File-level merging: bytes in, bytes out, everything in memory.
+//!
+//! [`merge_sops`] decrypts the three sides (verifying each MAC), merges the
+//! trees ([`crate::tree3`]) and the metadata ([`crate::meta`]), and either
+//! re-encrypts the result (unchanged values keep their exact `ENC[...]`
+//! through the IV stash; fresh `lastmodified` and MAC) or renders a
+//! ciphertext-only conflict document ([`crate::conflict`]) with the sentinel
+//! MAC [`CONFLICT_MAC`]. [`merge_sidecar_bytes`] does the same for the
+//! plaintext `.clef-meta.yaml` sidecar. [`run`] is the whole driver: read
+//! `%O %A %B`, dispatch on `%P`, write `%A` atomically.
+
+use crate::args::Args;
+use crate::conflict::{self, Labels};
+use crate::meta::{MetaSide, merge_meta};
+use crate::tree3::{Conflict, Merged, Side, merge_docs};
+use crate::{DriverError, sidecar};
+use clef_doc::tree::Branch;
+use clef_keys::Identities;
+use clef_sops::{DataKey, EncryptedFile, Format, PlainFile, SopsError};
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// The `mac` written into conflict documents: not an `ENC[...]`, so sops and
+/// clef refuse to decrypt the document until `clef merge resolve` rewrites it.
+pub const CONFLICT_MAC: &str = "CLEF-CONFLICT-unresolved-merge-do-not-deploy";
+
+/// Suffix that routes a path to the sidecar merge.
+pub const SIDECAR_SUFFIX: &str = ".clef-meta.yaml";
+
+/// What a merge produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The bytes for `%A` (a valid file, or a conflict document). Never plaintext
+    /// of an encrypted file.
+    pub bytes: Vec<u8>,
+    /// The conflicting keys (empty when clean).
+    pub conflicts: Vec<Conflict>,
+    /// Warnings for the user (no values).
+    pub notes: Vec<String>,
+}
+
+impl Outcome {
+    /// Whether the merge was clean.
+    pub fn is_clean(&self) -> bool {
+        self.conflicts.is_empty()
+    }
+}
+
+/// What the driver should do with a repository path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A sops file of this format.
+    Sops(Format),
+    /// A `.clef-meta.yaml` sidecar.
+    Sidecar,
+}
+
+/// Picks the merge from the real path `%P` (never from the temp file name or
+/// the content).
+pub fn kind_of(path: &Path) -> Result<Kind, DriverError> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if name.ends_with(SIDECAR_SUFFIX) {
+        return Ok(Kind::Sidecar);
+    }
+    Format::from_path(path)
+        .map(Kind::Sops)
+        .ok_or_else(|| DriverError::UnknownFormat(path.to_path_buf()))
+}
+
+fn text<'a>(bytes: &'a [u8], side: &'static str) -> Result<&'a str, DriverError> {
+    let t = std::str::from_utf8(bytes).map_err(|_| DriverError::NotUtf8(side))?;
+    if conflict::has_markers(t) {
+        return Err(DriverError::Markers(side));
+    }
+    Ok(t)
+}
+
+fn parse_side(bytes: &[u8], format: Format, side: &'static str) -> Result<EncryptedFile, DriverError> {
+    text(bytes, side)?;
+    EncryptedFile::parse(bytes, format).map_err(|source| DriverError::Sops { side, source })
+}
+
+/// Merges three sops files of `format`. `base` may be empty (add/add).
+pub fn merge_sops(
+    base: &[u8],
+    ours: &[u8],
+    theirs: &[u8],
+    format: Format,
+    ids: &Identities,
+    marker_size: usize,
+    labels: &Labels,
+) -> Result<Outcome, DriverError> {
+    let base_empty = base.iter().all(u8::is_ascii_whitespace);
+    let eb = if base_empty { None } else { Some(parse_side(base, format, "base")?) };
+    let eo = parse_side(ours, format, "ours")?;
+    let et = parse_side(theirs, format, "theirs")?;
+
+    // Data keys: ours and theirs must open; the base may be encrypted for
+    // recipients we no longer have, in which case ours' or theirs' key is tried.
+    let ko = match eo.data_key(ids) {
+        Ok(k) => k,
+        Err(e) => return keyless(eb.as_ref(), &eo, &et, ours, theirs, e),
+    };
+    let kt = match et.data_key(ids) {
+        Ok(k) => k,
+        Err(e) => return keyless(eb.as_ref(), &eo, &et, ours, theirs, e),
+    };
+    let po = eo
+        .decrypt_with_key(ko.clone())
+        .map_err(|source| DriverError::Sops { side: "ours", source })?;
+    let pt = et
+        .decrypt_with_key(kt.clone())
+        .map_err(|source| DriverError::Sops { side: "theirs", source })?;
+    let pb = match &eb {
+        None => None,
+        Some(eb) => Some(decrypt_base(eb, ids, &ko, &kt)?),
+    };
+
+    // The merged data key: shared, or the one a side rotated to.
+    let kb = pb.as_ref().map(PlainFile::data_key);
+    let adopt = if ko == kt || kb != Some(&ko) { Side::Ours } else { Side::Theirs };
+    let key = if adopt == Side::Ours { ko.clone() } else { kt.clone() };
+    let mut notes = Vec::new();
+    if ko != kt {
+        notes.push(match (kb, adopt) {
+            (Some(_), Side::Theirs) => "theirs rotated the data key: ours' changes were re-encrypted under it".to_owned(),
+            (Some(k), _) if *k != kt => {
+                "both sides rotated the data key: ours' key was kept, theirs' changes re-encrypted".to_owned()
+            }
+            (Some(_), _) => "ours rotated the data key: theirs' changes were re-encrypted under it".to_owned(),
+            (None, _) => "the sides were encrypted with different data keys: ours' key was kept".to_owned(),
+        });
+    }
+
+    let meta = merge_meta(
+        pb.as_ref().map(|p| MetaSide {
+            meta: &p.meta,
+            same_key: *p.data_key() == key,
+        }),
+        MetaSide {
+            meta: &po.meta,
+            same_key: ko == key,
+        },
+        MetaSide {
+            meta: &pt.meta,
+            same_key: kt == key,
+        },
+        &key,
+    )?;
+
+    let base_docs: Vec<Branch> = pb.as_ref().map(|p| p.docs.clone()).unwrap_or_default();
+    let merged = merge_docs(&base_docs, &po.docs, &pt.docs)?;
+    drop(base_docs);
+    if merged.comment_conflicts > 0 {
+        notes.push(format!(
+            "{} comment block(s) were changed differently on both sides; ours were kept",
+            merged.comment_conflicts
+        ));
+    }
+
+    let (mut result, others) = match adopt {
+        Side::Theirs => (pt, [Some(po), pb]),
+        _ => (po, [Some(pt), pb]),
+    };
+    for other in others.iter().flatten() {
+        result.absorb_stash(other);
+    }
+    drop(others);
+    result.meta = meta;
+
+    if merged.is_clean() {
+        result.docs = merged.materialize_side(Side::Ours);
+        let enc = result.encrypt().map_err(DriverError::Encrypt)?;
+        let bytes = enc.to_bytes().map_err(DriverError::Encrypt)?;
+        return Ok(Outcome {
+            bytes,
+            conflicts: Vec::new(),
+            notes,
+        });
+    }
+    let bytes = conflict_document(&mut result, &merged, marker_size, labels)?;
+    Ok(Outcome {
+        bytes,
+        conflicts: merged.conflicts,
+        notes,
+    })
+}
+
+fn decrypt_base(eb: &EncryptedFile, ids: &Identities, ko: &DataKey, kt: &DataKey) -> Result<PlainFile, DriverError> {
+    let err = |source| DriverError::Sops { side: "base", source };
+    match eb.data_key(ids) {
+        Ok(k) => eb.decrypt_with_key(k).map_err(err),
+        Err(first) => {
+            // The base predates a recipient change that kept the data key.
+            for k in [ko, kt] {
+                if let Ok(p) = eb.decrypt_with_key(k.clone()) {
+                    return Ok(p);
+                }
+            }
+            Err(err(first))
+        }
+    }
+}
+
+/// Renders the ciphertext-only conflict document from the three
+/// materializations of `merged`, all under `result`'s data key.
+fn conflict_document(
+    result: &mut PlainFile,
+    merged: &Merged,
+    marker_size: usize,
+    labels: &Labels,
+) -> Result<Vec<u8>, DriverError> {
+    let lastmodified = clef_sops::time::now_rfc3339();
+    let key = result.data_key().clone();
+    let render = |result: &mut PlainFile, side: Side| -> Result<String, DriverError> {
+        result.docs = merged.materialize_side(side);
+        let mut enc = result.encrypt_at(&lastmodified).map_err(DriverError::Encrypt)?;
+        enc.meta.mac = CONFLICT_MAC.to_owned();
+        let bytes = enc.to_bytes().map_err(DriverError::Encrypt)?;
+        String::from_utf8(bytes).map_err(|_| DriverError::NotUtf8("merged"))
+    };
+    // Encrypt ours' variant first and remember its IVs, so that every clean
+    // value has the same ciphertext in all three variants.
+    let ours_text = render(result, Side::Ours)?;
+    let reread = EncryptedFile::parse(ours_text.as_bytes(), result.format)
+        .and_then(|e| e.decrypt_ignore_mac(key))
+        .map_err(DriverError::Encrypt)?;
+    result.absorb_stash(&reread);
+    drop(reread);
+    let base_text = render(result, Side::Base)?;
+    let theirs_text = render(result, Side::Theirs)?;
+    result.docs.clear();
+    let (doc, _) = conflict::render(&base_text, &ours_text, &theirs_text, marker_size, labels);
+    Ok(doc.into_bytes())
+}
+
+/// Without a usable identity nothing can be decrypted; the merge is still
+/// safe when one side's content (values and metadata apart from
+/// `lastmodified`/`mac`) is that of the base or of the other side: then a side
+/// is taken verbatim, MAC and all. Otherwise the merge is refused.
+fn keyless(
+    eb: Option<&EncryptedFile>,
+    eo: &EncryptedFile,
+    et: &EncryptedFile,
+    ours: &[u8],
+    theirs: &[u8],
+    why: SopsError,
+) -> Result<Outcome, DriverError> {
+    let same = |a: &EncryptedFile, b: &EncryptedFile| {
+        let mut ma = a.meta.clone();
+        ma.lastmodified = b.meta.lastmodified.clone();
+        ma.mac = b.meta.mac.clone();
+        ma == b.meta && a.docs.len() == b.docs.len() && a.docs.iter().zip(&b.docs).all(|(x, y)| crate::tree3::branch_eq(x, y))
+    };
+    let note = "merged without decrypting: one side only re-saved the file".to_owned();
+    let take = |bytes: &[u8]| Outcome {
+        bytes: bytes.to_vec(),
+        conflicts: Vec::new(),
+        notes: vec![note.clone()],
+    };
+    if same(eo, et) || eb.is_some_and(|b| same(b, et)) {
+        return Ok(take(ours));
+    }
+    if eb.is_some_and(|b| same(b, eo)) {
+        return Ok(take(theirs));
+    }
+    Err(DriverError::Sops {
+        side: "ours/theirs",
+        source: why,
+    })
+}
+
+/// Merges three `.clef-meta.yaml` sidecars (plaintext bookkeeping, no secrets).
+pub fn merge_sidecar_bytes(base: &[u8], ours: &[u8], theirs: &[u8], marker_size: usize, labels: &Labels) -> Result<Outcome, DriverError> {
+    let parse = |bytes: &[u8], side: &'static str| -> Result<Option<Branch>, DriverError> {
+        let t = text(bytes, side)?;
+        if t.trim().is_empty() {
+            return Ok(None);
+        }
+        let mut docs = clef_doc::yaml::parse(t).map_err(|e| DriverError::Sidecar(format!("{side}: {e}")))?;
+        match docs.len() {
+            0 => Ok(None),
+            1 => Ok(docs.pop()),
+            _ => Err(DriverError::Sidecar(format!("{side}: more than one YAML document"))),
+        }
+    };
+    let b = parse(base, "base")?;
+    let o = parse(ours, "ours")?.unwrap_or_default();
+    let t = parse(theirs, "theirs")?.unwrap_or_default();
+    let indent = detect_indent(ours);
+    let merged = sidecar::merge_sidecar(b.as_ref(), &o, &t)?;
+    let emit = |side: Side| clef_doc::yaml::emit(&merged.materialize_side(side), indent);
+    if merged.is_clean() {
+        return Ok(Outcome {
+            bytes: emit(Side::Ours).into_bytes(),
+            conflicts: Vec::new(),
+            notes: Vec::new(),
+        });
+    }
+    let (doc, _) = conflict::render(&emit(Side::Base), &emit(Side::Ours), &emit(Side::Theirs), marker_size, labels);
+    Ok(Outcome {
+        bytes: doc.into_bytes(),
+        conflicts: merged.conflicts,
+        notes: Vec::new(),
+    })
+}
+
+/// The indentation of the first indented line (2 when there is none).
+fn detect_indent(bytes: &[u8]) -> usize {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .find(|&n| n > 0)
+        .filter(|&n| n <= 8)
+        .unwrap_or(2)
+}
+
+/// Reads a side; an unreadable file is an error (never treated as empty).
+fn read(path: &Path, side: &'static str) -> Result<Zeroizing<Vec<u8>>, DriverError> {
+    fs::read(path)
+        .map(Zeroizing::new)
+        .map_err(|source| DriverError::Io { what: side, source })
+}
+
+/// Replaces `path` atomically: a temp file in the same directory, fsync,
+/// rename. Only ever called with ciphertext or a sidecar.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DriverError> {
+    let io = |source| DriverError::Io { what: "%A", source };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("merge");
+    let mut attempt = 0u32;
+    let (tmp, mut file) = loop {
+        let tmp = dir.join(format!(".{name}.clef-merge.{}.{attempt}.tmp", std::process::id()));
+        match fs::OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+            Err(e) => return Err(io(e)),
+        }
+    };
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    drop(file);
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    Ok(())
+}
+
+/// The whole driver: read `%O %A %B`, merge by `%P`'s kind, write `%A`.
+/// `%A` is only written when the merge produced a result (clean or conflict
+/// document); on error it is left as git wrote it.
+pub fn run(args: &Args, identities: &dyn Fn() -> Result<Identities, DriverError>) -> Result<Outcome, DriverError> {
+    let kind = kind_of(&args.path)?;
+    let base = read(&args.base, "%O")?;
+    let ours = read(&args.ours, "%A")?;
+    let theirs = read(&args.theirs, "%B")?;
+    let outcome = match kind {
+        Kind::Sidecar => merge_sidecar_bytes(&base, &ours, &theirs, args.marker_size, &args.labels)?,
+        Kind::Sops(format) => {
+            let ids = identities()?;
+            merge_sops(&base, &ours, &theirs, format, &ids, args.marker_size, &args.labels)?
+        }
+    };
+    write_atomic(&args.ours, &outcome.bytes)?;
+    Ok(outcome)
+}

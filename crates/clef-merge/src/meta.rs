@@ -1,0 +1,192 @@
+//! Merging the `sops:` metadata of the three sides.
+//!
+//! * Policy (crypt rule, `mac_only_encrypted`, key-group layout) must agree
+//!   between ours and theirs, otherwise the merge is refused: it decides which
+//!   values are encrypted and what the MAC covers.
+//! * Recipients merge as a three-way *set* per key group, keyed by identity
+//!   (age: the recipient; other master keys: their stanza without `enc` and
+//!   `created_at`): added on one side → added, removed on one side → removed,
+//!   no base → union. Order: ours, then theirs' additions.
+//! * Wrapped keys are copied verbatim from a side whose data key is the
+//!   merged one; an age recipient only known under another data key is
+//!   re-wrapped offline (single key group); anything else is refused.
+
+use crate::DriverError;
+use clef_doc::tree::{Branch, Item, Value};
+use crate::tree3::value_eq;
+use clef_sops::{AgeKey, DataKey, KeyGroup, Metadata};
+
+/// One side's metadata and whether its data key is the merged one.
+pub(crate) struct MetaSide<'a> {
+    pub meta: &'a Metadata,
+    pub same_key: bool,
+}
+
+/// Merges the metadata. `lastmodified` and `mac` are left to the encryptor.
+pub(crate) fn merge_meta(
+    base: Option<MetaSide<'_>>,
+    ours: MetaSide<'_>,
+    theirs: MetaSide<'_>,
+    key: &DataKey,
+) -> Result<Metadata, DriverError> {
+    let (o, t) = (ours.meta, theirs.meta);
+    if o.rule != t.rule {
+        return Err(DriverError::Policy(format!(
+            "the sides use different encryption rules (ours `{}: {}`, theirs `{}: {}`); align them with sops on one branch first",
+            o.rule.field(),
+            o.rule.arg(),
+            t.rule.field(),
+            t.rule.arg()
+        )));
+    }
+    if o.mac_only_encrypted != t.mac_only_encrypted {
+        return Err(DriverError::Policy("the sides disagree on `mac_only_encrypted`".into()));
+    }
+    if o.key_groups.len() != t.key_groups.len() || o.effective_threshold() != t.effective_threshold() {
+        return Err(DriverError::Policy(format!(
+            "the sides have different key-group layouts (ours {} groups, threshold {}; theirs {} groups, threshold {})",
+            o.key_groups.len(),
+            o.effective_threshold(),
+            t.key_groups.len(),
+            t.effective_threshold()
+        )));
+    }
+    let single_group = o.key_groups.len() <= 1;
+    let mut groups = Vec::with_capacity(o.key_groups.len());
+    for (gi, (og, tg)) in o.key_groups.iter().zip(&t.key_groups).enumerate() {
+        let bg = base.as_ref().and_then(|b| b.meta.key_groups.get(gi));
+        groups.push(merge_group(bg, (og, ours.same_key), (tg, theirs.same_key), key, single_group)?);
+    }
+    if groups.iter().all(|g| g.age.is_empty() && g.other.is_empty()) {
+        return Err(DriverError::Policy("the merge would remove every recipient".into()));
+    }
+    let mut meta = if ours.same_key { o.clone() } else { t.clone() };
+    meta.key_groups = groups;
+    meta.version = newer_version(&o.version, &t.version).to_owned();
+    Ok(meta)
+}
+
+/// Three-way set membership: kept unless removed on a side (relative to the
+/// base), added when added on either side.
+fn keep(in_b: Option<bool>, in_o: bool, in_t: bool) -> bool {
+    match in_b {
+        None => in_o || in_t,
+        Some(true) => in_o && in_t,
+        Some(false) => in_o || in_t,
+    }
+}
+
+fn merge_group(
+    b: Option<&KeyGroup>,
+    (o, o_same): (&KeyGroup, bool),
+    (t, t_same): (&KeyGroup, bool),
+    key: &DataKey,
+    single_group: bool,
+) -> Result<KeyGroup, DriverError> {
+    let mut out = KeyGroup::default();
+    // age recipients
+    let mut order: Vec<&str> = o.age.iter().map(|k| k.recipient.as_str()).collect();
+    for k in &t.age {
+        if !order.contains(&k.recipient.as_str()) {
+            order.push(&k.recipient);
+        }
+    }
+    for r in order {
+        let find = |g: &KeyGroup| g.age.iter().find(|k| k.recipient == r).cloned();
+        let (ko, kt) = (find(o), find(t));
+        let in_b = b.map(|g| g.age.iter().any(|k| k.recipient == r));
+        if !keep(in_b, ko.is_some(), kt.is_some()) {
+            continue;
+        }
+        let stanza = match (ko, kt) {
+            (Some(k), _) if o_same => k,
+            (_, Some(k)) if t_same => k,
+            _ if single_group => AgeKey {
+                recipient: r.to_owned(),
+                enc: clef_keys::wrap(r, key.bytes()).map_err(|e| DriverError::Rewrap(e.to_string()))?,
+            },
+            _ => {
+                return Err(DriverError::Rewrap(format!(
+                    "age recipient {r} was added on the side whose data key was replaced, and the file uses Shamir key groups"
+                )));
+            }
+        };
+        out.age.push(stanza);
+    }
+    // other master keys, kept verbatim
+    let ident = |v: &Value| -> Value {
+        match v {
+            Value::Map(m) => Value::Map(Branch(
+                m.0.iter()
+                    .filter(|i| !matches!(i, Item::Entry(k, _) if k == "enc" || k == "created_at"))
+                    .cloned()
+                    .collect(),
+            )),
+            other => other.clone(),
+        }
+    };
+    let same = |(ta, va): &(String, Value), (tb, vb): &(String, Value)| ta == tb && value_eq(&ident(va), &ident(vb));
+    let mut order: Vec<&(String, Value)> = o.other.iter().collect();
+    for x in &t.other {
+        if !order.iter().any(|y| same(x, y)) {
+            order.push(x);
+        }
+    }
+    for x in order {
+        let find = |g: &KeyGroup| g.other.iter().find(|y| same(x, y)).cloned();
+        let (ko, kt) = (find(o), find(t));
+        let in_b = b.map(|g| g.other.iter().any(|y| same(x, y)));
+        if !keep(in_b, ko.is_some(), kt.is_some()) {
+            continue;
+        }
+        let stanza = match (ko, kt) {
+            (Some(k), _) if o_same => k,
+            (_, Some(k)) if t_same => k,
+            _ => {
+                return Err(DriverError::Rewrap(format!(
+                    "a {} master key would need the new data key wrapped by its key service",
+                    x.0
+                )));
+            }
+        };
+        out.other.push(stanza);
+    }
+    Ok(out)
+}
+
+/// The higher of two `X.Y.Z` versions (ours when they don't parse).
+fn newer_version<'a>(o: &'a str, t: &'a str) -> &'a str {
+    let parse = |v: &str| -> Option<Vec<u64>> {
+        v.trim_start_matches('v')
+            .split('.')
+            .map(|p| p.split(|c: char| !c.is_ascii_digit()).next().and_then(|d| d.parse().ok()))
+            .collect()
+    };
+    match (parse(o), parse(t)) {
+        (Some(a), Some(b)) if b > a => t,
+        _ => o,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_membership() {
+        assert!(keep(None, true, false));
+        assert!(keep(None, false, true));
+        assert!(keep(Some(true), true, true));
+        assert!(!keep(Some(true), false, true), "removed by ours");
+        assert!(!keep(Some(true), true, false), "removed by theirs");
+        assert!(keep(Some(false), false, true), "added by theirs");
+        assert!(keep(Some(false), true, false), "added by ours");
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(newer_version("3.9.0", "3.11.0"), "3.11.0");
+        assert_eq!(newer_version("3.11.0", "3.9.4"), "3.11.0");
+        assert_eq!(newer_version("garbage", "3.9.4"), "garbage");
+    }
+}

@@ -1,0 +1,221 @@
+//! Finishing a conflict document: the library side of `clef merge status`
+//! and `clef merge resolve`.
+//!
+//! Both work on the document alone (the work-tree file), so they behave the
+//! same mid-merge, mid-rebase, mid-cherry-pick: no index stages needed.
+//! [`status`] needs no key; [`resolve`] decrypts the competing values in
+//! memory, applies the choices, and returns a valid sops file (fresh MAC;
+//! every value it did not have to change keeps its exact `ENC[...]`).
+
+use crate::conflict;
+use crate::driver::CONFLICT_MAC;
+use crate::tree3::{ConflictKind, KeyPath, Side, differing_paths, merge_docs};
+use crate::DriverError;
+use clef_keys::Identities;
+use clef_sops::{EncryptedFile, Format};
+use std::collections::HashMap;
+
+/// One conflicting key of a conflict document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConflictedKey {
+    /// The key path; its `Display` (`a.b.c`) is what `--pick` matches.
+    pub path: KeyPath,
+    /// Present in the base / ours / theirs variant.
+    pub in_base: bool,
+    /// Present in ours.
+    pub in_ours: bool,
+    /// Present in theirs.
+    pub in_theirs: bool,
+}
+
+impl ConflictedKey {
+    /// The kind of conflict, from presence on each side.
+    pub fn kind(&self) -> ConflictKind {
+        match (self.in_base, self.in_ours, self.in_theirs) {
+            (false, _, _) => ConflictKind::AddAdd,
+            (true, false, _) => ConflictKind::DeleteModify,
+            (true, _, false) => ConflictKind::ModifyDelete,
+            _ => ConflictKind::ModifyModify,
+        }
+    }
+}
+
+/// What `status` reports about a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// Whether the file is a clef conflict document (markers and/or the sentinel MAC).
+    pub is_conflict_document: bool,
+    /// Number of marker hunks left in it.
+    pub hunks: usize,
+    /// The conflicting keys, in document order (no values).
+    pub keys: Vec<ConflictedKey>,
+}
+
+/// How to resolve: a side for every conflict, or per key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Choice {
+    /// `--ours` / `--theirs` (also `Side::Base`): applies to keys without a pick.
+    pub default: Option<Side>,
+    /// `--pick KEY=ours|theirs`: the key as [`ConflictedKey::path`] displays it.
+    pub picks: Vec<(String, Side)>,
+}
+
+/// A resolved file.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The valid sops file to write and stage.
+    pub bytes: Vec<u8>,
+    /// Which side each conflicting key took.
+    pub taken: Vec<(KeyPath, Side)>,
+}
+
+struct Variants {
+    base: EncryptedFile,
+    ours: EncryptedFile,
+    theirs: EncryptedFile,
+    hunks: usize,
+    sentinel: bool,
+}
+
+fn variants(doc: &[u8], format: Format) -> Result<Variants, DriverError> {
+    let text = std::str::from_utf8(doc).map_err(|_| DriverError::NotUtf8("conflict document"))?;
+    let v = conflict::split(text)?;
+    let parse = |t: &str, side: &'static str| {
+        EncryptedFile::parse(t.as_bytes(), format).map_err(|source| DriverError::Sops { side, source })
+    };
+    let ours = parse(&v.ours, "ours")?;
+    let sentinel = ours.meta.mac == CONFLICT_MAC;
+    Ok(Variants {
+        base: parse(&v.base, "base")?,
+        theirs: parse(&v.theirs, "theirs")?,
+        ours,
+        hunks: v.hunks,
+        sentinel,
+    })
+}
+
+/// Lists the conflicting keys of a conflict document. Needs no key: the
+/// variants share one data key and reuse IVs, so their ciphertexts differ
+/// exactly at the conflicts.
+pub fn status(doc: &[u8], format: Format) -> Result<Status, DriverError> {
+    let v = variants(doc, format)?;
+    let has = |f: &EncryptedFile, p: &KeyPath| get_path(&f.docs, p).is_some();
+    let keys = differing_paths(&v.ours.docs, &v.theirs.docs)
+        .into_iter()
+        .map(|path| ConflictedKey {
+            in_base: has(&v.base, &path),
+            in_ours: has(&v.ours, &path),
+            in_theirs: has(&v.theirs, &path),
+            path,
+        })
+        .collect();
+    Ok(Status {
+        is_conflict_document: v.sentinel || v.hunks > 0,
+        hunks: v.hunks,
+        keys,
+    })
+}
+
+fn get_path<'a>(docs: &'a [clef_doc::Branch], p: &KeyPath) -> Option<&'a clef_doc::Value> {
+    let mut b = docs.get(p.doc)?;
+    let (last, init) = p.keys.split_last()?;
+    for k in init {
+        match b.get(k)? {
+            clef_doc::Value::Map(m) => b = m,
+            _ => return None,
+        }
+    }
+    b.get(last)
+}
+
+/// Resolves a conflict document into a valid sops file, in memory.
+///
+/// Every conflicting key needs a side (a pick, else `choice.default`);
+/// otherwise [`DriverError::Unresolved`] lists the keys left. A pick naming a
+/// key that is not in conflict is an error (a typo must not pass silently).
+pub fn resolve(doc: &[u8], format: Format, ids: &Identities, choice: &Choice) -> Result<Resolved, DriverError> {
+    let v = variants(doc, format)?;
+    if !v.sentinel && v.hunks == 0 {
+        return Err(DriverError::NotConflictDocument);
+    }
+    if v.base.meta.key_groups != v.ours.meta.key_groups || v.theirs.meta.key_groups != v.ours.meta.key_groups {
+        return Err(DriverError::Policy(
+            "the conflict document's variants have different metadata (hand-edited inside the `sops` block?)".into(),
+        ));
+    }
+    let key = v
+        .ours
+        .data_key(ids)
+        .map_err(|source| DriverError::Sops { side: "conflict document", source })?;
+    let dec = |f: &EncryptedFile, side: &'static str| {
+        f.decrypt_ignore_mac(key.clone())
+            .map_err(|source| DriverError::Sops { side, source })
+    };
+    let pb = dec(&v.base, "base")?;
+    let mut po = dec(&v.ours, "ours")?;
+    let pt = dec(&v.theirs, "theirs")?;
+    let merged = merge_docs(&pb.docs, &po.docs, &pt.docs)?;
+
+    let mut picks: HashMap<&str, Side> = HashMap::new();
+    for (k, s) in &choice.picks {
+        picks.insert(k.as_str(), *s);
+    }
+    let known: Vec<String> = merged.conflicts.iter().map(|c| c.path.to_string()).collect();
+    if let Some((k, _)) = choice.picks.iter().find(|(k, _)| !known.contains(k)) {
+        return Err(DriverError::UnknownPick(k.clone()));
+    }
+    let mut unresolved = Vec::new();
+    let mut taken = Vec::new();
+    for c in &merged.conflicts {
+        match picks.get(c.path.to_string().as_str()).copied().or(choice.default) {
+            Some(s) => taken.push((c.path.clone(), s)),
+            None => unresolved.push(c.path.clone()),
+        }
+    }
+    if !unresolved.is_empty() {
+        return Err(DriverError::Unresolved(unresolved));
+    }
+    let docs = merged.materialize(&mut |p: &KeyPath| {
+        taken
+            .iter()
+            .find(|(q, _)| q == p)
+            .map(|(_, s)| *s)
+            .unwrap_or(Side::Ours)
+    });
+    po.absorb_stash(&pt);
+    po.absorb_stash(&pb);
+    drop((pb, pt));
+    po.docs = docs;
+    let enc = po.encrypt().map_err(DriverError::Encrypt)?;
+    let bytes = enc.to_bytes().map_err(DriverError::Encrypt)?;
+    Ok(Resolved { bytes, taken })
+}
+
+/// Parses `ours`/`theirs`/`base` (as `--pick KEY=SIDE` spells them).
+pub fn parse_side(s: &str) -> Option<Side> {
+    match s {
+        "ours" => Some(Side::Ours),
+        "theirs" => Some(Side::Theirs),
+        "base" => Some(Side::Base),
+        _ => None,
+    }
+}
+
+/// Splits `KEY=SIDE` at the last `=` (keys may contain `=`).
+pub fn parse_pick(s: &str) -> Option<(String, Side)> {
+    let (k, side) = s.rsplit_once('=')?;
+    Some((k.to_owned(), parse_side(side)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks() {
+        assert_eq!(parse_pick("db.password=theirs"), Some(("db.password".into(), Side::Theirs)));
+        assert_eq!(parse_pick("A=B=ours"), Some(("A=B".into(), Side::Ours)));
+        assert_eq!(parse_pick("x=mine"), None);
+        assert_eq!(parse_pick("x"), None);
+    }
+}
