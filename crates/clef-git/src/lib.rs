@@ -531,8 +531,22 @@ fn raw_new_blob(meta: &[u8]) -> Option<String> {
 fn parse_added_lines(diff: &[u8]) -> HashMap<String, Vec<(u32, u32)>> {
     let mut map: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
     let mut current: Option<String> = None;
+    // `+++ ` is a file header only between `diff --git` and the first hunk;
+    // inside a hunk it is an added line that starts with `++ `.
+    let mut in_header = false;
     for line in diff.split(|&b| b == b'\n') {
-        if let Some(path) = line.strip_prefix(b"+++ ") {
+        if line.starts_with(b"diff --git ") {
+            in_header = true;
+            current = None;
+            continue;
+        }
+        if line.starts_with(b"@@ ") {
+            in_header = false;
+        }
+        if !in_header && line.starts_with(b"+++ ") {
+            continue;
+        }
+        if let Some(path) = line.strip_prefix(b"+++ ").filter(|_| in_header) {
             let path = String::from_utf8_lossy(path);
             current = if path == "/dev/null" {
                 None
@@ -591,7 +605,7 @@ mod tests {
 
     #[test]
     fn hunk_headers() {
-        let diff = b"diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,0 +2,3 @@\n+a\n+b\n+c\n@@ -9 +12 @@\n-q\n+r\n@@ -20,2 +22,0 @@\n-s\n+++ /dev/null\n";
+        let diff = b"diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,0 +2,3 @@\n+a\n+++ b\n+c\n@@ -9 +12 @@\n-q\n+r\n@@ -20,2 +22,0 @@\n-s\ndiff --git a/y b/y\n--- a/y\n+++ /dev/null\n@@ -1 +0,0 @@\n-gone\n";
         let m = parse_added_lines(diff);
         assert_eq!(m.get("x"), Some(&vec![(2, 4), (12, 12)]));
     }

@@ -1,0 +1,379 @@
+//! The `clef-scan` binary: exit codes, output formats, redaction, suppression,
+//! baselines, SOPS awareness, configuration and error reporting.
+
+mod common;
+
+use common::{AKIA, GHP, STRIPE, Sandbox, rules_of};
+
+#[test]
+fn clean_tree_exits_0_and_findings_exit_1() {
+    let s = Sandbox::new();
+    s.write("src/main.rs", "fn main() { println!(\"hello\"); }\n");
+    let out = s.scan(&["."]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    s.write("src/config.py", format!("GITHUB_TOKEN = \"{GHP}\"\n"));
+    let out = s.scan(&["."]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn text_output_is_redacted_unless_no_redact() {
+    let s = Sandbox::new();
+    s.write("app.env", format!("STRIPE_SECRET_KEY={STRIPE}\n"));
+    let out = s.scan(&["--color", "never", "."]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("app.env:1:19 stripe-secret-key sk_l*****"),
+        "{text}"
+    );
+    assert!(!text.contains(STRIPE), "secret leaked: {text}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(STRIPE));
+    let out = s.scan(&["--no-redact", "--color", "never", "."]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(STRIPE));
+}
+
+#[test]
+fn color_only_when_asked_and_no_color_respected() {
+    let s = Sandbox::new();
+    s.write("a.env", format!("TOKEN={GHP}\n"));
+    let out = s.scan(&["--color", "always", "."]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\x1b[31m"));
+    // not a TTY: auto means no colour
+    let out = s.scan(&["."]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("\x1b["));
+}
+
+#[test]
+fn json_shape_matches_the_issue() {
+    let s = Sandbox::new();
+    s.write(
+        "deploy/keys.sh",
+        format!("export AWS_ACCESS_KEY_ID={AKIA}\n"),
+    );
+    let (code, v) = s.scan_json(&["."]);
+    assert_eq!(code, 1);
+    let f = &v["findings"][0];
+    for k in [
+        "rule",
+        "path",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "secret_redacted",
+        "fingerprint",
+        "entropy",
+        "commit",
+        "author",
+        "date",
+    ] {
+        assert!(f.get(k).is_some(), "missing {k} in {f}");
+    }
+    assert_eq!(f["rule"], "aws-access-key-id");
+    assert_eq!(f["path"], "deploy/keys.sh");
+    assert_eq!(f["line"], 1);
+    assert_eq!(f["column"], 26);
+    assert_eq!(f["end_column"], 46);
+    assert!(
+        f.get("secret").is_none(),
+        "raw secret must not be in a redacted report"
+    );
+    for k in ["files", "bytes", "duration_ms"] {
+        assert!(v["stats"][k].is_u64(), "stats.{k}");
+    }
+    assert_eq!(v["stats"]["files"], 1);
+    let (_, v) = s.scan_json(&["--no-redact", "."]);
+    assert_eq!(v["findings"][0]["secret"], AKIA);
+}
+
+#[test]
+fn sarif_is_2_1_0_with_unique_rules_and_no_secret() {
+    let s = Sandbox::new();
+    s.write("a.txt", format!("t1={GHP}\nt2={GHP}x\nstripe={STRIPE}\n"));
+    let out = s.scan(&["--format", "sarif", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains(GHP) && !text.contains(STRIPE),
+        "secret in SARIF"
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).expect("sarif json");
+    assert_eq!(v["version"], "2.1.0");
+    let run = &v["runs"][0];
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    let mut dedup = rules.clone();
+    dedup.dedup();
+    assert_eq!(rules, dedup, "duplicate rules");
+    for r in run["results"].as_array().expect("results") {
+        let region = &r["locations"][0]["physicalLocation"]["region"];
+        assert!(region["startColumn"].as_u64() >= Some(1));
+        assert!(region["endColumn"].as_u64() >= Some(1));
+        let idx = r["ruleIndex"].as_u64().expect("ruleIndex") as usize;
+        assert_eq!(rules[idx], r["ruleId"].as_str().unwrap_or_default());
+        assert!(r["partialFingerprints"]["clefFingerprint/v1"].is_string());
+    }
+}
+
+#[test]
+fn inline_markers_and_clefignore() {
+    let s = Sandbox::new();
+    s.write(
+        "a.py",
+        format!("a = \"{GHP}\"  # clef:ignore\nb = \"{STRIPE}\"  # gitleaks:allow\n# pragma: allowlist nextline secret\nc = \"{AKIA}\"\n"),
+    );
+    let (code, v) = s.scan_json(&["."]);
+    assert_eq!(code, 0, "{v}");
+    s.write("vendor/lib.py", format!("k = \"{GHP}\"\n"));
+    s.write("tests/fixture.env", format!("AWS={AKIA}\nGH={GHP}\n"));
+    let (_, v) = s.scan_json(&["."]);
+    assert_eq!(rules_of(&v).len(), 3, "{v}");
+    s.write(
+        ".clefignore",
+        "# vendored code\nvendor/\nrule:aws-access-key-id\n",
+    );
+    let (code, v) = s.scan_json(&["."]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        rules_of(&v),
+        vec![("github-pat".to_string(), "tests/fixture.env".to_string(), 2)]
+    );
+}
+
+#[test]
+fn gitignore_is_honoured_in_tree_mode() {
+    let s = Sandbox::new();
+    s.write(".gitignore", "build/\n");
+    s.write("build/out.txt", format!("{GHP}\n"));
+    s.write(".env", format!("TOKEN={GHP}\n"));
+    let (_, v) = s.scan_json(&["."]);
+    assert_eq!(
+        rules_of(&v),
+        vec![("github-pat".to_string(), ".env".to_string(), 1)]
+    );
+}
+
+#[test]
+fn baseline_survives_line_moves_and_reports_only_new() {
+    let s = Sandbox::new();
+    s.write("a.env", format!("GH={GHP}\n"));
+    let out = s.scan(&["--baseline-write", "baseline.json", "."]);
+    assert_eq!(out.status.code(), Some(0));
+    let base = std::fs::read_to_string(s.path().join("baseline.json")).expect("baseline");
+    assert!(!base.contains(GHP) && base.contains("fingerprints"));
+    // move the secret down; add a new one
+    s.write("a.env", format!("# moved\n\n\nGH={GHP}\nSTRIPE={STRIPE}\n"));
+    let (code, v) = s.scan_json(&["--baseline", "baseline.json", "."]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        rules_of(&v),
+        vec![("stripe-secret-key".to_string(), "a.env".to_string(), 5)]
+    );
+    assert_eq!(v["stats"]["baselined"], 1);
+}
+
+#[test]
+fn sops_files() {
+    let s = Sandbox::new();
+    let enc = "ENC[AES256_GCM,data:Zm9vYmFyYmF6cXV4,iv:3q2+7w==,tag:q83vEjRWeJA=,type:str]";
+    let age = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    s.write(
+        "secrets/prod.enc.yaml",
+        format!(
+            "database:\n    password: {enc}\n    host: db.internal\n    api_token: {enc}\nsops:\n    age:\n        - recipient: {age}\n          enc: |\n            -----BEGIN AGE ENCRYPTED FILE-----\n            YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBhYmMK\n            -----END AGE ENCRYPTED FILE-----\n    lastmodified: \"2026-01-01T00:00:00Z\"\n    mac: {enc}\n    unencrypted_suffix: _unencrypted\n    version: 3.9.0\n"
+        ),
+    );
+    s.write("secrets/dev.enc.json", "{\n  \"token\": \"plain\"\n}\n");
+    s.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - path_regex: .*\\.enc\\.yaml$\n    age: {age}\n"),
+    );
+    let (code, v) = s.scan_json(&["."]);
+    assert_eq!(code, 1);
+    let mut got = rules_of(&v);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "sops-plaintext-value".to_string(),
+                "secrets/prod.enc.yaml".to_string(),
+                3
+            ),
+            (
+                "sops-unencrypted-file".to_string(),
+                "secrets/dev.enc.json".to_string(),
+                1
+            ),
+        ]
+    );
+}
+
+#[test]
+fn config_disables_and_adds_rules() {
+    let s = Sandbox::new();
+    s.write(
+        "a.txt",
+        format!("{GHP}\ninternal key: acme_live_Q3xZ9pLm2Vt8Kr4N\n"),
+    );
+    // the config's own examples would be findings
+    s.write(".clefignore", ".clef/scan.toml\n");
+    s.write(
+        ".clef/scan.toml",
+        r#"disable = ["github-pat"]
+
+[[rules]]
+id = "acme-internal-key"
+description = "ACME internal API key"
+keywords = ["acme_live_"]
+regex = '(acme_live_[0-9A-Za-z]{16})'
+entropy = 3.0
+examples = ["acme_live_Q3xZ9pLm2Vt8Kr4N"]
+negatives = ["acme_live_short"]
+"#,
+    );
+    let (_, v) = s.scan_json(&["."]);
+    assert_eq!(
+        rules_of(&v),
+        vec![("acme-internal-key".to_string(), "a.txt".to_string(), 2)]
+    );
+    // --config elsewhere; a broken config is an error, not a panic
+    s.write(
+        "bad.toml",
+        "[[rules]]\nid = \"x\"\nkeywords = []\nregex = '('\n",
+    );
+    let out = s.scan(&["--config", "bad.toml", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rule x"));
+}
+
+#[test]
+fn allowlist_regex_and_paths_from_config() {
+    let s = Sandbox::new();
+    s.write("a.txt", format!("{GHP}\n{STRIPE}\n"));
+    s.write("fixtures/b.txt", format!("{AKIA}\n"));
+    s.write(
+        ".clef/scan.toml",
+        "[allowlist]\nregexes = ['^sk_live_9fQ']\npaths = ['fixtures/']\n",
+    );
+    let (_, v) = s.scan_json(&["."]);
+    assert_eq!(
+        rules_of(&v),
+        vec![("github-pat".to_string(), "a.txt".to_string(), 1)]
+    );
+}
+
+#[test]
+fn stdin_mode_uses_stdin_name() {
+    let s = Sandbox::new();
+    let out = s.scan_with_stdin(
+        &["--stdin", "--stdin-name", "pasted.env", "--format", "json"],
+        Some(format!("X=1\nTOKEN={GHP}\n").as_bytes()),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        rules_of(&v),
+        vec![("github-pat".to_string(), "pasted.env".to_string(), 2)]
+    );
+}
+
+#[test]
+fn invalid_utf8_is_a_note_and_still_scanned_binary_is_skipped() {
+    let s = Sandbox::new();
+    let mut latin1 = b"caf\xe9 = 1\nTOKEN=".to_vec();
+    latin1.extend_from_slice(GHP.as_bytes());
+    latin1.push(b'\n');
+    s.write("latin1.txt", &latin1);
+    let mut bin = GHP.as_bytes().to_vec();
+    bin.extend_from_slice(b"\0\0\x01");
+    s.write("blob.bin", &bin);
+    let (code, v) = s.scan_json(&["."]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        rules_of(&v),
+        vec![("github-pat".to_string(), "latin1.txt".to_string(), 2)]
+    );
+    let problems = v["problems"].as_array().expect("problems");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["path"] == "latin1.txt" && p["error"] == false)
+    );
+    assert_eq!(v["stats"]["skipped"], 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn unreadable_file_is_reported_with_exit_2() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Sandbox::new();
+    let p = s.write("locked.txt", format!("{GHP}\n"));
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    if std::fs::read(&p).is_ok() {
+        // running as root: permissions do not stop reads; use a missing path instead
+        let out = s.scan(&["does-not-exist"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("does-not-exist"));
+        return;
+    }
+    let (code, v) = s.scan_json(&["."]);
+    assert_eq!(code, 2);
+    assert!(
+        v["problems"][0]["path"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("locked.txt")
+    );
+    assert!(!v.to_string().contains(GHP));
+}
+
+#[test]
+fn usage_errors_exit_2_help_exits_0() {
+    let s = Sandbox::new();
+    assert_eq!(s.scan(&["--format", "yaml"]).status.code(), Some(2));
+    assert_eq!(s.scan(&["--staged", "--history"]).status.code(), Some(2));
+    assert_eq!(s.scan(&["--help"]).status.code(), Some(0));
+    // git modes outside a repository are an error
+    let out = s.scan(&["--staged"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn list_rules_has_the_catalogue_and_builtin_detectors() {
+    let s = Sandbox::new();
+    let out = s.scan(&["--list-rules"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().count() >= 150);
+    for id in [
+        "github-pat",
+        "age-secret-key",
+        "generic-secret",
+        "sops-plaintext-value",
+        "sops-unencrypted-file",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{id}\t"))),
+            "{id} missing"
+        );
+    }
+}
+
+#[test]
+fn run_cli_is_callable_in_process() {
+    // `clef scan` calls this with its own argv
+    let code =
+        clef_scan::run_cli(["clef scan", "--list-rules", "--quiet"].map(std::ffi::OsString::from));
+    assert_eq!(code, 0);
+    let code = clef_scan::run_cli(["clef scan", "--no-such-flag"].map(std::ffi::OsString::from));
+    assert_eq!(code, 2);
+}

@@ -1,0 +1,135 @@
+//! Test helpers: a sanitized environment for `git` and `clef-scan`, temp
+//! repositories with a fixed identity, and fresh fake secrets.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fake GitHub token, fresh per call site (never a real credential).
+pub const GHP: &str = "ghp_Zq8mR2vL9xT4nB7cK1pW5sD3fG6hJ0yUeA2b";
+/// A fake Stripe key.
+pub const STRIPE: &str = "sk_live_9fQ2xLm7Rt4Kp8Zv3Nw6Bc1Y";
+/// A fake AWS access key id.
+pub const AKIA: &str = "AKIAQ7XZ3KD5MLPW2RTY";
+
+/// A temp directory that the tests own.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub home: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().expect("tempdir"),
+            home: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path().join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, content).expect("write");
+        p
+    }
+
+    fn env(&self, cmd: &mut Command) {
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Ada Tester")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.test")
+            .env("GIT_COMMITTER_NAME", "Ada Tester")
+            .env("GIT_COMMITTER_EMAIL", "ada@example.test")
+            .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
+            .current_dir(self.path());
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let mut cmd = Command::new("git");
+        self.env(&mut cmd);
+        let out = cmd.args(args).output().expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn git_init(&self) {
+        self.git(&["init", "-q", "-b", "main"]);
+        self.git(&["config", "commit.gpgsign", "false"]);
+    }
+
+    pub fn commit_all(&self, msg: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", msg]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// Run the `clef-scan` binary in the sandbox.
+    pub fn scan(&self, args: &[&str]) -> Output {
+        self.scan_with_stdin(args, None)
+    }
+
+    pub fn scan_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        use std::io::Write;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clef-scan"));
+        self.env(&mut cmd);
+        cmd.args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn clef-scan");
+        if let Some(mut s) = child.stdin.take() {
+            if let Some(data) = stdin {
+                s.write_all(data).expect("write stdin");
+            }
+        }
+        child.wait_with_output().expect("wait clef-scan")
+    }
+
+    /// Run with `--format json` and parse the report.
+    pub fn scan_json(&self, args: &[&str]) -> (i32, serde_json::Value) {
+        let mut a = vec!["--format", "json"];
+        a.extend_from_slice(args);
+        let out = self.scan(&a);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "bad json ({e}): {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap_or(-1), v)
+    }
+}
+
+/// `(rule, path, line)` of every finding in a JSON report.
+pub fn rules_of(v: &serde_json::Value) -> Vec<(String, String, u64)> {
+    v["findings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| {
+                    (
+                        f["rule"].as_str().unwrap_or_default().to_string(),
+                        f["path"].as_str().unwrap_or_default().to_string(),
+                        f["line"].as_u64().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

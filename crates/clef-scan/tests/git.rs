@@ -1,0 +1,232 @@
+//! Git modes against real `git` in temporary repositories: `--staged` reads the
+//! index (not the work tree), `--range` reads what the commits added,
+//! `--history` scans each unique blob once and attributes it to the commit
+//! that introduced it, even if a later commit removed it. Also the
+//! `clef-git` API that the hooks reuse.
+
+mod common;
+
+use clef_git::{BlobData, DiffScope, Repo};
+use common::{AKIA, GHP, STRIPE, Sandbox, rules_of};
+
+fn repo_with_history() -> (Sandbox, String, String) {
+    let s = Sandbox::new();
+    s.git_init();
+    s.write("README.md", "# demo\n");
+    s.commit_all("init");
+    s.write("app.py", format!("import os\nTOKEN = \"{GHP}\"\n"));
+    let added = s.commit_all("add token");
+    s.write("app.py", "import os\nTOKEN = os.environ[\"TOKEN\"]\n");
+    // the same content under another name: one blob, scanned once
+    s.write("copy.py", format!("import os\nTOKEN = \"{GHP}\"\n"));
+    s.commit_all("remove token from app.py");
+    s.git(&["rm", "-q", "copy.py"]);
+    let removed = s.commit_all("remove copy");
+    (s, added, removed)
+}
+
+#[test]
+fn staged_scans_the_index_not_the_work_tree() {
+    let s = Sandbox::new();
+    s.git_init();
+    s.write("a.txt", "nothing\n");
+    s.commit_all("init");
+    s.write("config.env", format!("STRIPE_KEY={STRIPE}\n"));
+    s.git(&["add", "config.env"]);
+    // edited out of the work tree after staging: the commit would still contain it
+    s.write("config.env", "STRIPE_KEY=${STRIPE_KEY}\n");
+    // a secret only in the work tree (not staged) is not part of the commit
+    s.write("a.txt", format!("{GHP}\n"));
+    let (code, v) = s.scan_json(&["--staged"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(
+        rules_of(&v),
+        vec![("stripe-secret-key".to_string(), "config.env".to_string(), 1)]
+    );
+    // nothing staged: clean
+    s.git(&["reset", "-q"]);
+    let (code, v) = s.scan_json(&["--staged"]);
+    assert_eq!(code, 0, "{v}");
+}
+
+#[test]
+fn staged_works_before_the_first_commit_and_honours_clefignore() {
+    let s = Sandbox::new();
+    s.git_init();
+    s.write("k.env", format!("AWS={AKIA}\n"));
+    s.write("fixtures/f.env", format!("AWS={AKIA}\n"));
+    s.write(".clefignore", "fixtures/\n");
+    s.git(&["add", "."]);
+    let (code, v) = s.scan_json(&["--staged"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        rules_of(&v),
+        vec![("aws-access-key-id".to_string(), "k.env".to_string(), 1)]
+    );
+}
+
+#[test]
+fn history_finds_removed_secrets_once_with_provenance() {
+    let (s, added, _) = repo_with_history();
+    let (code, v) = s.scan_json(&["--history"]);
+    assert_eq!(code, 1, "{v}");
+    let f = v["findings"].as_array().expect("findings");
+    assert_eq!(f.len(), 1, "one unique blob, one finding: {v}");
+    assert_eq!(f[0]["rule"], "github-pat");
+    assert_eq!(f[0]["path"], "app.py");
+    assert_eq!(f[0]["line"], 2);
+    assert_eq!(f[0]["commit"], added.as_str());
+    assert_eq!(f[0]["author"], "Ada Tester <ada@example.test>");
+    assert_eq!(f[0]["date"], "2026-01-02T03:04:05Z");
+    // the work tree is clean
+    let (code, _) = s.scan_json(&["."]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn history_covers_other_branches_and_tags() {
+    let s = Sandbox::new();
+    s.git_init();
+    s.write("a.txt", "a\n");
+    s.commit_all("init");
+    s.git(&["checkout", "-q", "-b", "feature"]);
+    s.write("b.env", format!("AWS={AKIA}\n"));
+    s.commit_all("feature secret");
+    s.git(&["checkout", "-q", "main"]);
+    let (_, v) = s.scan_json(&["--history"]);
+    assert_eq!(
+        rules_of(&v),
+        vec![("aws-access-key-id".to_string(), "b.env".to_string(), 1)]
+    );
+}
+
+#[test]
+fn range_scans_only_what_the_range_added() {
+    let (s, added, removed) = repo_with_history();
+    let first = s.git(&["rev-list", "--max-parents=0", "HEAD"]);
+    // before the secret: nothing
+    let (code, _) = s.scan_json(&["--range", &format!("{first}..{first}")]);
+    assert_eq!(code, 0);
+    let (code, v) = s.scan_json(&["--range", &format!("{first}..{removed}")]);
+    assert_eq!(code, 1);
+    let f = &v["findings"];
+    assert_eq!(
+        f.as_array().map(Vec::len),
+        Some(2),
+        "app.py and copy.py blobs at their paths: {v}"
+    );
+    assert_eq!(f[0]["commit"], added.as_str());
+    // a range starting after the secret was added does not see it
+    let (code, v) = s.scan_json(&["--range", &format!("{added}..{removed}")]);
+    assert_eq!(
+        rules_of(&v),
+        vec![("github-pat".to_string(), "copy.py".to_string(), 2)]
+    );
+    assert_eq!(code, 1);
+    // option injection is refused
+    let out = s.scan(&["--range", "--output=x"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn baseline_applies_to_history_too() {
+    let (s, _, _) = repo_with_history();
+    assert_eq!(
+        s.scan(&["--history", "--baseline-write", "b.json"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let (code, v) = s.scan_json(&["--history", "--baseline", "b.json"]);
+    assert_eq!(code, 0, "{v}");
+}
+
+#[test]
+fn clef_git_api_staged_blobs_and_added_lines() {
+    let s = Sandbox::new();
+    s.git_init();
+    s.write("a.txt", "one\ntwo\nthree\n");
+    s.commit_all("init");
+    s.write("a.txt", "one\ntwo\nINSERTED\nthree\nTAIL\n");
+    s.write("new.txt", "x\ny\n");
+    s.git(&["add", "."]);
+    let repo = Repo::discover(s.path()).expect("discover");
+    let mut staged = repo.staged().expect("staged");
+    staged.sort_by(|a, b| a.path.cmp(&b.path));
+    assert_eq!(
+        staged.iter().map(|c| c.path.as_str()).collect::<Vec<_>>(),
+        ["a.txt", "new.txt"]
+    );
+    let blobs: Vec<_> = repo
+        .blobs(staged.iter().map(|c| c.oid.clone()).collect(), 1 << 20)
+        .expect("blobs")
+        .collect::<Result<_, _>>()
+        .expect("read");
+    match &blobs[1].data {
+        BlobData::Bytes(b) => assert_eq!(b, b"x\ny\n"),
+        other => panic!("unexpected {other:?}"),
+    }
+    let lines = repo.added_lines(DiffScope::Staged).expect("added lines");
+    assert_eq!(lines.get("a.txt"), Some(&vec![(3, 3), (5, 5)]));
+    assert_eq!(lines.get("new.txt"), Some(&vec![(1, 2)]));
+    // size limit and missing objects
+    let too_big = repo
+        .blobs(vec![staged[0].oid.clone()], 3)
+        .expect("blobs")
+        .next();
+    assert!(matches!(
+        too_big,
+        Some(Ok(clef_git::Blob {
+            data: BlobData::TooLarge(_),
+            ..
+        }))
+    ));
+    let missing = repo
+        .blobs(vec!["0123456789012345678901234567890123456789".into()], 100)
+        .expect("blobs")
+        .next();
+    assert!(matches!(
+        missing,
+        Some(Ok(clef_git::Blob {
+            data: BlobData::Missing,
+            ..
+        }))
+    ));
+}
+
+#[test]
+fn hook_style_use_scan_blob_then_keep_added_lines() {
+    // What the pre-commit hook does: scan staged blobs in-process and keep
+    // findings on added lines only (a secret already committed is the
+    // history scan's business).
+    let s = Sandbox::new();
+    s.git_init();
+    s.write("c.env", format!("OLD={AKIA}\n"));
+    s.commit_all("init");
+    s.write("c.env", format!("OLD={AKIA}\nNEW={GHP}\n"));
+    s.git(&["add", "."]);
+    let repo = Repo::discover(s.path()).expect("repo");
+    let scanner = clef_scan::Scanner::builtin().expect("scanner");
+    let staged = repo.staged().expect("staged");
+    let added = repo.added_lines(DiffScope::Staged).expect("lines");
+    let mut kept = Vec::new();
+    for (change, blob) in staged.iter().zip(
+        repo.blobs(staged.iter().map(|c| c.oid.clone()).collect(), 1 << 20)
+            .expect("blobs"),
+    ) {
+        let blob = blob.expect("blob");
+        let BlobData::Bytes(bytes) = blob.data else {
+            continue;
+        };
+        let ranges = added.get(&change.path).cloned().unwrap_or_default();
+        for f in scanner.scan_blob(&change.path, &bytes) {
+            if ranges
+                .iter()
+                .any(|&(a, b)| (a as usize..=b as usize).contains(&f.line))
+            {
+                kept.push((f.rule, f.line));
+            }
+        }
+    }
+    assert_eq!(kept, vec![("github-pat".to_string(), 2)]);
+}
