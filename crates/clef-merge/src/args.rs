@@ -50,31 +50,43 @@ impl Args {
         let mut it = argv.into_iter();
         while let Some(arg) = it.next() {
             match arg.to_str() {
-                Some("--path") => path = Some(PathBuf::from(it.next().ok_or_else(|| usage("--path needs a value"))?)),
+                Some("--path") => {
+                    path = Some(PathBuf::from(
+                        it.next().ok_or_else(|| usage("--path needs a value"))?,
+                    ))
+                }
                 Some("--marker-size") => {
-                    let v = it.next().ok_or_else(|| usage("--marker-size needs a value"))?;
+                    let v = it
+                        .next()
+                        .ok_or_else(|| usage("--marker-size needs a value"))?;
                     let v = v.to_string_lossy();
                     // git < 2.5 or a hand-written config may leave `%L` unexpanded.
                     marker = Some(if v == "%L" {
                         DEFAULT_MARKER_SIZE
                     } else {
-                        v.parse::<usize>().map_err(|_| usage("--marker-size is not a number"))?
+                        v.parse::<usize>()
+                            .map_err(|_| usage("--marker-size is not a number"))?
                     });
                 }
                 Some("--labels") => {
                     for _ in 0..3 {
-                        let v = it.next().ok_or_else(|| usage("--labels needs three values"))?;
+                        let v = it
+                            .next()
+                            .ok_or_else(|| usage("--labels needs three values"))?;
                         labels.push(v.to_string_lossy().into_owned());
                     }
                 }
-                Some(s) if s.starts_with("--") => return Err(usage(&format!("unknown option {s}"))),
+                Some(s) if s.starts_with("--") => {
+                    return Err(usage(&format!("unknown option {s}")));
+                }
                 _ => positional.push(PathBuf::from(arg)),
             }
         }
         let [base, ours, theirs]: [PathBuf; 3] = positional
             .try_into()
             .map_err(|_| usage("expected exactly three files: %O %A %B"))?;
-        let path = path.ok_or_else(|| usage("--path %P is required (the format is taken from it)"))?;
+        let path =
+            path.ok_or_else(|| usage("--path %P is required (the format is taken from it)"))?;
         if path.as_os_str() == "%P" {
             return Err(usage("git did not expand %P (git older than 2.5?)"));
         }
@@ -89,7 +101,9 @@ impl Args {
             ours,
             theirs,
             path,
-            marker_size: marker.unwrap_or(DEFAULT_MARKER_SIZE).max(DEFAULT_MARKER_SIZE),
+            marker_size: marker
+                .unwrap_or(DEFAULT_MARKER_SIZE)
+                .max(DEFAULT_MARKER_SIZE),
             labels,
         })
     }
@@ -129,7 +143,20 @@ mod tests {
 
     #[test]
     fn old_git_literal_placeholders() {
-        let a = args(&["o", "a", "b", "--path", "x.enc.json", "--marker-size", "%L", "--labels", "%S", "%X", "%Y"]).unwrap();
+        let a = args(&[
+            "o",
+            "a",
+            "b",
+            "--path",
+            "x.enc.json",
+            "--marker-size",
+            "%L",
+            "--labels",
+            "%S",
+            "%X",
+            "%Y",
+        ])
+        .unwrap();
         assert_eq!(a.marker_size, 7);
         assert_eq!(
             a.labels,
@@ -150,6 +177,11 @@ mod tests {
         assert!(args(&["o", "a", "b", "--path", "x", "--marker-size", "big"]).is_err());
         assert!(args(&["o", "a", "b", "--path", "x", "--frobnicate"]).is_err());
         // Marker sizes below git's minimum are raised to 7.
-        assert_eq!(args(&["o", "a", "b", "--path", "x", "--marker-size", "3"]).unwrap().marker_size, 7);
+        assert_eq!(
+            args(&["o", "a", "b", "--path", "x", "--marker-size", "3"])
+                .unwrap()
+                .marker_size,
+            7
+        );
     }
 }

@@ -30,7 +30,13 @@ pub const DEFAULT_MARKER_SIZE: usize = 7;
 
 /// Renders a diff3-style conflict document from three variant texts.
 /// Returns the document and the number of conflict hunks.
-pub fn render(base: &str, ours: &str, theirs: &str, marker_size: usize, labels: &Labels) -> (String, usize) {
+pub fn render(
+    base: &str,
+    ours: &str,
+    theirs: &str,
+    marker_size: usize,
+    labels: &Labels,
+) -> (String, usize) {
     let b: Vec<&str> = base.split_inclusive('\n').collect();
     let o: Vec<&str> = ours.split_inclusive('\n').collect();
     let t: Vec<&str> = theirs.split_inclusive('\n').collect();
@@ -45,12 +51,12 @@ pub fn render(base: &str, ours: &str, theirs: &str, marker_size: usize, labels: 
         let stable = (i..b.len()).find_map(|x| Some((x, mo[x]?, mt[x]?)));
         let (ie, je, ke) = stable.unwrap_or((b.len(), o.len(), t.len()));
         let (bc, oc, tc) = (&b[i..ie], &o[j..je], &t[k..ke]);
+        // Every difference becomes a hunk, even one a text merge would take
+        // cleanly: the variants differ only at semantic conflicts (a list
+        // changed at both ends must not be spliced), and `split` must give
+        // back exactly the three variants.
         if !(bc.is_empty() && oc.is_empty() && tc.is_empty()) {
-            if oc == tc || tc == bc {
-                push_lines(&mut out, oc);
-            } else if oc == bc {
-                push_lines(&mut out, tc);
-            } else {
+            {
                 hunks += 1;
                 marker(&mut out, '<', n, &labels.ours);
                 push_lines(&mut out, oc);
@@ -75,7 +81,12 @@ pub fn render(base: &str, ours: &str, theirs: &str, marker_size: usize, labels: 
 fn matches(a: &[&str], b: &[&str]) -> Vec<Option<usize>> {
     let mut m = vec![None; a.len()];
     for op in capture_diff_slices(Algorithm::Myers, a, b) {
-        if let DiffOp::Equal { old_index, new_index, len } = op {
+        if let DiffOp::Equal {
+            old_index,
+            new_index,
+            len,
+        } = op
+        {
             for d in 0..len {
                 m[old_index + d] = Some(new_index + d);
             }
@@ -98,7 +109,11 @@ fn marker(out: &mut String, c: char, n: usize, label: &str) {
     if !label.is_empty() {
         out.push(' ');
         // A label must stay on one line.
-        out.extend(label.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }));
+        out.extend(
+            label
+                .chars()
+                .map(|c| if c == '\n' || c == '\r' { ' ' } else { c }),
+        );
     }
     out.push('\n');
 }
@@ -210,7 +225,8 @@ pub fn split(doc: &str) -> Result<Variants, MergeError> {
 
 /// Whether a text contains a conflict start marker (of any size ≥ 7).
 pub fn has_markers(doc: &str) -> bool {
-    doc.split_inclusive('\n').any(|l| marker_kind(l, &mut None) == Some('<'))
+    doc.split_inclusive('\n')
+        .any(|l| marker_kind(l, &mut None) == Some('<'))
 }
 
 #[cfg(test)]
@@ -226,13 +242,18 @@ mod tests {
     }
 
     #[test]
-    fn clean_when_changes_are_apart() {
-        let b = "a: 1\nb: 2\nc: 3\nd: 4\n";
-        let o = "a: 9\nb: 2\nc: 3\nd: 4\n";
-        let t = "a: 1\nb: 2\nc: 3\nd: 8\n";
+    fn every_difference_is_a_hunk_and_split_inverts_render() {
+        // A list changed at both ends: a text merge would splice it cleanly.
+        let b = "l:\n- 1\n- 2\nz: 1\n";
+        let o = "l:\n- 1\n- 2\n- 3\nz: 1\n";
+        let t = "l:\n- 0\n- 1\n- 2\nz: 1\n";
         let (doc, hunks) = render(b, o, t, 7, &labels());
-        assert_eq!(hunks, 0);
-        assert_eq!(doc, "a: 9\nb: 2\nc: 3\nd: 8\n");
+        assert_eq!(hunks, 2);
+        let v = split(&doc).unwrap();
+        assert_eq!(
+            (v.base.as_str(), v.ours.as_str(), v.theirs.as_str()),
+            (b, o, t)
+        );
     }
 
     #[test]
@@ -247,7 +268,10 @@ mod tests {
             "a: 1\n<<<<<<<<< HEAD\nb: O\n||||||||| base\nb: 2\n=========\nb: T\n>>>>>>>>> feature\nc: 3\n"
         );
         let v = split(&doc).unwrap();
-        assert_eq!((v.base.as_str(), v.ours.as_str(), v.theirs.as_str(), v.hunks), (b, o, t, 1));
+        assert_eq!(
+            (v.base.as_str(), v.ours.as_str(), v.theirs.as_str(), v.hunks),
+            (b, o, t, 1)
+        );
     }
 
     #[test]
@@ -258,13 +282,19 @@ mod tests {
         let (doc, hunks) = render(b, o, t, 7, &labels());
         assert!(hunks >= 1);
         let v = split(&doc).unwrap();
-        assert_eq!((v.base.as_str(), v.ours.as_str(), v.theirs.as_str()), (b, o, t));
+        assert_eq!(
+            (v.base.as_str(), v.ours.as_str(), v.theirs.as_str()),
+            (b, o, t)
+        );
     }
 
     #[test]
     fn missing_final_newline_is_tolerated() {
         let (doc, _) = render("a: 1", "a: 2", "a: 3", 7, &Labels::default());
-        assert_eq!(doc, "<<<<<<<\na: 2\n|||||||\na: 1\n=======\na: 3\n>>>>>>>\n");
+        assert_eq!(
+            doc,
+            "<<<<<<<\na: 2\n|||||||\na: 1\n=======\na: 3\n>>>>>>>\n"
+        );
     }
 
     #[test]

@@ -60,7 +60,10 @@ pub enum Kind {
 /// Picks the merge from the real path `%P` (never from the temp file name or
 /// the content).
 pub fn kind_of(path: &Path) -> Result<Kind, DriverError> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     if name.ends_with(SIDECAR_SUFFIX) {
         return Ok(Kind::Sidecar);
     }
@@ -77,7 +80,11 @@ fn text<'a>(bytes: &'a [u8], side: &'static str) -> Result<&'a str, DriverError>
     Ok(t)
 }
 
-fn parse_side(bytes: &[u8], format: Format, side: &'static str) -> Result<EncryptedFile, DriverError> {
+fn parse_side(
+    bytes: &[u8],
+    format: Format,
+    side: &'static str,
+) -> Result<EncryptedFile, DriverError> {
     text(bytes, side)?;
     EncryptedFile::parse(bytes, format).map_err(|source| DriverError::Sops { side, source })
 }
@@ -93,7 +100,11 @@ pub fn merge_sops(
     labels: &Labels,
 ) -> Result<Outcome, DriverError> {
     let base_empty = base.iter().all(u8::is_ascii_whitespace);
-    let eb = if base_empty { None } else { Some(parse_side(base, format, "base")?) };
+    let eb = if base_empty {
+        None
+    } else {
+        Some(parse_side(base, format, "base")?)
+    };
     let eo = parse_side(ours, format, "ours")?;
     let et = parse_side(theirs, format, "theirs")?;
 
@@ -109,10 +120,16 @@ pub fn merge_sops(
     };
     let po = eo
         .decrypt_with_key(ko.clone())
-        .map_err(|source| DriverError::Sops { side: "ours", source })?;
+        .map_err(|source| DriverError::Sops {
+            side: "ours",
+            source,
+        })?;
     let pt = et
         .decrypt_with_key(kt.clone())
-        .map_err(|source| DriverError::Sops { side: "theirs", source })?;
+        .map_err(|source| DriverError::Sops {
+            side: "theirs",
+            source,
+        })?;
     let pb = match &eb {
         None => None,
         Some(eb) => Some(decrypt_base(eb, ids, &ko, &kt)?),
@@ -120,17 +137,32 @@ pub fn merge_sops(
 
     // The merged data key: shared, or the one a side rotated to.
     let kb = pb.as_ref().map(PlainFile::data_key);
-    let adopt = if ko == kt || kb != Some(&ko) { Side::Ours } else { Side::Theirs };
-    let key = if adopt == Side::Ours { ko.clone() } else { kt.clone() };
+    let adopt = if ko == kt || kb != Some(&ko) {
+        Side::Ours
+    } else {
+        Side::Theirs
+    };
+    let key = if adopt == Side::Ours {
+        ko.clone()
+    } else {
+        kt.clone()
+    };
     let mut notes = Vec::new();
     if ko != kt {
         notes.push(match (kb, adopt) {
-            (Some(_), Side::Theirs) => "theirs rotated the data key: ours' changes were re-encrypted under it".to_owned(),
-            (Some(k), _) if *k != kt => {
-                "both sides rotated the data key: ours' key was kept, theirs' changes re-encrypted".to_owned()
+            (Some(_), Side::Theirs) => {
+                "theirs rotated the data key: ours' changes were re-encrypted under it".to_owned()
             }
-            (Some(_), _) => "ours rotated the data key: theirs' changes were re-encrypted under it".to_owned(),
-            (None, _) => "the sides were encrypted with different data keys: ours' key was kept".to_owned(),
+            (Some(k), _) if *k != kt => {
+                "both sides rotated the data key: ours' key was kept, theirs' changes re-encrypted"
+                    .to_owned()
+            }
+            (Some(_), _) => {
+                "ours rotated the data key: theirs' changes were re-encrypted under it".to_owned()
+            }
+            (None, _) => {
+                "the sides were encrypted with different data keys: ours' key was kept".to_owned()
+            }
         });
     }
 
@@ -188,8 +220,16 @@ pub fn merge_sops(
     })
 }
 
-fn decrypt_base(eb: &EncryptedFile, ids: &Identities, ko: &DataKey, kt: &DataKey) -> Result<PlainFile, DriverError> {
-    let err = |source| DriverError::Sops { side: "base", source };
+fn decrypt_base(
+    eb: &EncryptedFile,
+    ids: &Identities,
+    ko: &DataKey,
+    kt: &DataKey,
+) -> Result<PlainFile, DriverError> {
+    let err = |source| DriverError::Sops {
+        side: "base",
+        source,
+    };
     match eb.data_key(ids) {
         Ok(k) => eb.decrypt_with_key(k).map_err(err),
         Err(first) => {
@@ -216,7 +256,9 @@ fn conflict_document(
     let key = result.data_key().clone();
     let render = |result: &mut PlainFile, side: Side| -> Result<String, DriverError> {
         result.docs = merged.materialize_side(side);
-        let mut enc = result.encrypt_at(&lastmodified).map_err(DriverError::Encrypt)?;
+        let mut enc = result
+            .encrypt_at(&lastmodified)
+            .map_err(DriverError::Encrypt)?;
         enc.meta.mac = CONFLICT_MAC.to_owned();
         let bytes = enc.to_bytes().map_err(DriverError::Encrypt)?;
         String::from_utf8(bytes).map_err(|_| DriverError::NotUtf8("merged"))
@@ -232,7 +274,25 @@ fn conflict_document(
     let base_text = render(result, Side::Base)?;
     let theirs_text = render(result, Side::Theirs)?;
     result.docs.clear();
-    let (doc, _) = conflict::render(&base_text, &ours_text, &theirs_text, marker_size, labels);
+    rendered(&base_text, &ours_text, &theirs_text, marker_size, labels)
+}
+
+/// Renders and checks that the document reads back as exactly the three
+/// variants (what `status` and `resolve` rely on).
+fn rendered(
+    base: &str,
+    ours: &str,
+    theirs: &str,
+    marker_size: usize,
+    labels: &Labels,
+) -> Result<Vec<u8>, DriverError> {
+    let (doc, _) = conflict::render(base, ours, theirs, marker_size, labels);
+    let v = conflict::split(&doc)?;
+    if v.base != base || v.ours != ours || v.theirs != theirs {
+        return Err(DriverError::Policy(
+            "the conflict document would not read back exactly (a value's text contains conflict markers?)".into(),
+        ));
+    }
     Ok(doc.into_bytes())
 }
 
@@ -252,7 +312,12 @@ fn keyless(
         let mut ma = a.meta.clone();
         ma.lastmodified = b.meta.lastmodified.clone();
         ma.mac = b.meta.mac.clone();
-        ma == b.meta && a.docs.len() == b.docs.len() && a.docs.iter().zip(&b.docs).all(|(x, y)| crate::tree3::branch_eq(x, y))
+        ma == b.meta
+            && a.docs.len() == b.docs.len()
+            && a.docs
+                .iter()
+                .zip(&b.docs)
+                .all(|(x, y)| crate::tree3::branch_eq(x, y))
     };
     let note = "merged without decrypting: one side only re-saved the file".to_owned();
     let take = |bytes: &[u8]| Outcome {
@@ -273,17 +338,26 @@ fn keyless(
 }
 
 /// Merges three `.clef-meta.yaml` sidecars (plaintext bookkeeping, no secrets).
-pub fn merge_sidecar_bytes(base: &[u8], ours: &[u8], theirs: &[u8], marker_size: usize, labels: &Labels) -> Result<Outcome, DriverError> {
+pub fn merge_sidecar_bytes(
+    base: &[u8],
+    ours: &[u8],
+    theirs: &[u8],
+    marker_size: usize,
+    labels: &Labels,
+) -> Result<Outcome, DriverError> {
     let parse = |bytes: &[u8], side: &'static str| -> Result<Option<Branch>, DriverError> {
         let t = text(bytes, side)?;
         if t.trim().is_empty() {
             return Ok(None);
         }
-        let mut docs = clef_doc::yaml::parse(t).map_err(|e| DriverError::Sidecar(format!("{side}: {e}")))?;
+        let mut docs =
+            clef_doc::yaml::parse(t).map_err(|e| DriverError::Sidecar(format!("{side}: {e}")))?;
         match docs.len() {
             0 => Ok(None),
             1 => Ok(docs.pop()),
-            _ => Err(DriverError::Sidecar(format!("{side}: more than one YAML document"))),
+            _ => Err(DriverError::Sidecar(format!(
+                "{side}: more than one YAML document"
+            ))),
         }
     };
     let b = parse(base, "base")?;
@@ -299,9 +373,15 @@ pub fn merge_sidecar_bytes(base: &[u8], ours: &[u8], theirs: &[u8], marker_size:
             notes: Vec::new(),
         });
     }
-    let (doc, _) = conflict::render(&emit(Side::Base), &emit(Side::Ours), &emit(Side::Theirs), marker_size, labels);
+    let doc = rendered(
+        &emit(Side::Base),
+        &emit(Side::Ours),
+        &emit(Side::Theirs),
+        marker_size,
+        labels,
+    )?;
     Ok(Outcome {
-        bytes: doc.into_bytes(),
+        bytes: doc,
         conflicts: merged.conflicts,
         notes: Vec::new(),
     })
@@ -335,10 +415,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DriverError> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("merge");
     let mut attempt = 0u32;
     let (tmp, mut file) = loop {
-        let tmp = dir.join(format!(".{name}.clef-merge.{}.{attempt}.tmp", std::process::id()));
-        match fs::OpenOptions::new().write(true).create_new(true).open(&tmp) {
+        let tmp = dir.join(format!(
+            ".{name}.clef-merge.{}.{attempt}.tmp",
+            std::process::id()
+        ));
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
             Ok(f) => break (tmp, f),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1
+            }
             Err(e) => return Err(io(e)),
         }
     };
@@ -354,16 +443,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DriverError> {
 /// The whole driver: read `%O %A %B`, merge by `%P`'s kind, write `%A`.
 /// `%A` is only written when the merge produced a result (clean or conflict
 /// document); on error it is left as git wrote it.
-pub fn run(args: &Args, identities: &dyn Fn() -> Result<Identities, DriverError>) -> Result<Outcome, DriverError> {
+pub fn run(
+    args: &Args,
+    identities: &dyn Fn() -> Result<Identities, DriverError>,
+) -> Result<Outcome, DriverError> {
     let kind = kind_of(&args.path)?;
     let base = read(&args.base, "%O")?;
     let ours = read(&args.ours, "%A")?;
     let theirs = read(&args.theirs, "%B")?;
     let outcome = match kind {
-        Kind::Sidecar => merge_sidecar_bytes(&base, &ours, &theirs, args.marker_size, &args.labels)?,
+        Kind::Sidecar => {
+            merge_sidecar_bytes(&base, &ours, &theirs, args.marker_size, &args.labels)?
+        }
         Kind::Sops(format) => {
             let ids = identities()?;
-            merge_sops(&base, &ours, &theirs, format, &ids, args.marker_size, &args.labels)?
+            merge_sops(
+                &base,
+                &ours,
+                &theirs,
+                format,
+                &ids,
+                args.marker_size,
+                &args.labels,
+            )?
         }
     };
     write_atomic(&args.ours, &outcome.bytes)?;

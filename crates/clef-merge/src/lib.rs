@@ -31,7 +31,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
     /// The inputs have different numbers of YAML documents.
-    #[error("the sides have different numbers of YAML documents (base {base}, ours {ours}, theirs {theirs})")]
+    #[error(
+        "the sides have different numbers of YAML documents (base {base}, ours {ours}, theirs {theirs})"
+    )]
     DocumentCount {
         /// Documents in the base.
         base: usize,

@@ -24,7 +24,10 @@ fn exit_code(result: &Result<Outcome, DriverError>) -> u8 {
 fn main() -> ExitCode {
     // A panic message could quote anything; print only where it happened.
     std::panic::set_hook(Box::new(|info| {
-        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         eprintln!("clef-merge: internal error{at}; the merge was refused, nothing was changed");
     }));
     let result = std::panic::catch_unwind(|| {
@@ -48,16 +51,23 @@ fn report(path: &str, r: &Result<Outcome, DriverError>) {
                 eprintln!("clef-merge: {path}: {n}");
             }
             if !o.is_clean() {
-                eprintln!("clef-merge: {path}: {} conflicting key(s):", o.conflicts.len());
+                eprintln!(
+                    "clef-merge: {path}: {} conflicting key(s):",
+                    o.conflicts.len()
+                );
                 for c in &o.conflicts {
                     eprintln!("    {}  ({})", c.path, c.kind.describe());
                 }
-                eprintln!("clef-merge: resolve with `clef merge resolve {path} --ours|--theirs|--pick KEY=ours|theirs`");
+                eprintln!(
+                    "clef-merge: resolve with `clef merge resolve {path} --ours|--theirs|--pick KEY=ours|theirs`"
+                );
             }
         }
         Err(e) => {
             eprintln!("clef-merge: {path}: {e}");
-            eprintln!("clef-merge: refusing to merge {path}; git keeps the conflict and nothing was changed");
+            eprintln!(
+                "clef-merge: refusing to merge {path}; git keeps the conflict and nothing was changed"
+            );
         }
     }
 }

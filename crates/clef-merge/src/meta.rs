@@ -12,8 +12,8 @@
 //!   re-wrapped offline (single key group); anything else is refused.
 
 use crate::DriverError;
-use clef_doc::tree::{Branch, Item, Value};
 use crate::tree3::value_eq;
+use clef_doc::tree::{Branch, Item, Value};
 use clef_sops::{AgeKey, DataKey, KeyGroup, Metadata};
 
 /// One side's metadata and whether its data key is the merged one.
@@ -40,9 +40,13 @@ pub(crate) fn merge_meta(
         )));
     }
     if o.mac_only_encrypted != t.mac_only_encrypted {
-        return Err(DriverError::Policy("the sides disagree on `mac_only_encrypted`".into()));
+        return Err(DriverError::Policy(
+            "the sides disagree on `mac_only_encrypted`".into(),
+        ));
     }
-    if o.key_groups.len() != t.key_groups.len() || o.effective_threshold() != t.effective_threshold() {
+    if o.key_groups.len() != t.key_groups.len()
+        || o.effective_threshold() != t.effective_threshold()
+    {
         return Err(DriverError::Policy(format!(
             "the sides have different key-group layouts (ours {} groups, threshold {}; theirs {} groups, threshold {})",
             o.key_groups.len(),
@@ -55,10 +59,21 @@ pub(crate) fn merge_meta(
     let mut groups = Vec::with_capacity(o.key_groups.len());
     for (gi, (og, tg)) in o.key_groups.iter().zip(&t.key_groups).enumerate() {
         let bg = base.as_ref().and_then(|b| b.meta.key_groups.get(gi));
-        groups.push(merge_group(bg, (og, ours.same_key), (tg, theirs.same_key), key, single_group)?);
+        groups.push(merge_group(
+            bg,
+            (og, ours.same_key),
+            (tg, theirs.same_key),
+            key,
+            single_group,
+        )?);
     }
-    if groups.iter().all(|g| g.age.is_empty() && g.other.is_empty()) {
-        return Err(DriverError::Policy("the merge would remove every recipient".into()));
+    if groups
+        .iter()
+        .all(|g| g.age.is_empty() && g.other.is_empty())
+    {
+        return Err(DriverError::Policy(
+            "the merge would remove every recipient".into(),
+        ));
     }
     let mut meta = if ours.same_key { o.clone() } else { t.clone() };
     meta.key_groups = groups;
@@ -103,7 +118,8 @@ fn merge_group(
             (_, Some(k)) if t_same => k,
             _ if single_group => AgeKey {
                 recipient: r.to_owned(),
-                enc: clef_keys::wrap(r, key.bytes()).map_err(|e| DriverError::Rewrap(e.to_string()))?,
+                enc: clef_keys::wrap(r, key.bytes())
+                    .map_err(|e| DriverError::Rewrap(e.to_string()))?,
             },
             _ => {
                 return Err(DriverError::Rewrap(format!(
@@ -125,7 +141,9 @@ fn merge_group(
             other => other.clone(),
         }
     };
-    let same = |(ta, va): &(String, Value), (tb, vb): &(String, Value)| ta == tb && value_eq(&ident(va), &ident(vb));
+    let same = |(ta, va): &(String, Value), (tb, vb): &(String, Value)| {
+        ta == tb && value_eq(&ident(va), &ident(vb))
+    };
     let mut order: Vec<&(String, Value)> = o.other.iter().collect();
     for x in &t.other {
         if !order.iter().any(|y| same(x, y)) {
@@ -159,7 +177,11 @@ fn newer_version<'a>(o: &'a str, t: &'a str) -> &'a str {
     let parse = |v: &str| -> Option<Vec<u64>> {
         v.trim_start_matches('v')
             .split('.')
-            .map(|p| p.split(|c: char| !c.is_ascii_digit()).next().and_then(|d| d.parse().ok()))
+            .map(|p| {
+                p.split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .and_then(|d| d.parse().ok())
+            })
             .collect()
     };
     match (parse(o), parse(t)) {

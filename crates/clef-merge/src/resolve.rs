@@ -7,10 +7,10 @@
 //! memory, applies the choices, and returns a valid sops file (fresh MAC;
 //! every value it did not have to change keeps its exact `ENC[...]`).
 
+use crate::DriverError;
 use crate::conflict;
 use crate::driver::CONFLICT_MAC;
 use crate::tree3::{ConflictKind, KeyPath, Side, differing_paths, merge_docs};
-use crate::DriverError;
 use clef_keys::Identities;
 use clef_sops::{EncryptedFile, Format};
 use std::collections::HashMap;
@@ -81,7 +81,8 @@ fn variants(doc: &[u8], format: Format) -> Result<Variants, DriverError> {
     let text = std::str::from_utf8(doc).map_err(|_| DriverError::NotUtf8("conflict document"))?;
     let v = conflict::split(text)?;
     let parse = |t: &str, side: &'static str| {
-        EncryptedFile::parse(t.as_bytes(), format).map_err(|source| DriverError::Sops { side, source })
+        EncryptedFile::parse(t.as_bytes(), format)
+            .map_err(|source| DriverError::Sops { side, source })
     };
     let ours = parse(&v.ours, "ours")?;
     let sentinel = ours.meta.mac == CONFLICT_MAC;
@@ -133,20 +134,27 @@ fn get_path<'a>(docs: &'a [clef_doc::Branch], p: &KeyPath) -> Option<&'a clef_do
 /// Every conflicting key needs a side (a pick, else `choice.default`);
 /// otherwise [`DriverError::Unresolved`] lists the keys left. A pick naming a
 /// key that is not in conflict is an error (a typo must not pass silently).
-pub fn resolve(doc: &[u8], format: Format, ids: &Identities, choice: &Choice) -> Result<Resolved, DriverError> {
+pub fn resolve(
+    doc: &[u8],
+    format: Format,
+    ids: &Identities,
+    choice: &Choice,
+) -> Result<Resolved, DriverError> {
     let v = variants(doc, format)?;
     if !v.sentinel && v.hunks == 0 {
         return Err(DriverError::NotConflictDocument);
     }
-    if v.base.meta.key_groups != v.ours.meta.key_groups || v.theirs.meta.key_groups != v.ours.meta.key_groups {
+    if v.base.meta.key_groups != v.ours.meta.key_groups
+        || v.theirs.meta.key_groups != v.ours.meta.key_groups
+    {
         return Err(DriverError::Policy(
             "the conflict document's variants have different metadata (hand-edited inside the `sops` block?)".into(),
         ));
     }
-    let key = v
-        .ours
-        .data_key(ids)
-        .map_err(|source| DriverError::Sops { side: "conflict document", source })?;
+    let key = v.ours.data_key(ids).map_err(|source| DriverError::Sops {
+        side: "conflict document",
+        source,
+    })?;
     let dec = |f: &EncryptedFile, side: &'static str| {
         f.decrypt_ignore_mac(key.clone())
             .map_err(|source| DriverError::Sops { side, source })
@@ -160,14 +168,22 @@ pub fn resolve(doc: &[u8], format: Format, ids: &Identities, choice: &Choice) ->
     for (k, s) in &choice.picks {
         picks.insert(k.as_str(), *s);
     }
-    let known: Vec<String> = merged.conflicts.iter().map(|c| c.path.to_string()).collect();
+    let known: Vec<String> = merged
+        .conflicts
+        .iter()
+        .map(|c| c.path.to_string())
+        .collect();
     if let Some((k, _)) = choice.picks.iter().find(|(k, _)| !known.contains(k)) {
         return Err(DriverError::UnknownPick(k.clone()));
     }
     let mut unresolved = Vec::new();
     let mut taken = Vec::new();
     for c in &merged.conflicts {
-        match picks.get(c.path.to_string().as_str()).copied().or(choice.default) {
+        match picks
+            .get(c.path.to_string().as_str())
+            .copied()
+            .or(choice.default)
+        {
             Some(s) => taken.push((c.path.clone(), s)),
             None => unresolved.push(c.path.clone()),
         }
@@ -213,7 +229,10 @@ mod tests {
 
     #[test]
     fn picks() {
-        assert_eq!(parse_pick("db.password=theirs"), Some(("db.password".into(), Side::Theirs)));
+        assert_eq!(
+            parse_pick("db.password=theirs"),
+            Some(("db.password".into(), Side::Theirs))
+        );
         assert_eq!(parse_pick("A=B=ours"), Some(("A=B".into(), Side::Ours)));
         assert_eq!(parse_pick("x=mine"), None);
         assert_eq!(parse_pick("x"), None);

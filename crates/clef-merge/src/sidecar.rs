@@ -41,7 +41,11 @@ const ROTATIONS: &str = "rotations";
 /// Merges three sidecar documents (`base` empty for add/add). The pending
 /// and rotation lists always merge cleanly; other top-level keys may
 /// conflict.
-pub fn merge_sidecar(base: Option<&Branch>, ours: &Branch, theirs: &Branch) -> Result<Merged, MergeError> {
+pub fn merge_sidecar(
+    base: Option<&Branch>,
+    ours: &Branch,
+    theirs: &Branch,
+) -> Result<Merged, MergeError> {
     let empty = Branch::new();
     let b = base.unwrap_or(&empty);
     let rb = records(b, ROTATIONS)?;
@@ -148,7 +152,11 @@ fn opt_branch_eq(a: Option<&Branch>, b: Option<&Branch>) -> bool {
 }
 
 /// The plain three-way decision, or `None` when both sides changed differently.
-fn three_way<'a>(b: Option<&'a Branch>, o: Option<&'a Branch>, t: Option<&'a Branch>) -> Option<Option<&'a Branch>> {
+fn three_way<'a>(
+    b: Option<&'a Branch>,
+    o: Option<&'a Branch>,
+    t: Option<&'a Branch>,
+) -> Option<Option<&'a Branch>> {
     if opt_branch_eq(o, t) || opt_branch_eq(t, b) {
         Some(o)
     } else if opt_branch_eq(o, b) {
@@ -165,7 +173,10 @@ fn both_rotated(o: &Branch, t: &Branch) -> Branch {
         _ => 0,
     };
     let mut r = later(o, t, "last_rotated_at").clone();
-    r.insert("rotation_count", Value::Int(count(o).max(count(t)).saturating_add(1)));
+    r.insert(
+        "rotation_count",
+        Value::Int(count(o).max(count(t)).saturating_add(1)),
+    );
     r
 }
 
@@ -189,9 +200,17 @@ pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
     let b = s.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let t = s.get(r)?;
-        t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
     };
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
@@ -219,7 +238,10 @@ pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
     }
     let offset = match s.get(i..)? {
         "Z" | "z" => 0,
-        tz if tz.len() == 6 && matches!(tz.as_bytes()[0], b'+' | b'-') && tz.as_bytes()[3] == b':' => {
+        tz if tz.len() == 6
+            && matches!(tz.as_bytes()[0], b'+' | b'-')
+            && tz.as_bytes()[3] == b':' =>
+        {
             let oh = num(i + 1..i + 3)?;
             let om = num(i + 4..i + 6)?;
             let off = oh * 3600 + om * 60;
@@ -228,7 +250,11 @@ pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
         _ => return None,
     };
     // Days from civil (Howard Hinnant's algorithm).
-    let (y2, m2) = if mo <= 2 { (y - 1, mo + 9) } else { (y, mo - 3) };
+    let (y2, m2) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
     let era = y2.div_euclid(400);
     let yoe = y2 - era * 400;
     let doy = (153 * m2 + 2) / 5 + d - 1;
@@ -244,9 +270,18 @@ mod tests {
     #[test]
     fn rfc3339() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some((0, 0)));
-        assert_eq!(parse_rfc3339("2026-11-24T00:02:41Z"), Some((1_795_478_561, 0)));
-        assert_eq!(parse_rfc3339("2026-11-24T01:02:41+01:00"), parse_rfc3339("2026-11-24T00:02:41Z"));
-        assert_eq!(parse_rfc3339("2024-01-02T00:00:00.5Z"), Some((1_704_153_600, 500_000_000)));
+        assert_eq!(
+            parse_rfc3339("2026-11-24T00:02:41Z"),
+            Some((1_795_478_561, 0))
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-24T01:02:41+01:00"),
+            parse_rfc3339("2026-11-24T00:02:41Z")
+        );
+        assert_eq!(
+            parse_rfc3339("2024-01-02T00:00:00.5Z"),
+            Some((1_704_153_600, 500_000_000))
+        );
         assert_eq!(parse_rfc3339("2024-02-30"), None);
         assert_eq!(parse_rfc3339("not a date at all!!"), None);
         assert_eq!(parse_rfc3339("2024-01-02T00:00:00"), None);

@@ -195,7 +195,11 @@ impl MBranch {
 
 /// Three-way merge of whole files. `base` may be empty (git's add/add:
 /// two-way merge); ours and theirs must have the same number of documents.
-pub fn merge_docs(base: &[Branch], ours: &[Branch], theirs: &[Branch]) -> Result<Merged, MergeError> {
+pub fn merge_docs(
+    base: &[Branch],
+    ours: &[Branch],
+    theirs: &[Branch],
+) -> Result<Merged, MergeError> {
     if ours.len() != theirs.len() || (!base.is_empty() && base.len() != ours.len()) {
         return Err(MergeError::DocumentCount {
             base: base.len(),
@@ -285,7 +289,10 @@ fn merge_branch(
             continue;
         };
         let position = |k: &str| out.items.iter().position(|x| x.key == k);
-        let before = t.entries[..ti].iter().rev().find_map(|(_, k, _)| position(k));
+        let before = t.entries[..ti]
+            .iter()
+            .rev()
+            .find_map(|(_, k, _)| position(k));
         let at = match before {
             // After the neighbour and after what only ours added right
             // after it (both sides' insertions at one place: ours first).
@@ -338,7 +345,9 @@ fn merge_key(
     }))
 }
 
-fn split_opt<'a, 'b>(x: Option<(&'b [&'a Secret], &'a Value)>) -> (&'b [&'a Secret], Option<&'a Value>) {
+fn split_opt<'a, 'b>(
+    x: Option<(&'b [&'a Secret], &'a Value)>,
+) -> (&'b [&'a Secret], Option<&'a Value>) {
     match x {
         Some((c, v)) => (c, Some(v)),
         None => (&[], None),
@@ -420,7 +429,9 @@ pub fn value_eq(a: &Value, b: &Value) -> bool {
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Time(x), Value::Time(y)) => x == y,
         (Value::Map(x), Value::Map(y)) => branch_eq(x, y),
-        (Value::List(x), Value::List(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| value_eq(a, b)),
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| value_eq(a, b))
+        }
         _ => false,
     }
 }
@@ -447,7 +458,12 @@ pub fn differing_paths(a: &[Branch], b: &[Branch]) -> Vec<KeyPath> {
             doc,
             keys: Vec::new(),
         };
-        diff_branch(a.get(doc).unwrap_or(&empty), b.get(doc).unwrap_or(&empty), &mut path, &mut out);
+        diff_branch(
+            a.get(doc).unwrap_or(&empty),
+            b.get(doc).unwrap_or(&empty),
+            &mut path,
+            &mut out,
+        );
     }
     out
 }

@@ -1,6 +1,7 @@
 //! The pure three-way engine: the old driver's 31 cases (ported to trees),
 //! ordering, comments, nesting, and property tests.
 
+#![allow(clippy::cloned_ref_to_slice_refs)]
 use clef_doc::tree::{Branch, Item, Value, secret};
 use clef_merge::tree3::{KeyPath, Side, branch_eq, differing_paths, value_eq};
 use clef_merge::{ConflictKind, MergeError, merge_docs};
@@ -11,7 +12,12 @@ fn s(v: &str) -> Value {
 }
 
 fn map(entries: &[(&str, Value)]) -> Branch {
-    Branch(entries.iter().map(|(k, v)| Item::Entry((*k).to_owned(), v.clone())).collect())
+    Branch(
+        entries
+            .iter()
+            .map(|(k, v)| Item::Entry((*k).to_owned(), v.clone()))
+            .collect(),
+    )
 }
 
 fn strs(entries: &[(&str, &str)]) -> Branch {
@@ -25,7 +31,11 @@ fn comment(c: &str) -> Item {
 /// Merges single documents; returns (ours-materialized result, conflicts).
 fn merge(b: &Branch, o: &Branch, t: &Branch) -> (Branch, Vec<(String, ConflictKind)>) {
     let m = merge_docs(&[b.clone()], &[o.clone()], &[t.clone()]).expect("merge");
-    let conflicts = m.conflicts.iter().map(|c| (c.path.to_string(), c.kind)).collect();
+    let conflicts = m
+        .conflicts
+        .iter()
+        .map(|c| (c.path.to_string(), c.kind))
+        .collect();
     (m.materialize_side(Side::Ours).remove(0), conflicts)
 }
 
@@ -122,8 +132,14 @@ fn delete_vs_modify_both_directions() {
     let b = strs(&[("A", "1"), ("B", "2")]);
     let del = strs(&[("A", "1")]);
     let modi = strs(&[("A", "1"), ("B", "3")]);
-    assert_eq!(merge(&b, &del, &modi).1, [("B".to_owned(), ConflictKind::DeleteModify)]);
-    assert_eq!(merge(&b, &modi, &del).1, [("B".to_owned(), ConflictKind::ModifyDelete)]);
+    assert_eq!(
+        merge(&b, &del, &modi).1,
+        [("B".to_owned(), ConflictKind::DeleteModify)]
+    );
+    assert_eq!(
+        merge(&b, &modi, &del).1,
+        [("B".to_owned(), ConflictKind::ModifyDelete)]
+    );
 }
 
 #[test]
@@ -147,7 +163,14 @@ fn empty_base_is_two_way() {
 fn never_sorts_and_places_theirs_additions_after_neighbours() {
     let b = strs(&[("Z", "1"), ("M", "2"), ("A", "3")]);
     let o = strs(&[("Z", "1"), ("O1", "o"), ("M", "2"), ("A", "3")]);
-    let t = strs(&[("Z", "1"), ("M", "2"), ("T1", "t"), ("T2", "t"), ("A", "3"), ("T3", "t")]);
+    let t = strs(&[
+        ("Z", "1"),
+        ("M", "2"),
+        ("T1", "t"),
+        ("T2", "t"),
+        ("A", "3"),
+        ("T3", "t"),
+    ]);
     let (r, c) = merge(&b, &o, &t);
     assert!(c.is_empty());
     assert_eq!(keys(&r), ["Z", "O1", "M", "T1", "T2", "A", "T3"]);
@@ -164,7 +187,12 @@ fn never_sorts_and_places_theirs_additions_after_neighbours() {
 fn motivating_example_and_mixed_conflict() {
     let b = strs(&[("DB", "x"), ("POOL_SIZE", "10"), ("HOST", "h")]);
     let o = strs(&[("DB", "x"), ("POOL_SIZE", "25"), ("HOST", "h")]);
-    let t = strs(&[("DB", "x"), ("POOL_SIZE", "10"), ("HOST", "h"), ("TIMEOUT", "30")]);
+    let t = strs(&[
+        ("DB", "x"),
+        ("POOL_SIZE", "10"),
+        ("HOST", "h"),
+        ("TIMEOUT", "30"),
+    ]);
     let r = clean(&b, &o, &t);
     assert_eq!(keys(&r), ["DB", "POOL_SIZE", "HOST", "TIMEOUT"]);
     assert_val(&r, "POOL_SIZE", "25");
@@ -211,10 +239,16 @@ fn empty_string_is_not_absent_and_types_matter() {
 fn opaque_values_are_atomic() {
     let pem = "-----BEGIN KEY-----\nabc\ndef\n-----END KEY-----\n";
     let b = strs(&[("K", pem), ("J", "{\"a\":1,\"b\":2}")]);
-    let o = strs(&[("K", &pem.replace("abc", "xyz")), ("J", "{\"a\":1,\"b\":2}")]);
+    let o = strs(&[
+        ("K", &pem.replace("abc", "xyz")),
+        ("J", "{\"a\":1,\"b\":2}"),
+    ]);
     let t = strs(&[("K", pem), ("J", "{\"a\":1,\"b\":3}")]);
     clean(&b, &o, &t);
-    let t2 = strs(&[("K", &pem.replace("def", "uvw")), ("J", "{\"a\":1,\"b\":2}")]);
+    let t2 = strs(&[
+        ("K", &pem.replace("def", "uvw")),
+        ("J", "{\"a\":1,\"b\":2}"),
+    ]);
     assert_eq!(merge(&b, &o, &t2).1.len(), 1);
 }
 
@@ -224,7 +258,10 @@ fn lists_are_one_value() {
     let b = map(&[("L", l(&[1, 2, 3]))]);
     let o = map(&[("L", l(&[1, 2, 3, 4]))]);
     let t = map(&[("L", l(&[0, 1, 2, 3]))]);
-    assert_eq!(merge(&b, &o, &t).1, [("L".to_owned(), ConflictKind::ModifyModify)]);
+    assert_eq!(
+        merge(&b, &o, &t).1,
+        [("L".to_owned(), ConflictKind::ModifyModify)]
+    );
     assert_eq_branch(&clean(&b, &o, &b), &o);
 }
 
@@ -235,38 +272,68 @@ fn nested_maps_recurse() {
     let o = map(&[("db", db("h2", "p")), ("x", s("1"))]);
     let t = map(&[("db", db("h", "p2")), ("x", s("1"))]);
     let r = clean(&b, &o, &t);
-    let Some(Value::Map(m)) = r.get("db") else { panic!() };
+    let Some(Value::Map(m)) = r.get("db") else {
+        panic!()
+    };
     assert_val(m, "host", "h2");
     assert_val(m, "password", "p2");
     // A conflict deep down has the full path.
     let t = map(&[("db", db("h3", "p")), ("x", s("1"))]);
-    assert_eq!(merge(&b, &o, &t).1, [("db.host".to_owned(), ConflictKind::ModifyModify)]);
+    assert_eq!(
+        merge(&b, &o, &t).1,
+        [("db.host".to_owned(), ConflictKind::ModifyModify)]
+    );
     // Maps added on both sides merge two-way.
     let b = strs(&[("x", "1")]);
     let o = map(&[("x", s("1")), ("new", Value::Map(strs(&[("a", "1")])))]);
     let t = map(&[("x", s("1")), ("new", Value::Map(strs(&[("b", "2")])))]);
     let r = clean(&b, &o, &t);
-    let Some(Value::Map(m)) = r.get("new") else { panic!() };
+    let Some(Value::Map(m)) = r.get("new") else {
+        panic!()
+    };
     assert_eq!(keys(m), ["a", "b"]);
     // Map vs scalar changes conflict at the map's key.
     let b = map(&[("k", s("v"))]);
     let o = map(&[("k", Value::Map(strs(&[("a", "1")])))]);
     let t = map(&[("k", s("w"))]);
-    assert_eq!(merge(&b, &o, &t).1, [("k".to_owned(), ConflictKind::ModifyModify)]);
+    assert_eq!(
+        merge(&b, &o, &t).1,
+        [("k".to_owned(), ConflictKind::ModifyModify)]
+    );
 }
 
 #[test]
 fn comments_merge_three_way_ours_on_conflict() {
-    let b = Branch(vec![comment(" about A"), Item::Entry("A".into(), s("1")), comment(" tail")]);
-    let o = Branch(vec![comment(" about A"), Item::Entry("A".into(), s("2")), comment(" tail")]);
-    let t = Branch(vec![comment(" better text about A"), Item::Entry("A".into(), s("1")), comment(" tail")]);
+    let b = Branch(vec![
+        comment(" about A"),
+        Item::Entry("A".into(), s("1")),
+        comment(" tail"),
+    ]);
+    let o = Branch(vec![
+        comment(" about A"),
+        Item::Entry("A".into(), s("2")),
+        comment(" tail"),
+    ]);
+    let t = Branch(vec![
+        comment(" better text about A"),
+        Item::Entry("A".into(), s("1")),
+        comment(" tail"),
+    ]);
     let m = merge_docs(&[b.clone()], &[o.clone()], &[t.clone()]).unwrap();
     assert!(m.is_clean());
     assert_eq!(m.comment_conflicts, 0);
-    let want = Branch(vec![comment(" better text about A"), Item::Entry("A".into(), s("2")), comment(" tail")]);
+    let want = Branch(vec![
+        comment(" better text about A"),
+        Item::Entry("A".into(), s("2")),
+        comment(" tail"),
+    ]);
     assert_eq_branch(&m.materialize_side(Side::Ours)[0], &want);
 
-    let o2 = Branch(vec![comment(" ours text"), Item::Entry("A".into(), s("1")), comment(" new tail")]);
+    let o2 = Branch(vec![
+        comment(" ours text"),
+        Item::Entry("A".into(), s("1")),
+        comment(" new tail"),
+    ]);
     let m = merge_docs(&[b.clone()], &[o2.clone()], &[t]).unwrap();
     assert!(m.is_clean());
     assert_eq!(m.comment_conflicts, 1);
@@ -283,31 +350,60 @@ fn multi_document_and_document_count_mismatch() {
     let d1 = strs(&[("a", "1")]);
     let d2 = strs(&[("b", "1")]);
     let d2o = strs(&[("b", "2")]);
-    let m = merge_docs(&[d1.clone(), d2.clone()], &[d1.clone(), d2o.clone()], &[d1.clone(), d2.clone()]).unwrap();
+    let m = merge_docs(
+        &[d1.clone(), d2.clone()],
+        &[d1.clone(), d2o.clone()],
+        &[d1.clone(), d2.clone()],
+    )
+    .unwrap();
     assert!(m.is_clean());
     assert_eq!(m.docs.len(), 2);
     let d2t = strs(&[("b", "3")]);
-    let m = merge_docs(&[d1.clone(), d2.clone()], &[d1.clone(), d2o], &[d1.clone(), d2t]).unwrap();
+    let m = merge_docs(
+        &[d1.clone(), d2.clone()],
+        &[d1.clone(), d2o],
+        &[d1.clone(), d2t],
+    )
+    .unwrap();
     assert_eq!(m.conflicts[0].path.to_string(), "doc1:b");
-    assert!(matches!(merge_docs(&[d1.clone()], &[d1.clone(), d2], &[d1]), Err(MergeError::DocumentCount { .. })));
+    assert!(matches!(
+        merge_docs(&[d1.clone()], &[d1.clone(), d2], &[d1]),
+        Err(MergeError::DocumentCount { .. })
+    ));
 }
 
 #[test]
 fn duplicate_keys_are_refused() {
     let dup = strs(&[("a", "1"), ("a", "2")]);
     let ok = strs(&[("a", "1")]);
-    assert!(matches!(merge_docs(&[ok.clone()], &[dup], &[ok]), Err(MergeError::DuplicateKey(_))));
+    assert!(matches!(
+        merge_docs(&[ok.clone()], &[dup], &[ok]),
+        Err(MergeError::DuplicateKey(_))
+    ));
 }
 
 #[test]
 fn many_keys_split_between_sides() {
-    let base: Vec<(String, String)> = (0..200).map(|i| (format!("K{i:03}"), "v".to_owned())).collect();
+    let base: Vec<(String, String)> = (0..200)
+        .map(|i| (format!("K{i:03}"), "v".to_owned()))
+        .collect();
     let mk = |f: &dyn Fn(usize) -> String| {
-        Branch(base.iter().enumerate().map(|(i, (k, _))| Item::Entry(k.clone(), Value::str(f(i)))).collect())
+        Branch(
+            base.iter()
+                .enumerate()
+                .map(|(i, (k, _))| Item::Entry(k.clone(), Value::str(f(i))))
+                .collect(),
+        )
     };
     let b = mk(&|_| "v".into());
     let o = mk(&|i| if i < 100 { format!("o{i}") } else { "v".into() });
-    let t = mk(&|i| if i >= 100 { format!("t{i}") } else { "v".into() });
+    let t = mk(&|i| {
+        if i >= 100 {
+            format!("t{i}")
+        } else {
+            "v".into()
+        }
+    });
     let r = clean(&b, &o, &t);
     assert_val(&r, "K000", "o0");
     assert_val(&r, "K199", "t199");
@@ -315,9 +411,21 @@ fn many_keys_split_between_sides() {
 
 #[test]
 fn differing_paths_lists_exactly_the_conflicts() {
-    let b = map(&[("db", Value::Map(strs(&[("h", "1"), ("p", "1")]))), ("x", s("1")), ("y", s("1"))]);
-    let o = map(&[("db", Value::Map(strs(&[("h", "2"), ("p", "1")]))), ("x", s("2")), ("y", s("1"))]);
-    let t = map(&[("db", Value::Map(strs(&[("h", "3"), ("p", "1")]))), ("x", s("1")), ("y", s("3"))]);
+    let b = map(&[
+        ("db", Value::Map(strs(&[("h", "1"), ("p", "1")]))),
+        ("x", s("1")),
+        ("y", s("1")),
+    ]);
+    let o = map(&[
+        ("db", Value::Map(strs(&[("h", "2"), ("p", "1")]))),
+        ("x", s("2")),
+        ("y", s("1")),
+    ]);
+    let t = map(&[
+        ("db", Value::Map(strs(&[("h", "3"), ("p", "1")]))),
+        ("x", s("1")),
+        ("y", s("3")),
+    ]);
     let m = merge_docs(&[b], &[o], &[t]).unwrap();
     let ov = m.materialize_side(Side::Ours);
     let tv = m.materialize_side(Side::Theirs);
@@ -341,7 +449,11 @@ fn tree() -> impl Strategy<Value = Branch> {
     let leafmap = proptest::collection::vec(("[k-n]", leaf()), 0..5).prop_map(dedup);
     leafmap.prop_recursive(2, 24, 5, |inner| {
         proptest::collection::vec(
-            ("[k-p]", prop_oneof![leaf(), inner.prop_map(Value::Map)], proptest::option::of("[xy]")),
+            (
+                "[k-p]",
+                prop_oneof![leaf(), inner.prop_map(Value::Map)],
+                proptest::option::of("[xy]"),
+            ),
             0..6,
         )
         .prop_map(|entries| {

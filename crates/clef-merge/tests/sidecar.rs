@@ -64,7 +64,10 @@ fn sorted(d: &Branch, section: &str) -> Vec<String> {
         .iter()
         .map(|r| {
             let Value::Map(m) = r else { panic!() };
-            m.keys().map(|k| format!("{k}={}", field(r, k))).collect::<Vec<_>>().join(",")
+            m.keys()
+                .map(|k| format!("{k}={}", field(r, k)))
+                .collect::<Vec<_>>()
+                .join(",")
         })
         .collect();
     v.sort();
@@ -73,9 +76,18 @@ fn sorted(d: &Branch, section: &str) -> Vec<String> {
 
 #[test]
 fn rotated_on_both_sides_later_wins_and_count_is_max_plus_one() {
-    let b = doc(vec![], vec![rot("DB_URL", "2026-01-01T00:00:00Z", "Base <b@x>", 3)]);
-    let o = doc(vec![], vec![rot("DB_URL", "2026-02-01T00:00:00Z", "Alice <a@x>", 4)]);
-    let t = doc(vec![], vec![rot("DB_URL", "2026-03-01T00:00:00Z", "Bob <b@x>", 4)]);
+    let b = doc(
+        vec![],
+        vec![rot("DB_URL", "2026-01-01T00:00:00Z", "Base <b@x>", 3)],
+    );
+    let o = doc(
+        vec![],
+        vec![rot("DB_URL", "2026-02-01T00:00:00Z", "Alice <a@x>", 4)],
+    );
+    let t = doc(
+        vec![],
+        vec![rot("DB_URL", "2026-03-01T00:00:00Z", "Bob <b@x>", 4)],
+    );
     let r = run(Some(&b), &o, &t);
     let recs = list(&r, "rotations");
     assert_eq!(recs.len(), 1);
@@ -86,8 +98,14 @@ fn rotated_on_both_sides_later_wins_and_count_is_max_plus_one() {
 
 #[test]
 fn max_plus_one_even_when_the_older_side_has_the_higher_count() {
-    let o = doc(vec![], vec![rot("K", "2026-05-01T00:00:00Z", "Old <o@x>", 5)]);
-    let t = doc(vec![], vec![rot("K", "2026-06-01T00:00:00+02:00", "New <n@x>", 2)]);
+    let o = doc(
+        vec![],
+        vec![rot("K", "2026-05-01T00:00:00Z", "Old <o@x>", 5)],
+    );
+    let t = doc(
+        vec![],
+        vec![rot("K", "2026-06-01T00:00:00+02:00", "New <n@x>", 2)],
+    );
     let r = run(None, &o, &t);
     let recs = list(&r, "rotations");
     assert_eq!(field(&recs[0], "rotation_count"), "6");
@@ -98,13 +116,29 @@ fn max_plus_one_even_when_the_older_side_has_the_higher_count() {
 fn untouched_and_one_sided_records_are_kept_verbatim() {
     let keep = rot("KEEP", "2025-01-01T00:00:00Z", "K <k@x>", 7);
     let b = doc(vec![], vec![keep.clone()]);
-    let o = doc(vec![], vec![keep.clone(), rot("NEW_O", "2026-01-01T00:00:00Z", "A <a@x>", 1)]);
-    let t = doc(vec![], vec![keep.clone(), rot("NEW_T", "2026-01-02T00:00:00Z", "B <b@x>", 1)]);
+    let o = doc(
+        vec![],
+        vec![
+            keep.clone(),
+            rot("NEW_O", "2026-01-01T00:00:00Z", "A <a@x>", 1),
+        ],
+    );
+    let t = doc(
+        vec![],
+        vec![
+            keep.clone(),
+            rot("NEW_T", "2026-01-02T00:00:00Z", "B <b@x>", 1),
+        ],
+    );
     let r = run(Some(&b), &o, &t);
     let recs = list(&r, "rotations");
     assert_eq!(recs.len(), 3);
     assert_eq!(field(&recs[0], "key"), "KEEP");
-    assert_eq!(field(&recs[0], "rotation_count"), "7", "untouched record must not be inflated");
+    assert_eq!(
+        field(&recs[0], "rotation_count"),
+        "7",
+        "untouched record must not be inflated"
+    );
     assert_eq!(field(&recs[1], "key"), "NEW_O");
     assert_eq!(field(&recs[2], "key"), "NEW_T");
     // Identical records on both sides (no base) are not inflated either.
@@ -114,7 +148,10 @@ fn untouched_and_one_sided_records_are_kept_verbatim() {
 
 #[test]
 fn a_deletion_on_one_side_stays_deleted() {
-    let b = doc(vec![], vec![rot("GONE", "2025-01-01T00:00:00Z", "K <k@x>", 2)]);
+    let b = doc(
+        vec![],
+        vec![rot("GONE", "2025-01-01T00:00:00Z", "K <k@x>", 2)],
+    );
     let o = doc(vec![], vec![]);
     let r = run(Some(&b), &o, &b);
     assert!(list(&r, "rotations").is_empty());
@@ -125,12 +162,18 @@ fn pending_resolved_on_either_side_is_dropped() {
     let p = pend("API_TOKEN", "2026-01-01T00:00:00Z", "clef set --random");
     let b = doc(vec![p.clone()], vec![]);
     // Ours set a real value: pending removed, rotation recorded.
-    let o = doc(vec![], vec![rot("API_TOKEN", "2026-01-05T00:00:00Z", "A <a@x>", 1)]);
+    let o = doc(
+        vec![],
+        vec![rot("API_TOKEN", "2026-01-05T00:00:00Z", "A <a@x>", 1)],
+    );
     let r = run(Some(&b), &o, &b);
     assert!(list(&r, "pending").is_empty());
     assert_eq!(list(&r, "rotations").len(), 1);
     // Theirs re-marked it pending (newer `since`) while ours resolved it: resolved wins.
-    let t = doc(vec![pend("API_TOKEN", "2026-01-09T00:00:00Z", "clef reset")], vec![]);
+    let t = doc(
+        vec![pend("API_TOKEN", "2026-01-09T00:00:00Z", "clef reset")],
+        vec![],
+    );
     let r = run(Some(&b), &o, &t);
     assert!(list(&r, "pending").is_empty());
     // Theirs added a pending entry for a key ours rotated: dropped.
@@ -141,8 +184,14 @@ fn pending_resolved_on_either_side_is_dropped() {
 
 #[test]
 fn pending_on_both_sides_takes_the_later_since_and_one_sided_is_kept() {
-    let o = doc(vec![pend("T", "2026-01-01T00:00:00Z", "clef set --random")], vec![]);
-    let t = doc(vec![pend("T", "2026-01-03T00:00:00Z", "clef reset")], vec![]);
+    let o = doc(
+        vec![pend("T", "2026-01-01T00:00:00Z", "clef set --random")],
+        vec![],
+    );
+    let t = doc(
+        vec![pend("T", "2026-01-03T00:00:00Z", "clef reset")],
+        vec![],
+    );
     let r = run(None, &o, &t);
     let p = list(&r, "pending");
     assert_eq!(p.len(), 1);
@@ -173,10 +222,19 @@ fn malformed_sections_are_refused_not_dropped() {
     assert!(merge_sidecar(None, &bad, &ok).is_err());
     let nokey = Branch(vec![Item::Entry(
         "rotations".into(),
-        Value::List(vec![Value::Map(Branch(vec![Item::Entry("count".into(), Value::Int(1))]))]),
+        Value::List(vec![Value::Map(Branch(vec![Item::Entry(
+            "count".into(),
+            Value::Int(1),
+        )]))]),
     )]);
     assert!(merge_sidecar(None, &ok, &nokey).is_err());
-    let dup = doc(vec![], vec![rot("A", "2026-01-01T00:00:00Z", "x", 1), rot("A", "2026-01-01T00:00:00Z", "x", 1)]);
+    let dup = doc(
+        vec![],
+        vec![
+            rot("A", "2026-01-01T00:00:00Z", "x", 1),
+            rot("A", "2026-01-01T00:00:00Z", "x", 1),
+        ],
+    );
     assert!(merge_sidecar(None, &ok, &dup).is_err());
 }
 
