@@ -609,3 +609,16 @@ fn json_files_and_sidecars() {
     assert!(side.starts_with("# Managed by Clef."), "{side}");
     sb.assert_no_plaintext();
 }
+
+#[test]
+#[should_panic(expected = "plaintext leaked")]
+fn canary_check_catches_a_leak() {
+    let mut sb = Sandbox::new("canary");
+    let dir = sb.init("r");
+    sb.plant("x: canary-leak-1515\n");
+    // A plaintext blob in the object database only (not in the work tree).
+    fs::write(dir.join("leak.txt"), "canary-leak-1515\n").expect("write");
+    sb.git(&dir, &["add", "leak.txt"]);
+    fs::remove_file(dir.join("leak.txt")).expect("rm");
+    sb.assert_no_plaintext();
+}
