@@ -118,10 +118,12 @@ fn check_characters(input: &str) -> Result<(), YamlError> {
 /// Maximum nesting while building the tree (go-yaml allows 10000 levels of
 /// flow nesting; a secrets file never gets near this and deep recursion
 /// must not overflow the stack).
-const MAX_DEPTH: usize = 400;
+const MAX_DEPTH: usize = 200;
 
-/// Upper bound of tree values produced by alias expansion.
-const MAX_PRODUCED: usize = 5_000_000;
+/// Tree values that alias expansion may produce: at least this many, or ten
+/// times the number of nodes in the stream (a billion-laughs document is an
+/// error rather than gigabytes of memory).
+const MIN_PRODUCED_LIMIT: usize = 1_000_000;
 
 struct Converter<'a> {
     nodes: &'a [Node],
@@ -168,7 +170,7 @@ impl<'a> Converter<'a> {
         if self.depth > MAX_DEPTH {
             return Err(YamlError::at_node(node, "document nesting is too deep"));
         }
-        if self.produced > MAX_PRODUCED {
+        if self.produced > MIN_PRODUCED_LIMIT.max(self.nodes.len().saturating_mul(10)) {
             return Err(YamlError::at_node(
                 node,
                 "document contains excessive aliasing",

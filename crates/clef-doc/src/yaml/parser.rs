@@ -812,7 +812,7 @@ pub(crate) struct Composer {
 
 /// Collection nesting limit of the composer (its recursion must not overflow
 /// the stack on hostile input).
-const MAX_NESTING: usize = 400;
+const MAX_NESTING: usize = 200;
 
 fn bytes_to_string(b: Vec<u8>, mark: Mark) -> Res<String> {
     String::from_utf8(b)

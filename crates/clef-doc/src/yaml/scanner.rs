@@ -671,7 +671,12 @@ impl Scanner {
                 end: mark,
                 ..Token::default()
             };
-            let pos = number.map(|n| n - self.tokens_parsed);
+            let pos = match number {
+                None => None,
+                Some(n) => Some(n.checked_sub(self.tokens_parsed).ok_or_else(|| {
+                    scan_err("while scanning", "internal token queue inconsistency", mark)
+                })?),
+            };
             self.insert_token(pos, token);
         }
         Ok(())
@@ -903,8 +908,18 @@ impl Scanner {
         let idx = self.simple_keys.len() - 1;
         if self.simple_key_is_valid(idx)? {
             let sk = self.simple_keys[idx];
+            let pos = sk
+                .token_number
+                .checked_sub(self.tokens_parsed)
+                .ok_or_else(|| {
+                    scan_err(
+                        "while scanning a simple key",
+                        "internal token queue inconsistency",
+                        sk.mark,
+                    )
+                })?;
             self.insert_token(
-                Some(sk.token_number - self.tokens_parsed),
+                Some(pos),
                 Token {
                     typ: TokenType::Key,
                     start: sk.mark,
