@@ -21,7 +21,9 @@ pub mod sidecar;
 pub mod tree3;
 
 pub use driver::{Outcome, merge_sidecar_bytes, merge_sops, run};
-pub use resolve::{Choice, ConflictedKey, Resolved, Status, resolve, status};
+pub use resolve::{
+    Candidates, Choice, ConflictedKey, Resolved, Status, candidates, resolve, status,
+};
 pub use tree3::{Conflict, ConflictKind, KeyPath, Merged, Side, merge_docs};
 
 use std::path::PathBuf;

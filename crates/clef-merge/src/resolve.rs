@@ -207,6 +207,54 @@ pub fn resolve(
     Ok(Resolved { bytes, taken })
 }
 
+/// The competing values of one conflicting key, decrypted (for the
+/// interactive resolver, which shows them masked unless asked). Plaintext:
+/// keep in memory, never log.
+#[derive(Debug)]
+pub struct Candidates {
+    /// The key.
+    pub path: KeyPath,
+    /// The base value (`None`: absent).
+    pub base: Option<clef_doc::Value>,
+    /// Ours.
+    pub ours: Option<clef_doc::Value>,
+    /// Theirs.
+    pub theirs: Option<clef_doc::Value>,
+}
+
+/// Decrypts the competing values of every conflicting key.
+pub fn candidates(
+    doc: &[u8],
+    format: Format,
+    ids: &Identities,
+) -> Result<Vec<Candidates>, DriverError> {
+    let v = variants(doc, format)?;
+    let key = v.ours.data_key(ids).map_err(|source| DriverError::Sops {
+        side: "conflict document",
+        source,
+    })?;
+    let dec = |f: &EncryptedFile, side: &'static str| {
+        f.decrypt_ignore_mac(key.clone())
+            .map_err(|source| DriverError::Sops { side, source })
+    };
+    let (pb, po, pt) = (
+        dec(&v.base, "base")?,
+        dec(&v.ours, "ours")?,
+        dec(&v.theirs, "theirs")?,
+    );
+    let merged = merge_docs(&pb.docs, &po.docs, &pt.docs)?;
+    Ok(merged
+        .conflicts
+        .into_iter()
+        .map(|c| Candidates {
+            base: get_path(&pb.docs, &c.path).cloned(),
+            ours: get_path(&po.docs, &c.path).cloned(),
+            theirs: get_path(&pt.docs, &c.path).cloned(),
+            path: c.path,
+        })
+        .collect())
+}
+
 /// Parses `ours`/`theirs`/`base` (as `--pick KEY=SIDE` spells them).
 pub fn parse_side(s: &str) -> Option<Side> {
     match s {

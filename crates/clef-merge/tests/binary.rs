@@ -21,14 +21,25 @@ impl Drop for Dir {
 }
 
 fn tmp() -> Dir {
-    let d = std::env::temp_dir().join(format!("clef-merge-bin-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let d = std::env::temp_dir().join(format!(
+        "clef-merge-bin-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = fs::remove_dir_all(&d);
     fs::create_dir_all(&d).expect("mkdir");
     Dir(d)
 }
 
 /// Writes the sides as git does (extensionless temp names) and runs the driver.
-fn drive(dir: &Path, o: &[u8], a: &[u8], b: &[u8], extra: &[&str], key: bool) -> (i32, Vec<u8>, String) {
+fn drive(
+    dir: &Path,
+    o: &[u8],
+    a: &[u8],
+    b: &[u8],
+    extra: &[&str],
+    key: bool,
+) -> (i32, Vec<u8>, String) {
     fs::write(dir.join(".merge_file_O1"), o).expect("write");
     fs::write(dir.join(".merge_file_A1"), a).expect("write");
     fs::write(dir.join(".merge_file_B1"), b).expect("write");
@@ -45,7 +56,11 @@ fn drive(dir: &Path, o: &[u8], a: &[u8], b: &[u8], extra: &[&str], key: bool) ->
     let out = c.output().expect("spawn");
     let code = out.status.code().unwrap_or(-1);
     let result = fs::read(dir.join(".merge_file_A1")).expect("read %A");
-    (code, result, String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        code,
+        result,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn sides() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
@@ -72,10 +87,29 @@ fn no_leftovers(dir: &Path) {
 fn clean_merge_exits_0_and_replaces_a() {
     let d = tmp();
     let (b, o, t) = sides();
-    let (code, out, err) = drive(&d.0, &b, &o, &t, &[P[0], P[1], "--marker-size", "7", "--labels", "base", "HEAD", "feat"], true);
+    let (code, out, err) = drive(
+        &d.0,
+        &b,
+        &o,
+        &t,
+        &[
+            P[0],
+            P[1],
+            "--marker-size",
+            "7",
+            "--labels",
+            "base",
+            "HEAD",
+            "feat",
+        ],
+        true,
+    );
     assert_eq!(code, 0, "{err}");
     let p = decrypt(&out, Format::Yaml, &ids(&[1]));
-    assert_eq!(format!("{:?}", p.docs[0].keys().collect::<Vec<_>>()), "[\"a\", \"b\"]");
+    assert_eq!(
+        format!("{:?}", p.docs[0].keys().collect::<Vec<_>>()),
+        "[\"a\", \"b\"]"
+    );
     assert!(!String::from_utf8_lossy(&out).contains("canary"));
     assert!(!err.contains("canary"));
     no_leftovers(&d.0);
@@ -88,18 +122,58 @@ fn conflict_exits_1_with_labelled_markers_of_the_given_size() {
     let (b, _, _) = sides();
     let o = edit(&b, "a: canary-o\nb: canary-b\n", Format::Yaml, &ids);
     let t = edit(&b, "a: canary-t\nb: canary-b\n", Format::Yaml, &ids);
-    let (code, out, err) = drive(&d.0, &b, &o, &t, &[P[0], P[1], "--marker-size", "9", "--labels", "parent of x", "HEAD", "x (subj)"], true);
+    let (code, out, err) = drive(
+        &d.0,
+        &b,
+        &o,
+        &t,
+        &[
+            P[0],
+            P[1],
+            "--marker-size",
+            "9",
+            "--labels",
+            "parent of x",
+            "HEAD",
+            "x (subj)",
+        ],
+        true,
+    );
     assert_eq!(code, 1, "{err}");
     let text = String::from_utf8(out).expect("utf8");
-    assert!(text.contains("<<<<<<<<< HEAD\n") && text.contains("||||||||| parent of x\n"), "{text}");
+    assert!(
+        text.contains("<<<<<<<<< HEAD\n") && text.contains("||||||||| parent of x\n"),
+        "{text}"
+    );
     assert!(text.contains("=========\n") && text.contains(">>>>>>>>> x (subj)\n"));
     assert!(!text.contains("canary") && !err.contains("canary"));
     assert!(err.contains("a  (changed on both sides)"), "{err}");
     // git < 2.44: literal placeholders become generic labels.
-    let (code, out, _) = drive(&d.0, &b, &o, &t, &[P[0], P[1], "--marker-size", "%L", "--labels", "%S", "%X", "%Y"], true);
+    let (code, out, _) = drive(
+        &d.0,
+        &b,
+        &o,
+        &t,
+        &[
+            P[0],
+            P[1],
+            "--marker-size",
+            "%L",
+            "--labels",
+            "%S",
+            "%X",
+            "%Y",
+        ],
+        true,
+    );
     assert_eq!(code, 1);
     let text = String::from_utf8(out).expect("utf8");
-    assert!(text.contains("<<<<<<< ours\n") && text.contains("||||||| base\n") && text.contains(">>>>>>> theirs\n"), "{text}");
+    assert!(
+        text.contains("<<<<<<< ours\n")
+            && text.contains("||||||| base\n")
+            && text.contains(">>>>>>> theirs\n"),
+        "{text}"
+    );
     no_leftovers(&d.0);
 }
 
@@ -115,12 +189,23 @@ fn refusals_exit_129_and_leave_a_untouched() {
         err
     };
     check(&[], &b, &o, &t, true, "no --path");
-    check(&["--path", "secrets/dev.enc.txt"], &b, &o, &t, true, "unknown format");
+    check(
+        &["--path", "secrets/dev.enc.txt"],
+        &b,
+        &o,
+        &t,
+        true,
+        "unknown format",
+    );
     check(&["--bogus"], &b, &o, &t, true, "unknown option");
     let err = check(&P, &b, &o, &t, false, "no identity");
     assert!(err.contains(R1), "names the recipients: {err}");
     // A tampered side (MAC no longer matches).
-    let tampered = String::from_utf8(t.clone()).expect("utf8").replacen("lastmodified: \"20", "lastmodified: \"19", 1);
+    let tampered = String::from_utf8(t.clone()).expect("utf8").replacen(
+        "lastmodified: \"20",
+        "lastmodified: \"19",
+        1,
+    );
     check(&P, &b, &o, tampered.as_bytes(), true, "bad MAC");
     // Markers already present.
     let mut marked = o.clone();
@@ -154,7 +239,12 @@ fn format_comes_from_path_not_content() {
     // dotenv sides, merged because %P says .env.
     let b = encrypt_new("A=canary-1\nB=canary-2\n", Format::Dotenv, &[R1]);
     let o = edit(&b, "A=canary-1x\nB=canary-2\n", Format::Dotenv, &ids);
-    let t = edit(&b, "A=canary-1\nB=canary-2\nC=canary-3\n", Format::Dotenv, &ids);
+    let t = edit(
+        &b,
+        "A=canary-1\nB=canary-2\nC=canary-3\n",
+        Format::Dotenv,
+        &ids,
+    );
     let (code, out, err) = drive(&d.0, &b, &o, &t, &["--path", "deploy/prod.enc.env"], true);
     assert_eq!(code, 0, "{err}");
     let p = decrypt(&out, Format::Dotenv, &ids);
@@ -189,9 +279,19 @@ fn sidecar_dispatch_is_by_path() {
     let b = side("2026-01-01T00:00:00Z", "B", 1);
     let o = side("2026-02-01T00:00:00Z", "O", 2);
     let t = side("2026-01-15T00:00:00Z", "T", 2);
-    let (code, out, err) = drive(&d.0, b.as_bytes(), o.as_bytes(), t.as_bytes(), &["--path", "secrets/dev.clef-meta.yaml"], false);
+    let (code, out, err) = drive(
+        &d.0,
+        b.as_bytes(),
+        o.as_bytes(),
+        t.as_bytes(),
+        &["--path", "secrets/dev.clef-meta.yaml"],
+        false,
+    );
     assert_eq!(code, 0, "{err}");
     let out = String::from_utf8(out).expect("utf8");
-    assert!(out.contains("rotated_by: O") && out.contains("rotation_count: 3"), "{out}");
+    assert!(
+        out.contains("rotated_by: O") && out.contains("rotation_count: 3"),
+        "{out}"
+    );
     assert!(out.starts_with("# Managed by Clef."), "{out}");
 }

