@@ -1,0 +1,198 @@
+//! Reading and writing a cell together with its sidecar.
+//!
+//! A write replaces the cell and its sidecar with [`clef_sops::io::atomic_write`]
+//! (temp file, fsync, rename) one after the other; if the second fails, the
+//! first is put back, so the pair never ends up half-written.
+
+use std::path::{Path, PathBuf};
+
+use clef_doc::{Branch, Value};
+use clef_sops::{CryptRule, EncryptedFile, Format, KeyGroup, PlainFile, SopsError};
+use zeroize::Zeroizing;
+
+use crate::matrix::Cell;
+use crate::sidecar::{Sidecar, SidecarError};
+
+/// A cell problem. Names the file (and key), never a value.
+#[derive(Debug, thiserror::Error)]
+pub enum CellError {
+    /// The cell file does not exist.
+    #[error("{}: the cell does not exist (create it with `clef set`, or `clef init`)", .0.display())]
+    Missing(PathBuf),
+    /// The file cannot be read.
+    #[error("{}: cannot read: {reason}", file.display())]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// The OS error.
+        reason: String,
+    },
+    /// The engine refused (not SOPS, MAC mismatch, no identity, …).
+    #[error("{}: {source}", file.display())]
+    Sops {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        source: SopsError,
+    },
+    /// The sidecar is malformed.
+    #[error("{}: {source}", file.display())]
+    Sidecar {
+        /// The sidecar.
+        file: PathBuf,
+        /// Why.
+        source: SidecarError,
+    },
+    /// A write failed (nothing was changed).
+    #[error("{}: cannot write: {reason}", file.display())]
+    Write {
+        /// The file.
+        file: PathBuf,
+        /// The OS error.
+        reason: String,
+    },
+}
+
+impl CellError {
+    /// Wraps an engine error for `file`.
+    pub fn sops(file: &Path, source: SopsError) -> Self {
+        CellError::Sops { file: file.to_owned(), source }
+    }
+}
+
+/// A cell as read from disk.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The parsed ciphertext.
+    pub file: EncryptedFile,
+    /// The bytes as read (for rollback).
+    pub raw: Vec<u8>,
+    /// The sidecar.
+    pub sidecar: Sidecar,
+    /// The sidecar bytes as read, if it exists.
+    pub sidecar_raw: Option<Vec<u8>>,
+}
+
+fn read(path: &Path) -> Result<Option<Vec<u8>>, CellError> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CellError::Read { file: path.to_owned(), reason: e.kind().to_string() }),
+    }
+}
+
+/// Reads a cell's sidecar (absent: empty).
+pub fn load_sidecar(root: &Path, cell: &Cell) -> Result<(Sidecar, Option<Vec<u8>>), CellError> {
+    let path = cell.sidecar_in(root);
+    match read(&path)? {
+        None => Ok((Sidecar::default(), None)),
+        Some(b) => {
+            let text = String::from_utf8_lossy(&b);
+            let s = Sidecar::parse(&text).map_err(|source| CellError::Sidecar { file: cell.sidecar.clone(), source })?;
+            Ok((s, Some(b)))
+        }
+    }
+}
+
+/// Reads and parses a cell and its sidecar; `None` when the cell file does not exist.
+pub fn load(root: &Path, cell: &Cell) -> Result<Option<Loaded>, CellError> {
+    let Some(raw) = read(&cell.path_in(root))? else {
+        return Ok(None);
+    };
+    let file = EncryptedFile::parse(&raw, cell.format()).map_err(|e| CellError::sops(&cell.file, e))?;
+    let (sidecar, sidecar_raw) = load_sidecar(root, cell)?;
+    Ok(Some(Loaded { file, raw, sidecar, sidecar_raw }))
+}
+
+/// Like [`load`] but a missing cell is an error.
+pub fn load_existing(root: &Path, cell: &Cell) -> Result<Loaded, CellError> {
+    load(root, cell)?.ok_or_else(|| CellError::Missing(cell.file.clone()))
+}
+
+/// A new, empty cell encrypted for `recipients`.
+pub fn new_plain(format: Format, recipients: &[String]) -> Result<PlainFile, SopsError> {
+    PlainFile::new(format, vec![Branch::new()], vec![KeyGroup::of_recipients(recipients)], 0, CryptRule::default(), false)
+}
+
+/// One file of a write: where, the new bytes, and what was there before.
+pub struct Change<'a> {
+    /// Absolute path.
+    pub path: PathBuf,
+    /// New contents.
+    pub bytes: &'a [u8],
+    /// Previous contents (None: the file did not exist).
+    pub old: Option<&'a [u8]>,
+}
+
+/// Writes several files as one step: each atomically; if one fails, the ones
+/// already written are restored (or removed when they did not exist).
+pub fn write_all(changes: &[Change<'_>]) -> Result<(), CellError> {
+    for (i, c) in changes.iter().enumerate() {
+        let result = c
+            .path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| clef_sops::io::atomic_write(&c.path, c.bytes, false));
+        if let Err(e) = result {
+            for done in changes[..i].iter().rev() {
+                let _ = match done.old {
+                    Some(old) => clef_sops::io::atomic_write(&done.path, old, false),
+                    None => std::fs::remove_file(&done.path),
+                };
+            }
+            return Err(CellError::Write { file: c.path.clone(), reason: e.kind().to_string() });
+        }
+    }
+    Ok(())
+}
+
+/// The text of a scalar value (strings as is; numbers, booleans and times in
+/// sops's canonical form); `None` for maps, lists and null.
+pub fn value_text(v: &Value) -> Option<Zeroizing<String>> {
+    match v {
+        Value::Str(s) => Some(s.clone()),
+        Value::Map(_) | Value::List(_) | Value::Null | Value::Comment(_) => None,
+        other => {
+            let b = Zeroizing::new(clef_sops::to_bytes(other)?);
+            String::from_utf8(b.to_vec()).ok().map(Zeroizing::new)
+        }
+    }
+}
+
+/// Whether `key` can be stored in a cell: starts with a letter or `_`, then
+/// letters, digits, `_`, `.` or `-`; not `sops`.
+pub fn valid_key(key: &str) -> bool {
+    let mut c = key.chars();
+    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
+        && c.all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-'))
+        && key != "sops"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_all_rolls_back() {
+        let dir = std::env::temp_dir().join(format!("clef-core-cell-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = dir.join("a");
+        std::fs::write(&a, b"old").unwrap();
+        let blocker = dir.join("blocker");
+        std::fs::write(&blocker, b"x").unwrap();
+        let changes = [
+            Change { path: a.clone(), bytes: b"new", old: Some(b"old") },
+            Change { path: dir.join("new-file"), bytes: b"n", old: None },
+            Change { path: blocker.join("under-a-file"), bytes: b"x", old: None },
+        ];
+        assert!(write_all(&changes).is_err());
+        assert_eq!(std::fs::read(&a).unwrap(), b"old");
+        assert!(!dir.join("new-file").exists());
+        write_all(&changes[..2]).unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), b"new");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(valid_key("DB_URL") && valid_key("_x.y-z") && !valid_key("1A") && !valid_key("A B") && !valid_key("sops") && !valid_key(""));
+        assert_eq!(value_text(&Value::Int(5)).unwrap().as_str(), "5");
+        assert!(value_text(&Value::Map(Branch::new())).is_none());
+    }
+}

@@ -1,0 +1,28 @@
+//! Clef's repository model, on top of the native SOPS engine.
+//!
+//! * [`manifest`]: `clef.yaml` (parse, validate with line numbers, edit
+//!   recipients while keeping comments).
+//! * [`matrix`]: the cells (`namespace/environment` → file) and targets.
+//! * [`sidecar`]: the plaintext `.clef-meta.yaml` bookkeeping (pending
+//!   placeholders, rotation records).
+//! * [`cell`]: reading and writing a cell together with its sidecar.
+//! * [`recipients`]: who a cell must be encrypted for.
+//! * [`schema`]: namespace schemas (checked without ever printing values).
+//! * [`lint`]: the repository health check.
+//! * [`local`]: the per-developer `.clef/config.yaml` and the identity it names.
+//!
+//! Errors carry file names, key names and reasons, never secret values.
+#![deny(missing_docs)]
+
+pub mod cell;
+pub mod lint;
+pub mod local;
+pub mod locate;
+pub mod manifest;
+pub mod matrix;
+pub mod recipients;
+pub mod schema;
+pub mod sidecar;
+
+pub use manifest::{Manifest, ManifestError};
+pub use matrix::Cell;

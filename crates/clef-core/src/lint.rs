@@ -1,0 +1,214 @@
+//! `clef lint`: the repository health check. Reports names, paths and
+//! reasons; never a value (schema checks run on decrypted values in memory
+//! and report only the key and the rule).
+
+use std::path::Path;
+
+use clef_keys::Identities;
+use clef_sops::SopsError;
+
+use crate::cell::{self, CellError};
+use crate::manifest::Manifest;
+use crate::schema::{Level, Schema};
+
+/// How serious an issue is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Informational.
+    Info,
+    /// Should be looked at; does not fail lint.
+    Warning,
+    /// Fails lint (exit 1).
+    Error,
+}
+
+impl Severity {
+    /// `error`, `warning` or `info`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// Severity.
+    pub severity: Severity,
+    /// `matrix`, `sops`, `schema` or `metadata`.
+    pub category: &'static str,
+    /// The file, relative to the repository root.
+    pub file: String,
+    /// The key concerned, if any.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// A command that fixes it, if there is one.
+    pub fix: Option<String>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Findings, in matrix order.
+    pub issues: Vec<Issue>,
+    /// Cells examined (existing files).
+    pub file_count: usize,
+    /// Pending placeholders found.
+    pub pending_count: usize,
+}
+
+impl Report {
+    /// Whether any issue is an error.
+    pub fn has_errors(&self) -> bool {
+        self.issues.iter().any(|i| i.severity == Severity::Error)
+    }
+}
+
+fn issue(severity: Severity, category: &'static str, file: &Path, key: Option<&str>, message: impl Into<String>, fix: Option<String>) -> Issue {
+    Issue {
+        severity,
+        category,
+        file: file.display().to_string(),
+        key: key.map(str::to_owned),
+        message: message.into(),
+        fix,
+    }
+}
+
+/// Runs every check over the matrix.
+pub fn run(root: &Path, manifest: &Manifest, ids: &Identities) -> Report {
+    use Severity::*;
+    let mut r = Report::default();
+    for ns in &manifest.namespaces {
+        let schema = match &ns.schema {
+            None => None,
+            Some(p) => match std::fs::read_to_string(root.join(p)) {
+                Err(e) => {
+                    r.issues.push(issue(Warning, "schema", Path::new(p), None, format!("cannot read the schema of namespace '{}': {}", ns.name, e.kind()), None));
+                    None
+                }
+                Ok(t) => match Schema::parse(&t) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        r.issues.push(issue(Warning, "schema", Path::new(p), None, format!("invalid schema: {e}"), None));
+                        None
+                    }
+                },
+            },
+        };
+        let mut key_sets: Vec<(String, std::path::PathBuf, Vec<String>)> = Vec::new();
+        for env in &manifest.environments {
+            let Ok(c) = manifest.cell(&ns.name, &env.name) else { continue };
+            let target = c.target();
+            let loaded = match cell::load(root, &c) {
+                Ok(Some(l)) => l,
+                Ok(None) => {
+                    r.issues.push(issue(Error, "matrix", &c.file, None, format!("cell {target} is missing"), Some(format!("clef set {target} KEY VALUE"))));
+                    continue;
+                }
+                Err(CellError::Sidecar { file, source }) => {
+                    r.issues.push(issue(Error, "metadata", &file, None, format!("malformed sidecar: {source}"), None));
+                    continue;
+                }
+                Err(CellError::Sops { source, .. }) => {
+                    r.issues.push(issue(Error, "sops", &c.file, None, format!("not a valid SOPS file: {source}"), None));
+                    continue;
+                }
+                Err(e) => {
+                    r.issues.push(issue(Error, "sops", &c.file, None, e.to_string(), None));
+                    continue;
+                }
+            };
+            r.file_count += 1;
+            let keys = loaded.file.keys();
+            match loaded.file.unencrypted_values() {
+                Ok(paths) => {
+                    for p in paths {
+                        r.issues.push(issue(Error, "sops", &c.file, Some(&p), "value is stored in clear text", Some(format!("clef rotate {target}"))));
+                    }
+                }
+                Err(e) => r.issues.push(issue(Error, "sops", &c.file, None, e.to_string(), None)),
+            }
+            // Recipients against the manifest.
+            let expected = manifest.recipients_for(&c);
+            let actual: Vec<String> = loaded.file.meta.age_recipients().iter().map(|s| (*s).to_owned()).collect();
+            for e in expected.iter().filter(|e| !actual.contains(e)) {
+                r.issues.push(issue(Warning, "sops", &c.file, None, format!("recipient {e} is in clef.yaml but cannot decrypt this cell"), Some(format!("clef rotate {target}"))));
+            }
+            for a in actual.iter().filter(|a| !expected.contains(a)) {
+                r.issues.push(issue(Warning, "sops", &c.file, None, format!("recipient {a} can decrypt this cell but is not in clef.yaml"), Some(format!("clef rotate {target}"))));
+            }
+            // MAC and schema values, where a key is available.
+            match loaded.file.decrypt(ids) {
+                Ok(plain) => {
+                    if let (Some(s), Some(doc)) = (&schema, plain.docs.first()) {
+                        for v in s.check_values(doc) {
+                            let sev = if v.level == Level::Error { Error } else { Warning };
+                            r.issues.push(issue(sev, "schema", &c.file, Some(&v.key), v.message, None));
+                        }
+                    }
+                }
+                Err(SopsError::NoIdentity { .. } | SopsError::Threshold { .. }) => {
+                    r.issues.push(issue(Info, "sops", &c.file, None, "MAC not verified: none of your identities can decrypt this cell", None));
+                }
+                Err(e @ (SopsError::MacMismatch | SopsError::MacUndecryptable | SopsError::NoMac)) => {
+                    r.issues.push(issue(Error, "sops", &c.file, None, format!("integrity check failed: {e}"), None));
+                }
+                Err(e) => r.issues.push(issue(Error, "sops", &c.file, None, format!("cannot decrypt: {e}"), None)),
+            }
+            if let Some(s) = &schema {
+                for v in s.check_keys(&keys) {
+                    let sev = if v.level == Level::Error { Error } else { Warning };
+                    r.issues.push(issue(sev, "schema", &c.file, Some(&v.key), v.message, None));
+                }
+            }
+            // Sidecar.
+            for p in &loaded.sidecar.pending {
+                r.pending_count += 1;
+                r.issues.push(issue(
+                    Warning,
+                    "schema",
+                    &c.file,
+                    Some(&p.key),
+                    "holds a random placeholder (pending): set the real value",
+                    Some(format!("clef set {target} {}", p.key)),
+                ));
+            }
+            for rot in &loaded.sidecar.rotations {
+                if !keys.contains(&rot.key) {
+                    r.issues.push(issue(Warning, "metadata", &c.sidecar, Some(&rot.key), "rotation record for a key that is not in the cell", None));
+                }
+            }
+            key_sets.push((env.name.clone(), c.file.clone(), keys));
+        }
+        // Drift: a key present in some environments of the namespace but not others.
+        let mut union: Vec<&String> = Vec::new();
+        for (_, _, ks) in &key_sets {
+            for k in ks {
+                if !union.contains(&k) {
+                    union.push(k);
+                }
+            }
+        }
+        for (env, file, ks) in &key_sets {
+            for k in &union {
+                if !ks.contains(k) {
+                    let has: Vec<&str> = key_sets.iter().filter(|(_, _, o)| o.contains(k)).map(|(e, _, _)| e.as_str()).collect();
+                    r.issues.push(issue(
+                        Warning,
+                        "matrix",
+                        file,
+                        Some(k),
+                        format!("key is missing in {env} but present in {}", has.join(", ")),
+                        Some(format!("clef set {}/{env} {k}", ns.name)),
+                    ));
+                }
+            }
+        }
+    }
+    r
+}

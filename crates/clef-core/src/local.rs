@@ -1,0 +1,114 @@
+//! The per-developer `.clef/config.yaml` (gitignored) and the identity it names.
+//!
+//! ```yaml
+//! age_key_file: /home/alice/.config/clef/keys/myrepo-3fa2c1/keys.txt
+//! age_key_storage: file
+//! ```
+//!
+//! Identities are looked up in the sops places (`SOPS_AGE_KEY`,
+//! `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`, `~/.config/sops/age/keys.txt`),
+//! Clef's variables (`CLEF_AGE_KEY`, `CLEF_AGE_KEY_FILE`) and `age_key_file`.
+
+use std::path::{Path, PathBuf};
+
+use clef_doc::Value;
+use clef_keys::{Identities, KeyError};
+
+/// Where the local config lives, relative to the repository root.
+pub const CONFIG_PATH: &str = ".clef/config.yaml";
+
+/// The local config.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalConfig {
+    /// The identity file.
+    pub age_key_file: Option<PathBuf>,
+}
+
+/// A local config or identity problem.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    /// The config is not readable YAML.
+    #[error("{}: {reason}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An identity source is broken.
+    #[error("{0}")]
+    Keys(#[from] KeyError),
+}
+
+impl LocalConfig {
+    /// Reads `<root>/.clef/config.yaml` (absent: empty config).
+    pub fn load(root: &Path) -> Result<LocalConfig, LocalError> {
+        let path = root.join(CONFIG_PATH);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LocalConfig::default()),
+            Err(e) => return Err(LocalError::Config { path, reason: e.kind().to_string() }),
+        };
+        let docs = clef_doc::yaml::parse(&text).map_err(|e| LocalError::Config { path: path.clone(), reason: e.to_string() })?;
+        let file = docs.first().and_then(|d| match d.get("age_key_file") {
+            Some(Value::Str(s)) if !s.is_empty() => Some(PathBuf::from(s.as_str())),
+            _ => None,
+        });
+        Ok(LocalConfig { age_key_file: file })
+    }
+
+    /// The config as YAML.
+    pub fn to_text(&self) -> String {
+        let mut s = String::from("# Per-developer Clef settings (not committed).\n");
+        if let Some(f) = &self.age_key_file {
+            let mut q = String::new();
+            clef_doc::json::write_string(&mut q, &f.display().to_string());
+            s.push_str(&format!("age_key_file: {q}\nage_key_storage: file\n"));
+        }
+        s
+    }
+}
+
+/// The user's config directory (`$XDG_CONFIG_HOME`, else `~/.config`).
+pub fn config_home(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    env("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").filter(|v| !v.is_empty()).map(|h| Path::new(&h).join(".config")))
+}
+
+/// Where a new identity for the label goes: `<config>/clef/keys/<label>/keys.txt`.
+pub fn default_key_path(env: &dyn Fn(&str) -> Option<String>, label: &str) -> Option<PathBuf> {
+    config_home(env).map(|c| c.join("clef").join("keys").join(label).join("keys.txt"))
+}
+
+/// Every identity available for this repository: the sops/Clef environment
+/// sources plus the local config's `age_key_file`.
+pub fn identities(root: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Identities, LocalError> {
+    let mut ids = Identities::discover_with(env)?;
+    let cfg = LocalConfig::load(root)?;
+    if let Some(f) = cfg.age_key_file {
+        let already = ids.sources().iter().any(|s| Path::new(s) == f);
+        if !already {
+            ids.add_file(&f)?;
+        }
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_round_trip_and_paths() {
+        let c = LocalConfig { age_key_file: Some(PathBuf::from("/home/a b/.config/clef/keys/x/keys.txt")) };
+        let dir = std::env::temp_dir().join(format!("clef-core-local-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join(".clef")).unwrap();
+        std::fs::write(dir.join(CONFIG_PATH), c.to_text()).unwrap();
+        assert_eq!(LocalConfig::load(&dir).unwrap(), c);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let env = |k: &str| (k == "HOME").then(|| "/home/u".to_owned());
+        assert_eq!(default_key_path(&env, "l").unwrap(), Path::new("/home/u/.config/clef/keys/l/keys.txt"));
+    }
+}
