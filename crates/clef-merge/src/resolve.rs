@@ -198,6 +198,12 @@ pub fn resolve(
             .map(|(_, s)| *s)
             .unwrap_or(Side::Ours)
     });
+    let mut docs = docs;
+    for (i, d) in docs.iter_mut().enumerate() {
+        if let (Some(b), Some(o), Some(t)) = (pb.docs.get(i), po.docs.get(i), pt.docs.get(i)) {
+            reorder(d, [o, b, t]);
+        }
+    }
     po.absorb_stash(&pt);
     po.absorb_stash(&pb);
     drop((pb, pt));
@@ -205,6 +211,89 @@ pub fn resolve(
     let enc = po.encrypt().map_err(DriverError::Encrypt)?;
     let bytes = enc.to_bytes().map_err(DriverError::Encrypt)?;
     Ok(Resolved { bytes, taken })
+}
+
+/// Puts the keys of a resolved branch back in the conflict document's order.
+///
+/// The three variants are subsequences of one merged key order, and any two
+/// keys share a variant (a clean key is in all three, a conflicting one in at
+/// least two), so the order is recoverable: a topological sort of the
+/// variants' successions, ties broken by ours, base, theirs positions. If the
+/// document was hand-edited into an inconsistent order, the current order is
+/// kept.
+fn reorder(result: &mut clef_doc::Branch, variants: [&clef_doc::Branch; 3]) {
+    use clef_doc::{Item, Value};
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    // Blocks: (comments, entry), plus trailing comments.
+    let mut blocks: Vec<Vec<Item>> = Vec::new();
+    let mut pending = Vec::new();
+    for item in std::mem::take(&mut result.0) {
+        let is_entry = matches!(item, Item::Entry(..));
+        pending.push(item);
+        if is_entry {
+            blocks.push(std::mem::take(&mut pending));
+        }
+    }
+    let key_of = |b: &[Item]| match b.last() {
+        Some(Item::Entry(k, _)) => k.clone(),
+        _ => String::new(),
+    };
+    let keys: Vec<String> = blocks.iter().map(|b| key_of(b)).collect();
+    let index: HashMap<&str, usize> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
+    let n = keys.len();
+    let mut rank = vec![[usize::MAX; 3]; n];
+    let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut indeg = vec![0usize; n];
+    for (vi, v) in variants.iter().enumerate() {
+        let mut prev: Option<usize> = None;
+        for (pos, k) in v.keys().enumerate() {
+            let Some(&i) = index.get(k) else { continue };
+            rank[i][vi] = pos;
+            if let Some(p) = prev {
+                succ[p].push(i);
+                indeg[i] += 1;
+            }
+            prev = Some(i);
+        }
+    }
+    let mut heap: BinaryHeap<Reverse<([usize; 3], usize)>> = (0..n)
+        .filter(|&i| indeg[i] == 0)
+        .map(|i| Reverse((rank[i], i)))
+        .collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(Reverse((_, i))) = heap.pop() {
+        order.push(i);
+        for &j in &succ[i] {
+            indeg[j] -= 1;
+            if indeg[j] == 0 {
+                heap.push(Reverse((rank[j], j)));
+            }
+        }
+    }
+    if order.len() != n {
+        order = (0..n).collect();
+    }
+    let mut slots: Vec<Option<Vec<Item>>> = blocks.into_iter().map(Some).collect();
+    for i in order {
+        if let Some(mut block) = slots[i].take() {
+            if let Some(Item::Entry(k, Value::Map(m))) = block.last_mut() {
+                let sub = |v: &clef_doc::Branch| match v.get(k) {
+                    Some(Value::Map(x)) => Some(x.clone()),
+                    _ => None,
+                };
+                let [o, b, t] = [sub(variants[0]), sub(variants[1]), sub(variants[2])]
+                    .map(Option::unwrap_or_default);
+                reorder(m, [&o, &b, &t]);
+            }
+            result.0.extend(block);
+        }
+    }
+    result.0.extend(pending);
 }
 
 /// The competing values of one conflicting key, decrypted (for the
