@@ -1,0 +1,341 @@
+//! Clef's git hooks.
+//!
+//! * [`pre_commit`]: checks the **index** (what `git commit` records), not the
+//!   work tree; cost grows with the staged change, not with the repository:
+//!   one `git diff --cached --raw -p -U0` gives the staged blobs and their
+//!   added lines, one `git cat-file --batch` reads them.
+//! * [`pre_push`]: the same policy over the blobs added by the commits the
+//!   remote does not have yet (git's `<local ref> <local sha> <remote ref>
+//!   <remote sha>` lines on stdin), each blob once.
+//! * [`install`] / [`uninstall`] / [`status`]: shims in the hooks directory
+//!   (`git rev-parse --git-path hooks`, so `core.hooksPath` and worktrees are
+//!   honoured; an existing hook is chained, not overwritten), the `clef` and
+//!   `clef-meta` merge drivers in the clone's config, and `.gitattributes`.
+//!
+//! The policy is in [`policy`]. Nothing here ever prints or returns a secret
+//! value: previews are redacted, errors carry paths, rule ids and git's stderr.
+
+pub mod install;
+pub mod policy;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use clef_git::hooks_support::AddedBlob;
+use clef_git::{BlobData, Repo};
+use clef_scan::{Scanner, ScannerOptions};
+
+pub use install::{
+    HookState, HooksStatus, InstallReport, UninstallReport, install, status, uninstall,
+};
+pub use policy::{Problem, Verdict};
+
+/// Blobs larger than this are not read (they are reported as skipped).
+pub const MAX_BLOB: u64 = 32 << 20;
+
+/// Everything that stops a hook or the installer. Never carries a value.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// A git operation failed.
+    #[error(transparent)]
+    Git(#[from] clef_git::GitError),
+    /// The scanner could not be set up (bad .clefignore, config or baseline).
+    #[error(transparent)]
+    Scan(#[from] clef_scan::ScanError),
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// `clef.yaml` is not valid YAML.
+    #[error("{}: {reason}", path.display())]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// Parser message.
+        reason: String,
+    },
+    /// A line of the pre-push input is not `<ref> <sha> <ref> <sha>`.
+    #[error(
+        "pre-push: unexpected input line {0} from git (expected `<local ref> <local sha> <remote ref> <remote sha>`)"
+    )]
+    PushInput(usize),
+    /// A merge driver is configured with a different command.
+    #[error(
+        "git config merge.{name}.driver is already set to `{current}`; rerun with --force to replace it"
+    )]
+    DriverConflict {
+        /// Driver name.
+        name: String,
+        /// The command found.
+        current: String,
+    },
+    /// A hook was chained before and the chained copy is still there.
+    #[error("{} exists and {} is not clef's shim; move one of them away or rerun with --force (the older chained hook is then kept as *.clef-chained.bak)", chained.display(), hook.display())]
+    ChainOccupied {
+        /// The hook found.
+        hook: PathBuf,
+        /// The chained copy found.
+        chained: PathBuf,
+    },
+    /// Installing needs a work tree.
+    #[error("{} is a bare repository; clef hooks need a work tree", .0.display())]
+    Bare(PathBuf),
+}
+
+/// Which hook ran (for messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookKind {
+    /// `pre-commit` (and `pre-merge-commit`).
+    PreCommit,
+    /// `pre-push`.
+    PrePush,
+}
+
+fn scanner_for(root: &Path) -> Result<Scanner, HookError> {
+    let baseline = root.join(policy::BASELINE);
+    Ok(Scanner::new(&ScannerOptions {
+        root: root.to_path_buf(),
+        config: None,
+        baseline: baseline.is_file().then_some(baseline),
+        max_file_size: MAX_BLOB,
+        no_generic: false,
+    })?)
+}
+
+/// Runs the policy over `blobs` (one entry per distinct blob id).
+fn judge(repo: &Repo, blobs: Vec<AddedBlob>) -> Result<Verdict, HookError> {
+    let mut v = Verdict {
+        blobs: blobs.len(),
+        ..Verdict::default()
+    };
+    if blobs.is_empty() {
+        return Ok(v);
+    }
+    let root = repo.root();
+    let manifest = policy::Manifest::load(root)?;
+    v.no_manifest = manifest.is_none();
+    let scanner = scanner_for(root)?;
+    // decide what to read: files the scanner ignores still get checks 1, 2, 4
+    let mut wanted: Vec<usize> = Vec::new();
+    for (i, b) in blobs.iter().enumerate() {
+        let sops = manifest
+            .as_ref()
+            .is_some_and(|m| m.is_encrypted_path(&b.path));
+        if sops || policy::forbidden_name(&b.path).is_none() {
+            wanted.push(i);
+        }
+    }
+    let mut problems = Vec::new();
+    for b in &blobs {
+        if policy::forbidden_name(&b.path).is_some() {
+            policy::check_identity(&b.path, None, &mut problems);
+            if let Some(p) = problems.last_mut() {
+                p.commit.clone_from(&b.commit);
+            }
+        }
+    }
+    let oids: Vec<String> = wanted.iter().map(|&i| blobs[i].oid.clone()).collect();
+    for (k, blob) in repo.blobs(oids, MAX_BLOB)?.enumerate() {
+        let blob = blob?;
+        let Some(&i) = wanted.get(k) else { break };
+        let b = &blobs[i];
+        let before = problems.len();
+        match blob.data {
+            BlobData::Bytes(bytes) => {
+                let sops = manifest
+                    .as_ref()
+                    .is_some_and(|m| m.is_encrypted_path(&b.path));
+                policy::check_identity(&b.path, Some(&bytes), &mut problems);
+                if problems.len() > before {
+                    // the blob is a key file; nothing else to say about it
+                } else if sops {
+                    policy::check_sops(&b.path, &bytes, &mut problems);
+                } else {
+                    if manifest.is_some() && b.path.ends_with(".clef-meta.yaml") {
+                        policy::check_conflict(
+                            &b.path,
+                            &String::from_utf8_lossy(&bytes),
+                            &mut problems,
+                        );
+                    }
+                    v.untouched_findings += policy::check_scan(&scanner, b, &bytes, &mut problems);
+                }
+            }
+            BlobData::TooLarge(size) => v.notes.push(format!(
+                "{}: not checked ({size} bytes is over the size limit)",
+                b.path
+            )),
+            BlobData::Missing => v.notes.push(format!(
+                "{}: blob {} is not in this repository, not checked",
+                b.path, blob.oid
+            )),
+        }
+        for p in &mut problems[before..] {
+            if p.commit.is_none() {
+                p.commit.clone_from(&b.commit);
+            }
+        }
+    }
+    problems.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    v.problems = problems;
+    Ok(v)
+}
+
+/// The pre-commit policy for the repository containing `dir`.
+pub fn pre_commit(dir: &Path) -> Result<Verdict, HookError> {
+    let repo = Repo::open_worktree(dir)?;
+    let staged = repo.staged_with_lines()?;
+    judge(&repo, staged)
+}
+
+/// One line of git's pre-push input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushRef {
+    /// `refs/heads/x`, `refs/tags/v1`, or `(delete)`.
+    pub local_ref: String,
+    /// Object being pushed (all zeros for a deletion).
+    pub local_sha: String,
+    /// Destination ref.
+    pub remote_ref: String,
+    /// What the remote has now (all zeros for a new ref).
+    pub remote_sha: String,
+}
+
+fn is_zero(sha: &str) -> bool {
+    !sha.is_empty() && sha.bytes().all(|b| b == b'0')
+}
+
+/// Parses git's pre-push stdin (empty lines ignored).
+pub fn parse_push_input(input: &str) -> Result<Vec<PushRef>, HookError> {
+    let mut out = Vec::new();
+    for (n, line) in input.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if f.len() != 4 || !hex(f[1]) || !hex(f[3]) {
+            return Err(HookError::PushInput(n + 1));
+        }
+        out.push(PushRef {
+            local_ref: f[0].into(),
+            local_sha: f[1].into(),
+            remote_ref: f[2].into(),
+            remote_sha: f[3].into(),
+        });
+    }
+    Ok(out)
+}
+
+/// The pre-push policy: blobs added by commits in `refs` that the remote
+/// does not have (not reachable from the remote's current sha, when we have
+/// it, nor from any remote-tracking ref). Deletions push nothing.
+pub fn pre_push(dir: &Path, refs: &[PushRef]) -> Result<Verdict, HookError> {
+    let repo = Repo::discover(dir)?;
+    let mut tips = Vec::new();
+    let mut excludes = Vec::new();
+    let mut notes = Vec::new();
+    for r in refs {
+        if is_zero(&r.local_sha) {
+            notes.push(format!("{}: deletion, nothing to check", r.remote_ref));
+            continue;
+        }
+        if !repo.has_object(&format!("{}^{{commit}}", r.local_sha)) {
+            notes.push(format!("{}: not a commit, nothing to check", r.local_ref));
+            continue;
+        }
+        tips.push(r.local_sha.clone());
+        // force pushes: the old remote tip may be unknown here; then only
+        // remote-tracking refs bound what is new
+        if !is_zero(&r.remote_sha) && repo.has_object(&r.remote_sha) {
+            excludes.push(r.remote_sha.clone());
+        }
+    }
+    let occurrences = repo.pushed(&tips, &excludes, true)?;
+    // each blob once; its added lines are the union over its occurrences
+    let mut by_oid: HashMap<String, usize> = HashMap::new();
+    let mut blobs: Vec<AddedBlob> = Vec::new();
+    for o in occurrences {
+        match by_oid.get(&o.oid) {
+            Some(&i) => blobs[i].added.extend(o.added),
+            None => {
+                by_oid.insert(o.oid.clone(), blobs.len());
+                blobs.push(o);
+            }
+        }
+    }
+    let mut v = judge(&repo, blobs)?;
+    v.notes.extend(notes);
+    Ok(v)
+}
+
+/// The report for a verdict, as printed on stderr.
+pub fn render(v: &Verdict, kind: HookKind) -> String {
+    let mut s = String::new();
+    let (what, bypass) = match kind {
+        HookKind::PreCommit => ("commit", "git commit --no-verify"),
+        HookKind::PrePush => ("push", "git push --no-verify"),
+    };
+    for n in &v.notes {
+        let _ = writeln!(s, "clef-hook: note: {n}");
+    }
+    if !v.blocks() {
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "clef-hook: {what} blocked: {} problem(s)",
+        v.problems.len()
+    );
+    if v.no_manifest {
+        let _ = writeln!(
+            s,
+            "clef-hook: (no clef.yaml in this repository: only the secret scan and the key-file check ran)"
+        );
+    }
+    let _ = writeln!(s);
+    for p in &v.problems {
+        let at = match p.line {
+            Some(l) => format!("{}:{l}", p.path),
+            None => p.path.clone(),
+        };
+        let _ = writeln!(s, "  {at}  [{}]", p.rule);
+        if let Some(c) = &p.commit {
+            let _ = writeln!(s, "      commit:   {}", &c[..c.len().min(12)]);
+        }
+        let _ = writeln!(s, "      problem:  {}", p.what);
+        if let Some(pr) = &p.preview {
+            let _ = writeln!(s, "      preview:  {pr}");
+        }
+        let _ = writeln!(s, "      fix:      {}", p.fix);
+        if let Some(sup) = &p.suppress {
+            let _ = writeln!(s, "      suppress: {sup}");
+        }
+        let _ = writeln!(s);
+    }
+    if v.untouched_findings > 0 {
+        let _ = writeln!(
+            s,
+            "clef-hook: {} more finding(s) on lines this {what} does not change were not counted (not your change; `clef-scan` lists them)",
+            v.untouched_findings
+        );
+    }
+    let _ = writeln!(
+        s,
+        "clef-hook: to {what} anyway (only if you are sure nothing secret leaves this machine): {bypass}"
+    );
+    s
+}

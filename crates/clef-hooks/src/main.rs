@@ -1,0 +1,126 @@
+//! `clef-hook pre-commit | pre-merge-commit | pre-push <remote> <url>`
+//! (called by the shims git runs) and `clef-hook install [--force] |
+//! uninstall | status [DIR]`.
+//!
+//! Exit 0: nothing to report; 1: blocked (the problems are on stderr);
+//! 2: the check could not run (this blocks too: fail closed).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clef_hooks::{HookError, HookKind, PushRef, Verdict};
+
+const USAGE: &str = "usage: clef-hook pre-commit | pre-merge-commit | pre-push <remote> <url> | install [--force] [DIR] | uninstall [DIR] | status [DIR]";
+
+enum Outcome {
+    Verdict(Verdict, HookKind),
+    Done(String),
+    Status(clef_hooks::HooksStatus),
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Hook(#[from] HookError),
+    #[error("reading the pre-push input: {0}")]
+    Stdin(std::io::Error),
+}
+
+/// The one place outcomes become exit codes.
+fn exit_code(r: &Result<Outcome, CliError>) -> u8 {
+    match r {
+        Ok(Outcome::Verdict(v, _)) if v.blocks() => 1,
+        Ok(Outcome::Status(s)) if !s.healthy() => 1,
+        Ok(_) => 0,
+        Err(_) => 2,
+    }
+}
+
+fn dir_arg(rest: &[String]) -> PathBuf {
+    rest.iter()
+        .find(|a| !a.starts_with("--"))
+        .map_or_else(|| PathBuf::from("."), PathBuf::from)
+}
+
+/// Refs to push: git's stdin, else the pre-commit framework's environment
+/// (it does not forward stdin to pre-push hooks).
+fn push_refs() -> Result<Vec<PushRef>, CliError> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(CliError::Stdin)?;
+    let refs = clef_hooks::parse_push_input(&input)?;
+    if !refs.is_empty() {
+        return Ok(refs);
+    }
+    let to = std::env::var("PRE_COMMIT_TO_REF")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let Some(to) = to else { return Ok(refs) };
+    let from = std::env::var("PRE_COMMIT_FROM_REF").unwrap_or_default();
+    Ok(vec![PushRef {
+        local_ref: std::env::var("PRE_COMMIT_LOCAL_BRANCH").unwrap_or_else(|_| "HEAD".into()),
+        local_sha: to,
+        remote_ref: std::env::var("PRE_COMMIT_REMOTE_BRANCH").unwrap_or_default(),
+        remote_sha: if from.is_empty() {
+            "0".repeat(40)
+        } else {
+            from
+        },
+    }])
+}
+
+fn run(args: &[String]) -> Result<Outcome, CliError> {
+    let (cmd, rest) = args
+        .split_first()
+        .ok_or_else(|| CliError::Usage(USAGE.into()))?;
+    match cmd.as_str() {
+        "pre-commit" | "pre-merge-commit" => Ok(Outcome::Verdict(
+            clef_hooks::pre_commit(Path::new("."))?,
+            HookKind::PreCommit,
+        )),
+        "pre-push" => {
+            let refs = push_refs()?;
+            Ok(Outcome::Verdict(
+                clef_hooks::pre_push(Path::new("."), &refs)?,
+                HookKind::PrePush,
+            ))
+        }
+        "install" => {
+            let force = rest.iter().any(|a| a == "--force");
+            Ok(Outcome::Done(
+                clef_hooks::install(&dir_arg(rest), force)?.to_string(),
+            ))
+        }
+        "uninstall" => Ok(Outcome::Done(
+            clef_hooks::uninstall(&dir_arg(rest))?.to_string(),
+        )),
+        "status" => Ok(Outcome::Status(clef_hooks::status(&dir_arg(rest))?)),
+        "-h" | "--help" | "help" => Ok(Outcome::Done(format!("{USAGE}\n"))),
+        other => Err(CliError::Usage(format!(
+            "unknown command `{other}`\n{USAGE}"
+        ))),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let r = run(&args);
+    match &r {
+        Ok(Outcome::Verdict(v, kind)) => eprint!("{}", clef_hooks::render(v, *kind)),
+        Ok(Outcome::Done(text)) => print!("{text}"),
+        Ok(Outcome::Status(s)) => print!("{s}"),
+        Err(e) => {
+            eprintln!("clef-hook: {e}");
+            if !matches!(e, CliError::Usage(_)) {
+                eprintln!(
+                    "clef-hook: the check could not run, so git was stopped; fix the cause, or bypass once with --no-verify"
+                );
+            }
+        }
+    }
+    ExitCode::from(exit_code(&r))
+}

@@ -1,0 +1,478 @@
+//! The checks, applied to blobs (staged or pushed), never to the work tree.
+//!
+//! 1. SOPS structure: every file matched by the manifest's `file_pattern` or
+//!    named `*.enc.yaml` / `*.enc.json` parses as a SOPS file with recipients,
+//!    `version` and `mac`, and every value its crypt rule says is encrypted is
+//!    an `ENC[...]` (no key needed).
+//! 2. No `clef-merge` conflict document (markers or the sentinel MAC).
+//! 3. The scanner finds nothing on the lines the change adds.
+//! 4. No age identity file, `keys.txt` or `.clef/config.yaml`, ever.
+//!
+//! Checks 1 and 2 apply only in a repository with a `clef.yaml`.
+
+use std::path::Path;
+
+use clef_git::hooks_support::AddedBlob;
+use clef_scan::Scanner;
+use clef_sops::{EncryptedFile, Format, SopsError};
+
+/// Name of the baseline file the hooks honour, relative to the repository root.
+pub const BASELINE: &str = ".clef/scan-baseline.json";
+
+/// One reason to block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Repository-relative path.
+    pub path: String,
+    /// 1-based line, when known.
+    pub line: Option<u32>,
+    /// Rule id (`github-pat`, `sops-plaintext-value`, `conflict-document`, …).
+    pub rule: String,
+    /// What is wrong (never a value).
+    pub what: String,
+    /// A redacted preview of the offending text.
+    pub preview: Option<String>,
+    /// The commit that added it (pre-push only).
+    pub commit: Option<String>,
+    /// How to fix it.
+    pub fix: String,
+    /// How to suppress it, if it can be suppressed.
+    pub suppress: Option<String>,
+}
+
+/// The outcome of running the policy over a set of blobs.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    /// Problems that block.
+    pub problems: Vec<Problem>,
+    /// Scanner findings on lines the change does not add (not counted).
+    pub untouched_findings: usize,
+    /// Informational notes (skipped blobs, no manifest, …).
+    pub notes: Vec<String>,
+    /// Blobs examined.
+    pub blobs: usize,
+    /// No `clef.yaml`: checks 1 and 2 did not apply.
+    pub no_manifest: bool,
+}
+
+impl Verdict {
+    /// Whether the operation must be blocked.
+    pub fn blocks(&self) -> bool {
+        !self.problems.is_empty()
+    }
+}
+
+/// What `clef.yaml` says about where encrypted files live.
+#[derive(Debug, Clone, Default)]
+pub struct Manifest {
+    /// `file_pattern`, e.g. `secrets/{namespace}/{environment}.enc.yaml`.
+    pub file_pattern: Option<String>,
+}
+
+impl Manifest {
+    /// Reads `<root>/clef.yaml`; `Ok(None)` when there is none.
+    pub fn load(root: &Path) -> Result<Option<Manifest>, crate::HookError> {
+        let path = root.join("clef.yaml");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(crate::HookError::Read { path, source }),
+        };
+        let docs = clef_doc::yaml::parse(&text).map_err(|e| crate::HookError::Manifest {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let file_pattern = docs.first().and_then(|d| match d.get("file_pattern") {
+            Some(clef_doc::Value::Str(s)) => Some(s.to_string()),
+            _ => None,
+        });
+        Ok(Some(Manifest { file_pattern }))
+    }
+
+    /// Whether check 1 applies to `path`.
+    pub fn is_encrypted_path(&self, path: &str) -> bool {
+        is_enc_name(path)
+            || self
+                .file_pattern
+                .as_deref()
+                .is_some_and(|p| pattern_matches(p, path))
+    }
+}
+
+fn is_enc_name(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.ends_with(".enc.yaml") || name.ends_with(".enc.json")
+}
+
+/// `{token}` matches one or more characters other than `/`; everything else
+/// literally.
+pub fn pattern_matches(pattern: &str, path: &str) -> bool {
+    fn go(pat: &str, s: &str) -> bool {
+        match pat.find('{') {
+            None => pat == s,
+            Some(i) => {
+                let (lit, rest) = pat.split_at(i);
+                let Some(s) = s.strip_prefix(lit) else {
+                    return false;
+                };
+                let Some(close) = rest.find('}') else {
+                    return rest == s;
+                };
+                let after = &rest[close + 1..];
+                let seg_end = s.find('/').unwrap_or(s.len());
+                (1..=seg_end).any(|n| s.is_char_boundary(n) && go(after, &s[n..]))
+            }
+        }
+    }
+    go(pattern.trim_start_matches("./"), path)
+}
+
+/// Check 4 by name: files that hold private keys or per-developer config.
+pub fn forbidden_name(path: &str) -> Option<&'static str> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if name == "keys.txt" {
+        Some("an age key file (keys.txt)")
+    } else if path == ".clef/config.yaml" || path.ends_with("/.clef/config.yaml") {
+        Some("the per-developer .clef/config.yaml")
+    } else if name.ends_with(".agekey") {
+        Some("an age identity file")
+    } else {
+        None
+    }
+}
+
+/// Check 4 by content: a line that is an age secret key.
+fn holds_age_identity(bytes: &[u8]) -> Option<u32> {
+    let needle = b"AGE-SECRET-KEY-1";
+    let mut line = 0u32;
+    for l in bytes.split(|&b| b == b'\n') {
+        line += 1;
+        let t = l.trim_ascii_start();
+        if t.starts_with(needle)
+            && t[needle.len()..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count()
+                >= 50
+        {
+            return Some(line);
+        }
+    }
+    None
+}
+
+const ROTATE: &str =
+    "if it was a real credential, rotate it: it may already be in the reflog or a stash";
+
+fn restage(path: &str) -> String {
+    format!(
+        "fix the file, then `git add {path}` (the hook checks what is staged, not the work tree)"
+    )
+}
+
+/// Check 4 (name or content). Not suppressible.
+pub fn check_identity(path: &str, bytes: Option<&[u8]>, out: &mut Vec<Problem>) {
+    let by_name = forbidden_name(path);
+    let by_content = bytes.and_then(holds_age_identity);
+    if by_name.is_none() && by_content.is_none() {
+        return;
+    }
+    let what = match (by_name, by_content) {
+        (Some(n), _) => format!("{n} must never be committed"),
+        _ => "an age secret key (identity) must never be committed".to_owned(),
+    };
+    out.push(Problem {
+        path: path.to_owned(),
+        line: by_content,
+        rule: "private-key-file".into(),
+        what,
+        preview: by_content.map(|_| "AGE-SECRET-KEY-1*****".to_owned()),
+        commit: None,
+        fix: format!(
+            "unstage it (`git rm --cached {path}`), keep keys outside the repository (e.g. ~/.config/sops/age/keys.txt) and list the file in .gitignore; {ROTATE}"
+        ),
+        suppress: None,
+    });
+}
+
+/// The first line of a conflict marker, if any.
+fn marker_line(text: &str) -> Option<u32> {
+    let mut n = 0u32;
+    for l in text.lines() {
+        n += 1;
+        if clef_merge::conflict::has_markers(l) {
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// Line of `mac:` / `"mac":` in the text, for reporting.
+fn mac_line(text: &str) -> Option<u32> {
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start();
+            t.starts_with("mac:") || t.starts_with("\"mac\"") || t.starts_with("sops_mac=")
+        })
+        .and_then(|i| u32::try_from(i + 1).ok())
+}
+
+/// Check 2 on any text: markers or the sentinel MAC.
+pub fn check_conflict(path: &str, text: &str, out: &mut Vec<Problem>) -> bool {
+    let markers = marker_line(text);
+    let sentinel =
+        text.contains(clef_merge::driver::CONFLICT_MAC) || text.contains("CLEF-CONFLICT");
+    if markers.is_none() && !sentinel {
+        return false;
+    }
+    out.push(Problem {
+        path: path.to_owned(),
+        line: markers.or_else(|| mac_line(text)),
+        rule: "conflict-document".into(),
+        what: "an unresolved clef-merge conflict document (conflict markers or the CLEF-CONFLICT MAC) cannot be committed".into(),
+        preview: None,
+        commit: None,
+        fix: format!("finish the merge: `clef merge resolve {path} --ours|--theirs|--pick KEY=ours|theirs`, then `git add {path}`"),
+        suppress: None,
+    });
+    true
+}
+
+/// Best-effort line of the key path `["a"]["b"]` (its last name).
+fn key_line(text: &str, display: &str, format: Format) -> Option<u32> {
+    let last = display
+        .trim_end_matches(" (comment)")
+        .rsplit("[\"")
+        .next()?
+        .trim_end_matches("\"]")
+        .to_owned();
+    if last.is_empty() {
+        return None;
+    }
+    let hit = |l: &str| {
+        let t = l.trim_start().trim_start_matches("- ");
+        match format {
+            Format::Yaml => {
+                t.starts_with(&format!("{last}:")) || t.starts_with(&format!("\"{last}\":"))
+            }
+            Format::Json => t.starts_with(&format!("\"{last}\"")),
+            Format::Dotenv => t.starts_with(&format!("{last}=")),
+        }
+    };
+    text.lines()
+        .position(hit)
+        .and_then(|i| u32::try_from(i + 1).ok())
+}
+
+/// Check 1 (and 2) on a file the manifest says is encrypted.
+pub fn check_sops(path: &str, bytes: &[u8], out: &mut Vec<Problem>) {
+    let text = String::from_utf8_lossy(bytes);
+    if check_conflict(path, &text, out) {
+        return;
+    }
+    let format = Format::from_path(Path::new(path)).unwrap_or(Format::Yaml);
+    let encrypt_hint = format!(
+        "encrypt it in place (`clef sops encrypt -i {path}`), then `git add {path}`; {ROTATE}"
+    );
+    let mut problem =
+        |line: Option<u32>, rule: &str, what: String, preview: Option<String>, fix: String| {
+            out.push(Problem {
+                path: path.to_owned(),
+                line,
+                rule: rule.into(),
+                what,
+                preview,
+                commit: None,
+                fix,
+                suppress: None,
+            });
+        };
+    let file = match EncryptedFile::parse(bytes, format) {
+        Ok(f) => f,
+        Err(SopsError::NotEncryptedFile | SopsError::Empty) => {
+            problem(
+                Some(1),
+                "sops-not-encrypted",
+                "no sops metadata: this file is plaintext but its name (or clef.yaml's file_pattern) says it is encrypted".into(),
+                None,
+                encrypt_hint,
+            );
+            return;
+        }
+        Err(e) => {
+            problem(
+                None,
+                "sops-invalid",
+                format!("not a valid sops file: {e}"),
+                None,
+                format!(
+                    "restore it from a good version (`git restore --staged --worktree {path}`) or re-create it with clef; then `git add {path}`"
+                ),
+            );
+            return;
+        }
+    };
+    let m = &file.meta;
+    let recipients = m
+        .key_groups
+        .iter()
+        .map(|g| g.age.len() + g.other.len())
+        .sum::<usize>();
+    if recipients == 0 {
+        problem(
+            mac_line(&text),
+            "sops-invalid",
+            "the sops metadata lists no recipients".into(),
+            None,
+            restage(path),
+        );
+    }
+    if m.mac.trim().is_empty() {
+        problem(
+            mac_line(&text),
+            "sops-invalid",
+            "the sops metadata has no mac".into(),
+            None,
+            restage(path),
+        );
+    }
+    if m.version.trim().is_empty() {
+        problem(
+            None,
+            "sops-invalid",
+            "the sops metadata has no version".into(),
+            None,
+            restage(path),
+        );
+    }
+    match file.unencrypted_values() {
+        Ok(paths) => {
+            for p in paths {
+                let last = p
+                    .rsplit("[\"")
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches("\"]")
+                    .to_owned();
+                problem(
+                    key_line(&text, &p, format),
+                    "sops-plaintext-value",
+                    format!(
+                        "the value at {p} must be encrypted (per the file's crypt rule) but is in clear text"
+                    ),
+                    Some(format!("{last}: *****")),
+                    format!(
+                        "re-encrypt the file with clef (`clef sops edit {path}` or `clef set`), never by hand, then `git add {path}`; {ROTATE}"
+                    ),
+                );
+            }
+        }
+        Err(e) => problem(
+            None,
+            "sops-invalid",
+            format!("cannot check the values: {e}"),
+            None,
+            restage(path),
+        ),
+    }
+}
+
+/// Check 3: scanner findings on added lines of `blob`. Returns how many
+/// findings were on lines the change does not add.
+pub fn check_scan(
+    scanner: &Scanner,
+    blob: &AddedBlob,
+    bytes: &[u8],
+    out: &mut Vec<Problem>,
+) -> usize {
+    let mut untouched = 0;
+    for f in scanner.scan_blob(&blob.path, bytes) {
+        let line = u32::try_from(f.line).unwrap_or(u32::MAX);
+        if !blob.is_added(line) {
+            untouched += 1;
+            continue;
+        }
+        out.push(Problem {
+            path: blob.path.clone(),
+            line: Some(line),
+            rule: f.rule.clone(),
+            what: f.description.clone(),
+            preview: Some(f.secret.redacted()),
+            commit: blob.commit.clone(),
+            fix: format!(
+                "remove the value from the file (load it from the environment or store it with `clef set`), then `git add {}`; {ROTATE}",
+                blob.path
+            ),
+            suppress: Some(format!(
+                "if it is not a secret: add a `clef:ignore` comment on that line, or `rule:{}` / the path to .clefignore, or accept the current findings into the baseline with `clef-scan --staged --baseline-write {BASELINE}`",
+                f.rule
+            )),
+        });
+    }
+    untouched
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_pattern() {
+        let p = "secrets/{namespace}/{environment}.enc.yaml";
+        assert!(pattern_matches(p, "secrets/api/dev.enc.yaml"));
+        assert!(!pattern_matches(p, "secrets/api/x/dev.enc.yaml"));
+        assert!(!pattern_matches(p, "secrets/api/.enc.yaml"));
+        assert!(!pattern_matches(p, "other/api/dev.enc.yaml"));
+        assert!(pattern_matches(
+            "./{namespace}/{environment}.json",
+            "a/b.json"
+        ));
+        let m = Manifest {
+            file_pattern: Some("cfg/{environment}.yaml".into()),
+        };
+        assert!(m.is_encrypted_path("cfg/prod.yaml"));
+        assert!(m.is_encrypted_path("x/y.enc.json"));
+        assert!(!m.is_encrypted_path("cfg/prod.yml"));
+    }
+
+    #[test]
+    fn identity_names_and_content() {
+        assert!(forbidden_name("keys.txt").is_some());
+        assert!(forbidden_name("a/b/keys.txt").is_some());
+        assert!(forbidden_name(".clef/config.yaml").is_some());
+        assert!(forbidden_name("x/.clef/config.yaml").is_some());
+        assert!(forbidden_name("my.clef/config.yaml").is_none());
+        assert!(forbidden_name("docs/keys.txt.md").is_none());
+        let key = format!("# created\nAGE-SECRET-KEY-1{}\n", "Q".repeat(58));
+        assert_eq!(holds_age_identity(key.as_bytes()), Some(2));
+        assert_eq!(
+            holds_age_identity(b"see AGE-SECRET-KEY-1... in docs\nAGE-SECRET-KEY-1XYZ\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn plaintext_sops_name_is_blocked() {
+        let mut out = Vec::new();
+        check_sops(
+            "s/dev.enc.yaml",
+            b"password: hunter2\nsops: nope\n",
+            &mut out,
+        );
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0].rule.starts_with("sops-"));
+        assert!(!format!("{out:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn markers_are_conflicts() {
+        let mut out = Vec::new();
+        check_sops(
+            "s/dev.enc.yaml",
+            b"a: ENC[x]\n<<<<<<< HEAD\nb: 1\n=======\nb: 2\n>>>>>>> t\n",
+            &mut out,
+        );
+        assert_eq!(out[0].rule, "conflict-document");
+        assert_eq!(out[0].line, Some(2));
+    }
+}
