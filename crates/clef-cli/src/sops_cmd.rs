@@ -261,18 +261,45 @@ fn decrypt(a: DecryptArgs) -> Result<(), CliError> {
     write_stdout(&bytes)
 }
 
-/// How sops prints an extracted value: scalars raw, maps in the output format.
+/// How sops prints an extracted value: strings raw; other values the way the
+/// store marshals them (YAML: a document ending in a newline; JSON: indented,
+/// with a trailing newline only for objects).
 fn extract_bytes(v: &clef_doc::Value, f: Format) -> Result<zeroize::Zeroizing<Vec<u8>>, SopsError> {
-    use clef_doc::Value;
-    Ok(match v {
-        Value::Map(b) => clef_sops::emit_plain(std::slice::from_ref(b), f)?,
-        Value::List(_) => {
-            let wrapped = clef_doc::Branch(vec![clef_doc::Item::Entry("value".into(), v.clone())]);
-            clef_sops::emit_plain(&[wrapped], f)?
+    use clef_doc::{Branch, Item, Value};
+    use zeroize::Zeroizing;
+    if let Value::Str(s) = v {
+        return Ok(Zeroizing::new(s.as_bytes().to_vec()));
+    }
+    if let Value::Map(b) = v {
+        return clef_sops::emit_plain(std::slice::from_ref(b), f);
+    }
+    let wrapped = Branch(vec![Item::Entry("x".into(), v.clone())]);
+    Ok(match f {
+        Format::Yaml | Format::Dotenv => {
+            let text = clef_sops::emit_plain(&[wrapped], Format::Yaml)?;
+            let text = String::from_utf8_lossy(&text);
+            let out = match text.strip_prefix("x: ") {
+                Some(scalar) => scalar.to_owned(),
+                None => text
+                    .strip_prefix("x:\n")
+                    .unwrap_or(&text)
+                    .lines()
+                    .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+                    .collect(),
+            };
+            Zeroizing::new(out.into_bytes())
         }
-        Value::Null => zeroize::Zeroizing::new(b"null".to_vec()),
-        Value::Bool(b) => zeroize::Zeroizing::new(b.to_string().into_bytes()),
-        other => clef_sops::to_bytes(other).unwrap_or_default(),
+        Format::Json => {
+            let text = clef_sops::emit_plain(&[wrapped], Format::Json)?;
+            let text = String::from_utf8_lossy(&text);
+            // "{\n\t\"x\": VALUE\n}\n" -> VALUE, de-indented one level
+            let inner = text
+                .strip_prefix("{\n\t\"x\": ")
+                .and_then(|r| r.strip_suffix("\n}\n"))
+                .unwrap_or(&text);
+            let out: Vec<&str> = inner.lines().map(|l| l.strip_prefix('\t').unwrap_or(l)).collect();
+            Zeroizing::new(out.join("\n").into_bytes())
+        }
     })
 }
 
