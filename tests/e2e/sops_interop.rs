@@ -10,6 +10,8 @@ struct Case {
     ext: &'static str,
     plain: &'static str,
     flags: &'static [&'static str],
+    /// Extra encrypt flags; an entry `rule:<yaml>` instead puts that line into a
+    /// `.sops.yaml` creation rule (sops 3.11 has no CLI flag for comment regexes).
     /// A `sops set` edit to check minimal diffs: (path, json value).
     edit: Option<(&'static str, &'static str)>,
 }
@@ -117,14 +119,14 @@ const CASES: &[Case] = &[
         name: "encrypted_comment_regex",
         ext: "yaml",
         plain: "plain: 1\n# sops:enc\nsecret: 2\nafter: 3\n",
-        flags: &["--encrypted-comment-regex", "sops:enc"],
+        flags: &["rule:encrypted_comment_regex: sops:enc"],
         edit: Some((r#"["plain"]"#, "4")),
     },
     Case {
         name: "unencrypted_comment_regex",
         ext: "yaml",
         plain: "a: 1\n# sops:plain\nb: 2\nc: 3\n",
-        flags: &["--unencrypted-comment-regex", "sops:plain"],
+        flags: &["rule:unencrypted_comment_regex: sops:plain"],
         edit: Some((r#"["a"]"#, "9")),
     },
 ];
@@ -169,14 +171,22 @@ fn env() -> Option<Env> {
 
 impl Env {
     fn sops(&self, args: &[&str], key_file: &Path) -> std::process::Output {
+        self.sops_in(&self.dir, args, key_file)
+    }
+
+    fn sops_in(&self, cwd: &Path, args: &[&str], key_file: &Path) -> std::process::Output {
         let mut c = clean_cmd(&self.sops, &self.home);
-        c.current_dir(&self.dir).env("SOPS_AGE_KEY_FILE", key_file).args(args);
+        c.current_dir(cwd).env("SOPS_AGE_KEY_FILE", key_file).args(args);
         run(c)
     }
 
     fn clef(&self, args: &[&str], key_file: &Path) -> std::process::Output {
+        self.clef_in(&self.dir, args, key_file)
+    }
+
+    fn clef_in(&self, cwd: &Path, args: &[&str], key_file: &Path) -> std::process::Output {
         let mut c = clean_cmd(&bin("clef"), &self.home);
-        c.current_dir(&self.dir).env("SOPS_AGE_KEY_FILE", key_file).arg("sops").args(args);
+        c.current_dir(cwd).env("SOPS_AGE_KEY_FILE", key_file).arg("sops").args(args);
         run(c)
     }
 
@@ -241,15 +251,26 @@ fn interop_table() {
     for case in CASES {
         let name = format!("{}.{}", case.name, case.ext);
         let plain_path = e.write(&format!("plain-{name}"), case.plain.as_bytes());
-        let mut sops_args = vec!["encrypt", "--age", &e.k1.recipient];
-        sops_args.extend_from_slice(case.flags);
-        sops_args.push(&plain_path);
-        let by_sops = ok(e.sops(&sops_args, &e.k1.file));
+        // Cases with a `.sops.yaml` rule run in their own directory holding that config.
+        let rules: Vec<&str> = case.flags.iter().filter_map(|f| f.strip_prefix("rule:")).collect();
+        let cwd = if rules.is_empty() {
+            e.dir.clone()
+        } else {
+            let d = e.dir.join(format!("cfg-{}", case.name));
+            std::fs::create_dir_all(&d).expect("mkdir");
+            let cfg = format!("creation_rules:\n  - age: {}\n    {}\n", e.k1.recipient, rules.join("\n    "));
+            std::fs::write(d.join(".sops.yaml"), cfg).expect("write config");
+            d
+        };
+        let mut enc_args = vec!["encrypt"];
+        if rules.is_empty() {
+            enc_args.extend(["--age", &e.k1.recipient]);
+        }
+        enc_args.extend(case.flags.iter().filter(|f| !f.starts_with("rule:")));
+        enc_args.push(&plain_path);
+        let by_sops = ok(e.sops_in(&cwd, &enc_args, &e.k1.file));
         let sops_file = e.write(&format!("sops-{name}"), &by_sops);
-        let mut clef_args = vec!["encrypt", "--age", &e.k1.recipient];
-        clef_args.extend_from_slice(case.flags);
-        clef_args.push(&plain_path);
-        let by_clef = ok(e.clef(&clef_args, &e.k1.file));
+        let by_clef = ok(e.clef_in(&cwd, &enc_args, &e.k1.file));
         let clef_file = e.write(&format!("clef-{name}"), &by_clef);
 
         // 1. clef decrypts what sops wrote to exactly what sops prints.
