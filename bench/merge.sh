@@ -62,7 +62,7 @@ for n in "${sizes[@]}"; do
     "$CLEF_MERGE_BIN" base.enc.yaml A theirs.enc.yaml --path s.enc.yaml --marker-size 7 --labels base ours theirs
   done
   t_clef=$(( $(now) - t0 ))
-  "$SOPS" decrypt A > /dev/null   # the result is a valid sops file
+  "$SOPS" decrypt --input-type yaml --output-type yaml A > /dev/null   # the result is a valid sops file
 
   # one sops decrypt
   t0=$(now)
