@@ -391,7 +391,7 @@ rule("discord-bot-token", "Discord bot token", ["discord"],
      ["DISCORD_BOT_TOKEN=M" + rand("alnum", 23) + "." + rand("url", 6) + "." + rand("url", 27)],
      ["DISCORD_BOT_TOKEN=${DISCORD_BOT_TOKEN}"], entropy=3.0)
 rule("telegram-bot-token", "Telegram bot token", [":aa"],
-     r"(?:^|[^0-9A-Za-z])([0-9]{8,10}:AA[0-9A-Za-z_-]{33})(?:$|[^0-9A-Za-z_-])",
+     r"(?:^|[^0-9A-Za-z]|bot)([0-9]{8,10}:AA[0-9A-Za-z_-]{33})(?:$|[^0-9A-Za-z_-])",
      ["TELEGRAM_BOT_TOKEN=" + str(rng.randrange(10**8, 10**9)) + ":AA" + rand("url", 33)], ["12:AAshort"], entropy=3.0)
 rule("microsoft-teams-webhook", "Microsoft Teams incoming webhook", ["webhook.office.com"],
      r"(https://[a-z0-9-]+\.webhook\.office\.com/webhookb2/[a-z0-9-]{36}@[a-z0-9-]{36}/IncomingWebhook/[a-z0-9]{32}/[a-z0-9-]{36})",

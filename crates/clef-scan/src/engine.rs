@@ -846,14 +846,16 @@ enum NameKind {
     None,
 }
 
-const NAME_EXCLUDES: &[&str] = &[
+/// Name words that make an assignment something other than a secret
+/// (`public_key`, `token_type`, `password_length`, `secret_name`, …).
+const EXCLUDE_WORDS: &[&str] = &[
     "public",
-    "publish",
-    "pub_",
-    "_id",
-    "keyid",
-    "_name",
+    "pub",
+    "publishable",
+    "id",
+    "ids",
     "name",
+    "names",
     "type",
     "path",
     "file",
@@ -872,7 +874,6 @@ const NAME_EXCLUDES: &[&str] = &[
     "field",
     "header",
     "policy",
-    "expir",
     "ttl",
     "timeout",
     "hash",
@@ -882,24 +883,13 @@ const NAME_EXCLUDES: &[&str] = &[
     "fingerprint",
     "version",
     "index",
-    "keyboard",
-    "keycode",
-    "keyword",
-    "monkey",
-    "donkey",
-    "turkey",
-    "hotkey",
-    "keyspace",
     "keys",
     "sort",
     "primary",
     "foreign",
     "partition",
     "cache",
-    "tokenizer",
     "tokens",
-    "token_type",
-    "tokentype",
     "ref",
     "arn",
     "region",
@@ -931,29 +921,19 @@ const NAME_EXCLUDES: &[&str] = &[
     "manager",
     "provider",
     "service",
-    "client_id",
-    "clientid",
     "reset",
     "forgot",
     "confirm",
-    "policy",
+    "confirmation",
     "strength",
     "valid",
-    "hint",
+    "validation",
     "prompt",
-    "field",
     "msg",
     "message",
     "error",
     "text",
     "title",
-    "bypass",
-    "compass",
-    "passage",
-    "passenger",
-    "passive",
-    "passthrough",
-    "password_hash",
     "new",
     "old",
     "current",
@@ -961,9 +941,7 @@ const NAME_EXCLUDES: &[&str] = &[
     "date",
     "time",
     "at",
-    "count",
     "storage",
-    "file",
     "dir",
     "env",
     "source",
@@ -974,36 +952,104 @@ const NAME_EXCLUDES: &[&str] = &[
     "scope",
     "audience",
     "issuer",
-    "endpoint",
     "host",
     "port",
-    "_by",
+    "by",
     "owner",
-    "key_vault",
-    "keyvault",
+    "vault",
+    "file",
+    "location",
+    "mapping",
+    "map",
+    "field",
+    "selector",
+    "ref",
+    "reference",
+    "var",
+    "variable",
+    "binding",
+    "secret_name",
 ];
+/// Name fragments with the same effect, matched as substrings.
+const EXCLUDE_SUBSTR: &[&str] = &[
+    "expir",
+    "keyboard",
+    "keycode",
+    "keyword",
+    "keyspace",
+    "keystroke",
+    "keypress",
+    "keydown",
+    "keyup",
+    "keyframe",
+    "monkey",
+    "donkey",
+    "turkey",
+    "hotkey",
+    "tokenizer",
+    "tokentype",
+    "passage",
+    "passenger",
+    "passive",
+    "passthrough",
+    "bypass",
+    "compass",
+    "password_hash",
+    "passwordhash",
+    "keyvault",
+    "key_vault",
+    "secretref",
+    "secret_ref",
+    "secretname",
+    "clientid",
+    "client_id",
+    "keyid",
+    "key_id",
+    "authorization_url",
+    "author",
+];
+
+/// Split a name into lowercase words on separators and camelCase boundaries.
+fn name_words(name: &[u8]) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for &b in name {
+        let c = char::from(b);
+        if !c.is_ascii_alphanumeric() {
+            if !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
+            words.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        cur.push(c.to_ascii_lowercase());
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
 
 fn name_kind(name: &[u8]) -> NameKind {
     let n = String::from_utf8_lossy(name).to_ascii_lowercase();
-    let n = n.trim_matches(|c: char| matches!(c, '"' | '\'' | '.' | '-' | '_'));
-    // split into words on _ - . and camelCase is already lowercased: use substrings
-    let words: Vec<&str> = n.split(['_', '-', '.']).filter(|w| !w.is_empty()).collect();
-    let last = words.last().copied().unwrap_or("");
-    if NAME_EXCLUDES.iter().any(|x| {
-        if x.len() <= 3 && !x.contains('_') {
-            words.contains(x)
-        } else {
-            n.contains(x)
-        }
-    }) {
+    let words = name_words(name);
+    let last = words.last().map_or("", String::as_str);
+    if EXCLUDE_SUBSTR.iter().any(|x| n.contains(x))
+        || words.iter().any(|w| EXCLUDE_WORDS.contains(&w.as_str()))
+    {
         return NameKind::None;
     }
+    let has = |w: &str| words.iter().any(|x| x == w);
     if n.contains("passw")
-        || n.contains("passwd")
         || n.contains("passphrase")
-        || words.contains(&"pwd")
+        || has("pwd")
         || last.ends_with("pwd")
-        || words.contains(&"pass")
+        || has("pass")
     {
         return NameKind::Password;
     }
@@ -1012,14 +1058,15 @@ fn name_kind(name: &[u8]) -> NameKind {
         || n.contains("apikey")
         || n.contains("api_key")
         || n.contains("api-key")
-        || n.contains("access_key")
+        || (has("api") && has("key"))
+        || (has("access") && has("key"))
+        || (has("private") && has("key"))
         || n.contains("accesskey")
-        || n.contains("private_key")
         || n.contains("privatekey")
         || n.contains("credential")
-        || words.contains(&"auth")
-        || words.contains(&"cred")
-        || words.contains(&"creds")
+        || has("auth")
+        || has("cred")
+        || has("creds")
         || last == "key"
         || last.ends_with("key");
     if secretish {
