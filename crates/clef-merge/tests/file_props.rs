@@ -79,7 +79,7 @@ proptest! {
         let oe = edited(&be, &o);
         let te = edited(&be, &t);
         let out = merge_sops(&be, &oe, &te, Format::Yaml, &ids, 7, &Labels::default()).expect("merge");
-        let engine = merge_docs(&[b.clone()], &[o.clone()], &[t.clone()]).expect("engine");
+        let engine = merge_docs(std::slice::from_ref(&b), std::slice::from_ref(&o), std::slice::from_ref(&t)).expect("engine");
         prop_assert_eq!(out.conflicts.len(), engine.conflicts.len());
         if engine.is_clean() {
             let got = decrypt(&out.bytes, Format::Yaml, &ids);
