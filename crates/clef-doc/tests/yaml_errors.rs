@@ -307,6 +307,20 @@ fn mutate(rng: &mut Rng, base: &str) -> String {
     chars.into_iter().collect()
 }
 
+/// Whether the text has a block scalar header with an indentation
+/// indicator (`|4`, `|4-`, `|4+`).
+fn has_indentation_indicator(text: &str) -> bool {
+    text.lines().any(|l| {
+        let t = l.trim_end();
+        let Some(pos) = t.rfind('|') else {
+            return false;
+        };
+        let hint = &t[pos + 1..];
+        let digits = hint.trim_end_matches(['-', '+']);
+        digits.len() == 1 && digits.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
 fn corpus() -> Vec<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/yaml/plain");
     let mut out: Vec<String> = std::fs::read_dir(dir)
@@ -328,7 +342,11 @@ fn corpus() -> Vec<String> {
 #[test]
 fn fuzz_mutations_never_panic() {
     let corpus = corpus();
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let seed = std::env::var("YAML_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x9E37_79B9_7F4A_7C15u64);
+    let mut rng = Rng(seed | 1);
     let iterations = std::env::var("YAML_FUZZ_ITERATIONS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -340,11 +358,18 @@ fn fuzz_mutations_never_panic() {
         if let Ok(docs) = parse(&input) {
             parsed += 1;
             let text = emit(&docs, 4);
-            let again = parse(&text).unwrap_or_else(|e| {
-                panic!(
+            let again = match parse(&text) {
+                Ok(again) => again,
+                // go-yaml (and so sops) writes the indentation indicator of a
+                // block scalar relative to the wrong column inside sequence
+                // items, which makes such output unreadable; we reproduce
+                // that byte for byte (see the `literal_indicator_in_list`
+                // oracle fixture), so it is the one accepted failure.
+                Err(_) if has_indentation_indicator(&text) => continue,
+                Err(e) => panic!(
                     "re-parse of our own output failed: {e}\ninput:\n{input:?}\noutput:\n{text:?}"
-                )
-            });
+                ),
+            };
             let text2 = emit(&again, 4);
             let third =
                 parse(&text2).unwrap_or_else(|e| panic!("re-parse failed: {e}\ninput:\n{input:?}"));

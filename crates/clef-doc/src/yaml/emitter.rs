@@ -475,9 +475,11 @@ impl Emitter {
             push_inline(&mut self.out, k, style, ci);
             self.out.push(':');
         } else {
+            // Not a simple key (longer than 128 bytes or multi-line): go-yaml
+            // writes `? key` with the key in its normal value style.
             self.out.push_str("? ");
-            push_double_quoted(&mut self.out, k);
-            self.out.push('\n');
+            let ci = self.child(self.current_key_indent);
+            self.scalar(&Value::Str(crate::tree::secret(k)), ci);
         }
         simple
     }
@@ -510,12 +512,13 @@ impl Emitter {
                     }
                     any_entry = true;
                     self.current_key_indent = indent;
-                    let simple = self.key(k);
-                    if !simple {
+                    if self.key(k) {
+                        self.value_after_key(v, indent);
+                    } else {
                         self.line(indent);
                         self.out.push(':');
+                        self.value_after_complex_key(v, indent);
                     }
-                    self.value_after_key(v, indent);
                 }
             }
         }
@@ -552,7 +555,7 @@ impl Emitter {
             Value::List(l) if l.iter().any(|x| !matches!(x, Value::Comment(_))) => {
                 self.out.push('\n');
                 let ci = self.child(key_indent);
-                self.sequence(l, ci, false);
+                self.sequence(l, ci, false, false);
             }
             Value::List(_) => self.out.push_str(" []\n"),
             other => {
@@ -563,55 +566,73 @@ impl Emitter {
         }
     }
 
-    /// A sequence's items with dashes at `indent`; if `inline`, the cursor
-    /// already sits at that column.
-    fn sequence(&mut self, l: &[Value], indent: usize, mut inline: bool) {
+    /// The value after the `:` of a `? key` entry: collections start on the
+    /// same line at the child indentation.
+    fn value_after_complex_key(&mut self, v: &Value, key_indent: usize) {
+        let ci = self.child(key_indent);
+        let pad = |out: &mut String| {
+            out.extend(std::iter::repeat_n(' ', ci.saturating_sub(key_indent + 1)))
+        };
+        match v {
+            Value::Map(b) if b.keys().next().is_some() => {
+                pad(&mut self.out);
+                self.mapping(&b.0, ci, true);
+            }
+            Value::List(l) if has_values(l) => {
+                pad(&mut self.out);
+                self.sequence(l, ci, true, false);
+            }
+            other => self.value_after_key(other, key_indent),
+        }
+    }
+
+    /// A sequence with dashes at `indent`. If `inline`, the cursor already
+    /// sits at that column (after a parent's `- ` or a `? key`'s `:`); if
+    /// `head_printed`, the sequence's own leading comments were printed by
+    /// the parent sequence (this sequence is one of its items).
+    ///
+    /// go-yaml's emitter keeps one pending head comment: a sequence's head
+    /// (its leading comments) is replaced by the head of its first item when
+    /// that item has one, and is printed before the first dash. The head of a
+    /// mapping or sequence item is its own leading comments, preceded by the
+    /// comments written between it and the previous item.
+    fn sequence(&mut self, l: &[Value], indent: usize, mut inline: bool, head_printed: bool) {
+        let lead = if head_printed { leading_values(l) } else { 0 };
         let mut pending: Vec<&str> = Vec::new();
-        for item in l {
+        let mut first = true;
+        for item in &l[lead..] {
             if let Value::Comment(c) = item {
                 pending.push(c.as_str());
                 continue;
             }
-            for c in pending.drain(..) {
-                if inline {
-                    self.out.push('#');
-                    self.out.push_str(c);
-                    self.out.push('\n');
-                    inline = false;
-                } else {
-                    self.comment_line(indent, c);
-                }
-            }
-            // Leading comments of a mapping or sequence item are head comments
-            // of that node; go-yaml prints them above the dash.
-            let mut rest_items: &[Item] = &[];
-            let mut rest_list: &[Value] = &[];
-            match item {
-                Value::Map(b) if b.keys().next().is_some() => {
-                    let lead =
-                        b.0.iter()
-                            .take_while(|i| matches!(i, Item::Comment(_)))
-                            .count();
-                    for it in &b.0[..lead] {
-                        if let Item::Comment(c) = it {
-                            self.lead_comment(&mut inline, indent, c);
-                        }
-                    }
-                    rest_items = &b.0[lead..];
-                }
-                Value::List(inner) if inner.iter().any(|x| !matches!(x, Value::Comment(_))) => {
-                    let lead = inner
-                        .iter()
-                        .take_while(|i| matches!(i, Value::Comment(_)))
-                        .count();
-                    for it in &inner[..lead] {
-                        if let Value::Comment(c) = it {
-                            self.lead_comment(&mut inline, indent, c);
-                        }
-                    }
-                    rest_list = &inner[lead..];
-                }
-                _ => {}
+            let own: Vec<&str> = match item {
+                Value::Map(b) if b.keys().next().is_some() => b.0[..leading_items(&b.0)]
+                    .iter()
+                    .filter_map(|i| match i {
+                        Item::Comment(c) => Some(c.as_str()),
+                        Item::Entry(..) => None,
+                    })
+                    .collect(),
+                Value::List(inner) if has_values(inner) => inner[..leading_values(inner)]
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::Comment(c) => Some(c.as_str()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let head: Vec<&str> = if first && !own.is_empty() {
+                own
+            } else {
+                let mut h = std::mem::take(&mut pending);
+                h.extend(own);
+                h
+            };
+            pending.clear();
+            first = false;
+            for c in head {
+                self.lead_comment(&mut inline, indent, c);
             }
             if inline {
                 inline = false;
@@ -623,12 +644,13 @@ impl Emitter {
             match item {
                 Value::Map(b) if b.keys().next().is_some() => {
                     self.out.push(' ');
-                    self.mapping(rest_items, indent + 2, true);
+                    let lead = leading_items(&b.0);
+                    self.mapping(&b.0[lead..], indent + 2, true);
                 }
                 Value::Map(_) => self.out.push_str(" {}\n"),
-                Value::List(inner) if inner.iter().any(|x| !matches!(x, Value::Comment(_))) => {
+                Value::List(inner) if has_values(inner) => {
                     self.out.push(' ');
-                    self.sequence(rest_list, indent + 2, true);
+                    self.sequence(inner, indent + 2, true, true);
                 }
                 Value::List(_) => self.out.push_str(" []\n"),
                 other => {
@@ -651,6 +673,24 @@ impl Emitter {
             self.comment_line(indent, c);
         }
     }
+}
+
+fn leading_items(items: &[Item]) -> usize {
+    items
+        .iter()
+        .take_while(|i| matches!(i, Item::Comment(_)))
+        .count()
+}
+
+fn leading_values(items: &[Value]) -> usize {
+    items
+        .iter()
+        .take_while(|i| matches!(i, Value::Comment(_)))
+        .count()
+}
+
+fn has_values(items: &[Value]) -> bool {
+    items.iter().any(|x| !matches!(x, Value::Comment(_)))
 }
 
 /// Prints documents the way sops does (see the module docs of

@@ -884,8 +884,14 @@ impl Composer {
         }
     }
 
-    fn new_node(&mut self, kind: Kind, default_tag: &str, ev: &Event, value: String) -> Res<usize> {
-        let raw_tag = bytes_to_string(ev.tag.clone(), ev.start)?;
+    fn new_node(
+        &mut self,
+        kind: Kind,
+        default_tag: &str,
+        ev: &mut Event,
+        value: String,
+    ) -> Res<usize> {
+        let raw_tag = bytes_to_string(std::mem::take(&mut ev.tag), ev.start)?;
         let tag = if !raw_tag.is_empty() && raw_tag != "!" {
             short_tag(&raw_tag)
         } else if !default_tag.is_empty() {
@@ -902,9 +908,9 @@ impl Composer {
             value,
             alias: None,
             content: Vec::new(),
-            head_comment: bytes_to_string(ev.head_comment.clone(), ev.start)?,
-            line_comment: bytes_to_string(ev.line_comment.clone(), ev.start)?,
-            foot_comment: bytes_to_string(ev.foot_comment.clone(), ev.start)?,
+            head_comment: bytes_to_string(std::mem::take(&mut ev.head_comment), ev.start)?,
+            line_comment: bytes_to_string(std::mem::take(&mut ev.line_comment), ev.start)?,
+            foot_comment: bytes_to_string(std::mem::take(&mut ev.foot_comment), ev.start)?,
             line: ev.start.line + 1,
             column: ev.start.column + 1,
         };
@@ -947,8 +953,8 @@ impl Composer {
     }
 
     fn document(&mut self) -> Res<usize> {
-        let ev = self.take(EventType::DocumentStart)?;
-        let n = self.new_node(Kind::Document, "", &ev, String::new())?;
+        let mut ev = self.take(EventType::DocumentStart)?;
+        let n = self.new_node(Kind::Document, "", &mut ev, String::new())?;
         let child = self.parse()?;
         self.nodes[n].content.push(child);
         if self.peek()? == EventType::DocumentEnd {
@@ -964,9 +970,9 @@ impl Composer {
     }
 
     fn alias(&mut self) -> Res<usize> {
-        let ev = self.take(EventType::Alias)?;
-        let name = bytes_to_string(ev.anchor.clone(), ev.start)?;
-        let n = self.new_node(Kind::Alias, "", &ev, name.clone())?;
+        let mut ev = self.take(EventType::Alias)?;
+        let name = bytes_to_string(std::mem::take(&mut ev.anchor), ev.start)?;
+        let n = self.new_node(Kind::Alias, "", &mut ev, name.clone())?;
         match self.anchors.get(&name) {
             Some(&target) => self.nodes[n].alias = Some(target),
             None => return Err(parse_err("unknown anchor referenced", ev.start)),
@@ -975,24 +981,24 @@ impl Composer {
     }
 
     fn scalar(&mut self) -> Res<usize> {
-        let ev = self.take(EventType::Scalar)?;
+        let mut ev = self.take(EventType::Scalar)?;
         let style = ev.style;
         let quoted = !matches!(style, ScalarStyle::Plain | ScalarStyle::Any);
-        let value = bytes_to_string(ev.value.clone(), ev.start)?;
+        let value = bytes_to_string(std::mem::take(&mut ev.value), ev.start)?;
         let default_tag = if !quoted {
             if value == "<<" { "!!merge" } else { "" }
         } else {
             "!!str"
         };
-        let n = self.new_node(Kind::Scalar, default_tag, &ev, value)?;
+        let n = self.new_node(Kind::Scalar, default_tag, &mut ev, value)?;
         self.nodes[n].style = style;
         self.set_anchor(n, &ev.anchor, ev.start)?;
         Ok(n)
     }
 
     fn sequence(&mut self) -> Res<usize> {
-        let ev = self.take(EventType::SequenceStart)?;
-        let n = self.new_node(Kind::Sequence, "!!seq", &ev, String::new())?;
+        let mut ev = self.take(EventType::SequenceStart)?;
+        let n = self.new_node(Kind::Sequence, "!!seq", &mut ev, String::new())?;
         self.set_anchor(n, &ev.anchor, ev.start)?;
         while self.peek()? != EventType::SequenceEnd {
             let child = self.parse()?;
@@ -1005,9 +1011,9 @@ impl Composer {
     }
 
     fn mapping(&mut self) -> Res<usize> {
-        let ev = self.take(EventType::MappingStart)?;
+        let mut ev = self.take(EventType::MappingStart)?;
         let block = !ev.flow;
-        let n = self.new_node(Kind::Mapping, "!!map", &ev, String::new())?;
+        let n = self.new_node(Kind::Mapping, "!!map", &mut ev, String::new())?;
         self.set_anchor(n, &ev.anchor, ev.start)?;
         while self.peek()? != EventType::MappingEnd {
             let k = self.parse()?;
