@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use clef_core::cell::CellError;
 use clef_sops::SopsError;
 
 /// Exit codes. The SOPS-related ones mirror sops's own, so scripts written
@@ -29,6 +30,8 @@ pub mod code {
     pub const KEY: i32 = 128;
     /// The file is already encrypted.
     pub const ALREADY_ENCRYPTED: i32 = 203;
+    /// A write refused because the repository is mid-merge/rebase/cherry-pick.
+    pub const REFUSED: i32 = 4;
 }
 
 /// An error with its exit code and a one-line message (never a secret value).
@@ -43,7 +46,10 @@ pub struct CliError {
 impl CliError {
     /// A new error.
     pub fn new(code: i32, msg: impl Into<String>) -> Self {
-        CliError { code, msg: msg.into() }
+        CliError {
+            code,
+            msg: msg.into(),
+        }
     }
 
     /// Maps an engine error on `file` to a message and sops's exit code.
@@ -73,5 +79,36 @@ impl CliError {
             SopsError::Output { .. } => code::GENERIC,
         };
         CliError::new(c, format!("{}: {e}", file.display()))
+    }
+}
+
+impl From<clef_core::ManifestError> for CliError {
+    fn from(e: clef_core::ManifestError) -> Self {
+        CliError::new(code::USAGE, e.to_string())
+    }
+}
+
+impl From<clef_core::matrix::TargetError> for CliError {
+    fn from(e: clef_core::matrix::TargetError) -> Self {
+        CliError::new(code::USAGE, e.to_string())
+    }
+}
+
+impl From<clef_core::local::LocalError> for CliError {
+    fn from(e: clef_core::local::LocalError) -> Self {
+        CliError::new(code::KEY, e.to_string())
+    }
+}
+
+impl From<CellError> for CliError {
+    fn from(e: CellError) -> Self {
+        match e {
+            CellError::Sops { file, source } => CliError::sops(&file, source),
+            CellError::Missing(_) => CliError::new(code::NO_FILE, e.to_string()),
+            CellError::Read { .. } | CellError::Sidecar { .. } => {
+                CliError::new(code::READ, e.to_string())
+            }
+            CellError::Write { .. } => CliError::new(code::WRITE, e.to_string()),
+        }
     }
 }

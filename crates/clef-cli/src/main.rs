@@ -1,20 +1,108 @@
 //! `clef`: the command people type.
 
+mod admin;
 mod error;
+mod integrations;
+mod out;
+mod repo;
+mod secrets;
+mod self_check;
 mod sops_cmd;
+
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+const EXIT_CODES: &str = "Exit codes:
+  0    success
+  1    a negative answer or failure: key not found, `diff` found differences,
+       `lint`/`doctor` found errors, conflict left unresolved
+  2    bad usage or input: unknown namespace/environment, invalid clef.yaml
+       (reported with its line), invalid key name, unreadable file
+  3    cannot write (read-only directory, disk full); nothing was changed
+  4    refused: a merge/rebase/cherry-pick/revert is in progress and the cell
+       is not part of it
+  51   MAC mismatch: the cell was modified without its key
+  100  the cell file does not exist
+  128  no identity can decrypt the cell
+  exec passes the command's own exit code through (126/127: cannot run it)";
+
 /// Clef: git-native secrets management on SOPS files.
+///
+/// Secrets live in git as SOPS-encrypted cells, secrets/<namespace>/<environment>.enc.yaml,
+/// declared by clef.yaml. Values are decrypted in memory only; nothing in clear text is
+/// ever written to disk. Targets are written namespace/environment, e.g. api/dev.
 #[derive(Parser, Debug)]
-#[command(name = "clef", version, about, long_about = None)]
+#[command(name = "clef", version, about, after_long_help = EXIT_CODES)]
 struct Cli {
+    /// Work in this directory instead of the current one.
+    #[arg(long, global = true)]
+    dir: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// Set up Clef in this git repository (clef.yaml, your age identity outside the
+    /// repo, .gitattributes, .gitignore, .clefignore, empty cells, hooks and merge
+    /// drivers). In a repository that already has clef.yaml: set up your own identity only.
+    #[command(after_long_help = EXIT_CODES)]
+    Init(admin::InitArgs),
+    /// Set a key in a cell (re-encrypts only what changed; updates the sidecar).
+    #[command(after_long_help = EXIT_CODES)]
+    Set(secrets::SetArgs),
+    /// Print a value (exactly, plus a newline on a terminal).
+    #[command(after_long_help = EXIT_CODES)]
+    Get(secrets::GetArgs),
+    /// Delete a key (and its pending/rotation records).
+    #[command(after_long_help = EXIT_CODES)]
+    Delete(secrets::DeleteArgs),
+    /// List the keys of a cell, values masked (no decryption needed).
+    #[command(after_long_help = EXIT_CODES)]
+    List(secrets::ListArgs),
+    /// Run a command with a cell's values as environment variables (no shell).
+    #[command(after_long_help = EXIT_CODES)]
+    Exec(secrets::ExecArgs),
+    /// Print a cell's values as shell exports, dotenv or JSON.
+    #[command(after_long_help = EXIT_CODES)]
+    Export(secrets::ExportArgs),
+    /// Import keys from a dotenv, JSON or YAML file (or stdin) into a cell.
+    #[command(after_long_help = EXIT_CODES)]
+    Import(secrets::ImportArgs),
+    /// Compare a namespace's values between two environments (masked by default;
+    /// exit 1 when they differ).
+    #[command(after_long_help = EXIT_CODES)]
+    Diff(secrets::DiffArgs),
+    /// Check the repository: missing cells, invalid SOPS files, MAC failures, key
+    /// drift, pending placeholders, recipient drift, schema violations (never prints
+    /// values; exit 1 on errors).
+    #[command(after_long_help = EXIT_CODES)]
+    Lint(admin::LintArgs),
+    /// List, add or remove age recipients (updates clef.yaml and the cells).
+    #[command(subcommand, after_long_help = EXIT_CODES)]
+    Recipients(admin::RecipientsCmd),
+    /// Give cells a new data key, wrapped for the recipients clef.yaml lists.
+    #[command(after_long_help = EXIT_CODES)]
+    Rotate(admin::RotateArgs),
+    /// Check the setup: git, clef.yaml, your identity, merge drivers, hooks,
+    /// .gitattributes, binaries on PATH (one line per check, with a fix).
+    #[command(after_long_help = EXIT_CODES)]
+    Doctor(admin::DoctorArgs),
+    /// Install or remove the git hooks and merge drivers in this clone.
+    #[command(subcommand)]
+    Hooks(integrations::HooksCmd),
+    /// Inspect and resolve conflicted cells left by the merge driver.
+    #[command(subcommand, after_long_help = EXIT_CODES)]
+    Merge(integrations::MergeCmd),
+    /// Scan files for secrets (same options as clef-scan; see `clef scan --help`).
+    /// Exit 0 clean, 1 findings, 2 error.
+    #[command(disable_help_flag = true)]
+    Scan {
+        /// Arguments for the scanner.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Native drop-in for the common sops operations (no sops binary needed).
     ///
     /// Exit codes follow sops: 0 ok, 2 unreadable or invalid input, 3 cannot write,
@@ -22,15 +110,57 @@ enum Cmd {
     /// 128 no key can decrypt the file, 203 already encrypted.
     #[command(subcommand)]
     Sops(sops_cmd::SopsCmd),
+    /// Check that the installation works: an in-memory encrypt/decrypt round trip
+    /// with a throw-away key, and the other Clef binaries answer.
+    SelfCheck {
+        /// Scratch directory (unused by the in-memory check; accepted for install.sh).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() {
+    // A panic message could quote anything; say only where it happened.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("clef: internal error{at}");
+    }));
     let cli = Cli::parse();
+    let dir = cli.dir.as_deref();
     let result = match cli.cmd {
+        Cmd::Init(a) => admin::init(dir, a),
+        Cmd::Set(a) => secrets::set(dir, a),
+        Cmd::Get(a) => secrets::get(dir, a),
+        Cmd::Delete(a) => secrets::delete(dir, a),
+        Cmd::List(a) => secrets::list(dir, a),
+        Cmd::Exec(a) => secrets::exec(dir, a),
+        Cmd::Export(a) => secrets::export(dir, a),
+        Cmd::Import(a) => secrets::import(dir, a),
+        Cmd::Diff(a) => secrets::diff(dir, a),
+        Cmd::Lint(a) => admin::lint_cmd(dir, a),
+        Cmd::Recipients(c) => admin::recipients(dir, c),
+        Cmd::Rotate(a) => admin::rotate(dir, a),
+        Cmd::Doctor(a) => admin::doctor(dir, a),
+        Cmd::Hooks(c) => integrations::hooks(dir, c),
+        Cmd::Merge(c) => integrations::merge(dir, c),
+        Cmd::Scan { args } => {
+            let mut args = args;
+            if let Some(d) = &cli.dir {
+                args.insert(0, d.clone().into_os_string());
+                args.insert(0, "--root".into());
+            }
+            std::process::exit(integrations::scan(args));
+        }
         Cmd::Sops(c) => sops_cmd::run(c),
+        Cmd::SelfCheck { dir: _ } => self_check::run(),
     };
     if let Err(e) = result {
-        eprintln!("clef: {}", e.msg);
+        if !e.msg.is_empty() {
+            eprintln!("clef: {}", e.msg);
+        }
         std::process::exit(e.code);
     }
 }

@@ -1,0 +1,930 @@
+//! Repository-level commands: init, lint, recipients, rotate, doctor.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use clef_core::Cell;
+use clef_core::cell::{self, Change};
+use clef_core::lint::{self, Severity};
+use clef_core::local::{self, LocalConfig};
+use clef_core::manifest::{self, Manifest, Recipient};
+use clef_keys::Identities;
+use clef_sops::KeyGroup;
+use zeroize::Zeroizing;
+
+use crate::error::{CliError, code};
+use crate::out::{self, Json};
+use crate::repo::{self, Repo};
+
+const CLEFIGNORE: &str = "# Paths `clef scan` skips (gitignore syntax).\nnode_modules/\nvendor/\n.yarn/\ndist/\nbuild/\n.next/\n.nuxt/\n*.lock\npackage-lock.json\nyarn.lock\n";
+
+fn write_err(path: &Path, e: &std::io::Error) -> CliError {
+    CliError::new(
+        code::WRITE,
+        format!("{}: cannot write: {}", path.display(), e.kind()),
+    )
+}
+
+fn write_text(path: &Path, text: &str, private: bool) -> Result<(), CliError> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| write_err(d, &e))?;
+    }
+    clef_sops::io::atomic_write(path, text.as_bytes(), private).map_err(|e| write_err(path, &e))
+}
+
+/// Appends the missing `lines` to a text file (creating it); returns what was added.
+fn ensure_lines(path: &Path, header: &str, lines: &[&str]) -> Result<Vec<String>, CliError> {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let present: Vec<&str> = old.lines().map(str::trim).collect();
+    let missing: Vec<String> = lines
+        .iter()
+        .filter(|l| !present.contains(l))
+        .map(|l| (*l).to_owned())
+        .collect();
+    if missing.is_empty() {
+        return Ok(missing);
+    }
+    let mut text = old.clone();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(header);
+    text.push('\n');
+    for l in &missing {
+        text.push_str(l);
+        text.push('\n');
+    }
+    write_text(path, &text, false)?;
+    Ok(missing)
+}
+
+// ---------------------------------------------------------------- init
+
+/// `clef init`
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Namespaces (comma-separated), e.g. api,payments.
+    #[arg(long, value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// Environments (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "dev,staging,production")]
+    pub environments: Vec<String>,
+    /// Encryption backend (clef encrypts for age only).
+    #[arg(long, default_value = "age")]
+    pub backend: String,
+    /// Never prompt (clef init does not prompt; accepted for compatibility).
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// Use this existing age identity file instead of generating one.
+    #[arg(long)]
+    pub age_key_file: Option<PathBuf>,
+}
+
+fn repo_label(root: &Path) -> Result<String, CliError> {
+    let name: String = root
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("repo")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut r = [0u8; 3];
+    getrandom::getrandom(&mut r).map_err(|_| {
+        CliError::new(
+            code::GENERIC,
+            "the operating system's random number generator failed",
+        )
+    })?;
+    Ok(format!("{name}-{:02x}{:02x}{:02x}", r[0], r[1], r[2]))
+}
+
+/// Generates an identity under the user's config dir; returns (file, recipient).
+fn new_identity(root: &Path) -> Result<(PathBuf, String), CliError> {
+    let label = repo_label(root)?;
+    let path = local::default_key_path(&repo::env, &label).ok_or_else(|| {
+        CliError::new(
+            code::USAGE,
+            "cannot find your config directory: set HOME or XDG_CONFIG_HOME",
+        )
+    })?;
+    let canon_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    std::fs::create_dir_all(&parent).map_err(|e| write_err(&parent, &e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o700));
+    }
+    let canon = std::fs::canonicalize(&parent).unwrap_or(parent);
+    if canon.starts_with(&canon_root) {
+        return Err(CliError::new(
+            code::USAGE,
+            format!(
+                "{}: refusing to put a private key inside the repository; set XDG_CONFIG_HOME to a directory outside it",
+                path.display()
+            ),
+        ));
+    }
+    let (secret, recipient) = clef_keys::generate_identity();
+    let text = Zeroizing::new(format!(
+        "# created: {}\n# public key: {recipient}\n{}\n",
+        clef_sops::time::now_rfc3339(),
+        clef_keys::expose(&secret)
+    ));
+    clef_sops::io::atomic_write(&path, text.as_bytes(), true).map_err(|e| write_err(&path, &e))?;
+    Ok((path, recipient))
+}
+
+fn identity_from_file(f: &Path) -> Result<String, CliError> {
+    let mut ids = Identities::empty();
+    ids.add_file(f)
+        .map_err(|e| CliError::new(code::KEY, e.to_string()))?;
+    ids.recipients()
+        .into_iter()
+        .next()
+        .ok_or_else(|| CliError::new(code::KEY, format!("{}: holds no age identity", f.display())))
+}
+
+/// Per-clone setup shared by both init paths: local config and .gitignore.
+fn local_setup(root: &Path, key_file: &Path) -> Result<(), CliError> {
+    let cfg = LocalConfig {
+        age_key_file: Some(key_file.to_path_buf()),
+    };
+    write_text(&root.join(local::CONFIG_PATH), &cfg.to_text(), true)?;
+    ensure_lines(
+        &root.join(".gitignore"),
+        "# Clef: per-developer settings (policy files under .clef/ stay committable)",
+        &[".clef/config.yaml"],
+    )?;
+    Ok(())
+}
+
+/// Runs `clef init`.
+pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
+    let root = repo::start_dir(dir)?;
+    let root = std::fs::canonicalize(&root)
+        .map_err(|e| CliError::new(code::READ, format!("{}: {}", root.display(), e.kind())))?;
+    if repo::git(&root, &["rev-parse", "--is-inside-work-tree"]).is_none() {
+        return Err(CliError::new(
+            code::USAGE,
+            format!(
+                "{} is not inside a git work tree (run `git init` first)",
+                root.display()
+            ),
+        ));
+    }
+    if a.backend != "age" {
+        return Err(CliError::new(
+            code::USAGE,
+            format!(
+                "backend '{}' is not supported: clef encrypts for age recipients only",
+                a.backend
+            ),
+        ));
+    }
+    if root.join(manifest::FILE_NAME).is_file() {
+        return init_second_developer(&root, &a);
+    }
+    if a.namespaces.is_empty() {
+        return Err(CliError::new(
+            code::USAGE,
+            "--namespaces is required, e.g. --namespaces api,web",
+        ));
+    }
+    for (what, list) in [
+        ("namespace", &a.namespaces),
+        ("environment", &a.environments),
+    ] {
+        for (i, n) in list.iter().enumerate() {
+            if !Manifest::valid_name(n) {
+                return Err(CliError::new(
+                    code::USAGE,
+                    format!(
+                        "{what} '{n}' is not a valid name (lowercase letter, then a-z 0-9 _ -)"
+                    ),
+                ));
+            }
+            if list[..i].contains(n) {
+                return Err(CliError::new(
+                    code::USAGE,
+                    format!("{what} '{n}' is given twice"),
+                ));
+            }
+        }
+    }
+    if a.environments.is_empty() {
+        return Err(CliError::new(
+            code::USAGE,
+            "--environments must name at least one environment",
+        ));
+    }
+    let (key_file, recipient) = match &a.age_key_file {
+        Some(f) => (
+            std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()),
+            identity_from_file(f)?,
+        ),
+        None => new_identity(&root)?,
+    };
+    let text = Manifest::initial_text(&a.namespaces, &a.environments, &recipient);
+    let manifest = Manifest::parse(&text, Path::new(manifest::FILE_NAME))?;
+    write_text(&root.join(manifest::FILE_NAME), &text, false)?;
+    local_setup(&root, &key_file)?;
+    if !root.join(".clefignore").exists() {
+        write_text(&root.join(".clefignore"), CLEFIGNORE, false)?;
+    }
+    // Empty cells, so the matrix is complete from the start.
+    let mut blobs = Vec::new();
+    for c in manifest.cells() {
+        let path = c.path_in(&root);
+        if path.exists() {
+            continue;
+        }
+        let plain = cell::new_plain(c.format(), &manifest.recipients_for(&c))
+            .map_err(|e| CliError::sops(&c.file, e))?;
+        let bytes = plain
+            .encrypt()
+            .and_then(|f| f.to_bytes())
+            .map_err(|e| CliError::sops(&c.file, e))?;
+        blobs.push((path, bytes));
+    }
+    let changes: Vec<Change<'_>> = blobs
+        .iter()
+        .map(|(p, b)| Change {
+            path: p.clone(),
+            bytes: b,
+            old: None,
+        })
+        .collect();
+    cell::write_all(&changes)?;
+    crate::integrations::install_hooks(&root)?;
+    eprintln!(
+        "clef: initialised {} ({} namespaces x {} environments)",
+        root.display(),
+        a.namespaces.len(),
+        a.environments.len()
+    );
+    eprintln!(
+        "clef: your age identity: {} (recipient {recipient})",
+        key_file.display()
+    );
+    eprintln!(
+        "clef: next: git add clef.yaml .gitattributes .gitignore .clefignore secrets && git commit -m 'clef init'"
+    );
+    Ok(())
+}
+
+fn init_second_developer(root: &Path, a: &InitArgs) -> Result<(), CliError> {
+    let manifest = Manifest::load(root)?;
+    let known = manifest.all_recipients();
+    let ids = local::identities(root, &repo::env)?;
+    if let Some(r) = ids.recipients().into_iter().find(|r| known.contains(r)) {
+        if !root.join(local::CONFIG_PATH).exists()
+            && let Some(f) = &a.age_key_file
+        {
+            local_setup(root, f)?;
+        }
+        crate::integrations::install_hooks(root)?;
+        eprintln!("clef: already initialised; your identity ({r}) is a recipient in clef.yaml");
+        return Ok(());
+    }
+    let (key_file, recipient) = match &a.age_key_file {
+        Some(f) => (
+            std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()),
+            identity_from_file(f)?,
+        ),
+        None => match LocalConfig::load(root)?
+            .age_key_file
+            .filter(|f| f.is_file())
+        {
+            Some(f) => {
+                let r = identity_from_file(&f)?;
+                (f, r)
+            }
+            None => new_identity(root)?,
+        },
+    };
+    local_setup(root, &key_file)?;
+    crate::integrations::install_hooks(root)?;
+    eprintln!(
+        "clef: this repository already has clef.yaml; set up your own identity only: {}",
+        key_file.display()
+    );
+    eprintln!("clef: you cannot decrypt yet. Ask someone with access to run:");
+    eprintln!("    clef recipients add {recipient} --label \"$(git config user.name)\"");
+    eprintln!("clef: which adds this line under sops.age.recipients in clef.yaml:");
+    eprintln!("      - {recipient}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------- lint
+
+/// `clef lint`
+#[derive(Args, Debug)]
+pub struct LintArgs {
+    /// Print {"issues":[{severity,category,file,key,message,fix}],"fileCount","pendingCount"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `clef lint`.
+pub fn lint_cmd(dir: Option<&Path>, a: LintArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    let ids = repo.identities()?;
+    let report = lint::run(&repo.root, &repo.manifest, &ids);
+    if a.json {
+        let issues = report
+            .issues
+            .iter()
+            .map(|i| {
+                Json::Obj(vec![
+                    ("severity", Json::s(i.severity.name())),
+                    ("category", Json::s(i.category)),
+                    ("file", Json::s(&i.file)),
+                    ("key", Json::opt(i.key.clone())),
+                    ("message", Json::s(&i.message)),
+                    ("fix", Json::opt(i.fix.clone())),
+                ])
+            })
+            .collect();
+        let j = Json::Obj(vec![
+            ("issues", Json::Arr(issues)),
+            (
+                "fileCount",
+                Json::Num(i64::try_from(report.file_count).unwrap_or(i64::MAX)),
+            ),
+            (
+                "pendingCount",
+                Json::Num(i64::try_from(report.pending_count).unwrap_or(i64::MAX)),
+            ),
+        ]);
+        out::print_str(&j.render())?;
+    } else {
+        let mut s = String::new();
+        for i in &report.issues {
+            let key = i.key.as_ref().map(|k| format!(" {k}:")).unwrap_or_default();
+            let fix = i
+                .fix
+                .as_ref()
+                .map(|f| format!(" (fix: {f})"))
+                .unwrap_or_default();
+            s.push_str(&format!(
+                "{:<7} {:<8} {}:{key} {}{fix}\n",
+                i.severity.name(),
+                i.category,
+                i.file,
+                i.message
+            ));
+        }
+        let count = |sev| report.issues.iter().filter(|i| i.severity == sev).count();
+        s.push_str(&format!(
+            "{} cells checked: {} errors, {} warnings, {} info\n",
+            report.file_count,
+            count(Severity::Error),
+            count(Severity::Warning),
+            count(Severity::Info)
+        ));
+        out::print_str(&s)?;
+    }
+    if report.has_errors() {
+        return Err(CliError::new(code::GENERIC, String::new()));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- recipients
+
+/// `clef recipients …`
+#[derive(Subcommand, Debug)]
+pub enum RecipientsCmd {
+    /// List recipients (global and per environment).
+    List {
+        /// Only the effective recipients of this environment.
+        #[arg(short = 'e', long)]
+        environment: Option<String>,
+        /// Print [{"key","label","scope"}].
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add an age recipient and re-wrap the data key of every affected cell for it
+    /// (values untouched). With -e, only that environment; its list starts from
+    /// the current recipients, so nobody loses access.
+    Add {
+        /// The age recipient (age1…).
+        key: String,
+        /// Only this environment.
+        #[arg(short = 'e', long)]
+        environment: Option<String>,
+        /// Who it is.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Remove an age recipient; every affected cell gets a new data key
+    /// (the removed key knew the old one).
+    Remove {
+        /// The age recipient (age1…).
+        key: String,
+        /// Only this environment.
+        #[arg(short = 'e', long)]
+        environment: Option<String>,
+    },
+}
+
+/// Runs `clef recipients`.
+pub fn recipients(dir: Option<&Path>, cmd: RecipientsCmd) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    match cmd {
+        RecipientsCmd::List { environment, json } => {
+            recipients_list(&repo, environment.as_deref(), json)
+        }
+        RecipientsCmd::Add {
+            key,
+            environment,
+            label,
+        } => {
+            clef_keys::parse_recipient(&key)
+                .map_err(|e| CliError::new(code::USAGE, e.to_string()))?;
+            let mut m = repo.manifest.clone();
+            if !m.add_recipient(
+                &Recipient {
+                    key: key.trim().to_owned(),
+                    label,
+                },
+                environment.as_deref(),
+            )? {
+                eprintln!("clef: {key} is already a recipient there; nothing to do");
+                return Ok(());
+            }
+            apply_recipients(&repo, m, false)
+        }
+        RecipientsCmd::Remove { key, environment } => {
+            let mut m = repo.manifest.clone();
+            if !m.remove_recipient(key.trim(), environment.as_deref())? {
+                return Err(CliError::new(
+                    code::GENERIC,
+                    format!("{key} is not a recipient there"),
+                ));
+            }
+            apply_recipients(&repo, m, true)
+        }
+    }
+}
+
+fn recipients_list(repo: &Repo, env: Option<&str>, json: bool) -> Result<(), CliError> {
+    let m = &repo.manifest;
+    let label_of = |k: &str| {
+        m.age_recipients
+            .iter()
+            .chain(
+                m.environments
+                    .iter()
+                    .flat_map(|e| e.recipients.iter().flatten()),
+            )
+            .find(|r| r.key == k)
+            .and_then(|r| r.label.clone())
+    };
+    let mut rows: Vec<(String, Option<String>, String)> = Vec::new();
+    match env {
+        Some(e) => {
+            let env = m
+                .environment(e)
+                .ok_or_else(|| CliError::new(code::USAGE, format!("unknown environment '{e}'")))?;
+            let scope = if env.recipients.is_some() {
+                format!("env:{e}")
+            } else {
+                "global".into()
+            };
+            let list = env
+                .recipients
+                .clone()
+                .unwrap_or_else(|| m.age_recipients.clone());
+            rows.extend(list.into_iter().map(|r| (r.key, r.label, scope.clone())));
+        }
+        None => {
+            rows.extend(
+                m.age_recipients
+                    .iter()
+                    .map(|r| (r.key.clone(), r.label.clone(), "global".into())),
+            );
+            for e in &m.environments {
+                for r in e.recipients.iter().flatten() {
+                    rows.push((
+                        r.key.clone(),
+                        r.label.clone().or_else(|| label_of(&r.key)),
+                        format!("env:{}", e.name),
+                    ));
+                }
+            }
+        }
+    }
+    if json {
+        let arr = rows
+            .iter()
+            .map(|(k, l, s)| {
+                Json::Obj(vec![
+                    ("key", Json::s(k)),
+                    ("label", Json::opt(l.clone())),
+                    ("scope", Json::s(s)),
+                ])
+            })
+            .collect();
+        return out::print_str(&Json::Arr(arr).render());
+    }
+    let mut s = String::new();
+    for (k, l, sc) in &rows {
+        s.push_str(&format!(
+            "{k}  {sc}{}\n",
+            l.as_ref().map(|l| format!("  ({l})")).unwrap_or_default()
+        ));
+    }
+    out::print_str(&s)
+}
+
+/// Re-wraps (or, when someone lost access, rotates) every cell whose
+/// recipients change between the current manifest and `new`, then writes the
+/// manifest and the cells in one step.
+fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Result<(), CliError> {
+    let ids = repo.identities()?;
+    let all: Vec<Cell> = repo.manifest.cells();
+    repo.check_writable(&all.iter().collect::<Vec<_>>())?;
+    let mut blobs: Vec<(PathBuf, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    let mut touched = Vec::new();
+    for c in &all {
+        let after = new.recipients_for(c);
+        if after.is_empty() {
+            return Err(CliError::new(
+                code::USAGE,
+                format!(
+                    "{}: refusing: {} would have no recipient left",
+                    c.file.display(),
+                    c.target()
+                ),
+            ));
+        }
+        let Some(loaded) = cell::load(&repo.root, c)? else {
+            continue;
+        };
+        let current: Vec<String> = loaded
+            .file
+            .meta
+            .age_recipients()
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let add: Vec<String> = after
+            .iter()
+            .filter(|r| !current.contains(r))
+            .cloned()
+            .collect();
+        let rm: Vec<String> = current
+            .iter()
+            .filter(|r| !after.contains(r))
+            .cloned()
+            .collect();
+        if add.is_empty() && rm.is_empty() {
+            continue;
+        }
+        let bytes = if removing && !rm.is_empty() {
+            let mut plain = loaded
+                .file
+                .decrypt(&ids)
+                .map_err(|e| CliError::sops(&c.file, e))?;
+            plain.meta.key_groups = vec![KeyGroup::of_recipients(&after)];
+            plain.meta.shamir_threshold = 0;
+            plain.rotate().map_err(|e| CliError::sops(&c.file, e))?;
+            plain
+                .encrypt()
+                .and_then(|f| f.to_bytes())
+                .map_err(|e| CliError::sops(&c.file, e))?
+        } else {
+            let mut f = loaded.file.clone();
+            clef_sops::update_recipients(&mut f, &ids, &add, &rm)
+                .map_err(|e| CliError::sops(&c.file, e))?;
+            f.to_bytes().map_err(|e| CliError::sops(&c.file, e))?
+        };
+        blobs.push((c.path_in(&repo.root), bytes, Some(loaded.raw)));
+        touched.push(c.target());
+    }
+    let old_manifest = std::fs::read(repo.manifest.path()).ok();
+    let new_text = new.to_text();
+    Manifest::parse(&new_text, Path::new(manifest::FILE_NAME))?;
+    blobs.push((
+        repo.root.join(manifest::FILE_NAME),
+        new_text.into_bytes(),
+        old_manifest,
+    ));
+    let changes: Vec<Change<'_>> = blobs
+        .iter()
+        .map(|(p, b, o)| Change {
+            path: p.clone(),
+            bytes: b,
+            old: o.as_deref(),
+        })
+        .collect();
+    cell::write_all(&changes)?;
+    let what = if removing {
+        "new data key, re-encrypted"
+    } else {
+        "data key re-wrapped"
+    };
+    eprintln!(
+        "clef: updated clef.yaml; {what}: {}",
+        if touched.is_empty() {
+            "no cells".into()
+        } else {
+            touched.join(", ")
+        }
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------- rotate
+
+/// `clef rotate`
+#[derive(Args, Debug)]
+pub struct RotateArgs {
+    /// namespace/environment (or --all).
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub target: Option<String>,
+    /// Every cell of the matrix.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Runs `clef rotate`: a new data key per cell, wrapped for the recipients
+/// clef.yaml lists for it (recipient changes are reported).
+pub fn rotate(dir: Option<&Path>, a: RotateArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    let cells = match &a.target {
+        Some(t) => vec![repo.manifest.target(t)?],
+        None => repo.manifest.cells(),
+    };
+    repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
+    let ids = repo.identities()?;
+    let mut blobs: Vec<(PathBuf, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    let mut notes = Vec::new();
+    for c in &cells {
+        let loaded = match cell::load(&repo.root, c)? {
+            Some(l) => l,
+            None if a.all => continue,
+            None => return Err(cell::CellError::Missing(c.file.clone()).into()),
+        };
+        let recipients = crate::secrets::cell_recipients(&repo, c)?;
+        let mut plain = loaded
+            .file
+            .decrypt(&ids)
+            .map_err(|e| CliError::sops(&c.file, e))?;
+        let before: Vec<String> = plain
+            .meta
+            .age_recipients()
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        plain.meta.key_groups = vec![KeyGroup::of_recipients(&recipients)];
+        plain.meta.shamir_threshold = 0;
+        plain.rotate().map_err(|e| CliError::sops(&c.file, e))?;
+        let bytes = plain
+            .encrypt()
+            .and_then(|f| f.to_bytes())
+            .map_err(|e| CliError::sops(&c.file, e))?;
+        for r in recipients.iter().filter(|r| !before.contains(r)) {
+            notes.push(format!(
+                "{}: added recipient {r} (from clef.yaml)",
+                c.target()
+            ));
+        }
+        for r in before.iter().filter(|r| !recipients.contains(r)) {
+            notes.push(format!(
+                "{}: removed recipient {r} (not in clef.yaml)",
+                c.target()
+            ));
+        }
+        blobs.push((c.path_in(&repo.root), bytes, Some(loaded.raw)));
+    }
+    let changes: Vec<Change<'_>> = blobs
+        .iter()
+        .map(|(p, b, o)| Change {
+            path: p.clone(),
+            bytes: b,
+            old: o.as_deref(),
+        })
+        .collect();
+    cell::write_all(&changes)?;
+    for n in notes {
+        eprintln!("clef: {n}");
+    }
+    eprintln!("clef: rotated the data key of {} cell(s)", changes.len());
+    Ok(())
+}
+
+// ---------------------------------------------------------------- doctor
+
+/// `clef doctor`
+#[derive(Args, Debug)]
+pub struct DoctorArgs {
+    /// Print [{"check","ok","detail","fix"}].
+    #[arg(long)]
+    pub json: bool,
+}
+
+struct Check {
+    name: &'static str,
+    ok: bool,
+    detail: String,
+    fix: Option<String>,
+}
+
+fn on_path(bin: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(bin))
+            .find(|f| f.is_file())
+    })
+}
+
+/// Runs `clef doctor`: one line per check, exit 1 if any failed.
+pub fn doctor(dir: Option<&Path>, a: DoctorArgs) -> Result<(), CliError> {
+    let mut checks: Vec<Check> = Vec::new();
+    let git_v = repo::git(Path::new("."), &["--version"]);
+    checks.push(Check {
+        name: "git",
+        ok: git_v.is_some(),
+        detail: git_v
+            .map(|v| String::from_utf8_lossy(&v).trim().to_owned())
+            .unwrap_or_else(|| "git not found on PATH".into()),
+        fix: Some("install git".into()),
+    });
+    let repo = Repo::open(dir);
+    match &repo {
+        Ok(r) => checks.push(Check {
+            name: "manifest",
+            ok: true,
+            detail: format!("{} is valid", r.manifest.path().display()),
+            fix: None,
+        }),
+        Err(e) => checks.push(Check {
+            name: "manifest",
+            ok: false,
+            detail: e.msg.clone(),
+            fix: Some("fix clef.yaml, or run `clef init`".into()),
+        }),
+    }
+    if let Ok(r) = &repo {
+        let root = &r.root;
+        match r.identities() {
+            Ok(ids) => {
+                let known = r.manifest.all_recipients();
+                let mine = ids.recipients();
+                let matching: Vec<&String> = mine.iter().filter(|x| known.contains(x)).collect();
+                checks.push(Check {
+                    name: "identity",
+                    ok: !matching.is_empty(),
+                    detail: if mine.is_empty() {
+                        "no age identity found".into()
+                    } else if matching.is_empty() {
+                        format!(
+                            "{} identity(ies) found, none is a recipient in clef.yaml",
+                            mine.len()
+                        )
+                    } else {
+                        format!("{} is a recipient in clef.yaml", matching[0])
+                    },
+                    fix: Some(if mine.is_empty() {
+                        "run `clef init` to create your identity".into()
+                    } else {
+                        format!("ask a teammate to run `clef recipients add {}`", mine[0])
+                    }),
+                });
+            }
+            Err(e) => checks.push(Check {
+                name: "identity",
+                ok: false,
+                detail: e.msg.clone(),
+                fix: Some("fix the identity source named above".into()),
+            }),
+        }
+        match clef_hooks::install::status(root) {
+            Ok(st) => {
+                for (driver, cmd) in &st.drivers {
+                    let ok = cmd.as_deref() == Some(clef_hooks::install::DRIVER);
+                    checks.push(Check {
+                        name: if driver == "clef" {
+                            "merge driver (secrets)"
+                        } else {
+                            "merge driver (sidecars)"
+                        },
+                        ok,
+                        detail: match cmd {
+                            Some(c) => format!("merge.{driver}.driver = {c}"),
+                            None => format!("merge.{driver}.driver is not set in this clone"),
+                        },
+                        fix: Some("clef hooks install".into()),
+                    });
+                }
+                checks.push(Check {
+                    name: ".gitattributes",
+                    ok: st.attributes_missing.is_empty(),
+                    detail: if st.attributes_missing.is_empty() {
+                        "merge attributes present".into()
+                    } else {
+                        format!("missing: {}", st.attributes_missing.join(", "))
+                    },
+                    fix: Some("clef hooks install, then commit .gitattributes".into()),
+                });
+                let bad: Vec<String> = st
+                    .hooks
+                    .iter()
+                    .filter(|(_, s)| !matches!(s, clef_hooks::install::HookState::Installed { .. }))
+                    .map(|(n, s)| format!("{n} ({s:?})"))
+                    .collect();
+                checks.push(Check {
+                    name: "hooks",
+                    ok: bad.is_empty(),
+                    detail: if bad.is_empty() {
+                        format!("installed in {}", st.hooks_dir.display())
+                    } else {
+                        format!("not installed: {}", bad.join(", "))
+                    },
+                    fix: Some("clef hooks install".into()),
+                });
+            }
+            Err(e) => checks.push(Check {
+                name: "hooks",
+                ok: false,
+                detail: e.to_string(),
+                fix: Some("run clef doctor inside a git work tree".into()),
+            }),
+        }
+        let ignored = repo::git(root, &["check-ignore", "-q", local::CONFIG_PATH]).is_some();
+        checks.push(Check {
+            name: ".gitignore",
+            ok: ignored,
+            detail: if ignored {
+                ".clef/config.yaml is ignored".into()
+            } else {
+                ".clef/config.yaml is not ignored".into()
+            },
+            fix: Some("add `.clef/config.yaml` to .gitignore".into()),
+        });
+    }
+    for b in ["clef", "clef-merge", "clef-hook"] {
+        let p = on_path(b);
+        checks.push(Check {
+            name: match b {
+                "clef" => "clef on PATH",
+                "clef-merge" => "clef-merge on PATH",
+                _ => "clef-hook on PATH",
+            },
+            ok: p.is_some(),
+            detail: p
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| format!("{b} not found on PATH")),
+            fix: Some("run ./install.sh, or add its bin directory to PATH".into()),
+        });
+    }
+    let failed = checks.iter().any(|c| !c.ok);
+    if a.json {
+        let arr = checks
+            .iter()
+            .map(|c| {
+                Json::Obj(vec![
+                    ("check", Json::s(c.name)),
+                    ("ok", Json::Bool(c.ok)),
+                    ("detail", Json::s(&c.detail)),
+                    ("fix", Json::opt(if c.ok { None } else { c.fix.clone() })),
+                ])
+            })
+            .collect();
+        out::print_str(&Json::Arr(arr).render())?;
+    } else {
+        let mut s = String::new();
+        for c in &checks {
+            if c.ok {
+                s.push_str(&format!("ok    {:<26} {}\n", c.name, c.detail));
+            } else {
+                s.push_str(&format!(
+                    "FAIL  {:<26} {}{}\n",
+                    c.name,
+                    c.detail,
+                    c.fix
+                        .as_ref()
+                        .map(|f| format!(" -> fix: {f}"))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        out::print_str(&s)?;
+    }
+    if failed {
+        return Err(CliError::new(code::GENERIC, String::new()));
+    }
+    Ok(())
+}

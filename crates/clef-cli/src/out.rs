@@ -1,0 +1,100 @@
+//! Output: the one place that decides how data is printed (text or JSON).
+
+use std::fmt::Write as _;
+
+use crate::error::CliError;
+
+/// A JSON value for `--json` output.
+pub enum Json {
+    /// null
+    Null,
+    /// true/false
+    Bool(bool),
+    /// A number.
+    Num(i64),
+    /// A string.
+    Str(String),
+    /// An array.
+    Arr(Vec<Json>),
+    /// An object (ordered).
+    Obj(Vec<(&'static str, Json)>),
+}
+
+impl Json {
+    /// A string.
+    pub fn s(v: impl Into<String>) -> Json {
+        Json::Str(v.into())
+    }
+
+    /// An optional string (null when absent).
+    pub fn opt(v: Option<impl Into<String>>) -> Json {
+        v.map_or(Json::Null, |s| Json::Str(s.into()))
+    }
+
+    fn write(&self, out: &mut String) {
+        match self {
+            Json::Null => out.push_str("null"),
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Json::Num(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Json::Str(s) => clef_doc::json::write_string(out, s),
+            Json::Arr(a) => {
+                out.push('[');
+                for (i, v) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    v.write(out);
+                }
+                out.push(']');
+            }
+            Json::Obj(o) => {
+                out.push('{');
+                for (i, (k, v)) in o.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    clef_doc::json::write_string(out, k);
+                    out.push(':');
+                    v.write(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// The compact JSON text plus a newline. May hold secret values (get,
+    /// export): callers wrap it in `Zeroizing` when it does.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        self.write(&mut s);
+        s.push('\n');
+        s
+    }
+}
+
+/// Prints bytes to stdout (a closed pipe is not an error).
+pub fn print(bytes: &[u8]) -> Result<(), CliError> {
+    crate::sops_cmd::write_stdout(bytes)
+}
+
+/// Prints text to stdout.
+pub fn print_str(s: &str) -> Result<(), CliError> {
+    print(s.as_bytes())
+}
+
+/// What a hidden value looks like in listings.
+pub const MASK: &str = "********";
+
+/// Whether stdin is a terminal.
+pub fn stdin_is_tty() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal()
+}
+
+/// Whether stdout is a terminal.
+pub fn stdout_is_tty() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+}

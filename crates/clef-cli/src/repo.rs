@@ -1,0 +1,152 @@
+//! The repository a command works on: its root, manifest, identities, and
+//! git state (mid-merge detection, the author for rotation records).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use clef_core::{Cell, Manifest};
+use clef_keys::Identities;
+
+use crate::error::{CliError, code};
+
+/// A loaded repository.
+pub struct Repo {
+    /// The directory holding clef.yaml.
+    pub root: PathBuf,
+    /// The manifest.
+    pub manifest: Manifest,
+}
+
+/// The environment lookup every command uses.
+pub fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+/// The starting directory: `--dir`, else the current directory.
+pub fn start_dir(dir: Option<&Path>) -> Result<PathBuf, CliError> {
+    match dir {
+        Some(d) => Ok(d.to_path_buf()),
+        None => std::env::current_dir().map_err(|e| {
+            CliError::new(
+                code::READ,
+                format!("cannot read the current directory: {}", e.kind()),
+            )
+        }),
+    }
+}
+
+/// Finds the nearest directory at or above `start` that holds clef.yaml.
+pub fn find_root(start: &Path) -> Option<PathBuf> {
+    let start = std::fs::canonicalize(start).unwrap_or_else(|_| start.to_path_buf());
+    start
+        .ancestors()
+        .find(|d| d.join(clef_core::manifest::FILE_NAME).is_file())
+        .map(Path::to_path_buf)
+}
+
+impl Repo {
+    /// Loads the repository containing `dir` (or the current directory).
+    pub fn open(dir: Option<&Path>) -> Result<Repo, CliError> {
+        let start = start_dir(dir)?;
+        let root = find_root(&start).ok_or_else(|| {
+            CliError::new(
+                code::USAGE,
+                format!(
+                    "no clef.yaml in {} or any parent directory (run `clef init` first)",
+                    start.display()
+                ),
+            )
+        })?;
+        let manifest = Manifest::load(&root)?;
+        Ok(Repo { root, manifest })
+    }
+
+    /// Every identity available here.
+    pub fn identities(&self) -> Result<Identities, CliError> {
+        Ok(clef_core::local::identities(&self.root, &env)?)
+    }
+
+    /// Refuses to write `cell` while a merge, rebase, cherry-pick or revert is
+    /// in progress, unless git lists the cell as unmerged (then the write is
+    /// part of resolving it).
+    pub fn check_writable(&self, cells: &[&Cell]) -> Result<(), CliError> {
+        let Some(op) = in_progress(&self.root) else {
+            return Ok(());
+        };
+        for c in cells {
+            if !is_unmerged(&self.root, &c.file) {
+                return Err(CliError::new(
+                    code::REFUSED,
+                    format!(
+                        "{}: refusing to write while a {op} is in progress (the cell is not part of the conflict); finish or abort the {op} first",
+                        c.file.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The git directory of the work tree at `root`, found without running git.
+pub fn git_dir(root: &Path) -> Option<PathBuf> {
+    if let Some(d) = env("GIT_DIR") {
+        return Some(root.join(d));
+    }
+    for dir in root.ancestors() {
+        let dot = dir.join(".git");
+        if dot.is_dir() {
+            return Some(dot);
+        }
+        if dot.is_file() {
+            let text = std::fs::read_to_string(&dot).ok()?;
+            let rest = text.trim().strip_prefix("gitdir:")?.trim().to_owned();
+            return Some(dir.join(rest));
+        }
+    }
+    None
+}
+
+/// Which history-rewriting operation is in progress, if any.
+pub fn in_progress(root: &Path) -> Option<&'static str> {
+    let gd = git_dir(root)?;
+    [
+        ("MERGE_HEAD", "merge"),
+        ("rebase-merge", "rebase"),
+        ("rebase-apply", "rebase"),
+        ("CHERRY_PICK_HEAD", "cherry-pick"),
+        ("REVERT_HEAD", "revert"),
+    ]
+    .into_iter()
+    .find(|(f, _)| gd.join(f).exists())
+    .map(|(_, op)| op)
+}
+
+/// Runs git in `root`, returning stdout on success.
+pub fn git(root: &Path, args: &[&str]) -> Option<Vec<u8>> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then_some(out.stdout)
+}
+
+fn is_unmerged(root: &Path, file: &Path) -> bool {
+    let f = file.to_string_lossy();
+    git(root, &["ls-files", "-u", "-z", "--", &f]).is_some_and(|o| !o.is_empty())
+}
+
+/// `Name <email>` of whoever is making the change (git's author identity).
+pub fn author(root: &Path) -> String {
+    git(root, &["var", "GIT_AUTHOR_IDENT"])
+        .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
+        .and_then(|s| {
+            // "Name <email> 1700000000 +0000"
+            let end = s.rfind('>')?;
+            Some(s[..=end].to_owned())
+        })
+        .unwrap_or_else(|| env("USER").unwrap_or_else(|| "unknown".into()))
+}

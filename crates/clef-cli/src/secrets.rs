@@ -1,0 +1,986 @@
+//! The everyday secret commands: set, get, delete, list, exec, export,
+//! import, diff.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use clef_core::Cell;
+use clef_core::cell::{self, Change, Loaded};
+use clef_core::sidecar::Sidecar;
+use clef_doc::{Branch, Item, Value};
+use clef_keys::Identities;
+use clef_sops::PlainFile;
+use zeroize::Zeroizing;
+
+use crate::error::{CliError, code};
+use crate::out::{self, Json, MASK};
+use crate::repo::{self, Repo};
+
+/// A cell opened for editing: decrypted in memory.
+pub struct Editing {
+    /// The cell.
+    pub cell: Cell,
+    /// What was on disk (None: a new cell).
+    pub loaded: Option<Loaded>,
+    /// The plaintext.
+    pub plain: PlainFile,
+    /// The sidecar being updated.
+    pub sidecar: Sidecar,
+}
+
+fn has_markers(raw: &[u8]) -> bool {
+    raw.starts_with(b"<<<<<<<") || raw.windows(8).any(|w| w == b"\n<<<<<<<")
+}
+
+/// Reads and decrypts a cell (must exist).
+pub fn decrypt_cell(
+    repo: &Repo,
+    cell: &Cell,
+    ids: &Identities,
+) -> Result<(Loaded, PlainFile), CliError> {
+    let path = cell.path_in(&repo.root);
+    if let Ok(raw) = std::fs::read(&path)
+        && has_markers(&raw)
+    {
+        return Err(conflict_error(cell));
+    }
+    let loaded = cell::load_existing(&repo.root, cell)?;
+    let plain = loaded
+        .file
+        .decrypt(ids)
+        .map_err(|e| CliError::sops(&cell.file, e))?;
+    Ok((loaded, plain))
+}
+
+fn conflict_error(cell: &Cell) -> CliError {
+    CliError::new(
+        code::GENERIC,
+        format!(
+            "{}: the cell holds an unresolved merge conflict; see `clef merge status {}` and resolve it with `clef merge resolve`",
+            cell.file.display(),
+            cell.file.display()
+        ),
+    )
+}
+
+/// Opens a cell for editing, creating it (encrypted for the manifest's
+/// recipients) when it does not exist yet.
+pub fn open_for_edit(repo: &Repo, cell: &Cell, ids: &Identities) -> Result<Editing, CliError> {
+    let path = cell.path_in(&repo.root);
+    if path.exists() {
+        let (loaded, plain) = decrypt_cell(repo, cell, ids)?;
+        let sidecar = loaded.sidecar.clone();
+        return Ok(Editing {
+            cell: cell.clone(),
+            loaded: Some(loaded),
+            plain,
+            sidecar,
+        });
+    }
+    let recipients = cell_recipients(repo, cell)?;
+    let plain =
+        cell::new_plain(cell.format(), &recipients).map_err(|e| CliError::sops(&cell.file, e))?;
+    let (sidecar, _) = cell::load_sidecar(&repo.root, cell)?;
+    Ok(Editing {
+        cell: cell.clone(),
+        loaded: None,
+        plain,
+        sidecar,
+    })
+}
+
+/// The recipients a cell must be encrypted for (age backend only).
+pub fn cell_recipients(repo: &Repo, cell: &Cell) -> Result<Vec<String>, CliError> {
+    let m = &repo.manifest;
+    if let Some(env) = m.environment(&cell.environment) {
+        let b = m.backend_of(env);
+        if b != clef_core::manifest::Backend::Age {
+            return Err(CliError::new(
+                code::USAGE,
+                format!(
+                    "{}: environment '{}' uses the {} backend; clef can only encrypt for age recipients",
+                    cell.file.display(),
+                    env.name,
+                    b.name()
+                ),
+            ));
+        }
+    }
+    let r = m.recipients_for(cell);
+    if r.is_empty() {
+        return Err(CliError::new(
+            code::USAGE,
+            format!(
+                "{}: clef.yaml lists no age recipient for {} (add one with `clef recipients add age1…`)",
+                cell.file.display(),
+                cell.target()
+            ),
+        ));
+    }
+    Ok(r)
+}
+
+/// Encrypts edits and writes each cell with its sidecar in one step.
+pub fn commit(repo: &Repo, edits: &[Editing]) -> Result<(), CliError> {
+    let mut blobs: Vec<(PathBuf, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    for e in edits {
+        let bytes = e
+            .plain
+            .encrypt()
+            .and_then(|f| f.to_bytes())
+            .map_err(|x| CliError::sops(&e.cell.file, x))?;
+        blobs.push((
+            e.cell.sidecar_in(&repo.root),
+            e.sidecar.to_text().into_bytes(),
+            e.loaded.as_ref().and_then(|l| l.sidecar_raw.clone()),
+        ));
+        blobs.push((
+            e.cell.path_in(&repo.root),
+            bytes,
+            e.loaded.as_ref().map(|l| l.raw.clone()),
+        ));
+    }
+    let changes: Vec<Change<'_>> = blobs
+        .iter()
+        .map(|(p, b, o)| Change {
+            path: p.clone(),
+            bytes: b,
+            old: o.as_deref(),
+        })
+        .collect();
+    Ok(cell::write_all(&changes)?)
+}
+
+fn doc_mut(plain: &mut PlainFile) -> &mut Branch {
+    if plain.docs.is_empty() {
+        plain.docs.push(Branch::new());
+    }
+    &mut plain.docs[0]
+}
+
+fn check_key(key: &str) -> Result<(), CliError> {
+    if cell::valid_key(key) {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            code::USAGE,
+            format!(
+                "'{key}' is not a valid key name (a letter or _, then letters, digits, _ . -; not 'sops')"
+            ),
+        ))
+    }
+}
+
+/// The cells a command addresses: `ns/env`, or with `--all-envs` `ns` or `ns/env` (every environment of `ns`).
+fn targets(repo: &Repo, target: &str, all_envs: bool) -> Result<Vec<Cell>, CliError> {
+    if all_envs {
+        let ns = target.split('/').next().unwrap_or(target);
+        Ok(repo.manifest.namespace_cells(ns)?)
+    } else {
+        Ok(vec![repo.manifest.target(target)?])
+    }
+}
+
+/// A new random placeholder: 32 bytes from the OS, hex-encoded.
+fn random_value() -> Result<Zeroizing<String>, CliError> {
+    let mut b = Zeroizing::new([0u8; 32]);
+    getrandom::getrandom(&mut *b).map_err(|_| {
+        CliError::new(
+            code::GENERIC,
+            "the operating system's random number generator failed",
+        )
+    })?;
+    let mut s = Zeroizing::new(String::with_capacity(64));
+    for x in b.iter() {
+        s.push(char::from(b"0123456789abcdef"[usize::from(x >> 4)]));
+        s.push(char::from(b"0123456789abcdef"[usize::from(x & 15)]));
+    }
+    Ok(s)
+}
+
+/// Reads a value without echo from the terminal, or all of stdin when piped
+/// (one trailing newline removed).
+fn read_value(key: &str) -> Result<Zeroizing<String>, CliError> {
+    let mut s = Zeroizing::new(String::new());
+    if out::stdin_is_tty() {
+        eprint!("Value for {key} (input hidden): ");
+        let stdin = std::io::stdin();
+        let saved = rustix::termios::tcgetattr(&stdin).ok();
+        if let Some(t) = &saved {
+            let mut quiet = t.clone();
+            quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
+            let _ =
+                rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &quiet);
+        }
+        let r = stdin.read_line(&mut s);
+        if let Some(t) = &saved {
+            let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, t);
+        }
+        eprintln!();
+        r.map_err(|e| CliError::new(code::READ, format!("cannot read the value: {}", e.kind())))?;
+    } else {
+        std::io::stdin().read_to_string(&mut s).map_err(|e| {
+            CliError::new(
+                code::READ,
+                format!("cannot read the value from stdin: {}", e.kind()),
+            )
+        })?;
+    }
+    if s.ends_with('\n') {
+        s.pop();
+        if s.ends_with('\r') {
+            s.pop();
+        }
+    }
+    Ok(s)
+}
+
+// ---------------------------------------------------------------- set
+
+/// `clef set`
+#[derive(Args, Debug)]
+pub struct SetArgs {
+    /// namespace/environment (with --all-envs, just the namespace is enough).
+    pub target: String,
+    /// The key, e.g. DATABASE_URL.
+    pub key: String,
+    /// The value. Omit it to type it at a hidden prompt, or pipe it on stdin
+    /// (one trailing newline is removed). On the command line it ends up in
+    /// your shell history.
+    pub value: Option<String>,
+    /// Store a random 64-hex-digit placeholder and mark the key pending.
+    #[arg(long, conflicts_with = "value")]
+    pub random: bool,
+    /// Set the key in every environment of the namespace.
+    #[arg(long)]
+    pub all_envs: bool,
+}
+
+/// Runs `clef set`.
+pub fn set(dir: Option<&Path>, a: SetArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    check_key(&a.key)?;
+    let cells = targets(&repo, &a.target, a.all_envs)?;
+    repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
+    let value: Option<Zeroizing<String>> = match (&a.value, a.random) {
+        (_, true) => None,
+        (Some(v), false) => Some(Zeroizing::new(v.clone())),
+        (None, false) => Some(read_value(&a.key)?),
+    };
+    let ids = repo.identities()?;
+    let now = clef_sops::time::now_rfc3339();
+    let by = repo::author(&repo.root);
+    let mut edits = Vec::new();
+    for c in &cells {
+        let mut e = open_for_edit(&repo, c, &ids)?;
+        let v = match &value {
+            Some(v) => v.clone(),
+            None => random_value()?,
+        };
+        doc_mut(&mut e.plain).insert(&a.key, Value::Str(v));
+        if a.random {
+            e.sidecar.mark_pending(&a.key, &now, "clef set --random");
+        } else {
+            e.sidecar.record_rotation(&a.key, &now, &by);
+        }
+        edits.push(e);
+    }
+    commit(&repo, &edits)?;
+    for c in &cells {
+        let what = if a.random {
+            " (random placeholder, pending)"
+        } else {
+            ""
+        };
+        eprintln!("clef: set {} in {}{what}", a.key, c.target());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- get
+
+/// `clef get`
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    /// namespace/environment
+    pub target: String,
+    /// The key.
+    pub key: String,
+    /// Print {"namespace","environment","key","value"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `clef get`.
+pub fn get(dir: Option<&Path>, a: GetArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    let c = repo.manifest.target(&a.target)?;
+    let ids = repo.identities()?;
+    let (_, plain) = decrypt_cell(&repo, &c, &ids)?;
+    let v = plain
+        .docs
+        .first()
+        .and_then(|d| d.get(&a.key))
+        .ok_or_else(|| {
+            CliError::new(
+                code::GENERIC,
+                format!(
+                    "{}: key '{}' not found in {}",
+                    c.file.display(),
+                    a.key,
+                    c.target()
+                ),
+            )
+        })?;
+    let text = cell::value_text(v).ok_or_else(|| {
+        CliError::new(
+            code::GENERIC,
+            format!(
+                "{}: key '{}' holds a nested value, not a scalar",
+                c.file.display(),
+                a.key
+            ),
+        )
+    })?;
+    if a.json {
+        let j = Zeroizing::new(
+            Json::Obj(vec![
+                ("namespace", Json::s(&c.namespace)),
+                ("environment", Json::s(&c.environment)),
+                ("key", Json::s(&a.key)),
+                ("value", Json::s(text.as_str())),
+            ])
+            .render(),
+        );
+        return out::print_str(&j);
+    }
+    let mut bytes = Zeroizing::new(text.as_bytes().to_vec());
+    if out::stdout_is_tty() {
+        bytes.push(b'\n');
+    }
+    out::print(&bytes)
+}
+
+// ---------------------------------------------------------------- delete
+
+/// `clef delete`
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// namespace/environment (with --all-envs, just the namespace is enough).
+    pub target: String,
+    /// The key.
+    pub key: String,
+    /// Delete the key from every environment of the namespace.
+    #[arg(long)]
+    pub all_envs: bool,
+}
+
+/// Runs `clef delete`.
+pub fn delete(dir: Option<&Path>, a: DeleteArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    let cells = targets(&repo, &a.target, a.all_envs)?;
+    repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
+    let ids = repo.identities()?;
+    let mut edits = Vec::new();
+    for c in &cells {
+        if !c.path_in(&repo.root).exists() {
+            continue;
+        }
+        let mut e = open_for_edit(&repo, c, &ids)?;
+        if doc_mut(&mut e.plain).remove(&a.key).is_some() {
+            e.sidecar.forget(&a.key);
+            edits.push(e);
+        }
+    }
+    if edits.is_empty() {
+        return Err(CliError::new(
+            code::GENERIC,
+            format!(
+                "key '{}' not found in {}",
+                a.key,
+                cells
+                    .iter()
+                    .map(Cell::target)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    commit(&repo, &edits)?;
+    for e in &edits {
+        eprintln!("clef: deleted {} from {}", a.key, e.cell.target());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- list
+
+/// `clef list`
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// namespace/environment
+    pub target: String,
+    /// Print [{"key","pending"}].
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `clef list` (no decryption: key names are in clear in SOPS files).
+pub fn list(dir: Option<&Path>, a: ListArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    let c = repo.manifest.target(&a.target)?;
+    let loaded = cell::load_existing(&repo.root, &c)?;
+    let keys = loaded.file.keys();
+    if a.json {
+        let arr = keys
+            .iter()
+            .map(|k| {
+                Json::Obj(vec![
+                    ("key", Json::s(k)),
+                    ("pending", Json::Bool(loaded.sidecar.is_pending(k))),
+                ])
+            })
+            .collect();
+        return out::print_str(&Json::Arr(arr).render());
+    }
+    let width = keys.iter().map(String::len).max().unwrap_or(0);
+    let mut s = String::new();
+    for k in &keys {
+        let p = if loaded.sidecar.is_pending(k) {
+            "  (pending)"
+        } else {
+            ""
+        };
+        s.push_str(&format!("{k:<width$}  {MASK}{p}\n"));
+    }
+    if keys.is_empty() {
+        eprintln!("clef: {} is empty", c.target());
+    }
+    out::print_str(&s)
+}
+
+// ---------------------------------------------------------------- exec
+
+/// `clef exec`
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// namespace/environment whose values become environment variables.
+    pub target: String,
+    /// More cells to load (repeatable); the main target wins on a clash.
+    #[arg(long)]
+    pub also: Vec<String>,
+    /// Only these keys (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Prefix every variable name, e.g. APP_.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Keep variables that are already set in the environment.
+    #[arg(long)]
+    pub no_override: bool,
+    /// The command and its arguments (after --). No shell is involved.
+    #[arg(last = true, required = true)]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+fn valid_env_name(k: &str) -> bool {
+    let mut c = k.chars();
+    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
+        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+}
+
+/// The decrypted key/values of a list of cells, first cell winning.
+fn collect_values(
+    repo: &Repo,
+    cells: &[Cell],
+    ids: &Identities,
+) -> Result<Vec<(String, Zeroizing<String>)>, CliError> {
+    let mut vars: Vec<(String, Zeroizing<String>)> = Vec::new();
+    for c in cells {
+        let (_, plain) = decrypt_cell(repo, c, ids)?;
+        let Some(doc) = plain.docs.first() else {
+            continue;
+        };
+        for item in &doc.0 {
+            let Item::Entry(k, v) = item else { continue };
+            if vars.iter().any(|(x, _)| x == k) {
+                continue;
+            }
+            match cell::value_text(v) {
+                Some(t) => vars.push((k.clone(), t)),
+                None => eprintln!(
+                    "clef: warning: {}: key '{k}' holds a nested value; skipped",
+                    c.file.display()
+                ),
+            }
+        }
+    }
+    Ok(vars)
+}
+
+/// Runs `clef exec`: replaces this process with the command (Unix `exec`),
+/// so its exit code and signals are the command's own.
+pub fn exec(dir: Option<&Path>, a: ExecArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    let mut cells = vec![repo.manifest.target(&a.target)?];
+    for t in &a.also {
+        cells.push(repo.manifest.target(t)?);
+    }
+    let ids = repo.identities()?;
+    let vars = collect_values(&repo, &cells, &ids)?;
+    for k in &a.only {
+        if !vars.iter().any(|(x, _)| x == k) {
+            return Err(CliError::new(
+                code::GENERIC,
+                format!(
+                    "--only: key '{k}' not found in {}",
+                    cells
+                        .iter()
+                        .map(Cell::target)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    let (prog, args) = a
+        .command
+        .split_first()
+        .ok_or_else(|| CliError::new(code::USAGE, "no command given after --"))?;
+    let mut cmd = std::process::Command::new(prog);
+    cmd.args(args);
+    let prefix = a.prefix.as_deref().unwrap_or("");
+    for (k, v) in &vars {
+        if !a.only.is_empty() && !a.only.contains(k) {
+            continue;
+        }
+        let name = format!("{prefix}{k}");
+        if !valid_env_name(&name) {
+            eprintln!("clef: warning: key '{k}' is not a valid environment variable name; skipped");
+            continue;
+        }
+        if a.no_override && std::env::var_os(&name).is_some() {
+            continue;
+        }
+        cmd.env(&name, v.as_str());
+    }
+    drop(vars);
+    run_replacing(cmd, prog)
+}
+
+#[cfg(unix)]
+fn run_replacing(mut cmd: std::process::Command, prog: &std::ffi::OsStr) -> Result<(), CliError> {
+    use std::os::unix::process::CommandExt;
+    let e = cmd.exec();
+    let c = if e.kind() == std::io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    };
+    Err(CliError::new(
+        c,
+        format!("cannot run '{}': {}", prog.to_string_lossy(), e.kind()),
+    ))
+}
+
+#[cfg(not(unix))]
+fn run_replacing(mut cmd: std::process::Command, prog: &std::ffi::OsStr) -> Result<(), CliError> {
+    let status = cmd.status().map_err(|e| {
+        CliError::new(
+            127,
+            format!("cannot run '{}': {}", prog.to_string_lossy(), e.kind()),
+        )
+    })?;
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+// ---------------------------------------------------------------- export
+
+/// Output formats of `clef export`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// `export KEY='value'` lines, safe to `eval` in a POSIX shell.
+    Shell,
+    /// `KEY=value` lines (sops's dotenv: newlines written as \n).
+    Dotenv,
+    /// A JSON object.
+    Json,
+}
+
+/// `clef export`
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// namespace/environment
+    pub target: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "shell")]
+    pub format: ExportFormat,
+    /// With --format shell: omit the `export ` keyword.
+    #[arg(long)]
+    pub no_export: bool,
+}
+
+/// Quotes for a POSIX shell: `'…'` with `'` written as `'\''`.
+pub fn shell_quote(v: &str) -> Zeroizing<String> {
+    let mut s = Zeroizing::new(String::with_capacity(v.len() + 2));
+    s.push('\'');
+    for ch in v.chars() {
+        if ch == '\'' {
+            s.push_str("'\\''");
+        } else {
+            s.push(ch);
+        }
+    }
+    s.push('\'');
+    s
+}
+
+/// Runs `clef export`.
+pub fn export(dir: Option<&Path>, a: ExportArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    let c = repo.manifest.target(&a.target)?;
+    let ids = repo.identities()?;
+    let vars = collect_values(&repo, std::slice::from_ref(&c), &ids)?;
+    let mut s = Zeroizing::new(String::new());
+    match a.format {
+        ExportFormat::Shell => {
+            for (k, v) in &vars {
+                if !valid_env_name(k) {
+                    return Err(CliError::new(
+                        code::USAGE,
+                        format!(
+                            "{}: key '{k}' is not a valid shell variable name; use --format json or dotenv",
+                            c.file.display()
+                        ),
+                    ));
+                }
+                if !a.no_export {
+                    s.push_str("export ");
+                }
+                s.push_str(k);
+                s.push('=');
+                s.push_str(&shell_quote(v));
+                s.push('\n');
+            }
+        }
+        ExportFormat::Dotenv => {
+            let b = Branch(
+                vars.iter()
+                    .map(|(k, v)| Item::Entry(k.clone(), Value::Str(v.clone())))
+                    .collect(),
+            );
+            let text =
+                Zeroizing::new(clef_doc::dotenv::emit(&b).map_err(|e| {
+                    CliError::new(code::GENERIC, format!("{}: {e}", c.file.display()))
+                })?);
+            s.push_str(&text);
+        }
+        ExportFormat::Json => {
+            s.push('{');
+            for (i, (k, v)) in vars.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                clef_doc::json::write_string(&mut s, k);
+                s.push(':');
+                clef_doc::json::write_string(&mut s, v);
+            }
+            s.push_str("}\n");
+        }
+    }
+    out::print_str(&s)
+}
+
+// ---------------------------------------------------------------- import
+
+/// Input formats of `clef import`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportFormat {
+    /// KEY=value lines.
+    Dotenv,
+    /// A JSON object (scalars only).
+    Json,
+    /// A YAML mapping (scalars only).
+    Yaml,
+}
+
+/// `clef import`
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// namespace/environment
+    pub target: String,
+    /// The file to import (or --stdin).
+    #[arg(required_unless_present = "stdin", conflicts_with = "stdin")]
+    pub file: Option<PathBuf>,
+    /// Read from standard input.
+    #[arg(long)]
+    pub stdin: bool,
+    /// Input format (default: from the file extension, else from the content).
+    #[arg(long, value_enum)]
+    pub format: Option<ImportFormat>,
+    /// Replace keys that already exist (otherwise they are skipped).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Show what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the plan as JSON: [{"key","action"}].
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn detect_format(file: Option<&Path>, text: &str) -> ImportFormat {
+    let ext = file
+        .and_then(|f| f.file_name())
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.rsplit_once('.'))
+        .map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("json") => return ImportFormat::Json,
+        Some("yaml" | "yml") => return ImportFormat::Yaml,
+        Some("env") => return ImportFormat::Dotenv,
+        _ => {}
+    }
+    if file
+        .and_then(|f| f.file_name())
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(".env"))
+    {
+        return ImportFormat::Dotenv;
+    }
+    let t = text.trim_start();
+    if t.starts_with('{') {
+        ImportFormat::Json
+    } else if t
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .all(|l| l.contains('=') && !l.contains(": "))
+    {
+        ImportFormat::Dotenv
+    } else {
+        ImportFormat::Yaml
+    }
+}
+
+fn import_text(v: &Value) -> Option<Zeroizing<String>> {
+    match v {
+        Value::Bool(b) => Some(Zeroizing::new(b.to_string())),
+        other => cell::value_text(other),
+    }
+}
+
+/// Runs `clef import`.
+pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    let c = repo.manifest.target(&a.target)?;
+    let source = a
+        .file
+        .as_ref()
+        .map_or_else(|| "stdin".to_owned(), |f| f.display().to_string());
+    let mut raw = Zeroizing::new(Vec::new());
+    match &a.file {
+        Some(f) => {
+            *raw = std::fs::read(f).map_err(|e| {
+                CliError::new(
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        code::NO_FILE
+                    } else {
+                        code::READ
+                    },
+                    format!("{source}: cannot read: {}", e.kind()),
+                )
+            })?;
+        }
+        None => {
+            std::io::stdin().read_to_end(&mut raw).map_err(|e| {
+                CliError::new(code::READ, format!("stdin: cannot read: {}", e.kind()))
+            })?;
+        }
+    }
+    let text = std::str::from_utf8(&raw).map_err(|e| {
+        CliError::new(
+            code::READ,
+            format!("{source}: not UTF-8 (byte {})", e.valid_up_to()),
+        )
+    })?;
+    let format = a
+        .format
+        .unwrap_or_else(|| detect_format(a.file.as_deref(), text));
+    let bad = |e: &dyn std::fmt::Display| CliError::new(code::READ, format!("{source}: {e}"));
+    let doc = match format {
+        ImportFormat::Dotenv => clef_doc::dotenv::parse(text).map_err(|e| bad(&e))?,
+        ImportFormat::Json => clef_doc::json::parse(text).map_err(|e| bad(&e))?,
+        ImportFormat::Yaml => clef_doc::yaml::parse(text)
+            .map_err(|e| bad(&e))?
+            .into_iter()
+            .next()
+            .unwrap_or_default(),
+    };
+    if !a.dry_run {
+        repo.check_writable(&[&c])?;
+    }
+    let ids = repo.identities()?;
+    let mut e = open_for_edit(&repo, &c, &ids)?;
+    let now = clef_sops::time::now_rfc3339();
+    let by = repo::author(&repo.root);
+    let mut plan: Vec<(String, &'static str)> = Vec::new();
+    let mut changed = false;
+    for item in &doc.0 {
+        let Item::Entry(k, v) = item else { continue };
+        if !cell::valid_key(k) {
+            plan.push((k.clone(), "skipped: not a valid key name"));
+            continue;
+        }
+        let Some(t) = import_text(v) else {
+            plan.push((k.clone(), "skipped: not a scalar value"));
+            continue;
+        };
+        let d = doc_mut(&mut e.plain);
+        let action = match d.get(k).and_then(cell::value_text) {
+            Some(old) if old == t => "unchanged",
+            Some(_) if !a.overwrite => "skipped: exists (use --overwrite)",
+            Some(_) => "overwrite",
+            None => "add",
+        };
+        if matches!(action, "overwrite" | "add") {
+            d.insert(k, Value::Str(t));
+            e.sidecar.record_rotation(k, &now, &by);
+            changed = true;
+        }
+        plan.push((k.clone(), action));
+    }
+    if a.json {
+        let arr = plan
+            .iter()
+            .map(|(k, act)| Json::Obj(vec![("key", Json::s(k)), ("action", Json::s(*act))]))
+            .collect();
+        out::print_str(&Json::Arr(arr).render())?;
+    } else {
+        let mut s = String::new();
+        for (k, act) in &plan {
+            s.push_str(&format!("{act:<10} {k}\n"));
+        }
+        out::print_str(&s)?;
+    }
+    if a.dry_run {
+        eprintln!("clef: dry run: nothing written");
+        return Ok(());
+    }
+    if changed {
+        commit(&repo, std::slice::from_ref(&e))?;
+        eprintln!("clef: imported into {}", c.target());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- diff
+
+/// `clef diff`
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The namespace.
+    pub namespace: String,
+    /// First environment.
+    pub env_a: String,
+    /// Second environment.
+    pub env_b: String,
+    /// Print the values instead of masks.
+    #[arg(long)]
+    pub show_values: bool,
+    /// Also list keys whose values are identical.
+    #[arg(long)]
+    pub show_identical: bool,
+    /// Print [{"key","status","a","b"}] (values only with --show-values).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `clef diff`: exit 0 when identical, 1 when different.
+pub fn diff(dir: Option<&Path>, a: DiffArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    let ca = repo.manifest.cell(&a.namespace, &a.env_a)?;
+    let cb = repo.manifest.cell(&a.namespace, &a.env_b)?;
+    let ids = repo.identities()?;
+    let va = collect_values(&repo, std::slice::from_ref(&ca), &ids)?;
+    let vb = collect_values(&repo, std::slice::from_ref(&cb), &ids)?;
+    let mut keys: Vec<&String> = va.iter().map(|(k, _)| k).collect();
+    for (k, _) in &vb {
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    let find = |vs: &'_ [(String, Zeroizing<String>)], k: &str| {
+        vs.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone())
+    };
+    let mut rows = Vec::new();
+    let mut differs = false;
+    for k in keys {
+        let (x, y) = (find(&va, k), find(&vb, k));
+        let status = match (&x, &y) {
+            (Some(p), Some(q)) if p == q => "identical",
+            (Some(_), Some(_)) => "changed",
+            (None, _) => "missing_a",
+            (_, None) => "missing_b",
+        };
+        if status != "identical" {
+            differs = true;
+        }
+        rows.push((k.clone(), status, x, y));
+    }
+    let shown = |v: &Option<Zeroizing<String>>| -> Zeroizing<String> {
+        match v {
+            None => Zeroizing::new("(absent)".into()),
+            Some(s) if a.show_values => s.clone(),
+            Some(_) => Zeroizing::new(MASK.into()),
+        }
+    };
+    let mut text = Zeroizing::new(String::new());
+    if a.json {
+        let arr = rows
+            .iter()
+            .filter(|r| a.show_identical || r.1 != "identical")
+            .map(|(k, st, x, y)| {
+                let val = |v: &Option<Zeroizing<String>>| {
+                    if a.show_values {
+                        Json::opt(v.as_ref().map(|s| s.to_string()))
+                    } else {
+                        Json::Null
+                    }
+                };
+                Json::Obj(vec![
+                    ("key", Json::s(k)),
+                    ("status", Json::s(*st)),
+                    ("a", val(x)),
+                    ("b", val(y)),
+                ])
+            })
+            .collect();
+        text.push_str(&Json::Arr(arr).render());
+    } else {
+        let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+        for (k, st, x, y) in &rows {
+            if *st == "identical" && !a.show_identical {
+                continue;
+            }
+            text.push_str(&format!(
+                "{st:<10} {k:<width$}  {}: {}  {}: {}\n",
+                a.env_a,
+                shown(x).as_str(),
+                a.env_b,
+                shown(y).as_str()
+            ));
+        }
+        if !differs {
+            eprintln!(
+                "clef: {}/{} and {}/{} hold the same keys and values",
+                a.namespace, a.env_a, a.namespace, a.env_b
+            );
+        }
+    }
+    out::print_str(&text)?;
+    if differs {
+        return Err(CliError::new(code::GENERIC, String::new()));
+    }
+    Ok(())
+}
