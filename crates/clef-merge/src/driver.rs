@@ -112,11 +112,11 @@ pub fn merge_sops(
     // recipients we no longer have, in which case ours' or theirs' key is tried.
     let ko = match eo.data_key(ids) {
         Ok(k) => k,
-        Err(e) => return keyless(eb.as_ref(), &eo, &et, ours, theirs, e),
+        Err(e) => return keyless(eb.as_ref(), &eo, &et, e),
     };
     let kt = match et.data_key(ids) {
         Ok(k) => k,
-        Err(e) => return keyless(eb.as_ref(), &eo, &et, ours, theirs, e),
+        Err(e) => return keyless(eb.as_ref(), &eo, &et, e),
     };
     let po = eo
         .decrypt_with_key(ko.clone())
@@ -179,7 +179,7 @@ pub fn merge_sops(
             meta: &pt.meta,
             same_key: kt == key,
         },
-        &key,
+        Some(&key),
     )?;
 
     let base_docs: Vec<Branch> = pb.as_ref().map(|p| p.docs.clone()).unwrap_or_default();
@@ -296,45 +296,77 @@ fn rendered(
     Ok(doc.into_bytes())
 }
 
-/// Without a usable identity nothing can be decrypted; the merge is still
-/// safe when one side's content (values and metadata apart from
-/// `lastmodified`/`mac`) is that of the base or of the other side: then a side
-/// is taken verbatim, MAC and all. Otherwise the merge is refused.
+/// Without a usable identity nothing can be decrypted. The merge is still
+/// safe when the data key is provably the same on all sides (a recipient's
+/// wrapped key is byte-identical between them) and at most one side changed
+/// values: the result is that side's ciphertext tree with its own
+/// `lastmodified`/`mac` (the MAC covers values only), plus the three-way
+/// merge of the recipients, whose wrapped keys are copied verbatim.
+/// Otherwise the merge is refused with the recipients that would be needed.
 fn keyless(
     eb: Option<&EncryptedFile>,
     eo: &EncryptedFile,
     et: &EncryptedFile,
-    ours: &[u8],
-    theirs: &[u8],
     why: SopsError,
 ) -> Result<Outcome, DriverError> {
-    let same = |a: &EncryptedFile, b: &EncryptedFile| {
-        let mut ma = a.meta.clone();
-        ma.lastmodified = b.meta.lastmodified.clone();
-        ma.mac = b.meta.mac.clone();
-        ma == b.meta
-            && a.docs.len() == b.docs.len()
+    let same_key = |a: &EncryptedFile, b: &EncryptedFile| {
+        a.meta.key_groups.iter().flat_map(|g| &g.age).any(|x| {
+            b.meta
+                .key_groups
+                .iter()
+                .flat_map(|g| &g.age)
+                .any(|y| x.recipient == y.recipient && x.enc == y.enc)
+        })
+    };
+    let same_docs = |a: &EncryptedFile, b: &EncryptedFile| {
+        a.docs.len() == b.docs.len()
             && a.docs
                 .iter()
                 .zip(&b.docs)
                 .all(|(x, y)| crate::tree3::branch_eq(x, y))
     };
-    let note = "merged without decrypting: one side only re-saved the file".to_owned();
-    let take = |bytes: &[u8]| Outcome {
-        bytes: bytes.to_vec(),
-        conflicts: Vec::new(),
-        notes: vec![note.clone()],
+    let proven = match eb {
+        Some(b) => same_key(b, eo) && same_key(b, et),
+        None => same_key(eo, et),
     };
-    if same(eo, et) || eb.is_some_and(|b| same(b, et)) {
-        return Ok(take(ours));
-    }
-    if eb.is_some_and(|b| same(b, eo)) {
-        return Ok(take(theirs));
-    }
-    Err(DriverError::Sops {
-        side: "ours/theirs",
-        source: why,
+    let values_from = if !proven {
+        None
+    } else if same_docs(eo, et) || eb.is_some_and(|b| same_docs(b, et)) {
+        Some(eo)
+    } else if eb.is_some_and(|b| same_docs(b, eo)) {
+        Some(et)
+    } else {
+        None
+    };
+    let Some(values_from) = values_from else {
+        return Err(DriverError::Sops {
+            side: "ours/theirs",
+            source: why,
+        });
+    };
+    let mut meta = merge_meta(eb.map(verbatim), verbatim(eo), verbatim(et), None)?;
+    meta.lastmodified = values_from.meta.lastmodified.clone();
+    meta.mac = values_from.meta.mac.clone();
+    let merged = EncryptedFile {
+        format: values_from.format,
+        docs: values_from.docs.clone(),
+        meta,
+    };
+    Ok(Outcome {
+        bytes: merged.to_bytes().map_err(DriverError::Encrypt)?,
+        conflicts: Vec::new(),
+        notes: vec![
+            "merged without decrypting (no identity): only one side changed values and the data key is unchanged".to_owned(),
+        ],
     })
+}
+
+/// A side whose wrapped keys are copied as they are.
+fn verbatim(f: &EncryptedFile) -> MetaSide<'_> {
+    MetaSide {
+        meta: &f.meta,
+        same_key: true,
+    }
 }
 
 /// Merges three `.clef-meta.yaml` sidecars (plaintext bookkeeping, no secrets).

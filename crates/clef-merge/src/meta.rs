@@ -27,7 +27,7 @@ pub(crate) fn merge_meta(
     base: Option<MetaSide<'_>>,
     ours: MetaSide<'_>,
     theirs: MetaSide<'_>,
-    key: &DataKey,
+    key: Option<&DataKey>,
 ) -> Result<Metadata, DriverError> {
     let (o, t) = (ours.meta, theirs.meta);
     if o.rule != t.rule {
@@ -95,7 +95,7 @@ fn merge_group(
     b: Option<&KeyGroup>,
     (o, o_same): (&KeyGroup, bool),
     (t, t_same): (&KeyGroup, bool),
-    key: &DataKey,
+    key: Option<&DataKey>,
     single_group: bool,
 ) -> Result<KeyGroup, DriverError> {
     let mut out = KeyGroup::default();
@@ -116,16 +116,18 @@ fn merge_group(
         let stanza = match (ko, kt) {
             (Some(k), _) if o_same => k,
             (_, Some(k)) if t_same => k,
-            _ if single_group => AgeKey {
-                recipient: r.to_owned(),
-                enc: clef_keys::wrap(r, key.bytes())
-                    .map_err(|e| DriverError::Rewrap(e.to_string()))?,
+            _ => match key {
+                Some(k) if single_group => AgeKey {
+                    recipient: r.to_owned(),
+                    enc: clef_keys::wrap(r, k.bytes())
+                        .map_err(|e| DriverError::Rewrap(e.to_string()))?,
+                },
+                _ => {
+                    return Err(DriverError::Rewrap(format!(
+                        "age recipient {r} needs the merged data key wrapped for it (Shamir key groups, or no identity)"
+                    )));
+                }
             },
-            _ => {
-                return Err(DriverError::Rewrap(format!(
-                    "age recipient {r} was added on the side whose data key was replaced, and the file uses Shamir key groups"
-                )));
-            }
         };
         out.age.push(stanza);
     }

@@ -736,6 +736,52 @@ fn keyless_merge_when_one_side_only_resaved() {
         value_of(&out, "timeout").as_deref(),
         Some("canary-timeout-3333")
     );
+    // Ours only added a recipient (same data key), theirs changed values: still
+    // mergeable without any identity; R2's wrapped key is copied verbatim.
+    let dir = diverged(&mut sb, "updatekeys", BASE, THEIRS_CLEAN);
+    let f = dir.join("secrets/dev.enc.yaml");
+    sb.git(&dir, &["reset", "-q", "--hard", "HEAD~1"]);
+    fs::write(
+        &f,
+        recipients(
+            &fs::read(&f).expect("read"),
+            Format::Yaml,
+            &ids(&[1]),
+            &[R2],
+            &[],
+        ),
+    )
+    .expect("write");
+    sb.commit_all(&dir, "add R2");
+    let r = sb.cmd(
+        &dir,
+        Path::new("git"),
+        &["merge", "--no-edit", "feature"],
+        false,
+    );
+    assert!(r.ok, "{}", r.stderr);
+    let bytes = fs::read(&f).expect("read");
+    assert_eq!(parse(&bytes, Format::Yaml).meta.age_recipients(), [R1, R2]);
+    let p = parse(&bytes, Format::Yaml)
+        .decrypt(&ids(&[2]))
+        .expect("R2 decrypts, MAC valid");
+    assert!(p.docs[0].keys().any(|k| k == "timeout"));
+    let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
+    assert_eq!(
+        value_of(&out, "timeout").as_deref(),
+        Some("canary-timeout-3333")
+    );
+
+    // Both sides changed values: refused without an identity.
+    let dir = diverged(&mut sb, "both", OURS_CLEAN, THEIRS_CLEAN);
+    let r = sb.cmd(
+        &dir,
+        Path::new("git"),
+        &["merge", "--no-edit", "feature"],
+        false,
+    );
+    assert!(!r.ok);
+    assert!(r.stderr.contains(R1), "{}", r.stderr);
     sb.assert_no_plaintext();
 }
 
