@@ -30,16 +30,20 @@ fn main() -> ExitCode {
             .unwrap_or_default();
         eprintln!("clef-merge: internal error{at}; the merge was refused, nothing was changed");
     }));
-    let result = std::panic::catch_unwind(|| {
+    ExitCode::from(guarded(|| {
         let args = Args::parse(std::env::args_os().skip(1))?;
         let path = args.path.display().to_string();
         let r = driver::run(&args, &|| Ok(clef_keys::Identities::discover()?));
         report(&path, &r);
         r
-    });
-    match result {
-        Ok(r) => ExitCode::from(exit_code(&r)),
-        Err(_) => ExitCode::from(EXIT_PANIC),
+    }))
+}
+
+/// Runs the driver; a panic becomes [`EXIT_PANIC`], never 0 or 1.
+fn guarded(f: impl FnOnce() -> Result<Outcome, DriverError> + std::panic::UnwindSafe) -> u8 {
+    match std::panic::catch_unwind(f) {
+        Ok(r) => exit_code(&r),
+        Err(_) => EXIT_PANIC,
     }
 }
 
@@ -69,5 +73,43 @@ fn report(path: &str, r: &Result<Outcome, DriverError>) {
                 "clef-merge: refusing to merge {path}; git keeps the conflict and nothing was changed"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(conflicts: usize) -> Outcome {
+        Outcome {
+            bytes: Vec::new(),
+            conflicts: (0..conflicts)
+                .map(|i| clef_merge::Conflict {
+                    path: clef_merge::KeyPath {
+                        doc: 0,
+                        keys: vec![format!("k{i}")],
+                    },
+                    kind: clef_merge::ConflictKind::ModifyModify,
+                })
+                .collect(),
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_git_protocol() {
+        assert_eq!(guarded(|| Ok(outcome(0))), 0);
+        assert_eq!(guarded(|| Ok(outcome(2))), 1);
+        assert_eq!(guarded(|| Err(DriverError::NotConflictDocument)), 129);
+        assert!(guarded(|| Err(DriverError::NotUtf8("%A"))) > 128);
+    }
+
+    #[test]
+    fn a_panic_is_a_failure_not_a_conflict() {
+        std::panic::set_hook(Box::new(|_| {}));
+        let code = guarded(|| panic!("boom"));
+        let _ = std::panic::take_hook();
+        assert_eq!(code, EXIT_PANIC);
+        assert!(code > 128);
     }
 }
