@@ -850,3 +850,47 @@ fn canary_check_catches_a_leak() {
     fs::remove_file(dir.join("leak.txt")).expect("rm");
     sb.assert_no_plaintext();
 }
+
+#[test]
+fn apply_backend_checkout_m_and_refusal_in_the_sequencer() {
+    let mut sb = Sandbox::new("apply");
+    // `git rebase --apply` goes through apply.c's three-way merge (labels ours/theirs).
+    let dir = diverged(&mut sb, "apply", OURS_CLEAN, THEIRS_CLEAN);
+    sb.git(&dir, &["checkout", "-q", "feature"]);
+    sb.git(&dir, &["rebase", "-q", "--apply", "main"]);
+    assert_clean_result(&sb, &dir);
+
+    // `git checkout -m` carries a local edit across branches through the driver.
+    let dir = diverged(&mut sb, "checkout-m", OURS_CLEAN, THEIRS_CLEAN);
+    sb.git(&dir, &["checkout", "-q", "HEAD~1"]);
+    sb.write_secret(
+        &dir,
+        "secrets/dev.enc.yaml",
+        "db_host: db.internal\ndb_password: canary-base-pw-1111\napi_key: canary-local-1616\npool_size: 10\n",
+    );
+    sb.git(&dir, &["checkout", "-q", "-m", "feature"]);
+    let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
+    assert_eq!(value_of(&out, "api_key").as_deref(), Some("canary-local-1616"));
+    assert_eq!(value_of(&out, "timeout").as_deref(), Some("canary-timeout-3333"));
+
+    // A refusal (no identity) during cherry-pick and rebase: nothing changes.
+    for op in [&["cherry-pick", "feature"][..], &["rebase", "feature"][..]] {
+        let dir = diverged(&mut sb, op[0], OURS_CLEAN, THEIRS_CLEAN);
+        let head = sb.git(&dir, &["rev-parse", "HEAD"]);
+        let before = fs::read(dir.join("secrets/dev.enc.yaml")).expect("read");
+        let r = sb.cmd(&dir, Path::new("git"), op, false);
+        assert!(!r.ok, "{op:?} must fail");
+        assert!(r.stderr.contains("no identity can decrypt"), "{}", r.stderr);
+        // Nothing is staged as conflicted and the file has no markers.
+        assert!(!sb.git(&dir, &["status", "--porcelain"]).contains("UU "), "{op:?}");
+        let now = fs::read(dir.join("secrets/dev.enc.yaml")).expect("read");
+        assert!(!String::from_utf8_lossy(&now).contains("<<<<<<<"), "{op:?}");
+        let _ = sb.git_in(&dir, &["cherry-pick", "--abort"]);
+        let _ = sb.git_in(&dir, &["rebase", "--abort"]);
+        let after = fs::read(dir.join("secrets/dev.enc.yaml")).expect("read");
+        assert!(after == before, "{op:?}: the file is back as it was");
+        assert_eq!(sb.git(&dir, &["rev-parse", "HEAD"]), head, "{op:?}");
+        assert!(sb.git(&dir, &["status", "--porcelain"]).trim().is_empty(), "{op:?}");
+    }
+    sb.assert_no_plaintext();
+}
