@@ -870,8 +870,14 @@ fn apply_backend_checkout_m_and_refusal_in_the_sequencer() {
     );
     sb.git(&dir, &["checkout", "-q", "-m", "feature"]);
     let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(value_of(&out, "api_key").as_deref(), Some("canary-local-1616"));
-    assert_eq!(value_of(&out, "timeout").as_deref(), Some("canary-timeout-3333"));
+    assert_eq!(
+        value_of(&out, "api_key").as_deref(),
+        Some("canary-local-1616")
+    );
+    assert_eq!(
+        value_of(&out, "timeout").as_deref(),
+        Some("canary-timeout-3333")
+    );
 
     // A refusal (no identity) during cherry-pick and rebase: nothing changes.
     for op in [&["cherry-pick", "feature"][..], &["rebase", "feature"][..]] {
@@ -882,7 +888,10 @@ fn apply_backend_checkout_m_and_refusal_in_the_sequencer() {
         assert!(!r.ok, "{op:?} must fail");
         assert!(r.stderr.contains("no identity can decrypt"), "{}", r.stderr);
         // Nothing is staged as conflicted and the file has no markers.
-        assert!(!sb.git(&dir, &["status", "--porcelain"]).contains("UU "), "{op:?}");
+        assert!(
+            !sb.git(&dir, &["status", "--porcelain"]).contains("UU "),
+            "{op:?}"
+        );
         let now = fs::read(dir.join("secrets/dev.enc.yaml")).expect("read");
         assert!(!String::from_utf8_lossy(&now).contains("<<<<<<<"), "{op:?}");
         let _ = sb.git_in(&dir, &["cherry-pick", "--abort"]);
@@ -890,7 +899,10 @@ fn apply_backend_checkout_m_and_refusal_in_the_sequencer() {
         let after = fs::read(dir.join("secrets/dev.enc.yaml")).expect("read");
         assert!(after == before, "{op:?}: the file is back as it was");
         assert_eq!(sb.git(&dir, &["rev-parse", "HEAD"]), head, "{op:?}");
-        assert!(sb.git(&dir, &["status", "--porcelain"]).trim().is_empty(), "{op:?}");
+        assert!(
+            sb.git(&dir, &["status", "--porcelain"]).trim().is_empty(),
+            "{op:?}"
+        );
     }
     sb.assert_no_plaintext();
 }
