@@ -456,7 +456,14 @@ impl Emitter {
             }
             Value::Str(s) | Value::Comment(s) => {
                 let style = string_style(s, false);
-                if style == Style::Literal {
+                if style == Style::Literal && s.starts_with('\t') {
+                    // sops builds each value node with go-yaml's
+                    // `Node.Encode`, which re-parses the encoded text; a
+                    // literal block whose first line starts with a tab does
+                    // not parse back, sops ignores the error and the empty
+                    // node is written as `null`.
+                    self.out.push_str("null\n");
+                } else if style == Style::Literal {
                     self.literal(s, content_indent);
                 } else {
                     push_inline(&mut self.out, s, style, content_indent);
