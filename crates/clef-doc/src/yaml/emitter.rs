@@ -298,9 +298,6 @@ fn push_single_quoted(out: &mut String, s: &str, indent: usize) {
         }
         i += w;
     }
-    if breaks {
-        out.extend(std::iter::repeat_n(' ', indent));
-    }
     out.push('\'');
 }
 
