@@ -43,20 +43,37 @@ pub fn render(
     let mo = matches(&b, &o);
     let mt = matches(&b, &t);
     let n = marker_size.max(DEFAULT_MARKER_SIZE);
-    let mut out = String::with_capacity(ours.len() + theirs.len() / 4);
-    let mut hunks = 0;
+
+    // Stable lines and difference chunks. Every difference becomes a hunk,
+    // even one a text merge would take cleanly: the variants differ only at
+    // semantic conflicts (a list changed at both ends must not be spliced),
+    // and `split` must give back exactly the three variants.
+    let mut segs: Vec<Seg<'_>> = Vec::new();
     let (mut i, mut j, mut k) = (0, 0, 0);
     loop {
         // Next base line matched in both ours and theirs.
         let stable = (i..b.len()).find_map(|x| Some((x, mo[x]?, mt[x]?)));
         let (ie, je, ke) = stable.unwrap_or((b.len(), o.len(), t.len()));
         let (bc, oc, tc) = (&b[i..ie], &o[j..je], &t[k..ke]);
-        // Every difference becomes a hunk, even one a text merge would take
-        // cleanly: the variants differ only at semantic conflicts (a list
-        // changed at both ends must not be spliced), and `split` must give
-        // back exactly the three variants.
         if !(bc.is_empty() && oc.is_empty() && tc.is_empty()) {
-            {
+            segs.push(Seg::Hunk([oc.to_vec(), bc.to_vec(), tc.to_vec()]));
+        }
+        match stable {
+            Some((x, y, z)) => {
+                segs.push(Seg::Stable(b[x]));
+                (i, j, k) = (x + 1, y + 1, z + 1);
+            }
+            None => break,
+        }
+    }
+    let segs = widen(segs);
+
+    let mut out = String::with_capacity(ours.len() + theirs.len() / 4);
+    let mut hunks = 0;
+    for seg in &segs {
+        match seg {
+            Seg::Stable(l) => push_lines(&mut out, &[l]),
+            Seg::Hunk([oc, bc, tc]) => {
                 hunks += 1;
                 marker(&mut out, '<', n, &labels.ours);
                 push_lines(&mut out, oc);
@@ -67,15 +84,85 @@ pub fn render(
                 marker(&mut out, '>', n, &labels.theirs);
             }
         }
-        match stable {
-            Some((x, y, z)) => {
-                push_lines(&mut out, &b[x..=x]);
-                (i, j, k) = (x + 1, y + 1, z + 1);
-            }
-            None => break,
-        }
     }
     (out, hunks)
+}
+
+enum Seg<'a> {
+    Stable(&'a str),
+    /// ours, base, theirs
+    Hunk([Vec<&'a str>; 3]),
+}
+
+/// A line that starts an entry (`key: …`, `"key": …`) rather than continuing
+/// one (a list item, a closing bracket, a block-scalar line).
+fn starts_entry(line: &str) -> bool {
+    let t = line.trim_start();
+    !t.starts_with('-') && !t.starts_with('#') && (t.contains(": ") || t.trim_end().ends_with(':'))
+}
+
+/// Widens hunks to whole entries, for readability: a hunk that begins inside
+/// an entry (say, in the middle of a list) takes in the stable lines above it
+/// up to the entry's key line, and stable continuation lines after it; hunks
+/// that then touch are joined. Stable lines moved into a hunk go to all
+/// three sides, so the variants are unchanged.
+fn widen(segs: Vec<Seg<'_>>) -> Vec<Seg<'_>> {
+    let mut out: Vec<Seg<'_>> = Vec::with_capacity(segs.len());
+    let mut it = segs.into_iter().peekable();
+    while let Some(seg) = it.next() {
+        let Seg::Hunk(mut sides) = seg else {
+            out.push(seg);
+            continue;
+        };
+        // Backwards: while the hunk opens mid-entry, pull in the line above.
+        loop {
+            let mid_entry = sides
+                .iter()
+                .any(|s| s.first().is_some_and(|l| !starts_entry(l)));
+            match out.last() {
+                Some(Seg::Stable(l)) if mid_entry => {
+                    let l = *l;
+                    out.pop();
+                    for s in &mut sides {
+                        s.insert(0, l);
+                    }
+                }
+                Some(Seg::Hunk(_)) => {
+                    if let Some(Seg::Hunk(prev)) = out.pop() {
+                        for (p, s) in prev.into_iter().zip(sides.iter_mut()) {
+                            let mut joined = p;
+                            joined.append(s);
+                            *s = joined;
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
+        // Forwards: take continuation lines of the same entry, and join a
+        // hunk that follows directly.
+        loop {
+            match it.peek() {
+                Some(Seg::Stable(l)) if !starts_entry(l) => {
+                    let l = *l;
+                    it.next();
+                    for s in &mut sides {
+                        s.push(l);
+                    }
+                }
+                Some(Seg::Hunk(_)) => {
+                    if let Some(Seg::Hunk(next)) = it.next() {
+                        for (s, n) in sides.iter_mut().zip(next) {
+                            s.extend(n);
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
+        out.push(Seg::Hunk(sides));
+    }
+    out
 }
 
 fn matches(a: &[&str], b: &[&str]) -> Vec<Option<usize>> {
@@ -248,7 +335,12 @@ mod tests {
         let o = "l:\n- 1\n- 2\n- 3\nz: 1\n";
         let t = "l:\n- 0\n- 1\n- 2\nz: 1\n";
         let (doc, hunks) = render(b, o, t, 7, &labels());
-        assert_eq!(hunks, 2);
+        // One hunk holding the whole list on each side.
+        assert_eq!(hunks, 1);
+        assert_eq!(
+            doc,
+            "<<<<<<< HEAD\nl:\n- 1\n- 2\n- 3\n||||||| base\nl:\n- 1\n- 2\n=======\nl:\n- 0\n- 1\n- 2\n>>>>>>> feature\nz: 1\n"
+        );
         let v = split(&doc).unwrap();
         assert_eq!(
             (v.base.as_str(), v.ours.as_str(), v.theirs.as_str()),
@@ -286,6 +378,21 @@ mod tests {
             (v.base.as_str(), v.ours.as_str(), v.theirs.as_str()),
             (b, o, t)
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn split_inverts_render(
+            b in proptest::collection::vec(proptest::sample::select(vec!["a: 1", "b:", "- x", "- y", "  c: 2", "}", "\"k\": v,"]), 0..8),
+            o in proptest::collection::vec(proptest::sample::select(vec!["a: 1", "b:", "- x", "- z", "  c: 3", "}"]), 0..8),
+            t in proptest::collection::vec(proptest::sample::select(vec!["a: 2", "b:", "- x", "- y", "  c: 2", "]"]), 0..8),
+        ) {
+            let join = |v: &Vec<&str>| v.iter().map(|l| format!("{l}\n")).collect::<String>();
+            let (b, o, t) = (join(&b), join(&o), join(&t));
+            let (doc, _) = render(&b, &o, &t, 7, &labels());
+            let v = split(&doc).unwrap();
+            proptest::prop_assert_eq!((v.base, v.ours, v.theirs), (b, o, t));
+        }
     }
 
     #[test]
