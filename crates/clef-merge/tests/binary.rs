@@ -295,3 +295,67 @@ fn sidecar_dispatch_is_by_path() {
     );
     assert!(out.starts_with("# Managed by Clef."), "{out}");
 }
+
+#[test]
+fn more_refusals() {
+    let d = tmp();
+    let (b, o, t) = sides();
+    let run = |args: &[&str], o_in: &[u8], a_in: &[u8], b_in: &[u8]| {
+        let (code, out, err) = drive(&d.0, o_in, a_in, b_in, args, true);
+        assert_eq!(code, 129, "{err}");
+        assert_eq!(out, a_in);
+        err
+    };
+    // Not UTF-8.
+    run(&P, &b, &o, b"\xff\xfe\x00binary");
+    // Different numbers of YAML documents.
+    let ids = ids(&[1]);
+    let two = edit(&b, "a: canary-a\n---\nb: canary-b\n", Format::Yaml, &ids);
+    let err = run(&P, &b, &o, &two);
+    assert!(err.contains("documents"), "{err}");
+    // A malformed sidecar is refused, not dropped.
+    let err = run(
+        &["--path", "x.clef-meta.yaml"],
+        b"version: 1\n",
+        b"version: 1\nrotations: nope\n",
+        b"version: 1\n",
+    );
+    assert!(err.contains("rotations"), "{err}");
+    // A missing input file.
+    fs::write(d.0.join(".merge_file_A1"), &o).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_clef-merge"))
+        .current_dir(&d.0)
+        .env_clear()
+        .env("SOPS_AGE_KEY_FILE", key_file(1))
+        .args([
+            ".merge_file_O1",
+            ".merge_file_A1",
+            ".missing",
+            "--path",
+            "s.enc.yaml",
+        ])
+        .output()
+        .expect("spawn");
+    assert_eq!(out.status.code(), Some(129));
+    // An identity file that is not one.
+    fs::write(d.0.join("bad-key.txt"), "not a key\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_clef-merge"))
+        .current_dir(&d.0)
+        .env_clear()
+        .env("SOPS_AGE_KEY_FILE", d.0.join("bad-key.txt"))
+        .args([
+            ".merge_file_O1",
+            ".merge_file_A1",
+            ".merge_file_B1",
+            "--path",
+            "s.enc.yaml",
+        ])
+        .output()
+        .expect("spawn");
+    assert_eq!(out.status.code(), Some(129));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("not a key"));
+    // resolve on a file that is not a conflict document.
+    let err = clef_merge::resolve(&o, Format::Yaml, &ids, &clef_merge::Choice::default())
+        .expect_err("not a conflict");
+    assert!(matches!(err, clef_merge::DriverError::NotConflictDocument));
+}
