@@ -166,7 +166,7 @@ pub fn merge_sops(
         });
     }
 
-    let meta = merge_meta(
+    let (meta, rewrap) = merge_meta(
         pb.as_ref().map(|p| MetaSide {
             meta: &p.meta,
             same_key: *p.data_key() == key,
@@ -201,6 +201,15 @@ pub fn merge_sops(
     }
     drop(others);
     result.meta = meta;
+    if rewrap {
+        let (groups, threshold) = (result.meta.key_groups.clone(), result.meta.shamir_threshold);
+        result
+            .set_key_groups(groups, threshold)
+            .map_err(|e| DriverError::Rewrap(e.to_string()))?;
+        notes.push(
+            "the Shamir key groups changed on both sides: the data key was split afresh".to_owned(),
+        );
+    }
 
     if merged.is_clean() {
         result.docs = merged.materialize_side(Side::Ours);
@@ -344,7 +353,7 @@ fn keyless(
             source: why,
         });
     };
-    let mut meta = merge_meta(eb.map(verbatim), verbatim(eo), verbatim(et), None)?;
+    let (mut meta, _) = merge_meta(eb.map(verbatim), verbatim(eo), verbatim(et), None)?;
     meta.lastmodified = values_from.meta.lastmodified.clone();
     meta.mac = values_from.meta.mac.clone();
     let merged = EncryptedFile {

@@ -23,12 +23,14 @@ pub(crate) struct MetaSide<'a> {
 }
 
 /// Merges the metadata. `lastmodified` and `mac` are left to the encryptor.
+/// The flag says the (Shamir) key groups need wrapping afresh with the data
+/// key (their `enc` fields are empty).
 pub(crate) fn merge_meta(
     base: Option<MetaSide<'_>>,
     ours: MetaSide<'_>,
     theirs: MetaSide<'_>,
     key: Option<&DataKey>,
-) -> Result<Metadata, DriverError> {
+) -> Result<(Metadata, bool), DriverError> {
     let (o, t) = (ours.meta, theirs.meta);
     if o.rule != t.rule {
         return Err(DriverError::Policy(format!(
@@ -75,10 +77,57 @@ pub(crate) fn merge_meta(
             "the merge would remove every recipient".into(),
         ));
     }
+    let mut rewrap = false;
+    if !single_group {
+        // Shamir: every key of a group wraps that group's share, and a side
+        // that changed recipients re-split the key. Stanzas may only be
+        // copied all from one side; otherwise the data key is split afresh.
+        let shape = |gs: &[KeyGroup]| -> Vec<(Vec<String>, usize)> {
+            gs.iter()
+                .map(|g| {
+                    (
+                        g.age.iter().map(|k| k.recipient.clone()).collect(),
+                        g.other.len(),
+                    )
+                })
+                .collect()
+        };
+        let (same_as_o, same_as_t) = (
+            shape(&groups) == shape(&o.key_groups),
+            shape(&groups) == shape(&t.key_groups),
+        );
+        if ours.same_key
+            && same_as_o
+            && o.key_groups
+                .iter()
+                .zip(&groups)
+                .all(|(a, b)| a.other == b.other)
+        {
+            groups = o.key_groups.clone();
+        } else if theirs.same_key
+            && same_as_t
+            && t.key_groups
+                .iter()
+                .zip(&groups)
+                .all(|(a, b)| a.other == b.other)
+        {
+            groups = t.key_groups.clone();
+        } else if key.is_some() && groups.iter().all(|g| g.other.is_empty()) {
+            for k in groups.iter_mut().flat_map(|g| g.age.iter_mut()) {
+                k.enc.clear();
+            }
+            rewrap = true;
+        } else {
+            return Err(DriverError::Rewrap(
+                "the Shamir key groups changed on both sides; the data key would have to be split again (needs an identity, and age keys only)"
+                    .into(),
+            ));
+        }
+    }
     let mut meta = if ours.same_key { o.clone() } else { t.clone() };
     meta.key_groups = groups;
     meta.version = newer_version(&o.version, &t.version).to_owned();
-    Ok(meta)
+    Ok((meta, rewrap))
 }
 
 /// Three-way set membership: kept unless removed on a side (relative to the
@@ -116,8 +165,13 @@ fn merge_group(
         let stanza = match (ko, kt) {
             (Some(k), _) if o_same => k,
             (_, Some(k)) if t_same => k,
+            // Shamir groups are settled as a whole by the caller.
+            _ if !single_group => AgeKey {
+                recipient: r.to_owned(),
+                enc: String::new(),
+            },
             _ => match key {
-                Some(k) if single_group => AgeKey {
+                Some(k) => AgeKey {
                     recipient: r.to_owned(),
                     enc: clef_keys::wrap(r, k.bytes())
                         .map_err(|e| DriverError::Rewrap(e.to_string()))?,
@@ -162,6 +216,7 @@ fn merge_group(
         let stanza = match (ko, kt) {
             (Some(k), _) if o_same => k,
             (_, Some(k)) if t_same => k,
+            (Some(k), _) | (_, Some(k)) if !single_group => k,
             _ => {
                 return Err(DriverError::Rewrap(format!(
                     "a {} master key would need the new data key wrapped by its key service",

@@ -136,3 +136,91 @@ fn multi_document_yaml_conflict_round_trip() {
         ],
     );
 }
+
+/// Shamir key groups: stanzas are copied from one side only, or the data key
+/// is split afresh; never mixed shares.
+#[test]
+fn shamir_groups_never_mix_shares() {
+    use clef_sops::{CryptRule, EncryptedFile, KeyGroup, PlainFile};
+    let both = ids(&[1, 2]);
+    let base = PlainFile::new(
+        Format::Yaml,
+        plain("a: canary-1\nb: canary-2\n", Format::Yaml),
+        vec![
+            KeyGroup::of_recipients(&[R1]),
+            KeyGroup::of_recipients(&[R2]),
+        ],
+        2,
+        CryptRule::UnencryptedSuffix("_unencrypted".into()),
+        false,
+    )
+    .expect("new")
+    .encrypt()
+    .expect("enc")
+    .to_bytes()
+    .expect("emit");
+    let regroup = |groups: Vec<KeyGroup>, text: &str| {
+        let mut p = EncryptedFile::parse(&base, Format::Yaml)
+            .expect("parse")
+            .decrypt(&both)
+            .expect("decrypt");
+        p.set_key_groups(groups, 2).expect("regroup");
+        p.docs = plain(text, Format::Yaml);
+        p.encrypt().expect("enc").to_bytes().expect("emit")
+    };
+    let same = |text: &str| {
+        regroup(
+            vec![
+                KeyGroup::of_recipients(&[R1]),
+                KeyGroup::of_recipients(&[R2]),
+            ],
+            text,
+        )
+    };
+    let r3_in_1 = |text: &str| {
+        regroup(
+            vec![
+                KeyGroup::of_recipients(&[R1, R3]),
+                KeyGroup::of_recipients(&[R2]),
+            ],
+            text,
+        )
+    };
+    let r3_in_2 = |text: &str| {
+        regroup(
+            vec![
+                KeyGroup::of_recipients(&[R1]),
+                KeyGroup::of_recipients(&[R2, R3]),
+            ],
+            text,
+        )
+    };
+
+    // One side re-split (R3 added to group 1), the other changed a value.
+    let o = same("a: canary-1o\nb: canary-2\n");
+    let t = r3_in_1("a: canary-1\nb: canary-2t\n");
+    let out = merge_sops(&base, &o, &t, Format::Yaml, &both, 7, &Labels::default()).expect("merge");
+    assert!(out.is_clean());
+    let f = parse(&out.bytes, Format::Yaml);
+    assert_eq!(f.meta.key_groups.len(), 2);
+    for ks in [&[1, 2][..], &[3, 2][..]] {
+        let p = f
+            .decrypt(&ids(ks))
+            .unwrap_or_else(|e| panic!("keys {ks:?}: {e}"));
+        assert_eq!(p.docs[0].keys().count(), 2);
+    }
+    // Both sides re-split differently: the key is split afresh.
+    let o = r3_in_1("a: canary-1o\nb: canary-2\n");
+    let t = r3_in_2("a: canary-1\nb: canary-2t\n");
+    let out = merge_sops(&base, &o, &t, Format::Yaml, &both, 7, &Labels::default()).expect("merge");
+    assert!(
+        out.notes.iter().any(|n| n.contains("split afresh")),
+        "{:?}",
+        out.notes
+    );
+    let f = parse(&out.bytes, Format::Yaml);
+    for ks in [&[1, 2][..], &[3][..], &[1, 3][..]] {
+        assert!(f.decrypt(&ids(ks)).is_ok(), "keys {ks:?}");
+    }
+    assert!(f.decrypt(&ids(&[1])).is_err(), "one group is not enough");
+}
