@@ -18,7 +18,10 @@ struct Fx {
 
 fn clef(dir: &Path, key: &Path, args: &[&str]) -> Output {
     let mut c = clean_cmd(&bin("clef"), dir);
-    c.current_dir(dir).env("SOPS_AGE_KEY_FILE", key).arg("sops").args(args);
+    c.current_dir(dir)
+        .env("SOPS_AGE_KEY_FILE", key)
+        .arg("sops")
+        .args(args);
     run(c)
 }
 
@@ -28,8 +31,17 @@ fn fixture() -> Fx {
     let key = TestKey::new(&dir, "k.txt");
     let other = TestKey::new(&dir, "other.txt");
     let plain = dir.join("p.yaml");
-    std::fs::write(&plain, format!("db:\n    password: {SECRET}\n    port: 5432\nname: app\n")).unwrap();
-    let enc = String::from_utf8(ok(clef(&dir, &key.file, &["encrypt", "--age", &key.recipient, plain.to_str().unwrap()]))).unwrap();
+    std::fs::write(
+        &plain,
+        format!("db:\n    password: {SECRET}\n    port: 5432\nname: app\n"),
+    )
+    .unwrap();
+    let enc = String::from_utf8(ok(clef(
+        &dir,
+        &key.file,
+        &["encrypt", "--age", &key.recipient, plain.to_str().unwrap()],
+    )))
+    .unwrap();
     std::fs::remove_file(&plain).unwrap();
     Fx {
         _t: t,
@@ -48,7 +60,11 @@ fn expect_fail(fx: &Fx, content: &[u8], key: &Path, code: i32, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "stderr: {err}");
     assert!(out.stdout.is_empty(), "partial output on stdout");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line expected: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
     assert!(err.contains(needle), "'{needle}' not in: {err}");
     assert!(!err.contains(SECRET), "secret leaked into the error");
     assert!(!err.contains("panicked"), "panic: {err}");
@@ -97,8 +113,15 @@ fn tampering_and_corruption() {
     expect_fail(&fx, moved.as_bytes(), &k, 23, "[\"db\"][\"passwd\"]");
     let bad_mac = replace_in_value(&fx.enc, "mac", |l| l.replacen("data:", "data:AAAA", 1));
     expect_fail(&fx, bad_mac.as_bytes(), &k, 51, "MAC");
-    let lm = fx.enc.lines().find(|l| l.contains("lastmodified")).unwrap().to_owned();
-    let bad_time = fx.enc.replace(&lm, "    lastmodified: \"2001-01-01T00:00:00Z\"");
+    let lm = fx
+        .enc
+        .lines()
+        .find(|l| l.contains("lastmodified"))
+        .unwrap()
+        .to_owned();
+    let bad_time = fx
+        .enc
+        .replace(&lm, "    lastmodified: \"2001-01-01T00:00:00Z\"");
     expect_fail(&fx, bad_time.as_bytes(), &k, 51, "MAC");
     // reordering keys changes the MAC
     let swapped = {
@@ -109,9 +132,20 @@ fn tampering_and_corruption() {
         v.join("\n") + "\n"
     };
     expect_fail(&fx, swapped.as_bytes(), &k, 51, "MAC mismatch");
-    expect_fail(&fx, fx.enc.as_bytes(), &fx.other.file, 128, &fx.key.recipient);
+    expect_fail(
+        &fx,
+        fx.enc.as_bytes(),
+        &fx.other.file,
+        128,
+        &fx.key.recipient,
+    );
     expect_fail(&fx, b"db:\n    password: x\n", &k, 2, "not encrypted");
-    let no_version = fx.enc.lines().filter(|l| !l.contains("version:")).collect::<Vec<_>>().join("\n");
+    let no_version = fx
+        .enc
+        .lines()
+        .filter(|l| !l.contains("version:"))
+        .collect::<Vec<_>>()
+        .join("\n");
     expect_fail(&fx, no_version.as_bytes(), &k, 2, "version");
     let plaintext_value = replace_in_value(&fx.enc, "name", |_| format!("name: {SECRET}"));
     expect_fail(&fx, plaintext_value.as_bytes(), &k, 23, "clear text");
@@ -125,7 +159,11 @@ fn tampering_and_corruption() {
 fn expect_ok(fx: &Fx) {
     let f = fx.dir.join("good.enc.yaml");
     std::fs::write(&f, &fx.enc).unwrap();
-    let out = ok(clef(&fx.dir, &fx.key.file, &["decrypt", f.to_str().unwrap()]));
+    let out = ok(clef(
+        &fx.dir,
+        &fx.key.file,
+        &["decrypt", f.to_str().unwrap()],
+    ));
     assert!(String::from_utf8_lossy(&out).contains(SECRET));
 }
 
@@ -134,7 +172,11 @@ fn encrypting_twice_is_refused() {
     let fx = fixture();
     let f = fx.dir.join("twice.enc.yaml");
     std::fs::write(&f, &fx.enc).unwrap();
-    let out = clef(&fx.dir, &fx.key.file, &["encrypt", "--age", &fx.key.recipient, f.to_str().unwrap()]);
+    let out = clef(
+        &fx.dir,
+        &fx.key.file,
+        &["encrypt", "--age", &fx.key.recipient, f.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(203));
     assert!(out.stdout.is_empty());
 }
@@ -147,7 +189,11 @@ fn format_never_guessed() {
     let out = clef(&fx.dir, &fx.key.file, &["decrypt", f.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--input-type"));
-    let out = clef(&fx.dir, &fx.key.file, &["decrypt", "--input-type", "yaml", f.to_str().unwrap()]);
+    let out = clef(
+        &fx.dir,
+        &fx.key.file,
+        &["decrypt", "--input-type", "yaml", f.to_str().unwrap()],
+    );
     assert!(out.status.success());
 }
 
@@ -156,7 +202,16 @@ fn in_place_writes_are_atomic_and_ciphertext_only() {
     let fx = fixture();
     let f = fx.dir.join("s.enc.yaml");
     std::fs::write(&f, &fx.enc).unwrap();
-    ok(clef(&fx.dir, &fx.key.file, &["set", f.to_str().unwrap(), r#"["db"]["password"]"#, "\"n3w-s3cret-v4lue\""]));
+    ok(clef(
+        &fx.dir,
+        &fx.key.file,
+        &[
+            "set",
+            f.to_str().unwrap(),
+            r#"["db"]["password"]"#,
+            "\"n3w-s3cret-v4lue\"",
+        ],
+    ));
     let after = std::fs::read_to_string(&f).unwrap();
     assert!(!after.contains("n3w-s3cret-v4lue") && !after.contains(SECRET));
     let leftovers: Vec<_> = std::fs::read_dir(&fx.dir)
@@ -166,7 +221,11 @@ fn in_place_writes_are_atomic_and_ciphertext_only() {
         .collect();
     assert!(leftovers.is_empty());
     // a failing edit leaves the file untouched
-    let out = clef(&fx.dir, &fx.other.file, &["set", f.to_str().unwrap(), r#"["x"]"#, "1"]);
+    let out = clef(
+        &fx.dir,
+        &fx.other.file,
+        &["set", f.to_str().unwrap(), r#"["x"]"#, "1"],
+    );
     assert_eq!(out.status.code(), Some(128));
     assert_eq!(std::fs::read_to_string(&f).unwrap(), after);
 }

@@ -176,7 +176,9 @@ impl Env {
 
     fn sops_in(&self, cwd: &Path, args: &[&str], key_file: &Path) -> std::process::Output {
         let mut c = clean_cmd(&self.sops, &self.home);
-        c.current_dir(cwd).env("SOPS_AGE_KEY_FILE", key_file).args(args);
+        c.current_dir(cwd)
+            .env("SOPS_AGE_KEY_FILE", key_file)
+            .args(args);
         run(c)
     }
 
@@ -186,7 +188,10 @@ impl Env {
 
     fn clef_in(&self, cwd: &Path, args: &[&str], key_file: &Path) -> std::process::Output {
         let mut c = clean_cmd(&bin("clef"), &self.home);
-        c.current_dir(cwd).env("SOPS_AGE_KEY_FILE", key_file).arg("sops").args(args);
+        c.current_dir(cwd)
+            .env("SOPS_AGE_KEY_FILE", key_file)
+            .arg("sops")
+            .args(args);
         run(c)
     }
 
@@ -220,13 +225,21 @@ fn normalize(text: &str) -> String {
             continue;
         }
         while let Some(start) = l.find("ENC[AES256_GCM,") {
-            let Some(end) = l[start..].find(']') else { break };
-            let typ = l[start..start + end].rsplit("type:").next().unwrap_or("").to_owned();
+            let Some(end) = l[start..].find(']') else {
+                break;
+            };
+            let typ = l[start..start + end]
+                .rsplit("type:")
+                .next()
+                .unwrap_or("")
+                .to_owned();
             l.replace_range(start..start + end + 1, &format!("ENC<{typ}>"));
         }
         if let Some(p) = l.find("BEGIN AGE ENCRYPTED FILE-----\\n") {
             // JSON / dotenv: the armor is one string with \n escapes
-            let tail = l[p..].find("-----END AGE ENCRYPTED FILE-----").map(|e| p + e);
+            let tail = l[p..]
+                .find("-----END AGE ENCRYPTED FILE-----")
+                .map(|e| p + e);
             if let Some(e) = tail {
                 l.replace_range(p..e, "BEGIN<armor>");
             }
@@ -252,13 +265,21 @@ fn interop_table() {
         let name = format!("{}.{}", case.name, case.ext);
         let plain_path = e.write(&format!("plain-{name}"), case.plain.as_bytes());
         // Cases with a `.sops.yaml` rule run in their own directory holding that config.
-        let rules: Vec<&str> = case.flags.iter().filter_map(|f| f.strip_prefix("rule:")).collect();
+        let rules: Vec<&str> = case
+            .flags
+            .iter()
+            .filter_map(|f| f.strip_prefix("rule:"))
+            .collect();
         let cwd = if rules.is_empty() {
             e.dir.clone()
         } else {
             let d = e.dir.join(format!("cfg-{}", case.name));
             std::fs::create_dir_all(&d).expect("mkdir");
-            let cfg = format!("creation_rules:\n  - age: {}\n    {}\n", e.k1.recipient, rules.join("\n    "));
+            let cfg = format!(
+                "creation_rules:\n  - age: {}\n    {}\n",
+                e.k1.recipient,
+                rules.join("\n    ")
+            );
             std::fs::write(d.join(".sops.yaml"), cfg).expect("write config");
             d
         };
@@ -298,7 +319,10 @@ fn interop_table() {
         if ns == nc {
             identical += 1;
         } else {
-            differing.push(format!("--- {} (sops)\n{ns}--- {} (clef)\n{nc}", case.name, case.name));
+            differing.push(format!(
+                "--- {} (sops)\n{ns}--- {} (clef)\n{nc}",
+                case.name, case.name
+            ));
         }
         // 4. A one-key edit by clef on a sops file changes only that value, lastmodified and mac.
         if let Some((path, value)) = case.edit {
@@ -310,13 +334,34 @@ fn interop_table() {
             let is_meta = |l: &String| l.contains("lastmodified") || l.contains("mac");
             let values_added: Vec<_> = added.iter().filter(|l| !is_meta(l)).collect();
             let values_removed: Vec<_> = removed.iter().filter(|l| !is_meta(l)).collect();
-            assert_eq!(values_added.len(), 1, "{}: edit must change one value line, added: {added:#?}", case.name);
-            assert_eq!(values_removed.len(), 1, "{}: edit must change one value line, removed: {removed:#?}", case.name);
-            assert!(added.iter().any(|l| l.contains("mac")), "{}: the MAC must change", case.name);
+            assert_eq!(
+                values_added.len(),
+                1,
+                "{}: edit must change one value line, added: {added:#?}",
+                case.name
+            );
+            assert_eq!(
+                values_removed.len(),
+                1,
+                "{}: edit must change one value line, removed: {removed:#?}",
+                case.name
+            );
+            assert!(
+                added.iter().any(|l| l.contains("mac")),
+                "{}: the MAC must change",
+                case.name
+            );
         }
     }
-    eprintln!("layout byte-identical to sops 3.11 (modulo random IVs/keys/time): {identical} of {}", CASES.len());
-    assert!(differing.is_empty(), "layout differs from sops:\n{}", differing.join("\n"));
+    eprintln!(
+        "layout byte-identical to sops 3.11 (modulo random IVs/keys/time): {identical} of {}",
+        CASES.len()
+    );
+    assert!(
+        differing.is_empty(),
+        "layout differs from sops:\n{}",
+        differing.join("\n")
+    );
 }
 
 #[test]
@@ -327,14 +372,28 @@ fn shamir_key_groups_both_ways() {
         e.k1.recipient, e.k2.recipient, e.k3.recipient
     );
     e.write(".sops.yaml", cfg.as_bytes());
-    let plain = e.write("s.yaml", b"user: bob\npassword: pw\nnested:\n  token: t0k\n  note: plain\n");
+    let plain = e.write(
+        "s.yaml",
+        b"user: bob\npassword: pw\nnested:\n  token: t0k\n  note: plain\n",
+    );
     let by_sops = ok(e.sops(&["encrypt", &plain], &e.keys));
     let by_clef = ok(e.clef(&["encrypt", &plain], &e.keys));
     let fs = e.write("s.sops.yaml", &by_sops);
     let fc = e.write("s.clef.yaml", &by_clef);
-    assert_eq!(normalize(&String::from_utf8_lossy(&by_sops)), normalize(&String::from_utf8_lossy(&by_clef)));
+    assert_eq!(
+        normalize(&String::from_utf8_lossy(&by_sops)),
+        normalize(&String::from_utf8_lossy(&by_clef))
+    );
     // Two groups needed: k1 + (k2 or k3). One group alone must fail, in both tools.
-    let both = e.write("k13.txt", format!("{}{}", std::fs::read_to_string(&e.k1.file).unwrap(), std::fs::read_to_string(&e.k3.file).unwrap()).as_bytes());
+    let both = e.write(
+        "k13.txt",
+        format!(
+            "{}{}",
+            std::fs::read_to_string(&e.k1.file).unwrap(),
+            std::fs::read_to_string(&e.k3.file).unwrap()
+        )
+        .as_bytes(),
+    );
     let both = PathBuf::from(both);
     let a = ok(e.sops(&["decrypt", &fc], &both));
     let b = ok(e.clef(&["decrypt", &fs], &both));
@@ -349,17 +408,29 @@ fn shamir_key_groups_both_ways() {
 fn updatekeys_and_rotate() {
     let Some(e) = env() else { return };
     let plain = e.write("u.yaml", b"a: 1\nb: two\n");
-    let f = e.write("u.enc.yaml", &ok(e.sops(&["encrypt", "--age", &e.k1.recipient, &plain], &e.k1.file)));
+    let f = e.write(
+        "u.enc.yaml",
+        &ok(e.sops(&["encrypt", "--age", &e.k1.recipient, &plain], &e.k1.file)),
+    );
     let before = std::fs::read_to_string(&f).unwrap();
-    ok(e.clef(&["updatekeys", "--add-age", &e.k2.recipient, &f], &e.k1.file));
+    ok(e.clef(
+        &["updatekeys", "--add-age", &e.k2.recipient, &f],
+        &e.k1.file,
+    ));
     let after = std::fs::read_to_string(&f).unwrap();
     // values, lastmodified and mac untouched
-    for line in before.lines().filter(|l| l.contains("ENC[") || l.contains("lastmodified")) {
+    for line in before
+        .lines()
+        .filter(|l| l.contains("ENC[") || l.contains("lastmodified"))
+    {
         assert!(after.contains(line), "updatekeys changed a value line");
     }
     ok(e.sops(&["decrypt", &f], &e.k2.file));
     ok(e.clef(&["updatekeys", "--rm-age", &e.k1.recipient, &f], &e.k2.file));
-    assert!(!e.sops(&["decrypt", &f], &e.k1.file).status.success(), "removed recipient still decrypts");
+    assert!(
+        !e.sops(&["decrypt", &f], &e.k1.file).status.success(),
+        "removed recipient still decrypts"
+    );
     let rotated = ok(e.clef(&["rotate", &f], &e.k2.file));
     let r = e.write("r.enc.yaml", &rotated);
     let v1 = ok(e.sops(&["decrypt", &f], &e.k2.file));
@@ -368,18 +439,37 @@ fn updatekeys_and_rotate() {
     let old = std::fs::read_to_string(&f).unwrap();
     let new = String::from_utf8_lossy(&rotated).into_owned();
     let old_vals: Vec<&str> = old.lines().filter(|l| l.contains("ENC[")).collect();
-    assert!(new.lines().filter(|l| l.contains("ENC[")).all(|l| !old_vals.contains(&l)), "rotate must re-encrypt every value");
+    assert!(
+        new.lines()
+            .filter(|l| l.contains("ENC["))
+            .all(|l| !old_vals.contains(&l)),
+        "rotate must re-encrypt every value"
+    );
 }
 
 #[test]
 fn unset_and_extract() {
     let Some(e) = env() else { return };
-    let plain = e.write("x.yaml", b"app:\n  db:\n    user: u\n    pass: p\n  port: 5\n");
-    let f = e.write("x.enc.yaml", &ok(e.sops(&["encrypt", "--age", &e.k1.recipient, &plain], &e.k1.file)));
-    for expr in [r#"["app"]["db"]"#, r#"["app"]["db"]["pass"]"#, r#"["app"]["port"]"#] {
+    let plain = e.write(
+        "x.yaml",
+        b"app:\n  db:\n    user: u\n    pass: p\n  port: 5\n",
+    );
+    let f = e.write(
+        "x.enc.yaml",
+        &ok(e.sops(&["encrypt", "--age", &e.k1.recipient, &plain], &e.k1.file)),
+    );
+    for expr in [
+        r#"["app"]["db"]"#,
+        r#"["app"]["db"]["pass"]"#,
+        r#"["app"]["port"]"#,
+    ] {
         let a = ok(e.sops(&["decrypt", "--extract", expr, &f], &e.k1.file));
         let b = ok(e.clef(&["decrypt", "--extract", expr, &f], &e.k1.file));
-        assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b), "extract {expr}");
+        assert_eq!(
+            String::from_utf8_lossy(&a),
+            String::from_utf8_lossy(&b),
+            "extract {expr}"
+        );
     }
     ok(e.clef(&["unset", &f, r#"["app"]["db"]["pass"]"#], &e.k1.file));
     let out = String::from_utf8(ok(e.sops(&["decrypt", &f], &e.k1.file))).unwrap();

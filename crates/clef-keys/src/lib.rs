@@ -133,10 +133,11 @@ impl Identities {
                 continue;
             }
             for word in line.split_whitespace() {
-                let id = age::x25519::Identity::from_str(word).map_err(|_| KeyError::BadIdentity {
-                    source_name: source_name.to_owned(),
-                    line: n + 1,
-                })?;
+                let id =
+                    age::x25519::Identity::from_str(word).map_err(|_| KeyError::BadIdentity {
+                        source_name: source_name.to_owned(),
+                        line: n + 1,
+                    })?;
                 self.keys.push(id);
             }
         }
@@ -161,7 +162,10 @@ impl Identities {
 
     /// The public recipients (`age1…`) of these identities.
     pub fn recipients(&self) -> Vec<String> {
-        self.keys.iter().map(|k| k.to_public().to_string()).collect()
+        self.keys
+            .iter()
+            .map(|k| k.to_public().to_string())
+            .collect()
     }
 
     /// Opens an armored age file (the `enc` field of a sops age key entry).
@@ -238,7 +242,10 @@ fn run_key_cmd(cmd: &str) -> Result<String, KeyError> {
         .output()
         .map_err(|e| KeyError::Command(format!("cannot run '{prog}': {}", e.kind())))?;
     if !out.status.success() {
-        return Err(KeyError::Command(format!("'{prog}' exited with {}", out.status)));
+        return Err(KeyError::Command(format!(
+            "'{prog}' exited with {}",
+            out.status
+        )));
     }
     let out = Zeroizing::new(out.stdout);
     String::from_utf8(out.to_vec()).map_err(|_| KeyError::Command("output is not UTF-8".into()))
@@ -325,13 +332,18 @@ mod tests {
         let mut ids = Identities::empty();
         ids.add_text(expose(&other), "other").unwrap();
         assert!(matches!(ids.unwrap(&enc), Err(KeyError::NoMatch)));
-        assert!(matches!(Identities::empty().unwrap(&enc), Err(KeyError::NoMatch)));
+        assert!(matches!(
+            Identities::empty().unwrap(&enc),
+            Err(KeyError::NoMatch)
+        ));
     }
 
     #[test]
     fn bad_identity_line_is_named_not_echoed() {
         let mut ids = Identities::empty();
-        let e = ids.add_text("# c\n\nAGE-SECRET-KEY-1NOTVALID", "SOPS_AGE_KEY").unwrap_err();
+        let e = ids
+            .add_text("# c\n\nAGE-SECRET-KEY-1NOTVALID", "SOPS_AGE_KEY")
+            .unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("line 3") && msg.contains("SOPS_AGE_KEY"));
         assert!(!msg.contains("NOTVALID"));
@@ -342,7 +354,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("clef-keys-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("sops/age")).unwrap();
         let (k2, p2) = generate_identity();
-        std::fs::write(dir.join("sops/age/keys.txt"), format!("# x\n{}\n", expose(&k2))).unwrap();
+        std::fs::write(
+            dir.join("sops/age/keys.txt"),
+            format!("# x\n{}\n", expose(&k2)),
+        )
+        .unwrap();
         let env = |k: &str| match k {
             "SOPS_AGE_KEY" => Some(KEY.to_owned()),
             "XDG_CONFIG_HOME" => Some(dir.display().to_string()),
@@ -361,6 +377,9 @@ mod tests {
         };
         let ids = Identities::discover_with(&env).unwrap();
         assert_eq!(ids.recipients(), [PUB]);
-        assert_eq!(split_command("a 'b c' \"d\\\"e\" f\\ g").unwrap(), ["a", "b c", "d\"e", "f g"]);
+        assert_eq!(
+            split_command("a 'b c' \"d\\\"e\" f\\ g").unwrap(),
+            ["a", "b c", "d\"e", "f g"]
+        );
     }
 }

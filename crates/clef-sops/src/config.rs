@@ -61,7 +61,12 @@ pub fn find(start: &Path) -> Option<PathBuf> {
 
 fn list_of_strings(v: Option<&Value>) -> Vec<String> {
     match v {
-        Some(Value::Str(s)) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        Some(Value::Str(s)) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
         Some(Value::List(l)) => l
             .iter()
             .filter_map(|v| match v {
@@ -92,14 +97,22 @@ pub fn creation_for(config: &Path, file: &Path) -> Result<Creation, ConfigError>
         Some(_) => return Err(invalid("creation_rules must be a list".into())),
     };
     let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
-    let base = config.parent().and_then(|p| std::path::absolute(p).ok()).unwrap_or_default();
-    let rel = abs.strip_prefix(&base).unwrap_or(&abs).to_string_lossy().into_owned();
+    let base = config
+        .parent()
+        .and_then(|p| std::path::absolute(p).ok())
+        .unwrap_or_default();
+    let rel = abs
+        .strip_prefix(&base)
+        .unwrap_or(&abs)
+        .to_string_lossy()
+        .into_owned();
     for r in &rules {
         let Value::Map(rule) = r else {
             return Err(invalid("each creation rule must be a mapping".into()));
         };
         if let Some(Value::Str(re)) = rule.get("path_regex") {
-            let re = regex::Regex::new(re).map_err(|_| invalid("path_regex is not a valid regular expression".into()))?;
+            let re = regex::Regex::new(re)
+                .map_err(|_| invalid("path_regex is not a valid regular expression".into()))?;
             if !re.is_match(&rel) {
                 continue;
             }
@@ -110,8 +123,17 @@ pub fn creation_for(config: &Path, file: &Path) -> Result<Creation, ConfigError>
 }
 
 fn group_from(b: &Branch) -> Result<KeyGroup, String> {
-    for t in ["pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hc_vault"] {
-        if !list_of_strings(b.get(t)).is_empty() || matches!(b.get(t), Some(Value::List(l)) if !l.is_empty()) {
+    for t in [
+        "pgp",
+        "kms",
+        "gcp_kms",
+        "azure_keyvault",
+        "hc_vault_transit_uri",
+        "hc_vault",
+    ] {
+        if !list_of_strings(b.get(t)).is_empty()
+            || matches!(b.get(t), Some(Value::List(l)) if !l.is_empty())
+        {
             return Err(format!("'{t}' keys are not supported by clef (age only)"));
         }
     }

@@ -62,7 +62,9 @@ impl Envelope {
             return Err(EnvelopeError::Malformed);
         }
         Ok(Envelope {
-            data: B64.decode(data).map_err(|_| EnvelopeError::Base64("data"))?,
+            data: B64
+                .decode(data)
+                .map_err(|_| EnvelopeError::Base64("data"))?,
             iv: B64.decode(iv).map_err(|_| EnvelopeError::Base64("iv"))?,
             tag: B64.decode(tag).map_err(|_| EnvelopeError::Base64("tag"))?,
             typ: typ.to_owned(),
@@ -82,12 +84,16 @@ impl Envelope {
             aad: aad.as_bytes(),
         };
         let k = GenericArray::from_slice(key.bytes());
-        let out = match self.iv.len() {
-            32 => AesGcm::<Aes256, U32>::new(k).decrypt(GenericArray::from_slice(&self.iv), payload),
-            12 => AesGcm::<Aes256, U12>::new(k).decrypt(GenericArray::from_slice(&self.iv), payload),
-            16 => AesGcm::<Aes256, U16>::new(k).decrypt(GenericArray::from_slice(&self.iv), payload),
-            n => return Err(EnvelopeError::IvLength(n)),
-        };
+        let out =
+            match self.iv.len() {
+                32 => AesGcm::<Aes256, U32>::new(k)
+                    .decrypt(GenericArray::from_slice(&self.iv), payload),
+                12 => AesGcm::<Aes256, U12>::new(k)
+                    .decrypt(GenericArray::from_slice(&self.iv), payload),
+                16 => AesGcm::<Aes256, U16>::new(k)
+                    .decrypt(GenericArray::from_slice(&self.iv), payload),
+                n => return Err(EnvelopeError::IvLength(n)),
+            };
         out.map(Zeroizing::new).map_err(|_| EnvelopeError::Auth)
     }
 }
@@ -137,14 +143,26 @@ mod tests {
         assert_eq!(e.iv, iv);
         assert_eq!(&*e.open(&key, "a:b:").unwrap(), b"hunter2");
         assert_eq!(e.open(&key, "a:c:").unwrap_err(), EnvelopeError::Auth);
-        assert_eq!(e.open(&DataKey::from_bytes([8u8; 32]), "a:b:").unwrap_err(), EnvelopeError::Auth);
+        assert_eq!(
+            e.open(&DataKey::from_bytes([8u8; 32]), "a:b:").unwrap_err(),
+            EnvelopeError::Auth
+        );
     }
 
     #[test]
     fn malformed() {
-        assert_eq!(Envelope::parse("ENC[AES256_GCM,data:,iv:a,tag:b,type:str]").unwrap_err(), EnvelopeError::Malformed);
-        assert_eq!(Envelope::parse("ENC[AES256_GCM,data:AAAA,iv:AAAA").unwrap_err(), EnvelopeError::Malformed);
-        assert_eq!(Envelope::parse("ENC[AES256_GCM,data:@@,iv:AAAA,tag:AAAA,type:str]").unwrap_err(), EnvelopeError::Base64("data"));
+        assert_eq!(
+            Envelope::parse("ENC[AES256_GCM,data:,iv:a,tag:b,type:str]").unwrap_err(),
+            EnvelopeError::Malformed
+        );
+        assert_eq!(
+            Envelope::parse("ENC[AES256_GCM,data:AAAA,iv:AAAA").unwrap_err(),
+            EnvelopeError::Malformed
+        );
+        assert_eq!(
+            Envelope::parse("ENC[AES256_GCM,data:@@,iv:AAAA,tag:AAAA,type:str]").unwrap_err(),
+            EnvelopeError::Base64("data")
+        );
     }
 
     #[test]

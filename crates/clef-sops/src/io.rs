@@ -12,10 +12,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8], private: bool) -> std::io::Result
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("file");
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let mut rnd = [0u8; 6];
     crate::fill_random(&mut rnd);
     let suffix: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
@@ -65,9 +62,16 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temp file left behind");
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temp file left behind"
+        );
         assert!(atomic_write(&dir.join("missing/x"), b"x", false).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }

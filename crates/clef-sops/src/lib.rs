@@ -85,7 +85,11 @@ impl DataKey {
 
 impl PartialEq for DataKey {
     fn eq(&self, other: &Self) -> bool {
-        self.0.iter().zip(other.0.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
     }
 }
 impl Eq for DataKey {}
@@ -162,7 +166,9 @@ pub enum SopsError {
         typ: String,
     },
     /// The MAC does not match.
-    #[error("MAC mismatch: the file was modified without its key (or values were reordered or tampered)")]
+    #[error(
+        "MAC mismatch: the file was modified without its key (or values were reordered or tampered)"
+    )]
     MacMismatch,
     /// The MAC itself cannot be decrypted (`lastmodified` or `mac` tampered).
     #[error("cannot decrypt the MAC: 'lastmodified' or 'mac' was altered")]
@@ -196,7 +202,9 @@ pub enum SopsError {
     #[error("{0}")]
     Shamir(#[from] shamir::ShamirError),
     /// The operation needs to re-wrap the data key for master keys clef cannot use.
-    #[error("the file has {0} master keys, which clef cannot wrap a new data key for (clef supports age)")]
+    #[error(
+        "the file has {0} master keys, which clef cannot wrap a new data key for (clef supports age)"
+    )]
     UnsupportedMasterKey(String),
     /// No recipients at all.
     #[error("no recipients: a file must be encrypted for at least one age recipient")]
@@ -276,7 +284,13 @@ pub fn encrypt_value(key: &DataKey, value: &Value, aad: &str) -> Option<String> 
     }
     let typ = value.sops_type()?;
     let bytes = to_bytes(value)?;
-    Some(envelope::seal(key, &envelope::random_iv(), &bytes, aad, typ))
+    Some(envelope::seal(
+        key,
+        &envelope::random_iv(),
+        &bytes,
+        aad,
+        typ,
+    ))
 }
 
 /// A parsed sops file: the ciphertext tree (without the `sops` key) and its metadata.
@@ -399,7 +413,13 @@ impl EncryptedFile {
     pub fn unencrypted_values(&self) -> Result<Vec<String>, SopsError> {
         let rule = walk::Rule::compile(&self.meta.rule)?;
         let mut problems = Vec::new();
-        let mut w = walk::Walker::new(&rule, self.meta.mac_only_encrypted, walk::Mode::Check { problems: &mut problems });
+        let mut w = walk::Walker::new(
+            &rule,
+            self.meta.mac_only_encrypted,
+            walk::Mode::Check {
+                problems: &mut problems,
+            },
+        );
         for d in &self.docs {
             w.branch(d, &mut Vec::new(), &mut Vec::new())?;
         }
@@ -434,7 +454,11 @@ impl EncryptedFile {
         self.decrypt_inner(key, true).map(|(p, _)| p)
     }
 
-    fn decrypt_inner(&self, key: DataKey, ignore_mac: bool) -> Result<(PlainFile, bool), SopsError> {
+    fn decrypt_inner(
+        &self,
+        key: DataKey,
+        ignore_mac: bool,
+    ) -> Result<(PlainFile, bool), SopsError> {
         let rule = walk::Rule::compile(&self.meta.rule)?;
         let mut stash = Stash::default();
         let mut docs = Vec::with_capacity(self.docs.len());
@@ -476,8 +500,11 @@ impl EncryptedFile {
         let aad = time::parse_rfc3339(&self.meta.lastmodified)
             .map(|st| time::go_rfc3339(&st))
             .ok_or(SopsError::MacUndecryptable)?;
-        let env = envelope::Envelope::parse(&self.meta.mac).map_err(|_| SopsError::MacUndecryptable)?;
-        let stored = env.open(key, &aad).map_err(|_| SopsError::MacUndecryptable)?;
+        let env =
+            envelope::Envelope::parse(&self.meta.mac).map_err(|_| SopsError::MacUndecryptable)?;
+        let stored = env
+            .open(key, &aad)
+            .map_err(|_| SopsError::MacUndecryptable)?;
         if stored.as_slice() == computed.as_bytes() {
             Ok(())
         } else {
@@ -505,7 +532,11 @@ fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, SopsEr
         }
     }
     if parts.is_empty() {
-        let mut recipients: Vec<String> = meta.age_recipients().iter().map(|r| (*r).to_owned()).collect();
+        let mut recipients: Vec<String> = meta
+            .age_recipients()
+            .iter()
+            .map(|r| (*r).to_owned())
+            .collect();
         for g in &meta.key_groups {
             for (t, _) in &g.other {
                 recipients.push(format!("({t} key)"));
@@ -514,7 +545,11 @@ fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, SopsEr
         let hint = if ids.is_empty() {
             " (no age identity found: set SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, CLEF_AGE_KEY_FILE or put one in ~/.config/sops/age/keys.txt)".to_owned()
         } else {
-            format!(" (tried {} identities: {})", ids.len(), ids.recipients().join(", "))
+            format!(
+                " (tried {} identities: {})",
+                ids.len(),
+                ids.recipients().join(", ")
+            )
         };
         return Err(SopsError::NoIdentity {
             recipients: if recipients.is_empty() {
@@ -537,7 +572,10 @@ fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, SopsEr
         let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
         shamir::combine(&refs)?
     };
-    let arr: [u8; 32] = raw.as_slice().try_into().map_err(|_| SopsError::BadDataKey)?;
+    let arr: [u8; 32] = raw
+        .as_slice()
+        .try_into()
+        .map_err(|_| SopsError::BadDataKey)?;
     Ok(DataKey::from_bytes(arr))
 }
 
@@ -545,7 +583,10 @@ fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, SopsEr
 /// are several groups). Refuses when a group holds master keys clef cannot wrap
 /// for, because their `enc` would no longer open the new key material.
 fn wrap_groups(groups: &mut [KeyGroup], key: &DataKey, threshold: usize) -> Result<(), SopsError> {
-    if groups.iter().all(|g| g.age.is_empty() && g.other.is_empty()) {
+    if groups
+        .iter()
+        .all(|g| g.age.is_empty() && g.other.is_empty())
+    {
         return Err(SopsError::NoRecipients);
     }
     if let Some((t, _)) = groups.iter().flat_map(|g| g.other.iter()).next() {
@@ -554,7 +595,11 @@ fn wrap_groups(groups: &mut [KeyGroup], key: &DataKey, threshold: usize) -> Resu
     let parts: Vec<Zeroizing<Vec<u8>>> = if groups.len() <= 1 {
         vec![Zeroizing::new(key.bytes().to_vec())]
     } else {
-        let t = if threshold == 0 { groups.len() } else { threshold };
+        let t = if threshold == 0 {
+            groups.len()
+        } else {
+            threshold
+        };
         shamir::split(key.bytes(), groups.len(), t)?
     };
     for (g, part) in groups.iter_mut().zip(parts.iter()) {
@@ -657,7 +702,13 @@ impl PlainFile {
             .ok_or(SopsError::MacUndecryptable)?;
         let mut meta = self.meta.clone();
         meta.lastmodified = lastmodified.to_owned();
-        meta.mac = envelope::seal(&self.key, &envelope::random_iv(), mac_hex.as_bytes(), &aad, "str");
+        meta.mac = envelope::seal(
+            &self.key,
+            &envelope::random_iv(),
+            mac_hex.as_bytes(),
+            &aad,
+            "str",
+        );
         Ok(EncryptedFile {
             format: self.format,
             docs,
@@ -666,7 +717,11 @@ impl PlainFile {
     }
 
     /// Replaces the key groups, re-wrapping the same data key (sops `updatekeys`).
-    pub fn set_key_groups(&mut self, mut groups: Vec<KeyGroup>, shamir_threshold: usize) -> Result<(), SopsError> {
+    pub fn set_key_groups(
+        &mut self,
+        mut groups: Vec<KeyGroup>,
+        shamir_threshold: usize,
+    ) -> Result<(), SopsError> {
         // Keep existing wraps of unchanged single-group age keys: a re-wrap of the same key
         // is valid too, but keeping them leaves the diff minimal.
         wrap_groups(&mut groups, &self.key, shamir_threshold)?;
@@ -696,7 +751,12 @@ impl PlainFile {
 /// group, re-wrapping the same data key only for the added ones: values,
 /// `lastmodified` and `mac` stay untouched (sops `updatekeys` / `rotate --add-age`
 /// semantics without the rotation).
-pub fn update_recipients(file: &mut EncryptedFile, ids: &Identities, add: &[String], remove: &[String]) -> Result<(), SopsError> {
+pub fn update_recipients(
+    file: &mut EncryptedFile,
+    ids: &Identities,
+    add: &[String],
+    remove: &[String],
+) -> Result<(), SopsError> {
     for r in add {
         clef_keys::parse_recipient(r)?;
     }
@@ -706,18 +766,25 @@ pub fn update_recipients(file: &mut EncryptedFile, ids: &Identities, add: &[Stri
         groups.push(KeyGroup::default());
     }
     for g in &mut groups {
-        g.age.retain(|k| !remove.iter().any(|r| r.trim() == k.recipient));
+        g.age
+            .retain(|k| !remove.iter().any(|r| r.trim() == k.recipient));
     }
     for r in add {
         let r = r.trim();
-        if !groups.iter().any(|g| g.age.iter().any(|k| k.recipient == r)) {
+        if !groups
+            .iter()
+            .any(|g| g.age.iter().any(|k| k.recipient == r))
+        {
             groups[0].age.push(AgeKey {
                 recipient: r.to_owned(),
                 enc: String::new(),
             });
         }
     }
-    if groups.iter().all(|g| g.age.is_empty() && g.other.is_empty()) {
+    if groups
+        .iter()
+        .all(|g| g.age.is_empty() && g.other.is_empty())
+    {
         return Err(SopsError::NoRecipients);
     }
     if groups.len() > 1 {

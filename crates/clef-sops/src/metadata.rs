@@ -26,7 +26,9 @@ pub enum MetaError {
         reason: &'static str,
     },
     /// More than one crypt rule.
-    #[error("sops metadata: more than one of the six crypt rules (unencrypted_suffix, encrypted_suffix, unencrypted_regex, encrypted_regex, unencrypted_comment_regex, encrypted_comment_regex) is set")]
+    #[error(
+        "sops metadata: more than one of the six crypt rules (unencrypted_suffix, encrypted_suffix, unencrypted_regex, encrypted_regex, unencrypted_comment_regex, encrypted_comment_regex) is set"
+    )]
     TwoRules,
 }
 
@@ -139,7 +141,10 @@ impl KeyGroup {
     }
 
     fn others_of<'a>(&'a self, typ: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-        self.other.iter().filter(move |(t, _)| t == typ).map(|(_, v)| v)
+        self.other
+            .iter()
+            .filter(move |(t, _)| t == typ)
+            .map(|(_, v)| v)
     }
 }
 
@@ -164,7 +169,12 @@ pub struct Metadata {
 
 impl Metadata {
     /// Fresh metadata for a new file.
-    pub fn new(key_groups: Vec<KeyGroup>, shamir_threshold: usize, rule: CryptRule, mac_only_encrypted: bool) -> Self {
+    pub fn new(
+        key_groups: Vec<KeyGroup>,
+        shamir_threshold: usize,
+        rule: CryptRule,
+        mac_only_encrypted: bool,
+    ) -> Self {
         Metadata {
             key_groups,
             shamir_threshold,
@@ -210,7 +220,8 @@ impl Metadata {
                 reason: "not a Major.Minor.Patch version",
             });
         }
-        let lastmodified = scalar_text(b.get("lastmodified")).ok_or(MetaError::Missing("lastmodified"))?;
+        let lastmodified =
+            scalar_text(b.get("lastmodified")).ok_or(MetaError::Missing("lastmodified"))?;
         let mac = scalar_text(b.get("mac")).unwrap_or_default();
         let mut rule = None;
         for f in RULE_FIELDS {
@@ -275,7 +286,11 @@ impl Metadata {
         let mut b = Branch::new();
         let push = |b: &mut Branch, k: &str, v: Value| b.0.push(Item::Entry(k.to_owned(), v));
         if self.shamir_threshold != 0 {
-            push(&mut b, "shamir_threshold", Value::Int(self.shamir_threshold as i64));
+            push(
+                &mut b,
+                "shamir_threshold",
+                Value::Int(self.shamir_threshold as i64),
+            );
         }
         let flat = self.key_groups.len() <= 1;
         let empty = KeyGroup::default();
@@ -309,7 +324,11 @@ impl Metadata {
                             Value::List(items)
                         }
                     };
-                    push(&mut gb, "hc_vault", nil_list(g.others_of("hc_vault").cloned().collect()));
+                    push(
+                        &mut gb,
+                        "hc_vault",
+                        nil_list(g.others_of("hc_vault").cloned().collect()),
+                    );
                     let age = match age_list(&g.age) {
                         Value::List(l) => l,
                         _ => Vec::new(),
@@ -320,7 +339,11 @@ impl Metadata {
                 .collect();
             push(&mut b, "key_groups", Value::List(groups));
         }
-        push(&mut b, "lastmodified", Value::str(self.lastmodified.clone()));
+        push(
+            &mut b,
+            "lastmodified",
+            Value::str(self.lastmodified.clone()),
+        );
         push(&mut b, "mac", Value::str(self.mac.clone()));
         if flat {
             let items: Vec<Value> = g0.others_of("pgp").cloned().collect();
@@ -359,7 +382,10 @@ fn read_group(b: &Branch, ctx: &str) -> Result<KeyGroup, MetaError> {
                 for (i, item) in items.iter().enumerate() {
                     let field = format!("{ctx}age[{i}]");
                     let Value::Map(m) = item else {
-                        return Err(MetaError::Invalid { field, reason: "not a mapping" });
+                        return Err(MetaError::Invalid {
+                            field,
+                            reason: "not a mapping",
+                        });
                     };
                     let recipient = scalar_text(m.get("recipient")).ok_or(MetaError::Invalid {
                         field: field.clone(),
@@ -382,7 +408,8 @@ fn read_group(b: &Branch, ctx: &str) -> Result<KeyGroup, MetaError> {
     }
     for t in OTHER_KEY_TYPES {
         if let Some(Value::List(items)) = b.get(t) {
-            g.other.extend(items.iter().map(|v| (t.to_owned(), v.clone())));
+            g.other
+                .extend(items.iter().map(|v| (t.to_owned(), v.clone())));
         }
     }
     Ok(g)
@@ -403,7 +430,10 @@ fn is_semver(v: &str) -> bool {
     let v = v.strip_prefix('v').unwrap_or(v);
     let core = v.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Flattens metadata for dotenv (`sops_age__list_0__map_enc=…`), sorted by key as sops does.

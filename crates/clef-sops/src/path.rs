@@ -120,11 +120,19 @@ pub fn set(doc: &mut Branch, steps: &[Step], value: Value) -> Result<(), PathErr
     if doc.get(k).is_none() {
         doc.0.push(Item::Entry(k.clone(), Value::Null));
     }
-    let slot = doc.get_mut(k).ok_or_else(|| PathError::NotFound(show(&steps[..1])))?;
+    let slot = doc
+        .get_mut(k)
+        .ok_or_else(|| PathError::NotFound(show(&steps[..1])))?;
     set_in(slot, rest, value, steps, 1)
 }
 
-fn set_in(slot: &mut Value, steps: &[Step], value: Value, all: &[Step], depth: usize) -> Result<(), PathError> {
+fn set_in(
+    slot: &mut Value,
+    steps: &[Step],
+    value: Value,
+    all: &[Step],
+    depth: usize,
+) -> Result<(), PathError> {
     let Some((first, rest)) = steps.split_first() else {
         *slot = value;
         return Ok(());
@@ -144,7 +152,9 @@ fn set_in(slot: &mut Value, steps: &[Step], value: Value, all: &[Step], depth: u
             if b.get(k).is_none() {
                 b.0.push(Item::Entry(k.clone(), Value::Null));
             }
-            let next = b.get_mut(k).ok_or_else(|| PathError::NotFound(show(&all[..=depth])))?;
+            let next = b
+                .get_mut(k)
+                .ok_or_else(|| PathError::NotFound(show(&all[..=depth])))?;
             set_in(next, rest, value, all, depth + 1)
         }
         Step::Index(i) => {
@@ -232,7 +242,14 @@ mod tests {
 
     #[test]
     fn parse_paths() {
-        assert_eq!(parse(r#"["a"][0]["b c"]"#).unwrap(), [Step::Key("a".into()), Step::Index(0), Step::Key("b c".into())]);
+        assert_eq!(
+            parse(r#"["a"][0]["b c"]"#).unwrap(),
+            [
+                Step::Key("a".into()),
+                Step::Index(0),
+                Step::Key("b c".into())
+            ]
+        );
         assert_eq!(parse("").unwrap(), []);
         assert!(parse(r#"["a""#).is_err());
         assert!(parse("a").is_err());
@@ -244,8 +261,14 @@ mod tests {
         let mut d = Branch::new();
         set(&mut d, &parse(r#"["a"]["b"]"#).unwrap(), Value::str("x")).unwrap();
         set(&mut d, &parse(r#"["l"][5]"#).unwrap(), Value::Int(1)).unwrap();
-        assert_eq!(get(&d, &parse(r#"["a"]["b"]"#).unwrap()).unwrap(), Value::str("x"));
-        assert_eq!(get(&d, &parse(r#"["l"][0]"#).unwrap()).unwrap(), Value::Int(1));
+        assert_eq!(
+            get(&d, &parse(r#"["a"]["b"]"#).unwrap()).unwrap(),
+            Value::str("x")
+        );
+        assert_eq!(
+            get(&d, &parse(r#"["l"][0]"#).unwrap()).unwrap(),
+            Value::Int(1)
+        );
         unset(&mut d, &parse(r#"["a"]["b"]"#).unwrap()).unwrap();
         assert!(get(&d, &parse(r#"["a"]["b"]"#).unwrap()).is_err());
         assert!(unset(&mut d, &parse(r#"["zz"]"#).unwrap()).is_err());

@@ -8,7 +8,9 @@ use zeroize::Zeroizing;
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ShamirError {
     /// Threshold out of range.
-    #[error("shamir threshold must be at least 2 and at most the number of key groups ({parts}), got {threshold}")]
+    #[error(
+        "shamir threshold must be at least 2 and at most the number of key groups ({parts}), got {threshold}"
+    )]
     Threshold {
         /// The requested threshold.
         threshold: usize,
@@ -55,7 +57,11 @@ fn gf_inv(a: u8) -> u8 {
 }
 
 /// Splits `secret` into `parts` shares, any `threshold` of which recover it.
-pub fn split(secret: &[u8], parts: usize, threshold: usize) -> Result<Vec<Zeroizing<Vec<u8>>>, ShamirError> {
+pub fn split(
+    secret: &[u8],
+    parts: usize,
+    threshold: usize,
+) -> Result<Vec<Zeroizing<Vec<u8>>>, ShamirError> {
     if parts > 255 {
         return Err(ShamirError::TooManyParts);
     }
@@ -87,7 +93,10 @@ pub fn split(secret: &[u8], parts: usize, threshold: usize) -> Result<Vec<Zeroiz
 
 /// Recombines shares (each = y-bytes + x) by Lagrange interpolation at 0.
 pub fn combine(shares: &[&[u8]]) -> Result<Zeroizing<Vec<u8>>, ShamirError> {
-    let len = shares.first().map(|s| s.len()).ok_or(ShamirError::BadShares)?;
+    let len = shares
+        .first()
+        .map(|s| s.len())
+        .ok_or(ShamirError::BadShares)?;
     if len < 2 || shares.iter().any(|s| s.len() != len) {
         return Err(ShamirError::BadShares);
     }

@@ -22,7 +22,13 @@ fn num(s: &str) -> Option<u32> {
 /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±hh:mm)` (Go's `time.RFC3339` layout).
 pub fn parse_rfc3339(s: &str) -> Option<Stamp> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let year = num(&s[0..4])? as i64;
@@ -31,7 +37,13 @@ pub fn parse_rfc3339(s: &str) -> Option<Stamp> {
     let hour = num(&s[11..13])?;
     let min = num(&s[14..16])?;
     let sec = num(&s[17..19])?;
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) || hour > 23 || min > 59 || sec > 59 {
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || min > 59
+        || sec > 59
+    {
         return None;
     }
     let mut rest = &s[19..];
@@ -143,7 +155,10 @@ mod tests {
         assert_eq!(go_rfc3339(&st), "2026-11-24T00:02:41Z");
         let st = parse_rfc3339("2026-11-24T01:02:41+01:00").unwrap();
         assert_eq!(go_rfc3339(&st), "2026-11-24T01:02:41+01:00");
-        assert_eq!(go_rfc3339(&parse_rfc3339("2026-11-24T01:02:41+00:00").unwrap()), "2026-11-24T01:02:41Z");
+        assert_eq!(
+            go_rfc3339(&parse_rfc3339("2026-11-24T01:02:41+00:00").unwrap()),
+            "2026-11-24T01:02:41Z"
+        );
         assert!(parse_rfc3339("2026-02-30T00:00:00Z").is_none());
         assert!(parse_rfc3339("2026-11-24 00:02:41Z").is_none());
         assert!(parse_rfc3339("garbage").is_none());

@@ -29,11 +29,7 @@ pub(crate) enum Rule {
 
 impl Rule {
     pub(crate) fn compile(r: &CryptRule) -> Result<Self, SopsError> {
-        let re = |s: &str| {
-            Regex::new(s).map_err(|_| SopsError::BadRule {
-                field: r.field(),
-            })
-        };
+        let re = |s: &str| Regex::new(s).map_err(|_| SopsError::BadRule { field: r.field() });
         Ok(match r {
             CryptRule::UnencryptedSuffix(s) => Rule::UnencSuffix(s.clone()),
             CryptRule::EncryptedSuffix(s) => Rule::EncSuffix(s.clone()),
@@ -183,7 +179,10 @@ pub(crate) enum Mode<'a> {
     /// Plaintext → ciphertext, consulting the stash for IVs.
     Encrypt { key: &'a DataKey, stash: &'a Stash },
     /// Ciphertext → plaintext, filling the stash.
-    Decrypt { key: &'a DataKey, stash: &'a mut Stash },
+    Decrypt {
+        key: &'a DataKey,
+        stash: &'a mut Stash,
+    },
     /// Ciphertext → report of values that should be encrypted but are not (no key needed).
     Check { problems: &'a mut Vec<String> },
 }
@@ -320,7 +319,9 @@ impl Walker<'_> {
         let aad = Self::aad(path);
         match &mut self.mode {
             Mode::Encrypt { key, stash } => {
-                let iv = stash.get(&aad, "comment", c.as_bytes()).unwrap_or_else(random_iv);
+                let iv = stash
+                    .get(&aad, "comment", c.as_bytes())
+                    .unwrap_or_else(random_iv);
                 Ok(secret(seal(key, &iv, c.as_bytes(), &aad, "comment")))
             }
             Mode::Decrypt { key, stash } => {

@@ -29,15 +29,27 @@ fn sample(format: Format) -> (Vec<u8>, Identities) {
     nested.insert("n", Value::Int(5));
     let mut doc = Branch::new();
     if format == Format::Yaml {
-        doc.0.push(Item::Comment(clef_doc::tree::secret(" a comment")));
+        doc.0
+            .push(Item::Comment(clef_doc::tree::secret(" a comment")));
     }
     doc.insert("password", Value::str("s3cr3t"));
     doc.insert("flag", Value::Bool(true));
     if format != Format::Dotenv {
         doc.insert("nested", Value::Map(nested));
-        doc.insert("list", Value::List(vec![Value::str("a"), Value::Float(1.5)]));
+        doc.insert(
+            "list",
+            Value::List(vec![Value::str("a"), Value::Float(1.5)]),
+        );
     }
-    let p = PlainFile::new(format, vec![doc], vec![KeyGroup::of_recipients(&[recipient])], 0, CryptRule::default(), false).unwrap();
+    let p = PlainFile::new(
+        format,
+        vec![doc],
+        vec![KeyGroup::of_recipients(&[recipient])],
+        0,
+        CryptRule::default(),
+        false,
+    )
+    .unwrap();
     (p.encrypt().unwrap().to_bytes().unwrap(), ids)
 }
 
