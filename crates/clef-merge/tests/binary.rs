@@ -299,7 +299,7 @@ fn sidecar_dispatch_is_by_path() {
 #[test]
 fn more_refusals() {
     let d = tmp();
-    let (b, o, t) = sides();
+    let (b, o, _) = sides();
     let run = |args: &[&str], o_in: &[u8], a_in: &[u8], b_in: &[u8]| {
         let (code, out, err) = drive(&d.0, o_in, a_in, b_in, args, true);
         assert_eq!(code, 129, "{err}");
