@@ -16,7 +16,7 @@ pub(crate) enum Style {
 }
 
 /// go-yaml's `yaml_emitter_analyze_scalar` result.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 struct Analysis {
     multiline: bool,
     block_plain_allowed: bool,
@@ -65,8 +65,51 @@ fn width(c: u8) -> usize {
     }
 }
 
+/// Whether `b` is a common plain-safe token (printable ASCII without
+/// spaces, not starting with an indicator, not ending in `:`): its analysis
+/// is known without the full scan.
+fn simple_token(b: &[u8]) -> bool {
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+        return false;
+    };
+    let indicator_start = matches!(
+        first,
+        b'#' | b','
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'&'
+            | b'*'
+            | b'!'
+            | b'|'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'@'
+            | b'`'
+    );
+    let lone_indicator = b.len() == 1 && matches!(first, b'?' | b':' | b'-');
+    let document_marker = b.starts_with(b"---") || b.starts_with(b"...");
+    let printable_no_space = b.iter().all(|&c| (0x21..=0x7E).contains(&c));
+    printable_no_space && !indicator_start && !lone_indicator && !document_marker && last != b':'
+}
+
 fn analyze(value: &str) -> Analysis {
     let b = value.as_bytes();
+    if simple_token(b) {
+        return Analysis {
+            multiline: false,
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: true,
+        };
+    }
+    analyze_full(b)
+}
+
+fn analyze_full(b: &[u8]) -> Analysis {
     if b.is_empty() {
         return Analysis {
             multiline: false,
@@ -768,6 +811,30 @@ mod tests {
         assert_eq!(q("\u{feff}x"), "\"\\uFEFF\\x78\"");
         assert_eq!(q("\u{feff}\u{e9}x"), "\"\\uFEFF\\xE9\\x78\"");
         assert_eq!(q("q\u{feff}x"), "\"q\\uFEFFx\"");
+    }
+
+    #[test]
+    fn fast_analysis_agrees_with_full_scan() {
+        let pieces = [
+            "a", "Z", "0", "-", "?", ":", "#", ",", "[", "]", "{", "}", "&", "*", "!", "|", ">",
+            "'", "\"", "%", "@", "`", ".", "=", "/", "+", "_", "~", "---", "...", "ENC[", "data:",
+            "=,",
+        ];
+        let mut state: u64 = 0x1234_5678;
+        for _ in 0..20_000 {
+            let mut s = String::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let n = 1 + (state % 5) as usize;
+            for k in 0..n {
+                let idx = ((state >> (k * 8)) as usize) % pieces.len();
+                s.push_str(pieces[idx]);
+            }
+            if simple_token(s.as_bytes()) {
+                assert_eq!(analyze(&s), analyze_full(s.as_bytes()), "{s:?}");
+            }
+        }
     }
 
     #[test]

@@ -1938,6 +1938,21 @@ impl Scanner {
         })
     }
 
+    /// Length of the run of printable ASCII bytes at the cursor that a
+    /// plain scalar consumes without any check (no blanks, no `:`, and in
+    /// flow context none of `,?[]{}`).
+    fn plain_ascii_run(&self) -> usize {
+        let flow = self.flow_level > 0;
+        self.buf[self.pos..]
+            .iter()
+            .take_while(|&&b| {
+                (0x21..=0x7E).contains(&b)
+                    && b != b':'
+                    && !(flow && matches!(b, b',' | b'?' | b'[' | b']' | b'{' | b'}'))
+            })
+            .count()
+    }
+
     fn scan_plain_scalar(&mut self) -> Res<Token> {
         let mut s = Vec::new();
         let mut leading_break = Vec::new();
@@ -1987,7 +2002,18 @@ impl Scanner {
                         whitespaces.clear();
                     }
                 }
-                self.read(&mut s);
+                // Fast path: copy a run of ASCII characters that cannot end
+                // the scalar at once (same effect as reading them one by one).
+                let run = self.plain_ascii_run();
+                if run > 0 {
+                    s.extend_from_slice(&self.buf[self.pos..self.pos + run]);
+                    self.pos += run;
+                    self.mark.index += run as isize;
+                    self.mark.column += run as isize;
+                    self.newlines = 0;
+                } else {
+                    self.read(&mut s);
+                }
                 end = self.mark;
             }
             if !(self.is_blank(0) || self.is_break(0)) {
