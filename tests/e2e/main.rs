@@ -3,4 +3,12 @@
 //! test command does it).
 
 mod bad_input;
+mod cli_bad_input;
+mod cli_support;
+mod cli_tutorial;
+mod hooks_framework;
+mod hooks_install;
+mod hooks_precommit;
+mod hooks_push;
+mod hooks_util;
 mod sops_interop;

@@ -166,7 +166,8 @@ fn check_key(key: &str) -> Result<(), CliError> {
         Err(CliError::new(
             code::USAGE,
             format!(
-                "'{key}' is not a valid key name (a letter or _, then letters, digits, _ . -; not 'sops')"
+                "'{}' is not a valid key name (a letter or _, then letters, digits, _ . -; not 'sops')",
+                key.escape_debug()
             ),
         ))
     }
@@ -328,7 +329,7 @@ pub fn get(dir: Option<&Path>, a: GetArgs) -> Result<(), CliError> {
                 format!(
                     "{}: key '{}' not found in {}",
                     c.file.display(),
-                    a.key,
+                    a.key.escape_debug(),
                     c.target()
                 ),
             )
@@ -339,7 +340,7 @@ pub fn get(dir: Option<&Path>, a: GetArgs) -> Result<(), CliError> {
             format!(
                 "{}: key '{}' holds a nested value, not a scalar",
                 c.file.display(),
-                a.key
+                a.key.escape_debug()
             ),
         )
     })?;
@@ -398,7 +399,7 @@ pub fn delete(dir: Option<&Path>, a: DeleteArgs) -> Result<(), CliError> {
             code::GENERIC,
             format!(
                 "key '{}' not found in {}",
-                a.key,
+                a.key.escape_debug(),
                 cells
                     .iter()
                     .map(Cell::target)

@@ -56,7 +56,10 @@ pub enum CellError {
 impl CellError {
     /// Wraps an engine error for `file`.
     pub fn sops(file: &Path, source: SopsError) -> Self {
-        CellError::Sops { file: file.to_owned(), source }
+        CellError::Sops {
+            file: file.to_owned(),
+            source,
+        }
     }
 }
 
@@ -76,8 +79,19 @@ pub struct Loaded {
 fn read(path: &Path) -> Result<Option<Vec<u8>>, CellError> {
     match std::fs::read(path) {
         Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(CellError::Read { file: path.to_owned(), reason: e.kind().to_string() }),
+        // A missing file, or a path under something that is not a directory.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(CellError::Read {
+            file: path.to_owned(),
+            reason: e.kind().to_string(),
+        }),
     }
 }
 
@@ -88,7 +102,10 @@ pub fn load_sidecar(root: &Path, cell: &Cell) -> Result<(Sidecar, Option<Vec<u8>
         None => Ok((Sidecar::default(), None)),
         Some(b) => {
             let text = String::from_utf8_lossy(&b);
-            let s = Sidecar::parse(&text).map_err(|source| CellError::Sidecar { file: cell.sidecar.clone(), source })?;
+            let s = Sidecar::parse(&text).map_err(|source| CellError::Sidecar {
+                file: cell.sidecar.clone(),
+                source,
+            })?;
             Ok((s, Some(b)))
         }
     }
@@ -99,9 +116,15 @@ pub fn load(root: &Path, cell: &Cell) -> Result<Option<Loaded>, CellError> {
     let Some(raw) = read(&cell.path_in(root))? else {
         return Ok(None);
     };
-    let file = EncryptedFile::parse(&raw, cell.format()).map_err(|e| CellError::sops(&cell.file, e))?;
+    let file =
+        EncryptedFile::parse(&raw, cell.format()).map_err(|e| CellError::sops(&cell.file, e))?;
     let (sidecar, sidecar_raw) = load_sidecar(root, cell)?;
-    Ok(Some(Loaded { file, raw, sidecar, sidecar_raw }))
+    Ok(Some(Loaded {
+        file,
+        raw,
+        sidecar,
+        sidecar_raw,
+    }))
 }
 
 /// Like [`load`] but a missing cell is an error.
@@ -111,7 +134,14 @@ pub fn load_existing(root: &Path, cell: &Cell) -> Result<Loaded, CellError> {
 
 /// A new, empty cell encrypted for `recipients`.
 pub fn new_plain(format: Format, recipients: &[String]) -> Result<PlainFile, SopsError> {
-    PlainFile::new(format, vec![Branch::new()], vec![KeyGroup::of_recipients(recipients)], 0, CryptRule::default(), false)
+    PlainFile::new(
+        format,
+        vec![Branch::new()],
+        vec![KeyGroup::of_recipients(recipients)],
+        0,
+        CryptRule::default(),
+        false,
+    )
 }
 
 /// One file of a write: where, the new bytes, and what was there before.
@@ -140,7 +170,10 @@ pub fn write_all(changes: &[Change<'_>]) -> Result<(), CellError> {
                     None => std::fs::remove_file(&done.path),
                 };
             }
-            return Err(CellError::Write { file: c.path.clone(), reason: e.kind().to_string() });
+            return Err(CellError::Write {
+                file: c.path.clone(),
+                reason: e.kind().to_string(),
+            });
         }
     }
     Ok(())
@@ -181,9 +214,21 @@ mod tests {
         let blocker = dir.join("blocker");
         std::fs::write(&blocker, b"x").unwrap();
         let changes = [
-            Change { path: a.clone(), bytes: b"new", old: Some(b"old") },
-            Change { path: dir.join("new-file"), bytes: b"n", old: None },
-            Change { path: blocker.join("under-a-file"), bytes: b"x", old: None },
+            Change {
+                path: a.clone(),
+                bytes: b"new",
+                old: Some(b"old"),
+            },
+            Change {
+                path: dir.join("new-file"),
+                bytes: b"n",
+                old: None,
+            },
+            Change {
+                path: blocker.join("under-a-file"),
+                bytes: b"x",
+                old: None,
+            },
         ];
         assert!(write_all(&changes).is_err());
         assert_eq!(std::fs::read(&a).unwrap(), b"old");
@@ -191,7 +236,14 @@ mod tests {
         write_all(&changes[..2]).unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), b"new");
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(valid_key("DB_URL") && valid_key("_x.y-z") && !valid_key("1A") && !valid_key("A B") && !valid_key("sops") && !valid_key(""));
+        assert!(
+            valid_key("DB_URL")
+                && valid_key("_x.y-z")
+                && !valid_key("1A")
+                && !valid_key("A B")
+                && !valid_key("sops")
+                && !valid_key("")
+        );
         assert_eq!(value_text(&Value::Int(5)).unwrap().as_str(), "5");
         assert!(value_text(&Value::Map(Branch::new())).is_none());
     }

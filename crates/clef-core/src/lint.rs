@@ -68,7 +68,14 @@ impl Report {
     }
 }
 
-fn issue(severity: Severity, category: &'static str, file: &Path, key: Option<&str>, message: impl Into<String>, fix: Option<String>) -> Issue {
+fn issue(
+    severity: Severity,
+    category: &'static str,
+    file: &Path,
+    key: Option<&str>,
+    message: impl Into<String>,
+    fix: Option<String>,
+) -> Issue {
     Issue {
         severity,
         category,
@@ -88,13 +95,31 @@ pub fn run(root: &Path, manifest: &Manifest, ids: &Identities) -> Report {
             None => None,
             Some(p) => match std::fs::read_to_string(root.join(p)) {
                 Err(e) => {
-                    r.issues.push(issue(Warning, "schema", Path::new(p), None, format!("cannot read the schema of namespace '{}': {}", ns.name, e.kind()), None));
+                    r.issues.push(issue(
+                        Warning,
+                        "schema",
+                        Path::new(p),
+                        None,
+                        format!(
+                            "cannot read the schema of namespace '{}': {}",
+                            ns.name,
+                            e.kind()
+                        ),
+                        None,
+                    ));
                     None
                 }
                 Ok(t) => match Schema::parse(&t) {
                     Ok(s) => Some(s),
                     Err(e) => {
-                        r.issues.push(issue(Warning, "schema", Path::new(p), None, format!("invalid schema: {e}"), None));
+                        r.issues.push(issue(
+                            Warning,
+                            "schema",
+                            Path::new(p),
+                            None,
+                            format!("invalid schema: {e}"),
+                            None,
+                        ));
                         None
                     }
                 },
@@ -102,24 +127,48 @@ pub fn run(root: &Path, manifest: &Manifest, ids: &Identities) -> Report {
         };
         let mut key_sets: Vec<(String, std::path::PathBuf, Vec<String>)> = Vec::new();
         for env in &manifest.environments {
-            let Ok(c) = manifest.cell(&ns.name, &env.name) else { continue };
+            let Ok(c) = manifest.cell(&ns.name, &env.name) else {
+                continue;
+            };
             let target = c.target();
             let loaded = match cell::load(root, &c) {
                 Ok(Some(l)) => l,
                 Ok(None) => {
-                    r.issues.push(issue(Error, "matrix", &c.file, None, format!("cell {target} is missing"), Some(format!("clef set {target} KEY VALUE"))));
+                    r.issues.push(issue(
+                        Error,
+                        "matrix",
+                        &c.file,
+                        None,
+                        format!("cell {target} is missing"),
+                        Some(format!("clef set {target} KEY VALUE")),
+                    ));
                     continue;
                 }
                 Err(CellError::Sidecar { file, source }) => {
-                    r.issues.push(issue(Error, "metadata", &file, None, format!("malformed sidecar: {source}"), None));
+                    r.issues.push(issue(
+                        Error,
+                        "metadata",
+                        &file,
+                        None,
+                        format!("malformed sidecar: {source}"),
+                        None,
+                    ));
                     continue;
                 }
                 Err(CellError::Sops { source, .. }) => {
-                    r.issues.push(issue(Error, "sops", &c.file, None, format!("not a valid SOPS file: {source}"), None));
+                    r.issues.push(issue(
+                        Error,
+                        "sops",
+                        &c.file,
+                        None,
+                        format!("not a valid SOPS file: {source}"),
+                        None,
+                    ));
                     continue;
                 }
                 Err(e) => {
-                    r.issues.push(issue(Error, "sops", &c.file, None, e.to_string(), None));
+                    r.issues
+                        .push(issue(Error, "sops", &c.file, None, e.to_string(), None));
                     continue;
                 }
             };
@@ -128,42 +177,110 @@ pub fn run(root: &Path, manifest: &Manifest, ids: &Identities) -> Report {
             match loaded.file.unencrypted_values() {
                 Ok(paths) => {
                     for p in paths {
-                        r.issues.push(issue(Error, "sops", &c.file, Some(&p), "value is stored in clear text", Some(format!("clef rotate {target}"))));
+                        r.issues.push(issue(
+                            Error,
+                            "sops",
+                            &c.file,
+                            Some(&p),
+                            "value is stored in clear text",
+                            Some(format!("clef rotate {target}")),
+                        ));
                     }
                 }
-                Err(e) => r.issues.push(issue(Error, "sops", &c.file, None, e.to_string(), None)),
+                Err(e) => r
+                    .issues
+                    .push(issue(Error, "sops", &c.file, None, e.to_string(), None)),
             }
             // Recipients against the manifest.
             let expected = manifest.recipients_for(&c);
-            let actual: Vec<String> = loaded.file.meta.age_recipients().iter().map(|s| (*s).to_owned()).collect();
+            let actual: Vec<String> = loaded
+                .file
+                .meta
+                .age_recipients()
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
             for e in expected.iter().filter(|e| !actual.contains(e)) {
-                r.issues.push(issue(Warning, "sops", &c.file, None, format!("recipient {e} is in clef.yaml but cannot decrypt this cell"), Some(format!("clef rotate {target}"))));
+                r.issues.push(issue(
+                    Warning,
+                    "sops",
+                    &c.file,
+                    None,
+                    format!("recipient {e} is in clef.yaml but cannot decrypt this cell"),
+                    Some(format!("clef rotate {target}")),
+                ));
             }
             for a in actual.iter().filter(|a| !expected.contains(a)) {
-                r.issues.push(issue(Warning, "sops", &c.file, None, format!("recipient {a} can decrypt this cell but is not in clef.yaml"), Some(format!("clef rotate {target}"))));
+                r.issues.push(issue(
+                    Warning,
+                    "sops",
+                    &c.file,
+                    None,
+                    format!("recipient {a} can decrypt this cell but is not in clef.yaml"),
+                    Some(format!("clef rotate {target}")),
+                ));
             }
             // MAC and schema values, where a key is available.
             match loaded.file.decrypt(ids) {
                 Ok(plain) => {
                     if let (Some(s), Some(doc)) = (&schema, plain.docs.first()) {
                         for v in s.check_values(doc) {
-                            let sev = if v.level == Level::Error { Error } else { Warning };
-                            r.issues.push(issue(sev, "schema", &c.file, Some(&v.key), v.message, None));
+                            let sev = if v.level == Level::Error {
+                                Error
+                            } else {
+                                Warning
+                            };
+                            r.issues.push(issue(
+                                sev,
+                                "schema",
+                                &c.file,
+                                Some(&v.key),
+                                v.message,
+                                None,
+                            ));
                         }
                     }
                 }
                 Err(SopsError::NoIdentity { .. } | SopsError::Threshold { .. }) => {
-                    r.issues.push(issue(Info, "sops", &c.file, None, "MAC not verified: none of your identities can decrypt this cell", None));
+                    r.issues.push(issue(
+                        Info,
+                        "sops",
+                        &c.file,
+                        None,
+                        "MAC not verified: none of your identities can decrypt this cell",
+                        None,
+                    ));
                 }
-                Err(e @ (SopsError::MacMismatch | SopsError::MacUndecryptable | SopsError::NoMac)) => {
-                    r.issues.push(issue(Error, "sops", &c.file, None, format!("integrity check failed: {e}"), None));
+                Err(
+                    e @ (SopsError::MacMismatch | SopsError::MacUndecryptable | SopsError::NoMac),
+                ) => {
+                    r.issues.push(issue(
+                        Error,
+                        "sops",
+                        &c.file,
+                        None,
+                        format!("integrity check failed: {e}"),
+                        None,
+                    ));
                 }
-                Err(e) => r.issues.push(issue(Error, "sops", &c.file, None, format!("cannot decrypt: {e}"), None)),
+                Err(e) => r.issues.push(issue(
+                    Error,
+                    "sops",
+                    &c.file,
+                    None,
+                    format!("cannot decrypt: {e}"),
+                    None,
+                )),
             }
             if let Some(s) = &schema {
                 for v in s.check_keys(&keys) {
-                    let sev = if v.level == Level::Error { Error } else { Warning };
-                    r.issues.push(issue(sev, "schema", &c.file, Some(&v.key), v.message, None));
+                    let sev = if v.level == Level::Error {
+                        Error
+                    } else {
+                        Warning
+                    };
+                    r.issues
+                        .push(issue(sev, "schema", &c.file, Some(&v.key), v.message, None));
                 }
             }
             // Sidecar.
@@ -180,7 +297,14 @@ pub fn run(root: &Path, manifest: &Manifest, ids: &Identities) -> Report {
             }
             for rot in &loaded.sidecar.rotations {
                 if !keys.contains(&rot.key) {
-                    r.issues.push(issue(Warning, "metadata", &c.sidecar, Some(&rot.key), "rotation record for a key that is not in the cell", None));
+                    r.issues.push(issue(
+                        Warning,
+                        "metadata",
+                        &c.sidecar,
+                        Some(&rot.key),
+                        "rotation record for a key that is not in the cell",
+                        None,
+                    ));
                 }
             }
             key_sets.push((env.name.clone(), c.file.clone(), keys));
@@ -197,7 +321,11 @@ pub fn run(root: &Path, manifest: &Manifest, ids: &Identities) -> Report {
         for (env, file, ks) in &key_sets {
             for k in &union {
                 if !ks.contains(k) {
-                    let has: Vec<&str> = key_sets.iter().filter(|(_, _, o)| o.contains(k)).map(|(e, _, _)| e.as_str()).collect();
+                    let has: Vec<&str> = key_sets
+                        .iter()
+                        .filter(|(_, _, o)| o.contains(k))
+                        .map(|(e, _, _)| e.as_str())
+                        .collect();
                     r.issues.push(issue(
                         Warning,
                         "matrix",

@@ -47,9 +47,17 @@ impl LocalConfig {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LocalConfig::default()),
-            Err(e) => return Err(LocalError::Config { path, reason: e.kind().to_string() }),
+            Err(e) => {
+                return Err(LocalError::Config {
+                    path,
+                    reason: e.kind().to_string(),
+                });
+            }
         };
-        let docs = clef_doc::yaml::parse(&text).map_err(|e| LocalError::Config { path: path.clone(), reason: e.to_string() })?;
+        let docs = clef_doc::yaml::parse(&text).map_err(|e| LocalError::Config {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         let file = docs.first().and_then(|d| match d.get("age_key_file") {
             Some(Value::Str(s)) if !s.is_empty() => Some(PathBuf::from(s.as_str())),
             _ => None,
@@ -74,7 +82,11 @@ pub fn config_home(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     env("XDG_CONFIG_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| env("HOME").filter(|v| !v.is_empty()).map(|h| Path::new(&h).join(".config")))
+        .or_else(|| {
+            env("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| Path::new(&h).join(".config"))
+        })
 }
 
 /// Where a new identity for the label goes: `<config>/clef/keys/<label>/keys.txt`.
@@ -84,7 +96,10 @@ pub fn default_key_path(env: &dyn Fn(&str) -> Option<String>, label: &str) -> Op
 
 /// Every identity available for this repository: the sops/Clef environment
 /// sources plus the local config's `age_key_file`.
-pub fn identities(root: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Identities, LocalError> {
+pub fn identities(
+    root: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Identities, LocalError> {
     let mut ids = Identities::discover_with(env)?;
     let cfg = LocalConfig::load(root)?;
     if let Some(f) = cfg.age_key_file {
@@ -102,13 +117,18 @@ mod tests {
 
     #[test]
     fn config_round_trip_and_paths() {
-        let c = LocalConfig { age_key_file: Some(PathBuf::from("/home/a b/.config/clef/keys/x/keys.txt")) };
+        let c = LocalConfig {
+            age_key_file: Some(PathBuf::from("/home/a b/.config/clef/keys/x/keys.txt")),
+        };
         let dir = std::env::temp_dir().join(format!("clef-core-local-{}", std::process::id()));
         std::fs::create_dir_all(dir.join(".clef")).unwrap();
         std::fs::write(dir.join(CONFIG_PATH), c.to_text()).unwrap();
         assert_eq!(LocalConfig::load(&dir).unwrap(), c);
         std::fs::remove_dir_all(&dir).unwrap();
         let env = |k: &str| (k == "HOME").then(|| "/home/u".to_owned());
-        assert_eq!(default_key_path(&env, "l").unwrap(), Path::new("/home/u/.config/clef/keys/l/keys.txt"));
+        assert_eq!(
+            default_key_path(&env, "l").unwrap(),
+            Path::new("/home/u/.config/clef/keys/l/keys.txt")
+        );
     }
 }

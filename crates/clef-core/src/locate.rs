@@ -57,11 +57,17 @@ fn key_of(content: &str) -> Option<String> {
         let end = q.find('\'')?;
         (&q[..end], &q[end + 1..])
     } else {
-        let pos = content.find(": ").or_else(|| content.strip_suffix(':').map(str::len))?;
+        let pos = content
+            .find(": ")
+            .or_else(|| content.strip_suffix(':').map(str::len))?;
         (&content[..pos], &content[pos..])
     };
     let rest = rest.trim_start();
-    if rest.starts_with(':') { Some(raw.trim().to_owned()) } else { None }
+    if rest.starts_with(':') {
+        Some(raw.trim().to_owned())
+    } else {
+        None
+    }
 }
 
 fn tokens(text: &str) -> Vec<Token> {
@@ -72,14 +78,25 @@ fn tokens(text: &str) -> Vec<Token> {
         if rest.is_empty() || rest.starts_with('#') || rest.starts_with("---") {
             continue;
         }
-        while let Some(r) = rest.strip_prefix('-').filter(|r| r.is_empty() || r.starts_with(' ')) {
-            out.push(Token { line: n + 1, indent, tok: Tok::Dash });
+        while let Some(r) = rest
+            .strip_prefix('-')
+            .filter(|r| r.is_empty() || r.starts_with(' '))
+        {
+            out.push(Token {
+                line: n + 1,
+                indent,
+                tok: Tok::Dash,
+            });
             let skip = r.len() - r.trim_start_matches(' ').len();
             indent += 1 + skip;
             rest = &r[skip..];
         }
         if let Some(k) = key_of(rest) {
-            out.push(Token { line: n + 1, indent, tok: Tok::Key(k) });
+            out.push(Token {
+                line: n + 1,
+                indent,
+                tok: Tok::Key(k),
+            });
         }
     }
     out
@@ -94,7 +111,9 @@ pub fn line_of(text: &str, path: &[Seg]) -> Option<usize> {
     for seg in path {
         let level = toks.get(lo..hi).and_then(|t| t.first()).map(|t| t.indent)?;
         let hit = match seg {
-            Seg::Key(k) => (lo..hi).find(|&i| toks[i].indent == level && matches!(&toks[i].tok, Tok::Key(x) if x == k)),
+            Seg::Key(k) => (lo..hi).find(|&i| {
+                toks[i].indent == level && matches!(&toks[i].tok, Tok::Key(x) if x == k)
+            }),
             Seg::Index(n) => (lo..hi)
                 .filter(|&i| toks[i].indent == level && matches!(toks[i].tok, Tok::Dash))
                 .nth(*n),
@@ -104,7 +123,10 @@ pub fn line_of(text: &str, path: &[Seg]) -> Option<usize> {
         let own = toks[i].indent;
         let is_key = matches!(toks[i].tok, Tok::Key(_));
         let end = (i + 1..hi)
-            .find(|&j| toks[j].indent < own || (toks[j].indent == own && !(is_key && matches!(toks[j].tok, Tok::Dash))))
+            .find(|&j| {
+                toks[j].indent < own
+                    || (toks[j].indent == own && !(is_key && matches!(toks[j].tok, Tok::Dash)))
+            })
             .unwrap_or(hi);
         lo = i + 1;
         hi = end;
@@ -125,13 +147,57 @@ mod tests {
     fn finds_nested_paths() {
         let p = |s: &[Seg]| line_of(DOC, s);
         assert_eq!(p(&[Seg::key("version")]), Some(1));
-        assert_eq!(p(&[Seg::key("environments"), Seg::Index(1), Seg::key("name")]), Some(6));
-        assert_eq!(p(&[Seg::key("environments"), Seg::Index(1), Seg::key("recipients"), Seg::Index(1), Seg::key("label")]), Some(10));
-        assert_eq!(p(&[Seg::key("environments"), Seg::Index(0), Seg::key("description")]), Some(5));
-        assert_eq!(p(&[Seg::key("namespaces"), Seg::Index(0), Seg::key("description")]), Some(13));
-        assert_eq!(p(&[Seg::key("sops"), Seg::key("age"), Seg::key("recipients"), Seg::Index(1)]), Some(16));
-        assert_eq!(p(&[Seg::key("environments"), Seg::Index(0), Seg::key("recipients")]), Some(4));
+        assert_eq!(
+            p(&[Seg::key("environments"), Seg::Index(1), Seg::key("name")]),
+            Some(6)
+        );
+        assert_eq!(
+            p(&[
+                Seg::key("environments"),
+                Seg::Index(1),
+                Seg::key("recipients"),
+                Seg::Index(1),
+                Seg::key("label")
+            ]),
+            Some(10)
+        );
+        assert_eq!(
+            p(&[
+                Seg::key("environments"),
+                Seg::Index(0),
+                Seg::key("description")
+            ]),
+            Some(5)
+        );
+        assert_eq!(
+            p(&[
+                Seg::key("namespaces"),
+                Seg::Index(0),
+                Seg::key("description")
+            ]),
+            Some(13)
+        );
+        assert_eq!(
+            p(&[
+                Seg::key("sops"),
+                Seg::key("age"),
+                Seg::key("recipients"),
+                Seg::Index(1)
+            ]),
+            Some(16)
+        );
+        assert_eq!(
+            p(&[
+                Seg::key("environments"),
+                Seg::Index(0),
+                Seg::key("recipients")
+            ]),
+            Some(4)
+        );
         assert_eq!(p(&[Seg::key("nope")]), None);
-        assert_eq!(display(&[Seg::key("environments"), Seg::Index(1), Seg::key("name")]), "environments[1].name");
+        assert_eq!(
+            display(&[Seg::key("environments"), Seg::Index(1), Seg::key("name")]),
+            "environments[1].name"
+        );
     }
 }

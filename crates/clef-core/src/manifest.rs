@@ -130,7 +130,13 @@ impl Backend {
     }
 }
 
-const KEY_FIELDS: [&str; 5] = ["aws_kms_arn", "gcp_kms_resource_id", "azure_kv_url", "pgp_fingerprint", "pkcs11_uri"];
+const KEY_FIELDS: [&str; 5] = [
+    "aws_kms_arn",
+    "gcp_kms_resource_id",
+    "azure_kv_url",
+    "pgp_fingerprint",
+    "pkcs11_uri",
+];
 
 /// An age recipient with an optional label.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,7 +232,8 @@ fn valid_dns_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
@@ -241,12 +248,21 @@ impl Ctx<'_> {
         ManifestError::Invalid {
             path: self.path.to_owned(),
             line: locate::line_of(self.text, at).unwrap_or(0),
-            field: if at.is_empty() { "(top level)".into() } else { locate::display(at) },
+            field: if at.is_empty() {
+                "(top level)".into()
+            } else {
+                locate::display(at)
+            },
             reason: reason.into(),
         }
     }
 
-    fn map<'v>(&self, v: &'v Value, at: &[Seg], allowed: &[&str]) -> Result<&'v Branch, ManifestError> {
+    fn map<'v>(
+        &self,
+        v: &'v Value,
+        at: &[Seg],
+        allowed: &[&str],
+    ) -> Result<&'v Branch, ManifestError> {
         let Value::Map(b) = v else {
             return Err(self.err(at, "must be a mapping"));
         };
@@ -265,7 +281,13 @@ impl Ctx<'_> {
         Ok(b)
     }
 
-    fn string(&self, b: &Branch, at: &[Seg], key: &str, required: bool) -> Result<Option<String>, ManifestError> {
+    fn string(
+        &self,
+        b: &Branch,
+        at: &[Seg],
+        key: &str,
+        required: bool,
+    ) -> Result<Option<String>, ManifestError> {
         let mut p = at.to_vec();
         p.push(Seg::key(key));
         match b.get(key) {
@@ -282,7 +304,12 @@ impl Ctx<'_> {
         }
     }
 
-    fn list<'v>(&self, b: &'v Branch, at: &[Seg], key: &str) -> Result<Option<&'v [Value]>, ManifestError> {
+    fn list<'v>(
+        &self,
+        b: &'v Branch,
+        at: &[Seg],
+        key: &str,
+    ) -> Result<Option<&'v [Value]>, ManifestError> {
         let mut p = at.to_vec();
         p.push(Seg::key(key));
         match b.get(key) {
@@ -292,24 +319,39 @@ impl Ctx<'_> {
         }
     }
 
-    fn recipients(&self, list: &[Value], at: &[Seg], check_keys: bool) -> Result<Vec<Recipient>, ManifestError> {
+    fn recipients(
+        &self,
+        list: &[Value],
+        at: &[Seg],
+        check_keys: bool,
+    ) -> Result<Vec<Recipient>, ManifestError> {
         let mut out = Vec::new();
         for (i, v) in items(list).enumerate() {
             let mut p = at.to_vec();
             p.push(Seg::Index(i));
             let r = match v {
-                Value::Str(s) => Recipient { key: s.trim().to_owned(), label: None },
+                Value::Str(s) => Recipient {
+                    key: s.trim().to_owned(),
+                    label: None,
+                },
                 Value::Map(_) => {
                     let m = self.map(v, &p, &["key", "label"])?;
                     Recipient {
-                        key: self.string(m, &p, "key", true)?.unwrap_or_default().trim().to_owned(),
+                        key: self
+                            .string(m, &p, "key", true)?
+                            .unwrap_or_default()
+                            .trim()
+                            .to_owned(),
                         label: self.string(m, &p, "label", false)?,
                     }
                 }
                 _ => return Err(self.err(&p, "must be an age recipient string or {key, label}")),
             };
             if check_keys && clef_keys::parse_recipient(&r.key).is_err() {
-                return Err(self.err(&p, format!("'{}' is not a valid age recipient (age1…)", r.key)));
+                return Err(self.err(
+                    &p,
+                    format!("'{}' is not a valid age recipient (age1…)", r.key),
+                ));
             }
             if out.iter().any(|x: &Recipient| x.key == r.key) {
                 return Err(self.err(&p, format!("recipient '{}' is listed twice", r.key)));
@@ -359,7 +401,18 @@ impl Manifest {
             _ => return Err(cx.err(&[], "must hold exactly one YAML document")),
         };
         let top = Value::Map(doc.clone());
-        let root = cx.map(&top, &[], &["version", "environments", "namespaces", "sops", "file_pattern", "service_identities"])?;
+        let root = cx.map(
+            &top,
+            &[],
+            &[
+                "version",
+                "environments",
+                "namespaces",
+                "sops",
+                "file_pattern",
+                "service_identities",
+            ],
+        )?;
         match root.get("version") {
             Some(Value::Int(1)) => {}
             None => return Err(cx.err(&[], "'version' is required (version: 1)")),
@@ -368,13 +421,22 @@ impl Manifest {
 
         // sops
         let sops_at = [Seg::key("sops")];
-        let sops_v = root.get("sops").ok_or_else(|| cx.err(&[], "'sops' is required"))?;
+        let sops_v = root
+            .get("sops")
+            .ok_or_else(|| cx.err(&[], "'sops' is required"))?;
         let mut sops_keys = vec!["default_backend", "age"];
         sops_keys.extend(KEY_FIELDS);
         let sops = cx.map(sops_v, &sops_at, &sops_keys)?;
-        let backend_name = cx.string(sops, &sops_at, "default_backend", true)?.unwrap_or_default();
+        let backend_name = cx
+            .string(sops, &sops_at, "default_backend", true)?
+            .unwrap_or_default();
         let default_backend = Backend::parse(&backend_name).ok_or_else(|| {
-            cx.err(&[Seg::key("sops"), Seg::key("default_backend")], format!("unknown backend '{backend_name}' (age, awskms, gcpkms, azurekv, pgp, hsm)"))
+            cx.err(
+                &[Seg::key("sops"), Seg::key("default_backend")],
+                format!(
+                    "unknown backend '{backend_name}' (age, awskms, gcpkms, azurekv, pgp, hsm)"
+                ),
+            )
         })?;
         if let Some(f) = default_backend.key_field() {
             cx.string(sops, &sops_at, f, true)?;
@@ -385,14 +447,20 @@ impl Manifest {
                 let at = [Seg::key("sops"), Seg::key("age")];
                 let age = cx.map(v, &at, &["recipients"])?;
                 match cx.list(age, &at, "recipients")? {
-                    Some(l) => cx.recipients(l, &[Seg::key("sops"), Seg::key("age"), Seg::key("recipients")], true)?,
+                    Some(l) => cx.recipients(
+                        l,
+                        &[Seg::key("sops"), Seg::key("age"), Seg::key("recipients")],
+                        true,
+                    )?,
                     None => Vec::new(),
                 }
             }
         };
 
         // environments
-        let envs = cx.list(root, &[], "environments")?.ok_or_else(|| cx.err(&[], "'environments' is required"))?;
+        let envs = cx
+            .list(root, &[], "environments")?
+            .ok_or_else(|| cx.err(&[], "'environments' is required"))?;
         let mut environments: Vec<Environment> = Vec::new();
         for (i, v) in items(envs).enumerate() {
             let at = [Seg::key("environments"), Seg::Index(i)];
@@ -402,7 +470,10 @@ impl Manifest {
             let name = cx.string(m, &at, "name", true)?.unwrap_or_default();
             let name_at = [Seg::key("environments"), Seg::Index(i), Seg::key("name")];
             if !valid_name(&name) {
-                return Err(cx.err(&name_at, format!("'{name}' is not a valid name (lowercase letter, then a-z 0-9 _ -)")));
+                return Err(cx.err(
+                    &name_at,
+                    format!("'{name}' is not a valid name (lowercase letter, then a-z 0-9 _ -)"),
+                ));
             }
             if environments.iter().any(|e| e.name == name) {
                 return Err(cx.err(&name_at, format!("environment '{name}' is declared twice")));
@@ -411,7 +482,16 @@ impl Manifest {
             let protected = match m.get("protected") {
                 None | Some(Value::Null) => false,
                 Some(Value::Bool(b)) => *b,
-                Some(_) => return Err(cx.err(&[Seg::key("environments"), Seg::Index(i), Seg::key("protected")], "must be true or false")),
+                Some(_) => {
+                    return Err(cx.err(
+                        &[
+                            Seg::key("environments"),
+                            Seg::Index(i),
+                            Seg::key("protected"),
+                        ],
+                        "must be true or false",
+                    ));
+                }
             };
             let backend = match m.get("sops") {
                 None | Some(Value::Null) => None,
@@ -424,7 +504,12 @@ impl Manifest {
                     let b = Backend::parse(&b).ok_or_else(|| {
                         let mut p = sat.to_vec();
                         p.push(Seg::key("backend"));
-                        cx.err(&p, format!("unknown backend '{b}' (age, awskms, gcpkms, azurekv, pgp, hsm)"))
+                        cx.err(
+                            &p,
+                            format!(
+                                "unknown backend '{b}' (age, awskms, gcpkms, azurekv, pgp, hsm)"
+                            ),
+                        )
                     })?;
                     if let Some(f) = b.key_field() {
                         cx.string(s, &sat, f, true)?;
@@ -435,21 +520,36 @@ impl Manifest {
             let recipients = match cx.list(m, &at, "recipients")? {
                 None => None,
                 Some(l) => {
-                    let rat = [Seg::key("environments"), Seg::Index(i), Seg::key("recipients")];
+                    let rat = [
+                        Seg::key("environments"),
+                        Seg::Index(i),
+                        Seg::key("recipients"),
+                    ];
                     if backend.unwrap_or(default_backend) != Backend::Age {
                         return Err(cx.err(&rat, "per-environment recipients need the age backend"));
                     }
                     Some(cx.recipients(l, &rat, true)?)
                 }
             };
-            environments.push(Environment { name, description, protected, backend, recipients });
+            environments.push(Environment {
+                name,
+                description,
+                protected,
+                backend,
+                recipients,
+            });
         }
         if environments.is_empty() {
-            return Err(cx.err(&[Seg::key("environments")], "must list at least one environment"));
+            return Err(cx.err(
+                &[Seg::key("environments")],
+                "must list at least one environment",
+            ));
         }
 
         // namespaces
-        let nss = cx.list(root, &[], "namespaces")?.ok_or_else(|| cx.err(&[], "'namespaces' is required"))?;
+        let nss = cx
+            .list(root, &[], "namespaces")?
+            .ok_or_else(|| cx.err(&[], "'namespaces' is required"))?;
         let mut namespaces: Vec<Namespace> = Vec::new();
         for (i, v) in items(nss).enumerate() {
             let at = [Seg::key("namespaces"), Seg::Index(i)];
@@ -457,7 +557,10 @@ impl Manifest {
             let name = cx.string(m, &at, "name", true)?.unwrap_or_default();
             let name_at = [Seg::key("namespaces"), Seg::Index(i), Seg::key("name")];
             if !valid_name(&name) {
-                return Err(cx.err(&name_at, format!("'{name}' is not a valid name (lowercase letter, then a-z 0-9 _ -)")));
+                return Err(cx.err(
+                    &name_at,
+                    format!("'{name}' is not a valid name (lowercase letter, then a-z 0-9 _ -)"),
+                ));
             }
             if namespaces.iter().any(|n| n.name == name) {
                 return Err(cx.err(&name_at, format!("namespace '{name}' is declared twice")));
@@ -470,15 +573,31 @@ impl Manifest {
                     match o {
                         Value::Str(s) => owners.push(s.to_string()),
                         _ => {
-                            return Err(cx.err(&[Seg::key("namespaces"), Seg::Index(i), Seg::key("owners"), Seg::Index(j)], "must be a string"));
+                            return Err(cx.err(
+                                &[
+                                    Seg::key("namespaces"),
+                                    Seg::Index(i),
+                                    Seg::key("owners"),
+                                    Seg::Index(j),
+                                ],
+                                "must be a string",
+                            ));
                         }
                     }
                 }
             }
-            namespaces.push(Namespace { name, description, schema, owners });
+            namespaces.push(Namespace {
+                name,
+                description,
+                schema,
+                owners,
+            });
         }
         if namespaces.is_empty() {
-            return Err(cx.err(&[Seg::key("namespaces")], "must list at least one namespace"));
+            return Err(cx.err(
+                &[Seg::key("namespaces")],
+                "must list at least one namespace",
+            ));
         }
 
         // file_pattern
@@ -490,9 +609,15 @@ impl Manifest {
             return Err(cx.err(&fp_at, "must contain both {namespace} and {environment}"));
         }
         if file_pattern.starts_with('/') || file_pattern.split('/').any(|c| c == "..") {
-            return Err(cx.err(&fp_at, "must be a relative path inside the repository (no leading '/', no '..')"));
+            return Err(cx.err(
+                &fp_at,
+                "must be a relative path inside the repository (no leading '/', no '..')",
+            ));
         }
-        if !(file_pattern.ends_with(".yaml") || file_pattern.ends_with(".yml") || file_pattern.ends_with(".json")) {
+        if !(file_pattern.ends_with(".yaml")
+            || file_pattern.ends_with(".yml")
+            || file_pattern.ends_with(".json"))
+        {
             return Err(cx.err(&fp_at, "must end in .yaml, .yml or .json"));
         }
 
@@ -501,22 +626,46 @@ impl Manifest {
         if let Some(l) = cx.list(root, &[], "service_identities")? {
             for (i, v) in items(l).enumerate() {
                 let at = [Seg::key("service_identities"), Seg::Index(i)];
-                let m = cx.map(v, &at, &["name", "description", "namespaces", "environments", "pack_only"])?;
+                let m = cx.map(
+                    v,
+                    &at,
+                    &[
+                        "name",
+                        "description",
+                        "namespaces",
+                        "environments",
+                        "pack_only",
+                    ],
+                )?;
                 let name = cx.string(m, &at, "name", true)?.unwrap_or_default();
-                let name_at = [Seg::key("service_identities"), Seg::Index(i), Seg::key("name")];
+                let name_at = [
+                    Seg::key("service_identities"),
+                    Seg::Index(i),
+                    Seg::key("name"),
+                ];
                 if !valid_dns_label(&name) {
                     return Err(cx.err(&name_at, format!("'{name}' is not a valid DNS label")));
                 }
                 if service_identities.iter().any(|s| s.name == name) {
-                    return Err(cx.err(&name_at, format!("service identity '{name}' is declared twice")));
+                    return Err(cx.err(
+                        &name_at,
+                        format!("service identity '{name}' is declared twice"),
+                    ));
                 }
                 let description = cx.string(m, &at, "description", false)?;
                 let mut sns = Vec::new();
-                let nat = [Seg::key("service_identities"), Seg::Index(i), Seg::key("namespaces")];
-                for (j, n) in items(cx.list(m, &at, "namespaces")?.unwrap_or_default()).enumerate() {
+                let nat = [
+                    Seg::key("service_identities"),
+                    Seg::Index(i),
+                    Seg::key("namespaces"),
+                ];
+                for (j, n) in items(cx.list(m, &at, "namespaces")?.unwrap_or_default()).enumerate()
+                {
                     let mut p = nat.to_vec();
                     p.push(Seg::Index(j));
-                    let Value::Str(n) = n else { return Err(cx.err(&p, "must be a string")) };
+                    let Value::Str(n) = n else {
+                        return Err(cx.err(&p, "must be a string"));
+                    };
                     if !namespaces.iter().any(|x| x.name == **n) {
                         return Err(cx.err(&p, format!("unknown namespace '{}'", n.as_str())));
                     }
@@ -526,9 +675,20 @@ impl Manifest {
                     return Err(cx.err(&nat, "must list at least one namespace"));
                 }
                 let mut senvs = Vec::new();
-                let eat = [Seg::key("service_identities"), Seg::Index(i), Seg::key("environments")];
+                let eat = [
+                    Seg::key("service_identities"),
+                    Seg::Index(i),
+                    Seg::key("environments"),
+                ];
                 if let Some(ev) = m.get("environments") {
-                    let em = cx.map(ev, &eat, &environments.iter().map(|e| e.name.as_str()).collect::<Vec<_>>())?;
+                    let em = cx.map(
+                        ev,
+                        &eat,
+                        &environments
+                            .iter()
+                            .map(|e| e.name.as_str())
+                            .collect::<Vec<_>>(),
+                    )?;
                     for (en, val) in em.0.iter().filter_map(|it| match it {
                         Item::Entry(k, v) => Some((k, v)),
                         Item::Comment(_) => None,
@@ -539,7 +699,10 @@ impl Manifest {
                         let key = match (e.get("recipient"), e.get("kms")) {
                             (Some(Value::Str(r)), None) => {
                                 if clef_keys::parse_recipient(r).is_err() {
-                                    return Err(cx.err(&p, format!("'{}' is not a valid age recipient", r.as_str())));
+                                    return Err(cx.err(
+                                        &p,
+                                        format!("'{}' is not a valid age recipient", r.as_str()),
+                                    ));
                                 }
                                 ServiceKey::Recipient(r.trim().to_owned())
                             }
@@ -547,14 +710,24 @@ impl Manifest {
                                 let mut kp = p.clone();
                                 kp.push(Seg::key("kms"));
                                 let k = cx.map(k, &kp, &["provider", "keyId"])?;
-                                let provider = cx.string(k, &kp, "provider", true)?.unwrap_or_default();
+                                let provider =
+                                    cx.string(k, &kp, "provider", true)?.unwrap_or_default();
                                 if !["aws", "gcp", "azure"].contains(&provider.as_str()) {
-                                    return Err(cx.err(&kp, format!("unknown KMS provider '{provider}' (aws, gcp, azure)")));
+                                    return Err(cx.err(
+                                        &kp,
+                                        format!(
+                                            "unknown KMS provider '{provider}' (aws, gcp, azure)"
+                                        ),
+                                    ));
                                 }
                                 let key_id = cx.string(k, &kp, "keyId", true)?.unwrap_or_default();
                                 ServiceKey::Kms { provider, key_id }
                             }
-                            _ => return Err(cx.err(&p, "needs exactly one of 'recipient' (age1…) or 'kms'")),
+                            _ => {
+                                return Err(
+                                    cx.err(&p, "needs exactly one of 'recipient' (age1…) or 'kms'")
+                                );
+                            }
                         };
                         senvs.push((en.clone(), key));
                     }
@@ -619,7 +792,10 @@ impl Manifest {
         }
         s.push_str("namespaces:\n");
         for n in namespaces {
-            s.push_str(&format!("  - name: {n}\n    description: {} configuration\n", capitalize(n)));
+            s.push_str(&format!(
+                "  - name: {n}\n    description: {} configuration\n",
+                capitalize(n)
+            ));
         }
         s.push_str(&format!(
             "sops:\n  default_backend: age\n  age:\n    recipients:\n      - {recipient}\nfile_pattern: {DEFAULT_FILE_PATTERN}\n"
@@ -636,12 +812,20 @@ impl Manifest {
     /// A per-environment list that does not exist yet starts as a copy of the
     /// environment's current effective recipients, so nobody loses access.
     /// Returns false when the recipient was already there.
-    pub fn add_recipient(&mut self, r: &Recipient, env: Option<&str>) -> Result<bool, ManifestError> {
+    pub fn add_recipient(
+        &mut self,
+        r: &Recipient,
+        env: Option<&str>,
+    ) -> Result<bool, ManifestError> {
         let current = match env {
             None => self.age_recipients.clone(),
             Some(e) => {
-                let env = self.environment(e).ok_or_else(|| self.invalid("environments", format!("unknown environment '{e}'")))?;
-                env.recipients.clone().unwrap_or_else(|| self.age_recipients.clone())
+                let env = self.environment(e).ok_or_else(|| {
+                    self.invalid("environments", format!("unknown environment '{e}'"))
+                })?;
+                env.recipients
+                    .clone()
+                    .unwrap_or_else(|| self.age_recipients.clone())
             }
         };
         if current.iter().any(|x| x.key == r.key) {
@@ -656,12 +840,20 @@ impl Manifest {
     /// Removes `key` from the global list or an environment's list (creating
     /// the environment's list from the globals first if needed). Returns false
     /// when it was not there.
-    pub fn remove_recipient(&mut self, key: &str, env: Option<&str>) -> Result<bool, ManifestError> {
+    pub fn remove_recipient(
+        &mut self,
+        key: &str,
+        env: Option<&str>,
+    ) -> Result<bool, ManifestError> {
         let current = match env {
             None => self.age_recipients.clone(),
             Some(e) => {
-                let env = self.environment(e).ok_or_else(|| self.invalid("environments", format!("unknown environment '{e}'")))?;
-                env.recipients.clone().unwrap_or_else(|| self.age_recipients.clone())
+                let env = self.environment(e).ok_or_else(|| {
+                    self.invalid("environments", format!("unknown environment '{e}'"))
+                })?;
+                env.recipients
+                    .clone()
+                    .unwrap_or_else(|| self.age_recipients.clone())
             }
         };
         if !current.iter().any(|x| x.key == key) {
@@ -681,7 +873,11 @@ impl Manifest {
         }
     }
 
-    fn set_recipient_list(&mut self, env: Option<&str>, list: Vec<Recipient>) -> Result<(), ManifestError> {
+    fn set_recipient_list(
+        &mut self,
+        env: Option<&str>,
+        list: Vec<Recipient>,
+    ) -> Result<(), ManifestError> {
         let values: Vec<Value> = list
             .iter()
             .map(|r| match &r.label {
@@ -700,7 +896,13 @@ impl Manifest {
                 };
                 match sops.get_mut("age") {
                     Some(Value::Map(age)) => age.insert("recipients", Value::List(values)),
-                    _ => sops.insert("age", Value::Map(Branch(vec![Item::Entry("recipients".into(), Value::List(values))]))),
+                    _ => sops.insert(
+                        "age",
+                        Value::Map(Branch(vec![Item::Entry(
+                            "recipients".into(),
+                            Value::List(values),
+                        )])),
+                    ),
                 }
                 self.age_recipients = list;
             }
@@ -709,7 +911,9 @@ impl Manifest {
                     .environments
                     .iter()
                     .position(|x| x.name == e)
-                    .ok_or_else(|| self.invalid("environments", format!("unknown environment '{e}'")))?;
+                    .ok_or_else(|| {
+                        self.invalid("environments", format!("unknown environment '{e}'"))
+                    })?;
                 let Some(Value::List(envs)) = self.doc.get_mut("environments") else {
                     return Err(self.invalid("environments", "must be a list".into()));
                 };
@@ -761,7 +965,11 @@ mod tests {
     }
 
     fn base() -> String {
-        Manifest::initial_text(&["api".into(), "web".into()], &["dev".into(), "production".into()], R1)
+        Manifest::initial_text(
+            &["api".into(), "web".into()],
+            &["dev".into(), "production".into()],
+            R1,
+        )
     }
 
     #[test]
@@ -778,30 +986,64 @@ mod tests {
     #[test]
     fn rejections_name_line_and_reason() {
         let b = base();
-        assert_eq!(err(&format!("{b}extra: 1\n")), "clef.yaml:19: extra: unknown key (allowed: version, environments, namespaces, sops, file_pattern, service_identities)");
+        assert_eq!(
+            err(&format!("{b}extra: 1\n")),
+            "clef.yaml:19: extra: unknown key (allowed: version, environments, namespaces, sops, file_pattern, service_identities)"
+        );
         let e = err(&b.replace("name: production", "name: Prod"));
-        assert!(e.starts_with("clef.yaml:5: environments[1].name: 'Prod' is not a valid name"), "{e}");
+        assert!(
+            e.starts_with("clef.yaml:5: environments[1].name: 'Prod' is not a valid name"),
+            "{e}"
+        );
         let e = err(&b.replace("version: 1", "version: 2"));
-        assert!(e.starts_with("clef.yaml:1: version: must be the number 1"), "{e}");
+        assert!(
+            e.starts_with("clef.yaml:1: version: must be the number 1"),
+            "{e}"
+        );
         let e = err(&b.replace("name: web", "name: api"));
-        assert!(e.contains("clef.yaml:11: namespaces[1].name: namespace 'api' is declared twice"), "{e}");
-        let e = err(&b.replace("    description: Live system\n", "    description: Live system\n    colour: red\n"));
-        assert!(e.starts_with("clef.yaml:7: environments[1].colour: unknown key"), "{e}");
+        assert!(
+            e.contains("clef.yaml:11: namespaces[1].name: namespace 'api' is declared twice"),
+            "{e}"
+        );
+        let e = err(&b.replace(
+            "    description: Live system\n",
+            "    description: Live system\n    colour: red\n",
+        ));
+        assert!(
+            e.starts_with("clef.yaml:7: environments[1].colour: unknown key"),
+            "{e}"
+        );
         let e = err(&b.replace("default_backend: age", "default_backend: vault"));
-        assert!(e.contains("sops.default_backend: unknown backend 'vault'"), "{e}");
+        assert!(
+            e.contains("sops.default_backend: unknown backend 'vault'"),
+            "{e}"
+        );
         let e = err(&b.replace(R1, "age1nope"));
-        assert!(e.contains("sops.age.recipients[0]: 'age1nope' is not a valid age recipient"), "{e}");
+        assert!(
+            e.contains("sops.age.recipients[0]: 'age1nope' is not a valid age recipient"),
+            "{e}"
+        );
         let e = err(&b.replace(DEFAULT_FILE_PATTERN, "secrets/{namespace}.enc.yaml"));
         assert!(e.contains("file_pattern: must contain both"), "{e}");
-        let e = err(&b.replace(DEFAULT_FILE_PATTERN, "../{namespace}/{environment}.enc.yaml"));
+        let e = err(&b.replace(
+            DEFAULT_FILE_PATTERN,
+            "../{namespace}/{environment}.enc.yaml",
+        ));
         assert!(e.contains("file_pattern: must be a relative path"), "{e}");
-        let e = err("version: 1\nenvironments: []\nnamespaces: []\nsops:\n  default_backend: age\n");
+        let e =
+            err("version: 1\nenvironments: []\nnamespaces: []\nsops:\n  default_backend: age\n");
         assert!(e.contains("environments: must list at least one"), "{e}");
         let e = err("environments: [\n");
-        assert!(e.starts_with("clef.yaml:") && e.contains("invalid YAML"), "{e}");
+        assert!(
+            e.starts_with("clef.yaml:") && e.contains("invalid YAML"),
+            "{e}"
+        );
         let e = err("- a\n");
         assert!(e.contains("clef.yaml:1: invalid YAML"), "{e}");
-        let e = err(&b.replace("sops:\n  default_backend: age", "sops:\n  default_backend: awskms"));
+        let e = err(&b.replace(
+            "sops:\n  default_backend: age",
+            "sops:\n  default_backend: awskms",
+        ));
         assert!(e.contains("sops.aws_kms_arn: is required"), "{e}");
     }
 
@@ -809,17 +1051,48 @@ mod tests {
     fn per_env_recipients_start_from_the_effective_list() {
         let mut m = parse(&base()).unwrap();
         let (_, r2) = clef_keys::generate_identity();
-        let added = m.add_recipient(&Recipient { key: r2.clone(), label: Some("bob".into()) }, Some("dev")).unwrap();
+        let added = m
+            .add_recipient(
+                &Recipient {
+                    key: r2.clone(),
+                    label: Some("bob".into()),
+                },
+                Some("dev"),
+            )
+            .unwrap();
         assert!(added);
-        let keys: Vec<&str> = m.environment("dev").unwrap().recipients.as_ref().unwrap().iter().map(|r| r.key.as_str()).collect();
+        let keys: Vec<&str> = m
+            .environment("dev")
+            .unwrap()
+            .recipients
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|r| r.key.as_str())
+            .collect();
         assert_eq!(keys, [R1, r2.as_str()], "the owner keeps access");
         let text = m.to_text();
         let back = parse(&text).unwrap();
-        assert_eq!(back.environment("dev").unwrap().recipients, m.environment("dev").unwrap().recipients);
+        assert_eq!(
+            back.environment("dev").unwrap().recipients,
+            m.environment("dev").unwrap().recipients
+        );
         assert_eq!(back.environment("production").unwrap().recipients, None);
-        assert!(!m.add_recipient(&Recipient { key: R1.into(), label: None }, None).unwrap());
+        assert!(
+            !m.add_recipient(
+                &Recipient {
+                    key: R1.into(),
+                    label: None
+                },
+                None
+            )
+            .unwrap()
+        );
         assert!(m.remove_recipient(R1, Some("production")).unwrap());
-        assert_eq!(m.environment("production").unwrap().recipients.as_deref(), Some(&[][..]));
+        assert_eq!(
+            m.environment("production").unwrap().recipients.as_deref(),
+            Some(&[][..])
+        );
     }
 
     #[test]
@@ -827,7 +1100,14 @@ mod tests {
         let text = format!("# top comment\n{}", base());
         let mut m = parse(&text).unwrap();
         let (_, r2) = clef_keys::generate_identity();
-        m.add_recipient(&Recipient { key: r2, label: None }, None).unwrap();
+        m.add_recipient(
+            &Recipient {
+                key: r2,
+                label: None,
+            },
+            None,
+        )
+        .unwrap();
         assert!(m.to_text().starts_with("# top comment\n"));
     }
 }

@@ -52,7 +52,11 @@ impl Cell {
 
     /// The file's format (from its extension).
     pub fn format(&self) -> Format {
-        if self.file.extension().is_some_and(|e| e == "json") { Format::Json } else { Format::Yaml }
+        if self.file.extension().is_some_and(|e| e == "json") {
+            Format::Json
+        } else {
+            Format::Yaml
+        }
     }
 
     /// Absolute path of the cell under `root`.
@@ -69,10 +73,17 @@ impl Cell {
 /// The sidecar path for a cell file: `dev.enc.yaml` → `dev.clef-meta.yaml`.
 pub fn sidecar_for(file: &Path) -> PathBuf {
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("cell");
-    let base = [".enc.yaml", ".enc.yml", ".enc.json", ".yaml", ".yml", ".json"]
-        .iter()
-        .find_map(|s| name.strip_suffix(s))
-        .unwrap_or(name);
+    let base = [
+        ".enc.yaml",
+        ".enc.yml",
+        ".enc.json",
+        ".yaml",
+        ".yml",
+        ".json",
+    ]
+    .iter()
+    .find_map(|s| name.strip_suffix(s))
+    .unwrap_or(name);
     file.with_file_name(format!("{base}.clef-meta.yaml"))
 }
 
@@ -82,16 +93,30 @@ impl Manifest {
         if self.namespace(namespace).is_none() {
             return Err(TargetError::UnknownNamespace {
                 name: namespace.to_owned(),
-                known: self.namespaces.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", "),
+                known: self
+                    .namespaces
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
         if self.environment(environment).is_none() {
             return Err(TargetError::UnknownEnvironment {
                 name: environment.to_owned(),
-                known: self.environments.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "),
+                known: self
+                    .environments
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
-        let file = PathBuf::from(self.file_pattern.replace("{namespace}", namespace).replace("{environment}", environment));
+        let file = PathBuf::from(
+            self.file_pattern
+                .replace("{namespace}", namespace)
+                .replace("{environment}", environment),
+        );
         Ok(Cell {
             namespace: namespace.to_owned(),
             environment: environment.to_owned(),
@@ -123,7 +148,10 @@ impl Manifest {
 
     /// The cells of one namespace, in environment order.
     pub fn namespace_cells(&self, namespace: &str) -> Result<Vec<Cell>, TargetError> {
-        self.environments.iter().map(|e| self.cell(namespace, &e.name)).collect()
+        self.environments
+            .iter()
+            .map(|e| self.cell(namespace, &e.name))
+            .collect()
     }
 }
 
@@ -133,17 +161,40 @@ mod tests {
 
     #[test]
     fn targets_and_paths() {
-        let text = Manifest::initial_text(&["api".into()], &["dev".into(), "prod".into()], "age12w4jr2qttqd5zqrpu8fxqlc7c37kdkqt7ldu3fel58cvysuwzakq26uvgn");
+        let text = Manifest::initial_text(
+            &["api".into()],
+            &["dev".into(), "prod".into()],
+            "age12w4jr2qttqd5zqrpu8fxqlc7c37kdkqt7ldu3fel58cvysuwzakq26uvgn",
+        );
         let m = Manifest::parse(&text, Path::new("clef.yaml")).unwrap();
         let c = m.target("api/dev").unwrap();
         assert_eq!(c.file, Path::new("secrets/api/dev.enc.yaml"));
         assert_eq!(c.sidecar, Path::new("secrets/api/dev.clef-meta.yaml"));
         assert_eq!(c.format(), Format::Yaml);
         assert_eq!(m.cells().len(), 2);
-        assert_eq!(m.target("api").unwrap_err(), TargetError::Malformed("api".into()));
-        assert_eq!(m.target("api/dev/x").unwrap_err(), TargetError::Malformed("api/dev/x".into()));
-        assert!(m.target("web/dev").unwrap_err().to_string().contains("unknown namespace 'web' (clef.yaml declares: api)"));
-        assert!(m.target("api/qa").unwrap_err().to_string().contains("unknown environment 'qa'"));
-        assert_eq!(sidecar_for(Path::new("a/b.enc.json")), Path::new("a/b.clef-meta.yaml"));
+        assert_eq!(
+            m.target("api").unwrap_err(),
+            TargetError::Malformed("api".into())
+        );
+        assert_eq!(
+            m.target("api/dev/x").unwrap_err(),
+            TargetError::Malformed("api/dev/x".into())
+        );
+        assert!(
+            m.target("web/dev")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown namespace 'web' (clef.yaml declares: api)")
+        );
+        assert!(
+            m.target("api/qa")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown environment 'qa'")
+        );
+        assert_eq!(
+            sidecar_for(Path::new("a/b.enc.json")),
+            Path::new("a/b.clef-meta.yaml")
+        );
     }
 }

@@ -19,12 +19,15 @@ impl Manifest {
                 out.push(r.to_owned());
             }
         };
-        match self.environment(&cell.environment).and_then(|e| e.recipients.as_ref()) {
+        match self
+            .environment(&cell.environment)
+            .and_then(|e| e.recipients.as_ref())
+        {
             Some(list) => list.iter().for_each(|r| push(&r.key)),
             None => self.age_recipients.iter().for_each(|r| push(&r.key)),
         }
         for si in &self.service_identities {
-            if si.pack_only || !si.namespaces.iter().any(|n| *n == cell.namespace) {
+            if si.pack_only || !si.namespaces.contains(&cell.namespace) {
                 continue;
             }
             for (env, key) in &si.environments {
@@ -62,14 +65,31 @@ mod tests {
         let (_, a) = clef_keys::generate_identity();
         let (_, b) = clef_keys::generate_identity();
         let (_, ci) = clef_keys::generate_identity();
-        let mut text = Manifest::initial_text(&["api".into(), "web".into()], &["dev".into(), "prod".into()], &a);
+        let mut text = Manifest::initial_text(
+            &["api".into(), "web".into()],
+            &["dev".into(), "prod".into()],
+            &a,
+        );
         text.push_str(&format!("service_identities:\n  - name: ci\n    namespaces: [api]\n    environments:\n      prod:\n        recipient: {ci}\n"));
         let mut m = Manifest::parse(&text, Path::new("clef.yaml")).unwrap();
         let api_prod = m.target("api/prod").unwrap();
         assert_eq!(m.recipients_for(&api_prod), [a.clone(), ci.clone()]);
-        assert_eq!(m.recipients_for(&m.target("web/prod").unwrap()), [a.clone()]);
-        m.add_recipient(&Recipient { key: b.clone(), label: None }, Some("dev")).unwrap();
-        assert_eq!(m.recipients_for(&m.target("api/dev").unwrap()), [a.clone(), b.clone()]);
+        assert_eq!(
+            m.recipients_for(&m.target("web/prod").unwrap()),
+            std::slice::from_ref(&a)
+        );
+        m.add_recipient(
+            &Recipient {
+                key: b.clone(),
+                label: None,
+            },
+            Some("dev"),
+        )
+        .unwrap();
+        assert_eq!(
+            m.recipients_for(&m.target("api/dev").unwrap()),
+            [a.clone(), b.clone()]
+        );
         assert_eq!(m.recipients_for(&api_prod), [a.clone(), ci]);
         assert_eq!(m.all_recipients(), [a, b]);
     }

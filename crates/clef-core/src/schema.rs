@@ -79,13 +79,19 @@ impl Schema {
     /// Parses schema text.
     pub fn parse(text: &str) -> Result<Schema, SchemaError> {
         let docs = clef_doc::yaml::parse(text).map_err(|e| SchemaError(e.to_string()))?;
-        let doc = docs.first().ok_or_else(|| SchemaError("the schema is empty".into()))?;
+        let doc = docs
+            .first()
+            .ok_or_else(|| SchemaError("the schema is empty".into()))?;
         let Some(Value::Map(keys)) = doc.get("keys") else {
-            return Err(SchemaError("'keys' must be a mapping of key names to specs".into()));
+            return Err(SchemaError(
+                "'keys' must be a mapping of key names to specs".into(),
+            ));
         };
         let mut out = Vec::new();
         for item in &keys.0 {
-            let Item::Entry(name, spec) = item else { continue };
+            let Item::Entry(name, spec) = item else {
+                continue;
+            };
             let spec = match spec {
                 Value::Map(b) => b.clone(),
                 Value::Null => Branch::new(),
@@ -97,17 +103,34 @@ impl Schema {
                     "string" => KeyType::String,
                     "integer" => KeyType::Integer,
                     "boolean" => KeyType::Boolean,
-                    other => return Err(SchemaError(format!("keys.{name}.type: unknown type '{other}' (string, integer, boolean)"))),
+                    other => {
+                        return Err(SchemaError(format!(
+                            "keys.{name}.type: unknown type '{other}' (string, integer, boolean)"
+                        )));
+                    }
                 },
                 Some(_) => return Err(SchemaError(format!("keys.{name}.type: must be a string"))),
             };
             let required = matches!(spec.get("required"), Some(Value::Bool(true)));
             let pattern = match spec.get("pattern") {
                 None | Some(Value::Null) => None,
-                Some(Value::Str(p)) => Some(Regex::new(p).map_err(|_| SchemaError(format!("keys.{name}.pattern: not a valid regular expression")))?),
-                Some(_) => return Err(SchemaError(format!("keys.{name}.pattern: must be a string"))),
+                Some(Value::Str(p)) => Some(Regex::new(p).map_err(|_| {
+                    SchemaError(format!(
+                        "keys.{name}.pattern: not a valid regular expression"
+                    ))
+                })?),
+                Some(_) => {
+                    return Err(SchemaError(format!(
+                        "keys.{name}.pattern: must be a string"
+                    )));
+                }
             };
-            out.push(KeySpec { name: name.clone(), typ, required, pattern });
+            out.push(KeySpec {
+                name: name.clone(),
+                typ,
+                required,
+                pattern,
+            });
         }
         Ok(Schema { keys: out })
     }
@@ -117,12 +140,20 @@ impl Schema {
         let mut out = Vec::new();
         for spec in &self.keys {
             if spec.required && !keys.contains(&spec.name) {
-                out.push(Violation { level: Level::Error, key: spec.name.clone(), message: "required key is missing".into() });
+                out.push(Violation {
+                    level: Level::Error,
+                    key: spec.name.clone(),
+                    message: "required key is missing".into(),
+                });
             }
         }
         for k in keys {
             if !self.keys.iter().any(|s| s.name == *k) {
-                out.push(Violation { level: Level::Warning, key: k.clone(), message: "key is not declared in the namespace schema".into() });
+                out.push(Violation {
+                    level: Level::Warning,
+                    key: k.clone(),
+                    message: "key is not declared in the namespace schema".into(),
+                });
             }
         }
         out
@@ -132,18 +163,31 @@ impl Schema {
     pub fn check_values(&self, doc: &Branch) -> Vec<Violation> {
         let mut out = Vec::new();
         for spec in &self.keys {
-            let Some(v) = doc.get(&spec.name) else { continue };
+            let Some(v) = doc.get(&spec.name) else {
+                continue;
+            };
             let Some(text) = value_text(v) else {
-                out.push(Violation { level: Level::Error, key: spec.name.clone(), message: "value is not a scalar".into() });
+                out.push(Violation {
+                    level: Level::Error,
+                    key: spec.name.clone(),
+                    message: "value is not a scalar".into(),
+                });
                 continue;
             };
             let bad = match spec.typ {
                 KeyType::String => None,
-                KeyType::Integer => (text.trim().is_empty() || text.trim().parse::<i64>().is_err()).then_some("value is not an integer"),
-                KeyType::Boolean => (!text.eq_ignore_ascii_case("true") && !text.eq_ignore_ascii_case("false")).then_some("value is not a boolean (true/false)"),
+                KeyType::Integer => (text.trim().is_empty() || text.trim().parse::<i64>().is_err())
+                    .then_some("value is not an integer"),
+                KeyType::Boolean => (!text.eq_ignore_ascii_case("true")
+                    && !text.eq_ignore_ascii_case("false"))
+                .then_some("value is not a boolean (true/false)"),
             };
             if let Some(m) = bad {
-                out.push(Violation { level: Level::Error, key: spec.name.clone(), message: m.into() });
+                out.push(Violation {
+                    level: Level::Error,
+                    key: spec.name.clone(),
+                    message: m.into(),
+                });
             }
             if let Some(p) = &spec.pattern
                 && !p.is_match(&text)
@@ -172,9 +216,19 @@ mod tests {
         doc.insert("DEBUG", Value::str("TRUE"));
         let v = s.check_values(&doc);
         assert_eq!(v.len(), 2, "{v:?}");
-        assert!(v.iter().all(|x| !x.message.contains("secret-host") && !x.message.contains("80x")));
+        assert!(
+            v.iter()
+                .all(|x| !x.message.contains("secret-host") && !x.message.contains("80x"))
+        );
         let k = s.check_keys(&["PORT".into(), "EXTRA".into()]);
-        assert_eq!(k[0], Violation { level: Level::Error, key: "URL".into(), message: "required key is missing".into() });
+        assert_eq!(
+            k[0],
+            Violation {
+                level: Level::Error,
+                key: "URL".into(),
+                message: "required key is missing".into()
+            }
+        );
         assert_eq!(k[1].level, Level::Warning);
         assert!(Schema::parse("keys:\n  A:\n    type: float\n").is_err());
         assert!(Schema::parse("nope: 1\n").is_err());

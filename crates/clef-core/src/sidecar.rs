@@ -81,7 +81,11 @@ fn text(v: Option<&Value>) -> Option<String> {
 }
 
 fn time_value(s: &str) -> Value {
-    if clef_sops::time::parse_rfc3339(s).is_some() { Value::Time(s.to_owned()) } else { Value::str(s) }
+    if clef_sops::time::parse_rfc3339(s).is_some() {
+        Value::Time(s.to_owned())
+    } else {
+        Value::str(s)
+    }
 }
 
 impl Sidecar {
@@ -111,7 +115,8 @@ impl Sidecar {
         };
         let mut out = Sidecar::default();
         for (i, b) in list("pending")?.iter().enumerate() {
-            let key = text(b.get("key")).ok_or_else(|| SidecarError::Shape(format!("pending[{i}] has no key")))?;
+            let key = text(b.get("key"))
+                .ok_or_else(|| SidecarError::Shape(format!("pending[{i}] has no key")))?;
             out.pending.push(Pending {
                 key,
                 since: text(b.get("since")).unwrap_or_default(),
@@ -119,11 +124,16 @@ impl Sidecar {
             });
         }
         for (i, b) in list("rotations")?.iter().enumerate() {
-            let key = text(b.get("key")).ok_or_else(|| SidecarError::Shape(format!("rotations[{i}] has no key")))?;
+            let key = text(b.get("key"))
+                .ok_or_else(|| SidecarError::Shape(format!("rotations[{i}] has no key")))?;
             let rotation_count = match b.get("rotation_count") {
                 Some(Value::Int(n)) if *n >= 0 => u64::try_from(*n).unwrap_or(0),
                 None => 0,
-                Some(_) => return Err(SidecarError::Shape(format!("rotations[{i}].rotation_count is not a count"))),
+                Some(_) => {
+                    return Err(SidecarError::Shape(format!(
+                        "rotations[{i}].rotation_count is not a count"
+                    )));
+                }
             };
             out.rotations.push(Rotation {
                 key,
@@ -156,7 +166,10 @@ impl Sidecar {
                     Item::Entry("key".into(), Value::str(r.key.clone())),
                     Item::Entry("last_rotated_at".into(), time_value(&r.last_rotated_at)),
                     Item::Entry("rotated_by".into(), Value::str(r.rotated_by.clone())),
-                    Item::Entry("rotation_count".into(), Value::Int(i64::try_from(r.rotation_count).unwrap_or(i64::MAX))),
+                    Item::Entry(
+                        "rotation_count".into(),
+                        Value::Int(i64::try_from(r.rotation_count).unwrap_or(i64::MAX)),
+                    ),
                 ]))
             })
             .collect();
@@ -223,7 +236,11 @@ mod tests {
     fn round_trip_and_bookkeeping() {
         let mut s = Sidecar::default();
         s.mark_pending("API_TOKEN", "2026-01-01T00:00:00Z", "clef set --random");
-        s.record_rotation("DB_URL", "2026-01-02T00:00:00Z", "Alice <alice@example.com>");
+        s.record_rotation(
+            "DB_URL",
+            "2026-01-02T00:00:00Z",
+            "Alice <alice@example.com>",
+        );
         let text = s.to_text();
         assert_eq!(
             text,

@@ -1,0 +1,265 @@
+//! `clef` on bad input: one clear line on stderr naming the file/key and the
+//! reason, a documented non-zero exit code, never a value, nothing changed.
+
+use std::process::Output;
+
+use crate::cli_support::{Dev, World, stderr};
+
+const SECRET: &str = "very-secret-value-9d8c7b";
+
+fn setup(w: &World) -> Dev {
+    let d = w.dev("erin");
+    d.ok(&[
+        "init",
+        "--namespaces",
+        "api,web",
+        "--environments",
+        "dev,production",
+    ]);
+    d.ok(&["set", "api/dev", "PASSWORD", SECRET]);
+    d.ok(&["set", "api/dev", "OTHER", "another-secret-value-1"]);
+    d
+}
+
+#[track_caller]
+fn one_line_failure(o: &Output, code: i32, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
+    for n in needles {
+        assert!(err.contains(n), "'{n}' not in: {err}");
+    }
+    assert!(
+        !err.contains(SECRET) && !String::from_utf8_lossy(&o.stdout).contains(SECRET),
+        "value leaked"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("internal error"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_targets_and_keys() {
+    let w = World::new();
+    let d = setup(&w);
+    one_line_failure(
+        &d.clef(&["get", "payments/dev", "PASSWORD"]),
+        2,
+        &["unknown namespace 'payments'", "api, web"],
+    );
+    one_line_failure(
+        &d.clef(&["get", "api/qa", "PASSWORD"]),
+        2,
+        &["unknown environment 'qa'"],
+    );
+    one_line_failure(
+        &d.clef(&["get", "api", "PASSWORD"]),
+        2,
+        &["namespace/environment"],
+    );
+    one_line_failure(
+        &d.clef(&["get", "api/dev", "NOPE"]),
+        1,
+        &["secrets/api/dev.enc.yaml", "key 'NOPE' not found"],
+    );
+    for bad in ["A=B", "LINE\nBREAK", "ünï", "sops", "1ABC"] {
+        one_line_failure(
+            &d.clef(&["set", "api/dev", bad, "x"]),
+            2,
+            &["not a valid key name"],
+        );
+    }
+    one_line_failure(
+        &d.clef(&["delete", "api/dev", "NOPE"]),
+        1,
+        &["key 'NOPE' not found"],
+    );
+}
+
+#[test]
+fn values_with_newlines_unicode_and_equals_round_trip() {
+    let w = World::new();
+    let d = setup(&w);
+    let v = "a=b=c\nsecond line ünïcödé ✓ 'q' \"dq\" \\n literal\n\ttab";
+    d.ok(&["set", "api/dev", "ODD", v]);
+    assert_eq!(d.ok(&["get", "api/dev", "ODD"]), v);
+    let mut c = d.cmd("sh");
+    c.arg("-c").arg(format!(
+        "{}\nprintf '%s' \"$ODD\"",
+        d.ok(&["export", "api/dev"])
+    ));
+    assert_eq!(String::from_utf8_lossy(&clef_e2e::ok(clef_e2e::run(c))), v);
+    assert!(d.oracle_decrypts_all() == 0 || d.cells().len() == 4);
+}
+
+#[test]
+fn malformed_manifest_names_line_and_reason() {
+    let w = World::new();
+    let d = setup(&w);
+    let path = d.root.join("clef.yaml");
+    let good = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{good}colour: blue\n")).unwrap();
+    one_line_failure(
+        &d.clef(&["get", "api/dev", "PASSWORD"]),
+        2,
+        &["clef.yaml:", "colour: unknown key"],
+    );
+    std::fs::write(&path, good.replace("name: production", "name: Production")).unwrap();
+    one_line_failure(
+        &d.clef(&["list", "api/dev"]),
+        2,
+        &["clef.yaml:5: environments[1].name: 'Production' is not a valid name"],
+    );
+    std::fs::write(&path, "version: 1\nenvironments: [dev\n").unwrap();
+    one_line_failure(&d.clef(&["lint"]), 2, &["clef.yaml:", "invalid YAML"]);
+}
+
+#[test]
+fn missing_identity() {
+    let w = World::new();
+    let d = setup(&w);
+    std::fs::remove_file(d.root.join(".clef/config.yaml")).unwrap();
+    one_line_failure(
+        &d.clef(&["get", "api/dev", "PASSWORD"]),
+        128,
+        &["secrets/api/dev.enc.yaml", "no identity"],
+    );
+    let mut c = d.cmd(clef_e2e::bin("clef"));
+    c.env("SOPS_AGE_KEY_FILE", d.home.join("does-not-exist.txt"))
+        .args(["get", "api/dev", "PASSWORD"]);
+    one_line_failure(&clef_e2e::run(c), 128, &["does-not-exist.txt"]);
+}
+
+#[test]
+fn tampered_mac_is_refused() {
+    let w = World::new();
+    let d = setup(&w);
+    let f = d.root.join("secrets/api/dev.enc.yaml");
+    let text = std::fs::read_to_string(&f).unwrap();
+    // Change `lastmodified`, which the MAC authenticates.
+    let lm = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("lastmodified:"))
+        .unwrap();
+    let tampered = text.replace(lm, "    lastmodified: \"2001-01-01T00:00:00Z\"");
+    std::fs::write(&f, &tampered).unwrap();
+    one_line_failure(
+        &d.clef(&["get", "api/dev", "PASSWORD"]),
+        51,
+        &["secrets/api/dev.enc.yaml", "MAC"],
+    );
+    one_line_failure(
+        &d.clef(&["set", "api/dev", "X", "y"]),
+        51,
+        &["secrets/api/dev.enc.yaml"],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&f).unwrap(),
+        tampered,
+        "nothing written"
+    );
+    let l = d.clef(&["lint"]);
+    assert_eq!(l.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&l.stdout);
+    assert!(
+        text.lines().any(|x| x.starts_with("error")
+            && x.contains("secrets/api/dev.enc.yaml")
+            && x.contains("MAC")),
+        "{text}"
+    );
+    // A cell that is not SOPS at all.
+    std::fs::write(&f, "PASSWORD: plain\n").unwrap();
+    one_line_failure(
+        &d.clef(&["get", "api/dev", "PASSWORD"]),
+        2,
+        &["secrets/api/dev.enc.yaml", "not encrypted"],
+    );
+}
+
+#[test]
+fn unwritable_cell_changes_nothing() {
+    let w = World::new();
+    let d = setup(&w);
+    let f = d.root.join("secrets/api/dev.enc.yaml");
+    let before = std::fs::read(&f).unwrap();
+    // The cell's directory replaced by a read-only place: the target of the
+    // write is under a regular file, which fails for every user (root too).
+    let dir = d.root.join("secrets/web");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::write(&dir, "not a directory").unwrap();
+    one_line_failure(
+        &d.clef(&["set", "web/dev", "K", "v"]),
+        3,
+        &["secrets/web/dev", "cannot write"],
+    );
+    // A read-only directory, where permissions are enforced (not for root).
+    let is_root = String::from_utf8_lossy(
+        &std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .trim()
+        == "0";
+    if !is_root {
+        use std::os::unix::fs::PermissionsExt;
+        let cells = d.root.join("secrets/api");
+        std::fs::set_permissions(&cells, std::fs::Permissions::from_mode(0o555)).unwrap();
+        let o = d.clef(&["set", "api/dev", "K", "v"]);
+        std::fs::set_permissions(&cells, std::fs::Permissions::from_mode(0o755)).unwrap();
+        one_line_failure(&o, 3, &["cannot write"]);
+    }
+    assert_eq!(std::fs::read(&f).unwrap(), before);
+}
+
+#[test]
+fn writes_are_refused_mid_merge_except_for_conflicted_cells() {
+    let w = World::new();
+    let d = setup(&w);
+    clef_e2e::ok(d.git(&["add", "-A"]));
+    clef_e2e::ok(d.git(&["commit", "-q", "--no-verify", "-m", "base"]));
+    clef_e2e::ok(d.git(&["checkout", "-q", "-b", "side"]));
+    std::fs::write(d.root.join("notes.txt"), "side\n").unwrap();
+    clef_e2e::ok(d.git(&["add", "notes.txt"]));
+    clef_e2e::ok(d.git(&["commit", "-q", "--no-verify", "-m", "side"]));
+    clef_e2e::ok(d.git(&["checkout", "-q", "main"]));
+    std::fs::write(d.root.join("notes.txt"), "main\n").unwrap();
+    clef_e2e::ok(d.git(&["add", "notes.txt"]));
+    clef_e2e::ok(d.git(&["commit", "-q", "--no-verify", "-m", "main"]));
+    assert!(
+        !d.git(&["merge", "-q", "side"]).status.success(),
+        "the merge conflicts on notes.txt"
+    );
+    let f = d.root.join("secrets/api/dev.enc.yaml");
+    let before = std::fs::read(&f).unwrap();
+    one_line_failure(
+        &d.clef(&["set", "api/dev", "K", "v"]),
+        4,
+        &["secrets/api/dev.enc.yaml", "merge is in progress"],
+    );
+    one_line_failure(&d.clef(&["rotate", "--all"]), 4, &["merge is in progress"]);
+    assert_eq!(std::fs::read(&f).unwrap(), before);
+    // Reading is fine mid-merge.
+    assert_eq!(d.ok(&["get", "api/dev", "PASSWORD"]), SECRET);
+    clef_e2e::ok(d.git(&["merge", "--abort"]));
+
+    // A conflicted cell may be written: that resolves the merge.
+    clef_e2e::ok(d.git(&["checkout", "-q", "side"]));
+    d.ok(&["set", "api/dev", "PASSWORD", "side-value-111"]);
+    clef_e2e::ok(d.git(&["commit", "-q", "--no-verify", "-am", "side secret"]));
+    clef_e2e::ok(d.git(&["checkout", "-q", "main"]));
+    d.ok(&["set", "api/dev", "PASSWORD", "main-value-222"]);
+    clef_e2e::ok(d.git(&["commit", "-q", "--no-verify", "-am", "main secret"]));
+    // Without the driver registered, git leaves the cell unmerged.
+    clef_e2e::ok(d.git(&["config", "--unset", "merge.clef.driver"]));
+    assert!(!d.git(&["merge", "-q", "side"]).status.success());
+    clef_e2e::ok(d.git(&["checkout", "--ours", "--", "secrets/api/dev.enc.yaml"]));
+    d.ok(&["set", "api/dev", "PASSWORD", "resolved-value-333"]);
+    assert_eq!(d.ok(&["get", "api/dev", "PASSWORD"]), "resolved-value-333");
+}
