@@ -108,15 +108,12 @@ pub struct Scanner {
     max_file_size: u64,
 }
 
+/// Keywords that send a line to the generic detector. `key` only counts
+/// next to a separator or an assignment, not inside `keys`, `key)` or
+/// `monkey`: bare `key` is everywhere in code.
 const GENERIC_KEYWORDS: &[&str] = &[
-    "pass",
-    "pwd",
-    "secret",
-    "token",
-    "key",
-    "auth",
-    "credential",
-    "cred",
+    "pass", "pwd", "secret", "token", "_key", "-key", ".key", "key=", "key:", "key\"", "key'",
+    "key ", "key`", "apikey", "auth", "cred",
 ];
 
 impl Scanner {
@@ -569,23 +566,22 @@ impl Scanner {
             return;
         }
         let hay = &bytes[line.clone()];
-        for caps in generic_regex().captures_iter(hay) {
-            let (Some(name), Some(val)) = (
-                caps.get(1),
-                caps.get(2)
-                    .or_else(|| caps.get(3))
-                    .or_else(|| caps.get(4))
-                    .or_else(|| caps.get(5)),
-            ) else {
+        // `find` (lazy DFA) plus a hand split of the match is much cheaper
+        // than capture groups (bounded backtracker) on this hot path.
+        for m in generic_regex().find_iter(hay) {
+            let Some((name, val, bare)) = split_assignment(m.as_bytes()) else {
                 continue;
             };
-            let kind = name_kind(name.as_bytes());
-            let v = val.as_bytes();
+            let val = m.start() + val.start..m.start() + val.end;
+            let v = &hay[val.clone()];
+            // cheap rejection first: every generic value needs some entropy
+            if entropy::shannon(v) < 2.0 {
+                continue;
+            }
+            let kind = name_kind(name);
             let ok = match kind {
-                NameKind::Password if self.generic_password => {
-                    password_value_ok(v, caps.get(5).is_some())
-                }
-                NameKind::Secret if self.generic => secret_value_ok(v, caps.get(5).is_some()),
+                NameKind::Password if self.generic_password => password_value_ok(v, bare),
+                NameKind::Secret if self.generic => secret_value_ok(v, bare),
                 _ => false,
             };
             if !ok {
@@ -597,7 +593,7 @@ impl Scanner {
                 } else {
                     RawRule::Generic
                 },
-                range: line.start + val.start()..line.start + val.end(),
+                range: line.start + val.start..line.start + val.end,
                 entropy: entropy::shannon(v),
             });
         }
@@ -784,6 +780,39 @@ fn is_lock_file(path: &str) -> bool {
             | "bun.lock"
     ) || name.ends_with(".lock")
         || name.ends_with(".sum")
+}
+
+/// Split a generic-regex match `name["']? op ["']value["']` into the name,
+/// the value's byte range within the match, and whether the value was bare
+/// (unquoted).
+fn split_assignment(s: &[u8]) -> Option<(&[u8], Range<usize>, bool)> {
+    let name_end = s
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')))
+        .unwrap_or(s.len());
+    let name = &s[..name_end];
+    let mut i = name_end;
+    while i < s.len() && matches!(s[i], b'"' | b'\'' | b'`' | b']') {
+        i += 1;
+    }
+    while i < s.len() && s[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    while i < s.len() && matches!(s[i], b'=' | b':' | b'<' | b'-' | b'>' | b'|') {
+        i += 1;
+    }
+    while i < s.len() && s[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    if i >= s.len() {
+        return None;
+    }
+    let q = s[i];
+    if matches!(q, b'"' | b'\'' | b'`') && s.len() >= i + 2 && s[s.len() - 1] == q {
+        Some((name, i + 1..s.len() - 1, false))
+    } else {
+        Some((name, i..s.len(), true))
+    }
 }
 
 fn generic_regex() -> &'static Regex {
@@ -1009,6 +1038,19 @@ const EXCLUDE_SUBSTR: &[&str] = &[
     "author",
 ];
 
+fn exclude_substr() -> &'static AhoCorasick {
+    static AC: std::sync::OnceLock<AhoCorasick> = std::sync::OnceLock::new();
+    AC.get_or_init(|| {
+        AhoCorasick::new(EXCLUDE_SUBSTR)
+            .unwrap_or_else(|e| unreachable!("constant patterns build: {e}"))
+    })
+}
+
+fn exclude_words() -> &'static HashSet<&'static str> {
+    static SET: std::sync::OnceLock<HashSet<&'static str>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| EXCLUDE_WORDS.iter().copied().collect())
+}
+
 /// Split a name into lowercase words on separators and camelCase boundaries.
 fn name_words(name: &[u8]) -> Vec<String> {
     let mut words = Vec::new();
@@ -1039,8 +1081,8 @@ fn name_kind(name: &[u8]) -> NameKind {
     let n = String::from_utf8_lossy(name).to_ascii_lowercase();
     let words = name_words(name);
     let last = words.last().map_or("", String::as_str);
-    if EXCLUDE_SUBSTR.iter().any(|x| n.contains(x))
-        || words.iter().any(|w| EXCLUDE_WORDS.contains(&w.as_str()))
+    if exclude_substr().is_match(n.as_bytes())
+        || words.iter().any(|w| exclude_words().contains(w.as_str()))
     {
         return NameKind::None;
     }

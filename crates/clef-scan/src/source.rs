@@ -350,5 +350,29 @@ pub fn scan_changes(
     if let Some(e) = read_error {
         return Err(e);
     }
-    Ok(sink.into_report(&counters, started))
+    let mut report = sink.into_report(&counters, started);
+    dedupe_history(&mut report.findings);
+    Ok(report)
+}
+
+/// One finding per (rule, path, secret): a secret that stays in a file for
+/// many commits is in many blobs, but it was introduced once. Keep the
+/// earliest commit's finding.
+fn dedupe_history(findings: &mut Vec<Finding>) {
+    let mut best: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, f) in findings.iter().enumerate() {
+        match best.get(&f.fingerprint) {
+            Some(&j) if findings[j].date <= f.date => {}
+            _ => {
+                best.insert(f.fingerprint.clone(), i);
+            }
+        }
+    }
+    let keep: std::collections::HashSet<usize> = best.into_values().collect();
+    let mut i = 0;
+    findings.retain(|_| {
+        let k = keep.contains(&i);
+        i += 1;
+        k
+    });
 }

