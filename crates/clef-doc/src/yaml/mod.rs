@@ -11,6 +11,34 @@
 //!   for multi-line strings, comments as `#text` lines).
 //!
 //! Errors carry a line, a column and a reason, never scalar contents.
+//!
+//! sops behaviours reproduced on purpose (verified against sops 3.11):
+//!
+//! * An inline comment (`a: 1 # c`) becomes a comment item *above* its key;
+//!   comments inside sequences become [`Value::Comment`] items; blank lines
+//!   are dropped; comments after a nested block may move into it.
+//! * A sequence's head comment is replaced by the head comment of its first
+//!   item when that item is a sequence or mapping with leading comments
+//!   (go-yaml's emitter keeps a single pending head comment), and such
+//!   heads are printed above the item's dash.
+//! * `sops decrypt` re-reads sops's own *encrypted* text, where sequence
+//!   comments are plain `- ENC[...]` values; comments written above a
+//!   mapping item's dash then read back as sequence comments. Decrypting a
+//!   file read with [`parse`] therefore prints what sops prints; printing
+//!   the tree of a plaintext file directly can differ in that one respect.
+//! * A multi-line string whose first line starts with a tab is printed as
+//!   `null` (go-yaml cannot re-read its own literal block; sops ignores the
+//!   error).
+//! * A literal block starting with a space or newline gets an indentation
+//!   indicator equal to `indent`, even inside sequence items where that is
+//!   wrong YAML (go-yaml bug, output unreadable by any parser, sops's too).
+//! * A plain `<<` string is printed as `!!merge <<`; strings starting with
+//!   U+FEFF are printed with every character escaped.
+//! * Keys longer than 128 bytes or containing line breaks are printed as
+//!   `? key` / `: value`.
+//! * Documents nested deeper than 200 levels and alias expansion beyond
+//!   max(1,000,000, 10 x nodes) values are rejected (sops would recurse or
+//!   blow up); `%YAML` directives other than 1.1 are rejected like go-yaml.
 
 mod emitter;
 mod parser;
@@ -58,8 +86,18 @@ impl YamlError {
 
 /// Parses a YAML stream into one [`Branch`] per document, exactly as sops
 /// 3.11 reads a YAML file. An input without any document (empty, or only
-/// comments) yields no branch; an empty explicit document (`---`) yields an
+/// comments) yields no branch (sops refuses both: exit 92 "File cannot be
+/// completely empty" for an empty file, exit 2 "Error unmarshalling file:
+/// EOF" for comments only); an empty explicit document (`---`) yields an
 /// empty branch.
+///
+/// Errors: syntax errors (tabs as indentation, unterminated quotes, bad
+/// escapes, bad indentation, control characters), a top-level sequence or
+/// scalar, duplicate keys, keys that are not strings (`1:`, `true:`,
+/// `null:`, dates; quoted keys are fine), integers above `i64::MAX` that fit
+/// a `u64` (sops: "unknown type: uint64"; larger ones are floats), tags whose
+/// value does not resolve (`!!int abc`), invalid `!!binary` (or binary that
+/// is not UTF-8), unknown or recursive aliases.
 pub fn parse(input: &str) -> Result<Vec<Branch>, YamlError> {
     check_characters(input)?;
     let mut composer = Composer::new(input);
