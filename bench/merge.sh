@@ -38,10 +38,36 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 
-now() { date +%s%N; }
-ms() { awk -v ns="$1" -v n="$2" 'BEGIN { printf "%.1f", ns / n / 1e6 }'; }
+# Runs "$@" (a loop function) and prints "wall_ms cpu_ms" per run, where CPU
+# is user+sys of the child processes (robust when other jobs load the machine).
+timed() {
+  local runs=$1; shift
+  local TIMEFORMAT='%R %U %S'
+  local t
+  t=$( { time "$@" > /dev/null 2>&1; } 2>&1 )
+  awk -v t="$t" -v n="$runs" 'BEGIN { split(t, a, " "); printf "%.1f %.1f", a[1] * 1000 / n, (a[2] + a[3]) * 1000 / n }'
+}
 
-printf '| keys | clef-merge (ms) | sops decrypt x1 (ms) | shell recipe (ms) | ENC[...] kept |\n'
+run_clef() {
+  for _ in $(seq "$runs"); do
+    cp ours.enc.yaml A
+    "$CLEF_MERGE_BIN" base.enc.yaml A theirs.enc.yaml --path s.enc.yaml --marker-size 7 --labels base ours theirs
+  done
+}
+run_decrypt() {
+  for _ in $(seq "$runs"); do "$SOPS" decrypt base.enc.yaml; done
+}
+run_shell() {
+  for _ in $(seq "$runs"); do
+    "$SOPS" decrypt base.enc.yaml > b.yaml
+    "$SOPS" decrypt ours.enc.yaml > o.yaml
+    "$SOPS" decrypt theirs.enc.yaml > t.yaml
+    git merge-file o.yaml b.yaml t.yaml
+    "$SOPS" encrypt --age "$recipient" o.yaml > R.enc.yaml
+  done
+}
+
+printf '| keys | clef-merge wall / CPU (ms) | sops decrypt x1 wall / CPU (ms) | shell recipe wall / CPU (ms) | ENC[...] kept |\n'
 printf '|---:|---:|---:|---:|---:|\n'
 for n in "${sizes[@]}"; do
   runs=${RUNS:-10}
@@ -55,32 +81,12 @@ for n in "${sizes[@]}"; do
   "$SOPS" set theirs.enc.yaml "[\"$last\"]" '"changed-by-theirs"'
   "$SOPS" set theirs.enc.yaml '["added_by_theirs"]' '"new"'
 
-  # clef-merge
-  t0=$(now)
-  for _ in $(seq "$runs"); do
-    cp ours.enc.yaml A
-    "$CLEF_MERGE_BIN" base.enc.yaml A theirs.enc.yaml --path s.enc.yaml --marker-size 7 --labels base ours theirs
-  done
-  t_clef=$(( $(now) - t0 ))
+  read -r w_clef c_clef <<< "$(timed "$runs" run_clef)"
   "$SOPS" decrypt --input-type yaml --output-type yaml A > /dev/null   # the result is a valid sops file
-
-  # one sops decrypt
-  t0=$(now)
-  for _ in $(seq "$runs"); do "$SOPS" decrypt base.enc.yaml > /dev/null; done
-  t_dec=$(( $(now) - t0 ))
-
-  # shell recipe
-  t0=$(now)
-  for _ in $(seq "$runs"); do
-    "$SOPS" decrypt base.enc.yaml > b.yaml
-    "$SOPS" decrypt ours.enc.yaml > o.yaml
-    "$SOPS" decrypt theirs.enc.yaml > t.yaml
-    git merge-file o.yaml b.yaml t.yaml
-    "$SOPS" encrypt --age "$recipient" o.yaml > R.enc.yaml
-  done
-  t_shell=$(( $(now) - t0 ))
+  read -r w_dec c_dec <<< "$(timed "$runs" run_decrypt)"
+  read -r w_sh c_sh <<< "$(timed "$runs" run_shell)"
 
   values=$(grep -c 'ENC\[' A | awk '{print $1 - 1}')   # minus the MAC line
   kept=$(grep -F -x -c -f <(grep -h 'ENC\[' ours.enc.yaml theirs.enc.yaml) A || true)
-  printf '| %s | %s | %s | %s | %s / %s |\n' "$n" "$(ms $t_clef $runs)" "$(ms $t_dec $runs)" "$(ms $t_shell $runs)" "$kept" "$values"
+  printf '| %s | %s / %s | %s / %s | %s / %s | %s / %s |\n' "$n" "$w_clef" "$c_clef" "$w_dec" "$c_dec" "$w_sh" "$c_sh" "$kept" "$values"
 done
