@@ -225,8 +225,7 @@ fn parse_raw_patch(out: &[u8], command: &str) -> Result<Vec<AddedBlob>, GitError
         command: command.to_string(),
         detail: detail.to_string(),
     };
-    let mut lines = out.split(|&b| b == b'\n').peekable();
-    while let Some(line) = lines.next() {
+    for line in out.split(|&b| b == b'\n') {
         if hunk_left.0 > 0 || hunk_left.1 > 0 {
             match line.first() {
                 Some(b'+') => hunk_left.1 = hunk_left.1.saturating_sub(1),

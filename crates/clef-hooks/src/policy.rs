@@ -404,8 +404,9 @@ pub fn check_scan(
                 blob.path
             ),
             suppress: Some(format!(
-                "if it is not a secret: add a `clef:ignore` comment on that line, or `rule:{}` / the path to .clefignore, or accept the current findings into the baseline with `clef-scan --staged --baseline-write {BASELINE}`",
-                f.rule
+                "if it is not a secret: add a `clef:ignore` comment on that line, or `rule:{}` / the path to .clefignore, or accept the current findings into the baseline with `clef-scan {} --baseline-write {BASELINE}`",
+                f.rule,
+                if blob.commit.is_some() { "--range <remote>/<branch>..HEAD" } else { "--staged" }
             )),
         });
     }
