@@ -441,20 +441,18 @@ impl Scanner {
         // 4. SOPS
         let mut sops_meta: Vec<Range<usize>> = Vec::new();
         let mut is_sops = false;
-        if saw_sops {
-            if let Some(text) = text {
-                let a = sops::analyze(path, text);
-                is_sops = a.is_sops;
-                sops_meta = a.metadata;
-                if self.sops_plaintext {
-                    for p in a.plaintext {
-                        let e = entropy::shannon(&bytes[p.value.clone()]);
-                        raw.push(Raw {
-                            rule: RawRule::SopsPlaintext,
-                            range: p.value,
-                            entropy: e,
-                        });
-                    }
+        if saw_sops && let Some(text) = text {
+            let a = sops::analyze(path, text);
+            is_sops = a.is_sops;
+            sops_meta = a.metadata;
+            if self.sops_plaintext {
+                for p in a.plaintext {
+                    let e = entropy::shannon(&bytes[p.value.clone()]);
+                    raw.push(Raw {
+                        rule: RawRule::SopsPlaintext,
+                        range: p.value,
+                        entropy: e,
+                    });
                 }
             }
         }

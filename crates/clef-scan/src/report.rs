@@ -101,12 +101,10 @@ impl Report {
                 "path": p.path, "message": p.message, "error": p.is_error,
             })).collect::<Vec<_>>(),
         });
-        if redact {
-            if let Some(list) = v.get_mut("findings").and_then(Value::as_array_mut) {
-                for f in list {
-                    if let Some(o) = f.as_object_mut() {
-                        o.remove("secret");
-                    }
+        if redact && let Some(list) = v.get_mut("findings").and_then(Value::as_array_mut) {
+            for f in list {
+                if let Some(o) = f.as_object_mut() {
+                    o.remove("secret");
                 }
             }
         }

@@ -99,18 +99,18 @@ impl Selectors {
 
     /// Should the value under `key` be encrypted?
     fn should_encrypt(&self, key: &str) -> bool {
-        if let Some(s) = &self.unencrypted_suffix {
-            if key.ends_with(s.as_str()) {
-                return false;
-            }
+        if let Some(s) = &self.unencrypted_suffix
+            && key.ends_with(s.as_str())
+        {
+            return false;
         }
         if let Some(s) = &self.encrypted_suffix {
             return key.ends_with(s.as_str());
         }
-        if let Some(r) = &self.unencrypted_regex {
-            if r.is_match(key) {
-                return false;
-            }
+        if let Some(r) = &self.unencrypted_regex
+            && r.is_match(key)
+        {
+            return false;
         }
         if let Some(r) = &self.encrypted_regex {
             return r.is_match(key);
@@ -179,7 +179,7 @@ fn analyze_yaml(text: &str) -> Analysis {
     if meta_value("mac").is_none() || meta_value("version").is_none() {
         return Analysis::default();
     }
-    let selectors = Selectors::from_meta(&meta_value);
+    let selectors = Selectors::from_meta(meta_value);
     let mut plaintext = Vec::new();
     let mut in_block_scalar: Option<usize> = None;
     // key path by indentation, to know the leaf key of a list item
@@ -244,7 +244,7 @@ fn analyze_yaml(text: &str) -> Analysis {
     }
     Analysis {
         is_sops: true,
-        metadata: vec![meta_start..meta_end],
+        metadata: std::iter::once(meta_start..meta_end).collect(),
         plaintext,
     }
 }
@@ -327,19 +327,20 @@ fn analyze_json(text: &str) -> Analysis {
             }
             b'{' => {
                 depth += 1;
-                if depth == 2 && meta_open.is_none() {
-                    if let Some((s, e)) = last_key {
-                        if &text[s..e] == "sops" {
-                            meta_open = Some((s.saturating_sub(1), depth));
-                        }
-                    }
+                if depth == 2
+                    && meta_open.is_none()
+                    && let Some((s, e)) = last_key
+                    && &text[s..e] == "sops"
+                {
+                    meta_open = Some((s.saturating_sub(1), depth));
                 }
             }
             b'}' => {
-                if let Some((s, d)) = meta_open {
-                    if d == depth && meta.is_none() {
-                        meta = Some((s, i + 1));
-                    }
+                if let Some((s, d)) = meta_open
+                    && d == depth
+                    && meta.is_none()
+                {
+                    meta = Some((s, i + 1));
                 }
                 depth -= 1;
             }
@@ -364,7 +365,7 @@ fn analyze_json(text: &str) -> Analysis {
     if meta_value("mac").is_none() {
         return Analysis::default();
     }
-    let selectors = Selectors::from_meta(&meta_value);
+    let selectors = Selectors::from_meta(meta_value);
     let mut plaintext = Vec::new();
     // Leaf string/number/bool values outside the metadata.
     let re = leaf_json_regex();
@@ -387,7 +388,7 @@ fn analyze_json(text: &str) -> Analysis {
     }
     Analysis {
         is_sops: true,
-        metadata: vec![ms..me],
+        metadata: std::iter::once(ms..me).collect(),
         plaintext,
     }
 }
@@ -432,7 +433,7 @@ fn analyze_dotenv(text: &str) -> Analysis {
             (kk.trim() == format!("sops_{k}")).then(|| v.trim().to_string())
         })
     };
-    let selectors = Selectors::from_meta(&metadata_value);
+    let selectors = Selectors::from_meta(metadata_value);
     let mut plaintext = Vec::new();
     for (off, k, v, col) in kv {
         let val = unquote(v.trim());

@@ -72,12 +72,12 @@ impl Sink {
         if r.invalid_utf8 {
             self.problem(path, "not valid UTF-8; scanned as bytes".into(), false);
         }
-        if !r.findings.is_empty() {
-            if let Ok(mut f) = self.findings.lock() {
-                for mut x in r.findings {
-                    decorate(&mut x);
-                    f.push(x);
-                }
+        if !r.findings.is_empty()
+            && let Ok(mut f) = self.findings.lock()
+        {
+            for mut x in r.findings {
+                decorate(&mut x);
+                f.push(x);
             }
         }
     }

@@ -92,10 +92,10 @@ impl Sandbox {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().expect("spawn clef-scan");
-        if let Some(mut s) = child.stdin.take() {
-            if let Some(data) = stdin {
-                s.write_all(data).expect("write stdin");
-            }
+        if let Some(mut s) = child.stdin.take()
+            && let Some(data) = stdin
+        {
+            s.write_all(data).expect("write stdin");
         }
         child.wait_with_output().expect("wait clef-scan")
     }
