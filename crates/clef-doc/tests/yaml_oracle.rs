@@ -146,6 +146,10 @@ const THROUGH_ENCRYPTED_TEXT: &[(&str, &str)] = &[
         "same: a comment line under a lone `-` before a mapping",
     ),
     (
+        "comments_empty",
+        "an empty comment inside a sequence comes back as an empty string value",
+    ),
+    (
         "comments_dash_t4",
         "a nested mapping's leading comment becomes a comment of the inner sequence",
     ),
@@ -166,7 +170,9 @@ fn through_encrypted_text(docs: &[Branch]) -> Vec<Branch> {
         match v {
             Value::Null => Value::Null,
             Value::Str(s) if s.is_empty() => v.clone(),
-            Value::Comment(c) if c.is_empty() => v.clone(),
+            // sops's walker turns an empty comment inside a sequence into an
+            // empty string, which stays a string when decrypted.
+            Value::Comment(c) if c.is_empty() => Value::str(""),
             Value::Map(b) => Value::Map(enc_branch(b, token)),
             Value::List(l) => Value::List(l.iter().map(|x| enc_value(x, token)).collect()),
             other => Value::Str(secret(token(other.clone()))),
