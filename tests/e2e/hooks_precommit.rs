@@ -277,3 +277,17 @@ fn merge_commits_are_checked() {
     let err = blocked(commit(&s, "merge feature"));
     assert!(err.contains("f.txt:1"), "{err}");
 }
+
+#[test]
+fn unusual_paths_are_reported_and_matched() {
+    let s = repo();
+    s.write(
+        "dir with space/conf ig.env",
+        format!("A=1\nT={}\n", token()),
+    );
+    s.write("données/é\tx.txt", format!("{}\n", token()));
+    ok(s.git(&["add", "."]));
+    let err = blocked(commit(&s, "paths"));
+    assert!(err.contains("dir with space/conf ig.env:2"), "{err}");
+    assert!(err.contains("données/é\tx.txt:1"), "{err}");
+}
