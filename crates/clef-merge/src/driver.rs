@@ -182,9 +182,7 @@ pub fn merge_sops(
         Some(&key),
     )?;
 
-    let base_docs: Vec<Branch> = pb.as_ref().map(|p| p.docs.clone()).unwrap_or_default();
-    let merged = merge_docs(&base_docs, &po.docs, &pt.docs)?;
-    drop(base_docs);
+    let merged = merge_docs(pb.as_ref().map_or(&[][..], |p| &p.docs), &po.docs, &pt.docs)?;
     if merged.comment_conflicts > 0 {
         notes.push(format!(
             "{} comment block(s) were changed differently on both sides; ours were kept",
