@@ -75,12 +75,24 @@ pub struct KeyPath {
 }
 
 impl fmt::Display for KeyPath {
-    /// `a.b.c`, prefixed with `docN:` for documents after the first.
+    /// `a.b.c`, prefixed with `docN:` for documents after the first; a `.`
+    /// or `\` inside a key is escaped with `\` so the form is unambiguous
+    /// (it is what `resolve --pick` matches).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.doc > 0 {
             write!(f, "doc{}:", self.doc)?;
         }
-        f.write_str(&self.keys.join("."))
+        for (i, k) in self.keys.iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            if k.contains(['.', '\\']) {
+                f.write_str(&k.replace('\\', "\\\\").replace('.', "\\."))?;
+            } else {
+                f.write_str(k)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -564,3 +564,16 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn key_paths_display_unambiguously() {
+    let p = |doc: usize, keys: &[&str]| KeyPath {
+        doc,
+        keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+    };
+    assert_eq!(p(0, &["db", "password"]).to_string(), "db.password");
+    assert_eq!(p(0, &["db.password"]).to_string(), "db\\.password");
+    assert_eq!(p(0, &["a\\b", "c"]).to_string(), "a\\\\b.c");
+    assert_eq!(p(2, &["x"]).to_string(), "doc2:x");
+    assert_ne!(p(0, &["a.b"]).to_string(), p(0, &["a", "b"]).to_string());
+}
