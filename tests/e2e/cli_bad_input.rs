@@ -263,3 +263,28 @@ fn writes_are_refused_mid_merge_except_for_conflicted_cells() {
     d.ok(&["set", "api/dev", "PASSWORD", "resolved-value-333"]);
     assert_eq!(d.ok(&["get", "api/dev", "PASSWORD"]), "resolved-value-333");
 }
+
+#[test]
+fn recipients_never_lock_the_owner_out_silently() {
+    let w = World::new();
+    let d = setup(&w);
+    let me = d.recipient();
+    one_line_failure(
+        &d.clef(&["recipients", "add", "age1notarecipient"]),
+        2,
+        &["invalid age recipient"],
+    );
+    one_line_failure(
+        &d.clef(&["recipients", "remove", &me]),
+        2,
+        &["you would lose access", "--force"],
+    );
+    one_line_failure(
+        &d.clef(&["recipients", "remove", &me, "-e", "dev"]),
+        2,
+        &["you would lose access"],
+    );
+    let manifest = std::fs::read_to_string(d.root.join("clef.yaml")).unwrap();
+    assert_eq!(manifest.matches(&me).count(), 1, "clef.yaml unchanged");
+    assert_eq!(d.ok(&["get", "api/dev", "PASSWORD"]), SECRET);
+}

@@ -12,3 +12,4 @@ mod hooks_precommit;
 mod hooks_push;
 mod hooks_util;
 mod sops_interop;
+mod cli_merge;

@@ -435,6 +435,9 @@ pub enum RecipientsCmd {
         /// Only this environment.
         #[arg(short = 'e', long)]
         environment: Option<String>,
+        /// Remove it even if you would lose access to cells yourself.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -465,13 +468,37 @@ pub fn recipients(dir: Option<&Path>, cmd: RecipientsCmd) -> Result<(), CliError
             }
             apply_recipients(&repo, m, false)
         }
-        RecipientsCmd::Remove { key, environment } => {
+        RecipientsCmd::Remove {
+            key,
+            environment,
+            force,
+        } => {
             let mut m = repo.manifest.clone();
             if !m.remove_recipient(key.trim(), environment.as_deref())? {
                 return Err(CliError::new(
                     code::GENERIC,
                     format!("{key} is not a recipient there"),
                 ));
+            }
+            if !force {
+                let mine = repo.identities()?.recipients();
+                if let Some(c) = m.cells().into_iter().find(|c| {
+                    !m.recipients_for(c).iter().any(|r| mine.contains(r))
+                        && repo
+                            .manifest
+                            .recipients_for(c)
+                            .iter()
+                            .any(|r| mine.contains(r))
+                }) {
+                    return Err(CliError::new(
+                        code::USAGE,
+                        format!(
+                            "{}: refusing: you would lose access to {} (pass --force if that is intended)",
+                            c.file.display(),
+                            c.target()
+                        ),
+                    ));
+                }
             }
             apply_recipients(&repo, m, true)
         }

@@ -67,7 +67,97 @@ fn conflict_error(cell: &Cell) -> CliError {
 /// Opens a cell for editing, creating it (encrypted for the manifest's
 /// recipients) when it does not exist yet.
 pub fn open_for_edit(repo: &Repo, cell: &Cell, ids: &Identities) -> Result<Editing, CliError> {
+    open_for_edit_keys(repo, cell, ids, &[])
+}
+
+/// Whether `raw` is a conflict document left by the merge driver (markers,
+/// or the sentinel MAC that stops it from passing as a valid file).
+fn is_conflict(raw: &[u8]) -> bool {
+    has_markers(raw)
+        || raw
+            .windows(clef_merge::driver::CONFLICT_MAC.len())
+            .any(|w| w == clef_merge::driver::CONFLICT_MAC.as_bytes())
+}
+
+/// [`open_for_edit`] for a command that writes `keys`. When the cell is a
+/// conflict document and every conflicting key is one of `keys`, the command
+/// resolves the merge: the other values are taken as merged and `keys` are
+/// about to be overwritten. Conflicts on other keys are refused by name.
+pub fn open_for_edit_keys(
+    repo: &Repo,
+    cell: &Cell,
+    ids: &Identities,
+    keys: &[&str],
+) -> Result<Editing, CliError> {
     let path = cell.path_in(&repo.root);
+    let raw = match std::fs::read(&path) {
+        Ok(r) => Some(r),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                || e.kind() == std::io::ErrorKind::NotADirectory =>
+        {
+            None
+        }
+        Err(e) => {
+            return Err(CliError::new(
+                code::READ,
+                format!("{}: cannot read: {}", cell.file.display(), e.kind()),
+            ));
+        }
+    };
+    if let Some(raw) = raw.filter(|r| is_conflict(r)) {
+        let st = clef_merge::status(&raw, cell.format())
+            .map_err(|e| CliError::new(code::READ, format!("{}: {e}", cell.file.display())))?;
+        let others: Vec<String> = st
+            .keys
+            .iter()
+            .map(|k| k.path.to_string())
+            .filter(|k| !keys.contains(&k.as_str()))
+            .collect();
+        if keys.is_empty() || !others.is_empty() {
+            return Err(CliError::new(
+                code::GENERIC,
+                format!(
+                    "{}: unresolved merge conflict on {}; resolve with `clef merge resolve {} --pick KEY=ours|theirs` (or --ours/--theirs)",
+                    cell.file.display(),
+                    if others.is_empty() {
+                        "some keys".to_owned()
+                    } else {
+                        others.join(", ")
+                    },
+                    cell.file.display()
+                ),
+            ));
+        }
+        let choice = clef_merge::Choice {
+            default: Some(clef_merge::Side::Ours),
+            picks: Vec::new(),
+        };
+        let resolved = clef_merge::resolve(&raw, cell.format(), ids, &choice)
+            .map_err(|e| CliError::new(code::GENERIC, format!("{}: {e}", cell.file.display())))?;
+        let file = clef_sops::EncryptedFile::parse(&resolved.bytes, cell.format())
+            .map_err(|e| CliError::sops(&cell.file, e))?;
+        let plain = file
+            .decrypt(ids)
+            .map_err(|e| CliError::sops(&cell.file, e))?;
+        let (sidecar, sidecar_raw) = cell::load_sidecar(&repo.root, cell)?;
+        eprintln!(
+            "clef: {}: resolving the merge conflict on {}",
+            cell.file.display(),
+            keys.join(", ")
+        );
+        return Ok(Editing {
+            cell: cell.clone(),
+            loaded: Some(Loaded {
+                file,
+                raw,
+                sidecar: sidecar.clone(),
+                sidecar_raw,
+            }),
+            plain,
+            sidecar,
+        });
+    }
     if path.exists() {
         let (loaded, plain) = decrypt_cell(repo, cell, ids)?;
         let sidecar = loaded.sidecar.clone();
@@ -274,7 +364,7 @@ pub fn set(dir: Option<&Path>, a: SetArgs) -> Result<(), CliError> {
     let by = repo::author(&repo.root);
     let mut edits = Vec::new();
     for c in &cells {
-        let mut e = open_for_edit(&repo, c, &ids)?;
+        let mut e = open_for_edit_keys(&repo, c, &ids, &[a.key.as_str()])?;
         let v = match &value {
             Some(v) => v.clone(),
             None => random_value()?,
@@ -388,7 +478,7 @@ pub fn delete(dir: Option<&Path>, a: DeleteArgs) -> Result<(), CliError> {
         if !c.path_in(&repo.root).exists() {
             continue;
         }
-        let mut e = open_for_edit(&repo, c, &ids)?;
+        let mut e = open_for_edit_keys(&repo, c, &ids, &[a.key.as_str()])?;
         if doc_mut(&mut e.plain).remove(&a.key).is_some() {
             e.sidecar.forget(&a.key);
             edits.push(e);

@@ -199,7 +199,11 @@ pub fn format_of(file: &Path, explicit: Option<&str>) -> Result<Format, CliError
 /// Reads a file, mapping errors to sops's exit codes.
 pub fn read_file(file: &Path) -> Result<Vec<u8>, CliError> {
     std::fs::read(file).map_err(|e| {
-        let c = if e.kind() == std::io::ErrorKind::NotFound { code::NO_FILE } else { code::READ };
+        let c = if e.kind() == std::io::ErrorKind::NotFound {
+            code::NO_FILE
+        } else {
+            code::READ
+        };
         CliError::new(c, format!("{}: cannot read: {}", file.display(), e.kind()))
     })
 }
@@ -222,14 +226,21 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CliError::new(code::WRITE, format!("cannot write to stdout: {}", e.kind()))),
+        Err(e) => Err(CliError::new(
+            code::WRITE,
+            format!("cannot write to stdout: {}", e.kind()),
+        )),
     }
 }
 
 /// Writes ciphertext to `file` atomically.
 pub fn write_file(file: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    clef_sops::io::atomic_write(file, bytes, false)
-        .map_err(|e| CliError::new(code::WRITE, format!("{}: cannot write: {}", file.display(), e.kind())))
+    clef_sops::io::atomic_write(file, bytes, false).map_err(|e| {
+        CliError::new(
+            code::WRITE,
+            format!("{}: cannot write: {}", file.display(), e.kind()),
+        )
+    })
 }
 
 fn decrypt(a: DecryptArgs) -> Result<(), CliError> {
@@ -239,22 +250,34 @@ fn decrypt(a: DecryptArgs) -> Result<(), CliError> {
         None => file.format,
     };
     let ids = identities()?;
-    let key = file.data_key(&ids).map_err(|e| CliError::sops(&a.file, e))?;
+    let key = file
+        .data_key(&ids)
+        .map_err(|e| CliError::sops(&a.file, e))?;
     let plain = if a.ignore_mac {
-        let (p, ok) = file.decrypt_unchecked(key).map_err(|e| CliError::sops(&a.file, e))?;
+        let (p, ok) = file
+            .decrypt_unchecked(key)
+            .map_err(|e| CliError::sops(&a.file, e))?;
         if !ok {
-            eprintln!("clef: warning: {}: MAC mismatch ignored (--ignore-mac)", a.file.display());
+            eprintln!(
+                "clef: warning: {}: MAC mismatch ignored (--ignore-mac)",
+                a.file.display()
+            );
         }
         p
     } else {
-        file.decrypt_with_key(key).map_err(|e| CliError::sops(&a.file, e))?
+        file.decrypt_with_key(key)
+            .map_err(|e| CliError::sops(&a.file, e))?
     };
     let bytes = match &a.extract {
-        None => plain.emit(out_format).map_err(|e| CliError::sops(&a.file, e))?,
+        None => plain
+            .emit(out_format)
+            .map_err(|e| CliError::sops(&a.file, e))?,
         Some(expr) => {
-            let steps = path::parse(expr).map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))?;
+            let steps =
+                path::parse(expr).map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))?;
             let doc = plain.docs.first().cloned().unwrap_or_default();
-            let v = path::get(&doc, &steps).map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))?;
+            let v = path::get(&doc, &steps)
+                .map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))?;
             extract_bytes(&v, out_format).map_err(|e| CliError::sops(&a.file, e))?
         }
     };
@@ -297,7 +320,10 @@ fn extract_bytes(v: &clef_doc::Value, f: Format) -> Result<zeroize::Zeroizing<Ve
                 .strip_prefix("{\n\t\"x\": ")
                 .and_then(|r| r.strip_suffix("\n}\n"))
                 .unwrap_or(&text);
-            let out: Vec<&str> = inner.lines().map(|l| l.strip_prefix('\t').unwrap_or(l)).collect();
+            let out: Vec<&str> = inner
+                .lines()
+                .map(|l| l.strip_prefix('\t').unwrap_or(l))
+                .collect();
             Zeroizing::new(out.join("\n").into_bytes())
         }
     })
@@ -317,26 +343,41 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
     let bytes = zeroize::Zeroizing::new(read_file(&a.file)?);
     let docs = clef_sops::parse_plain(&bytes, format).map_err(|e| CliError::sops(&a.file, e))?;
     let flag_rule = [
-        a.unencrypted_suffix.clone().map(CryptRule::UnencryptedSuffix),
+        a.unencrypted_suffix
+            .clone()
+            .map(CryptRule::UnencryptedSuffix),
         a.encrypted_suffix.clone().map(CryptRule::EncryptedSuffix),
         a.unencrypted_regex.clone().map(CryptRule::UnencryptedRegex),
         a.encrypted_regex.clone().map(CryptRule::EncryptedRegex),
-        a.unencrypted_comment_regex.clone().map(CryptRule::UnencryptedCommentRegex),
-        a.encrypted_comment_regex.clone().map(CryptRule::EncryptedCommentRegex),
+        a.unencrypted_comment_regex
+            .clone()
+            .map(CryptRule::UnencryptedCommentRegex),
+        a.encrypted_comment_regex
+            .clone()
+            .map(CryptRule::EncryptedCommentRegex),
     ];
     let mut flag_rules = flag_rule.into_iter().flatten();
     let rule_flag = flag_rules.next();
     if flag_rules.next().is_some() {
-        return Err(CliError::new(code::USAGE, "use at most one of the six crypt-rule options"));
+        return Err(CliError::new(
+            code::USAGE,
+            "use at most one of the six crypt-rule options",
+        ));
     }
-    let cli_recipients = a
-        .age
-        .clone()
-        .or_else(|| std::env::var("SOPS_AGE_RECIPIENTS").ok().filter(|s| !s.trim().is_empty()));
+    let cli_recipients = a.age.clone().or_else(|| {
+        std::env::var("SOPS_AGE_RECIPIENTS")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+    });
     let (groups, threshold, rule, mac_only) = match cli_recipients {
         Some(list) => {
             let rs = split_recipients(&[list]);
-            (vec![KeyGroup::of_recipients(&rs)], 0, rule_flag, a.mac_only_encrypted)
+            (
+                vec![KeyGroup::of_recipients(&rs)],
+                0,
+                rule_flag,
+                a.mac_only_encrypted,
+            )
         }
         None => {
             let config = match &a.config {
@@ -348,18 +389,32 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
                         CliError::new(code::USAGE, "no recipients: pass --age age1…, set SOPS_AGE_RECIPIENTS, or add a .sops.yaml creation rule")
                     })?,
             };
-            let c = clef_sops::config::creation_for(&config, &a.file).map_err(|e| CliError::new(code::CONFIG, e.to_string()))?;
-            (c.groups, c.shamir_threshold, rule_flag.or(c.rule), a.mac_only_encrypted || c.mac_only_encrypted)
+            let c = clef_sops::config::creation_for(&config, &a.file)
+                .map_err(|e| CliError::new(code::CONFIG, e.to_string()))?;
+            (
+                c.groups,
+                c.shamir_threshold,
+                rule_flag.or(c.rule),
+                a.mac_only_encrypted || c.mac_only_encrypted,
+            )
         }
     };
     let threshold = a.shamir_secret_sharing_threshold.unwrap_or(threshold);
     for g in &groups {
         for k in &g.age {
-            clef_keys::parse_recipient(&k.recipient).map_err(|e| CliError::new(code::USAGE, e.to_string()))?;
+            clef_keys::parse_recipient(&k.recipient)
+                .map_err(|e| CliError::new(code::USAGE, e.to_string()))?;
         }
     }
-    let plain = PlainFile::new(format, docs, groups, threshold, rule.unwrap_or_default(), mac_only)
-        .map_err(|e| CliError::sops(&a.file, e))?;
+    let plain = PlainFile::new(
+        format,
+        docs,
+        groups,
+        threshold,
+        rule.unwrap_or_default(),
+        mac_only,
+    )
+    .map_err(|e| CliError::sops(&a.file, e))?;
     let enc = plain.encrypt().map_err(|e| CliError::sops(&a.file, e))?;
     let out = enc.to_bytes().map_err(|e| CliError::sops(&a.file, e))?;
     if a.in_place {
@@ -374,10 +429,14 @@ fn updatekeys(a: UpdateKeysArgs) -> Result<(), CliError> {
     let add = split_recipients(&a.add_age);
     let rm = split_recipients(&a.rm_age);
     if add.is_empty() && rm.is_empty() {
-        return Err(CliError::new(code::USAGE, "nothing to do: pass --add-age and/or --rm-age"));
+        return Err(CliError::new(
+            code::USAGE,
+            "nothing to do: pass --add-age and/or --rm-age",
+        ));
     }
     let ids = identities()?;
-    clef_sops::update_recipients(&mut file, &ids, &add, &rm).map_err(|e| CliError::sops(&a.file, e))?;
+    clef_sops::update_recipients(&mut file, &ids, &add, &rm)
+        .map_err(|e| CliError::sops(&a.file, e))?;
     let out = file.to_bytes().map_err(|e| CliError::sops(&a.file, e))?;
     write_file(&a.file, &out)
 }
@@ -393,7 +452,8 @@ fn rotate(a: RotateArgs) -> Result<(), CliError> {
     let rm = split_recipients(&a.rm_age);
     if !add.is_empty() || !rm.is_empty() {
         let ids = identities()?;
-        clef_sops::update_recipients(&mut file, &ids, &add, &rm).map_err(|e| CliError::sops(&a.file, e))?;
+        clef_sops::update_recipients(&mut file, &ids, &add, &rm)
+            .map_err(|e| CliError::sops(&a.file, e))?;
     }
     let mut plain = decrypt_file(&file, &a.file)?;
     plain.rotate().map_err(|e| CliError::sops(&a.file, e))?;
@@ -408,7 +468,11 @@ fn rotate(a: RotateArgs) -> Result<(), CliError> {
     }
 }
 
-fn edit_in_place(file_path: &Path, input_type: Option<&str>, edit: impl FnOnce(&mut clef_doc::Branch) -> Result<(), CliError>) -> Result<(), CliError> {
+fn edit_in_place(
+    file_path: &Path,
+    input_type: Option<&str>,
+    edit: impl FnOnce(&mut clef_doc::Branch) -> Result<(), CliError>,
+) -> Result<(), CliError> {
     let file = load(file_path, input_type)?;
     let mut plain = decrypt_file(&file, file_path)?;
     if plain.docs.is_empty() {
@@ -428,14 +492,20 @@ fn set(a: SetArgs) -> Result<(), CliError> {
         (Some(v), false) => zeroize::Zeroizing::new(v.clone()),
         (None, true) => {
             let mut s = zeroize::Zeroizing::new(String::new());
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .map_err(|e| CliError::new(code::READ, format!("cannot read stdin: {}", e.kind())))?;
+            std::io::stdin().read_to_string(&mut s).map_err(|e| {
+                CliError::new(code::READ, format!("cannot read stdin: {}", e.kind()))
+            })?;
             s
         }
-        _ => return Err(CliError::new(code::USAGE, "give exactly one of VALUE or --value-stdin")),
+        _ => {
+            return Err(CliError::new(
+                code::USAGE,
+                "give exactly one of VALUE or --value-stdin",
+            ));
+        }
     };
-    let value = path::parse_json_value(&text).map_err(|e| CliError::new(code::USAGE, e.to_string()))?;
+    let value =
+        path::parse_json_value(&text).map_err(|e| CliError::new(code::USAGE, e.to_string()))?;
     edit_in_place(&a.file, a.input.input_type.as_deref(), |doc| {
         path::set(doc, &steps, value).map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))
     })
