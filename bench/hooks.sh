@@ -68,8 +68,6 @@ for c in range(commits):
     out.write(b"committer bench <bench@clef.invalid> %d +0000\n" % (t + c))
     msg = b"commit %d" % c
     out.write(b"data %d\n%s\n" % (len(msg), msg))
-    if c > 0:
-        out.write(b"from refs/heads/main^0\n")
     touched = range(files) if c == 0 else [(c * 7919 + k * 104729) % files for k in range(5)]
     for i in touched:
         out.write(b"M 100644 inline " + path(i).encode() + b"\n")

@@ -90,6 +90,9 @@ pub enum HookError {
         /// The chained copy found.
         chained: PathBuf,
     },
+    /// A bug (a worker thread panicked).
+    #[error("internal error: {0}")]
+    Internal(&'static str),
     /// Installing needs a work tree.
     #[error("{} is a bare repository; clef hooks need a work tree", .0.display())]
     Bare(PathBuf),
@@ -115,8 +118,27 @@ fn scanner_for(root: &Path) -> Result<Scanner, HookError> {
     })?)
 }
 
+/// Builds the scanner on another thread (parsing ~300 rules costs a few
+/// milliseconds), so that it overlaps with git computing the diff.
+fn scanner_in_background(root: &Path) -> std::thread::JoinHandle<Result<Scanner, HookError>> {
+    let root = root.to_path_buf();
+    std::thread::spawn(move || scanner_for(&root))
+}
+
+fn join_scanner(
+    h: std::thread::JoinHandle<Result<Scanner, HookError>>,
+) -> Result<Scanner, HookError> {
+    h.join().unwrap_or(Err(HookError::Internal(
+        "the scanner set-up thread panicked",
+    )))
+}
+
 /// Runs the policy over `blobs` (one entry per distinct blob id).
-fn judge(repo: &Repo, blobs: Vec<AddedBlob>) -> Result<Verdict, HookError> {
+fn judge(
+    repo: &Repo,
+    blobs: Vec<AddedBlob>,
+    scanner: std::thread::JoinHandle<Result<Scanner, HookError>>,
+) -> Result<Verdict, HookError> {
     let mut v = Verdict {
         blobs: blobs.len(),
         ..Verdict::default()
@@ -127,7 +149,8 @@ fn judge(repo: &Repo, blobs: Vec<AddedBlob>) -> Result<Verdict, HookError> {
     let root = repo.root();
     let manifest = policy::Manifest::load(root)?;
     v.no_manifest = manifest.is_none();
-    let scanner = scanner_for(root)?;
+    let mut scanner = Some(scanner);
+    let mut built: Option<Scanner> = None;
     // decide what to read: files the scanner ignores still get checks 1, 2, 4
     let mut wanted: Vec<usize> = Vec::new();
     for (i, b) in blobs.iter().enumerate() {
@@ -171,7 +194,14 @@ fn judge(repo: &Repo, blobs: Vec<AddedBlob>) -> Result<Verdict, HookError> {
                             &mut problems,
                         );
                     }
-                    v.untouched_findings += policy::check_scan(&scanner, b, &bytes, &mut problems);
+                    if built.is_none()
+                        && let Some(h) = scanner.take()
+                    {
+                        built = Some(join_scanner(h)?);
+                    }
+                    if let Some(sc) = &built {
+                        v.untouched_findings += policy::check_scan(sc, b, &bytes, &mut problems);
+                    }
                 }
             }
             BlobData::TooLarge(size) => v.notes.push(format!(
@@ -197,8 +227,9 @@ fn judge(repo: &Repo, blobs: Vec<AddedBlob>) -> Result<Verdict, HookError> {
 /// The pre-commit policy for the repository containing `dir`.
 pub fn pre_commit(dir: &Path) -> Result<Verdict, HookError> {
     let repo = Repo::open_worktree(dir)?;
+    let scanner = scanner_in_background(repo.root());
     let staged = repo.staged_with_lines()?;
-    judge(&repo, staged)
+    judge(&repo, staged, scanner)
 }
 
 /// One line of git's pre-push input.
@@ -245,6 +276,7 @@ pub fn parse_push_input(input: &str) -> Result<Vec<PushRef>, HookError> {
 /// it, nor from any remote-tracking ref). Deletions push nothing.
 pub fn pre_push(dir: &Path, refs: &[PushRef]) -> Result<Verdict, HookError> {
     let repo = Repo::discover(dir)?;
+    let scanner = scanner_in_background(repo.root());
     let mut tips = Vec::new();
     let mut excludes = Vec::new();
     let mut notes = Vec::new();
@@ -277,7 +309,7 @@ pub fn pre_push(dir: &Path, refs: &[PushRef]) -> Result<Verdict, HookError> {
             }
         }
     }
-    let mut v = judge(&repo, blobs)?;
+    let mut v = judge(&repo, blobs, scanner)?;
     v.notes.extend(notes);
     Ok(v)
 }
