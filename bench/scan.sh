@@ -28,7 +28,7 @@ TOOLS="${TOOLS:-/work/tools}"
 WORK="${WORK:-${TMPDIR:-/tmp}/clef-scan-bench}"
 OUT="${OUT:-$WORK/out}"
 QUICK="${QUICK:-0}"
-SYNTH_MB="${SYNTH_MB:-$([ "$QUICK" = 1 ] && echo 50 || echo 300)}"
+SYNTH_MB="${SYNTH_MB:-$([ "$QUICK" = 1 ] && echo 50 || echo 200)}"
 HIST_COMMITS="${HIST_COMMITS:-$([ "$QUICK" = 1 ] && echo 1000 || echo 5000)}"
 RUNS="${RUNS:-$([ "$QUICK" = 1 ] && echo 2 || echo 3)}"
 REAL_SRC="${REAL_SRC:-$HOME/.cargo/registry/src /usr/include}"
@@ -96,27 +96,49 @@ speed_table() { # json file, label
 import json, sys
 d = json.load(open(sys.argv[1]))["results"]
 clef = next((r["mean"] for r in d if r["command"].startswith("clef-scan")), None)
-print(f"| {sys.argv[2]}: tool | mean wall (s) | ± σ | user+sys CPU (s) | time / clef-scan |")
-print("|---|---|---|---|---|")
+cclef = next((r["user"] + r["system"] for r in d if r["command"].startswith("clef-scan")), None)
+print(f"| {sys.argv[2]}: tool | mean wall (s) | ± σ | user+sys CPU (s) | wall / clef-scan | CPU / clef-scan |")
+print("|---|---|---|---|---|---|")
 for r in d:
     ratio = f"{r['mean'] / clef:.2f}×" if clef else "—"
-    print(f"| {r['command']} | {r['mean']:.3f} | {r['stddev'] or 0:.3f} | {r['user'] + r['system']:.2f} | {ratio} |")
+    cpu = r["user"] + r["system"]
+    cratio = f"{cpu / cclef:.2f}×" if cclef else "—"
+    print(f"| {r['command']} | {r['mean']:.3f} | {r.get('stddev') or 0:.3f} | {cpu:.2f} | {ratio} | {cratio} |")
 EOF
 }
 
-dir_speed() { # dir, label, slow(1/0)
-  local dir=$1 label=$2 slow=$3 j="$WORK/speed-$2.json"
+dir_speed() { # dir, label, with-ripsecrets(1/0)
+  local dir=$1 label=$2 slow=$3 j="$WORK/speed-$2.json" j2="$WORK/speed-$2-slow.json"
   local cmds=(-n "clef-scan" "$CLEF -q --format json -o /dev/null $dir")
   [ -n "$RG" ] && cmds+=(-n "rg -F AKIA (floor)" "$RG -F -c AKIA $dir")
-  [ -n "$KINGFISHER" ] && cmds+=(-n "kingfisher" "$KINGFISHER scan $dir --format json --no-validate --no-update-check --git-history none -q -o /dev/null")
-  [ -n "$BETTERLEAKS" ] && cmds+=(-n "betterleaks" "$BETTERLEAKS $dir -o /dev/null -l error")
-  [ -n "$GITLEAKS" ] && cmds+=(-n "gitleaks" "$GITLEAKS dir $dir -f json -r /dev/null --no-banner -l error")
+  [ -n "$KINGFISHER" ] && cmds+=(-n "kingfisher" "$KINGFISHER scan $dir --format json --no-validate --no-update-check --git-history none -q -o $WORK/kf-out.json")
+  [ -n "$BETTERLEAKS" ] && cmds+=(-n "betterleaks" "$BETTERLEAKS $dir -o $WORK/bl-out.json -l error")
   hyperfine -N -i --warmup 1 --runs "$RUNS" --export-json "$j" "${cmds[@]}" >&2
-  speed_table "$j" "$label"
-  if [ "$slow" = 1 ]; then
-    [ -n "$RIPSECRETS" ] && { local t0=$(date +%s.%N); "$RIPSECRETS" "$dir" >/dev/null 2>&1 || true; echo "| ripsecrets (1 run) | $(echo "$(date +%s.%N) - $t0" | bc) | | | |"; }
+  # the slow peers: one timed run each
+  local slow_cmds=()
+  [ -n "$GITLEAKS" ] && slow_cmds+=(-n "gitleaks (1 run)" "$GITLEAKS dir $dir -f json -r $WORK/gl-out.json --no-banner -l error")
+  [ "$slow" = 1 ] && [ -n "$RIPSECRETS" ] && slow_cmds+=(-n "ripsecrets (1 run)" "$RIPSECRETS $dir")
+  if [ ${#slow_cmds[@]} -gt 0 ]; then
+    hyperfine -N -i --runs 1 --export-json "$j2" --output=null "${slow_cmds[@]}" >&2
+    python3 -c "import json,sys; a=json.load(open(sys.argv[1])); a['results']+=json.load(open(sys.argv[2]))['results']; json.dump(a,open(sys.argv[1],'w'))" "$j" "$j2"
   fi
-  true
+  speed_table "$j" "$label"
+}
+
+staged_speed() {
+  local repo="$WORK/history-$HIST_COMMITS" st="$WORK/staged"
+  rm -rf "$st"; git clone -q "$repo" "$st"
+  local f1 f2; f1=$(cd "$st" && git ls-files | sed -n 3p); f2=$(cd "$st" && git ls-files | sed -n 7p)
+  printf 'STRIPE_SECRET_KEY=sk_live_%s\n' "Zq8mR2vL9xT4nB7cK1pW5sD3" >> "$st/$f1"
+  printf 'retries = 3\n' >> "$st/$f2"
+  git -C "$st" add -A
+  local j="$WORK/speed-staged.json"
+  local cmds=(-n "clef-scan --staged" "$CLEF --staged --root $st -q")
+  [ -n "$GITLEAKS" ] && cmds+=(-n "gitleaks git --pre-commit --staged" "$GITLEAKS git --pre-commit --staged --redact $st --no-banner -l error")
+  [ -n "$BETTERLEAKS" ] && cmds+=(-n "betterleaks git --staged" "$BETTERLEAKS git --staged $st -l error")
+  [ -n "$KINGFISHER" ] && cmds+=(-n "kingfisher --staged" "$KINGFISHER scan $st --staged --no-validate --no-update-check -q")
+  (cd "$st" && hyperfine -N -i --warmup 2 --runs 10 --export-json "$j" --output=null "${cmds[@]}" >&2)
+  speed_table "$j" "pre-commit, 2 staged files"
 }
 
 history_speed() {
@@ -124,9 +146,9 @@ history_speed() {
   [ -d "$repo/.git" ] || python3 "$here/bench/scan_synth.py" history "$repo" "$HIST_COMMITS"
   local j="$WORK/speed-history.json"
   local cmds=(-n "clef-scan --history" "$CLEF --history --root $repo -q --format json -o /dev/null")
-  [ -n "$GITLEAKS" ] && cmds+=(-n "gitleaks git" "$GITLEAKS git $repo -f json -r /dev/null --no-banner -l error")
-  [ -n "$BETTERLEAKS" ] && cmds+=(-n "betterleaks git" "$BETTERLEAKS git $repo -o /dev/null -l error")
-  [ -n "$KINGFISHER" ] && cmds+=(-n "kingfisher (full history)" "$KINGFISHER scan $repo --format json --no-validate --no-update-check -q -o /dev/null")
+  [ -n "$GITLEAKS" ] && cmds+=(-n "gitleaks git" "$GITLEAKS git $repo -f json -r $WORK/glh-out.json --no-banner -l error")
+  [ -n "$BETTERLEAKS" ] && cmds+=(-n "betterleaks git" "$BETTERLEAKS git $repo -o $WORK/blh-out.json -l error")
+  [ -n "$KINGFISHER" ] && cmds+=(-n "kingfisher (full history)" "$KINGFISHER scan $repo --format json --no-validate --no-update-check -q -o $WORK/kfh-out.json")
   cmds+=(-n "git cat-file --batch-all-objects (floor)" "git -C $repo cat-file --batch-all-objects --batch --unordered")
   hyperfine -i --warmup 1 --runs "$RUNS" --export-json "$j" --output=null "${cmds[@]}" >&2
   speed_table "$j" "history ($HIST_COMMITS commits)"
@@ -157,4 +179,8 @@ history_speed() {
   echo "### History"
   echo
   history_speed
+  echo
+  echo "### Pre-commit latency"
+  echo
+  staged_speed
 } | tee "$OUT/results.md"

@@ -106,6 +106,7 @@ pub struct Scanner {
     allow: Vec<Regex>,
     baseline: HashSet<String>,
     max_file_size: u64,
+    max_keyword_len: usize,
 }
 
 /// Keywords that send a line to the generic detector. `key` only counts
@@ -271,7 +272,9 @@ impl Scanner {
                 id: "<keywords>".into(),
                 message: e.to_string(),
             })?;
+        let max_keyword_len = patterns.iter().map(String::len).max().unwrap_or(0);
         Ok(Scanner {
+            max_keyword_len,
             rules: specs.into_iter().map(Rule::new).collect(),
             ac,
             targets,
@@ -284,6 +287,40 @@ impl Scanner {
             baseline,
             max_file_size,
         })
+    }
+
+    /// Every keyword occurrence in `bytes`, overlapping ones included.
+    ///
+    /// An overlapping automaton pass over the whole buffer is about twice as
+    /// slow as a plain (non-overlapping) pass, so: one plain pass, then an
+    /// overlapping pass only over the merged windows of `±longest keyword`
+    /// around each plain hit. Every keyword occurrence either is a plain hit
+    /// or overlaps one (the plain pass reports the earliest-ending match and
+    /// resumes at its end), so the windows contain all of them.
+    fn keyword_hits(&self, bytes: &[u8]) -> Vec<aho_corasick::Match> {
+        let mut out = Vec::new();
+        let pad = self.max_keyword_len;
+        let mut window: Option<(usize, usize)> = None;
+        let flush = |lo: usize, hi: usize, out: &mut Vec<aho_corasick::Match>| {
+            let input = aho_corasick::Input::new(bytes).range(lo..hi);
+            out.extend(self.ac.find_overlapping_iter(input));
+        };
+        for m in self.ac.find_iter(bytes) {
+            let lo = m.start().saturating_sub(pad);
+            let hi = (m.end() + pad).min(bytes.len());
+            match window {
+                Some((wlo, whi)) if lo <= whi => window = Some((wlo, whi.max(hi))),
+                Some((wlo, whi)) => {
+                    flush(wlo, whi, &mut out);
+                    window = Some((lo, hi));
+                }
+                None => window = Some((lo, hi)),
+            }
+        }
+        if let Some((wlo, whi)) = window {
+            flush(wlo, whi, &mut out);
+        }
+        out
     }
 
     /// Number of keyword rules (excluding the generic and SOPS detectors).
@@ -371,7 +408,7 @@ impl Scanner {
         let mut generic_lines: Vec<Range<usize>> = Vec::new();
         let mut export_lines: Vec<Range<usize>> = Vec::new();
         let mut saw_sops = false;
-        for m in self.ac.find_overlapping_iter(bytes) {
+        for m in self.keyword_hits(bytes) {
             for t in &self.targets[m.pattern().as_usize()] {
                 match *t {
                     Target::Rule(r) => {
@@ -1299,6 +1336,29 @@ mod tests {
             1,
             "next-line marker is not a same-line marker"
         );
+    }
+
+    #[test]
+    fn windowed_keyword_pass_finds_every_overlapping_hit() {
+        let s = Scanner::builtin().unwrap_or_else(|e| panic!("{e}"));
+        let mut texts: Vec<Vec<u8>> = vec![
+            b"aws_secret_access_key=abc secret_key: x api_key token password".to_vec(),
+            b"xoxe.xoxp-1-ABC sk-ant-api03- sk-ant-admin01 AKIAASIA key-key_key".to_vec(),
+        ];
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/builtin.toml");
+        texts.push(std::fs::read(corpus).unwrap_or_default());
+        for t in texts {
+            let key = |m: &aho_corasick::Match| (m.pattern().as_usize(), m.start(), m.end());
+            let mut all: Vec<_> =
+                s.ac.find_overlapping_iter(&t[..])
+                    .map(|m| key(&m))
+                    .collect();
+            let mut got: Vec<_> = s.keyword_hits(&t).iter().map(key).collect();
+            all.sort_unstable();
+            got.sort_unstable();
+            got.dedup();
+            assert_eq!(all, got);
+        }
     }
 
     #[test]
