@@ -371,3 +371,53 @@ pub fn render(v: &Verdict, kind: HookKind) -> String {
     );
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_input() {
+        let z = "0".repeat(40);
+        let a = "a".repeat(40);
+        let input = format!("refs/heads/x {a} refs/heads/x {z}\n\n(delete) {z} refs/heads/y {a}\n");
+        let refs = parse_push_input(&input).unwrap();
+        assert_eq!(refs.len(), 2);
+        assert!(is_zero(&refs[0].remote_sha) && !is_zero(&refs[0].local_sha));
+        assert_eq!(refs[1].local_ref, "(delete)");
+        assert!(matches!(
+            parse_push_input("a b c\n"),
+            Err(HookError::PushInput(1))
+        ));
+        assert!(matches!(
+            parse_push_input(&format!("r {a} r {a}\nr zz r {a}\n")),
+            Err(HookError::PushInput(2))
+        ));
+        assert!(parse_push_input("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn report_has_location_fix_and_bypass_and_no_untouched_noise_when_clean() {
+        let mut v = Verdict {
+            untouched_findings: 3,
+            ..Verdict::default()
+        };
+        assert_eq!(render(&v, HookKind::PreCommit), "");
+        v.problems.push(Problem {
+            path: "a/b.py".into(),
+            line: Some(7),
+            rule: "github-pat".into(),
+            what: "GitHub token".into(),
+            preview: Some("ghp_*****".into()),
+            commit: Some("0123456789abcdef".into()),
+            fix: "remove it".into(),
+            suppress: Some("clef:ignore".into()),
+        });
+        let r = render(&v, HookKind::PrePush);
+        assert!(r.contains("push blocked: 1 problem(s)"), "{r}");
+        assert!(r.contains("  a/b.py:7  [github-pat]"), "{r}");
+        assert!(r.contains("commit:   0123456789ab\n"), "{r}");
+        assert!(r.contains("3 more finding(s)"), "{r}");
+        assert!(r.contains("git push --no-verify"), "{r}");
+    }
+}
