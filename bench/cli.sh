@@ -47,15 +47,16 @@ PY
   # Both tools must agree before they are timed.
   [ "$("$CLEF" get app/dev $K)" = "$("$SOPS_BIN" decrypt --extract "[\"$K\"]" $CELL)" ] || { echo "clef and sops disagree" >&2; exit 1; }
   bench() { # name sops-cmd clef-cmd
-    hyperfine -N -w 3 -r "$RUNS" --export-json "$W/h.json" -n sops "$2" -n clef "$3" >/dev/null 2>&1
+    hyperfine -N -w 3 -r "$RUNS" --export-json "$W/h.json" -n sops "$2" -n clef "$3" >/dev/null
     python3 - "$W/h.json" "$n" "$1" <<'PY'
 import json, sys
 r = {x["command"]: x["mean"] * 1000 for x in json.load(open(sys.argv[1]))["results"]}
 print(f"| {sys.argv[2]} keys | {sys.argv[3]} | {r['sops']:.1f} | {r['clef']:.1f} | {r['sops'] / r['clef']:.1f}x |")
 PY
   }
-  bench get "$SOPS_BIN decrypt --extract [\"$K\"] $CELL" "$CLEF get app/dev $K"
-  bench set "$SOPS_BIN set $CELL [\"$K\"] \"bench-value\"" "$CLEF set app/dev $K bench-value"
+  # hyperfine -N splits words like a shell: single quotes keep sops's JSON intact.
+  bench get "$SOPS_BIN decrypt --extract '[\"$K\"]' $CELL" "$CLEF get app/dev $K"
+  bench set "$SOPS_BIN set $CELL '[\"$K\"]' '\"bench-value\"'" "$CLEF set app/dev $K bench-value"
   bench exec "$SOPS_BIN exec-env $CELL true" "$CLEF exec app/dev -- true"
   "$SOPS_BIN" decrypt $CELL >/dev/null # the file clef wrote last is still valid for sops
   cd - >/dev/null

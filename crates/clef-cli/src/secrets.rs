@@ -33,24 +33,39 @@ fn has_markers(raw: &[u8]) -> bool {
     raw.starts_with(b"<<<<<<<") || raw.windows(8).any(|w| w == b"\n<<<<<<<")
 }
 
-/// Reads and decrypts a cell (must exist).
+/// Reads and decrypts a cell (must exist), without its sidecar.
 pub fn decrypt_cell(
     repo: &Repo,
     cell: &Cell,
     ids: &Identities,
-) -> Result<(Loaded, PlainFile), CliError> {
+) -> Result<(clef_sops::EncryptedFile, Vec<u8>, PlainFile), CliError> {
     let path = cell.path_in(&repo.root);
-    if let Ok(raw) = std::fs::read(&path)
-        && has_markers(&raw)
-    {
+    let raw = match std::fs::read(&path) {
+        Ok(r) => r,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Err(cell::CellError::Missing(cell.file.clone()).into());
+        }
+        Err(e) => {
+            return Err(CliError::new(
+                code::READ,
+                format!("{}: cannot read: {}", cell.file.display(), e.kind()),
+            ));
+        }
+    };
+    if has_markers(&raw) {
         return Err(conflict_error(cell));
     }
-    let loaded = cell::load_existing(&repo.root, cell)?;
-    let plain = loaded
-        .file
+    let file = clef_sops::EncryptedFile::parse(&raw, cell.format())
+        .map_err(|e| CliError::sops(&cell.file, e))?;
+    let plain = file
         .decrypt(ids)
         .map_err(|e| CliError::sops(&cell.file, e))?;
-    Ok((loaded, plain))
+    Ok((file, raw, plain))
 }
 
 fn conflict_error(cell: &Cell) -> CliError {
@@ -159,8 +174,14 @@ pub fn open_for_edit_keys(
         });
     }
     if path.exists() {
-        let (loaded, plain) = decrypt_cell(repo, cell, ids)?;
-        let sidecar = loaded.sidecar.clone();
+        let (file, raw, plain) = decrypt_cell(repo, cell, ids)?;
+        let (sidecar, sidecar_raw) = cell::load_sidecar(&repo.root, cell)?;
+        let loaded = Loaded {
+            file,
+            raw,
+            sidecar: sidecar.clone(),
+            sidecar_raw,
+        };
         return Ok(Editing {
             cell: cell.clone(),
             loaded: Some(loaded),
@@ -408,7 +429,7 @@ pub fn get(dir: Option<&Path>, a: GetArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     let c = repo.manifest.target(&a.target)?;
     let ids = repo.identities()?;
-    let (_, plain) = decrypt_cell(&repo, &c, &ids)?;
+    let (_, _, plain) = decrypt_cell(&repo, &c, &ids)?;
     let v = plain
         .docs
         .first()
@@ -589,7 +610,7 @@ fn collect_values(
 ) -> Result<Vec<(String, Zeroizing<String>)>, CliError> {
     let mut vars: Vec<(String, Zeroizing<String>)> = Vec::new();
     for c in cells {
-        let (_, plain) = decrypt_cell(repo, c, ids)?;
+        let (_, _, plain) = decrypt_cell(repo, c, ids)?;
         let Some(doc) = plain.docs.first() else {
             continue;
         };
