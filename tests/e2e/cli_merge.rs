@@ -27,6 +27,23 @@ fn set_resolves_a_conflict_mid_merge() {
         !m.status.success(),
         "both sides changed PASSWORD: a conflict"
     );
+    let mut c = d.cmd(clef_e2e::bin("clef"));
+    c.env("CLEF_AGE_KEY_FILE", d.identity()).arg("doctor");
+    let doc = String::from_utf8(clef_e2e::run(c).stdout).unwrap();
+    assert!(
+        doc.lines()
+            .any(|l| l.starts_with("ok") && l.contains("identity for git merges")),
+        "{doc}"
+    );
+    let doc = d.ok(&["merge", "status"]);
+    assert!(doc.contains("1 conflicting key(s)"), "{doc}");
+    let without = String::from_utf8(d.clef(&["doctor"]).stdout).unwrap();
+    assert!(
+        without.lines().any(|l| l.starts_with("FAIL")
+            && l.contains("identity for git merges")
+            && l.contains("SOPS_AGE_KEY_FILE=")),
+        "{without}"
+    );
     let cell = d.root.join("secrets/api/dev.enc.yaml");
     let doc = std::fs::read_to_string(&cell).unwrap();
     assert!(

@@ -838,6 +838,33 @@ pub fn doctor(dir: Option<&Path>, a: DoctorArgs) -> Result<(), CliError> {
                 fix: Some("fix the identity source named above".into()),
             }),
         }
+        // clef-merge (run by git) and sops find identities in the environment
+        // and the sops key file only, not in .clef/config.yaml.
+        let known = r.manifest.all_recipients();
+        let env_ids = clef_keys::Identities::discover_with(&repo::env)
+            .map(|i| i.recipients())
+            .unwrap_or_default();
+        let cfg_key = LocalConfig::load(root).ok().and_then(|c| c.age_key_file);
+        let env_ok = env_ids.iter().any(|x| known.contains(x));
+        checks.push(Check {
+            name: "identity for git merges",
+            ok: env_ok,
+            detail: if env_ok {
+                "the merge driver and sops can find your identity".into()
+            } else {
+                "clef-merge and sops cannot find your identity (it is only in .clef/config.yaml)"
+                    .into()
+            },
+            fix: Some(match cfg_key {
+                Some(f) => format!(
+                    "export SOPS_AGE_KEY_FILE={} in your shell profile",
+                    f.display()
+                ),
+                None => {
+                    "export SOPS_AGE_KEY_FILE=<your identity file> in your shell profile".into()
+                }
+            }),
+        });
         match clef_hooks::install::status(root) {
             Ok(st) => {
                 for (driver, cmd) in &st.drivers {
