@@ -288,3 +288,62 @@ fn recipients_never_lock_the_owner_out_silently() {
     assert_eq!(manifest.matches(&me).count(), 1, "clef.yaml unchanged");
     assert_eq!(d.ok(&["get", "api/dev", "PASSWORD"]), SECRET);
 }
+
+#[test]
+fn lint_reports_schema_and_recipient_drift_without_values() {
+    let w = World::new();
+    let d = setup(&w);
+    std::fs::create_dir_all(d.root.join("schemas")).unwrap();
+    std::fs::write(
+        d.root.join("schemas/api.yaml"),
+        "keys:\n  PASSWORD:\n    required: true\n    pattern: ^https://\n  PORT:\n    type: integer\n    required: true\n  OTHER:\n",
+    )
+    .unwrap();
+    let m = std::fs::read_to_string(d.root.join("clef.yaml")).unwrap();
+    let m = m.replace(
+        "    description: Api configuration\n",
+        "    description: Api configuration\n    schema: schemas/api.yaml\n",
+    );
+    std::fs::write(d.root.join("clef.yaml"), &m).unwrap();
+    d.ok(&["set", "api/production", "PORT", "80x"]);
+    let l = d.clef(&["lint", "--json"]);
+    assert_eq!(l.status.code(), Some(1), "schema errors fail lint");
+    let out = String::from_utf8_lossy(&l.stdout).into_owned();
+    assert!(
+        out.contains(
+            "\"key\":\"PASSWORD\",\"message\":\"value does not match the pattern /^https:///\""
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("\"key\":\"PORT\",\"message\":\"value is not an integer\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("\"key\":\"PORT\",\"message\":\"required key is missing\""),
+        "{out}"
+    );
+    assert!(
+        !out.contains(SECRET) && !out.contains("80x"),
+        "lint must not print values"
+    );
+
+    // A recipient added to clef.yaml by hand: lint warns, rotate re-encrypts for it.
+    let (_, extra) = clef_keys::generate_identity();
+    let m = m.replace(
+        "    recipients:\n",
+        &format!("    recipients:\n      - {extra}\n"),
+    );
+    std::fs::write(d.root.join("clef.yaml"), &m).unwrap();
+    let text = String::from_utf8(d.clef(&["lint"]).stdout).unwrap();
+    assert!(
+        text.lines().any(|l| l.starts_with("warning")
+            && l.contains(&extra)
+            && l.contains("cannot decrypt this cell")),
+        "{text}"
+    );
+    d.ok(&["rotate", "--all"]);
+    let text = String::from_utf8(d.clef(&["lint"]).stdout).unwrap();
+    assert!(!text.contains(&extra), "{text}");
+    assert_eq!(d.ok(&["get", "api/dev", "PASSWORD"]), SECRET);
+}

@@ -1096,3 +1096,67 @@ pub fn diff(dir: Option<&Path>, a: DiffArgs) -> Result<(), CliError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting_survives_sh() {
+        for v in [
+            "plain",
+            "it's",
+            "a'b'c",
+            "$(rm -rf /)",
+            "`x` \"y\" \\z",
+            "line\nbreak",
+            "",
+        ] {
+            let q = shell_quote(v);
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf '%s' {}", q.as_str()))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), v);
+        }
+    }
+
+    #[test]
+    fn random_values_are_64_hex_and_distinct() {
+        let a = random_value().unwrap();
+        let b = random_value().unwrap();
+        assert_eq!(a.len(), 64);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn import_format_detection() {
+        assert_eq!(
+            detect_format(Some(Path::new("x.json")), "A=1"),
+            ImportFormat::Json
+        );
+        assert_eq!(
+            detect_format(Some(Path::new(".env.production")), "A: 1"),
+            ImportFormat::Dotenv
+        );
+        assert_eq!(detect_format(None, "{\"A\": \"1\"}"), ImportFormat::Json);
+        assert_eq!(
+            detect_format(None, "# c\nA=1\nB=x=y\n"),
+            ImportFormat::Dotenv
+        );
+        assert_eq!(detect_format(None, "A: 1\n"), ImportFormat::Yaml);
+        assert!(valid_env_name("_A1") && !valid_env_name("A.B") && !valid_env_name("1A"));
+    }
+
+    #[test]
+    fn conflict_documents_are_recognised() {
+        assert!(has_markers(b"<<<<<<< ours\n"));
+        assert!(has_markers(b"a: 1\n<<<<<<< ours\n"));
+        assert!(!has_markers(b"a: '<<<<<<<'\n"));
+        assert!(is_conflict(
+            format!("sops:\n    mac: {}\n", clef_merge::driver::CONFLICT_MAC).as_bytes()
+        ));
+    }
+}
