@@ -316,7 +316,8 @@ fn random_value() -> Result<Zeroizing<String>, CliError> {
 fn read_value(key: &str) -> Result<Zeroizing<String>, CliError> {
     let mut s = Zeroizing::new(String::new());
     if out::stdin_is_tty() {
-        eprint!("Value for {key} (input hidden): ");
+        // Echo goes off before the prompt appears, so nothing typed after
+        // the prompt can be echoed.
         let stdin = std::io::stdin();
         let saved = rustix::termios::tcgetattr(&stdin).ok();
         if let Some(t) = &saved {
@@ -325,6 +326,7 @@ fn read_value(key: &str) -> Result<Zeroizing<String>, CliError> {
             let _ =
                 rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &quiet);
         }
+        eprint!("Value for {key} (input hidden): ");
         let r = stdin.read_line(&mut s);
         if let Some(t) = &saved {
             let _ = rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, t);
