@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod cli_bad_input;
+mod cli_merge;
 mod cli_support;
 mod cli_tutorial;
 mod hooks_framework;
@@ -12,4 +13,3 @@ mod hooks_precommit;
 mod hooks_push;
 mod hooks_util;
 mod sops_interop;
-mod cli_merge;
