@@ -419,3 +419,39 @@ fn every_command_documents_itself() {
         );
     }
 }
+
+#[test]
+fn json_cells_follow_file_pattern_and_stay_sops_compatible() {
+    let w = World::new();
+    let d = w.dev("hal");
+    d.ok(&["init", "--namespaces", "api", "--environments", "dev"]);
+    let path = d.root.join("clef.yaml");
+    let m = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        m.replace("{environment}.enc.yaml", "{environment}.enc.json"),
+    )
+    .unwrap();
+    d.ok(&["set", "api/dev", "JSON_KEY", "json-cell-value-\"q\"-✓"]);
+    let cell = d.root.join("secrets/api/dev.enc.json");
+    let text = std::fs::read_to_string(&cell).unwrap();
+    assert!(
+        text.starts_with('{') && text.contains("\"sops\"") && !text.contains("json-cell-value"),
+        "{text}"
+    );
+    assert!(d.root.join("secrets/api/dev.clef-meta.yaml").is_file());
+    assert_eq!(
+        d.ok(&["get", "api/dev", "JSON_KEY"]),
+        "json-cell-value-\"q\"-✓"
+    );
+    if let Some(sops) = clef_e2e::sops_bin() {
+        let mut c = d.cmd(sops);
+        c.env("SOPS_AGE_KEY_FILE", d.identity())
+            .args(["decrypt", "--extract", "[\"JSON_KEY\"]"])
+            .arg(&cell);
+        assert_eq!(
+            String::from_utf8_lossy(&clef_e2e::ok(clef_e2e::run(c))),
+            "json-cell-value-\"q\"-✓"
+        );
+    }
+}
