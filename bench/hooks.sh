@@ -45,9 +45,12 @@ cargo build -q --release -p clef-hooks --manifest-path "$here/Cargo.toml"
 CLEF_HOOK="$CARGO_TARGET_DIR/release/clef-hook"
 
 repo="$WORK/big"
-echo "generating $FILES files and $COMMITS commits in $repo ..." >&2
 export GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@clef.invalid \
   GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@clef.invalid
+if [ -d "$repo/.git" ]; then
+  echo "reusing $repo (KEEP=1 WORK=... from an earlier run)" >&2
+else
+echo "generating $FILES files and $COMMITS commits in $repo ..." >&2
 git init -q -b main "$repo"
 python3 - "$FILES" "$COMMITS" <<'EOF' | git -C "$repo" fast-import --quiet
 import sys
@@ -76,11 +79,12 @@ for c in range(commits):
 EOF
 git -C "$repo" checkout -q -f main
 git -C "$repo" gc -q --auto
+fi
 echo "repository: $(git -C "$repo" ls-files | wc -l) files, $(git -C "$repo" rev-list --count HEAD) commits, $(du -sh "$repo/.git" | cut -f1) .git" >&2
 
 stage_files() { # n: append a harmless line to n tracked files and stage them
   git -C "$repo" reset -q --hard
-  git -C "$repo" ls-files | head -n "$1" | while IFS= read -r f; do
+  git -C "$repo" ls-files | awk -v n="$1" 'NR <= n' | while IFS= read -r f; do
     printf '    log_level = "info"  # changed\n' >> "$repo/$f"
   done
   git -C "$repo" add -u
