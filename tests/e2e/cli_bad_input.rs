@@ -393,3 +393,38 @@ fn hidden_prompt_on_a_terminal() {
     );
     assert_eq!(d.ok(&["get", "api/dev", "TYPED"]), typed);
 }
+
+/// Concurrent writers to one cell: the write lock serialises them, so no
+/// key is lost (without it, read-modify-write races drop keys).
+#[test]
+fn concurrent_sets_lose_nothing() {
+    let w = World::new();
+    let d = setup(&w);
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            let mut c = d.cmd(clef_e2e::bin("clef"));
+            c.args([
+                "set",
+                "api/dev",
+                &format!("PARALLEL_{i}"),
+                &format!("parallel-value-{i}"),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    for ch in children {
+        let o = ch.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    for i in 0..8 {
+        assert_eq!(
+            d.ok(&["get", "api/dev", &format!("PARALLEL_{i}")]),
+            format!("parallel-value-{i}")
+        );
+    }
+    let side = std::fs::read_to_string(d.root.join("secrets/api/dev.clef-meta.yaml")).unwrap();
+    assert_eq!(side.matches("key: PARALLEL_").count(), 8, "{side}");
+    assert!(!d.root.join(".git/clef.lock").exists(), "lock released");
+}

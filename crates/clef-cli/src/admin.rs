@@ -581,7 +581,7 @@ fn recipients_list(repo: &Repo, env: Option<&str>, json: bool) -> Result<(), Cli
 fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Result<(), CliError> {
     let ids = repo.identities()?;
     let all: Vec<Cell> = repo.manifest.cells();
-    repo.check_writable(&all.iter().collect::<Vec<_>>())?;
+    let _lock = repo.check_writable(&all.iter().collect::<Vec<_>>())?;
     let mut blobs: Vec<(PathBuf, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
     let mut touched = Vec::new();
     for c in &all {
@@ -694,7 +694,7 @@ pub fn rotate(dir: Option<&Path>, a: RotateArgs) -> Result<(), CliError> {
         Some(t) => vec![repo.manifest.target(t)?],
         None => repo.manifest.cells(),
     };
-    repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
+    let _lock = repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
     let ids = repo.identities()?;
     let mut blobs: Vec<(PathBuf, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
     let mut notes = Vec::new();

@@ -69,9 +69,12 @@ impl Repo {
     /// Refuses to write `cell` while a merge, rebase, cherry-pick or revert is
     /// in progress, unless git lists the cell as unmerged (then the write is
     /// part of resolving it).
-    pub fn check_writable(&self, cells: &[&Cell]) -> Result<(), CliError> {
+    ///
+    /// Returns the repository's write lock: one clef writer at a time, so
+    /// concurrent `set`s cannot lose each other's keys.
+    pub fn check_writable(&self, cells: &[&Cell]) -> Result<WriteLock, CliError> {
         let Some(op) = in_progress(&self.root) else {
-            return Ok(());
+            return WriteLock::acquire(&self.root);
         };
         for c in cells {
             if !is_unmerged(&self.root, &c.file) {
@@ -84,7 +87,54 @@ impl Repo {
                 ));
             }
         }
-        Ok(())
+        WriteLock::acquire(&self.root)
+    }
+}
+
+/// `<git dir>/clef.lock` (or `.clef/clef.lock` outside git), removed on drop.
+/// An empty marker file: it holds no data.
+pub struct WriteLock(PathBuf);
+
+impl WriteLock {
+    fn acquire(root: &Path) -> Result<WriteLock, CliError> {
+        let dir = git_dir(root).unwrap_or_else(|| root.join(".clef"));
+        let path = dir.join("clef.lock");
+        // Up to ~10 s: other writers finish in milliseconds.
+        for _ in 0..400 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(_) => return Ok(WriteLock(path)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    std::thread::sleep(std::time::Duration::from_millis(25))
+                }
+                Err(e) => {
+                    return Err(CliError::new(
+                        code::WRITE,
+                        format!(
+                            "{}: cannot create the write lock: {}",
+                            path.display(),
+                            e.kind()
+                        ),
+                    ));
+                }
+            }
+        }
+        Err(CliError::new(
+            code::REFUSED,
+            format!(
+                "{}: another clef command is writing; if none is running, delete this lock file",
+                path.display()
+            ),
+        ))
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 

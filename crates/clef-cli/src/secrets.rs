@@ -376,12 +376,21 @@ pub fn set(dir: Option<&Path>, a: SetArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     check_key(&a.key)?;
     let cells = targets(&repo, &a.target, a.all_envs)?;
-    repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
+    // Refuse early (before prompting); take the lock only once the value is in.
+    drop(repo.check_writable(&cells.iter().collect::<Vec<_>>())?);
     let value: Option<Zeroizing<String>> = match (&a.value, a.random) {
         (_, true) => None,
-        (Some(v), false) => Some(Zeroizing::new(v.clone())),
+        (Some(v), false) => {
+            if out::stdin_is_tty() {
+                eprintln!(
+                    "clef: note: a value on the command line stays in your shell history; omit it to be prompted"
+                );
+            }
+            Some(Zeroizing::new(v.clone()))
+        }
         (None, false) => Some(read_value(&a.key)?),
     };
+    let _lock = repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
     let ids = repo.identities()?;
     let now = clef_sops::time::now_rfc3339();
     let by = repo::author(&repo.root);
@@ -494,7 +503,7 @@ pub struct DeleteArgs {
 pub fn delete(dir: Option<&Path>, a: DeleteArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     let cells = targets(&repo, &a.target, a.all_envs)?;
-    repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
+    let _lock = repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
     let ids = repo.identities()?;
     let mut edits = Vec::new();
     for c in &cells {
@@ -931,9 +940,11 @@ pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
             .next()
             .unwrap_or_default(),
     };
-    if !a.dry_run {
-        repo.check_writable(&[&c])?;
-    }
+    let _lock = if a.dry_run {
+        None
+    } else {
+        Some(repo.check_writable(&[&c])?)
+    };
     let ids = repo.identities()?;
     let mut e = open_for_edit(&repo, &c, &ids)?;
     let now = clef_sops::time::now_rfc3339();
