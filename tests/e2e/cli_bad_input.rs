@@ -349,49 +349,44 @@ fn lint_reports_schema_and_recipient_drift_without_values() {
 }
 
 /// `clef set` without a value on a terminal: a hidden prompt (run under a
-/// pseudo-terminal with util-linux `script`); the typed value is never echoed.
+/// pseudo-terminal); the typed value is never echoed. Protected environments
+/// ask first on a terminal.
 #[test]
-fn hidden_prompt_on_a_terminal() {
-    use std::io::{Read, Write};
+fn terminal_prompts() {
     let w = World::new();
     let d = setup(&w);
-    let clef = clef_e2e::bin("clef");
-    let mut c = d.cmd("script");
-    c.arg("-qec")
-        .arg(format!("'{}' set api/dev TYPED", clef.display()))
-        .arg("/dev/null")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = c
-        .spawn()
-        .expect("util-linux `script` is needed for this test");
-    let mut out = child.stdout.take().unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 256];
-    while !String::from_utf8_lossy(&seen).contains("(input hidden): ") {
-        let n = out.read(&mut buf).unwrap();
-        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
     let typed = "typed-at-the-prompt-5150";
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{typed}\n").as_bytes())
-        .unwrap();
-    out.read_to_end(&mut seen).unwrap();
-    assert!(
-        child.wait().unwrap().success(),
-        "{}",
-        String::from_utf8_lossy(&seen)
-    );
-    assert!(
-        !String::from_utf8_lossy(&seen).contains(typed),
-        "the value was echoed"
-    );
+    let (ok, seen) =
+        crate::cli_support::clef_in_pty(&d, "set api/dev TYPED", &[("(input hidden): ", typed)]);
+    assert!(ok, "{seen}");
+    assert!(!seen.contains(typed), "the value was echoed: {seen}");
     assert_eq!(d.ok(&["get", "api/dev", "TYPED"]), typed);
+
+    let cell = d.root.join("secrets/api/production.enc.yaml");
+    let before = std::fs::read(&cell).unwrap();
+    let (ok, seen) = crate::cli_support::clef_in_pty(
+        &d,
+        "set api/production K some-value-1",
+        &[("Write to it? [y/N] ", "n")],
+    );
+    assert!(
+        !ok && seen.contains("api/production is protected") && seen.contains("nothing was written"),
+        "{seen}"
+    );
+    assert_eq!(std::fs::read(&cell).unwrap(), before);
+    let (ok, seen) = crate::cli_support::clef_in_pty(
+        &d,
+        "set api/production K",
+        &[
+            ("Write to it? [y/N] ", "y"),
+            ("(input hidden): ", "prod-typed-value-7"),
+        ],
+    );
+    assert!(ok && !seen.contains("prod-typed-value-7"), "{seen}");
+    assert_eq!(d.ok(&["get", "api/production", "K"]), "prod-typed-value-7");
+    let (ok, seen) =
+        crate::cli_support::clef_in_pty(&d, "set api/production K v2-value --yes", &[]);
+    assert!(ok && !seen.contains("[y/N]"), "{seen}");
 }
 
 /// Concurrent writers to one cell: the write lock serialises them, so no

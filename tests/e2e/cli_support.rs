@@ -260,6 +260,46 @@ pub fn assert_no_plaintext(dir: &Path, needles: &[&str]) {
     }
 }
 
+/// Runs `clef ARGS` under a pseudo-terminal (util-linux `script`): for each
+/// `(prompt, answer)`, waits for `prompt` in the output, then types `answer`
+/// and a newline. Returns whether clef succeeded and everything it printed.
+pub fn clef_in_pty(d: &Dev, args: &str, steps: &[(&str, &str)]) -> (bool, String) {
+    use std::io::Read;
+    let mut c = d.cmd("script");
+    c.arg("-qec")
+        .arg(format!("'{}' {args}", bin("clef").display()))
+        .arg("/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c
+        .spawn()
+        .expect("util-linux `script` is needed for terminal tests");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut input = child.stdin.take().expect("stdin");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    for (prompt, answer) in steps {
+        let start = seen.len();
+        while !String::from_utf8_lossy(&seen[start..]).contains(prompt) {
+            let n = out.read(&mut buf).expect("read pty");
+            assert!(
+                n > 0,
+                "no prompt '{prompt}': {}",
+                String::from_utf8_lossy(&seen)
+            );
+            seen.extend_from_slice(&buf[..n]);
+        }
+        input
+            .write_all(format!("{answer}\n").as_bytes())
+            .expect("type");
+    }
+    drop(input);
+    out.read_to_end(&mut seen).expect("read pty");
+    let ok = child.wait().expect("wait").success();
+    (ok, String::from_utf8_lossy(&seen).into_owned())
+}
+
 /// stderr as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -684,6 +684,9 @@ pub struct RotateArgs {
     /// Every cell of the matrix.
     #[arg(long)]
     pub all: bool,
+    /// Do not ask before writing to a protected environment (asked only on a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
 }
 
 /// Runs `clef rotate`: a new data key per cell, wrapped for the recipients
@@ -694,6 +697,8 @@ pub fn rotate(dir: Option<&Path>, a: RotateArgs) -> Result<(), CliError> {
         Some(t) => vec![repo.manifest.target(t)?],
         None => repo.manifest.cells(),
     };
+    drop(repo.check_writable(&cells.iter().collect::<Vec<_>>())?);
+    crate::secrets::confirm_protected(&repo, &cells, a.yes)?;
     let _lock = repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
     let ids = repo.identities()?;
     let mut blobs: Vec<(PathBuf, Vec<u8>, Option<Vec<u8>>)> = Vec::new();

@@ -294,6 +294,42 @@ fn targets(repo: &Repo, target: &str, all_envs: bool) -> Result<Vec<Cell>, CliEr
     }
 }
 
+/// On a terminal, asks before writing to a protected environment (scripts
+/// and CI, without a terminal, are not asked; `--yes` skips the question).
+pub fn confirm_protected(repo: &Repo, cells: &[Cell], yes: bool) -> Result<(), CliError> {
+    let protected: Vec<String> = cells
+        .iter()
+        .filter(|c| {
+            repo.manifest
+                .environment(&c.environment)
+                .is_some_and(|e| e.protected)
+        })
+        .map(Cell::target)
+        .collect();
+    if protected.is_empty() || yes || !out::stdin_is_tty() {
+        return Ok(());
+    }
+    eprint!(
+        "clef: {} is protected. Write to it? [y/N] ",
+        protected.join(", ")
+    );
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::new(code::READ, format!("cannot read the answer: {}", e.kind())))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            code::GENERIC,
+            format!(
+                "{}: not confirmed; nothing was written",
+                protected.join(", ")
+            ),
+        ))
+    }
+}
+
 /// A new random placeholder: 32 bytes from the OS, hex-encoded.
 fn random_value() -> Result<Zeroizing<String>, CliError> {
     let mut b = Zeroizing::new([0u8; 32]);
@@ -369,6 +405,9 @@ pub struct SetArgs {
     /// Set the key in every environment of the namespace.
     #[arg(long)]
     pub all_envs: bool,
+    /// Do not ask before writing to a protected environment (asked only on a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
 }
 
 /// Runs `clef set`.
@@ -378,6 +417,7 @@ pub fn set(dir: Option<&Path>, a: SetArgs) -> Result<(), CliError> {
     let cells = targets(&repo, &a.target, a.all_envs)?;
     // Refuse early (before prompting); take the lock only once the value is in.
     drop(repo.check_writable(&cells.iter().collect::<Vec<_>>())?);
+    confirm_protected(&repo, &cells, a.yes)?;
     let value: Option<Zeroizing<String>> = match (&a.value, a.random) {
         (_, true) => None,
         (Some(v), false) => {
@@ -497,12 +537,16 @@ pub struct DeleteArgs {
     /// Delete the key from every environment of the namespace.
     #[arg(long)]
     pub all_envs: bool,
+    /// Do not ask before writing to a protected environment (asked only on a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
 }
 
 /// Runs `clef delete`.
 pub fn delete(dir: Option<&Path>, a: DeleteArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     let cells = targets(&repo, &a.target, a.all_envs)?;
+    confirm_protected(&repo, &cells, a.yes)?;
     let _lock = repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
     let ids = repo.identities()?;
     let mut edits = Vec::new();
@@ -848,6 +892,9 @@ pub struct ImportArgs {
     /// Show what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Do not ask before writing to a protected environment (asked only on a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
     /// Print the plan as JSON: [{"key","action"}].
     #[arg(long)]
     pub json: bool,
@@ -940,6 +987,9 @@ pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
             .next()
             .unwrap_or_default(),
     };
+    if !a.dry_run {
+        confirm_protected(&repo, std::slice::from_ref(&c), a.yes)?;
+    }
     let _lock = if a.dry_run {
         None
     } else {
