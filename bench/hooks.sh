@@ -95,16 +95,18 @@ table_row() { # json, name
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
     ms = lambda s: s * 1000
-    print(f"| {r['command']} | {ms(r['mean']):.1f} ± {ms(r['stddev']):.1f} | {ms(r['min']):.1f} | {ms(r['max']):.1f} |")
+    print(f"| {r['command']} | {ms(r['mean']):.1f} ± {ms(r['stddev']):.1f} | {ms(r['min']):.1f} | {ms(r['max']):.1f} | {ms(r['user'] + r['system']):.1f} |")
 EOF
 }
 
 echo
-echo "| change | tool | mean ± σ (ms) | min (ms) | max (ms) |"
-echo "|---|---|---|---|---|"
+echo "| change | tool | mean ± σ (ms) | min (ms) | max (ms) | CPU user+sys (ms) |"
+echo "|---|---|---|---|---|---|"
 for n in 1 1000; do
   stage_files "$n"
   cmds=(-n "clef-hook pre-commit" "$CLEF_HOOK pre-commit")
+  # the floor: the one git diff the hook itself needs
+  cmds+=(-n "(floor) git diff --cached --raw -p -U0" "git diff --cached --raw -p -U0 --no-abbrev --full-index --no-renames")
   [ -n "$GITLEAKS" ] && cmds+=(-n "gitleaks git --pre-commit --staged" "$GITLEAKS git --pre-commit --staged --no-banner -l error .")
   [ -n "$DETECT" ] && cmds+=(-n "detect-secrets-hook (staged files)" "git diff --cached --name-only -z | xargs -0 $DETECT")
   # every tool must pass on this clean change before it is timed
