@@ -87,6 +87,23 @@ impl Repo {
         Ok(blobs)
     }
 
+    /// The added lines of the staged versions of `paths` only (one
+    /// `git diff --cached -U0` limited to those paths, taken literally).
+    pub fn staged_added_lines(
+        &self,
+        paths: &[String],
+    ) -> Result<HashMap<String, Vec<(u32, u32)>>, GitError> {
+        let mut args: Vec<String> = DIFF_ARGS.iter().map(|s| (*s).to_string()).collect();
+        args.push("--cached".into());
+        args.push("--".into());
+        args.extend(paths.iter().map(|p| format!(":(literal){p}")));
+        let out = self.git(&args)?;
+        Ok(parse_raw_patch(&out, "diff --cached")?
+            .into_iter()
+            .map(|b| (b.path, b.added))
+            .collect())
+    }
+
     /// Blobs added or modified by the commits reachable from `tips` but not
     /// from `excludes` (nor, with `exclude_remotes`, from any remote-tracking
     /// ref), oldest commit first. Merge commits are diffed against their first

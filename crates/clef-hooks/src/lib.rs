@@ -136,8 +136,9 @@ fn join_scanner(
 /// Runs the policy over `blobs` (one entry per distinct blob id).
 fn judge(
     repo: &Repo,
-    blobs: Vec<AddedBlob>,
+    mut blobs: Vec<AddedBlob>,
     scanner: std::thread::JoinHandle<Result<Scanner, HookError>>,
+    lazy_lines: bool,
 ) -> Result<Verdict, HookError> {
     let mut v = Verdict {
         blobs: blobs.len(),
@@ -151,6 +152,7 @@ fn judge(
     v.no_manifest = manifest.is_none();
     let mut scanner = Some(scanner);
     let mut built: Option<Scanner> = None;
+    let mut pending: Vec<(usize, Vec<clef_scan::Finding>)> = Vec::new();
     // decide what to read: files the scanner ignores still get checks 1, 2, 4
     let mut wanted: Vec<usize> = Vec::new();
     for (i, b) in blobs.iter().enumerate() {
@@ -200,7 +202,10 @@ fn judge(
                         built = Some(join_scanner(h)?);
                     }
                     if let Some(sc) = &built {
-                        v.untouched_findings += policy::check_scan(sc, b, &bytes, &mut problems);
+                        let found = sc.scan_blob(&b.path, &bytes);
+                        if !found.is_empty() {
+                            pending.push((i, found));
+                        }
                     }
                 }
             }
@@ -219,6 +224,22 @@ fn judge(
             }
         }
     }
+    // added lines: known for pushed blobs; for staged blobs asked of git only
+    // now, for the few files with findings (a clean commit never pays for a
+    // patch of every staged file)
+    if lazy_lines && !pending.is_empty() {
+        let paths: Vec<String> = pending
+            .iter()
+            .map(|(i, _)| blobs[*i].path.clone())
+            .collect();
+        let lines = repo.staged_added_lines(&paths)?;
+        for (i, _) in &pending {
+            blobs[*i].added = lines.get(&blobs[*i].path).cloned().unwrap_or_default();
+        }
+    }
+    for (i, found) in pending {
+        v.untouched_findings += policy::keep_added(&blobs[i], found, &mut problems);
+    }
     problems.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     v.problems = problems;
     Ok(v)
@@ -228,8 +249,17 @@ fn judge(
 pub fn pre_commit(dir: &Path) -> Result<Verdict, HookError> {
     let repo = Repo::open_worktree(dir)?;
     let scanner = scanner_in_background(repo.root());
-    let staged = repo.staged_with_lines()?;
-    judge(&repo, staged, scanner)
+    let staged = repo
+        .staged()?
+        .into_iter()
+        .map(|c| AddedBlob {
+            path: c.path,
+            oid: c.oid,
+            commit: None,
+            added: Vec::new(),
+        })
+        .collect();
+    judge(&repo, staged, scanner, true)
 }
 
 /// One line of git's pre-push input.
@@ -309,7 +339,7 @@ pub fn pre_push(dir: &Path, refs: &[PushRef]) -> Result<Verdict, HookError> {
             }
         }
     }
-    let mut v = judge(&repo, blobs, scanner)?;
+    let mut v = judge(&repo, blobs, scanner, false)?;
     v.notes.extend(notes);
     Ok(v)
 }

@@ -385,8 +385,18 @@ pub fn check_scan(
     bytes: &[u8],
     out: &mut Vec<Problem>,
 ) -> usize {
+    keep_added(blob, scanner.scan_blob(&blob.path, bytes), out)
+}
+
+/// The second half of [`check_scan`]: keeps the findings on added lines of
+/// `blob` as problems; returns how many were on other lines.
+pub fn keep_added(
+    blob: &AddedBlob,
+    findings: Vec<clef_scan::Finding>,
+    out: &mut Vec<Problem>,
+) -> usize {
     let mut untouched = 0;
-    for f in scanner.scan_blob(&blob.path, bytes) {
+    for f in findings {
         let line = u32::try_from(f.line).unwrap_or(u32::MAX);
         if !blob.is_added(line) {
             untouched += 1;
