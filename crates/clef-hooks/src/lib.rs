@@ -2,8 +2,9 @@
 //!
 //! * [`pre_commit`]: checks the **index** (what `git commit` records), not the
 //!   work tree; cost grows with the staged change, not with the repository:
-//!   one `git diff --cached --raw -p -U0` gives the staged blobs and their
-//!   added lines, one `git cat-file --batch` reads them.
+//!   one `git diff --cached --raw` lists the staged blobs, one
+//!   `git cat-file --batch` reads them, and only files with findings get a
+//!   `git diff --cached -U0` for their added lines.
 //! * [`pre_push`]: the same policy over the blobs added by the commits the
 //!   remote does not have yet (git's `<local ref> <local sha> <remote ref>
 //!   <remote sha>` lines on stdin), each blob once.
