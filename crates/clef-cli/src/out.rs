@@ -12,8 +12,8 @@ pub enum Json {
     Bool(bool),
     /// A number.
     Num(i64),
-    /// A string.
-    Str(String),
+    /// A string (may be a secret value: wiped on drop).
+    Str(zeroize::Zeroizing<String>),
     /// An array.
     Arr(Vec<Json>),
     /// An object (ordered).
@@ -23,12 +23,12 @@ pub enum Json {
 impl Json {
     /// A string.
     pub fn s(v: impl Into<String>) -> Json {
-        Json::Str(v.into())
+        Json::Str(zeroize::Zeroizing::new(v.into()))
     }
 
     /// An optional string (null when absent).
     pub fn opt(v: Option<impl Into<String>>) -> Json {
-        v.map_or(Json::Null, |s| Json::Str(s.into()))
+        v.map_or(Json::Null, |s| Json::Str(zeroize::Zeroizing::new(s.into())))
     }
 
     fn write(&self, out: &mut String) {

@@ -350,7 +350,8 @@ fn random_value() -> Result<Zeroizing<String>, CliError> {
 /// Reads a value without echo from the terminal, or all of stdin when piped
 /// (one trailing newline removed).
 fn read_value(key: &str) -> Result<Zeroizing<String>, CliError> {
-    let mut s = Zeroizing::new(String::new());
+    // Reserved up front: growing the buffer would leave unwiped copies behind.
+    let mut s = Zeroizing::new(String::with_capacity(64 * 1024));
     if out::stdin_is_tty() {
         // Echo goes off before the prompt appears, so nothing typed after
         // the prompt can be echoed.
@@ -948,7 +949,7 @@ pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
         .file
         .as_ref()
         .map_or_else(|| "stdin".to_owned(), |f| f.display().to_string());
-    let mut raw = Zeroizing::new(Vec::new());
+    let mut raw = Zeroizing::new(Vec::with_capacity(256 * 1024));
     match &a.file {
         Some(f) => {
             *raw = std::fs::read(f).map_err(|e| {
