@@ -455,3 +455,54 @@ fn json_cells_follow_file_pattern_and_stay_sops_compatible() {
         );
     }
 }
+
+/// `clef scan`, `clef hooks` and `clef doctor` over the other crates.
+#[test]
+fn scan_and_hooks_fronts() {
+    let w = World::new();
+    let d = w.dev("ida");
+    d.ok(&["init", "--namespaces", "api", "--environments", "dev"]);
+    d.ok(&[
+        "set",
+        "api/dev",
+        "GH",
+        "ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+    ]);
+    let clean = d.clef(&["scan"]);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "encrypted cells are not findings: {}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
+    std::fs::write(
+        d.root.join("config.py"),
+        "token = 'ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789'\n",
+    )
+    .unwrap();
+    let found = d.clef(&["scan"]);
+    assert_eq!(found.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&found.stdout).contains("config.py"));
+    std::fs::remove_file(d.root.join("config.py")).unwrap();
+
+    assert!(
+        d.clef(&["hooks", "status"]).status.success(),
+        "init installed hooks and drivers"
+    );
+    d.ok(&["hooks", "uninstall"]);
+    let doc = String::from_utf8(d.clef(&["doctor"]).stdout).unwrap();
+    assert!(
+        doc.lines().any(|l| l.starts_with("FAIL")
+            && l.contains("hooks")
+            && l.contains("clef hooks install")),
+        "{doc}"
+    );
+    assert!(
+        doc.lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("merge driver (secrets)")),
+        "{doc}"
+    );
+    d.ok(&["hooks", "install"]);
+    let doc = String::from_utf8(d.clef(&["doctor", "--json"]).stdout).unwrap();
+    assert!(doc.contains("{\"check\":\"hooks\",\"ok\":true"), "{doc}");
+}
