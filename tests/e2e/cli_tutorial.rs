@@ -277,6 +277,21 @@ fn tutorial_flow() {
         "no overwrite by default"
     );
     assert_eq!(alice.ok(&["get", "web/dev", "TOKEN"]), TOKEN);
+    let o = alice.clef_stdin(
+        &[
+            "import", "web/dev", "--stdin", "--format", "yaml", "--keys", "A,C", "--prefix",
+            "LEGACY_",
+        ],
+        b"A: 1\nB: two-b-value\nC: true\nD:\n  nested: x\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(alice.ok(&["get", "web/dev", "LEGACY_A"]), "1");
+    assert_eq!(alice.ok(&["get", "web/dev", "LEGACY_C"]), "true");
+    assert_eq!(
+        alice.clef(&["get", "web/dev", "LEGACY_B"]).status.code(),
+        Some(1),
+        "--keys filters"
+    );
     let shell = alice.ok(&["export", "api/dev", "--format", "shell"]);
     let mut c = alice.cmd("sh");
     c.arg("-c").arg(format!("{shell}\nprintf '%s' \"$MULTI\""));

@@ -466,6 +466,14 @@ pub fn recipients(dir: Option<&Path>, cmd: RecipientsCmd) -> Result<(), CliError
                 eprintln!("clef: {key} is already a recipient there; nothing to do");
                 return Ok(());
             }
+            if environment.is_none() {
+                for e in m.environments.iter().filter(|e| e.recipients.is_some()) {
+                    eprintln!(
+                        "clef: note: environment '{}' has its own recipient list and does not get {key}; add it there with -e {}",
+                        e.name, e.name
+                    );
+                }
+            }
             apply_recipients(&repo, m, false)
         }
         RecipientsCmd::Remove {

@@ -890,6 +890,12 @@ pub struct ImportArgs {
     /// Replace keys that already exist (otherwise they are skipped).
     #[arg(long)]
     pub overwrite: bool,
+    /// Only these keys of the input (comma-separated, names as in the input).
+    #[arg(long, value_delimiter = ',')]
+    pub keys: Vec<String>,
+    /// Prefix every imported key, e.g. LEGACY_.
+    #[arg(long)]
+    pub prefix: Option<String>,
     /// Show what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -1004,6 +1010,10 @@ pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
     let mut changed = false;
     for item in &doc.0 {
         let Item::Entry(k, v) = item else { continue };
+        if !a.keys.is_empty() && !a.keys.contains(k) {
+            continue;
+        }
+        let k = &format!("{}{k}", a.prefix.as_deref().unwrap_or(""));
         if !cell::valid_key(k) {
             plan.push((k.clone(), "skipped: not a valid key name"));
             continue;
