@@ -105,8 +105,8 @@ echo "|---|---|---|---|---|---|"
 for n in 1 1000; do
   stage_files "$n"
   cmds=(-n "clef-hook pre-commit" "$CLEF_HOOK pre-commit")
-  # the floor: the one git diff the hook itself needs
-  cmds+=(-n "(floor) git diff --cached --raw -p -U0" "git diff --cached --raw -p -U0 --no-abbrev --full-index --no-renames")
+  # the floor: the git diff the hook itself needs on a clean change
+  cmds+=(-n "(floor) git diff --cached --raw" "git diff --cached --raw -z --no-abbrev --no-renames --diff-filter=ACMRT")
   [ -n "$GITLEAKS" ] && cmds+=(-n "gitleaks git --pre-commit --staged" "$GITLEAKS git --pre-commit --staged --no-banner -l error .")
   [ -n "$DETECT" ] && cmds+=(-n "detect-secrets-hook (staged files)" "git diff --cached --name-only -z | xargs -0 $DETECT")
   # every tool must pass on this clean change before it is timed
