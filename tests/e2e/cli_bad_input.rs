@@ -423,3 +423,46 @@ fn concurrent_sets_lose_nothing() {
     assert_eq!(side.matches("key: PARALLEL_").count(), 8, "{side}");
     assert!(!d.root.join(".git/clef.lock").exists(), "lock released");
 }
+
+#[test]
+fn init_refuses_unsafe_setups() {
+    let w = World::new();
+    let d = w.dev("jay");
+    // A private key must never land inside the repository.
+    let mut c = d.cmd(clef_e2e::bin("clef"));
+    c.env("XDG_CONFIG_HOME", d.root.join("cfg")).args([
+        "init",
+        "--namespaces",
+        "api",
+        "--environments",
+        "dev",
+    ]);
+    one_line_failure(
+        &clef_e2e::run(c),
+        2,
+        &["refusing to put a private key inside the repository"],
+    );
+    assert!(!d.root.join("clef.yaml").exists());
+    assert!(
+        !d.root.join("cfg").exists(),
+        "nothing created inside the repository"
+    );
+    // Not a git repository.
+    let outside = w.dir.path().join("jay/plain");
+    std::fs::create_dir_all(&outside).unwrap();
+    let mut c = d.cmd(clef_e2e::bin("clef"));
+    c.current_dir(&outside)
+        .env("GIT_CEILING_DIRECTORIES", w.dir.path())
+        .args(["init", "--namespaces", "api"]);
+    one_line_failure(&clef_e2e::run(c), 2, &["not inside a git work tree"]);
+    one_line_failure(
+        &d.clef(&["init", "--namespaces", "Api"]),
+        2,
+        &["namespace 'Api' is not a valid name"],
+    );
+    one_line_failure(
+        &d.clef(&["init", "--namespaces", "api", "--backend", "awskms"]),
+        2,
+        &["backend 'awskms' is not supported"],
+    );
+}

@@ -118,13 +118,15 @@ fn new_identity(root: &Path) -> Result<(PathBuf, String), CliError> {
     })?;
     let canon_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    std::fs::create_dir_all(&parent).map_err(|e| write_err(&parent, &e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o700));
-    }
-    let canon = std::fs::canonicalize(&parent).unwrap_or(parent);
+    // Checked before anything is created: the nearest existing ancestor, resolved.
+    let existing = parent
+        .ancestors()
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("/"));
+    let rest = parent.strip_prefix(existing).unwrap_or(Path::new(""));
+    let canon = std::fs::canonicalize(existing)
+        .unwrap_or_else(|_| existing.to_path_buf())
+        .join(rest);
     if canon.starts_with(&canon_root) {
         return Err(CliError::new(
             code::USAGE,
@@ -133,6 +135,12 @@ fn new_identity(root: &Path) -> Result<(PathBuf, String), CliError> {
                 path.display()
             ),
         ));
+    }
+    std::fs::create_dir_all(&parent).map_err(|e| write_err(&parent, &e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o700));
     }
     let (secret, recipient) = clef_keys::generate_identity();
     let text = Zeroizing::new(format!(
