@@ -338,7 +338,7 @@ fn init_second_developer(root: &Path, a: &InitArgs) -> Result<(), CliError> {
 /// `clef lint`
 #[derive(Args, Debug)]
 pub struct LintArgs {
-    /// Print {"issues":[{severity,category,file,key,message,fix}],"fileCount","pendingCount"}.
+    /// Print {"issues":[{severity,category,file (absolute),key,message,fixCommand}],"fileCount","pendingCount"} (the old Clef's layout).
     #[arg(long)]
     pub json: bool,
 }
@@ -356,10 +356,13 @@ pub fn lint_cmd(dir: Option<&Path>, a: LintArgs) -> Result<(), CliError> {
                 Json::Obj(vec![
                     ("severity", Json::s(i.severity.name())),
                     ("category", Json::s(i.category)),
-                    ("file", Json::s(&i.file)),
+                    (
+                        "file",
+                        Json::s(repo.root.join(&i.file).display().to_string()),
+                    ),
                     ("key", Json::opt(i.key.clone())),
                     ("message", Json::s(&i.message)),
-                    ("fix", Json::opt(i.fix.clone())),
+                    ("fixCommand", Json::opt(i.fix.clone())),
                 ])
             })
             .collect();
