@@ -345,6 +345,20 @@ fn lint_reports_schema_and_recipient_drift_without_values() {
     d.ok(&["rotate", "--all"]);
     let text = String::from_utf8(d.clef(&["lint"]).stdout).unwrap();
     assert!(!text.contains(&extra), "{text}");
+
+    // A missing cell is an error; --fix scaffolds it.
+    std::fs::remove_file(d.root.join("secrets/web/dev.enc.yaml")).unwrap();
+    let l = d.clef(&["lint"]);
+    assert_eq!(l.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&l.stdout).contains("cell web/dev is missing"));
+    let l = d.clef(&["lint", "--fix"]);
+    assert!(
+        !String::from_utf8_lossy(&l.stdout).contains("cell web/dev is missing"),
+        "{}",
+        String::from_utf8_lossy(&l.stdout)
+    );
+    assert!(d.root.join("secrets/web/dev.enc.yaml").is_file());
+    d.oracle_decrypts_all();
     assert_eq!(d.ok(&["get", "api/dev", "PASSWORD"]), SECRET);
 }
 

@@ -341,12 +341,46 @@ pub struct LintArgs {
     /// Print {"issues":[{severity,category,file (absolute),key,message,fixCommand}],"fileCount","pendingCount"} (the old Clef's layout).
     #[arg(long)]
     pub json: bool,
+    /// First create the missing cells (empty, encrypted for clef.yaml's recipients).
+    #[arg(long)]
+    pub fix: bool,
 }
 
 /// Runs `clef lint`.
 pub fn lint_cmd(dir: Option<&Path>, a: LintArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     let ids = repo.identities()?;
+    if a.fix {
+        let missing: Vec<Cell> = repo
+            .manifest
+            .cells()
+            .into_iter()
+            .filter(|c| !c.path_in(&repo.root).exists())
+            .collect();
+        let _lock = repo.check_writable(&missing.iter().collect::<Vec<_>>())?;
+        let mut blobs = Vec::new();
+        for c in &missing {
+            let r = crate::secrets::cell_recipients(&repo, c)?;
+            let plain = cell::new_plain(c.format(), &r).map_err(|e| CliError::sops(&c.file, e))?;
+            let bytes = plain
+                .encrypt()
+                .and_then(|f| f.to_bytes())
+                .map_err(|e| CliError::sops(&c.file, e))?;
+            blobs.push((c.path_in(&repo.root), bytes));
+        }
+        let changes: Vec<Change<'_>> = blobs
+            .iter()
+            .map(|(p, b)| Change {
+                path: p.clone(),
+                bytes: b,
+                old: None,
+            })
+            .collect();
+        cell::write_all(&changes)?;
+        for c in &missing {
+            eprintln!("clef: created the empty cell {}", c.file.display());
+        }
+    }
     let report = lint::run(&repo.root, &repo.manifest, &ids);
     if a.json {
         let issues = report
