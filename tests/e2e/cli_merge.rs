@@ -22,14 +22,13 @@ fn set_resolves_a_conflict_mid_merge() {
     d.ok(&["set", "api/dev", "PASSWORD", "main-value-222"]);
     clef_e2e::ok(d.git(&["commit", "-q", "--no-verify", "-am", "main"]));
 
-    let m = d.git_with_identity(&["merge", "--no-edit", "side"]);
+    let m = d.git(&["merge", "--no-edit", "side"]);
     assert!(
         !m.status.success(),
         "both sides changed PASSWORD: a conflict"
     );
-    let mut c = d.cmd(clef_e2e::bin("clef"));
-    c.env("CLEF_AGE_KEY_FILE", d.identity()).arg("doctor");
-    let doc = String::from_utf8(clef_e2e::run(c).stdout).unwrap();
+    // The driver found the identity through .clef/config.yaml: no env needed.
+    let doc = String::from_utf8(d.clef(&["doctor"]).stdout).unwrap();
     assert!(
         doc.lines()
             .any(|l| l.starts_with("ok") && l.contains("identity for git merges")),
@@ -37,13 +36,6 @@ fn set_resolves_a_conflict_mid_merge() {
     );
     let doc = d.ok(&["merge", "status"]);
     assert!(doc.contains("1 conflicting key(s)"), "{doc}");
-    let without = String::from_utf8(d.clef(&["doctor"]).stdout).unwrap();
-    assert!(
-        without.lines().any(|l| l.starts_with("FAIL")
-            && l.contains("identity for git merges")
-            && l.contains("SOPS_AGE_KEY_FILE=")),
-        "{without}"
-    );
     let cell = d.root.join("secrets/api/dev.enc.yaml");
     let doc = std::fs::read_to_string(&cell).unwrap();
     assert!(
@@ -101,9 +93,7 @@ fn merge_resolve_picks_a_side() {
     d.ok(&["set", "api/dev", "A", "ours-a-value"]);
     clef_e2e::ok(d.git(&["commit", "-q", "--no-verify", "-am", "main"]));
     assert!(
-        !d.git_with_identity(&["merge", "--no-edit", "side"])
-            .status
-            .success()
+        !d.git(&["merge", "--no-edit", "side"]).status.success()
     );
     d.ok(&[
         "merge",

@@ -98,15 +98,6 @@ impl Dev {
         run(c)
     }
 
-    /// Runs git with this developer's identity exported for the merge driver.
-    /// (clef-merge discovers identities from the sops/Clef environment only;
-    /// it does not read `.clef/config.yaml` yet, so a merge needs this.)
-    pub fn git_with_identity(&self, args: &[&str]) -> Output {
-        let mut c = self.cmd("git");
-        c.env("CLEF_AGE_KEY_FILE", self.identity()).args(args);
-        run(c)
-    }
-
     /// Runs `clef ARGS`.
     pub fn clef(&self, args: &[&str]) -> Output {
         let mut c = self.cmd(bin("clef"));

@@ -896,31 +896,28 @@ pub fn doctor(dir: Option<&Path>, a: DoctorArgs) -> Result<(), CliError> {
                 fix: Some("fix the identity source named above".into()),
             }),
         }
-        // clef-merge (run by git) and sops find identities in the environment
-        // and the sops key file only, not in .clef/config.yaml.
+        // clef-merge and clef-hook (run by git) find identities in the
+        // environment, the sops key file and this clone's .clef/config.yaml.
         let known = r.manifest.all_recipients();
-        let env_ids = clef_keys::Identities::discover_with(&repo::env)
+        let git_ids = clef_keys::Identities::discover_for_repo(root)
             .map(|i| i.recipients())
             .unwrap_or_default();
+        let git_ok = git_ids.iter().any(|x| known.contains(x));
         let cfg_key = LocalConfig::load(root).ok().and_then(|c| c.age_key_file);
-        let env_ok = env_ids.iter().any(|x| known.contains(x));
         checks.push(Check {
             name: "identity for git merges",
-            ok: env_ok,
-            detail: if env_ok {
-                "the merge driver and sops can find your identity".into()
+            ok: git_ok,
+            detail: if git_ok {
+                "the merge driver can find your identity".into()
             } else {
-                "clef-merge and sops cannot find your identity (it is only in .clef/config.yaml)"
-                    .into()
+                "clef-merge cannot find an identity that is a recipient in clef.yaml".into()
             },
             fix: Some(match cfg_key {
                 Some(f) => format!(
-                    "export SOPS_AGE_KEY_FILE={} in your shell profile",
+                    "check that {} exists and is a recipient in clef.yaml",
                     f.display()
                 ),
-                None => {
-                    "export SOPS_AGE_KEY_FILE=<your identity file> in your shell profile".into()
-                }
+                None => "run `clef init` (or export SOPS_AGE_KEY_FILE=<your identity file>)".into(),
             }),
         });
         match clef_hooks::install::status(root) {

@@ -217,7 +217,8 @@ pub fn load(file: &Path, input_type: Option<&str>) -> Result<EncryptedFile, CliE
 
 /// Discovers identities, mapping errors.
 pub fn identities() -> Result<Identities, CliError> {
-    Identities::discover().map_err(|e| CliError::new(code::KEY, e.to_string()))
+    let here = std::env::current_dir().unwrap_or_default();
+    Identities::discover_for_repo(&here).map_err(|e| CliError::new(code::KEY, e.to_string()))
 }
 
 /// Writes bytes to stdout in one go.

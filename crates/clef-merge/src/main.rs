@@ -33,7 +33,12 @@ fn main() -> ExitCode {
     ExitCode::from(guarded(|| {
         let args = Args::parse(std::env::args_os().skip(1))?;
         let path = args.path.display().to_string();
-        let r = driver::run(&args, &|| Ok(clef_keys::Identities::discover()?));
+        // git runs drivers at the top of the work tree: also use the identity
+        // that this clone's `.clef/config.yaml` names (what `clef init` set up).
+        let r = driver::run(&args, &|| {
+            let here = std::env::current_dir().unwrap_or_default();
+            Ok(clef_keys::Identities::discover_for_repo(&here)?)
+        });
         report(&path, &r);
         r
     }))
