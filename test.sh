@@ -18,6 +18,9 @@ if [ -z "${SOPS_BIN:-}" ]; then
   chmod +x "$SOPS_BIN"
 fi
 export SOPS_BIN
+# the pre-commit framework, for the .pre-commit-hooks.yaml test
+"$CACHE/venv/bin/python" -c 'import pre_commit' 2>/dev/null || "$CACHE/venv/bin/pip" install -q pre-commit==4.7.0
+export PRE_COMMIT_BIN="$CACHE/venv/bin/pre-commit" CLEF_REQUIRE_PRECOMMIT=1
 "$SOPS_BIN" --version --disable-version-check
 if ! command -v age-keygen >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then

@@ -38,7 +38,7 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn install_registers_drivers_attributes_and_shims_idempotently() {
     let s = repo();
-    let driver = "clef-merge %O %A %B --path %P --marker-size %L --labels %S %X %Y";
+    let driver = "clef-merge %O %A %B --path %P --marker-size %L --labels %S %X %Y; rc=$?; [ $rc -eq 126 -o $rc -eq 127 ] && rc=255; exit $rc";
     assert_eq!(config(&s, "merge.clef.driver").as_deref(), Some(driver));
     assert_eq!(
         config(&s, "merge.clef.recursive").as_deref(),

@@ -39,7 +39,11 @@ pub const CHAINED_SUFFIX: &str = ".clef-chained";
 
 /// The merge driver command (the sidecar driver is the same binary; it
 /// dispatches on `%P`).
-pub const DRIVER: &str = "clef-merge %O %A %B --path %P --marker-size %L --labels %S %X %Y";
+///
+/// The `rc` suffix turns "clef-merge not found" (126/127, which git would read
+/// as a conflict with `%A` still holding ours, so a `git add` would silently
+/// drop theirs) into 255: git refuses the merge and nothing is lost.
+pub const DRIVER: &str = "clef-merge %O %A %B --path %P --marker-size %L --labels %S %X %Y; rc=$?; [ $rc -eq 126 -o $rc -eq 127 ] && rc=255; exit $rc";
 
 /// `(driver name, human-readable name)`.
 pub const DRIVERS: &[(&str, &str)] = &[
