@@ -92,9 +92,7 @@ fn merge_resolve_picks_a_side() {
     clef_e2e::ok(d.git(&["checkout", "-q", "main"]));
     d.ok(&["set", "api/dev", "A", "ours-a-value"]);
     clef_e2e::ok(d.git(&["commit", "-q", "--no-verify", "-am", "main"]));
-    assert!(
-        !d.git(&["merge", "--no-edit", "side"]).status.success()
-    );
+    assert!(!d.git(&["merge", "--no-edit", "side"]).status.success());
     d.ok(&[
         "merge",
         "resolve",

@@ -257,7 +257,8 @@ pub fn repo_key_file(start: &Path) -> Option<PathBuf> {
                 let v = l.strip_prefix("age_key_file:")?.trim();
                 let v = if let Some(inner) = v.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
                     inner.replace("\\\"", "\"").replace("\\\\", "\\")
-                } else if let Some(inner) = v.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+                } else if let Some(inner) = v.strip_prefix('\'').and_then(|r| r.strip_suffix('\''))
+                {
                     inner.replace("''", "'")
                 } else {
                     v.split(" #").next().unwrap_or(v).trim().to_owned()
@@ -418,9 +419,20 @@ mod tests {
         std::fs::create_dir_all(dir.join(".clef")).unwrap();
         std::fs::create_dir_all(dir.join(".git")).unwrap();
         std::fs::create_dir_all(dir.join("sub/deeper")).unwrap();
-        std::fs::write(dir.join(".clef/config.yaml"), "# x\nage_key_file: \"/a b/keys.txt\"\nage_key_storage: file\n").unwrap();
-        assert_eq!(repo_key_file(&dir.join("sub/deeper")), Some(PathBuf::from("/a b/keys.txt")));
-        std::fs::write(dir.join(".clef/config.yaml"), "age_key_file: /plain/k.txt # comment\n").unwrap();
+        std::fs::write(
+            dir.join(".clef/config.yaml"),
+            "# x\nage_key_file: \"/a b/keys.txt\"\nage_key_storage: file\n",
+        )
+        .unwrap();
+        assert_eq!(
+            repo_key_file(&dir.join("sub/deeper")),
+            Some(PathBuf::from("/a b/keys.txt"))
+        );
+        std::fs::write(
+            dir.join(".clef/config.yaml"),
+            "age_key_file: /plain/k.txt # comment\n",
+        )
+        .unwrap();
         assert_eq!(repo_key_file(&dir), Some(PathBuf::from("/plain/k.txt")));
         std::fs::write(dir.join(".clef/config.yaml"), "age_key_file: 'it''s.txt'\n").unwrap();
         assert_eq!(repo_key_file(&dir), Some(PathBuf::from("it's.txt")));
