@@ -147,22 +147,28 @@ pub fn analyze(path: &str, text: &str) -> Analysis {
 }
 
 fn analyze_yaml(text: &str) -> Analysis {
-    // find the top-level `sops:` block
-    let mut meta_start = None;
-    let mut meta_end = text.len();
+    // find the top-level `sops:` blocks (a multi-document file repeats the
+    // metadata at the end of every document)
+    let mut blocks: Vec<Range<usize>> = Vec::new();
+    let mut open: Option<usize> = None;
     for (off, line) in lines(text) {
-        if meta_start.is_none() {
-            if line.trim_end() == "sops:" {
-                meta_start = Some(off);
+        if let Some(start) = open {
+            if !line.is_empty() && !line.starts_with([' ', '\t', '#', '-']) || line == "---" {
+                blocks.push(start..off);
+                open = None;
             }
-        } else if !line.is_empty() && !line.starts_with([' ', '\t', '#', '-']) {
-            meta_end = off;
-            break;
+        }
+        if open.is_none() && line.trim_end() == "sops:" {
+            open = Some(off);
         }
     }
-    let Some(meta_start) = meta_start else {
+    if let Some(start) = open {
+        blocks.push(start..text.len());
+    }
+    let Some(first) = blocks.first().cloned() else {
         return Analysis::default();
     };
+    let (meta_start, meta_end) = (first.start, first.end);
     let meta_text = &text[meta_start..meta_end];
     // metadata keys are indented one level below `sops:`
     let meta_value = |k: &str| -> Option<String> {
@@ -185,11 +191,21 @@ fn analyze_yaml(text: &str) -> Analysis {
     // key path by indentation, to know the leaf key of a list item
     let mut stack: Vec<(usize, String)> = Vec::new();
     for (off, line) in lines(text) {
-        if off >= meta_start && off < meta_end {
+        if blocks.iter().any(|b| b.contains(&off)) {
             continue;
         }
         let t = line.trim_start();
-        let indent = line.len() - t.len();
+        let mut indent = line.len() - t.len();
+        // `- - x`: a sequence directly inside a sequence
+        let mut t = t;
+        while let Some(rest) = t
+            .strip_prefix("- ")
+            .filter(|r| r.trim_start().starts_with("- "))
+        {
+            let skipped = t.len() - rest.trim_start().len();
+            indent += skipped;
+            t = rest.trim_start();
+        }
         if let Some(base) = in_block_scalar {
             if t.is_empty() || indent > base {
                 continue;
@@ -232,6 +248,10 @@ fn analyze_yaml(text: &str) -> Analysis {
         if value == "{}" || value == "[]" || value.starts_with('&') || value.starts_with('*') {
             continue;
         }
+        // null and empty values are never encrypted by sops
+        if matches!(value, "null" | "~" | "Null" | "NULL" | "\"\"" | "''") {
+            continue;
+        }
         let bare = unquote(value);
         if is_enc(bare) || !selectors.should_encrypt(&key) {
             continue;
@@ -244,7 +264,7 @@ fn analyze_yaml(text: &str) -> Analysis {
     }
     Analysis {
         is_sops: true,
-        metadata: std::iter::once(meta_start..meta_end).collect(),
+        metadata: blocks,
         plaintext,
     }
 }
@@ -498,5 +518,23 @@ mod tests {
         assert!(is_encrypted_name("secrets/prod.enc.yaml"));
         assert!(is_encrypted_name("a/B.ENC.JSON"));
         assert!(!is_encrypted_name("a/enc.yaml"));
+    }
+
+    #[test]
+    fn multi_document_nested_sequences_and_nulls() {
+        let enc = "ENC[AES256_GCM,data:Yg==,iv:AAAA,tag:BBBB,type:str]";
+        let meta = "sops:\n    age:\n        - recipient: age1qxz2sr4cshvls83qvm9wxpt5h26rh0um6uce9tznhcsq2c6g7sgqgwd7h5\n          enc: |\n            x\n    lastmodified: \"2026-11-24T00:03:20Z\"\n    mac: X\n    unencrypted_suffix: _unencrypted\n    version: 3.11.0\n";
+        let text = format!(
+            "a: {enc}\nnested:\n    - - {enc}\n      - {enc}\n    - null\nempty: \"\"\n{meta}---\nb: {enc}\nleak: plain-value\n{meta}"
+        );
+        let a = analyze("m.enc.yaml", &text);
+        assert!(a.is_sops);
+        assert_eq!(
+            a.metadata.len(),
+            2,
+            "both documents' metadata blocks are metadata"
+        );
+        let keys: Vec<&str> = a.plaintext.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["leak"], "only the real plaintext value is reported");
     }
 }
