@@ -370,8 +370,15 @@ impl Scanner {
     /// True if `path` (relative to the root) is excluded by `.clefignore` or
     /// the allowlist paths.
     pub fn is_ignored(&self, path: &str, is_dir: bool) -> bool {
+        let p = std::path::Path::new(path);
+        let rel = p.strip_prefix(self.ignore.path()).unwrap_or(p);
+        // `ignore` panics on a rooted path outside its root: such a path (a file
+        // named on the command line outside the scan root) has no .clefignore.
+        if rel.has_root() {
+            return false;
+        }
         self.ignore
-            .matched_path_or_any_parents(path, is_dir)
+            .matched_path_or_any_parents(rel, is_dir)
             .is_ignore()
     }
 

@@ -377,3 +377,20 @@ fn run_cli_is_callable_in_process() {
     let code = clef_scan::run_cli(["clef scan", "--no-such-flag"].map(std::ffi::OsString::from));
     assert_eq!(code, 2);
 }
+
+#[test]
+fn file_outside_the_root_is_scanned_not_a_panic() {
+    let s = Sandbox::new();
+    s.write("inside.txt", "nothing here\n");
+    let outside = tempfile::tempdir().unwrap();
+    let f = outside.path().join("leak.env");
+    std::fs::write(&f, format!("GITHUB_TOKEN={GHP}\n")).unwrap();
+    let out = s.scan(&[f.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
