@@ -366,6 +366,13 @@ fn fuzz_mutations_never_panic() {
                 // that byte for byte (see the `literal_indicator_in_list`
                 // oracle fixture), so it is the one accepted failure.
                 Err(_) if has_indentation_indicator(&text) => continue,
+                // A multi-line string whose first line starts with a tab is
+                // written as `null` (sops's data-loss quirk, reproduced for
+                // values); as a mapping key that reads back as a non-string
+                // key. Only that combination is accepted.
+                Err(e) if e.reason.contains("non-string key") && text.contains("? null\n") => {
+                    continue;
+                }
                 Err(e) => panic!(
                     "re-parse of our own output failed: {e}\ninput:\n{input:?}\noutput:\n{text:?}"
                 ),
