@@ -229,3 +229,20 @@ fn in_place_writes_are_atomic_and_ciphertext_only() {
     assert_eq!(out.status.code(), Some(128));
     assert_eq!(std::fs::read_to_string(&f).unwrap(), after);
 }
+
+#[test]
+fn self_check_runs_every_binary() {
+    let t = tempfile::tempdir().unwrap();
+    let out = ok(run({
+        let mut c = clean_cmd(&bin("clef"), t.path());
+        c.arg("self-check");
+        c
+    }));
+    let text = String::from_utf8_lossy(&out);
+    for b in ["sops engine", "clef-merge", "clef-hook", "clef-scan"] {
+        assert!(
+            text.lines().any(|l| l.starts_with("ok") && l.contains(b)),
+            "{b} not checked: {text}"
+        );
+    }
+}

@@ -100,6 +100,10 @@ fn run(args: &[String]) -> Result<Outcome, CliError> {
         )),
         "status" => Ok(Outcome::Status(clef_hooks::status(&dir_arg(rest))?)),
         "-h" | "--help" | "help" => Ok(Outcome::Done(format!("{USAGE}\n"))),
+        "-V" | "--version" => Ok(Outcome::Done(format!(
+            "clef-hook {}\n",
+            env!("CARGO_PKG_VERSION")
+        ))),
         other => Err(CliError::Usage(format!(
             "unknown command `{other}`\n{USAGE}"
         ))),

@@ -22,6 +22,22 @@ fn exit_code(result: &Result<Outcome, DriverError>) -> u8 {
 }
 
 fn main() -> ExitCode {
+    // `--version` / `--help` alone: answer and exit 0 (install.sh's self-check,
+    // `clef doctor`). git never calls the driver with a single argument.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if argv.len() == 1 && (argv[0] == "--version" || argv[0] == "-V") {
+        println!("clef-merge {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    if argv.len() == 1 && (argv[0] == "--help" || argv[0] == "-h") {
+        println!(
+            "usage: clef-merge %O %A %B --path %P --marker-size %L --labels %S %X %Y\n\n\
+             git merge driver for SOPS files (register with `clef hooks install`).\n\
+             Exit 0: clean merge written to %A; 1: conflict document written to %A;\n\
+             129: cannot merge safely (git refuses the merge, nothing is lost); 134: internal error."
+        );
+        return ExitCode::SUCCESS;
+    }
     // A panic message could quote anything; print only where it happened.
     std::panic::set_hook(Box::new(|info| {
         let at = info
@@ -31,7 +47,7 @@ fn main() -> ExitCode {
         eprintln!("clef-merge: internal error{at}; the merge was refused, nothing was changed");
     }));
     ExitCode::from(guarded(|| {
-        let args = Args::parse(std::env::args_os().skip(1))?;
+        let args = Args::parse(argv)?;
         let path = args.path.display().to_string();
         // git runs drivers at the top of the work tree: also use the identity
         // that this clone's `.clef/config.yaml` names (what `clef init` set up).

@@ -152,11 +152,11 @@ fn analyze_yaml(text: &str) -> Analysis {
     let mut blocks: Vec<Range<usize>> = Vec::new();
     let mut open: Option<usize> = None;
     for (off, line) in lines(text) {
-        if let Some(start) = open {
-            if !line.is_empty() && !line.starts_with([' ', '\t', '#', '-']) || line == "---" {
-                blocks.push(start..off);
-                open = None;
-            }
+        if let Some(start) = open
+            && (!line.is_empty() && !line.starts_with([' ', '\t', '#', '-']) || line == "---")
+        {
+            blocks.push(start..off);
+            open = None;
         }
         if open.is_none() && line.trim_end() == "sops:" {
             open = Some(off);
