@@ -28,6 +28,8 @@ pub mod code {
     pub const NO_FILE: i32 = 100;
     /// The data key could not be retrieved.
     pub const KEY: i32 = 128;
+    /// The file is empty (sops: "file is empty").
+    pub const EMPTY: i32 = 92;
     /// The file is already encrypted.
     pub const ALREADY_ENCRYPTED: i32 = 203;
     /// A write refused because the repository is mid-merge/rebase/cherry-pick.
@@ -59,10 +61,10 @@ impl CliError {
             | SopsError::Json(_)
             | SopsError::Dotenv(_)
             | SopsError::NotUtf8(_)
-            | SopsError::Empty
             | SopsError::NotEncryptedFile
             | SopsError::Meta(_)
             | SopsError::BadRule { .. } => code::READ,
+            SopsError::Empty => code::EMPTY,
             SopsError::AlreadyEncrypted => code::ALREADY_ENCRYPTED,
             SopsError::MacMismatch | SopsError::MacUndecryptable | SopsError::NoMac => code::MAC,
             SopsError::NoIdentity { .. }

@@ -106,7 +106,7 @@ enum Cmd {
     /// Native drop-in for the common sops operations (no sops binary needed).
     ///
     /// Exit codes follow sops: 0 ok, 2 unreadable or invalid input, 3 cannot write,
-    /// 23 tree error, 51 MAC mismatch, 91 bad tree path, 100 no such file,
+    /// 23 tree error, 51 MAC mismatch, 91 bad tree path, 92 empty file, 100 no such file,
     /// 128 no key can decrypt the file, 203 already encrypted.
     #[command(subcommand)]
     Sops(sops_cmd::SopsCmd),
