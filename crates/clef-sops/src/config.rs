@@ -158,14 +158,7 @@ fn creation_from_rule(rule: &Branch) -> Result<Creation, String> {
         None | Some(Value::Null) => 0,
         _ => return Err("shamir_threshold must be a non-negative integer".into()),
     };
-    for f in [
-        "unencrypted_suffix",
-        "encrypted_suffix",
-        "unencrypted_regex",
-        "encrypted_regex",
-        "unencrypted_comment_regex",
-        "encrypted_comment_regex",
-    ] {
+    for f in crate::metadata::RULE_FIELDS {
         if let Some(Value::Str(s)) = rule.get(f) {
             if c.rule.is_some() {
                 return Err("a creation rule may set only one of the six crypt rules".into());

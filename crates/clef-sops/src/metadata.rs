@@ -94,7 +94,8 @@ impl CryptRule {
     }
 }
 
-const RULE_FIELDS: [&str; 6] = [
+/// The field names of the six crypt rules (in `.sops.yaml` and in metadata).
+pub const RULE_FIELDS: [&str; 6] = [
     "unencrypted_suffix",
     "encrypted_suffix",
     "unencrypted_regex",
