@@ -6,13 +6,13 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use regex::bytes::Regex;
 
 use crate::entropy::{self, Charset};
 use crate::error::ScanError;
 use crate::finding::{Finding, Secret, fingerprint};
+use crate::keywords::Keywords;
 use crate::rules::{
     self, Config, GENERIC_PASSWORD_RULE, GENERIC_RULE, Rule, RuleSpec, SOPS_PLAINTEXT_RULE,
     SOPS_UNENCRYPTED_RULE,
@@ -96,7 +96,7 @@ impl Default for ScannerOptions {
 #[derive(Debug)]
 pub struct Scanner {
     rules: Vec<Rule>,
-    ac: AhoCorasick,
+    keywords: Keywords,
     targets: Vec<Vec<Target>>,
     generic: bool,
     generic_password: bool,
@@ -106,7 +106,6 @@ pub struct Scanner {
     allow: Vec<Regex>,
     baseline: HashSet<String>,
     max_file_size: u64,
-    max_keyword_len: usize,
 }
 
 /// Keywords that send a line to the generic detector. `key` only counts
@@ -263,20 +262,13 @@ impl Scanner {
             }
         }
         add("sops", Target::Sops, &mut patterns, &mut targets);
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&patterns)
-            .map_err(|e| ScanError::Rule {
-                id: "<keywords>".into(),
-                message: e.to_string(),
-            })?;
-        let max_keyword_len = patterns.iter().map(String::len).max().unwrap_or(0);
+        let keywords = Keywords::new(&patterns).map_err(|message| ScanError::Rule {
+            id: "<keywords>".into(),
+            message,
+        })?;
         Ok(Scanner {
-            max_keyword_len,
             rules: specs.into_iter().map(Rule::new).collect(),
-            ac,
+            keywords,
             targets,
             generic,
             generic_password,
@@ -287,40 +279,6 @@ impl Scanner {
             baseline,
             max_file_size,
         })
-    }
-
-    /// Every keyword occurrence in `bytes`, overlapping ones included.
-    ///
-    /// An overlapping automaton pass over the whole buffer is about twice as
-    /// slow as a plain (non-overlapping) pass, so: one plain pass, then an
-    /// overlapping pass only over the merged windows of `±longest keyword`
-    /// around each plain hit. Every keyword occurrence either is a plain hit
-    /// or overlaps one (the plain pass reports the earliest-ending match and
-    /// resumes at its end), so the windows contain all of them.
-    fn keyword_hits(&self, bytes: &[u8]) -> Vec<aho_corasick::Match> {
-        let mut out = Vec::new();
-        let pad = self.max_keyword_len;
-        let mut window: Option<(usize, usize)> = None;
-        let flush = |lo: usize, hi: usize, out: &mut Vec<aho_corasick::Match>| {
-            let input = aho_corasick::Input::new(bytes).range(lo..hi);
-            out.extend(self.ac.find_overlapping_iter(input));
-        };
-        for m in self.ac.find_iter(bytes) {
-            let lo = m.start().saturating_sub(pad);
-            let hi = (m.end() + pad).min(bytes.len());
-            match window {
-                Some((wlo, whi)) if lo <= whi => window = Some((wlo, whi.max(hi))),
-                Some((wlo, whi)) => {
-                    flush(wlo, whi, &mut out);
-                    window = Some((lo, hi));
-                }
-                None => window = Some((lo, hi)),
-            }
-        }
-        if let Some((wlo, whi)) = window {
-            flush(wlo, whi, &mut out);
-        }
-        out
     }
 
     /// Number of keyword rules (excluding the generic and SOPS detectors).
@@ -415,12 +373,12 @@ impl Scanner {
         let mut generic_lines: Vec<Range<usize>> = Vec::new();
         let mut export_lines: Vec<Range<usize>> = Vec::new();
         let mut saw_sops = false;
-        for m in self.keyword_hits(bytes) {
-            for t in &self.targets[m.pattern().as_usize()] {
+        for m in self.keywords.find_all(bytes) {
+            for t in &self.targets[m.pattern as usize] {
                 match *t {
                     Target::Rule(r) => {
                         let rule = &self.rules[r as usize];
-                        let w = window(bytes, m.start(), m.end(), rule.spec.multiline);
+                        let w = window(bytes, m.start, m.end, rule.spec.multiline);
                         let slot = &mut windows[r as usize];
                         match slot {
                             Some(cur) if w.start <= cur.end => cur.end = cur.end.max(w.end),
@@ -431,8 +389,8 @@ impl Scanner {
                             }
                         }
                     }
-                    Target::Generic => push_line(&mut generic_lines, line_of(bytes, m.start())),
-                    Target::Export => push_line(&mut export_lines, line_of(bytes, m.start())),
+                    Target::Generic => push_line(&mut generic_lines, line_of(bytes, m.start)),
+                    Target::Export => push_line(&mut export_lines, line_of(bytes, m.start)),
                     Target::Sops => saw_sops = true,
                 }
             }
@@ -1080,10 +1038,10 @@ const EXCLUDE_SUBSTR: &[&str] = &[
     "author",
 ];
 
-fn exclude_substr() -> &'static AhoCorasick {
-    static AC: std::sync::OnceLock<AhoCorasick> = std::sync::OnceLock::new();
+fn exclude_substr() -> &'static aho_corasick::AhoCorasick {
+    static AC: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
     AC.get_or_init(|| {
-        AhoCorasick::new(EXCLUDE_SUBSTR)
+        aho_corasick::AhoCorasick::new(EXCLUDE_SUBSTR)
             .unwrap_or_else(|e| unreachable!("constant patterns build: {e}"))
     })
 }
@@ -1254,36 +1212,55 @@ fn secret_value_ok(v: &[u8], bare: bool) -> bool {
     entropy::shannon(v) >= entropy::generic_threshold(cs, v.len())
 }
 
-/// Read a file for scanning: memory-mapped when large, read otherwise.
-pub(crate) enum FileBytes {
-    Owned(Vec<u8>),
-    Mapped(memmap2::Mmap),
+/// Reads work-tree files for one walker thread: small files into one reused
+/// buffer (no allocation per file), large ones memory-mapped, the size taken
+/// from the open file (one `fstat`, no second lookup by path).
+#[derive(Debug, Default)]
+pub(crate) struct FileReader {
+    buf: Vec<u8>,
 }
 
-impl std::ops::Deref for FileBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            FileBytes::Owned(v) => v,
-            FileBytes::Mapped(m) => m,
-        }
-    }
+/// A file's contents, or why they were not read.
+pub(crate) enum Loaded<'a> {
+    /// Read into the thread's buffer.
+    Buf(&'a [u8]),
+    /// Memory-mapped.
+    Mapped(memmap2::Mmap),
+    /// Larger than the limit (its size).
+    TooLarge(u64),
 }
 
 /// Files at least this large are memory-mapped.
 const MMAP_THRESHOLD: u64 = 1 << 20;
 
-pub(crate) fn read_file(path: &Path, len: u64) -> std::io::Result<FileBytes> {
-    if len >= MMAP_THRESHOLD {
-        let f = std::fs::File::open(path)?;
-        // SAFETY: the map is read-only and dropped at the end of the scan of
-        // this file. Another process truncating the file meanwhile can raise
-        // SIGBUS; ripgrep accepts the same trade-off for large files.
-        #[allow(unsafe_code)]
-        let map = unsafe { memmap2::Mmap::map(&f)? };
-        Ok(FileBytes::Mapped(map))
-    } else {
-        std::fs::read(path).map(FileBytes::Owned)
+impl FileReader {
+    pub(crate) fn read(&mut self, path: &Path, max: u64) -> std::io::Result<Loaded<'_>> {
+        use std::io::Read as _;
+        let mut f = std::fs::File::open(path)?;
+        let len = f.metadata()?.len();
+        if len > max {
+            return Ok(Loaded::TooLarge(len));
+        }
+        if len >= MMAP_THRESHOLD {
+            // SAFETY: the map is read-only and dropped at the end of the scan of
+            // this file. Another process truncating the file meanwhile can raise
+            // SIGBUS; ripgrep accepts the same trade-off for large files.
+            #[allow(unsafe_code)]
+            let map = unsafe { memmap2::Mmap::map(&f)? };
+            return Ok(Loaded::Mapped(map));
+        }
+        self.buf.clear();
+        // a file that grew since the fstat is read to its end (and its size
+        // checked again below)
+        self.buf
+            .reserve(usize::try_from(len).unwrap_or(0).saturating_add(1));
+        (&mut f)
+            .take(max.saturating_add(1))
+            .read_to_end(&mut self.buf)?;
+        if self.buf.len() as u64 > max {
+            return Ok(Loaded::TooLarge(self.buf.len() as u64));
+        }
+        Ok(Loaded::Buf(&self.buf))
     }
 }
 
@@ -1343,29 +1320,6 @@ mod tests {
             1,
             "next-line marker is not a same-line marker"
         );
-    }
-
-    #[test]
-    fn windowed_keyword_pass_finds_every_overlapping_hit() {
-        let s = Scanner::builtin().unwrap_or_else(|e| panic!("{e}"));
-        let mut texts: Vec<Vec<u8>> = vec![
-            b"aws_secret_access_key=abc secret_key: x api_key token password".to_vec(),
-            b"xoxe.xoxp-1-ABC sk-ant-api03- sk-ant-admin01 AKIAASIA key-key_key".to_vec(),
-        ];
-        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/builtin.toml");
-        texts.push(std::fs::read(corpus).unwrap_or_default());
-        for t in texts {
-            let key = |m: &aho_corasick::Match| (m.pattern().as_usize(), m.start(), m.end());
-            let mut all: Vec<_> =
-                s.ac.find_overlapping_iter(&t[..])
-                    .map(|m| key(&m))
-                    .collect();
-            let mut got: Vec<_> = s.keyword_hits(&t).iter().map(key).collect();
-            all.sort_unstable();
-            got.sort_unstable();
-            got.dedup();
-            assert_eq!(all, got);
-        }
     }
 
     #[test]

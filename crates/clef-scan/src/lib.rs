@@ -8,10 +8,11 @@
 //!
 //! 1. Binary buffers (a NUL in the first 8 KiB) and paths excluded by
 //!    `.clefignore` are skipped.
-//! 2. One Aho–Corasick pass, ASCII-case-insensitive, finds every keyword of
-//!    every rule (`ghp_`, `akia`, `-----begin rsa private key-----`, …), plus
-//!    the generic detector's keywords (`password`, `token`, `secret`, …) and
-//!    `sops`.
+//! 2. One Aho–Corasick DFA pass, ASCII-case-insensitive, finds every keyword
+//!    of every rule (`ghp_`, `akia`, `-----begin rsa private key-----`, …),
+//!    plus the generic detector's keywords (`password`, `token`, `secret`, …)
+//!    and `sops`. Large buffers are walked as four interleaved slices
+//!    ([`keywords`]), which hides the DFA's load latency.
 //! 3. Each rule whose keyword hit runs its regex only on a window around the
 //!    hit (the hit's line, or the next 20 KB for multi-line rules). Regexes
 //!    are compiled on first use.
@@ -43,6 +44,7 @@ pub mod engine;
 pub mod entropy;
 pub mod error;
 pub mod finding;
+pub mod keywords;
 pub mod report;
 pub mod rules;
 pub mod sops;

@@ -22,7 +22,7 @@ pub const SOPS_PLAINTEXT_RULE: &str = "sops-plaintext-value";
 pub const SOPS_UNENCRYPTED_RULE: &str = "sops-unencrypted-file";
 
 /// One rule as written in TOML.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// Stable identifier, e.g. `github-pat`.
@@ -149,10 +149,45 @@ pub fn compile(pattern: &str) -> Result<Regex, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Parse the built-in catalogue.
+/// A built-in rule as compiled into the binary by `build.rs`.
+pub(crate) struct StaticRule {
+    id: &'static str,
+    description: &'static str,
+    keywords: &'static [&'static str],
+    regex: &'static str,
+    group: usize,
+    entropy: Option<f64>,
+    multiline: bool,
+    examples: &'static [&'static str],
+    negatives: &'static [&'static str],
+}
+
+include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+
+/// The built-in catalogue. `build.rs` parsed `rules/builtin.toml` at compile
+/// time, so this costs a few allocations, not a TOML parse.
 pub fn builtin_specs() -> Result<Vec<RuleSpec>, ScanError> {
-    let file: RuleFile = toml::from_str(BUILTIN_RULES).map_err(|e| ScanError::Config {
-        path: "<builtin rules>".into(),
+    let owned = |v: &[&str]| v.iter().map(|s| (*s).to_string()).collect::<Vec<_>>();
+    Ok(BUILTIN
+        .iter()
+        .map(|r| RuleSpec {
+            id: r.id.into(),
+            description: r.description.into(),
+            keywords: owned(r.keywords),
+            regex: r.regex.into(),
+            group: r.group,
+            entropy: r.entropy,
+            multiline: r.multiline,
+            examples: owned(r.examples),
+            negatives: owned(r.negatives),
+        })
+        .collect())
+}
+
+/// Parse a rule file (the built-in catalogue's format) at run time.
+pub fn parse_rule_file(text: &str, origin: &Path) -> Result<Vec<RuleSpec>, ScanError> {
+    let file: RuleFile = toml::from_str(text).map_err(|e| ScanError::Config {
+        path: origin.to_path_buf(),
         message: e.message().to_string(),
     })?;
     Ok(file.rules)

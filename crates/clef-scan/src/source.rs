@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use clef_git::{BlobData, Change, Repo};
 use ignore::{WalkBuilder, WalkState};
 
-use crate::engine::{BlobScan, Scanner, Skip, read_file};
+use crate::engine::{BlobScan, FileReader, Loaded, Scanner, Skip};
 use crate::error::ScanError;
 use crate::finding::Finding;
 use crate::report::{Problem, Report};
@@ -197,6 +197,7 @@ pub fn scan_paths(
         let counters = &counters;
         let arg_rel = arg_rel.as_deref();
         walker.run(|| {
+            let mut reader = FileReader::default();
             Box::new(move |entry| {
                 let entry = match entry {
                     Ok(e) => e,
@@ -219,20 +220,20 @@ pub fn scan_paths(
                     counters.skipped.fetch_add(1, Ordering::Relaxed);
                     return WalkState::Continue;
                 }
-                let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                if len > scanner.max_file_size() {
-                    counters.skipped.fetch_add(1, Ordering::Relaxed);
-                    sink.problem(
-                        &display,
-                        format!("skipped: {len} bytes is over the size limit"),
-                        false,
-                    );
-                    return WalkState::Continue;
-                }
-                match read_file(entry.path(), len) {
-                    Ok(bytes) => {
-                        let r = scanner.scan_blob_detailed(&display, &bytes);
-                        sink.record(counters, &display, bytes.len(), r, |_| {});
+                let scan = |bytes: &[u8]| {
+                    let r = scanner.scan_blob_detailed(&display, bytes);
+                    sink.record(counters, &display, bytes.len(), r, |_| {});
+                };
+                match reader.read(entry.path(), scanner.max_file_size()) {
+                    Ok(Loaded::Buf(bytes)) => scan(bytes),
+                    Ok(Loaded::Mapped(map)) => scan(&map),
+                    Ok(Loaded::TooLarge(len)) => {
+                        counters.skipped.fetch_add(1, Ordering::Relaxed);
+                        sink.problem(
+                            &display,
+                            format!("skipped: {len} bytes is over the size limit"),
+                            false,
+                        );
                     }
                     Err(e) => sink.problem(&display, format!("cannot read: {e}"), true),
                 }

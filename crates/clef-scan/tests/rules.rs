@@ -48,3 +48,17 @@ fn every_positive_example_is_found_and_no_negative_is() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn compiled_catalogue_equals_a_runtime_parse_of_the_toml() {
+    let parsed = clef_scan::rules::parse_rule_file(
+        clef_scan::rules::BUILTIN_RULES,
+        std::path::Path::new("rules/builtin.toml"),
+    )
+    .expect("builtin.toml parses");
+    let compiled = builtin_specs().expect("compiled rules");
+    assert_eq!(parsed.len(), compiled.len());
+    for (p, c) in parsed.iter().zip(&compiled) {
+        assert_eq!(p, c, "rule {} differs between build.rs and the TOML", p.id);
+    }
+}

@@ -1,0 +1,222 @@
+//! The keyword pass: every occurrence of every rule keyword in a buffer,
+//! ASCII-case-insensitively, overlapping ones included.
+//!
+//! An Aho–Corasick DFA walk is bound by the latency of one dependent table
+//! load per byte. Large buffers are therefore cut into [`STREAMS`] slices that
+//! are walked in lock step, each with its own state: the loads of different
+//! slices are independent, so the CPU overlaps them, which about doubles the
+//! throughput on this project's benchmark trees (`bench/scan.sh`). Each slice
+//! starts `longest keyword` bytes early so that its state is exact at the
+//! slice boundary, and reports only matches ending inside its own slice: the
+//! result is identical to one overlapping pass (a test checks it against
+//! `aho_corasick`'s own overlapping search).
+
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::dfa::{Builder, DFA};
+use aho_corasick::{Anchored, MatchKind};
+
+/// Slices walked in lock step.
+const STREAMS: usize = 4;
+/// Buffers shorter than this are walked in one stream.
+const MIN_SPLIT: usize = 4096;
+
+/// One keyword occurrence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Hit {
+    /// Offset of the first byte.
+    pub start: usize,
+    /// Index of the keyword in the list given to [`Keywords::new`].
+    pub pattern: u32,
+    /// Offset one past the last byte.
+    pub end: usize,
+}
+
+/// A compiled keyword set.
+#[derive(Debug, Clone)]
+pub struct Keywords {
+    dfa: DFA,
+    longest: usize,
+}
+
+impl Keywords {
+    /// Compile `patterns` (matched ASCII-case-insensitively).
+    pub fn new<P: AsRef<[u8]>>(patterns: &[P]) -> Result<Keywords, String> {
+        let dfa = Builder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .build(patterns)
+            .map_err(|e| e.to_string())?;
+        let longest = patterns.iter().map(|p| p.as_ref().len()).max().unwrap_or(0);
+        Ok(Keywords { dfa, longest })
+    }
+
+    /// Every occurrence in `bytes`, sorted by start offset (then pattern).
+    // `t` indexes all four slices in the same step: that is the point
+    #[allow(clippy::needless_range_loop)]
+    pub fn find_all(&self, bytes: &[u8]) -> Vec<Hit> {
+        let mut out = Vec::new();
+        let Ok(start) = self.dfa.start_state(Anchored::No) else {
+            return out;
+        };
+        if bytes.len() < MIN_SPLIT {
+            let mut sid = start;
+            for (i, &b) in bytes.iter().enumerate() {
+                sid = self.dfa.next_state(Anchored::No, sid, b);
+                if self.dfa.is_special(sid) && self.dfa.is_match(sid) {
+                    self.report(sid, i + 1, &mut out);
+                }
+            }
+            out.sort_unstable();
+            return out;
+        }
+        let n = bytes.len();
+        let chunk = n / STREAMS;
+        // stream k reports matches ending in (own[k], ends[k]] and starts
+        // walking `longest` bytes before its slice so its state is exact there
+        let own: [usize; STREAMS] = std::array::from_fn(|k| k * chunk);
+        let ends: [usize; STREAMS] =
+            std::array::from_fn(|k| if k + 1 == STREAMS { n } else { (k + 1) * chunk });
+        let from: [usize; STREAMS] = std::array::from_fn(|k| own[k].saturating_sub(self.longest));
+        let mut sid = [start; STREAMS];
+        let common = (0..STREAMS).map(|k| ends[k] - from[k]).min().unwrap_or(0);
+        let slices: [&[u8]; STREAMS] = std::array::from_fn(|k| &bytes[from[k]..from[k] + common]);
+        for t in 0..common {
+            for k in 0..STREAMS {
+                sid[k] = self.dfa.next_state(Anchored::No, sid[k], slices[k][t]);
+            }
+            if sid.iter().any(|&s| self.dfa.is_special(s)) {
+                for k in 0..STREAMS {
+                    let end = from[k] + t + 1;
+                    if self.dfa.is_special(sid[k]) && self.dfa.is_match(sid[k]) && end > own[k] {
+                        self.report(sid[k], end, &mut out);
+                    }
+                }
+            }
+        }
+        for k in 0..STREAMS {
+            for (i, &b) in bytes[from[k] + common..ends[k]].iter().enumerate() {
+                sid[k] = self.dfa.next_state(Anchored::No, sid[k], b);
+                let end = from[k] + common + i + 1;
+                if self.dfa.is_special(sid[k]) && self.dfa.is_match(sid[k]) && end > own[k] {
+                    self.report(sid[k], end, &mut out);
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    #[inline(never)]
+    fn report(&self, sid: StateID, end: usize, out: &mut Vec<Hit>) {
+        for i in 0..self.dfa.match_len(sid) {
+            let p = self.dfa.match_pattern(sid, i);
+            out.push(Hit {
+                start: end - self.dfa.pattern_len(p),
+                pattern: p.as_u32(),
+                end,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aho_corasick::AhoCorasickBuilder;
+
+    /// The reference: aho_corasick's own overlapping search.
+    fn reference(patterns: &[&str], hay: &[u8]) -> Vec<Hit> {
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(patterns)
+            .expect("build");
+        let mut v: Vec<Hit> = ac
+            .find_overlapping_iter(hay)
+            .map(|m| Hit {
+                start: m.start(),
+                pattern: m.pattern().as_u32(),
+                end: m.end(),
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// xorshift: deterministic pseudo-random text over a small alphabet so
+    /// that keywords occur often, also across slice boundaries.
+    fn text(len: usize, seed: u64) -> Vec<u8> {
+        let alphabet = b"aAkKeEyY_ -=:tTo\nnpPsS";
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                alphabet[(x % alphabet.len() as u64) as usize]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn equals_overlapping_aho_corasick_on_every_length() {
+        let patterns = [
+            "key", "key ", "_key", "token", "tok", "ok", "pass", "sa", "a", "ke", "kkkkkkkk",
+        ];
+        let kw = Keywords::new(&patterns).expect("build");
+        for (seed, len) in [
+            (1, 0),
+            (2, 1),
+            (3, 4095),
+            (4, 4096),
+            (5, 4097),
+            (6, 10_000),
+            (7, 65_537),
+            (8, 250_001),
+        ] {
+            let hay = text(len, seed);
+            let got = kw.find_all(&hay);
+            let want = reference(&patterns, &hay);
+            if let Some(i) = (0..got.len().min(want.len())).find(|&i| got[i] != want[i]) {
+                panic!(
+                    "len {len}: at {i}: got {:?} want {:?} ({} vs {})",
+                    &got[i..got.len().min(i + 4)],
+                    &want[i..want.len().min(i + 4)],
+                    got.len(),
+                    want.len()
+                );
+            }
+            assert_eq!(got, want, "len {len}");
+        }
+    }
+
+    #[test]
+    fn a_keyword_across_a_slice_boundary_is_found_once() {
+        let kw = Keywords::new(&["secret_token_value"]).expect("build");
+        let mut hay = vec![b'.'; 20_000];
+        // slice boundaries are at multiples of 5,000
+        for at in [4_990, 9_995, 14_999, 19_982] {
+            hay[at..at + 18].copy_from_slice(b"SECRET_token_VALUE");
+        }
+        let got = kw.find_all(&hay);
+        let starts: Vec<usize> = got.iter().map(|h| h.start).collect();
+        assert_eq!(starts, vec![4_990, 9_995, 14_999, 19_982]);
+    }
+
+    #[test]
+    fn the_catalogue_keywords_on_the_catalogue_equal_the_reference() {
+        let specs = crate::rules::builtin_specs().expect("rules");
+        let mut patterns: Vec<String> = specs
+            .iter()
+            .flat_map(|s| s.keywords.iter().map(|k| k.to_ascii_lowercase()))
+            .collect();
+        patterns.sort();
+        patterns.dedup();
+        let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
+        let kw = Keywords::new(&refs).expect("build");
+        let hay = crate::rules::BUILTIN_RULES.as_bytes();
+        let got = kw.find_all(hay);
+        assert!(got.len() > 1000, "only {} hits", got.len());
+        assert_eq!(got, reference(&refs, hay));
+    }
+}
