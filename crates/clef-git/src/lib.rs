@@ -37,6 +37,7 @@
 //! ```
 
 pub mod hooks_support;
+pub mod odb;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -280,6 +281,14 @@ impl Repo {
             }
         }
         Ok(changes)
+    }
+
+    /// The in-process object store, for reading many blobs in parallel
+    /// ([`odb`]). `None` when it cannot be used; fall back to [`Repo::blobs`].
+    pub fn object_store(&self) -> Option<odb::ObjectStore> {
+        let out = self.git(["rev-parse", "--absolute-git-dir"]).ok()?;
+        let dir = String::from_utf8(out).ok()?;
+        odb::ObjectStore::open(Path::new(dir.trim_end_matches(['\n', '\r'])))
     }
 
     /// Stream the contents of `oids` (in order) through one

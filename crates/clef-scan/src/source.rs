@@ -4,7 +4,6 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -278,82 +277,123 @@ pub fn scan_changes(
             !ign
         })
         .collect();
-    let oids: Vec<String> = changes.iter().map(|c| c.oid.clone()).collect();
-    let blobs = repo.blobs(oids, scanner.max_file_size())?;
+    // Inflating blobs (zlib + delta chains) is the cost of a history scan, and
+    // one `git cat-file --batch` does it on one core. So the blob list is cut
+    // into contiguous chunks (neighbouring blobs share delta bases) and each
+    // worker takes the next chunk, reads it through its own `cat-file` and
+    // scans what it reads: `n` readers and `n` scanners overlap.
     let n = threads(nthreads);
-    let (tx, rx) = sync_channel::<(usize, Vec<u8>)>(n * 2);
-    let rx = Mutex::new(rx);
+    let chunk = changes.len().div_ceil(n * 8).max(1);
+    let chunks: Vec<std::ops::Range<usize>> = (0..changes.len())
+        .step_by(chunk)
+        .map(|lo| lo..(lo + chunk).min(changes.len()))
+        .collect();
+    let next = AtomicU64::new(0);
+    let failed: Mutex<Option<ScanError>> = Mutex::new(None);
+    let stop = AtomicBool::new(false);
     let changes = &changes;
-    let mut read_error: Option<ScanError> = None;
+    // in-process reads when possible, `git cat-file` otherwise; only worth
+    // opening for more than a handful of blobs
+    let store = if changes.len() > 16 {
+        repo.object_store()
+    } else {
+        None
+    };
+    let store = store.as_ref();
     std::thread::scope(|s| {
-        for _ in 0..n {
-            let rx = &rx;
-            let sink = &sink;
-            let counters = &counters;
+        for _ in 0..n.min(chunks.len()) {
+            let (sink, counters, chunks, next, failed, stop) =
+                (&sink, &counters, &chunks, &next, &failed, &stop);
             s.spawn(move || {
-                loop {
-                    let msg = match rx.lock() {
-                        Ok(guard) => guard.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok((i, bytes)) = msg else {
+                let fail = |e: ScanError| {
+                    stop.store(true, Ordering::Relaxed);
+                    if let Ok(mut f) = failed.lock() {
+                        f.get_or_insert(e);
+                    }
+                };
+                while !stop.load(Ordering::Relaxed) {
+                    let k = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some(range) = chunks.get(k) else {
                         return;
                     };
-                    let c = &changes[i];
-                    let r = scanner.scan_blob_detailed(&c.path, &bytes);
-                    sink.record(counters, &c.path, bytes.len(), r, |f| {
-                        if let Some(ci) = &c.commit {
-                            f.commit = Some(ci.id.clone());
-                            f.author = Some(ci.author.clone());
-                            f.date = Some(ci.date.clone());
+                    let part = &changes[range.clone()];
+                    if let Some(store) = store {
+                        let reader = store.reader();
+                        for c in part {
+                            if stop.load(Ordering::Relaxed) {
+                                return;
+                            }
+                            match reader.blob(&c.oid, scanner.max_file_size()) {
+                                Ok(b) => scan_blob_data(scanner, sink, counters, c, b),
+                                Err(e) => return fail(e.into()),
+                            }
                         }
-                    });
+                        continue;
+                    }
+                    let oids = part.iter().map(|c| c.oid.clone()).collect();
+                    let blobs = match repo.blobs(oids, scanner.max_file_size()) {
+                        Ok(b) => b,
+                        Err(e) => return fail(e.into()),
+                    };
+                    for (c, blob) in part.iter().zip(blobs) {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        match blob {
+                            Ok(b) => scan_blob_data(scanner, sink, counters, c, b),
+                            Err(e) => return fail(e.into()),
+                        }
+                    }
                 }
             });
         }
-        for (i, blob) in blobs.enumerate() {
-            match blob {
-                Ok(b) => match b.data {
-                    BlobData::Bytes(bytes) => {
-                        if tx.send((i, bytes)).is_err() {
-                            break;
-                        }
-                    }
-                    BlobData::TooLarge(size) => {
-                        counters.skipped.fetch_add(1, Ordering::Relaxed);
-                        let path = changes.get(i).map_or("?", |c| c.path.as_str());
-                        sink.problem(
-                            path,
-                            format!(
-                                "skipped blob {}: {size} bytes is over the size limit",
-                                b.oid
-                            ),
-                            false,
-                        );
-                    }
-                    BlobData::Missing => {
-                        let path = changes.get(i).map_or("?", |c| c.path.as_str());
-                        sink.problem(
-                            path,
-                            format!("blob {} is missing from the repository", b.oid),
-                            true,
-                        );
-                    }
-                },
-                Err(e) => {
-                    read_error = Some(e.into());
-                    break;
-                }
-            }
-        }
-        drop(tx);
     });
-    if let Some(e) = read_error {
+    if let Some(e) = failed.into_inner().ok().flatten() {
         return Err(e);
     }
     let mut report = sink.into_report(&counters, started);
     dedupe_history(&mut report.findings);
     Ok(report)
+}
+
+/// Scan one blob read from git and record the result for its change.
+fn scan_blob_data(
+    scanner: &Scanner,
+    sink: &Sink,
+    counters: &Counters,
+    c: &Change,
+    b: clef_git::Blob,
+) {
+    match b.data {
+        BlobData::Bytes(bytes) => {
+            let r = scanner.scan_blob_detailed(&c.path, &bytes);
+            sink.record(counters, &c.path, bytes.len(), r, |f| {
+                if let Some(ci) = &c.commit {
+                    f.commit = Some(ci.id.clone());
+                    f.author = Some(ci.author.clone());
+                    f.date = Some(ci.date.clone());
+                }
+            });
+        }
+        BlobData::TooLarge(size) => {
+            counters.skipped.fetch_add(1, Ordering::Relaxed);
+            sink.problem(
+                &c.path,
+                format!(
+                    "skipped blob {}: {size} bytes is over the size limit",
+                    b.oid
+                ),
+                false,
+            );
+        }
+        BlobData::Missing => {
+            sink.problem(
+                &c.path,
+                format!("blob {} is missing from the repository", b.oid),
+                true,
+            );
+        }
+    }
 }
 
 /// One finding per (rule, path, secret): a secret that stays in a file for

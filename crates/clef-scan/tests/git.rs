@@ -230,3 +230,109 @@ fn hook_style_use_scan_blob_then_keep_added_lines() {
     }
     assert_eq!(kept, vec![("github-pat".to_string(), 2)]);
 }
+
+/// A repository with many versions of a few files, partly packed (deltas)
+/// and partly loose, with secrets added and removed along the way.
+fn repo_with_long_history() -> (Sandbox, Vec<String>) {
+    let s = Sandbox::new();
+    s.git_init();
+    let mut secret_commits = Vec::new();
+    for i in 0..40 {
+        let mut body = String::new();
+        for k in 0..60 {
+            body.push_str(&format!(
+                "line {k} of revision {i}: value_{k} = compute({k})\n"
+            ));
+        }
+        if i % 10 == 3 {
+            // a distinct key each time, so each is its own finding
+            let tail = ["2RTY", "3RTZ", "4RUY", "5RVY"][i / 10];
+            body.push_str(&format!("AWS_KEY_{i} = \"AKIAQ7XZ3KD5MLPW{tail}\"\n"));
+        }
+        s.write(&format!("src/m{}.py", i % 4), &body);
+        let c = s.commit_all(&format!("revision {i}"));
+        if i % 10 == 3 {
+            secret_commits.push(c);
+        }
+        if i == 25 {
+            s.git(&["gc", "-q", "--aggressive"]);
+        }
+    }
+    (s, secret_commits)
+}
+
+#[test]
+fn in_process_object_reads_equal_git_cat_file() {
+    let (s, _) = repo_with_long_history();
+    let repo = Repo::discover(s.path()).expect("discover");
+    let store = repo
+        .object_store()
+        .expect("gix can open a plain repository");
+    let reader = store.reader();
+    let mut oids: Vec<String> = repo
+        .history()
+        .expect("history")
+        .into_iter()
+        .map(|c| c.oid)
+        .collect();
+    assert!(oids.len() >= 40, "{} blobs", oids.len());
+    let tree = s.git(&["rev-parse", "HEAD^{tree}"]).trim().to_string();
+    oids.push(tree); // not a blob
+    oids.push("0123456789012345678901234567890123456789".into()); // absent
+    for max in [1 << 20, 2000] {
+        let via_git: Vec<_> = repo
+            .blobs(oids.clone(), max)
+            .expect("blobs")
+            .collect::<Result<_, _>>()
+            .expect("read");
+        for (oid, g) in oids.iter().zip(&via_git) {
+            let ours = reader.blob(oid, max).expect("read");
+            let same = match (&ours.data, &g.data) {
+                (BlobData::Bytes(a), BlobData::Bytes(b)) => a == b,
+                (BlobData::TooLarge(a), BlobData::TooLarge(b)) => a == b,
+                (BlobData::Missing, BlobData::Missing) => true,
+                _ => false,
+            };
+            assert!(
+                same,
+                "{oid} (limit {max}): gix {:?} vs git {:?}",
+                ours.data, g.data
+            );
+        }
+    }
+}
+
+#[test]
+fn long_history_is_attributed_the_same_with_and_without_the_object_store() {
+    let (s, secret_commits) = repo_with_long_history();
+    let (code, v) = s.scan_json(&["--history"]);
+    assert_eq!(code, 1, "{v}");
+    let commits = |v: &serde_json::Value| {
+        let mut c: Vec<String> = v["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| f["commit"].as_str().unwrap_or_default().to_string())
+            .collect();
+        c.sort();
+        c
+    };
+    let mut want = secret_commits.clone();
+    want.sort();
+    assert_eq!(
+        commits(&v),
+        want,
+        "each secret once, at the commit that added it"
+    );
+    // the environment redirects object lookup: clef falls back to git cat-file
+    let objects = s.path().join(".git/objects");
+    let out = s.scan_env(
+        &["--format", "json", "--history"],
+        &[(
+            "GIT_OBJECT_DIRECTORY",
+            objects.to_str().expect("utf-8 path"),
+        )],
+    );
+    let v2: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(commits(&v2), want);
+}

@@ -83,6 +83,16 @@ impl Sandbox {
         self.scan_with_stdin(args, None)
     }
 
+    /// Run `clef-scan` with extra environment variables.
+    pub fn scan_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clef-scan"));
+        self.env(&mut cmd);
+        cmd.envs(vars.iter().copied())
+            .args(args)
+            .output()
+            .expect("run clef-scan")
+    }
+
     pub fn scan_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
         use std::io::Write;
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_clef-scan"));

@@ -1,0 +1,103 @@
+//! In-process blob reads for scans of many blobs (`--history`, `--range`).
+//!
+//! `git cat-file --batch` inflates objects on one core with the system zlib;
+//! on a 2,554-commit repository of real code that is 6 s of the scan. gix
+//! reads the same packs in-process (zlib-rs), about 3x faster per core, and
+//! one reader per thread scales with the cores. Listing *which* blobs to read
+//! stays with git's own plumbing (`git log --raw`), which honours every git
+//! option and environment variable; when this store cannot be used safely
+//! (object directory overridden by the environment, a repository gix cannot
+//! open), [`Repo::object_store`](crate::Repo::object_store) returns `None` and
+//! callers use `git cat-file`.
+
+use crate::{Blob, BlobData, GitError};
+
+/// A repository's object database, shareable between threads.
+pub struct ObjectStore {
+    repo: gix::ThreadSafeRepository,
+}
+
+impl std::fmt::Debug for ObjectStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectStore").finish_non_exhaustive()
+    }
+}
+
+/// One thread's handle on an [`ObjectStore`] (it keeps its own delta cache).
+pub struct ObjectReader {
+    repo: gix::Repository,
+}
+
+impl std::fmt::Debug for ObjectReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectReader").finish_non_exhaustive()
+    }
+}
+
+impl ObjectStore {
+    /// Open the object database of the repository whose git directory is
+    /// `git_dir`. `None` if the environment redirects git's object lookup or
+    /// gix cannot open the repository.
+    pub(crate) fn open(git_dir: &std::path::Path) -> Option<ObjectStore> {
+        for var in ["GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES"] {
+            if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
+                return None;
+            }
+        }
+        let repo = gix::open_opts(git_dir, gix::open::Options::isolated()).ok()?;
+        Some(ObjectStore {
+            repo: repo.into_sync(),
+        })
+    }
+
+    /// A reader for the current thread.
+    pub fn reader(&self) -> ObjectReader {
+        ObjectReader {
+            repo: self.repo.to_thread_local(),
+        }
+    }
+}
+
+impl ObjectReader {
+    /// Read blob `oid` (hex). Blobs over `max_size` bytes are not inflated
+    /// ([`BlobData::TooLarge`]); an id that is absent or not a blob is
+    /// [`BlobData::Missing`], as with `git cat-file --batch`.
+    pub fn blob(&self, oid: &str, max_size: u64) -> Result<Blob, GitError> {
+        let missing = || Blob {
+            oid: oid.to_string(),
+            data: BlobData::Missing,
+        };
+        let Ok(id) = gix::ObjectId::from_hex(oid.as_bytes()) else {
+            return Ok(missing());
+        };
+        let header = match self.repo.try_find_header(id) {
+            Ok(Some(h)) => h,
+            Ok(None) => return Ok(missing()),
+            Err(e) => return Err(odb_error(oid, &e)),
+        };
+        if header.kind() != gix::object::Kind::Blob {
+            return Ok(missing());
+        }
+        if header.size() > max_size {
+            return Ok(Blob {
+                oid: oid.to_string(),
+                data: BlobData::TooLarge(header.size()),
+            });
+        }
+        match self.repo.try_find_object(id) {
+            Ok(Some(obj)) => Ok(Blob {
+                oid: oid.to_string(),
+                data: BlobData::Bytes(obj.detach().data),
+            }),
+            Ok(None) => Ok(missing()),
+            Err(e) => Err(odb_error(oid, &e)),
+        }
+    }
+}
+
+fn odb_error(oid: &str, e: &dyn std::error::Error) -> GitError {
+    GitError::Parse {
+        command: "object database".into(),
+        detail: format!("reading {oid}: {e}"),
+    }
+}
