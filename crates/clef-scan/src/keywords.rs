@@ -18,7 +18,7 @@ use aho_corasick::{Anchored, MatchKind};
 /// Slices walked in lock step.
 const STREAMS: usize = 4;
 /// Buffers shorter than this are walked in one stream.
-const MIN_SPLIT: usize = 4096;
+const MIN_SPLIT: usize = 1024;
 
 /// One keyword occurrence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -167,9 +167,10 @@ mod tests {
         for (seed, len) in [
             (1, 0),
             (2, 1),
-            (3, 4095),
-            (4, 4096),
-            (5, 4097),
+            (3, 1023),
+            (4, 1024),
+            (5, 1025),
+            (9, 4097),
             (6, 10_000),
             (7, 65_537),
             (8, 250_001),
