@@ -41,18 +41,34 @@ impl AddedBlob {
 
 impl Repo {
     /// The repository whose work tree contains `dir`, with a single
-    /// `git rev-parse --show-toplevel` (no bare-repository probe).
+    /// `git rev-parse --show-toplevel --absolute-git-dir` (no bare-repository
+    /// probe; the git directory is kept for [`Repo::object_store`]).
     pub fn open_worktree(dir: &Path) -> Result<Repo, GitError> {
-        let out = run_in(dir, ["rev-parse", "--show-toplevel"])?;
-        let root = String::from_utf8_lossy(&out).trim().to_string();
-        if root.is_empty() {
-            return Err(GitError::Parse {
-                command: "rev-parse --show-toplevel".into(),
-                detail: "no work tree".into(),
-            });
-        }
+        let out = run_in(dir, ["rev-parse", "--show-toplevel", "--absolute-git-dir"])?;
+        let text = String::from_utf8_lossy(&out);
+        let lines: Vec<&str> = text.lines().collect();
+        let (root, git_dir) = match lines.as_slice() {
+            [root, git_dir] if !root.is_empty() => (*root, Some(PathBuf::from(git_dir))),
+            // a path with a line break in it: ask for the top level alone
+            _ => {
+                let out = run_in(dir, ["rev-parse", "--show-toplevel"])?;
+                let root = String::from_utf8_lossy(trim_newlines(&out)).into_owned();
+                return if root.is_empty() {
+                    Err(GitError::Parse {
+                        command: "rev-parse --show-toplevel".into(),
+                        detail: "no work tree".into(),
+                    })
+                } else {
+                    Ok(Repo {
+                        root: PathBuf::from(root),
+                        git_dir: None,
+                    })
+                };
+            }
+        };
         Ok(Repo {
             root: PathBuf::from(root),
+            git_dir,
         })
     }
 

@@ -132,6 +132,8 @@ pub enum DiffScope<'a> {
 #[derive(Debug, Clone)]
 pub struct Repo {
     root: PathBuf,
+    /// The git directory, when already known (saves a `rev-parse`).
+    git_dir: Option<PathBuf>,
 }
 
 impl Repo {
@@ -146,6 +148,7 @@ impl Repo {
         let root = String::from_utf8_lossy(&root).trim().to_string();
         Ok(Repo {
             root: PathBuf::from(root),
+            git_dir: None,
         })
     }
 
@@ -286,6 +289,9 @@ impl Repo {
     /// The in-process object store, for reading many blobs in parallel
     /// ([`odb`]). `None` when it cannot be used; fall back to [`Repo::blobs`].
     pub fn object_store(&self) -> Option<odb::ObjectStore> {
+        if let Some(dir) = &self.git_dir {
+            return odb::ObjectStore::open(dir);
+        }
         let out = self.git(["rev-parse", "--absolute-git-dir"]).ok()?;
         let dir = String::from_utf8(out).ok()?;
         odb::ObjectStore::open(Path::new(dir.trim_end_matches(['\n', '\r'])))

@@ -174,7 +174,15 @@ fn judge(
         }
     }
     let oids: Vec<String> = wanted.iter().map(|&i| blobs[i].oid.clone()).collect();
-    for (k, blob) in repo.blobs(oids, MAX_BLOB)?.enumerate() {
+    // in-process reads (no `git cat-file` to start) when the store opens
+    let store = repo.object_store();
+    let reader = store.as_ref().map(clef_git::odb::ObjectStore::reader);
+    let stream: Box<dyn Iterator<Item = Result<clef_git::Blob, clef_git::GitError>>> = match &reader
+    {
+        Some(r) => Box::new(oids.into_iter().map(move |o| r.blob(&o, MAX_BLOB))),
+        None => Box::new(repo.blobs(oids, MAX_BLOB)?),
+    };
+    for (k, blob) in stream.enumerate() {
         let blob = blob?;
         let Some(&i) = wanted.get(k) else { break };
         let b = &blobs[i];
