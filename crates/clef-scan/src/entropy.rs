@@ -2,6 +2,26 @@
 //! secret" filters shared by every rule (placeholders, documentation examples,
 //! template references).
 
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
+
+/// One case-insensitive automaton for a word list: these filters run on
+/// every candidate secret, and a `contains` per word was a fifth of a scan
+/// of assignment-heavy code.
+fn any_word(
+    words: &'static [&'static str],
+    cell: &'static OnceLock<AhoCorasick>,
+) -> &'static AhoCorasick {
+    cell.get_or_init(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(words)
+            .unwrap_or_else(|e| unreachable!("constant word list builds: {e}"))
+    })
+}
+
 /// Shannon entropy of `s` in bits per byte. Empty input has entropy 0.
 pub fn shannon(s: &[u8]) -> f64 {
     if s.is_empty() {
@@ -162,13 +182,23 @@ pub fn is_placeholder(s: &[u8]) -> bool {
     if s.is_empty() {
         return true;
     }
-    let lower = s.to_ascii_lowercase();
-    let text = String::from_utf8_lossy(&lower);
-    let trimmed = text.trim_matches(|c: char| matches!(c, '"' | '\'' | '`' | ' '));
-    if PLACEHOLDER_VALUES.contains(&trimmed) {
-        return true;
+    static VALUES: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    static WORDS: OnceLock<AhoCorasick> = OnceLock::new();
+    let quote_or_space = |b: &u8| matches!(b, b'"' | b'\'' | b'`' | b' ');
+    let start = s.iter().position(|b| !quote_or_space(b)).unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !quote_or_space(b))
+        .map_or(start, |e| e + 1);
+    let trimmed = &s[start..end.max(start)];
+    if trimmed.len() <= 16 {
+        let lower = trimmed.to_ascii_lowercase();
+        let values = VALUES.get_or_init(|| PLACEHOLDER_VALUES.iter().copied().collect());
+        if std::str::from_utf8(&lower).is_ok_and(|t| values.contains(t)) {
+            return true;
+        }
     }
-    if PLACEHOLDER_WORDS.iter().any(|w| text.contains(w)) {
+    if any_word(PLACEHOLDER_WORDS, &WORDS).is_match(s) {
         return true;
     }
     // a long run of one character (aaaaaaaa, 00000000, ________)
@@ -232,8 +262,8 @@ pub fn is_reference(s: &[u8]) -> bool {
         "local.",
         "data.",
     ];
-    let lower = t.to_ascii_lowercase();
-    MARKERS.iter().any(|m| lower.contains(m))
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    any_word(MARKERS, &AC).is_match(t)
 }
 
 #[cfg(test)]
@@ -266,11 +296,16 @@ mod tests {
         assert!(is_placeholder(b"xxxxxxxxxxxxxxxx"));
         assert!(is_placeholder(b"changeme"));
         assert!(is_placeholder(b"1234567890"));
+        assert!(is_placeholder(b"\"Password\""));
+        assert!(is_placeholder(b" `TOKEN` "));
+        assert!(is_placeholder(b"my-SAMPLE-value-123"));
+        assert!(!is_placeholder(b"password-4xK9mQ2pLv8n"));
         assert!(!is_placeholder(b"4xK9mQ2pLv8nR3wZaT7c"));
         assert!(is_reference(b"${DB_PASSWORD}"));
         assert!(is_reference(b"{{ .Values.token }}"));
         assert!(is_reference(b"os.environ['TOKEN']"));
         assert!(is_reference(b"ENC[AES256_GCM,data:abc,type:str]"));
         assert!(!is_reference(b"4xK9mQ2pLv8nR3wZaT7c"));
+        assert!(is_reference(b"Process.Env.API_TOKEN"));
     }
 }
