@@ -291,3 +291,28 @@ fn unusual_paths_are_reported_and_matched() {
     assert!(err.contains("dir with space/conf ig.env:2"), "{err}");
     assert!(err.contains("données/é\tx.txt:1"), "{err}");
 }
+
+#[test]
+fn object_directory_from_the_environment_is_honoured() {
+    // GIT_OBJECT_DIRECTORY redirects git's object store: clef-hook must read
+    // the staged blobs from there too (it falls back to `git cat-file`)
+    let s = repo();
+    let moved = s.home.join("objects");
+    let objects = s.root.join(".git/objects");
+    std::fs::rename(&objects, &moved).expect("move the object store");
+    std::fs::create_dir(&objects).expect("empty objects dir");
+    let env_git = |args: &[&str]| {
+        let mut c = s.cmd("git");
+        c.current_dir(&s.root)
+            .env("GIT_OBJECT_DIRECTORY", &moved)
+            .args(args);
+        clef_e2e::run(c)
+    };
+    s.write("deploy.sh", format!("export GITHUB_TOKEN={}\n", token()));
+    ok(env_git(&["add", "deploy.sh"]));
+    let err = blocked(env_git(&["commit", "-q", "-m", "deploy"]));
+    assert!(err.contains("deploy.sh:1"), "{err}");
+    s.write("deploy.sh", "export GITHUB_TOKEN=${GITHUB_TOKEN}\n");
+    ok(env_git(&["add", "deploy.sh"]));
+    allowed(env_git(&["commit", "-q", "-m", "deploy"]));
+}

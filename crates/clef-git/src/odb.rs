@@ -10,7 +10,7 @@
 //! open), [`Repo::object_store`](crate::Repo::object_store) returns `None` and
 //! callers use `git cat-file`.
 
-use crate::{Blob, BlobData, GitError};
+use crate::{Blob, BlobData, GitError, Repo};
 
 /// A repository's object database, shareable between threads.
 pub struct ObjectStore {
@@ -92,6 +92,21 @@ impl ObjectReader {
             Ok(None) => Ok(missing()),
             Err(e) => Err(odb_error(oid, &e)),
         }
+    }
+}
+
+impl ObjectReader {
+    /// [`ObjectReader::blob`], but an id gix does not find is asked of
+    /// `git cat-file` before it is called missing: a hook must not let a blob
+    /// through unchecked because two readers disagree about where objects live.
+    pub fn blob_or_git(&self, repo: &Repo, oid: &str, max_size: u64) -> Result<Blob, GitError> {
+        let b = self.blob(oid, max_size)?;
+        if matches!(b.data, BlobData::Missing)
+            && let Some(r) = repo.blobs(vec![oid.to_string()], max_size)?.next()
+        {
+            return r;
+        }
+        Ok(b)
     }
 }
 

@@ -179,7 +179,10 @@ fn judge(
     let reader = store.as_ref().map(clef_git::odb::ObjectStore::reader);
     let stream: Box<dyn Iterator<Item = Result<clef_git::Blob, clef_git::GitError>>> = match &reader
     {
-        Some(r) => Box::new(oids.into_iter().map(move |o| r.blob(&o, MAX_BLOB))),
+        Some(r) => Box::new(
+            oids.into_iter()
+                .map(move |o| r.blob_or_git(repo, &o, MAX_BLOB)),
+        ),
         None => Box::new(repo.blobs(oids, MAX_BLOB)?),
     };
     for (k, blob) in stream.enumerate() {

@@ -323,7 +323,7 @@ pub fn scan_changes(
                             if stop.load(Ordering::Relaxed) {
                                 return;
                             }
-                            match reader.blob(&c.oid, scanner.max_file_size()) {
+                            match reader.blob_or_git(repo, &c.oid, scanner.max_file_size()) {
                                 Ok(b) => scan_blob_data(scanner, sink, counters, c, b),
                                 Err(e) => return fail(e.into()),
                             }
