@@ -110,6 +110,25 @@ impl ObjectReader {
     }
 }
 
+impl Repo {
+    /// Blobs `oids`, in order: read by `reader` (in-process) when there is
+    /// one, otherwise through one `git cat-file --batch` ([`Repo::blobs`]).
+    pub fn read_blobs<'a>(
+        &'a self,
+        reader: Option<&'a ObjectReader>,
+        oids: Vec<String>,
+        max_size: u64,
+    ) -> Result<Box<dyn Iterator<Item = Result<Blob, GitError>> + 'a>, GitError> {
+        Ok(match reader {
+            Some(r) => Box::new(
+                oids.into_iter()
+                    .map(move |o| r.blob_or_git(self, &o, max_size)),
+            ),
+            None => Box::new(self.blobs(oids, max_size)?),
+        })
+    }
+}
+
 fn odb_error(oid: &str, e: &dyn std::error::Error) -> GitError {
     GitError::Parse {
         command: "object database".into(),

@@ -177,14 +177,7 @@ fn judge(
     // in-process reads (no `git cat-file` to start) when the store opens
     let store = repo.object_store();
     let reader = store.as_ref().map(clef_git::odb::ObjectStore::reader);
-    let stream: Box<dyn Iterator<Item = Result<clef_git::Blob, clef_git::GitError>>> = match &reader
-    {
-        Some(r) => Box::new(
-            oids.into_iter()
-                .map(move |o| r.blob_or_git(repo, &o, MAX_BLOB)),
-        ),
-        None => Box::new(repo.blobs(oids, MAX_BLOB)?),
-    };
+    let stream = repo.read_blobs(reader.as_ref(), oids, MAX_BLOB)?;
     for (k, blob) in stream.enumerate() {
         let blob = blob?;
         let Some(&i) = wanted.get(k) else { break };
