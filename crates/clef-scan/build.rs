@@ -7,34 +7,12 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Spec {
-    id: String,
-    #[serde(default)]
-    description: String,
-    keywords: Vec<String>,
-    regex: String,
-    #[serde(default = "one")]
-    group: usize,
-    #[serde(default)]
-    entropy: Option<f64>,
-    #[serde(default)]
-    multiline: bool,
-    #[serde(default)]
-    examples: Vec<String>,
-    #[serde(default)]
-    negatives: Vec<String>,
+#[allow(dead_code, unreachable_pub)]
+mod spec {
+    use serde::Deserialize;
+    include!("src/spec.rs");
 }
-
-fn one() -> usize {
-    1
-}
-
-#[derive(serde::Deserialize)]
-struct File {
-    rules: Vec<Spec>,
-}
+use spec::RuleFile;
 
 fn strs(v: &[String]) -> String {
     let items: Vec<String> = v.iter().map(|s| format!("{s:?}")).collect();
@@ -44,8 +22,9 @@ fn strs(v: &[String]) -> String {
 fn main() {
     let src = "rules/builtin.toml";
     println!("cargo::rerun-if-changed={src}");
+    println!("cargo::rerun-if-changed=src/spec.rs");
     let text = std::fs::read_to_string(src).expect("read rules/builtin.toml");
-    let file: File = match toml::from_str(&text) {
+    let file: RuleFile = match toml::from_str(&text) {
         Ok(f) => f,
         Err(e) => panic!("rules/builtin.toml does not parse: {e}"),
     };

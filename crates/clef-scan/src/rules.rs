@@ -21,46 +21,9 @@ pub const SOPS_PLAINTEXT_RULE: &str = "sops-plaintext-value";
 /// Rule id for a `*.enc.*` file that has no SOPS metadata at all.
 pub const SOPS_UNENCRYPTED_RULE: &str = "sops-unencrypted-file";
 
-/// One rule as written in TOML.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleSpec {
-    /// Stable identifier, e.g. `github-pat`.
-    pub id: String,
-    /// Human description.
-    #[serde(default)]
-    pub description: String,
-    /// Literal keywords (matched ASCII-case-insensitively); the regex runs only
-    /// near a keyword hit. At least one is required.
-    pub keywords: Vec<String>,
-    /// Rust regex (bytes, ASCII classes).
-    pub regex: String,
-    /// Capture group holding the secret (default 1; 0 = whole match).
-    #[serde(default = "default_group")]
-    pub group: usize,
-    /// Minimum Shannon entropy (bits/char) of the secret.
-    #[serde(default)]
-    pub entropy: Option<f64>,
-    /// The match may span several lines (PEM blocks).
-    #[serde(default)]
-    pub multiline: bool,
-    /// Lines that must produce a finding of this rule.
-    #[serde(default)]
-    pub examples: Vec<String>,
-    /// Lines that must not produce a finding of this rule.
-    #[serde(default)]
-    pub negatives: Vec<String>,
-}
-
-fn default_group() -> usize {
-    1
-}
-
-#[derive(Debug, Deserialize)]
-struct RuleFile {
-    #[serde(default)]
-    rules: Vec<RuleSpec>,
-}
+// `RuleSpec` and `RuleFile` live in their own file so that `build.rs` parses
+// the built-in catalogue with the very same definition.
+include!("spec.rs");
 
 /// `.clef/scan.toml`: extra rules, disabled rules and allowlists.
 #[derive(Debug, Default, Clone, Deserialize)]
