@@ -158,16 +158,14 @@ impl Scanner {
             Some(p) => crate::baseline::load(p)?,
             None => HashSet::new(),
         };
-        let mut s = Scanner::from_parts(
+        Scanner::from_parts(
             rules::builtin_specs()?,
             config,
             ignore_text.as_deref().map(|t| (opts.root.as_path(), t)),
             baseline,
             opts.max_file_size,
             opts.no_generic,
-        )?;
-        s.max_file_size = opts.max_file_size;
-        Ok(s)
+        )
     }
 
     /// Build from explicit parts. `clefignore` is `(root, text of .clefignore)`:
