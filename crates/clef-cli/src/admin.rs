@@ -250,29 +250,16 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
         write_text(&root.join(".clefignore"), CLEFIGNORE, false)?;
     }
     // Empty cells, so the matrix is complete from the start.
-    let mut blobs = Vec::new();
-    for c in manifest.cells() {
-        let path = c.path_in(&root);
-        if path.exists() {
-            continue;
-        }
-        let plain = cell::new_plain(c.format(), &manifest.recipients_for(&c))
-            .map_err(|e| CliError::sops(&c.file, e))?;
-        let bytes = plain
-            .encrypt()
-            .and_then(|f| f.to_bytes())
-            .map_err(|e| CliError::sops(&c.file, e))?;
-        blobs.push((path, bytes));
-    }
-    let changes: Vec<Change<'_>> = blobs
-        .iter()
-        .map(|(p, b)| Change {
-            path: p.clone(),
-            bytes: b,
-            old: None,
+    let missing: Vec<(Cell, Vec<String>)> = manifest
+        .cells()
+        .into_iter()
+        .filter(|c| !c.path_in(&root).exists())
+        .map(|c| {
+            let r = manifest.recipients_for(&c);
+            (c, r)
         })
         .collect();
-    cell::write_all(&changes)?;
+    write_empty_cells(&root, &missing)?;
     crate::integrations::install_hooks(&root)?;
     eprintln!(
         "clef: initialised {} ({} namespaces x {} environments)",
@@ -347,6 +334,29 @@ pub struct LintArgs {
 }
 
 /// Runs `clef lint`.
+/// Encrypts an empty cell for each `(cell, recipients)` and writes them all
+/// in one batch (`cell::write_all`: all or nothing).
+fn write_empty_cells(root: &Path, cells: &[(Cell, Vec<String>)]) -> Result<(), CliError> {
+    let mut blobs = Vec::new();
+    for (c, recipients) in cells {
+        let bytes = cell::new_plain(c.format(), recipients)
+            .and_then(|plain| plain.encrypt())
+            .and_then(|f| f.to_bytes())
+            .map_err(|e| CliError::sops(&c.file, e))?;
+        blobs.push((c.path_in(root), bytes));
+    }
+    let changes: Vec<Change<'_>> = blobs
+        .iter()
+        .map(|(p, b)| Change {
+            path: p.clone(),
+            bytes: b,
+            old: None,
+        })
+        .collect();
+    cell::write_all(&changes)?;
+    Ok(())
+}
+
 pub fn lint_cmd(dir: Option<&Path>, a: LintArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     let ids = repo.identities()?;
@@ -358,25 +368,11 @@ pub fn lint_cmd(dir: Option<&Path>, a: LintArgs) -> Result<(), CliError> {
             .filter(|c| !c.path_in(&repo.root).exists())
             .collect();
         let _lock = repo.check_writable(&missing.iter().collect::<Vec<_>>())?;
-        let mut blobs = Vec::new();
-        for c in &missing {
-            let r = crate::secrets::cell_recipients(&repo, c)?;
-            let plain = cell::new_plain(c.format(), &r).map_err(|e| CliError::sops(&c.file, e))?;
-            let bytes = plain
-                .encrypt()
-                .and_then(|f| f.to_bytes())
-                .map_err(|e| CliError::sops(&c.file, e))?;
-            blobs.push((c.path_in(&repo.root), bytes));
-        }
-        let changes: Vec<Change<'_>> = blobs
+        let with_recipients = missing
             .iter()
-            .map(|(p, b)| Change {
-                path: p.clone(),
-                bytes: b,
-                old: None,
-            })
-            .collect();
-        cell::write_all(&changes)?;
+            .map(|c| Ok((c.clone(), crate::secrets::cell_recipients(&repo, c)?)))
+            .collect::<Result<Vec<_>, CliError>>()?;
+        write_empty_cells(&repo.root, &with_recipients)?;
         for c in &missing {
             eprintln!("clef: created the empty cell {}", c.file.display());
         }
