@@ -817,7 +817,20 @@ impl Manifest {
         r: &Recipient,
         env: Option<&str>,
     ) -> Result<bool, ManifestError> {
-        let current = match env {
+        let current = self.recipient_list(env)?;
+        if current.iter().any(|x| x.key == r.key) {
+            return Ok(false);
+        }
+        let mut list = current;
+        list.push(r.clone());
+        self.set_recipient_list(env, list)?;
+        Ok(true)
+    }
+
+    /// The recipient list that `env` uses now (its own list, or the global
+    /// one it inherits); the global list for `None`.
+    fn recipient_list(&self, env: Option<&str>) -> Result<Vec<Recipient>, ManifestError> {
+        Ok(match env {
             None => self.age_recipients.clone(),
             Some(e) => {
                 let env = self.environment(e).ok_or_else(|| {
@@ -827,14 +840,7 @@ impl Manifest {
                     .clone()
                     .unwrap_or_else(|| self.age_recipients.clone())
             }
-        };
-        if current.iter().any(|x| x.key == r.key) {
-            return Ok(false);
-        }
-        let mut list = current;
-        list.push(r.clone());
-        self.set_recipient_list(env, list)?;
-        Ok(true)
+        })
     }
 
     /// Removes `key` from the global list or an environment's list (creating
@@ -845,17 +851,7 @@ impl Manifest {
         key: &str,
         env: Option<&str>,
     ) -> Result<bool, ManifestError> {
-        let current = match env {
-            None => self.age_recipients.clone(),
-            Some(e) => {
-                let env = self.environment(e).ok_or_else(|| {
-                    self.invalid("environments", format!("unknown environment '{e}'"))
-                })?;
-                env.recipients
-                    .clone()
-                    .unwrap_or_else(|| self.age_recipients.clone())
-            }
-        };
+        let current = self.recipient_list(env)?;
         if !current.iter().any(|x| x.key == key) {
             return Ok(false);
         }
