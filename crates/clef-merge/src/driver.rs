@@ -578,7 +578,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DriverError> {
 /// through review of clef.yaml, never through a cell.
 pub fn head_access(dir: &Path, path: &Path) -> Result<Option<Access>, DriverError> {
     let err = |e: &dyn std::fmt::Display| DriverError::Manifest(e.to_string());
-    let repo = clef_git::Repo::discover(dir).map_err(|e| err(&e))?;
+    // Outside a repository (the driver run by hand) there is no HEAD.
+    let repo = match clef_git::Repo::discover(dir) {
+        Ok(r) => r,
+        Err(clef_git::GitError::Failed { .. }) => return Ok(None),
+        Err(e) => return Err(err(&e)),
+    };
     let Some(text) = repo
         .file_at("HEAD", clef_core::manifest::FILE_NAME)
         .map_err(|e| err(&e))?
