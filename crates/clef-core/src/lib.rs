@@ -9,6 +9,7 @@
 //! * [`recipients`]: who a cell must be encrypted for.
 //! * [`schema`]: namespace schemas (checked without ever printing values).
 //! * [`lint`]: the repository health check.
+//! * [`service`]: service identities: scope, lookup, validation.
 //! * [`local`]: the per-developer `.clef/config.yaml` and the identity it names.
 //!
 //! Errors carry file names, key names and reasons, never secret values.
@@ -22,6 +23,7 @@ pub mod manifest;
 pub mod matrix;
 pub mod recipients;
 pub mod schema;
+pub mod service;
 pub mod sidecar;
 
 pub use manifest::{Manifest, ManifestError};
