@@ -530,7 +530,7 @@ pub fn recipients(dir: Option<&Path>, cmd: RecipientsCmd) -> Result<(), CliError
                 ));
             }
             if !force {
-                let mine = repo.identities()?.recipients();
+                let mine = repo.identities()?.identities().recipients();
                 if let Some(c) = m.cells().into_iter().find(|c| {
                     !m.recipients_for(c).iter().any(|r| mine.contains(r))
                         && repo
@@ -675,7 +675,7 @@ fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Result<(), Cl
                 .map_err(|e| CliError::sops(&c.file, e))?;
             plain.meta.key_groups = vec![KeyGroup::of_recipients(&after)];
             plain.meta.shamir_threshold = 0;
-            plain.rotate().map_err(|e| CliError::sops(&c.file, e))?;
+            plain.rotate(&ids).map_err(|e| CliError::sops(&c.file, e))?;
             plain
                 .encrypt()
                 .and_then(|f| f.to_bytes())
@@ -771,7 +771,7 @@ pub fn rotate(dir: Option<&Path>, a: RotateArgs) -> Result<(), CliError> {
             .collect();
         plain.meta.key_groups = vec![KeyGroup::of_recipients(&recipients)];
         plain.meta.shamir_threshold = 0;
-        plain.rotate().map_err(|e| CliError::sops(&c.file, e))?;
+        plain.rotate(&ids).map_err(|e| CliError::sops(&c.file, e))?;
         let bytes = plain
             .encrypt()
             .and_then(|f| f.to_bytes())
@@ -863,7 +863,7 @@ pub fn doctor(dir: Option<&Path>, a: DoctorArgs) -> Result<(), CliError> {
         match r.identities() {
             Ok(ids) => {
                 let known = r.manifest.all_recipients();
-                let mine = ids.recipients();
+                let mine = ids.identities().recipients();
                 let matching: Vec<&String> = mine.iter().filter(|x| known.contains(x)).collect();
                 checks.push(Check {
                     name: "identity",

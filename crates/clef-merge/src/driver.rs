@@ -15,7 +15,7 @@ use crate::meta::{MetaSide, merge_meta};
 use crate::tree3::{Conflict, Merged, Side, merge_docs};
 use crate::{DriverError, sidecar};
 use clef_doc::tree::Branch;
-use clef_keys::Identities;
+use clef_sops::Keyring;
 use clef_sops::{DataKey, EncryptedFile, Format, PlainFile, SopsError};
 use std::fs;
 use std::io::Write;
@@ -95,7 +95,7 @@ pub fn merge_sops(
     ours: &[u8],
     theirs: &[u8],
     format: Format,
-    ids: &Identities,
+    ids: &Keyring,
     marker_size: usize,
     labels: &Labels,
 ) -> Result<Outcome, DriverError> {
@@ -202,7 +202,7 @@ pub fn merge_sops(
     if rewrap {
         let (groups, threshold) = (result.meta.key_groups.clone(), result.meta.shamir_threshold);
         result
-            .set_key_groups(groups, threshold)
+            .set_key_groups(groups, threshold, ids)
             .map_err(|e| DriverError::Rewrap(e.to_string()))?;
         notes.push(
             "the Shamir key groups changed on both sides: the data key was split afresh".to_owned(),
@@ -229,7 +229,7 @@ pub fn merge_sops(
 
 fn decrypt_base(
     eb: &EncryptedFile,
-    ids: &Identities,
+    ids: &Keyring,
     ko: &DataKey,
     kt: &DataKey,
 ) -> Result<PlainFile, DriverError> {
@@ -484,7 +484,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DriverError> {
 /// document); on error it is left as git wrote it.
 pub fn run(
     args: &Args,
-    identities: &dyn Fn() -> Result<Identities, DriverError>,
+    identities: &dyn Fn() -> Result<Keyring, DriverError>,
 ) -> Result<Outcome, DriverError> {
     let kind = kind_of(&args.path)?;
     let base = read(&args.base, "%O")?;

@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         // that this clone's `.clef/config.yaml` names (what `clef init` set up).
         let r = driver::run(&args, &|| {
             let here = std::env::current_dir().unwrap_or_default();
-            Ok(clef_keys::Identities::discover_for_repo(&here)?)
+            Ok(clef_keys::Identities::discover_for_repo(&here)?.into())
         });
         report(&path, &r);
         r
