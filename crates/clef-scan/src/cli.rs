@@ -165,9 +165,13 @@ fn execute(
     })?;
     let git_needed = args.staged || args.range.is_some() || args.history;
     let repo = if git_needed {
-        Some(clef_git::Repo::discover(
-            args.root.as_deref().unwrap_or(&cwd),
-        )?)
+        let dir = args.root.as_deref().unwrap_or(&cwd);
+        Some(
+            clef_git::Repo::discover(dir).map_err(|_| ScanError::NotARepository {
+                dir: dir.to_path_buf(),
+                option: git_option(args),
+            })?,
+        )
     } else {
         None
     };
@@ -178,6 +182,12 @@ fn execute(
             .map(|r| r.root().to_path_buf())
             .unwrap_or(cwd.clone()),
     };
+    // rewriting a baseline keeps its salt, so its unchanged entries stay
+    let salt = args
+        .baseline_write
+        .as_deref()
+        .and_then(|p| baseline::load(p).ok())
+        .map(|b| b.salt);
     let opts = ScannerOptions {
         root: root.clone(),
         config: args.config.clone(),
@@ -188,19 +198,19 @@ fn execute(
         },
         max_file_size: args.max_file_size,
         no_generic: args.no_generic,
+        salt,
     };
     let scanner = Scanner::new(&opts)?;
     if args.list_rules {
+        let mut text = String::new();
         for (id, desc) in scanner.rule_ids() {
-            writeln!(stdout, "{id}\t{desc}").map_err(|source| ScanError::Write {
-                what: "stdout".into(),
-                source,
-            })?;
+            text.push_str(&format!("{id}\t{desc}\n"));
         }
+        write_stdout(stdout, &text)?;
         return Ok(EXIT_CLEAN);
     }
     let progress = !args.quiet && args.format == Format::Text;
-    let report: Report = if args.stdin {
+    let mut report: Report = if args.stdin {
         let mut buf = Vec::new();
         stdin
             .read_to_end(&mut buf)
@@ -211,12 +221,13 @@ fn execute(
         source::scan_buffer(&scanner, &args.stdin_name, &buf)
     } else if let Some(repo) = &repo {
         let changes = if args.staged {
-            repo.staged()?
+            repo.staged()
         } else if let Some(r) = &args.range {
-            repo.range(r)?
+            repo.range(r)
         } else {
-            repo.history()?
-        };
+            repo.history()
+        }
+        .map_err(|e| git_failure(args, e))?;
         source::scan_changes(&scanner, repo, changes, args.threads, progress)?
     } else {
         let paths = if args.paths.is_empty() {
@@ -227,13 +238,9 @@ fn execute(
         source::scan_paths(&scanner, &root, &paths, args.threads, progress)
     };
 
+    report.fingerprint_salt = scanner.salt().to_owned();
     if let Some(path) = &args.baseline_write {
-        std::fs::write(path, baseline::render(&report.findings)).map_err(|source| {
-            ScanError::Write {
-                what: path.display().to_string(),
-                source,
-            }
-        })?;
+        write_file(path, &baseline::render(scanner.salt(), &report.findings))?;
         if !args.quiet {
             let _ = writeln!(
                 stderr,
@@ -273,16 +280,8 @@ fn execute(
         }
     };
     match &args.output {
-        Some(p) => std::fs::write(p, rendered).map_err(|source| ScanError::Write {
-            what: p.display().to_string(),
-            source,
-        })?,
-        None => stdout
-            .write_all(rendered.as_bytes())
-            .map_err(|source| ScanError::Write {
-                what: "stdout".into(),
-                source,
-            })?,
+        Some(p) => write_file(p, &rendered)?,
+        None => write_stdout(stdout, &rendered)?,
     }
     Ok(if report.has_errors() {
         EXIT_ERROR
@@ -291,4 +290,60 @@ fn execute(
     } else {
         EXIT_FINDINGS
     })
+}
+
+/// Writes a report or baseline through the project's one atomic writer
+/// (temporary file, fsync, rename): a reader never sees half a baseline.
+fn write_file(path: &std::path::Path, text: &str) -> Result<(), ScanError> {
+    clef_sops::io::atomic_write(path, text.as_bytes(), false).map_err(|source| ScanError::Write {
+        what: path.display().to_string(),
+        source,
+    })
+}
+
+/// Writes to stdout; a closed pipe (`clef-scan --list-rules | head`) is not
+/// an error, as with ripgrep: the reader has what it wanted.
+fn write_stdout(stdout: &mut dyn Write, text: &str) -> Result<(), ScanError> {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(ScanError::Write {
+            what: "stdout".into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The git option that needs a repository, for messages.
+fn git_option(args: &Args) -> &'static str {
+    if args.staged {
+        "--staged"
+    } else if args.range.is_some() {
+        "--range"
+    } else {
+        "--history"
+    }
+}
+
+/// One line for a failed git query: the option and git's own first line,
+/// never git's internal command line.
+fn git_failure(args: &Args, e: clef_git::GitError) -> ScanError {
+    let reason = match e {
+        clef_git::GitError::Failed { stderr, .. } => stderr
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("git failed")
+            .trim_start_matches("fatal: ")
+            .to_owned(),
+        other => other.to_string(),
+    };
+    ScanError::GitQuery {
+        option: match (&args.range, git_option(args)) {
+            (Some(r), "--range") => format!("--range {r}"),
+            (_, o) => o.to_owned(),
+        },
+        reason,
+    }
 }
