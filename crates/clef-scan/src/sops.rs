@@ -392,11 +392,9 @@ fn yaml_leaves(text: &str) -> (Vec<Leaf>, Vec<Range<usize>>) {
         let known = parent_known && key.as_deref().is_none_or(known_field);
         let mut path: Vec<String> = stack.iter().map(|s| s.1.clone()).collect();
         path.extend(key.iter().cloned());
-        if in_meta {
-            if known {
-                metadata.push(off..off + line.len());
-            }
-            // other fields in the metadata are scanned, never "plaintext"
+        // other fields in the metadata are scanned, never "plaintext"
+        if in_meta && known {
+            metadata.push(off..off + line.len());
         }
         let value = strip_comment(value_part).trim_end();
         if value.is_empty() {
