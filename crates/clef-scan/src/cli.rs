@@ -110,6 +110,15 @@ pub struct Args {
     /// List the active rules and exit.
     #[arg(long)]
     pub list_rules: bool,
+    /// Scan only part I of N (1-based) of the files or blobs, split by path
+    /// deterministically; `clef-scan merge` joins the parts' reports.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Key the fingerprints with this salt (hex, 16+ digits) instead of a
+    /// random one, so that the reports of several shards can be merged and
+    /// compared (a `--baseline` provides its own salt).
+    #[arg(long, value_name = "HEX")]
+    pub fingerprint_salt: Option<String>,
 }
 
 /// Run with process arguments (`args[0]` is the program name) on the real
@@ -120,6 +129,10 @@ pub fn run_cli<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     let mut out = stdout.lock();
     let mut err = std::io::stderr();
     let mut input = std::io::stdin().lock();
+    let args: Vec<OsString> = args.into_iter().collect();
+    if args.get(1).is_some_and(|a| a == "merge") {
+        return merge_cli(&args[2..], &mut out, &mut err);
+    }
     match Args::try_parse_from(args) {
         Ok(a) => run(&a, &mut input, &mut out, &mut err, tty),
         Err(e) => {
@@ -183,11 +196,27 @@ fn execute(
             .unwrap_or(cwd.clone()),
     };
     // rewriting a baseline keeps its salt, so its unchanged entries stay
-    let salt = args
-        .baseline_write
+    let salt = match &args.fingerprint_salt {
+        Some(s) if s.len() >= 16 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(s.to_ascii_lowercase())
+        }
+        Some(_) => {
+            return Err(ScanError::Usage(
+                "--fingerprint-salt: expected at least 16 hex digits".into(),
+            ));
+        }
+        None => args
+            .baseline_write
+            .as_deref()
+            .and_then(|p| baseline::load(p).ok())
+            .map(|b| b.salt),
+    };
+    let shard = args
+        .shard
         .as_deref()
-        .and_then(|p| baseline::load(p).ok())
-        .map(|b| b.salt);
+        .map(crate::shard::Shard::parse)
+        .transpose()
+        .map_err(ScanError::Usage)?;
     let opts = ScannerOptions {
         root: root.clone(),
         config: args.config.clone(),
@@ -200,7 +229,7 @@ fn execute(
         no_generic: args.no_generic,
         salt,
     };
-    let scanner = Scanner::new(&opts)?;
+    let scanner = Scanner::new(&opts)?.with_shard(shard);
     if args.list_rules {
         let mut text = String::new();
         for (id, desc) in scanner.rule_ids() {
@@ -345,5 +374,78 @@ fn git_failure(args: &Args, e: clef_git::GitError) -> ScanError {
             (_, o) => o.to_owned(),
         },
         reason,
+    }
+}
+
+/// `clef-scan merge [-o FILE] REPORT…`: one report from several (JSON or
+/// SARIF). Exit 0 without findings, 1 with, 2 on an error.
+fn merge_cli(args: &[OsString], stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
+    const USAGE: &str = "usage: clef-scan merge [-o FILE] REPORT.json|REPORT.sarif…";
+    let mut output: Option<PathBuf> = None;
+    let mut inputs: Vec<PathBuf> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.to_str() {
+            Some("-o" | "--output") => match it.next() {
+                Some(p) => output = Some(PathBuf::from(p)),
+                None => {
+                    let _ = writeln!(stderr, "clef-scan: error: -o needs a FILE\n{USAGE}");
+                    return EXIT_ERROR;
+                }
+            },
+            Some("-h" | "--help") => {
+                let _ = writeln!(stdout, "{USAGE}");
+                return EXIT_CLEAN;
+            }
+            _ => inputs.push(PathBuf::from(a)),
+        }
+    }
+    let result = (|| -> Result<(String, bool), ScanError> {
+        let mut reports = Vec::new();
+        for p in &inputs {
+            let text = std::fs::read_to_string(p).map_err(|source| ScanError::Read {
+                path: p.clone(),
+                source,
+            })?;
+            reports.push(
+                serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
+                    ScanError::Config {
+                        path: p.clone(),
+                        message: format!("not a JSON or SARIF report: {e}"),
+                    }
+                })?,
+            );
+        }
+        let merged = crate::merge::merge(&reports).map_err(ScanError::Usage)?;
+        let found = merged["findings"].as_array().is_some_and(|f| !f.is_empty())
+            || merged["runs"][0]["results"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty());
+        Ok((
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&merged).unwrap_or_default()
+            ),
+            found,
+        ))
+    })();
+    let (text, found) = match result {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = writeln!(stderr, "clef-scan: error: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let written = match &output {
+        Some(p) => write_file(p, &text),
+        None => write_stdout(stdout, &text),
+    };
+    match written {
+        Err(e) => {
+            let _ = writeln!(stderr, "clef-scan: error: {e}");
+            EXIT_ERROR
+        }
+        Ok(()) if found => EXIT_FINDINGS,
+        Ok(()) => EXIT_CLEAN,
     }
 }

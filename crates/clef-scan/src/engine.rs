@@ -113,6 +113,7 @@ pub struct Scanner {
     baseline: HashSet<String>,
     salt: String,
     max_file_size: u64,
+    shard: Option<crate::shard::Shard>,
 }
 
 /// Keywords that send a line to the generic detector. `key` only counts
@@ -295,6 +296,7 @@ impl Scanner {
             baseline: baseline.fingerprints,
             salt: baseline.salt,
             max_file_size,
+            shard: None,
         })
     }
 
@@ -335,6 +337,17 @@ impl Scanner {
             ));
         }
         v
+    }
+
+    /// Restricts work-tree and git scans to one shard (`--shard I/N`).
+    pub fn with_shard(mut self, shard: Option<crate::shard::Shard>) -> Scanner {
+        self.shard = shard;
+        self
+    }
+
+    /// Whether `path` belongs to this scanner's shard (always, unsharded).
+    pub fn in_shard(&self, path: &str) -> bool {
+        self.shard.is_none_or(|s| s.contains(path))
     }
 
     /// The salt (hex) that keys the fingerprints of this scanner's findings.

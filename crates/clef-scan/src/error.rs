@@ -57,6 +57,9 @@ pub enum ScanError {
         /// git's first line, without `fatal: `.
         reason: String,
     },
+    /// A bad option value.
+    #[error("{0}")]
+    Usage(String),
     /// Writing output or the baseline failed.
     #[error("cannot write {what}: {source}")]
     Write {

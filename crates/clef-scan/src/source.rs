@@ -219,6 +219,9 @@ pub fn scan_paths(
                     return WalkState::Continue;
                 }
                 let display = display_path(entry.path(), arg, arg_rel);
+                if !scanner.in_shard(&display) {
+                    return WalkState::Continue;
+                }
                 if scanner.is_ignored(&display, false) {
                     counters.skipped.fetch_add(1, Ordering::Relaxed);
                     return WalkState::Continue;
@@ -273,6 +276,7 @@ pub fn scan_changes(
     // skip ignored paths before reading anything
     let changes: Vec<Change> = changes
         .into_iter()
+        .filter(|c| scanner.in_shard(&c.path))
         .filter(|c| {
             let ign = scanner.is_ignored(&c.path, false);
             if ign {

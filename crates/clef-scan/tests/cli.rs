@@ -509,3 +509,78 @@ fn baseline_fingerprints_are_keyed_with_a_salt_of_their_own() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--baseline-write"));
 }
+
+// issue 16: --shard I/N and `clef-scan merge`
+#[test]
+fn n_shards_merged_report_exactly_what_one_run_reports() {
+    let s = Sandbox::new();
+    s.git_init();
+    for k in 0..24 {
+        let secret = match k % 3 {
+            0 => GHP.to_string(),
+            1 => STRIPE.to_string(),
+            _ => AKIA.to_string(),
+        };
+        s.write(
+            &format!("svc{k}/config.env"),
+            format!("# service {k}\nKEY={secret}\n"),
+        );
+        if k % 6 == 5 {
+            s.commit_all(&format!("batch {k}"));
+        }
+    }
+    // the same secret moved in a later commit: history reports it once
+    s.write("svc0/config.env", format!("\n\n# moved\nKEY={GHP}\n"));
+    s.commit_all("move");
+    let salt = ["--fingerprint-salt", "00112233445566778899aabbccddeeff"];
+    for mode in [&["."][..], &["--history"][..]] {
+        let mut one = salt.to_vec();
+        one.extend_from_slice(mode);
+        let (code, whole) = s.scan_json(&one);
+        assert_eq!(code, 1);
+        let n = 3;
+        let mut parts = Vec::new();
+        for i in 1..=n {
+            let shard = format!("{i}/{n}");
+            // outside the scanned tree
+            let file = s
+                .home
+                .path()
+                .join(format!("part{i}.json"))
+                .display()
+                .to_string();
+            let mut a = vec!["--format", "json", "-o", &file, "--shard", &shard];
+            a.extend_from_slice(&salt);
+            a.extend_from_slice(mode);
+            let out = s.scan(&a);
+            assert!(out.status.code() == Some(0) || out.status.code() == Some(1));
+            parts.push(file);
+        }
+        let mut m = vec!["merge"];
+        m.extend(parts.iter().map(String::as_str));
+        let out = s.scan(&m);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let merged: serde_json::Value = serde_json::from_slice(&out.stdout).expect("merged");
+        assert_eq!(merged["findings"], whole["findings"], "{mode:?}");
+        assert!(whole["findings"].as_array().is_some_and(|f| f.len() >= 24));
+        assert_eq!(
+            merged["stats"]["files"], whole["stats"]["files"],
+            "{mode:?}"
+        );
+        // every shard did part of the work
+        for p in &parts {
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(p).expect("part")).expect("json");
+            let n = v["findings"].as_array().map_or(0, Vec::len);
+            assert!(n > 0 && n < 24, "{p}: {n}");
+        }
+    }
+    let out = s.scan(&["--shard", "4/3", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 <= I <= N"));
+}
