@@ -160,7 +160,7 @@ fn inspect(a: SourceArgs) -> Result<(), CliError> {
     let doc = parse(&a.source).map_err(|f| report(&a.source, a.json, f, vec![]))?;
     let now = clock::now_ms();
     let (art, revoked) = match doc {
-        Document::Artifact(x) => (x, None),
+        Document::Artifact(x) => (*x, None),
         Document::Revoked(m) => {
             let fields = vec![
                 ("source", Json::s(a.source.display().to_string())),
@@ -263,7 +263,7 @@ fn verify(a: VerifyArgs) -> Result<(), CliError> {
     let skipped = || -> Vec<(&'static str, Json)> { vec![] };
     let key = load_key(&a.signer).map_err(|f| report(src, json, f, skipped()))?;
     let art = match parse(src).map_err(|f| report(src, json, f, skipped()))? {
-        Document::Artifact(x) => x,
+        Document::Artifact(x) => *x,
         Document::Revoked(m) => {
             let f = fail(
                 "revoked",
