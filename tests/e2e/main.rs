@@ -2,6 +2,7 @@
 //! The binaries must be built first (`cargo build --workspace --bins`; the
 //! test command does it).
 
+mod access;
 mod bad_input;
 mod cli_bad_input;
 mod cli_merge;

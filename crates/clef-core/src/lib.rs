@@ -6,7 +6,9 @@
 //! * [`sidecar`]: the plaintext `.clef-meta.yaml` bookkeeping (pending
 //!   placeholders, rotation records).
 //! * [`cell`]: reading and writing a cell together with its sidecar.
-//! * [`recipients`]: who a cell must be encrypted for.
+//! * [`access`]: who may read a cell (the access list) and how a cell's
+//!   `sops` block drifts from it.
+//! * [`recipients`]: editing the recipient lists.
 //! * [`schema`]: namespace schemas (checked without ever printing values).
 //! * [`lint`]: the repository health check.
 //! * [`service`]: service identities: scope, lookup, validation.
@@ -15,6 +17,7 @@
 //! Errors carry file names, key names and reasons, never secret values.
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod cell;
 pub mod lint;
 pub mod local;

@@ -860,6 +860,28 @@ impl Manifest {
         Ok(true)
     }
 
+    /// Removes `key` from every list it is in: the global list and each
+    /// environment's own list. Returns the scopes it was removed from
+    /// (`global`, `env:NAME`); empty when it was in none.
+    pub fn remove_recipient_everywhere(&mut self, key: &str) -> Result<Vec<String>, ManifestError> {
+        let mut scopes = Vec::new();
+        if self.age_recipients.iter().any(|r| r.key == key) {
+            self.remove_recipient(key, None)?;
+            scopes.push("global".to_owned());
+        }
+        let own: Vec<String> = self
+            .environments
+            .iter()
+            .filter(|e| e.recipients.iter().flatten().any(|r| r.key == key))
+            .map(|e| e.name.clone())
+            .collect();
+        for e in own {
+            self.remove_recipient(key, Some(&e))?;
+            scopes.push(format!("env:{e}"));
+        }
+        Ok(scopes)
+    }
+
     fn invalid(&self, field: &str, reason: String) -> ManifestError {
         ManifestError::Invalid {
             path: self.path.clone(),

@@ -16,6 +16,7 @@
 //! The policy is in [`policy`]. Nothing here ever prints or returns a secret
 //! value: previews are redacted, errors carry paths, rule ids and git's stderr.
 
+pub mod access;
 pub mod install;
 pub mod policy;
 
@@ -151,6 +152,17 @@ fn judge(
     let root = repo.root();
     let manifest = policy::Manifest::load(root)?;
     v.no_manifest = manifest.is_none();
+    // The access list (who may read each cell), from the same clef.yaml.
+    let model = match manifest.as_ref().map(|_| clef_core::Manifest::load(root)) {
+        Some(Ok(m)) => Some(m),
+        Some(Err(e)) => {
+            v.notes.push(format!(
+                "clef.yaml does not validate ({e}): recipients of cells not checked"
+            ));
+            None
+        }
+        None => None,
+    };
     let mut scanner = Some(scanner);
     let mut built: Option<Scanner> = None;
     let mut pending: Vec<(usize, Vec<clef_scan::Finding>)> = Vec::new();
@@ -193,6 +205,9 @@ fn judge(
                     // the blob is a key file; nothing else to say about it
                 } else if sops {
                     policy::check_sops(&b.path, &bytes, &mut problems);
+                    if let Some(m) = &model {
+                        access::check_access(m, &b.path, &bytes, &mut problems);
+                    }
                 } else {
                     if manifest.is_some() && b.path.ends_with(".clef-meta.yaml") {
                         policy::check_conflict(
