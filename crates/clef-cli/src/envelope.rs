@@ -425,10 +425,10 @@ fn decrypt(a: DecryptArgs) -> Result<(), CliError> {
     }
     if json {
         let values = if a.reveal || a.key.is_some() {
-            Json::Obj(
+            Json::Map(
                 flat.iter()
                     .filter(|(k, _)| shown(k))
-                    .map(|(k, v)| (leak(k), Json::s(v.as_str())))
+                    .map(|(k, v)| (k.clone(), Json::s(v.as_str())))
                     .collect(),
             )
         } else {
@@ -455,10 +455,4 @@ fn decrypt(a: DecryptArgs) -> Result<(), CliError> {
         s.push('\n');
     }
     out::print_str(&s)
-}
-
-/// JSON object keys are `&'static str`; key names of one short-lived
-/// command are leaked on purpose (names, never values).
-fn leak(s: &str) -> &'static str {
-    Box::leak(s.to_owned().into_boxed_str())
 }

@@ -9,6 +9,7 @@ mod pack;
 mod repo;
 mod secrets;
 mod self_check;
+mod service;
 mod sops_cmd;
 
 use std::path::PathBuf;
@@ -120,6 +121,9 @@ enum Cmd {
     /// Replace an identity's packed artifact with a revocation marker.
     #[command(after_long_help = EXIT_CODES)]
     Revoke(pack::RevokeArgs),
+    /// Manage service identities (clef.yaml `service_identities`): what a workload may read.
+    #[command(subcommand, after_long_help = EXIT_CODES)]
+    Service(service::ServiceCmd),
     /// Generate keys (`clef keygen signing`: an Ed25519 pair for signing artifacts).
     #[command(subcommand)]
     Keygen(pack::KeygenCmd),
@@ -179,6 +183,7 @@ fn main() {
         Cmd::Pack(a) => pack::pack(dir, a),
         Cmd::Revoke(a) => pack::revoke(dir, a),
         Cmd::Keygen(c) => pack::keygen(c),
+        Cmd::Service(c) => service::run(dir, c),
         Cmd::Envelope(c) => envelope::run(c),
     };
     if let Err(e) = result {
