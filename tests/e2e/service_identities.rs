@@ -246,13 +246,18 @@ fn service_bad_input_and_drift() {
     let text = String::from_utf8_lossy(&v.stdout).into_owned();
     assert!(
         text.contains(
-            "\"type\":\"missing_environment\",\"identity\":\"gw\",\"environment\":\"production\""
+            "\"type\":\"missing_environment\",\"identity\":\"gw\",\"environment\":\"production\",\"file\":null,\"message\":\"no key for environment 'production'\""
         ),
         "{text}"
     );
     // the dropped recipient still has its stanza on api/production: lint names it
     let l = d.clef(&["lint"]);
-    assert_eq!(code(&l), 1, "{}", String::from_utf8_lossy(&l.stdout));
+    let lint_out = format!("{}{}", String::from_utf8_lossy(&l.stdout), stderr(&l));
+    assert_eq!(code(&l), 1, "{lint_out}");
+    assert!(
+        lint_out.contains("service identity 'gw': no key for environment 'production'"),
+        "lint reports the coverage gap: {lint_out}"
+    );
     let out = d.ok(&["service", "add-env", "gw", "production", "--json"]);
     assert!(out.starts_with("{\"action\":\"env-added\",\"identity\":\"gw\",\"environment\":\"production\",\"provider\":\"age\",\"privateKey\":\"AGE-SECRET-KEY-1"), "{out}");
     assert_eq!(

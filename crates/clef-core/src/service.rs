@@ -256,10 +256,7 @@ pub fn validate(root: &Path, m: &Manifest) -> Vec<ServiceIssue> {
                     "missing_environment",
                     Some(&e.name),
                     None,
-                    format!(
-                        "service identity '{}' has no key for environment '{}'",
-                        si.name, e.name
-                    ),
+                    format!("no key for environment '{}'", e.name),
                     Some(format!("clef service add-env {} {}", si.name, e.name)),
                 ));
             }
