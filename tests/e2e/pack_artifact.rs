@@ -93,8 +93,11 @@ fn setup() -> Setup {
     d.ok(&["set", "api/production", "QUOTE", "a\"b\\c<&>\u{e9}\nline2"]);
     d.ok(&["set", "web/production", "TOKEN", "web-canary-9931"]);
     d.ok(&["set", "db/production", "ROOT", "db-canary-5120"]);
-    // db/production: only `other` can read it now.
+    // db/production: only `other` can read it now (re-keyed outside the
+    // repository, where no clef.yaml governs it, then put back).
     let f = d.root.join("secrets/db/production.enc.yaml");
+    let outside = d.tmp.join("production.enc.yaml");
+    std::fs::copy(&f, &outside).unwrap();
     let mut c = d.cmd(clef_e2e::bin("clef"));
     c.env("SOPS_AGE_KEY_FILE", d.identity())
         .args([
@@ -105,8 +108,9 @@ fn setup() -> Setup {
             "--rm-age",
             &d.recipient(),
         ])
-        .arg(&f);
+        .arg(&outside);
     ok(run(c));
+    std::fs::rename(&outside, &f).unwrap();
     Setup { _w: w, d, svc }
 }
 
@@ -429,4 +433,83 @@ fn bad_artifacts_fail_with_the_reference_exit_codes() {
     }
     assert!(!d.root.join("x.json").exists());
     let _ = private;
+}
+
+/// Node, the old tool's runtime, with its signer's exact calls
+/// (`core/src/artifact/signer.ts`): a key pair made by
+/// `generateKeyPairSync("ed25519")` signs through `clef pack`, and
+/// `crypto.verify(null, payload, spki)` accepts the result; `JSON.stringify(a,
+/// null, 2)` of the parsed artifact gives back the same bytes.
+#[test]
+fn node_reads_and_verifies_like_the_typescript_clef() {
+    let Some(node) = which("node") else {
+        if std::env::var("CLEF_REQUIRE_ORACLE").as_deref() == Ok("1") {
+            panic!("node is required (CLEF_REQUIRE_ORACLE=1)");
+        }
+        eprintln!("skipped: node not installed");
+        return;
+    };
+    let s = setup();
+    let d = &s.d;
+    let keys = node_out(
+        &node,
+        r#"const c=require("crypto");const p=c.generateKeyPairSync("ed25519");
+console.log(p.privateKey.export({type:"pkcs8",format:"der"}).toString("base64"));
+console.log(p.publicKey.export({type:"spki",format:"der"}).toString("base64"));"#,
+        &[],
+    );
+    let (pk8, spki) = keys.split_once('\n').unwrap();
+    ok(d.clef(&[
+        "pack",
+        "gw",
+        "production",
+        "--ttl",
+        "600",
+        "--signing-key",
+        pk8,
+        "-o",
+        "n.json",
+    ]));
+    let path = d.root.join("n.json");
+    let r = node_out(
+        &node,
+        r#"const crypto=require("crypto"),fs=require("fs");
+const raw=fs.readFileSync(process.argv[1],"utf8"), a=JSON.parse(raw), e=a.envelope;
+const f=["clef-sig-v3",String(a.version),a.identity,a.environment,a.revision,a.packedAt,a.ciphertextHash,
+ a.expiresAt??"",e?.provider??"",e?.keyId??"",e?.wrappedKey??"",e?.algorithm??"",e?.iv??"",e?.authTag??""];
+const k=crypto.createPublicKey({key:Buffer.from(process.argv[2],"base64"),format:"der",type:"spki"});
+console.log(crypto.verify(null,Buffer.from(f.join("\n"),"utf-8"),k,Buffer.from(a.signature,"base64")),
+ crypto.createHash("sha256").update(a.ciphertext).digest("hex")===a.ciphertextHash,
+ JSON.stringify(a,null,2)===raw, new Date(a.expiresAt).getTime()-new Date(a.packedAt).getTime());"#,
+        &[path.to_str().unwrap(), spki],
+    );
+    assert_eq!(r, "true true true 600000");
+    ok(d.clef(&["envelope", "verify", "n.json", "--signer-key", spki]));
+}
+
+fn which(bin: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(bin))
+            .find(|f| f.is_file())
+    })
+}
+
+fn node_out(node: &Path, script: &str, args: &[&str]) -> String {
+    let o = Command::new(node)
+        .arg("-e")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run node");
+    assert!(
+        o.status.success(),
+        "node: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
 }
