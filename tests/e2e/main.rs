@@ -14,4 +14,6 @@ mod hooks_install;
 mod hooks_precommit;
 mod hooks_push;
 mod hooks_util;
+mod pack_artifact;
+mod service_identities;
 mod sops_interop;

@@ -93,7 +93,7 @@ pub fn open(
 ) -> Result<(Artifact, Plaintext), ArtifactError> {
     let a = match Document::parse(text)? {
         Document::Revoked(m) => return Err(ArtifactError::Revoked(m.revoked_at)),
-        Document::Artifact(a) => a,
+        Document::Artifact(a) => *a,
     };
     a.check(verify_key, now_ms)?;
     let bytes = seal::open(&a, ids, unwrapper)?;

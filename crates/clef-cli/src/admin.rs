@@ -670,7 +670,7 @@ fn recipients_list(repo: &Repo, env: Option<&str>, json: bool) -> Result<(), Cli
 /// Re-wraps (or, when someone lost access, rotates) every cell whose
 /// recipients change between the current manifest and `new`, then writes the
 /// manifest and the cells in one step.
-fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Result<(), CliError> {
+pub(crate) fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Result<(), CliError> {
     let ids = repo.identities()?;
     let all: Vec<Cell> = repo.manifest.cells();
     let _lock = repo.check_writable(&all.iter().collect::<Vec<_>>())?;

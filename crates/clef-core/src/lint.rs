@@ -334,5 +334,24 @@ pub fn run(root: &Path, manifest: &Manifest, ids: &Keyring) -> Report {
             }
         }
     }
+    // Service identities: environment coverage and shared keys (their
+    // per-cell recipient drift is the access check above).
+    for s in crate::service::validate(root, manifest) {
+        if matches!(s.code, "recipient_not_registered" | "scope_mismatch") {
+            continue;
+        }
+        r.issues.push(issue(
+            if s.severity == "error" {
+                Error
+            } else {
+                Warning
+            },
+            "service",
+            Path::new(crate::manifest::FILE_NAME),
+            None,
+            format!("service identity '{}': {}", s.identity, s.message),
+            s.fix,
+        ));
+    }
     r
 }
