@@ -11,6 +11,7 @@
 //! * [`recipients`]: editing the recipient lists.
 //! * [`schema`]: namespace schemas (checked without ever printing values).
 //! * [`lint`]: the repository health check.
+//! * [`service`]: service identities: scope, lookup, validation.
 //! * [`local`]: the per-developer `.clef/config.yaml` and the identity it names.
 //!
 //! Errors carry file names, key names and reasons, never secret values.
@@ -25,6 +26,7 @@ pub mod manifest;
 pub mod matrix;
 pub mod recipients;
 pub mod schema;
+pub mod service;
 pub mod sidecar;
 
 pub use manifest::{Manifest, ManifestError};
