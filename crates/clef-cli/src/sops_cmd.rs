@@ -4,7 +4,6 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use clef_keys::Identities;
 use clef_sops::{CryptRule, EncryptedFile, Format, KeyGroup, Keyring, PlainFile, SopsError, path};
 
 use crate::error::{CliError, code};
@@ -218,7 +217,7 @@ pub fn load(file: &Path, input_type: Option<&str>) -> Result<EncryptedFile, CliE
 /// Discovers identities (the keyring's age backend), mapping errors.
 pub fn identities() -> Result<Keyring, CliError> {
     let here = std::env::current_dir().unwrap_or_default();
-    Identities::discover_for_repo(&here)
+    clef_core::local::identities_near(&here)
         .map(Keyring::new)
         .map_err(|e| CliError::new(code::KEY, e.to_string()))
 }

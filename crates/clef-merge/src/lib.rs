@@ -99,6 +99,9 @@ pub enum DriverError {
     /// Loading identities failed.
     #[error("loading age identities: {0}")]
     Keys(#[from] clef_keys::KeyError),
+    /// This clone's `.clef/config.yaml` is unreadable, or the identity it names.
+    #[error(transparent)]
+    Local(#[from] clef_core::local::LocalError),
     /// The tree merge refused the inputs.
     #[error(transparent)]
     Merge(#[from] MergeError),
