@@ -8,6 +8,7 @@ mod cli_bad_input;
 mod cli_merge;
 mod cli_support;
 mod cli_tutorial;
+mod exit_codes;
 mod hooks_framework;
 mod hooks_hardening;
 mod hooks_install;
