@@ -18,6 +18,7 @@ pub mod io;
 pub mod masterkey;
 pub mod metadata;
 pub mod path;
+pub mod re2;
 pub mod shamir;
 pub mod time;
 mod walk;
@@ -139,10 +140,12 @@ pub enum SopsError {
     #[error("{0}")]
     Meta(#[from] metadata::MetaError),
     /// A crypt-rule regex does not compile.
-    #[error("sops metadata: '{field}' is not a valid regular expression")]
+    #[error("'{field}' is not a valid RE2 regular expression (sops uses Go's RE2): {reason}")]
     BadRule {
         /// Which rule.
         field: &'static str,
+        /// Why (RE2's reason).
+        reason: String,
     },
     /// A value the crypt rule says is encrypted is not an `ENC[...]`.
     #[error("value at {path} should be encrypted but is in clear text")]
