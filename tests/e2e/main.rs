@@ -12,4 +12,5 @@ mod hooks_install;
 mod hooks_precommit;
 mod hooks_push;
 mod hooks_util;
+mod sops_dropin;
 mod sops_interop;

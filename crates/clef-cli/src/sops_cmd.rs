@@ -9,6 +9,66 @@ use clef_sops::{CryptRule, EncryptedFile, Format, KeyGroup, Keyring, PlainFile, 
 
 use crate::error::{CliError, code};
 
+/// sops 3.11's exit codes (`cmd/sops/codes`), which `clef sops` returns so
+/// that scripts written for sops keep working.
+pub mod sops_code {
+    /// ErrorGeneric: plaintext or empty input, bad metadata, no or bad recipients, missing path.
+    pub const GENERIC: i32 = 1;
+    /// CouldNotReadInputFile: unparsable input.
+    pub const READ: i32 = 2;
+    /// CouldNotWriteOutputFile.
+    pub const WRITE: i32 = 3;
+    /// ErrorInvalidSetFormat: bad `set` path or value.
+    pub const SET_FORMAT: i32 = 7;
+    /// ErrorDecryptingTree: a value fails AES-GCM, was moved, or has a bad type/IV.
+    pub const DECRYPT_TREE: i32 = 25;
+    /// MacMismatch (also a MAC that cannot be decrypted, or none).
+    pub const MAC: i32 = 51;
+    /// InvalidTreePathFormat (`--extract`).
+    pub const TREE_PATH: i32 = 91;
+    /// NoFileSpecified / file not found.
+    pub const NO_FILE: i32 = 100;
+    /// CouldNotRetrieveKey: no master key opens (or wraps) the data key.
+    pub const KEY: i32 = 128;
+    /// FileAlreadyEncrypted.
+    pub const ALREADY_ENCRYPTED: i32 = 203;
+}
+
+/// sops's exit code for an engine error.
+pub fn sops_exit(e: &SopsError) -> i32 {
+    use sops_code::*;
+    match e {
+        SopsError::Yaml(_) | SopsError::Json(_) | SopsError::Dotenv(_) | SopsError::NotUtf8(_) => {
+            READ
+        }
+        SopsError::Empty
+        | SopsError::NotEncryptedFile
+        | SopsError::Meta(_)
+        | SopsError::BadRule { .. }
+        | SopsError::NoRecipients
+        | SopsError::Path(_)
+        | SopsError::Output { .. }
+        | SopsError::Keys(clef_keys::KeyError::BadRecipient(_)) => GENERIC,
+        SopsError::AlreadyEncrypted => ALREADY_ENCRYPTED,
+        SopsError::MacMismatch | SopsError::MacUndecryptable | SopsError::NoMac => MAC,
+        SopsError::NotEncrypted { .. }
+        | SopsError::Value { .. }
+        | SopsError::BadPlaintext { .. } => DECRYPT_TREE,
+        SopsError::NoIdentity { .. }
+        | SopsError::Threshold { .. }
+        | SopsError::BadDataKey
+        | SopsError::Keys(_)
+        | SopsError::Shamir(_)
+        | SopsError::Wrap(_)
+        | SopsError::UnsupportedMasterKey(_) => KEY,
+    }
+}
+
+/// An engine error on `file`, with sops's exit code.
+fn fail(file: &Path, e: SopsError) -> CliError {
+    CliError::new(sops_exit(&e), format!("{}: {e}", file.display()))
+}
+
 /// `clef sops` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum SopsCmd {
@@ -16,7 +76,7 @@ pub enum SopsCmd {
     Decrypt(DecryptArgs),
     /// Encrypt a plaintext file (stdout, or in place with -i).
     Encrypt(EncryptArgs),
-    /// Add or remove age recipients, re-wrapping the same data key (values untouched).
+    /// Sync the recipients with the matching .sops.yaml rule (or --add-age/--rm-age), re-wrapping the same data key.
     Updatekeys(UpdateKeysArgs),
     /// Generate a new data key and re-encrypt every value with it.
     Rotate(RotateArgs),
@@ -112,6 +172,9 @@ pub struct UpdateKeysArgs {
     /// Accepted for compatibility with `sops updatekeys -y`; clef never prompts.
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// Path of a .sops.yaml to use instead of searching from the current directory.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 /// `rotate`
@@ -200,9 +263,9 @@ pub fn format_of(file: &Path, explicit: Option<&str>) -> Result<Format, CliError
 pub fn read_file(file: &Path) -> Result<Vec<u8>, CliError> {
     std::fs::read(file).map_err(|e| {
         let c = if e.kind() == std::io::ErrorKind::NotFound {
-            code::NO_FILE
+            sops_code::NO_FILE
         } else {
-            code::READ
+            sops_code::READ
         };
         CliError::new(c, format!("{}: cannot read: {}", file.display(), e.kind()))
     })
@@ -212,7 +275,7 @@ pub fn read_file(file: &Path) -> Result<Vec<u8>, CliError> {
 pub fn load(file: &Path, input_type: Option<&str>) -> Result<EncryptedFile, CliError> {
     let format = format_of(file, input_type)?;
     let bytes = read_file(file)?;
-    EncryptedFile::parse(&bytes, format).map_err(|e| CliError::sops(file, e))
+    EncryptedFile::parse(&bytes, format).map_err(|e| fail(file, e))
 }
 
 /// Discovers identities (the keyring's age backend), mapping errors.
@@ -230,7 +293,7 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(CliError::new(
-            code::WRITE,
+            sops_code::WRITE,
             format!("cannot write to stdout: {}", e.kind()),
         )),
     }
@@ -240,7 +303,7 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
 pub fn write_file(file: &Path, bytes: &[u8]) -> Result<(), CliError> {
     clef_sops::io::atomic_write(file, bytes, false).map_err(|e| {
         CliError::new(
-            code::WRITE,
+            sops_code::WRITE,
             format!("{}: cannot write: {}", file.display(), e.kind()),
         )
     })
@@ -253,35 +316,33 @@ fn decrypt(a: DecryptArgs) -> Result<(), CliError> {
         None => file.format,
     };
     let ids = identities()?;
-    let key = file
-        .data_key(&ids)
-        .map_err(|e| CliError::sops(&a.file, e))?;
+    let key = file.data_key(&ids).map_err(|e| fail(&a.file, e))?;
     let plain = if a.ignore_mac {
-        let (p, ok) = file
-            .decrypt_unchecked(key)
-            .map_err(|e| CliError::sops(&a.file, e))?;
+        let (p, ok) = file.decrypt_unchecked(key).map_err(|e| fail(&a.file, e))?;
         if !ok {
             eprintln!(
-                "clef: warning: {}: MAC mismatch ignored (--ignore-mac)",
-                a.file.display()
+                "clef: warning: {}: MAC {} ignored (--ignore-mac)",
+                a.file.display(),
+                if file.meta.mac.is_empty() {
+                    "absent"
+                } else {
+                    "mismatch"
+                }
             );
         }
         p
     } else {
-        file.decrypt_with_key(key)
-            .map_err(|e| CliError::sops(&a.file, e))?
+        file.decrypt_with_key(key).map_err(|e| fail(&a.file, e))?
     };
     let bytes = match &a.extract {
-        None => plain
-            .emit(out_format)
-            .map_err(|e| CliError::sops(&a.file, e))?,
+        None => plain.emit(out_format).map_err(|e| fail(&a.file, e))?,
         Some(expr) => {
-            let steps =
-                path::parse(expr).map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))?;
+            let steps = path::parse(expr)
+                .map_err(|e| CliError::new(sops_code::TREE_PATH, e.to_string()))?;
             let doc = plain.docs.first().cloned().unwrap_or_default();
             let v = path::get(&doc, &steps)
-                .map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))?;
-            extract_bytes(&v, out_format).map_err(|e| CliError::sops(&a.file, e))?
+                .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
+            extract_bytes(&v, out_format).map_err(|e| fail(&a.file, e))?
         }
     };
     write_stdout(&bytes)
@@ -344,7 +405,7 @@ fn split_recipients(list: &[String]) -> Vec<String> {
 fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
     let format = format_of(&a.file, a.input.input_type.as_deref())?;
     let bytes = zeroize::Zeroizing::new(read_file(&a.file)?);
-    let docs = clef_sops::parse_plain(&bytes, format).map_err(|e| CliError::sops(&a.file, e))?;
+    let docs = clef_sops::parse_plain(&bytes, format).map_err(|e| fail(&a.file, e))?;
     let flag_rule = [
         a.unencrypted_suffix
             .clone()
@@ -383,15 +444,7 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
             )
         }
         None => {
-            let config = match &a.config {
-                Some(c) => c.clone(),
-                None => std::env::var_os("SOPS_CONFIG")
-                    .map(PathBuf::from)
-                    .or_else(|| std::env::current_dir().ok().and_then(|d| clef_sops::config::find(&d)))
-                    .ok_or_else(|| {
-                        CliError::new(code::USAGE, "no recipients: pass --age age1…, set SOPS_AGE_RECIPIENTS, or add a .sops.yaml creation rule")
-                    })?,
-            };
+            let config = config_path(a.config.as_deref())?;
             let c = clef_sops::config::creation_for(&config, &a.file)
                 .map_err(|e| CliError::new(code::CONFIG, e.to_string()))?;
             (
@@ -406,7 +459,7 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
     for g in &groups {
         for k in &g.age {
             clef_keys::parse_recipient(&k.recipient)
-                .map_err(|e| CliError::new(code::USAGE, e.to_string()))?;
+                .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
         }
     }
     let plain = PlainFile::new(
@@ -418,9 +471,9 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
         mac_only,
         &Keyring::empty(),
     )
-    .map_err(|e| CliError::sops(&a.file, e))?;
-    let enc = plain.encrypt().map_err(|e| CliError::sops(&a.file, e))?;
-    let out = enc.to_bytes().map_err(|e| CliError::sops(&a.file, e))?;
+    .map_err(|e| fail(&a.file, e))?;
+    let enc = plain.encrypt().map_err(|e| fail(&a.file, e))?;
+    let out = enc.to_bytes().map_err(|e| fail(&a.file, e))?;
     if a.in_place {
         write_file(&a.file, &out)
     } else {
@@ -432,40 +485,121 @@ fn updatekeys(a: UpdateKeysArgs) -> Result<(), CliError> {
     let mut file = load(&a.file, a.input.input_type.as_deref())?;
     let add = split_recipients(&a.add_age);
     let rm = split_recipients(&a.rm_age);
-    if add.is_empty() && rm.is_empty() {
-        return Err(CliError::new(
-            code::USAGE,
-            "nothing to do: pass --add-age and/or --rm-age",
-        ));
-    }
     let ids = identities()?;
-    clef_sops::update_recipients(&mut file, &ids, &add, &rm)
-        .map_err(|e| CliError::sops(&a.file, e))?;
-    let out = file.to_bytes().map_err(|e| CliError::sops(&a.file, e))?;
-    write_file(&a.file, &out)
+    if !add.is_empty() || !rm.is_empty() {
+        // clef's extension: change recipients without a .sops.yaml.
+        clef_sops::update_recipients(&mut file, &ids, &add, &rm).map_err(|e| fail(&a.file, e))?;
+        let out = file.to_bytes().map_err(|e| fail(&a.file, e))?;
+        return write_file(&a.file, &out);
+    }
+    // sops's form: sync the key groups with the matching .sops.yaml creation rule.
+    let config = config_path(a.config.as_deref())?;
+    let c = clef_sops::config::creation_for(&config, &a.file)
+        .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
+    let recipients = |gs: &[KeyGroup]| -> Vec<Vec<String>> {
+        gs.iter()
+            .map(|g| g.age.iter().map(|k| k.recipient.clone()).collect())
+            .collect()
+    };
+    let (now, want) = (recipients(&file.meta.key_groups), recipients(&c.groups));
+    let others = file.meta.key_groups.iter().any(|g| !g.other.is_empty());
+    if now == want && !others && file.meta.shamir_threshold == c.shamir_threshold {
+        eprintln!("File {} already up to date", a.file.display());
+        return Ok(());
+    }
+    for (i, g) in want.iter().enumerate() {
+        eprintln!("Group {}", i + 1);
+        let had = now.get(i).cloned().unwrap_or_default();
+        for r in g {
+            let mark = if had.contains(r) { "   " } else { "+++" };
+            eprintln!("    {mark} {r}");
+        }
+        for r in had.iter().filter(|r| !g.contains(r)) {
+            eprintln!("    --- {r}");
+        }
+    }
+    if now.len() <= 1 && want.len() == 1 && !others && c.shamir_threshold == 0 {
+        let now0 = now.first().cloned().unwrap_or_default();
+        let add: Vec<String> = want[0]
+            .iter()
+            .filter(|r| !now0.contains(r))
+            .cloned()
+            .collect();
+        let rm: Vec<String> = now0
+            .iter()
+            .filter(|r| !want[0].contains(r))
+            .cloned()
+            .collect();
+        clef_sops::update_recipients(&mut file, &ids, &add, &rm)
+    } else {
+        file.set_key_groups(&ids, c.groups, c.shamir_threshold)
+    }
+    .map_err(|e| fail(&a.file, e))?;
+    let out = file.to_bytes().map_err(|e| fail(&a.file, e))?;
+    write_file(&a.file, &out)?;
+    eprintln!("File {} synced with new keys", a.file.display());
+    Ok(())
+}
+
+/// The `.sops.yaml` to use: `--config`, `$SOPS_CONFIG`, else the nearest one
+/// from the current directory upwards.
+fn config_path(explicit: Option<&Path>) -> Result<PathBuf, CliError> {
+    explicit
+        .map(Path::to_owned)
+        .or_else(|| std::env::var_os("SOPS_CONFIG").map(PathBuf::from))
+        .or_else(|| {
+            std::env::current_dir()
+                .ok()
+                .and_then(|d| clef_sops::config::find(&d))
+        })
+        .ok_or_else(|| {
+            CliError::new(
+                sops_code::GENERIC,
+                "config file not found, or has no creation rules, and no keys provided through command line options",
+            )
+        })
 }
 
 fn decrypt_file(file: &EncryptedFile, name: &Path) -> Result<PlainFile, CliError> {
     let ids = identities()?;
-    file.decrypt(&ids).map_err(|e| CliError::sops(name, e))
+    file.decrypt(&ids).map_err(|e| fail(name, e))
 }
 
 fn rotate(a: RotateArgs) -> Result<(), CliError> {
-    let mut file = load(&a.file, a.input.input_type.as_deref())?;
+    let file = load(&a.file, a.input.input_type.as_deref())?;
     let add = split_recipients(&a.add_age);
     let rm = split_recipients(&a.rm_age);
-    if !add.is_empty() || !rm.is_empty() {
-        let ids = identities()?;
-        clef_sops::update_recipients(&mut file, &ids, &add, &rm)
-            .map_err(|e| CliError::sops(&a.file, e))?;
+    for r in &add {
+        clef_keys::parse_recipient(r)
+            .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
     }
+    // The data key is recovered with the keys the file has now, so removing the
+    // only key this user holds (while adding another) works, as in sops.
     let ids = identities()?;
-    let mut plain = file.decrypt(&ids).map_err(|e| CliError::sops(&a.file, e))?;
-    plain.rotate(&ids).map_err(|e| CliError::sops(&a.file, e))?;
+    let mut plain = file.decrypt(&ids).map_err(|e| fail(&a.file, e))?;
+    let groups = &mut plain.meta.key_groups;
+    if groups.is_empty() {
+        groups.push(KeyGroup::default());
+    }
+    for g in groups.iter_mut() {
+        g.age.retain(|k| !rm.contains(&k.recipient));
+    }
+    for r in &add {
+        if !groups
+            .iter()
+            .any(|g| g.age.iter().any(|k| &k.recipient == r))
+        {
+            groups[0].age.push(clef_sops::AgeKey {
+                recipient: r.clone(),
+                enc: String::new(),
+            });
+        }
+    }
+    plain.rotate(&ids).map_err(|e| fail(&a.file, e))?;
     let out = plain
         .encrypt()
         .and_then(|f| f.to_bytes())
-        .map_err(|e| CliError::sops(&a.file, e))?;
+        .map_err(|e| fail(&a.file, e))?;
     if a.in_place {
         write_file(&a.file, &out)
     } else {
@@ -487,12 +621,13 @@ fn edit_in_place(
     let out = plain
         .encrypt()
         .and_then(|f| f.to_bytes())
-        .map_err(|e| CliError::sops(file_path, e))?;
+        .map_err(|e| fail(file_path, e))?;
     write_file(file_path, &out)
 }
 
 fn set(a: SetArgs) -> Result<(), CliError> {
-    let steps = path::parse(&a.path).map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))?;
+    let steps =
+        path::parse(&a.path).map_err(|e| CliError::new(sops_code::SET_FORMAT, e.to_string()))?;
     let text = match (&a.value, a.value_stdin) {
         (Some(v), false) => zeroize::Zeroizing::new(v.clone()),
         (None, true) => {
@@ -509,17 +644,18 @@ fn set(a: SetArgs) -> Result<(), CliError> {
             ));
         }
     };
-    let value =
-        path::parse_json_value(&text).map_err(|e| CliError::new(code::USAGE, e.to_string()))?;
+    let value = path::parse_json_value(&text)
+        .map_err(|e| CliError::new(sops_code::SET_FORMAT, e.to_string()))?;
     edit_in_place(&a.file, a.input.input_type.as_deref(), |doc| {
-        path::set(doc, &steps, value).map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))
+        path::set(doc, &steps, value).map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))
     })
 }
 
 fn unset(a: UnsetArgs) -> Result<(), CliError> {
-    let steps = path::parse(&a.path).map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))?;
+    let steps =
+        path::parse(&a.path).map_err(|e| CliError::new(sops_code::SET_FORMAT, e.to_string()))?;
     edit_in_place(&a.file, a.input.input_type.as_deref(), |doc| {
-        path::unset(doc, &steps).map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))
+        path::unset(doc, &steps).map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))
     })
 }
 
