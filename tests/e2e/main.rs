@@ -12,5 +12,6 @@ mod hooks_install;
 mod hooks_precommit;
 mod hooks_push;
 mod hooks_util;
+mod sops_cli;
 mod sops_dropin;
 mod sops_interop;
