@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use clef_keys::Identities;
-use clef_sops::{CryptRule, EncryptedFile, Format, KeyGroup, PlainFile, SopsError, path};
+use clef_sops::{CryptRule, EncryptedFile, Format, KeyGroup, Keyring, PlainFile, SopsError, path};
 
 use crate::error::{CliError, code};
 
@@ -215,10 +215,12 @@ pub fn load(file: &Path, input_type: Option<&str>) -> Result<EncryptedFile, CliE
     EncryptedFile::parse(&bytes, format).map_err(|e| CliError::sops(file, e))
 }
 
-/// Discovers identities, mapping errors.
-pub fn identities() -> Result<Identities, CliError> {
+/// Discovers identities (the keyring's age backend), mapping errors.
+pub fn identities() -> Result<Keyring, CliError> {
     let here = std::env::current_dir().unwrap_or_default();
-    Identities::discover_for_repo(&here).map_err(|e| CliError::new(code::KEY, e.to_string()))
+    Identities::discover_for_repo(&here)
+        .map(Keyring::new)
+        .map_err(|e| CliError::new(code::KEY, e.to_string()))
 }
 
 /// Writes bytes to stdout in one go.
@@ -414,6 +416,7 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
         threshold,
         rule.unwrap_or_default(),
         mac_only,
+        &Keyring::empty(),
     )
     .map_err(|e| CliError::sops(&a.file, e))?;
     let enc = plain.encrypt().map_err(|e| CliError::sops(&a.file, e))?;
@@ -429,6 +432,22 @@ fn updatekeys(a: UpdateKeysArgs) -> Result<(), CliError> {
     let mut file = load(&a.file, a.input.input_type.as_deref())?;
     let add = split_recipients(&a.add_age);
     let rm = split_recipients(&a.rm_age);
+    // A cell of clef.yaml gets exactly the recipients clef.yaml grants.
+    if let Some(access) = governed(&a.file, &add, &rm)? {
+        let ids = identities()?;
+        let mut plain = file.decrypt(&ids).map_err(|e| CliError::sops(&a.file, e))?;
+        let done = access
+            .conform(&mut plain, false, &ids)
+            .map_err(|e| CliError::sops(&a.file, e))?;
+        if done.is_none() {
+            return Ok(());
+        }
+        let out = plain
+            .encrypt()
+            .and_then(|f| f.to_bytes())
+            .map_err(|e| CliError::sops(&a.file, e))?;
+        return write_file(&a.file, &out);
+    }
     if add.is_empty() && rm.is_empty() {
         return Err(CliError::new(
             code::USAGE,
@@ -442,6 +461,36 @@ fn updatekeys(a: UpdateKeysArgs) -> Result<(), CliError> {
     write_file(&a.file, &out)
 }
 
+/// The access list when clef.yaml governs `file` (a cell): its recipients
+/// are clef.yaml's, so `--add-age`/`--rm-age` may only agree with it.
+fn governed(
+    file: &Path,
+    add: &[String],
+    rm: &[String],
+) -> Result<Option<clef_core::access::Access>, CliError> {
+    let Some((cell, access)) = clef_core::access::governing(file)? else {
+        return Ok(None);
+    };
+    let against = add
+        .iter()
+        .filter(|r| !access.age.contains(r))
+        .chain(rm.iter().filter(|r| access.age.contains(r)))
+        .cloned()
+        .collect::<Vec<_>>();
+    if !against.is_empty() {
+        return Err(CliError::new(
+            code::USAGE,
+            format!(
+                "{}: clef.yaml decides who may read cell {} (not granted there / granted there: {}); change it with `clef recipients add|remove`",
+                file.display(),
+                cell.target(),
+                against.join(", ")
+            ),
+        ));
+    }
+    Ok(Some(access))
+}
+
 fn decrypt_file(file: &EncryptedFile, name: &Path) -> Result<PlainFile, CliError> {
     let ids = identities()?;
     file.decrypt(&ids).map_err(|e| CliError::sops(name, e))
@@ -451,13 +500,19 @@ fn rotate(a: RotateArgs) -> Result<(), CliError> {
     let mut file = load(&a.file, a.input.input_type.as_deref())?;
     let add = split_recipients(&a.add_age);
     let rm = split_recipients(&a.rm_age);
-    if !add.is_empty() || !rm.is_empty() {
+    let access = governed(&a.file, &add, &rm)?;
+    if access.is_none() && (!add.is_empty() || !rm.is_empty()) {
         let ids = identities()?;
         clef_sops::update_recipients(&mut file, &ids, &add, &rm)
             .map_err(|e| CliError::sops(&a.file, e))?;
     }
-    let mut plain = decrypt_file(&file, &a.file)?;
-    plain.rotate().map_err(|e| CliError::sops(&a.file, e))?;
+    let ids = identities()?;
+    let mut plain = file.decrypt(&ids).map_err(|e| CliError::sops(&a.file, e))?;
+    match access {
+        Some(access) => access.conform(&mut plain, true, &ids).map(drop),
+        None => plain.rotate(&ids),
+    }
+    .map_err(|e| CliError::sops(&a.file, e))?;
     let out = plain
         .encrypt()
         .and_then(|f| f.to_bytes())
