@@ -9,6 +9,7 @@ mod cli_merge;
 mod cli_support;
 mod cli_tutorial;
 mod hooks_framework;
+mod hooks_hardening;
 mod hooks_install;
 mod hooks_precommit;
 mod hooks_push;

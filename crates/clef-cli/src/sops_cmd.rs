@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use clef_keys::Identities;
-use clef_sops::{CryptRule, EncryptedFile, Format, KeyGroup, PlainFile, SopsError, path};
+use clef_sops::{CryptRule, EncryptedFile, Format, KeyGroup, Keyring, PlainFile, SopsError, path};
 
 use crate::error::{CliError, code};
 
@@ -215,10 +215,12 @@ pub fn load(file: &Path, input_type: Option<&str>) -> Result<EncryptedFile, CliE
     EncryptedFile::parse(&bytes, format).map_err(|e| CliError::sops(file, e))
 }
 
-/// Discovers identities, mapping errors.
-pub fn identities() -> Result<Identities, CliError> {
+/// Discovers identities (the keyring's age backend), mapping errors.
+pub fn identities() -> Result<Keyring, CliError> {
     let here = std::env::current_dir().unwrap_or_default();
-    Identities::discover_for_repo(&here).map_err(|e| CliError::new(code::KEY, e.to_string()))
+    Identities::discover_for_repo(&here)
+        .map(Keyring::new)
+        .map_err(|e| CliError::new(code::KEY, e.to_string()))
 }
 
 /// Writes bytes to stdout in one go.
@@ -414,6 +416,7 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
         threshold,
         rule.unwrap_or_default(),
         mac_only,
+        &Keyring::empty(),
     )
     .map_err(|e| CliError::sops(&a.file, e))?;
     let enc = plain.encrypt().map_err(|e| CliError::sops(&a.file, e))?;
@@ -431,9 +434,10 @@ fn updatekeys(a: UpdateKeysArgs) -> Result<(), CliError> {
     let rm = split_recipients(&a.rm_age);
     // A cell of clef.yaml gets exactly the recipients clef.yaml grants.
     if let Some(access) = governed(&a.file, &add, &rm)? {
-        let mut plain = decrypt_file(&file, &a.file)?;
+        let ids = identities()?;
+        let mut plain = file.decrypt(&ids).map_err(|e| CliError::sops(&a.file, e))?;
         let done = access
-            .conform(&mut plain, false)
+            .conform(&mut plain, false, &ids)
             .map_err(|e| CliError::sops(&a.file, e))?;
         if done.is_none() {
             return Ok(());
@@ -502,10 +506,11 @@ fn rotate(a: RotateArgs) -> Result<(), CliError> {
         clef_sops::update_recipients(&mut file, &ids, &add, &rm)
             .map_err(|e| CliError::sops(&a.file, e))?;
     }
-    let mut plain = decrypt_file(&file, &a.file)?;
+    let ids = identities()?;
+    let mut plain = file.decrypt(&ids).map_err(|e| CliError::sops(&a.file, e))?;
     match access {
-        Some(access) => access.conform(&mut plain, true).map(drop),
-        None => plain.rotate(),
+        Some(access) => access.conform(&mut plain, true, &ids).map(drop),
+        None => plain.rotate(&ids),
     }
     .map_err(|e| CliError::sops(&a.file, e))?;
     let out = plain
