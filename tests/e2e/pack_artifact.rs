@@ -34,23 +34,29 @@ fn python() -> Option<PathBuf> {
     found
 }
 
-fn py(python: &Path, script: &str, args: &[&str]) -> String {
-    let o = Command::new(python)
-        .arg("-c")
+/// Runs `program FLAG script args…` and returns its trimmed stdout.
+fn script(program: &Path, flag: &str, script: &str, args: &[&str]) -> String {
+    let o = Command::new(program)
+        .arg(flag)
         .arg(script)
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .expect("run python");
+        .expect("run script");
     assert!(
         o.status.success(),
-        "python: {}",
+        "{}: {}",
+        program.display(),
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8(o.stdout)
         .expect("utf-8")
         .trim()
         .to_owned()
+}
+
+fn py(python: &Path, code: &str, args: &[&str]) -> String {
+    script(python, "-c", code, args)
 }
 
 /// A repository with namespaces api, web, db; identity `gw` reads api+web in
@@ -495,21 +501,6 @@ fn which(bin: &str) -> Option<PathBuf> {
     })
 }
 
-fn node_out(node: &Path, script: &str, args: &[&str]) -> String {
-    let o = Command::new(node)
-        .arg("-e")
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run node");
-    assert!(
-        o.status.success(),
-        "node: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned()
+fn node_out(node: &Path, code: &str, args: &[&str]) -> String {
+    script(node, "-e", code, args)
 }
