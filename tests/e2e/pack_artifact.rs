@@ -491,6 +491,61 @@ console.log(crypto.verify(null,Buffer.from(f.join("\n"),"utf-8"),k,Buffer.from(a
     );
     assert_eq!(r, "true true true 600000");
     ok(d.clef(&["envelope", "verify", "n.json", "--signer-key", spki]));
+
+    // the other way: an artifact built as the old packer builds it (the `age`
+    // CLI seals the payload, node lays out and signs) is read by clef
+    let payload = "{\"api\":{\"K\":\"node-made-canary\"}}";
+    let mut c = Command::new("age");
+    c.args(["-r", &s.svc.recipient])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut child = c.spawn().expect("age");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), payload.as_bytes()).unwrap();
+    let sealed = child.wait_with_output().unwrap();
+    assert!(sealed.status.success());
+    let ct = base64_std(&sealed.stdout);
+    let out = d.root.join("old.json");
+    node_out(
+        &node,
+        r#"const crypto=require("crypto"),fs=require("fs");
+const [ct,pk8,out]=process.argv.slice(1), now=Date.now();
+const a={version:1,identity:"gw",environment:"production",packedAt:new Date(now).toISOString(),
+ revision:`${Date.now()}-${crypto.randomBytes(4).toString("hex")}`,
+ ciphertextHash:crypto.createHash("sha256").update(ct).digest("hex"),ciphertext:ct,
+ expiresAt:new Date(now+60000).toISOString()};
+const f=["clef-sig-v3",String(a.version),a.identity,a.environment,a.revision,a.packedAt,a.ciphertextHash,a.expiresAt,"","","","","",""];
+const key=crypto.createPrivateKey({key:Buffer.from(pk8,"base64"),format:"der",type:"pkcs8"});
+a.signature=crypto.sign(null,Buffer.from(f.join("\n")),key).toString("base64");a.signatureAlgorithm="Ed25519";
+fs.writeFileSync(out,JSON.stringify(a,null,2));"#,
+        &[&ct, pk8, out.to_str().unwrap()],
+    );
+    let mut c = d.cmd(clef_e2e::bin("clef"));
+    c.env("CLEF_AGE_KEY_FILE", &s.svc.file).args([
+        "envelope",
+        "decrypt",
+        "old.json",
+        "--signer-key",
+        spki,
+        "--reveal",
+    ]);
+    assert_eq!(
+        String::from_utf8(ok(run(c))).unwrap(),
+        "api__K=node-made-canary\n"
+    );
+    std::fs::remove_file(&out).unwrap();
+}
+
+/// Standard padded base64 (the `base64` tool, so the test needs no crate).
+fn base64_std(bytes: &[u8]) -> String {
+    let mut c = Command::new("base64");
+    c.arg("-w0").stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = c.spawn().expect("base64");
+    let mut stdin = child.stdin.take().unwrap();
+    let data = bytes.to_vec();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &data));
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    String::from_utf8(o.stdout).unwrap()
 }
 
 fn which(bin: &str) -> Option<PathBuf> {
