@@ -427,8 +427,50 @@ fn bad_artifacts_fail_with_the_reference_exit_codes() {
             "invalid signing key",
         ),
         (
-            vec!["pack", "gw", "production", "-b", "s3://b/k", "-o", "x.json"],
-            "not available",
+            vec!["pack", "gw", "production", "-b", "s3://b/k"],
+            "needs the AWS support",
+        ),
+        (
+            vec!["pack", "gw", "production", "-b", "s3://b"],
+            "not an s3://bucket/key URL",
+        ),
+        (
+            vec!["pack", "gw", "production", "-b", "vault"],
+            "unknown backend 'vault'",
+        ),
+        (
+            vec!["pack", "gw", "production", "-b", "aws-secrets-manager"],
+            "needs --backend-opt prefix=",
+        ),
+        (
+            vec![
+                "pack",
+                "gw",
+                "production",
+                "-b",
+                "aws-secrets-manager",
+                "--backend-opt",
+                "prefix=p",
+                "--backend-opt",
+                "prune=true",
+            ],
+            "only allowed with mode=single",
+        ),
+        (
+            vec![
+                "pack",
+                "gw",
+                "production",
+                "-b",
+                "aws-parameter-store",
+                "--backend-opt",
+                "prefix=app",
+            ],
+            "must start with '/'",
+        ),
+        (
+            vec!["pack", "gw", "production", "--backend-opt", "tier=Advanced"],
+            "not an option of json-envelope",
         ),
         (vec!["revoke", "gw", "qa"], "no key for environment"),
     ] {
@@ -438,6 +480,33 @@ fn bad_artifacts_fail_with_the_reference_exit_codes() {
         assert!(e.contains(want) && e.lines().count() == 1, "{args:?}: {e}");
     }
     assert!(!d.root.join("x.json").exists());
+    // a Secrets Manager payload over 64 KiB is refused before anything is sent
+    let big: String = (0..70)
+        .map(|i| format!("BIG_{i:02}={}\n", "x".repeat(1000)))
+        .collect();
+    std::fs::write(d.tmp.join("big.env"), big).unwrap();
+    ok(d.clef(&[
+        "import",
+        "web/production",
+        d.tmp.join("big.env").to_str().unwrap(),
+    ]));
+    std::fs::remove_file(d.tmp.join("big.env")).unwrap();
+    let o = d.clef(&[
+        "pack",
+        "gw",
+        "production",
+        "-b",
+        "aws-secrets-manager",
+        "--backend-opt",
+        "prefix=app/prod",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("over the 65536-byte limit; use mode=single"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("xxxxxxxx"));
     let _ = private;
 }
 
