@@ -249,6 +249,17 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
             format!("{}: cannot write: {}", path.display(), e.kind()),
         )
     };
+    // The atomic writer renames over the path: never over a device, a pipe
+    // or a directory (`-o /dev/null` must not replace /dev/null).
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(CliError::new(
+            code::USAGE,
+            format!(
+                "{}: not a regular file; refusing to replace it",
+                path.display()
+            ),
+        ));
+    }
     if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(d).map_err(fail)?;
     }
