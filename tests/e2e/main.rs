@@ -17,4 +17,6 @@ mod hooks_push;
 mod hooks_util;
 mod pack_artifact;
 mod service_identities;
+mod sops_cli;
+mod sops_dropin;
 mod sops_interop;

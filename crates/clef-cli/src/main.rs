@@ -106,13 +106,14 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
-    /// Native drop-in for the common sops operations (no sops binary needed).
+    /// Native drop-in for sops 3.11 (no sops binary needed); `clef sops --help` lists its commands.
     ///
-    /// Exit codes follow sops: 0 ok, 2 unreadable or invalid input, 3 cannot write,
-    /// 23 tree error, 51 MAC mismatch, 91 bad tree path, 92 empty file, 100 no such file,
-    /// 128 no key can decrypt the file, 203 already encrypted.
-    #[command(subcommand)]
-    Sops(sops_cmd::SopsCmd),
+    /// Exit codes are sops's: 0 ok, 1 generic (plaintext/empty input, bad metadata or
+    /// recipients, missing path), 2 unreadable input, 3 cannot write, 7 bad set path/value,
+    /// 25 a value fails to decrypt, 51 MAC mismatch, 91 bad tree path, 100 no such file,
+    /// 128 no key can decrypt the file, 200 edit made no change, 203 already encrypted.
+    #[command(disable_help_flag = true)]
+    Sops(sops_cmd::SopsArgs),
     /// Build the signed artifact a service identity reads in production: decrypts only
     /// the identity's cells (in memory), seals them for the environment's key, signs,
     /// and delivers (json-envelope: a file, by default .clef/packed/<identity>/<env>.age.json).

@@ -18,6 +18,7 @@ pub mod io;
 pub mod masterkey;
 pub mod metadata;
 pub mod path;
+pub mod re2;
 pub mod shamir;
 pub mod time;
 mod walk;
@@ -139,10 +140,12 @@ pub enum SopsError {
     #[error("{0}")]
     Meta(#[from] metadata::MetaError),
     /// A crypt-rule regex does not compile.
-    #[error("sops metadata: '{field}' is not a valid regular expression")]
+    #[error("'{field}' is not a valid RE2 regular expression (sops uses Go's RE2): {reason}")]
     BadRule {
         /// Which rule.
         field: &'static str,
+        /// Why (RE2's reason).
+        reason: String,
     },
     /// A value the crypt rule says is encrypted is not an `ENC[...]`.
     #[error("value at {path} should be encrypted but is in clear text")]
@@ -444,6 +447,22 @@ impl EncryptedFile {
         Ok(problems)
     }
 
+    /// Replaces the key groups, re-wrapping the same data key (recovered with
+    /// `keys`) for every master key; values, `lastmodified` and `mac` stay as
+    /// they are (sops `updatekeys` when the group layout changes).
+    pub fn set_key_groups(
+        &mut self,
+        keys: &Keyring,
+        mut groups: Vec<KeyGroup>,
+        shamir_threshold: usize,
+    ) -> Result<(), SopsError> {
+        let key = self.data_key(keys)?;
+        wrap_groups(&mut groups, &key, shamir_threshold, keys)?;
+        self.meta.key_groups = groups;
+        self.meta.shamir_threshold = shamir_threshold;
+        Ok(())
+    }
+
     /// Recovers the data key with the master keys of `keys`.
     pub fn data_key(&self, keys: &Keyring) -> Result<DataKey, SopsError> {
         recover_data_key(&self.meta, keys)
@@ -457,14 +476,14 @@ impl EncryptedFile {
 
     /// Decrypts with an already recovered data key and verifies the MAC.
     pub fn decrypt_with_key(&self, key: DataKey) -> Result<PlainFile, SopsError> {
-        let (plain, _) = self.decrypt_unchecked(key)?;
+        let (plain, _) = self.decrypt_inner(key, false)?;
         Ok(plain)
     }
 
-    /// Decrypts without failing on a MAC mismatch (like `sops decrypt --ignore-mac`);
-    /// returns whether the MAC matched.
+    /// Decrypts without failing on a MAC that mismatches, cannot be opened or is
+    /// absent (like `sops decrypt --ignore-mac`); returns whether the MAC matched.
     pub fn decrypt_unchecked(&self, key: DataKey) -> Result<(PlainFile, bool), SopsError> {
-        self.decrypt_inner(key, false)
+        self.decrypt_inner(key, true)
     }
 
     /// Like [`EncryptedFile::decrypt_with_key`] but tolerating a bad MAC.
