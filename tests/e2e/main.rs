@@ -2,16 +2,20 @@
 //! The binaries must be built first (`cargo build --workspace --bins`; the
 //! test command does it).
 
+mod access;
 mod bad_input;
 mod cli_bad_input;
 mod cli_merge;
 mod cli_support;
 mod cli_tutorial;
 mod hooks_framework;
+mod hooks_hardening;
 mod hooks_install;
 mod hooks_precommit;
 mod hooks_push;
 mod hooks_util;
+mod pack_artifact;
+mod service_identities;
 mod sops_cli;
 mod sops_dropin;
 mod sops_interop;

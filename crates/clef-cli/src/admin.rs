@@ -9,7 +9,6 @@ use clef_core::lint::{self, Severity};
 use clef_core::local::{self, LocalConfig};
 use clef_core::manifest::{self, Manifest, Recipient};
 use clef_keys::Identities;
-use clef_sops::KeyGroup;
 use zeroize::Zeroizing;
 
 use crate::error::{CliError, code};
@@ -255,7 +254,7 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
         .into_iter()
         .filter(|c| !c.path_in(&root).exists())
         .map(|c| {
-            let r = manifest.recipients_for(&c);
+            let r = manifest.access(&c).age;
             (c, r)
         })
         .collect();
@@ -367,15 +366,17 @@ pub fn lint_cmd(dir: Option<&Path>, a: LintArgs) -> Result<(), CliError> {
             .into_iter()
             .filter(|c| !c.path_in(&repo.root).exists())
             .collect();
-        let _lock = repo.check_writable(&missing.iter().collect::<Vec<_>>())?;
+        let lock = repo.check_writable(&missing.iter().collect::<Vec<_>>())?;
         let with_recipients = missing
             .iter()
             .map(|c| Ok((c.clone(), crate::secrets::cell_recipients(&repo, c)?)))
             .collect::<Result<Vec<_>, CliError>>()?;
         write_empty_cells(&repo.root, &with_recipients)?;
+        drop(lock);
         for c in &missing {
             eprintln!("clef: created the empty cell {}", c.file.display());
         }
+        fix_access(&repo, &ids)?;
     }
     let report = lint::run(&repo.root, &repo.manifest, &ids);
     if a.json {
@@ -441,6 +442,46 @@ pub fn lint_cmd(dir: Option<&Path>, a: LintArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `lint --fix` for the access list: every existing cell whose `sops` block
+/// differs from clef.yaml (or holds a mislabelled stanza of yours) is
+/// written with exactly the granted recipients; a new data key whenever the
+/// block let anyone else read it.
+fn fix_access(repo: &Repo, ids: &clef_sops::Keyring) -> Result<(), CliError> {
+    let cells = repo.manifest.cells();
+    let _lock = repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
+    let mut blobs: Vec<(PathBuf, Vec<u8>, Vec<u8>)> = Vec::new();
+    for c in &cells {
+        let Some(loaded) = cell::load(&repo.root, c)? else {
+            continue;
+        };
+        let access = repo.manifest.access(c);
+        let mislabelled =
+            !clef_core::access::Access::mislabelled(&loaded.file.meta, ids.identities()).is_empty();
+        if access.drift(&loaded.file.meta).is_clean() && !mislabelled {
+            continue;
+        }
+        let mut plain = loaded
+            .file
+            .decrypt(ids)
+            .map_err(|e| CliError::sops(&c.file, e))?;
+        crate::secrets::conform(repo, c, &mut plain, mislabelled)?;
+        let bytes = plain
+            .encrypt()
+            .and_then(|f| f.to_bytes())
+            .map_err(|e| CliError::sops(&c.file, e))?;
+        blobs.push((c.path_in(&repo.root), bytes, loaded.raw));
+    }
+    let changes: Vec<Change<'_>> = blobs
+        .iter()
+        .map(|(p, b, o)| Change {
+            path: p.clone(),
+            bytes: b,
+            old: Some(o),
+        })
+        .collect();
+    Ok(cell::write_all(&changes)?)
+}
+
 // ---------------------------------------------------------------- recipients
 
 /// `clef recipients …`
@@ -468,8 +509,10 @@ pub enum RecipientsCmd {
         #[arg(long)]
         label: Option<String>,
     },
-    /// Remove an age recipient; every affected cell gets a new data key
-    /// (the removed key knew the old one).
+    /// Remove an age recipient from every list it is in (global and per
+    /// environment; with -e, only that environment's). Every cell it could read
+    /// gets a new data key (the removed key knew the old one), and the keys whose
+    /// values it could read are listed: change them.
     Remove {
         /// The age recipient (age1…).
         key: String,
@@ -523,7 +566,11 @@ pub fn recipients(dir: Option<&Path>, cmd: RecipientsCmd) -> Result<(), CliError
             force,
         } => {
             let mut m = repo.manifest.clone();
-            if !m.remove_recipient(key.trim(), environment.as_deref())? {
+            let removed = match environment.as_deref() {
+                Some(e) => m.remove_recipient(key.trim(), Some(e))?,
+                None => !m.remove_recipient_everywhere(key.trim())?.is_empty(),
+            };
+            if !removed {
                 return Err(CliError::new(
                     code::GENERIC,
                     format!("{key} is not a recipient there"),
@@ -532,12 +579,8 @@ pub fn recipients(dir: Option<&Path>, cmd: RecipientsCmd) -> Result<(), CliError
             if !force {
                 let mine = repo.identities()?.identities().recipients();
                 if let Some(c) = m.cells().into_iter().find(|c| {
-                    !m.recipients_for(c).iter().any(|r| mine.contains(r))
-                        && repo
-                            .manifest
-                            .recipients_for(c)
-                            .iter()
-                            .any(|r| mine.contains(r))
+                    !m.access(c).age.iter().any(|r| mine.contains(r))
+                        && repo.manifest.access(c).age.iter().any(|r| mine.contains(r))
                 }) {
                     return Err(CliError::new(
                         code::USAGE,
@@ -627,15 +670,16 @@ fn recipients_list(repo: &Repo, env: Option<&str>, json: bool) -> Result<(), Cli
 /// Re-wraps (or, when someone lost access, rotates) every cell whose
 /// recipients change between the current manifest and `new`, then writes the
 /// manifest and the cells in one step.
-fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Result<(), CliError> {
+pub(crate) fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Result<(), CliError> {
     let ids = repo.identities()?;
     let all: Vec<Cell> = repo.manifest.cells();
     let _lock = repo.check_writable(&all.iter().collect::<Vec<_>>())?;
     let mut blobs: Vec<(PathBuf, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
     let mut touched = Vec::new();
+    let mut exposed: Vec<(String, Vec<String>)> = Vec::new();
     for c in &all {
-        let after = new.recipients_for(c);
-        if after.is_empty() {
+        let access = new.access(c);
+        if access.age.is_empty() {
             return Err(CliError::new(
                 code::USAGE,
                 format!(
@@ -648,41 +692,37 @@ fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Result<(), Cl
         let Some(loaded) = cell::load(&repo.root, c)? else {
             continue;
         };
-        let current: Vec<String> = loaded
-            .file
-            .meta
-            .age_recipients()
+        // Someone lost access to this cell (whatever its stanza labels say),
+        // or its block grants someone clef.yaml does not: new data key.
+        let before = repo.manifest.access(c);
+        let lost: Vec<&String> = before
+            .age
             .iter()
-            .map(|s| (*s).to_owned())
+            .filter(|r| !access.age.contains(r))
             .collect();
-        let add: Vec<String> = after
-            .iter()
-            .filter(|r| !current.contains(r))
-            .cloned()
-            .collect();
-        let rm: Vec<String> = current
-            .iter()
-            .filter(|r| !after.contains(r))
-            .cloned()
-            .collect();
-        if add.is_empty() && rm.is_empty() {
+        let drift = access.drift(&loaded.file.meta);
+        if lost.is_empty() && drift.is_clean() {
             continue;
         }
-        let bytes = if removing && !rm.is_empty() {
+        let bytes = if !lost.is_empty() || drift.grants_extra() || drift.crypt.is_some() {
             let mut plain = loaded
                 .file
                 .decrypt(&ids)
                 .map_err(|e| CliError::sops(&c.file, e))?;
-            plain.meta.key_groups = vec![KeyGroup::of_recipients(&after)];
-            plain.meta.shamir_threshold = 0;
-            plain.rotate(&ids).map_err(|e| CliError::sops(&c.file, e))?;
+            let keys = loaded.file.keys();
+            if !lost.is_empty() && !keys.is_empty() {
+                exposed.push((c.target(), keys));
+            }
+            access
+                .conform(&mut plain, !lost.is_empty(), &ids)
+                .map_err(|e| CliError::sops(&c.file, e))?;
             plain
                 .encrypt()
                 .and_then(|f| f.to_bytes())
                 .map_err(|e| CliError::sops(&c.file, e))?
         } else {
             let mut f = loaded.file.clone();
-            clef_sops::update_recipients(&mut f, &ids, &add, &rm)
+            clef_sops::update_recipients(&mut f, &ids, &drift.missing, &[])
                 .map_err(|e| CliError::sops(&c.file, e))?;
             f.to_bytes().map_err(|e| CliError::sops(&c.file, e))?
         };
@@ -719,6 +759,16 @@ fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Result<(), Cl
             touched.join(", ")
         }
     );
+    if !exposed.is_empty() {
+        eprintln!(
+            "clef: the removed key could read these values; change them (a new data key does not change what was already read):"
+        );
+        let mut s = String::new();
+        for (target, keys) in &exposed {
+            s.push_str(&format!("{target}: {}\n", keys.join(", ")));
+        }
+        out::print_str(&s)?;
+    }
     Ok(())
 }
 
@@ -751,43 +801,22 @@ pub fn rotate(dir: Option<&Path>, a: RotateArgs) -> Result<(), CliError> {
     let _lock = repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
     let ids = repo.identities()?;
     let mut blobs: Vec<(PathBuf, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
-    let mut notes = Vec::new();
     for c in &cells {
         let loaded = match cell::load(&repo.root, c)? {
             Some(l) => l,
             None if a.all => continue,
             None => return Err(cell::CellError::Missing(c.file.clone()).into()),
         };
-        let recipients = crate::secrets::cell_recipients(&repo, c)?;
+        crate::secrets::cell_recipients(&repo, c)?;
         let mut plain = loaded
             .file
             .decrypt(&ids)
             .map_err(|e| CliError::sops(&c.file, e))?;
-        let before: Vec<String> = plain
-            .meta
-            .age_recipients()
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-        plain.meta.key_groups = vec![KeyGroup::of_recipients(&recipients)];
-        plain.meta.shamir_threshold = 0;
-        plain.rotate(&ids).map_err(|e| CliError::sops(&c.file, e))?;
+        crate::secrets::conform(&repo, c, &mut plain, true)?;
         let bytes = plain
             .encrypt()
             .and_then(|f| f.to_bytes())
             .map_err(|e| CliError::sops(&c.file, e))?;
-        for r in recipients.iter().filter(|r| !before.contains(r)) {
-            notes.push(format!(
-                "{}: added recipient {r} (from clef.yaml)",
-                c.target()
-            ));
-        }
-        for r in before.iter().filter(|r| !recipients.contains(r)) {
-            notes.push(format!(
-                "{}: removed recipient {r} (not in clef.yaml)",
-                c.target()
-            ));
-        }
         blobs.push((c.path_in(&repo.root), bytes, Some(loaded.raw)));
     }
     let changes: Vec<Change<'_>> = blobs
@@ -799,9 +828,6 @@ pub fn rotate(dir: Option<&Path>, a: RotateArgs) -> Result<(), CliError> {
         })
         .collect();
     cell::write_all(&changes)?;
-    for n in notes {
-        eprintln!("clef: {n}");
-    }
     eprintln!("clef: rotated the data key of {} cell(s)", changes.len());
     Ok(())
 }

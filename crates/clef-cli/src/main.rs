@@ -1,12 +1,15 @@
 //! `clef`: the command people type.
 
 mod admin;
+mod envelope;
 mod error;
 mod integrations;
 mod out;
+mod pack;
 mod repo;
 mod secrets;
 mod self_check;
+mod service;
 mod sops_cmd;
 
 use std::path::PathBuf;
@@ -111,6 +114,27 @@ enum Cmd {
     /// 128 no key can decrypt the file, 200 edit made no change, 203 already encrypted.
     #[command(disable_help_flag = true)]
     Sops(sops_cmd::SopsArgs),
+    /// Build the signed artifact a service identity reads in production: decrypts only
+    /// the identity's cells (in memory), seals them for the environment's key, signs,
+    /// and delivers (json-envelope: a file, by default .clef/packed/<identity>/<env>.age.json).
+    #[command(after_long_help = EXIT_CODES)]
+    Pack(pack::PackArgs),
+    /// Replace an identity's packed artifact with a revocation marker.
+    #[command(after_long_help = EXIT_CODES)]
+    Revoke(pack::RevokeArgs),
+    /// Manage service identities (clef.yaml `service_identities`): what a workload may read.
+    #[command(subcommand, after_long_help = EXIT_CODES)]
+    Service(service::ServiceCmd),
+    /// Generate keys (`clef keygen signing`: an Ed25519 pair for signing artifacts).
+    #[command(subcommand)]
+    Keygen(pack::KeygenCmd),
+    /// Inspect, verify or decrypt a packed artifact.
+    ///
+    /// Exit codes: verify 0 pass, 1 error, 2 hash mismatch, 3 bad or missing signature,
+    /// 5 revocation marker; decrypt 2 hash mismatch, 3 bad signature, 4 key or decrypt
+    /// error or unknown key, 5 expired or revoked.
+    #[command(subcommand)]
+    Envelope(envelope::EnvelopeCmd),
     /// Check that the installation works: an in-memory encrypt/decrypt round trip
     /// with a throw-away key, and the other Clef binaries answer.
     SelfCheck {
@@ -157,6 +181,11 @@ fn main() {
         }
         Cmd::Sops(c) => sops_cmd::run(c),
         Cmd::SelfCheck { dir: _ } => self_check::run(),
+        Cmd::Pack(a) => pack::pack(dir, a),
+        Cmd::Revoke(a) => pack::revoke(dir, a),
+        Cmd::Keygen(c) => pack::keygen(c),
+        Cmd::Service(c) => service::run(dir, c),
+        Cmd::Envelope(c) => envelope::run(c),
     };
     if let Err(e) = result {
         if !e.msg.is_empty() {

@@ -152,9 +152,10 @@ pub fn open_for_edit_keys(
             .map_err(|e| CliError::new(code::GENERIC, format!("{}: {e}", cell.file.display())))?;
         let file = clef_sops::EncryptedFile::parse(&resolved.bytes, cell.format())
             .map_err(|e| CliError::sops(&cell.file, e))?;
-        let plain = file
+        let mut plain = file
             .decrypt(ids)
             .map_err(|e| CliError::sops(&cell.file, e))?;
+        conform(repo, cell, &mut plain, false)?;
         let (sidecar, sidecar_raw) = cell::load_sidecar(&repo.root, cell)?;
         eprintln!(
             "clef: {}: resolving the merge conflict on {}",
@@ -174,7 +175,8 @@ pub fn open_for_edit_keys(
         });
     }
     if path.exists() {
-        let (file, raw, plain) = decrypt_cell(repo, cell, ids)?;
+        let (file, raw, mut plain) = decrypt_cell(repo, cell, ids)?;
+        conform(repo, cell, &mut plain, false)?;
         let (sidecar, sidecar_raw) = cell::load_sidecar(&repo.root, cell)?;
         let loaded = Loaded {
             file,
@@ -201,6 +203,44 @@ pub fn open_for_edit_keys(
     })
 }
 
+/// Makes a decrypted cell's recipients exactly what clef.yaml grants before
+/// it is written (a new data key when its block granted anyone else; see
+/// [`clef_core::access::Access::conform`]), and says so. `rotate` forces a
+/// new data key. Cells of environments on another backend are left alone.
+pub fn conform(
+    repo: &Repo,
+    cell: &Cell,
+    plain: &mut PlainFile,
+    rotate: bool,
+) -> Result<Option<clef_core::access::Conformed>, CliError> {
+    let access = repo.manifest.access(cell);
+    if access.age.is_empty() {
+        cell_recipients(repo, cell)?;
+    }
+    if repo
+        .manifest
+        .environment(&cell.environment)
+        .is_some_and(|e| repo.manifest.backend_of(e) != clef_core::manifest::Backend::Age)
+    {
+        return Ok(None);
+    }
+    let done = access
+        .conform(plain, rotate, &repo.identities()?)
+        .map_err(|e| CliError::sops(&cell.file, e))?;
+    if let Some(c) = &done {
+        for (_, line) in c.drift.describe() {
+            eprintln!("clef: {}: {line}: fixed from clef.yaml", cell.target());
+        }
+        if c.rotated && !rotate {
+            eprintln!(
+                "clef: {}: new data key: the cell was readable by a key clef.yaml does not grant",
+                cell.target()
+            );
+        }
+    }
+    Ok(done)
+}
+
 /// The recipients a cell must be encrypted for (age backend only).
 pub fn cell_recipients(repo: &Repo, cell: &Cell) -> Result<Vec<String>, CliError> {
     let m = &repo.manifest;
@@ -218,7 +258,7 @@ pub fn cell_recipients(repo: &Repo, cell: &Cell) -> Result<Vec<String>, CliError
             ));
         }
     }
-    let r = m.recipients_for(cell);
+    let r = m.access(cell).age;
     if r.is_empty() {
         return Err(CliError::new(
             code::USAGE,

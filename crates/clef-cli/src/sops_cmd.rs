@@ -744,6 +744,22 @@ fn updatekeys(a: UpdateKeysArgs) -> Result<(), CliError> {
     let mut file = load(&a.file, a.input.input_type.as_deref())?;
     let add = split_recipients(&a.add_age);
     let rm = split_recipients(&a.rm_age);
+    // A cell of clef.yaml gets exactly the recipients clef.yaml grants.
+    if let Some(access) = governed(&a.file, &add, &rm)? {
+        let ids = identities()?;
+        let mut plain = file.decrypt(&ids).map_err(|e| fail(&a.file, e))?;
+        let done = access
+            .conform(&mut plain, false, &ids)
+            .map_err(|e| fail(&a.file, e))?;
+        if done.is_none() {
+            return Ok(());
+        }
+        let out = plain
+            .encrypt()
+            .and_then(|f| f.to_bytes())
+            .map_err(|e| fail(&a.file, e))?;
+        return write_file(&a.file, &out);
+    }
     let ids = identities()?;
     if !add.is_empty() || !rm.is_empty() {
         // clef's extension: change recipients without a .sops.yaml.
@@ -819,6 +835,36 @@ fn config_path(explicit: Option<&Path>) -> Result<PathBuf, CliError> {
         })
 }
 
+/// The access list when clef.yaml governs `file` (a cell): its recipients
+/// are clef.yaml's, so `--add-age`/`--rm-age` may only agree with it.
+fn governed(
+    file: &Path,
+    add: &[String],
+    rm: &[String],
+) -> Result<Option<clef_core::access::Access>, CliError> {
+    let Some((cell, access)) = clef_core::access::governing(file)? else {
+        return Ok(None);
+    };
+    let against = add
+        .iter()
+        .filter(|r| !access.age.contains(r))
+        .chain(rm.iter().filter(|r| access.age.contains(r)))
+        .cloned()
+        .collect::<Vec<_>>();
+    if !against.is_empty() {
+        return Err(CliError::new(
+            code::USAGE,
+            format!(
+                "{}: clef.yaml decides who may read cell {} (not granted there / granted there: {}); change it with `clef recipients add|remove`",
+                file.display(),
+                cell.target(),
+                against.join(", ")
+            ),
+        ));
+    }
+    Ok(Some(access))
+}
+
 fn decrypt_file(file: &EncryptedFile, name: &Path) -> Result<PlainFile, CliError> {
     let ids = identities()?;
     file.decrypt(&ids).map_err(|e| fail(name, e))
@@ -830,6 +876,7 @@ fn rotate(a: RotateArgs) -> Result<(), CliError> {
     let file = EncryptedFile::parse(&input.bytes, format).map_err(|e| fail(&input.name, e))?;
     let add = split_recipients(&a.add_age);
     let rm = split_recipients(&a.rm_age);
+    let access = governed(&input.name, &add, &rm)?;
     for r in &add {
         clef_keys::parse_recipient(r)
             .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
@@ -839,6 +886,7 @@ fn rotate(a: RotateArgs) -> Result<(), CliError> {
     let ids = identities()?;
     let mut plain = file.decrypt(&ids).map_err(|e| fail(&input.name, e))?;
     let groups = &mut plain.meta.key_groups;
+    // (for a governed cell, conform below replaces the groups with the manifest's)
     if groups.is_empty() {
         groups.push(KeyGroup::default());
     }
@@ -856,7 +904,12 @@ fn rotate(a: RotateArgs) -> Result<(), CliError> {
             });
         }
     }
-    plain.rotate(&ids).map_err(|e| fail(&input.name, e))?;
+    match access {
+        // A cell of clef.yaml gets exactly the recipients clef.yaml grants.
+        Some(access) => access.conform(&mut plain, true, &ids).map(drop),
+        None => plain.rotate(&ids),
+    }
+    .map_err(|e| fail(&input.name, e))?;
     let out = plain
         .encrypt()
         .and_then(|f| f.to_bytes())

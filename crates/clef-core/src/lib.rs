@@ -6,14 +6,18 @@
 //! * [`sidecar`]: the plaintext `.clef-meta.yaml` bookkeeping (pending
 //!   placeholders, rotation records).
 //! * [`cell`]: reading and writing a cell together with its sidecar.
-//! * [`recipients`]: who a cell must be encrypted for.
+//! * [`access`]: who may read a cell (the access list) and how a cell's
+//!   `sops` block drifts from it.
+//! * [`recipients`]: editing the recipient lists.
 //! * [`schema`]: namespace schemas (checked without ever printing values).
 //! * [`lint`]: the repository health check.
+//! * [`service`]: service identities: scope, lookup, validation.
 //! * [`local`]: the per-developer `.clef/config.yaml` and the identity it names.
 //!
 //! Errors carry file names, key names and reasons, never secret values.
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod cell;
 pub mod lint;
 pub mod local;
@@ -22,6 +26,7 @@ pub mod manifest;
 pub mod matrix;
 pub mod recipients;
 pub mod schema;
+pub mod service;
 pub mod sidecar;
 
 pub use manifest::{Manifest, ManifestError};

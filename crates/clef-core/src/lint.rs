@@ -38,7 +38,7 @@ impl Severity {
 pub struct Issue {
     /// Severity.
     pub severity: Severity,
-    /// `matrix`, `sops`, `schema` or `metadata`.
+    /// `matrix`, `sops`, `access`, `schema` or `metadata`.
     pub category: &'static str,
     /// The file, relative to the repository root.
     pub file: String,
@@ -191,32 +191,28 @@ pub fn run(root: &Path, manifest: &Manifest, ids: &Keyring) -> Report {
                     .issues
                     .push(issue(Error, "sops", &c.file, None, e.to_string(), None)),
             }
-            // Recipients against the manifest.
-            let expected = manifest.recipients_for(&c);
-            let actual: Vec<String> = loaded
-                .file
-                .meta
-                .age_recipients()
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect();
-            for e in expected.iter().filter(|e| !actual.contains(e)) {
+            // The cell's sops block against the access list: any drift is
+            // an error (the block is not covered by the MAC).
+            let drift = manifest.access(&c).drift(&loaded.file.meta);
+            for (is_error, m) in drift.describe() {
                 r.issues.push(issue(
-                    Warning,
-                    "sops",
+                    if is_error { Error } else { Warning },
+                    "access",
                     &c.file,
                     None,
-                    format!("recipient {e} is in clef.yaml but cannot decrypt this cell"),
+                    m,
                     Some(format!("clef rotate {target}")),
                 ));
             }
-            for a in actual.iter().filter(|a| !expected.contains(a)) {
+            for who in crate::access::Access::mislabelled(&loaded.file.meta, ids.identities()) {
                 r.issues.push(issue(
-                    Warning,
-                    "sops",
+                    Error,
+                    "access",
                     &c.file,
                     None,
-                    format!("recipient {a} can decrypt this cell but is not in clef.yaml"),
+                    format!(
+                        "the stanza labelled {who} (your key) does not open with your identity: it is mislabelled"
+                    ),
                     Some(format!("clef rotate {target}")),
                 ));
             }
@@ -337,6 +333,25 @@ pub fn run(root: &Path, manifest: &Manifest, ids: &Keyring) -> Report {
                 }
             }
         }
+    }
+    // Service identities: environment coverage and shared keys (their
+    // per-cell recipient drift is the access check above).
+    for s in crate::service::validate(root, manifest) {
+        if matches!(s.code, "recipient_not_registered" | "scope_mismatch") {
+            continue;
+        }
+        r.issues.push(issue(
+            if s.severity == "error" {
+                Error
+            } else {
+                Warning
+            },
+            "service",
+            Path::new(crate::manifest::FILE_NAME),
+            None,
+            format!("service identity '{}': {}", s.identity, s.message),
+            s.fix,
+        ));
     }
     r
 }

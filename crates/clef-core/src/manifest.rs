@@ -721,6 +721,8 @@ impl Manifest {
                                     ));
                                 }
                                 let key_id = cx.string(k, &kp, "keyId", true)?.unwrap_or_default();
+                                crate::service::check_kms(&provider, &key_id)
+                                    .map_err(|r| cx.err(&kp, r))?;
                                 ServiceKey::Kms { provider, key_id }
                             }
                             _ => {
@@ -860,6 +862,28 @@ impl Manifest {
         Ok(true)
     }
 
+    /// Removes `key` from every list it is in: the global list and each
+    /// environment's own list. Returns the scopes it was removed from
+    /// (`global`, `env:NAME`); empty when it was in none.
+    pub fn remove_recipient_everywhere(&mut self, key: &str) -> Result<Vec<String>, ManifestError> {
+        let mut scopes = Vec::new();
+        if self.age_recipients.iter().any(|r| r.key == key) {
+            self.remove_recipient(key, None)?;
+            scopes.push("global".to_owned());
+        }
+        let own: Vec<String> = self
+            .environments
+            .iter()
+            .filter(|e| e.recipients.iter().flatten().any(|r| r.key == key))
+            .map(|e| e.name.clone())
+            .collect();
+        for e in own {
+            self.remove_recipient(key, Some(&e))?;
+            scopes.push(format!("env:{e}"));
+        }
+        Ok(scopes)
+    }
+
     fn invalid(&self, field: &str, reason: String) -> ManifestError {
         ManifestError::Invalid {
             path: self.path.clone(),
@@ -930,6 +954,21 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+
+    /// Replaces `service_identities` (the document and the parsed list;
+    /// [`crate::service::to_node`] writes the YAML). Callers re-parse
+    /// [`Manifest::to_text`] before writing it.
+    pub fn set_service_identities(&mut self, list: Vec<ServiceIdentity>) {
+        if list.is_empty() {
+            self.doc
+                .0
+                .retain(|i| !matches!(i, Item::Entry(k, _) if k == "service_identities"));
+        } else {
+            self.doc
+                .insert("service_identities", crate::service::to_node(&list));
+        }
+        self.service_identities = list;
     }
 
     /// The manifest as YAML text (comments and order kept).

@@ -7,40 +7,9 @@
 //! per-environment list from the current effective list, so adding someone
 //! to one environment never drops the people who already had access.
 
-use crate::manifest::{Manifest, ServiceKey};
-use crate::matrix::Cell;
+use crate::manifest::Manifest;
 
 impl Manifest {
-    /// The age recipients a cell must be encrypted for, without duplicates.
-    pub fn recipients_for(&self, cell: &Cell) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        let mut push = |r: &str| {
-            if !out.iter().any(|x| x == r) {
-                out.push(r.to_owned());
-            }
-        };
-        match self
-            .environment(&cell.environment)
-            .and_then(|e| e.recipients.as_ref())
-        {
-            Some(list) => list.iter().for_each(|r| push(&r.key)),
-            None => self.age_recipients.iter().for_each(|r| push(&r.key)),
-        }
-        for si in &self.service_identities {
-            if si.pack_only || !si.namespaces.contains(&cell.namespace) {
-                continue;
-            }
-            for (env, key) in &si.environments {
-                if *env == cell.environment
-                    && let ServiceKey::Recipient(r) = key
-                {
-                    push(r);
-                }
-            }
-        }
-        out
-    }
-
     /// Every recipient named anywhere in the manifest (globals, per-env lists).
     pub fn all_recipients(&self) -> Vec<String> {
         let mut out: Vec<String> = self.age_recipients.iter().map(|r| r.key.clone()).collect();
@@ -73,9 +42,9 @@ mod tests {
         text.push_str(&format!("service_identities:\n  - name: ci\n    namespaces: [api]\n    environments:\n      prod:\n        recipient: {ci}\n"));
         let mut m = Manifest::parse(&text, Path::new("clef.yaml")).unwrap();
         let api_prod = m.target("api/prod").unwrap();
-        assert_eq!(m.recipients_for(&api_prod), [a.clone(), ci.clone()]);
+        assert_eq!(m.access(&api_prod).age, [a.clone(), ci.clone()]);
         assert_eq!(
-            m.recipients_for(&m.target("web/prod").unwrap()),
+            m.access(&m.target("web/prod").unwrap()).age,
             std::slice::from_ref(&a)
         );
         m.add_recipient(
@@ -87,10 +56,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            m.recipients_for(&m.target("api/dev").unwrap()),
+            m.access(&m.target("api/dev").unwrap()).age,
             [a.clone(), b.clone()]
         );
-        assert_eq!(m.recipients_for(&api_prod), [a.clone(), ci]);
+        assert_eq!(m.access(&api_prod).age, [a.clone(), ci]);
         assert_eq!(m.all_recipients(), [a, b]);
     }
 }

@@ -121,15 +121,17 @@ impl Repo {
     }
 
     /// Blobs added or modified by the commits reachable from `tips` but not
-    /// from `excludes` (nor, with `exclude_remotes`, from any remote-tracking
-    /// ref), oldest commit first. Merge commits are diffed against their first
-    /// parent. Every (commit, path) occurrence is returned with the lines that
-    /// commit added; callers deduplicate blobs by id.
+    /// from `excludes` (nor, with `exclude_remote`, from the remote-tracking
+    /// refs of that one remote, `refs/remotes/<name>/*`: what *another* remote
+    /// has is not on the one being pushed to), oldest commit first. Merge
+    /// commits are diffed against their first parent. Every (commit, path)
+    /// occurrence is returned with the lines that commit added; callers
+    /// deduplicate blobs by id.
     pub fn pushed(
         &self,
         tips: &[String],
         excludes: &[String],
-        exclude_remotes: bool,
+        exclude_remote: Option<&str>,
     ) -> Result<Vec<AddedBlob>, GitError> {
         for r in tips.iter().chain(excludes) {
             if r.is_empty() || r.starts_with('-') {
@@ -143,12 +145,78 @@ impl Repo {
         args.extend(tips.iter().cloned());
         args.push("--not".into());
         args.extend(excludes.iter().cloned());
-        if exclude_remotes {
-            args.push("--remotes".into());
+        if let Some(remote) = exclude_remote.filter(|r| self.is_remote(r)) {
+            // a configured remote's name has no glob characters, so git
+            // reads this as refs/remotes/<remote>/*
+            args.push(format!("--remotes={remote}"));
         }
         args.push("--".into());
         let out = self.git(&args)?;
         parse_raw_patch(&out, "log")
+    }
+
+    /// Whether `name` is a configured remote whose name git's `--remotes=`
+    /// would take literally (no glob characters).
+    pub fn is_remote(&self, name: &str) -> bool {
+        if name.is_empty() || name.starts_with('-') || name.contains(['*', '?', '[', '\\']) {
+            return false;
+        }
+        run_in(&self.root, ["remote"])
+            .is_ok_and(|out| String::from_utf8_lossy(&out).lines().any(|l| l == name))
+    }
+
+    /// The type (`commit`, `tree`, `blob`, `tag`) of the object `rev` names
+    /// once peeled of tags (`rev^{}`), or `None` if there is no such object.
+    pub fn peeled_type(&self, rev: &str) -> Option<String> {
+        if rev.is_empty() || rev.starts_with('-') {
+            return None;
+        }
+        let out = run_in(&self.root, ["cat-file", "-t", &format!("{rev}^{{}}")]).ok()?;
+        Some(String::from_utf8_lossy(trim_newlines(&out)).into_owned())
+    }
+
+    /// Every regular file of the tree `rev` peels to, as blobs whose every
+    /// line counts as added (a pushed tree or blob has no parent to diff
+    /// against), with their paths in the tree. A blob is one entry named
+    /// `name`.
+    pub fn whole_objects(&self, rev: &str, name: &str) -> Result<Vec<AddedBlob>, GitError> {
+        let all = vec![(1, u32::MAX)];
+        match self.peeled_type(rev).as_deref() {
+            Some("blob") => {
+                let out = run_in(&self.root, ["rev-parse", &format!("{rev}^{{}}")])?;
+                Ok(vec![AddedBlob {
+                    path: name.to_owned(),
+                    oid: String::from_utf8_lossy(trim_newlines(&out)).into_owned(),
+                    commit: None,
+                    added: all,
+                }])
+            }
+            Some("tree") => {
+                let out = run_in(
+                    &self.root,
+                    ["ls-tree", "-r", "-z", "--full-tree", &format!("{rev}^{{}}")],
+                )?;
+                let mut v = Vec::new();
+                for entry in out.split(|&b| b == 0).filter(|e| !e.is_empty()) {
+                    // <mode> SP <type> SP <oid> TAB <path>
+                    let Some(tab) = entry.iter().position(|&b| b == b'\t') else {
+                        continue;
+                    };
+                    let meta = String::from_utf8_lossy(&entry[..tab]);
+                    let f: Vec<&str> = meta.split(' ').collect();
+                    if f.len() == 3 && f[1] == "blob" && (f[0] == "100644" || f[0] == "100755") {
+                        v.push(AddedBlob {
+                            path: String::from_utf8_lossy(&entry[tab + 1..]).into_owned(),
+                            oid: f[2].to_owned(),
+                            commit: None,
+                            added: all.clone(),
+                        });
+                    }
+                }
+                Ok(v)
+            }
+            _ => Ok(Vec::new()),
+        }
     }
 }
 
@@ -159,6 +227,9 @@ const DIFF_ARGS: &[&str] = &[
     "--raw",
     "-p",
     "-U0",
+    // `-diff` / `binary` attributes (`*.lock -diff`) would turn the hunks
+    // into "Binary files differ" and hide every added line (issue 11, item 1)
+    "--text",
     "--no-abbrev",
     "--full-index",
     "--no-color",
@@ -176,6 +247,9 @@ const LOG_ARGS: &[&str] = &[
     "--raw",
     "-p",
     "-U0",
+    // `-diff` / `binary` attributes (`*.lock -diff`) would turn the hunks
+    // into "Binary files differ" and hide every added line (issue 11, item 1)
+    "--text",
     "--no-abbrev",
     "--full-index",
     "--no-color",

@@ -165,6 +165,27 @@ impl Repo {
         run_in(&self.root, args)
     }
 
+    /// The contents of `path` (relative to the work tree root) in commit
+    /// `rev`; `None` when the commit does not have that file (or `rev` does
+    /// not exist yet, as before the first commit).
+    pub fn file_at(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+        if rev.starts_with('-') {
+            return Err(GitError::BadRange(rev.to_owned()));
+        }
+        let spec = format!("{rev}:{path}");
+        let listed = Command::new("git")
+            .args(["cat-file", "-e", &spec])
+            .current_dir(&self.root)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(GitError::Spawn)?;
+        if !listed.success() {
+            return Ok(None);
+        }
+        self.git(["cat-file", "blob", &spec]).map(Some)
+    }
+
     /// Blobs in the index that differ from `HEAD` (added, copied, modified,
     /// renamed or type-changed files; deletions have no blob). Works before
     /// the first commit too.

@@ -16,6 +16,7 @@
 //! The policy is in [`policy`]. Nothing here ever prints or returns a secret
 //! value: previews are redacted, errors carry paths, rule ids and git's stderr.
 
+pub mod access;
 pub mod install;
 pub mod policy;
 
@@ -32,7 +33,8 @@ pub use install::{
 };
 pub use policy::{Problem, Verdict};
 
-/// Blobs larger than this are not read (they are reported as skipped).
+/// Blobs larger than this are not read: they block (fail closed) unless
+/// `.clefignore` lists their path (issue 11, item 2).
 pub const MAX_BLOB: u64 = 32 << 20;
 
 /// Everything that stops a hook or the installer. Never carries a value.
@@ -116,6 +118,7 @@ fn scanner_for(root: &Path) -> Result<Scanner, HookError> {
         baseline: baseline.is_file().then_some(baseline),
         max_file_size: MAX_BLOB,
         no_generic: false,
+        salt: None,
     })?)
 }
 
@@ -151,6 +154,17 @@ fn judge(
     let root = repo.root();
     let manifest = policy::Manifest::load(root)?;
     v.no_manifest = manifest.is_none();
+    // The access list (who may read each cell), from the same clef.yaml.
+    let model = match manifest.as_ref().map(|_| clef_core::Manifest::load(root)) {
+        Some(Ok(m)) => Some(m),
+        Some(Err(e)) => {
+            v.notes.push(format!(
+                "clef.yaml does not validate ({e}): recipients of cells not checked"
+            ));
+            None
+        }
+        None => None,
+    };
     let mut scanner = Some(scanner);
     let mut built: Option<Scanner> = None;
     let mut pending: Vec<(usize, Vec<clef_scan::Finding>)> = Vec::new();
@@ -191,10 +205,13 @@ fn judge(
                 policy::check_identity(&b.path, Some(&bytes), &mut problems);
                 if problems.len() > before {
                     // the blob is a key file; nothing else to say about it
-                } else if sops {
-                    policy::check_sops(&b.path, &bytes, &mut problems);
                 } else {
-                    if manifest.is_some() && b.path.ends_with(".clef-meta.yaml") {
+                    if sops {
+                        policy::check_sops(&b.path, &bytes, &mut problems);
+                        if let Some(m) = &model {
+                            access::check_access(m, &b.path, &bytes, &mut problems);
+                        }
+                    } else if manifest.is_some() && b.path.ends_with(".clef-meta.yaml") {
                         policy::check_conflict(
                             &b.path,
                             &String::from_utf8_lossy(&bytes),
@@ -207,17 +224,38 @@ fn judge(
                         built = Some(join_scanner(h)?);
                     }
                     if let Some(sc) = &built {
-                        let found = sc.scan_blob(&b.path, &bytes);
+                        // cells too: tokens in key names, `_unencrypted`
+                        // values and extra metadata fields (check 1 has
+                        // already judged the values the crypt rule covers)
+                        let found = policy::scan_findings(sc, &b.path, &bytes, sops);
                         if !found.is_empty() {
                             pending.push((i, found));
                         }
                     }
                 }
             }
-            BlobData::TooLarge(size) => v.notes.push(format!(
-                "{}: not checked ({size} bytes is over the size limit)",
-                b.path
-            )),
+            BlobData::TooLarge(size) => {
+                if built.is_none()
+                    && let Some(h) = scanner.take()
+                {
+                    built = Some(join_scanner(h)?);
+                }
+                let sops = manifest
+                    .as_ref()
+                    .is_some_and(|m| m.is_encrypted_path(&b.path));
+                let allowed = !sops
+                    && built
+                        .as_ref()
+                        .is_some_and(|sc| sc.is_ignored(&b.path, false));
+                if allowed {
+                    v.notes.push(format!(
+                        "{}: not checked ({size} bytes is over the {MAX_BLOB}-byte limit; allowed by .clefignore)",
+                        b.path
+                    ));
+                } else {
+                    policy::too_large(&b.path, size, MAX_BLOB, sops, &mut problems);
+                }
+            }
             BlobData::Missing => v.notes.push(format!(
                 "{}: blob {} is not in this repository, not checked",
                 b.path, blob.oid
@@ -308,20 +346,32 @@ pub fn parse_push_input(input: &str) -> Result<Vec<PushRef>, HookError> {
 
 /// The pre-push policy: blobs added by commits in `refs` that the remote
 /// does not have (not reachable from the remote's current sha, when we have
-/// it, nor from any remote-tracking ref). Deletions push nothing.
-pub fn pre_push(dir: &Path, refs: &[PushRef]) -> Result<Verdict, HookError> {
+/// it, nor from the remote-tracking refs of `remote`, the remote being pushed
+/// to, when it is a configured remote). A ref that points at a blob or a tree
+/// (`git tag t <blob>`) pushes that object whole: every line of it is checked.
+/// Deletions push nothing.
+pub fn pre_push(dir: &Path, refs: &[PushRef], remote: Option<&str>) -> Result<Verdict, HookError> {
     let repo = Repo::discover(dir)?;
     let scanner = scanner_in_background(repo.root());
     let mut tips = Vec::new();
     let mut excludes = Vec::new();
     let mut notes = Vec::new();
+    let mut whole: Vec<AddedBlob> = Vec::new();
     for r in refs {
         if is_zero(&r.local_sha) {
             notes.push(format!("{}: deletion, nothing to check", r.remote_ref));
             continue;
         }
         if !repo.has_object(&format!("{}^{{commit}}", r.local_sha)) {
-            notes.push(format!("{}: not a commit, nothing to check", r.local_ref));
+            // a tag of a blob or a tree: the object itself is pushed
+            let objects = repo.whole_objects(&r.local_sha, &r.local_ref)?;
+            if objects.is_empty() && repo.peeled_type(&r.local_sha).is_none() {
+                notes.push(format!(
+                    "{}: object not found, nothing to check",
+                    r.local_ref
+                ));
+            }
+            whole.extend(objects);
             continue;
         }
         tips.push(r.local_sha.clone());
@@ -331,7 +381,8 @@ pub fn pre_push(dir: &Path, refs: &[PushRef]) -> Result<Verdict, HookError> {
             excludes.push(r.remote_sha.clone());
         }
     }
-    let occurrences = repo.pushed(&tips, &excludes, true)?;
+    let mut occurrences = repo.pushed(&tips, &excludes, remote)?;
+    occurrences.extend(whole);
     // each blob once; its added lines are the union over its occurrences
     let mut by_oid: HashMap<String, usize> = HashMap::new();
     let mut blobs: Vec<AddedBlob> = Vec::new();

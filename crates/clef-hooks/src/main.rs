@@ -84,8 +84,14 @@ fn run(args: &[String]) -> Result<Outcome, CliError> {
         )),
         "pre-push" => {
             let refs = push_refs()?;
+            // git passes the remote's name (or its URL when there is none);
+            // the pre-commit framework passes it in the environment
+            let remote = rest
+                .first()
+                .cloned()
+                .or_else(|| std::env::var("PRE_COMMIT_REMOTE_NAME").ok());
             Ok(Outcome::Verdict(
-                clef_hooks::pre_push(Path::new("."), &refs)?,
+                clef_hooks::pre_push(Path::new("."), &refs, remote.as_deref())?,
                 HookKind::PrePush,
             ))
         }

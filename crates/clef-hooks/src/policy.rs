@@ -141,14 +141,16 @@ pub fn forbidden_name(path: &str) -> Option<&'static str> {
     }
 }
 
-/// Check 4 by content: a line that is an age secret key.
+/// Check 4 by content: a line that is an age secret key, in either case
+/// (bech32 allows both, and age and clef accept both).
 fn holds_age_identity(bytes: &[u8]) -> Option<u32> {
     let needle = b"AGE-SECRET-KEY-1";
     let mut line = 0u32;
     for l in bytes.split(|&b| b == b'\n') {
         line += 1;
         let t = l.trim_ascii_start();
-        if t.starts_with(needle)
+        if t.get(..needle.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(needle))
             && t[needle.len()..]
                 .iter()
                 .take_while(|b| b.is_ascii_alphanumeric())
@@ -377,6 +379,50 @@ pub fn check_sops(path: &str, bytes: &[u8], out: &mut Vec<Problem>) {
     }
 }
 
+/// A blob too large to read cannot be checked, so it blocks (fail closed).
+/// A large file that is not secret is allowed on purpose by listing its path
+/// in `.clefignore` (not for files clef.yaml says are encrypted).
+pub fn too_large(path: &str, size: u64, limit: u64, sops: bool, out: &mut Vec<Problem>) {
+    let allow = if sops {
+        "an encrypted cell this large is not a sops file clef wrote; restore it (`git restore --staged {path}`)".replace("{path}", path)
+    } else {
+        format!(
+            "if it holds nothing secret, allow it on purpose: add `/{path}` to .clefignore (and commit .clefignore); otherwise keep it out of git (`git rm --cached {path}`, Git LFS or an artifact store)"
+        )
+    };
+    out.push(Problem {
+        path: path.to_owned(),
+        line: None,
+        rule: "too-large".into(),
+        what: format!(
+            "{size} bytes is over the {limit}-byte scan limit, so it was not checked for secrets"
+        ),
+        preview: None,
+        commit: None,
+        fix: allow,
+        suppress: None,
+    });
+}
+
+/// The scanner's findings in a blob. In a file check 1 applies to (`sops`),
+/// the SOPS rules are left to check 1, which judges the same values with
+/// the engine and says how to fix them; every other rule still applies.
+pub fn scan_findings(
+    scanner: &Scanner,
+    path: &str,
+    bytes: &[u8],
+    sops: bool,
+) -> Vec<clef_scan::Finding> {
+    let mut found = scanner.scan_blob(path, bytes);
+    if sops {
+        found.retain(|f| {
+            f.rule != clef_scan::rules::SOPS_PLAINTEXT_RULE
+                && f.rule != clef_scan::rules::SOPS_UNENCRYPTED_RULE
+        });
+    }
+    found
+}
+
 /// Check 3: scanner findings on added lines of `blob`. Returns how many
 /// findings were on lines the change does not add.
 pub fn check_scan(
@@ -385,7 +431,7 @@ pub fn check_scan(
     bytes: &[u8],
     out: &mut Vec<Problem>,
 ) -> usize {
-    keep_added(blob, scanner.scan_blob(&blob.path, bytes), out)
+    keep_added(blob, scan_findings(scanner, &blob.path, bytes, false), out)
 }
 
 /// The second half of [`check_scan`]: keeps the findings on added lines of

@@ -185,10 +185,15 @@ impl Identities {
 
     /// Opens an armored age file (the `enc` field of a sops age key entry).
     pub fn unwrap(&self, armored: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        self.open(armored.as_bytes())
+    }
+
+    /// Opens an age file, binary or armored (the armor is detected).
+    pub fn open(&self, age_file: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         if self.keys.is_empty() {
             return Err(KeyError::NoMatch);
         }
-        let reader = age::armor::ArmoredReader::new(armored.as_bytes());
+        let reader = age::armor::ArmoredReader::new(age_file);
         let dec = age::Decryptor::new(reader).map_err(|e| KeyError::Malformed(e.to_string()))?;
         let mut r = dec
             .decrypt(self.keys.iter().map(|k| k as &dyn age::Identity))
@@ -225,11 +230,29 @@ pub fn parse_recipient(r: &str) -> Result<age::x25519::Recipient, KeyError> {
 /// Wraps `payload` (a data key or Shamir share) for one recipient, producing the
 /// armored text sops stores in `enc` (ends with a newline).
 pub fn wrap(recipient: &str, payload: &[u8]) -> Result<String, KeyError> {
+    let out = encrypt_to(recipient, payload, age::armor::Format::AsciiArmor)?;
+    let mut s = String::from_utf8(out).map_err(|_| KeyError::Wrap("armor is not UTF-8".into()))?;
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    Ok(s)
+}
+
+/// Encrypts `payload` for one recipient as a binary (not armored) age file.
+pub fn seal(recipient: &str, payload: &[u8]) -> Result<Vec<u8>, KeyError> {
+    encrypt_to(recipient, payload, age::armor::Format::Binary)
+}
+
+fn encrypt_to(
+    recipient: &str,
+    payload: &[u8],
+    format: age::armor::Format,
+) -> Result<Vec<u8>, KeyError> {
     let r = parse_recipient(recipient)?;
     let enc = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient))
         .map_err(|e| KeyError::Wrap(e.to_string()))?;
     let mut out = Vec::new();
-    let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
+    let armor = age::armor::ArmoredWriter::wrap_output(&mut out, format)
         .map_err(|e| KeyError::Wrap(e.kind().to_string()))?;
     let mut w = enc
         .wrap_output(armor)
@@ -238,11 +261,7 @@ pub fn wrap(recipient: &str, payload: &[u8]) -> Result<String, KeyError> {
         .and_then(|()| w.finish())
         .and_then(|armor| armor.finish())
         .map_err(|e| KeyError::Wrap(e.kind().to_string()))?;
-    let mut s = String::from_utf8(out).map_err(|_| KeyError::Wrap("armor is not UTF-8".into()))?;
-    if !s.ends_with('\n') {
-        s.push('\n');
-    }
-    Ok(s)
+    Ok(out)
 }
 
 /// The `age_key_file` named by the nearest `.clef/config.yaml` at or above

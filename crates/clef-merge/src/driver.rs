@@ -14,6 +14,7 @@ use crate::conflict::{self, Labels};
 use crate::meta::{MetaSide, merge_meta};
 use crate::tree3::{Conflict, Merged, Side, merge_docs};
 use crate::{DriverError, sidecar};
+use clef_core::access::Access;
 use clef_doc::tree::Branch;
 use clef_sops::Keyring;
 use clef_sops::{DataKey, EncryptedFile, Format, PlainFile, SopsError};
@@ -90,6 +91,7 @@ fn parse_side(
 }
 
 /// Merges three sops files of `format`. `base` may be empty (add/add).
+/// Nothing governs the recipients: a plain SOPS file outside any clef.yaml.
 pub fn merge_sops(
     base: &[u8],
     ours: &[u8],
@@ -98,6 +100,22 @@ pub fn merge_sops(
     ids: &Keyring,
     marker_size: usize,
     labels: &Labels,
+) -> Result<Outcome, DriverError> {
+    merge_sops_governed([base, ours, theirs], format, ids, marker_size, labels, None)
+}
+
+/// [`merge_sops`] for a cell that clef.yaml governs: `access` is what the
+/// manifest at HEAD grants. A side whose data key is new (changed from the
+/// base, or no base) must not be readable by anyone else
+/// ([`DriverError::Ungranted`]); the merged data key is never wrapped for a
+/// recipient outside `access` (such stanzas are dropped, with a note).
+pub fn merge_sops_governed(
+    [base, ours, theirs]: [&[u8]; 3],
+    format: Format,
+    ids: &Keyring,
+    marker_size: usize,
+    labels: &Labels,
+    access: Option<&Access>,
 ) -> Result<Outcome, DriverError> {
     let base_empty = base.iter().all(u8::is_ascii_whitespace);
     let eb = if base_empty {
@@ -110,13 +128,22 @@ pub fn merge_sops(
 
     // Data keys: ours and theirs must open; the base may be encrypted for
     // recipients we no longer have, in which case ours' or theirs' key is tried.
+    let mut dropped = Vec::new();
+    let (eb, eo, et) = match access {
+        None => (eb, eo, et),
+        Some(a) => (
+            eb.map(|f| granted_only(f, a, "base", &mut dropped)),
+            granted_only(eo, a, "ours", &mut dropped),
+            granted_only(et, a, "theirs", &mut dropped),
+        ),
+    };
     let ko = match eo.data_key(ids) {
         Ok(k) => k,
-        Err(e) => return keyless(eb.as_ref(), &eo, &et, e),
+        Err(e) => return keyless(eb.as_ref(), &eo, &et, e).map(|o| with_dropped(o, &dropped)),
     };
     let kt = match et.data_key(ids) {
         Ok(k) => k,
-        Err(e) => return keyless(eb.as_ref(), &eo, &et, e),
+        Err(e) => return keyless(eb.as_ref(), &eo, &et, e).map(|o| with_dropped(o, &dropped)),
     };
     let po = eo
         .decrypt_with_key(ko.clone())
@@ -134,6 +161,27 @@ pub fn merge_sops(
         None => None,
         Some(eb) => Some(decrypt_base(eb, ids, &ko, &kt)?),
     };
+    if let Some(a) = access {
+        // A new data key arrives only with exactly the granted readers.
+        let kb = pb.as_ref().map(PlainFile::data_key);
+        for (side, k, f) in [("ours", &ko, &eo), ("theirs", &kt, &et)] {
+            if kb == Some(k) {
+                continue;
+            }
+            let extra: Vec<String> = dropped
+                .iter()
+                .filter(|(s, _)| *s == side)
+                .map(|(_, r)| r.clone())
+                .chain(a.drift(&f.meta).other_kinds)
+                .collect();
+            if !extra.is_empty() {
+                return Err(DriverError::Ungranted {
+                    side,
+                    recipients: extra,
+                });
+            }
+        }
+    }
 
     // The merged data key: shared, or the one a side rotated to.
     let kb = pb.as_ref().map(PlainFile::data_key);
@@ -147,7 +195,7 @@ pub fn merge_sops(
     } else {
         kt.clone()
     };
-    let mut notes = Vec::new();
+    let mut notes = dropped_notes(&dropped);
     if ko != kt {
         notes.push(match (kb, adopt) {
             (Some(_), Side::Theirs) => {
@@ -225,6 +273,49 @@ pub fn merge_sops(
         conflicts: merged.conflicts,
         notes,
     })
+}
+
+/// `f` without the age stanzas of recipients `access` does not grant; each
+/// one dropped is recorded with its side.
+fn granted_only(
+    mut f: EncryptedFile,
+    access: &Access,
+    side: &'static str,
+    dropped: &mut Vec<(&'static str, String)>,
+) -> EncryptedFile {
+    for g in &mut f.meta.key_groups {
+        g.age.retain(|k| {
+            let ok = access.age.contains(&k.recipient);
+            if !ok {
+                dropped.push((side, k.recipient.clone()));
+            }
+            ok
+        });
+    }
+    f
+}
+
+/// One note per recipient dropped from the merge (each named once).
+fn dropped_notes(dropped: &[(&'static str, String)]) -> Vec<String> {
+    let mut names: Vec<&str> = Vec::new();
+    for (side, r) in dropped {
+        if *side != "base" && !names.contains(&r.as_str()) {
+            names.push(r);
+        }
+    }
+    names
+        .into_iter()
+        .map(|r| {
+            format!("recipient {r} is not granted by clef.yaml at HEAD: the merged data key is not wrapped for it")
+        })
+        .collect()
+}
+
+fn with_dropped(mut o: Outcome, dropped: &[(&'static str, String)]) -> Outcome {
+    let mut notes = dropped_notes(dropped);
+    notes.append(&mut o.notes);
+    o.notes = notes;
+    o
 }
 
 fn decrypt_base(
@@ -479,12 +570,38 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DriverError> {
     Ok(())
 }
 
+/// What clef.yaml at `HEAD` of the repository at `dir` grants for the cell
+/// at `path` (relative to the work tree root, as git's `%P`); `None` when
+/// there is no clef.yaml at HEAD or it does not govern `path` (a plain SOPS
+/// file keeps sops's semantics). During a merge the work tree may already
+/// hold the other side's clef.yaml: changes to the access list arrive
+/// through review of clef.yaml, never through a cell.
+pub fn head_access(dir: &Path, path: &Path) -> Result<Option<Access>, DriverError> {
+    let err = |e: &dyn std::fmt::Display| DriverError::Manifest(e.to_string());
+    let repo = clef_git::Repo::discover(dir).map_err(|e| err(&e))?;
+    let Some(text) = repo
+        .file_at("HEAD", clef_core::manifest::FILE_NAME)
+        .map_err(|e| err(&e))?
+    else {
+        return Ok(None);
+    };
+    let text = String::from_utf8(text).map_err(|_| err(&"not UTF-8"))?;
+    let manifest = clef_core::Manifest::parse(&text, Path::new(clef_core::manifest::FILE_NAME))
+        .map_err(|e| err(&e))?;
+    Ok(manifest
+        .cell_at(path)
+        .map(|c| manifest.access(&c))
+        .filter(Access::governs_keys))
+}
+
 /// The whole driver: read `%O %A %B`, merge by `%P`'s kind, write `%A`.
 /// `%A` is only written when the merge produced a result (clean or conflict
-/// document); on error it is left as git wrote it.
+/// document); on error it is left as git wrote it. `access` answers who may
+/// read the cell at `%P` ([`head_access`] in the binary).
 pub fn run(
     args: &Args,
     identities: &dyn Fn() -> Result<Keyring, DriverError>,
+    access: &dyn Fn(&Path) -> Result<Option<Access>, DriverError>,
 ) -> Result<Outcome, DriverError> {
     let kind = kind_of(&args.path)?;
     let base = read(&args.base, "%O")?;
@@ -496,14 +613,14 @@ pub fn run(
         }
         Kind::Sops(format) => {
             let ids = identities()?;
-            merge_sops(
-                &base,
-                &ours,
-                &theirs,
+            let access = access(&args.path)?;
+            merge_sops_governed(
+                [&base, &ours, &theirs],
                 format,
                 &ids,
                 args.marker_size,
                 &args.labels,
+                access.as_ref(),
             )?
         }
     };

@@ -20,7 +20,7 @@ pub mod resolve;
 pub mod sidecar;
 pub mod tree3;
 
-pub use driver::{Outcome, merge_sidecar_bytes, merge_sops, run};
+pub use driver::{Outcome, merge_sidecar_bytes, merge_sops, merge_sops_governed, run};
 pub use resolve::{
     Candidates, Choice, ConflictedKey, Resolved, Status, candidates, resolve, status,
 };
@@ -108,6 +108,21 @@ pub enum DriverError {
     /// A master key would need re-wrapping that clef cannot do offline.
     #[error("cannot merge safely: {0}")]
     Rewrap(String),
+    /// A side brings a new data key readable by recipients that clef.yaml at
+    /// HEAD does not grant for the cell.
+    #[error(
+        "refusing: {side} encrypts the cell under a new data key for {} that clef.yaml at HEAD does not grant; grant access in clef.yaml (reviewed), or redo that branch's change with `clef set`/`clef rotate`",
+        .recipients.join(", ")
+    )]
+    Ungranted {
+        /// `ours` or `theirs`.
+        side: &'static str,
+        /// The recipients (or master-key kinds) not granted.
+        recipients: Vec<String>,
+    },
+    /// `clef.yaml` at HEAD cannot be read or parsed.
+    #[error("clef.yaml at HEAD: {0}")]
+    Manifest(String),
     /// The sidecar could not be read.
     #[error("malformed .clef-meta.yaml: {0}")]
     Sidecar(String),

@@ -51,10 +51,12 @@ fn main() -> ExitCode {
         let path = args.path.display().to_string();
         // git runs drivers at the top of the work tree: also use the identity
         // that this clone's `.clef/config.yaml` names (what `clef init` set up).
-        let r = driver::run(&args, &|| {
-            let here = std::env::current_dir().unwrap_or_default();
-            Ok(clef_keys::Identities::discover_for_repo(&here)?.into())
-        });
+        let here = std::env::current_dir().unwrap_or_default();
+        let r = driver::run(
+            &args,
+            &|| Ok(clef_keys::Identities::discover_for_repo(&here)?.into()),
+            &|path| driver::head_access(&here, path),
+        );
         report(&path, &r);
         r
     }))

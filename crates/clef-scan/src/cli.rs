@@ -110,6 +110,15 @@ pub struct Args {
     /// List the active rules and exit.
     #[arg(long)]
     pub list_rules: bool,
+    /// Scan only part I of N (1-based) of the files or blobs, split by path
+    /// deterministically; `clef-scan merge` joins the parts' reports.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Key the fingerprints with this salt (hex, 16+ digits) instead of a
+    /// random one, so that the reports of several shards can be merged and
+    /// compared (a `--baseline` provides its own salt).
+    #[arg(long, value_name = "HEX")]
+    pub fingerprint_salt: Option<String>,
 }
 
 /// Run with process arguments (`args[0]` is the program name) on the real
@@ -120,6 +129,10 @@ pub fn run_cli<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     let mut out = stdout.lock();
     let mut err = std::io::stderr();
     let mut input = std::io::stdin().lock();
+    let args: Vec<OsString> = args.into_iter().collect();
+    if args.get(1).is_some_and(|a| a == "merge") {
+        return merge_cli(&args[2..], &mut out, &mut err);
+    }
     match Args::try_parse_from(args) {
         Ok(a) => run(&a, &mut input, &mut out, &mut err, tty),
         Err(e) => {
@@ -165,9 +178,13 @@ fn execute(
     })?;
     let git_needed = args.staged || args.range.is_some() || args.history;
     let repo = if git_needed {
-        Some(clef_git::Repo::discover(
-            args.root.as_deref().unwrap_or(&cwd),
-        )?)
+        let dir = args.root.as_deref().unwrap_or(&cwd);
+        Some(
+            clef_git::Repo::discover(dir).map_err(|_| ScanError::NotARepository {
+                dir: dir.to_path_buf(),
+                option: git_option(args),
+            })?,
+        )
     } else {
         None
     };
@@ -178,6 +195,28 @@ fn execute(
             .map(|r| r.root().to_path_buf())
             .unwrap_or(cwd.clone()),
     };
+    // rewriting a baseline keeps its salt, so its unchanged entries stay
+    let salt = match &args.fingerprint_salt {
+        Some(s) if s.len() >= 16 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(s.to_ascii_lowercase())
+        }
+        Some(_) => {
+            return Err(ScanError::Usage(
+                "--fingerprint-salt: expected at least 16 hex digits".into(),
+            ));
+        }
+        None => args
+            .baseline_write
+            .as_deref()
+            .and_then(|p| baseline::load(p).ok())
+            .map(|b| b.salt),
+    };
+    let shard = args
+        .shard
+        .as_deref()
+        .map(crate::shard::Shard::parse)
+        .transpose()
+        .map_err(ScanError::Usage)?;
     let opts = ScannerOptions {
         root: root.clone(),
         config: args.config.clone(),
@@ -188,19 +227,19 @@ fn execute(
         },
         max_file_size: args.max_file_size,
         no_generic: args.no_generic,
+        salt,
     };
-    let scanner = Scanner::new(&opts)?;
+    let scanner = Scanner::new(&opts)?.with_shard(shard);
     if args.list_rules {
+        let mut text = String::new();
         for (id, desc) in scanner.rule_ids() {
-            writeln!(stdout, "{id}\t{desc}").map_err(|source| ScanError::Write {
-                what: "stdout".into(),
-                source,
-            })?;
+            text.push_str(&format!("{id}\t{desc}\n"));
         }
+        write_stdout(stdout, &text)?;
         return Ok(EXIT_CLEAN);
     }
     let progress = !args.quiet && args.format == Format::Text;
-    let report: Report = if args.stdin {
+    let mut report: Report = if args.stdin {
         let mut buf = Vec::new();
         stdin
             .read_to_end(&mut buf)
@@ -211,12 +250,13 @@ fn execute(
         source::scan_buffer(&scanner, &args.stdin_name, &buf)
     } else if let Some(repo) = &repo {
         let changes = if args.staged {
-            repo.staged()?
+            repo.staged()
         } else if let Some(r) = &args.range {
-            repo.range(r)?
+            repo.range(r)
         } else {
-            repo.history()?
-        };
+            repo.history()
+        }
+        .map_err(|e| git_failure(args, e))?;
         source::scan_changes(&scanner, repo, changes, args.threads, progress)?
     } else {
         let paths = if args.paths.is_empty() {
@@ -227,13 +267,9 @@ fn execute(
         source::scan_paths(&scanner, &root, &paths, args.threads, progress)
     };
 
+    report.fingerprint_salt = scanner.salt().to_owned();
     if let Some(path) = &args.baseline_write {
-        std::fs::write(path, baseline::render(&report.findings)).map_err(|source| {
-            ScanError::Write {
-                what: path.display().to_string(),
-                source,
-            }
-        })?;
+        write_file(path, &baseline::render(scanner.salt(), &report.findings))?;
         if !args.quiet {
             let _ = writeln!(
                 stderr,
@@ -273,16 +309,8 @@ fn execute(
         }
     };
     match &args.output {
-        Some(p) => std::fs::write(p, rendered).map_err(|source| ScanError::Write {
-            what: p.display().to_string(),
-            source,
-        })?,
-        None => stdout
-            .write_all(rendered.as_bytes())
-            .map_err(|source| ScanError::Write {
-                what: "stdout".into(),
-                source,
-            })?,
+        Some(p) => write_file(p, &rendered)?,
+        None => write_stdout(stdout, &rendered)?,
     }
     Ok(if report.has_errors() {
         EXIT_ERROR
@@ -291,4 +319,133 @@ fn execute(
     } else {
         EXIT_FINDINGS
     })
+}
+
+/// Writes a report or baseline through the project's one atomic writer
+/// (temporary file, fsync, rename): a reader never sees half a baseline.
+fn write_file(path: &std::path::Path, text: &str) -> Result<(), ScanError> {
+    clef_sops::io::atomic_write(path, text.as_bytes(), false).map_err(|source| ScanError::Write {
+        what: path.display().to_string(),
+        source,
+    })
+}
+
+/// Writes to stdout; a closed pipe (`clef-scan --list-rules | head`) is not
+/// an error, as with ripgrep: the reader has what it wanted.
+fn write_stdout(stdout: &mut dyn Write, text: &str) -> Result<(), ScanError> {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(ScanError::Write {
+            what: "stdout".into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The git option that needs a repository, for messages.
+fn git_option(args: &Args) -> &'static str {
+    if args.staged {
+        "--staged"
+    } else if args.range.is_some() {
+        "--range"
+    } else {
+        "--history"
+    }
+}
+
+/// One line for a failed git query: the option and git's own first line,
+/// never git's internal command line.
+fn git_failure(args: &Args, e: clef_git::GitError) -> ScanError {
+    let reason = match e {
+        clef_git::GitError::Failed { stderr, .. } => stderr
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("git failed")
+            .trim_start_matches("fatal: ")
+            .to_owned(),
+        other => other.to_string(),
+    };
+    ScanError::GitQuery {
+        option: match (&args.range, git_option(args)) {
+            (Some(r), "--range") => format!("--range {r}"),
+            (_, o) => o.to_owned(),
+        },
+        reason,
+    }
+}
+
+/// `clef-scan merge [-o FILE] REPORT…`: one report from several (JSON or
+/// SARIF). Exit 0 without findings, 1 with, 2 on an error.
+fn merge_cli(args: &[OsString], stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
+    const USAGE: &str = "usage: clef-scan merge [-o FILE] REPORT.json|REPORT.sarif…";
+    let mut output: Option<PathBuf> = None;
+    let mut inputs: Vec<PathBuf> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.to_str() {
+            Some("-o" | "--output") => match it.next() {
+                Some(p) => output = Some(PathBuf::from(p)),
+                None => {
+                    let _ = writeln!(stderr, "clef-scan: error: -o needs a FILE\n{USAGE}");
+                    return EXIT_ERROR;
+                }
+            },
+            Some("-h" | "--help") => {
+                let _ = writeln!(stdout, "{USAGE}");
+                return EXIT_CLEAN;
+            }
+            _ => inputs.push(PathBuf::from(a)),
+        }
+    }
+    let result = (|| -> Result<(String, bool), ScanError> {
+        let mut reports = Vec::new();
+        for p in &inputs {
+            let text = std::fs::read_to_string(p).map_err(|source| ScanError::Read {
+                path: p.clone(),
+                source,
+            })?;
+            reports.push(
+                serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
+                    ScanError::Config {
+                        path: p.clone(),
+                        message: format!("not a JSON or SARIF report: {e}"),
+                    }
+                })?,
+            );
+        }
+        let merged = crate::merge::merge(&reports).map_err(ScanError::Usage)?;
+        let found = merged["findings"].as_array().is_some_and(|f| !f.is_empty())
+            || merged["runs"][0]["results"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty());
+        Ok((
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&merged).unwrap_or_default()
+            ),
+            found,
+        ))
+    })();
+    let (text, found) = match result {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = writeln!(stderr, "clef-scan: error: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let written = match &output {
+        Some(p) => write_file(p, &text),
+        None => write_stdout(stdout, &text),
+    };
+    match written {
+        Err(e) => {
+            let _ = writeln!(stderr, "clef-scan: error: {e}");
+            EXIT_ERROR
+        }
+        Ok(()) if found => EXIT_FINDINGS,
+        Ok(()) => EXIT_CLEAN,
+    }
 }

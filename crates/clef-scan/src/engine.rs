@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use regex::bytes::Regex;
 
+use crate::baseline::Baseline;
 use crate::entropy::{self, Charset};
 use crate::error::ScanError;
 use crate::finding::{Finding, Secret, fingerprint};
@@ -19,7 +20,7 @@ use crate::rules::{
 };
 use crate::sops;
 
-/// Bytes inspected for a NUL to call a file binary.
+/// Bytes inspected to tell binary from text.
 const BINARY_PROBE: usize = 8192;
 /// Regex windows on very long lines (minified code) are cut to this much
 /// around the keyword hit.
@@ -42,7 +43,8 @@ enum Target {
 /// Why a buffer was not scanned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
-    /// A NUL byte in the first 8 KiB.
+    /// Binary: more than 1 in 20 of the first 8 KiB are control bytes
+    /// (a stray NUL does not make text binary), and it is not UTF-16.
     Binary,
     /// Matched `.clefignore` or the config's allowlist paths.
     Ignored,
@@ -77,6 +79,9 @@ pub struct ScannerOptions {
     pub max_file_size: u64,
     /// Turn the generic assignment/entropy detector off.
     pub no_generic: bool,
+    /// Key of the fingerprints when there is no baseline (hex; default: a
+    /// fresh random salt, or the baseline's own).
+    pub salt: Option<String>,
 }
 
 impl Default for ScannerOptions {
@@ -87,6 +92,7 @@ impl Default for ScannerOptions {
             baseline: None,
             max_file_size: 64 << 20,
             no_generic: false,
+            salt: None,
         }
     }
 }
@@ -105,7 +111,9 @@ pub struct Scanner {
     ignore: Gitignore,
     allow: Vec<Regex>,
     baseline: HashSet<String>,
+    salt: String,
     max_file_size: u64,
+    shard: Option<crate::shard::Shard>,
 }
 
 /// Keywords that send a line to the generic detector. `key` only counts
@@ -123,7 +131,10 @@ impl Scanner {
             rules::builtin_specs()?,
             Config::default(),
             None,
-            HashSet::new(),
+            Baseline {
+                salt: crate::baseline::new_salt()?,
+                fingerprints: HashSet::new(),
+            },
             64 << 20,
             false,
         )
@@ -154,9 +165,16 @@ impl Scanner {
                 });
             }
         };
-        let baseline = match &opts.baseline {
-            Some(p) => crate::baseline::load(p)?,
-            None => HashSet::new(),
+        let baseline = match (&opts.baseline, &opts.salt) {
+            (Some(p), _) => crate::baseline::load(p)?,
+            (None, Some(salt)) => Baseline {
+                salt: salt.clone(),
+                fingerprints: HashSet::new(),
+            },
+            (None, None) => Baseline {
+                salt: crate::baseline::new_salt()?,
+                fingerprints: HashSet::new(),
+            },
         };
         Scanner::from_parts(
             rules::builtin_specs()?,
@@ -169,12 +187,13 @@ impl Scanner {
     }
 
     /// Build from explicit parts. `clefignore` is `(root, text of .clefignore)`:
-    /// gitignore syntax plus `rule:<id>` lines that disable a rule.
+    /// gitignore syntax plus `rule:<id>` lines that disable a rule. The
+    /// baseline's salt keys every fingerprint.
     pub fn from_parts(
         builtin: Vec<RuleSpec>,
         config: Config,
         clefignore: Option<(&Path, &str)>,
-        baseline: HashSet<String>,
+        baseline: Baseline,
         max_file_size: u64,
         no_generic: bool,
     ) -> Result<Scanner, ScanError> {
@@ -274,8 +293,10 @@ impl Scanner {
             sops_unencrypted: !disabled.contains(SOPS_UNENCRYPTED_RULE),
             ignore,
             allow,
-            baseline,
+            baseline: baseline.fingerprints,
+            salt: baseline.salt,
             max_file_size,
+            shard: None,
         })
     }
 
@@ -318,6 +339,22 @@ impl Scanner {
         v
     }
 
+    /// Restricts work-tree and git scans to one shard (`--shard I/N`).
+    pub fn with_shard(mut self, shard: Option<crate::shard::Shard>) -> Scanner {
+        self.shard = shard;
+        self
+    }
+
+    /// Whether `path` belongs to this scanner's shard (always, unsharded).
+    pub fn in_shard(&self, path: &str) -> bool {
+        self.shard.is_none_or(|s| s.contains(path))
+    }
+
+    /// The salt (hex) that keys the fingerprints of this scanner's findings.
+    pub fn salt(&self) -> &str {
+        &self.salt
+    }
+
     /// The size limit for files and blobs.
     pub fn max_file_size(&self) -> u64 {
         self.max_file_size
@@ -357,10 +394,26 @@ impl Scanner {
             out.skipped = Some(Skip::TooLarge(bytes.len() as u64));
             return out;
         }
-        if memchr::memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some() {
-            out.skipped = Some(Skip::Binary);
-            return out;
+        match classify(bytes) {
+            Content::Binary => {
+                out.skipped = Some(Skip::Binary);
+                out
+            }
+            Content::Utf16 { big_endian } => {
+                // decoded once: positions are those of the decoded text
+                // (same lines, columns in characters)
+                let text = decode_utf16(bytes, big_endian);
+                let mut r = self.scan_bytes(path, text.as_bytes());
+                r.invalid_utf8 = false;
+                r
+            }
+            Content::Text => self.scan_bytes(path, bytes),
         }
+    }
+
+    /// Scans bytes that are text (UTF-8, or bytes with stray NULs).
+    fn scan_bytes(&self, path: &str, bytes: &[u8]) -> BlobScan {
+        let mut out = BlobScan::default();
         let text = std::str::from_utf8(bytes).ok();
         out.invalid_utf8 = text.is_none();
         let mut raw: Vec<Raw> = Vec::new();
@@ -371,12 +424,21 @@ impl Scanner {
         let mut generic_lines: Vec<Range<usize>> = Vec::new();
         let mut export_lines: Vec<Range<usize>> = Vec::new();
         let mut saw_sops = false;
+        // hits come sorted by start: each line is looked up once (a 10 MB
+        // line with a hit every few bytes stays linear)
+        let mut line = LineCache::default();
         for m in self.keywords.find_all(bytes) {
             for t in &self.targets[m.pattern as usize] {
                 match *t {
                     Target::Rule(r) => {
                         let rule = &self.rules[r as usize];
-                        let w = window(bytes, m.start, m.end, rule.spec.multiline);
+                        let w = window(
+                            bytes,
+                            line.at(bytes, m.start),
+                            m.start,
+                            m.end,
+                            rule.spec.multiline,
+                        );
                         let slot = &mut windows[r as usize];
                         match slot {
                             Some(cur) if w.start <= cur.end => cur.end = cur.end.max(w.end),
@@ -387,8 +449,8 @@ impl Scanner {
                             }
                         }
                     }
-                    Target::Generic => push_line(&mut generic_lines, line_of(bytes, m.start)),
-                    Target::Export => push_line(&mut export_lines, line_of(bytes, m.start)),
+                    Target::Generic => push_line(&mut generic_lines, line.at(bytes, m.start)),
+                    Target::Export => push_line(&mut export_lines, line.at(bytes, m.start)),
                     Target::Sops => saw_sops = true,
                 }
             }
@@ -528,7 +590,7 @@ impl Scanner {
                 ),
             };
             let secret = String::from_utf8_lossy(secret_bytes).into_owned();
-            let fp = fingerprint(&rule_id, path, &secret);
+            let fp = fingerprint(self.salt.as_bytes(), &rule_id, path, &secret);
             if self.baseline.contains(&fp) {
                 out.baselined += 1;
                 continue;
@@ -563,6 +625,7 @@ impl Scanner {
         if line.len() > GENERIC_MAX_LINE {
             return;
         }
+        self.generic_xml(bytes, line.clone(), raw);
         let hay = &bytes[line.clone()];
         // `find` (lazy DFA) plus a hand split of the match is much cheaper
         // than capture groups (bounded backtracker) on this hot path.
@@ -594,6 +657,64 @@ impl Scanner {
                 range: line.start + val.start..line.start + val.end,
                 entropy: entropy::shannon(v),
             });
+        }
+    }
+}
+
+impl Scanner {
+    /// XML element values: `<apiToken>value</apiToken>`, or the value alone
+    /// on the lines between `<apiToken>` and `</apiToken>`.
+    fn generic_xml(&self, bytes: &[u8], line: Range<usize>, raw: &mut Vec<Raw>) {
+        let hay = &bytes[line.clone()];
+        let mut from = 0;
+        while let Some(lt) = memchr::memchr(b'<', &hay[from..]).map(|i| from + i) {
+            from = lt + 1;
+            let name_len = hay[lt + 1..]
+                .iter()
+                .position(|b| {
+                    !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+                })
+                .unwrap_or(hay.len() - lt - 1);
+            let name = &hay[lt + 1..lt + 1 + name_len];
+            if name.is_empty() || hay.get(lt + 1 + name_len) != Some(&b'>') {
+                continue;
+            }
+            let kind = name_kind(name);
+            if kind == NameKind::None {
+                continue;
+            }
+            let mut close = b"</".to_vec();
+            close.extend_from_slice(name);
+            close.push(b'>');
+            // the value runs to the closing tag, at most 3 lines on
+            let start = line.start + lt + 2 + name_len;
+            let limit = bytes.len().min(start + 600);
+            let Some(end) = memchr::memmem::find(&bytes[start..limit], &close).map(|i| start + i)
+            else {
+                continue;
+            };
+            let inner = &bytes[start..end];
+            let lead = inner.len() - inner.trim_ascii_start().len();
+            let v = inner.trim_ascii();
+            if v.is_empty() || v.contains(&b'<') || memchr::memchr(b'\n', v).is_some() {
+                continue;
+            }
+            let ok = match kind {
+                NameKind::Password if self.generic_password => password_value_ok(v, true),
+                NameKind::Secret if self.generic => secret_value_ok(v, true),
+                _ => false,
+            };
+            if ok {
+                raw.push(Raw {
+                    rule: if kind == NameKind::Password {
+                        RawRule::GenericPassword
+                    } else {
+                        RawRule::Generic
+                    },
+                    range: start + lead..start + lead + v.len(),
+                    entropy: entropy::shannon(v),
+                });
+            }
         }
     }
 }
@@ -632,8 +753,96 @@ fn line_of(bytes: &[u8], at: usize) -> Range<usize> {
     start..end
 }
 
-fn window(bytes: &[u8], start: usize, end: usize, multiline: bool) -> Range<usize> {
-    let line = line_of(bytes, start);
+/// What a buffer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Content {
+    Text,
+    Utf16 { big_endian: bool },
+    Binary,
+}
+
+/// Text, UTF-16 (with a byte-order mark, or ASCII-range text with every
+/// other byte zero) or binary (many control bytes). A text file with a few
+/// stray NULs is text: it is scanned (issue 11, item 11).
+fn classify(bytes: &[u8]) -> Content {
+    let probe = &bytes[..bytes.len().min(BINARY_PROBE)];
+    match probe {
+        [0xFF, 0xFE, ..] => return Content::Utf16 { big_endian: false },
+        [0xFE, 0xFF, ..] => return Content::Utf16 { big_endian: true },
+        _ => {}
+    }
+    if memchr::memchr(0, probe).is_none() {
+        return Content::Text;
+    }
+    // BOM-less UTF-16: (nearly) all high bytes of the code units are zero
+    let pairs = probe.len() / 2;
+    if pairs >= 2 {
+        let zero_at = |k: usize| (0..pairs).filter(|i| probe[2 * i + k] == 0).count();
+        let (even, odd) = (zero_at(0), zero_at(1));
+        if odd * 10 >= pairs * 9 && even * 10 <= pairs {
+            return Content::Utf16 { big_endian: false };
+        }
+        if even * 10 >= pairs * 9 && odd * 10 <= pairs {
+            return Content::Utf16 { big_endian: true };
+        }
+    }
+    let control = probe
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C | 0x1B))
+        .count();
+    if control * 20 > probe.len() {
+        Content::Binary
+    } else {
+        Content::Text
+    }
+}
+
+/// UTF-16 to UTF-8 (BOM dropped; unpaired surrogates and an odd last byte
+/// become U+FFFD).
+fn decode_utf16(bytes: &[u8], big_endian: bool) -> String {
+    let units = bytes.chunks_exact(2).map(|c| {
+        if big_endian {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from_le_bytes([c[0], c[1]])
+        }
+    });
+    let mut s: String = char::decode_utf16(units)
+        .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect();
+    if let Some(rest) = s.strip_prefix('\u{FEFF}') {
+        s = rest.to_owned();
+    }
+    if bytes.len() % 2 == 1 {
+        s.push(char::REPLACEMENT_CHARACTER);
+    }
+    s
+}
+
+/// The line around an offset, remembered for the next (later) offset.
+#[derive(Default)]
+struct LineCache(Option<Range<usize>>);
+
+impl LineCache {
+    fn at(&mut self, bytes: &[u8], at: usize) -> Range<usize> {
+        match &self.0 {
+            Some(l) if l.start <= at && at <= l.end => l.clone(),
+            _ => {
+                let l = line_of(bytes, at);
+                self.0 = Some(l.clone());
+                l
+            }
+        }
+    }
+}
+
+fn window(
+    bytes: &[u8],
+    line: Range<usize>,
+    start: usize,
+    end: usize,
+    multiline: bool,
+) -> Range<usize> {
     let s = line.start.max(start.saturating_sub(WINDOW_BEFORE));
     let e = if multiline {
         bytes.len().min(end + MULTILINE_AFTER)
@@ -793,31 +1002,71 @@ fn split_assignment(s: &[u8]) -> Option<(&[u8], Range<usize>, bool)> {
     while i < s.len() && matches!(s[i], b'"' | b'\'' | b'`' | b']') {
         i += 1;
     }
-    while i < s.len() && s[i].is_ascii_whitespace() {
+    let ws = |s: &[u8], mut i: usize| {
+        while i < s.len() && s[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    i = ws(s, i);
+    i = skip_type(s, i);
+    let op_start = i;
+    while i < s.len()
+        && matches!(
+            s[i],
+            b'=' | b':' | b'<' | b'-' | b'>' | b'|' | b'?' | b'.' | b'+' | b','
+        )
+    {
         i += 1;
     }
-    while i < s.len() && matches!(s[i], b'=' | b':' | b'<' | b'-' | b'>' | b'|') {
-        i += 1;
-    }
-    while i < s.len() && s[i].is_ascii_whitespace() {
-        i += 1;
-    }
+    let comma = s[op_start..i].contains(&b',');
+    i = ws(s, i);
     if i >= s.len() {
         return None;
     }
     let q = s[i];
     if matches!(q, b'"' | b'\'' | b'`') && s.len() >= i + 2 && s[s.len() - 1] == q {
         Some((name, i + 1..s.len() - 1, false))
+    } else if comma {
+        // `name, value` only as a call's quoted arguments:
+        // System.setProperty("X_TOKEN", "…")
+        None
     } else {
         Some((name, i..s.len(), true))
     }
+}
+
+/// Past a type annotation between a name and its `=`: Go `apiToken string =`,
+/// TypeScript/Kotlin/Rust `apiToken: string =`, `API_TOKEN: &str =`.
+fn skip_type(s: &[u8], i: usize) -> usize {
+    const TYPES: &[&[u8]] = &[b"&'static str", b"&str", b"[]byte", b"string", b"str"];
+    let mut j = i;
+    let colon = s.get(j) == Some(&b':');
+    if colon {
+        j += 1;
+        while j < s.len() && s[j].is_ascii_whitespace() {
+            j += 1;
+        }
+    }
+    for t in TYPES {
+        if s.len() >= j + t.len() && s[j..j + t.len()].eq_ignore_ascii_case(t) {
+            let mut k = j + t.len();
+            while k < s.len() && s[k].is_ascii_whitespace() {
+                k += 1;
+            }
+            if s.get(k) == Some(&b'=') && s.get(k + 1) != Some(&b'=') {
+                return k;
+            }
+        }
+    }
+    i
 }
 
 fn generic_regex() -> &'static Regex {
     static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
         rules::compile(
-            r#"(?i)([a-z0-9_.-]*(?:passw(?:or)?d|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|auth|credentials?|key)[a-z0-9_.-]*)["'`\]]?\s*(?:=|:=|:|=>|<-|\|\|=)\s*(?:"([^"\r\n]{6,200})"|'([^'\r\n]{6,200})'|`([^`\r\n]{6,200})`|([^\s"'`,;)}\]<>]{6,200}))"#,
+            r#"(?i)([a-z0-9_.-]*(?:passw(?:or)?d|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|auth|credentials?|key)[a-z0-9_.-]*)["'`\]]?(?:\s*:\s*(?:&'static str|&str|string|str)\s*|\s+(?:string|\[\]byte)\s*)?\s*(?:=|:=|::=|:::=|\?=|\.=|\+=|:|=>|<-|\|\|=|,)\s*(?:"([^"\r\n]{6,200})"|'([^'\r\n]{6,200})'|`([^`\r\n]{6,200})`|([^\s"'`,;)}\]<>\\]{6,200}))"#,
         )
         .unwrap_or_else(|e| unreachable!("constant generic regex compiles: {e}"))
     })
@@ -1286,6 +1535,49 @@ mod tests {
     }
 
     #[test]
+    fn generic_embedding_contexts() {
+        // issue 16: operators and syntaxes beyond `= := : => ,`
+        let v = "Xk9mQ2pLv8nR3wZa7TqB";
+        for (what, text) in [
+            ("go typed", format!("var apiToken string = \"{v}\"\n")),
+            ("ts typed", format!("const apiToken: string = \"{v}\";\n")),
+            ("rust typed", format!("const API_TOKEN: &str = \"{v}\";\n")),
+            ("make ?=", format!("API_TOKEN ?= {v}\n")),
+            ("make ::=", format!("API_TOKEN ::= {v}\n")),
+            ("make :::=", format!("API_TOKEN :::= {v}\n")),
+            ("php .=", format!("$apiToken .= \"{v}\";\n")),
+            (
+                "setProperty",
+                format!("System.setProperty(\"X_TOKEN\", \"{v}\");\n"),
+            ),
+            ("xml inline", format!("<apiToken>{v}</apiToken>\n")),
+            ("xml block", format!("<apiToken>\n    {v}\n</apiToken>\n")),
+            (
+                "json escaped",
+                format!("{{\"env\": \"A=1\\nX_TOKEN={v}\\nB=2\"}}\n"),
+            ),
+        ] {
+            let f = scan("ctx.txt", &text);
+            assert_eq!(f.len(), 1, "{what}: {f:?}");
+            assert_eq!(f[0].secret.expose(), v, "{what}");
+        }
+        // and not on look-alikes
+        for (what, text) in [
+            ("comma list", format!("token, {v}\n")),
+            (
+                "xml type",
+                "<tokenType>bearer-token-value</tokenType>\n".to_owned(),
+            ),
+            (
+                "typed call",
+                "var apiToken string = getToken()\n".to_owned(),
+            ),
+        ] {
+            assert!(scan("ctx.txt", &text).is_empty(), "{what}");
+        }
+    }
+
+    #[test]
     fn generic_names() {
         assert_eq!(name_kind(b"DB_PASSWORD"), NameKind::Password);
         assert_eq!(name_kind(b"stripeSecretKey"), NameKind::Secret);
@@ -1324,9 +1616,82 @@ mod tests {
     fn binary_is_skipped() {
         let s = Scanner::builtin().unwrap_or_else(|e| panic!("{e}"));
         let mut b = b"ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789".to_vec();
-        b.push(0);
+        b.extend([0, 1, 2, 3, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0]);
         let r = s.scan_blob_detailed("x.bin", &b);
         assert_eq!(r.skipped, Some(Skip::Binary));
         assert!(r.findings.is_empty());
+    }
+
+    const GHP: &str = "ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+
+    #[test]
+    fn text_with_a_stray_nul_is_scanned() {
+        let s = Scanner::builtin().unwrap_or_else(|e| panic!("{e}"));
+        let b = format!("\0header\ntoken = \"{GHP}\"\n");
+        let r = s.scan_blob_detailed("x.txt", b.as_bytes());
+        assert_eq!(r.skipped, None);
+        assert_eq!(r.findings.len(), 1);
+        assert_eq!(r.findings[0].line, 2);
+    }
+
+    #[test]
+    fn utf16_is_decoded_and_scanned() {
+        let s = Scanner::builtin().unwrap_or_else(|e| panic!("{e}"));
+        let text = format!("x = 1\r\ntoken = \"{GHP}\"\r\n");
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let mut le_bom = vec![0xFF, 0xFE];
+        le_bom.extend(&le);
+        let mut be_bom = vec![0xFE, 0xFF];
+        be_bom.extend(&be);
+        for (what, b) in [
+            ("le", &le),
+            ("be", &be),
+            ("le+bom", &le_bom),
+            ("be+bom", &be_bom),
+        ] {
+            let r = s.scan_blob_detailed("x.ps1", b);
+            assert_eq!(r.skipped, None, "{what}");
+            assert_eq!(r.findings.len(), 1, "{what}");
+            let f = &r.findings[0];
+            assert_eq!(
+                (f.line, f.column, f.secret.expose()),
+                (2, 10, GHP),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn lowercase_age_identity_is_found() {
+        let t = "# created\nage-secret-key-1ezxtjaf9fm8vdgarnljgg2zavfttru7k5nf7lkmmmlzlym38tnn7k6xvc5\n";
+        let f = scan("keys.txt.bak", t);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].rule, "age-secret-key");
+    }
+
+    #[test]
+    fn a_long_run_of_one_character_is_linear() {
+        // a rule keyword of 21 `A`s matched at every offset used to make the
+        // keyword pass quadratic (issue 11, item 3)
+        let s = Scanner::builtin().unwrap_or_else(|e| panic!("{e}"));
+        for fill in [b'A', b'a'] {
+            let mut b = vec![fill; 10 << 20];
+            b.extend(format!("\ntoken = \"{GHP}\"\n").as_bytes());
+            let t = std::time::Instant::now();
+            let f = s.scan_blob("big.txt", &b);
+            let took = t.elapsed();
+            assert_eq!(f.len(), 1);
+            // a debug build; the release binary takes a fraction of this
+            assert!(took.as_secs_f64() < 10.0, "{} took {took:?}", fill as char);
+        }
+        let uri = format!("img = \"data:image/png;base64,{}\"\n", "A".repeat(600_000));
+        let t = std::time::Instant::now();
+        s.scan_blob("page.html", uri.as_bytes());
+        assert!(
+            t.elapsed().as_secs_f64() < 2.0,
+            "data URI took {:?}",
+            t.elapsed()
+        );
     }
 }

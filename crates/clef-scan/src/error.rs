@@ -41,6 +41,25 @@ pub enum ScanError {
     /// A git operation failed.
     #[error(transparent)]
     Git(#[from] clef_git::GitError),
+    /// A git mode was asked for outside a repository.
+    #[error("{option} needs a git repository, and {} is not inside one", dir.display())]
+    NotARepository {
+        /// The directory looked at.
+        dir: PathBuf,
+        /// `--staged`, `--range` or `--history`.
+        option: &'static str,
+    },
+    /// git refused the query (a bad range, no commits yet).
+    #[error("{option}: {reason}")]
+    GitQuery {
+        /// The option and its argument.
+        option: String,
+        /// git's first line, without `fatal: `.
+        reason: String,
+    },
+    /// A bad option value.
+    #[error("{0}")]
+    Usage(String),
     /// Writing output or the baseline failed.
     #[error("cannot write {what}: {source}")]
     Write {

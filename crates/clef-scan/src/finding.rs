@@ -64,7 +64,8 @@ pub struct Finding {
     pub secret: Secret,
     /// Shannon entropy of the value, bits per character.
     pub entropy: f64,
-    /// Stable identity: hash of rule, path and value (not of the position).
+    /// Stable identity: keyed hash (the baseline's salt) of rule, path and
+    /// value (not of the position).
     pub fingerprint: String,
     /// Commit that introduced the blob (git modes).
     pub commit: Option<String>,
@@ -75,17 +76,43 @@ pub struct Finding {
 }
 
 /// The fingerprint of a finding: the first 32 hex digits of
-/// SHA-256(rule NUL path NUL secret). Moving lines does not change it;
-/// changing the secret, the file or the rule does.
-pub fn fingerprint(rule: &str, path: &str, secret: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(rule.as_bytes());
-    h.update([0]);
-    h.update(path.as_bytes());
-    h.update([0]);
-    h.update(secret.as_bytes());
-    let digest = h.finalize();
+/// HMAC-SHA-256 keyed with the baseline's `salt` over (rule NUL path NUL
+/// secret). Moving lines does not change it; changing the secret, the file,
+/// the rule or the salt does. The key makes a dictionary attack on a
+/// published baseline or report need the salt, and each baseline has its own
+/// (issue 11, item 8).
+pub fn fingerprint(salt: &[u8], rule: &str, path: &str, secret: &str) -> String {
+    let digest = hmac_sha256(
+        salt,
+        &[
+            rule.as_bytes(),
+            &[0],
+            path.as_bytes(),
+            &[0],
+            secret.as_bytes(),
+        ],
+    );
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// HMAC-SHA-256 (RFC 2104) over the concatenation of `parts`.
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    let mut k = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    for p in parts {
+        inner.update(p);
+    }
+    let mut outer = Sha256::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
 }
 
 #[cfg(test)]
@@ -101,12 +128,29 @@ mod tests {
     }
 
     #[test]
-    fn fingerprint_depends_on_rule_path_secret_only() {
-        let a = fingerprint("r", "p", "s");
+    fn fingerprint_depends_on_salt_rule_path_secret_only() {
+        let a = fingerprint(b"salt", "r", "p", "s");
         assert_eq!(a.len(), 32);
-        assert_eq!(a, fingerprint("r", "p", "s"));
-        assert_ne!(a, fingerprint("r", "p", "t"));
-        assert_ne!(a, fingerprint("r", "q", "s"));
-        assert_ne!(a, fingerprint("x", "p", "s"));
+        assert_eq!(a, fingerprint(b"salt", "r", "p", "s"));
+        assert_ne!(a, fingerprint(b"salt", "r", "p", "t"));
+        assert_ne!(a, fingerprint(b"salt", "r", "q", "s"));
+        assert_ne!(a, fingerprint(b"salt", "x", "p", "s"));
+        assert_ne!(a, fingerprint(b"other", "r", "p", "s"));
+        // not the old unsalted SHA-256(rule NUL path NUL secret)
+        let plain: String = Sha256::digest(b"r\0p\0s")[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_ne!(a, plain);
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231_case_2() {
+        let mac = hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 }

@@ -45,8 +45,10 @@ pub mod entropy;
 pub mod error;
 pub mod finding;
 pub mod keywords;
+pub mod merge;
 pub mod report;
 pub mod rules;
+pub mod shard;
 pub mod sops;
 pub mod source;
 

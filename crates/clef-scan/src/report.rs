@@ -36,6 +36,9 @@ pub struct Report {
     pub duration_ms: u64,
     /// Errors and notices.
     pub problems: Vec<Problem>,
+    /// The salt that keys the findings' fingerprints (hex), so that a JSON
+    /// report can serve as a baseline.
+    pub fingerprint_salt: String,
 }
 
 impl Report {
@@ -89,6 +92,7 @@ impl Report {
             })
             .collect();
         let mut v = json!({
+            "fingerprint_salt": self.fingerprint_salt,
             "findings": findings,
             "stats": {
                 "files": self.files,

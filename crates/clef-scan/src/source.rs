@@ -91,6 +91,7 @@ impl Sink {
             skipped: c.skipped.load(Ordering::Relaxed),
             baselined: c.baselined.load(Ordering::Relaxed),
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            fingerprint_salt: String::new(),
         };
         r.sort();
         r
@@ -155,6 +156,8 @@ fn threads(n: usize) -> usize {
 /// relative to the root is `arg_rel`).
 fn display_path(p: &Path, arg: &Path, arg_rel: Option<&Path>) -> String {
     let rel = match (p.strip_prefix(arg), arg_rel) {
+        // the argument itself is the file: no `FILE/` (issue 11, item 18)
+        (Ok(tail), Some(base)) if tail.as_os_str().is_empty() => base.to_path_buf(),
         (Ok(tail), Some(base)) => base.join(tail),
         _ => p.to_path_buf(),
     };
@@ -216,6 +219,9 @@ pub fn scan_paths(
                     return WalkState::Continue;
                 }
                 let display = display_path(entry.path(), arg, arg_rel);
+                if !scanner.in_shard(&display) {
+                    return WalkState::Continue;
+                }
                 if scanner.is_ignored(&display, false) {
                     counters.skipped.fetch_add(1, Ordering::Relaxed);
                     return WalkState::Continue;
@@ -270,6 +276,7 @@ pub fn scan_changes(
     // skip ignored paths before reading anything
     let changes: Vec<Change> = changes
         .into_iter()
+        .filter(|c| scanner.in_shard(&c.path))
         .filter(|c| {
             let ign = scanner.is_ignored(&c.path, false);
             if ign {

@@ -394,3 +394,193 @@ fn file_outside_the_root_is_scanned_not_a_panic() {
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+// issue 11, item 18
+#[test]
+fn a_file_argument_is_reported_without_a_trailing_slash() {
+    let s = Sandbox::new();
+    s.write("conf/a.env", format!("GH={GHP}\n"));
+    let (code, v) = s.scan_json(&["conf/a.env"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        rules_of(&v),
+        vec![("github-pat".to_string(), "conf/a.env".to_string(), 1)]
+    );
+    let out = s.scan(&["--format", "sarif", "conf/a.env"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("sarif");
+    let uri =
+        &v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"];
+    assert_eq!(uri, "conf/a.env");
+}
+
+#[test]
+fn a_closed_pipe_is_success() {
+    let s = Sandbox::new();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_clef-scan"));
+    cmd.current_dir(s.path())
+        .arg("--list-rules")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    // `| head -0`: the reader is gone before anything is written
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.is_empty(), "{err}");
+}
+
+#[test]
+fn git_modes_outside_a_repository_or_with_a_bad_range_say_one_line() {
+    let s = Sandbox::new();
+    for args in [
+        &["--range", "main..nope"][..],
+        &["--history"][..],
+        &["--staged"][..],
+    ] {
+        let out = s.scan(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains("needs a git repository"), "{args:?}: {err}");
+        assert!(!err.contains("rev-parse"), "{args:?}: {err}");
+    }
+    s.git_init();
+    s.write("a.txt", "a\n");
+    s.commit_all("a");
+    let out = s.scan(&["--range", "main..nope"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--range main..nope"), "{err}");
+    assert!(
+        !err.contains("--no-renames") && !err.contains("`git"),
+        "{err}"
+    );
+}
+
+// issue 11, item 8
+#[test]
+fn baseline_fingerprints_are_keyed_with_a_salt_of_their_own() {
+    use sha2::{Digest, Sha256};
+    let s = Sandbox::new();
+    s.write("a.env", format!("GH={GHP}\n"));
+    assert_eq!(
+        s.scan(&["--baseline-write", "b1.json", "."]).status.code(),
+        Some(0)
+    );
+    let b1: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path().join("b1.json")).expect("b1"))
+            .expect("json");
+    let salt = b1["salt"].as_str().expect("salt").to_owned();
+    assert!(salt.len() >= 32, "{salt}");
+    assert_eq!(b1["version"], 2);
+    let fp = b1["fingerprints"][0].as_str().expect("fp").to_owned();
+    // not the old dictionary-friendly SHA-256(rule NUL path NUL secret)
+    let unsalted: String = Sha256::digest(format!("github-pat\0a.env\0{GHP}").as_bytes())[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_ne!(fp, unsalted);
+    // another baseline: another salt, another fingerprint for the same secret
+    std::fs::remove_file(s.path().join("b1.json")).expect("rm");
+    assert_eq!(
+        s.scan(&["--baseline-write", "b2.json", "."]).status.code(),
+        Some(0)
+    );
+    let b2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path().join("b2.json")).expect("b2"))
+            .expect("json");
+    assert_ne!(b2["salt"], b1["salt"]);
+    assert_ne!(b2["fingerprints"][0], b1["fingerprints"][0]);
+    // rewriting a baseline keeps its salt (and so its entries)
+    s.write("a.env", format!("# moved\nGH={GHP}\n"));
+    assert_eq!(
+        s.scan(&["--baseline-write", "b2.json", "."]).status.code(),
+        Some(0)
+    );
+    let again: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path().join("b2.json")).expect("b2"))
+            .expect("json");
+    assert_eq!(again, b2);
+    // an old unsalted baseline is refused with the way forward
+    s.write("old.json", "{\"version\": 1, \"fingerprints\": [\"00\"]}\n");
+    let out = s.scan(&["--baseline", "old.json", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--baseline-write"));
+}
+
+// issue 16: --shard I/N and `clef-scan merge`
+#[test]
+fn n_shards_merged_report_exactly_what_one_run_reports() {
+    let s = Sandbox::new();
+    s.git_init();
+    for k in 0..24 {
+        let secret = match k % 3 {
+            0 => GHP.to_string(),
+            1 => STRIPE.to_string(),
+            _ => AKIA.to_string(),
+        };
+        s.write(
+            &format!("svc{k}/config.env"),
+            format!("# service {k}\nKEY={secret}\n"),
+        );
+        if k % 6 == 5 {
+            s.commit_all(&format!("batch {k}"));
+        }
+    }
+    // the same secret moved in a later commit: history reports it once
+    s.write("svc0/config.env", format!("\n\n# moved\nKEY={GHP}\n"));
+    s.commit_all("move");
+    let salt = ["--fingerprint-salt", "00112233445566778899aabbccddeeff"];
+    for mode in [&["."][..], &["--history"][..]] {
+        let mut one = salt.to_vec();
+        one.extend_from_slice(mode);
+        let (code, whole) = s.scan_json(&one);
+        assert_eq!(code, 1);
+        let n = 3;
+        let mut parts = Vec::new();
+        for i in 1..=n {
+            let shard = format!("{i}/{n}");
+            // outside the scanned tree
+            let file = s
+                .home
+                .path()
+                .join(format!("part{i}.json"))
+                .display()
+                .to_string();
+            let mut a = vec!["--format", "json", "-o", &file, "--shard", &shard];
+            a.extend_from_slice(&salt);
+            a.extend_from_slice(mode);
+            let out = s.scan(&a);
+            assert!(out.status.code() == Some(0) || out.status.code() == Some(1));
+            parts.push(file);
+        }
+        let mut m = vec!["merge"];
+        m.extend(parts.iter().map(String::as_str));
+        let out = s.scan(&m);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let merged: serde_json::Value = serde_json::from_slice(&out.stdout).expect("merged");
+        assert_eq!(merged["findings"], whole["findings"], "{mode:?}");
+        assert!(whole["findings"].as_array().is_some_and(|f| f.len() >= 24));
+        assert_eq!(
+            merged["stats"]["files"], whole["stats"]["files"],
+            "{mode:?}"
+        );
+        // every shard did part of the work
+        for p in &parts {
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(p).expect("part")).expect("json");
+            let n = v["findings"].as_array().map_or(0, Vec::len);
+            assert!(n > 0 && n < 24, "{p}: {n}");
+        }
+    }
+    let out = s.scan(&["--shard", "4/3", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 <= I <= N"));
+}
