@@ -24,6 +24,8 @@ pub mod sops_code {
     pub const DECRYPT_TREE: i32 = 25;
     /// MacMismatch (also a MAC that cannot be decrypted, or none).
     pub const MAC: i32 = 51;
+    /// NeedAtLeastOneDocument: encrypting an empty or comment-only YAML file.
+    pub const NO_DOCUMENT: i32 = 92;
     /// InvalidTreePathFormat (`--extract`).
     pub const TREE_PATH: i32 = 91;
     /// NoFileSpecified / file not found.
@@ -668,6 +670,29 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
         Some(t) => format_of(&input.logical, Some(t))?,
         None => format,
     };
+    if format == Format::Yaml {
+        // sops refuses a YAML file without a document: 92 when it is empty, 2
+        // (cannot read the input) when it holds only comments.
+        let text = String::from_utf8_lossy(&input.bytes);
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        let (code, what) = match lines.next() {
+            None => (
+                sops_code::NO_DOCUMENT,
+                "file cannot be completely empty, it must contain at least one document",
+            ),
+            Some(first) if first.starts_with('#') && lines.all(|l| l.starts_with('#')) => (
+                sops_code::READ,
+                "the YAML file holds only comments: there is no document to encrypt",
+            ),
+            Some(_) => (0, ""),
+        };
+        if code != 0 {
+            return Err(CliError::new(
+                code,
+                format!("{}: {what}", input.name.display()),
+            ));
+        }
+    }
     let docs = clef_sops::parse_plain(&input.bytes, format).map_err(|e| fail(&input.name, e))?;
     let flag_rule = [
         a.unencrypted_suffix
