@@ -746,7 +746,7 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
     let threshold = a.shamir_secret_sharing_threshold.unwrap_or(threshold);
     for g in &groups {
         for k in &g.age {
-            clef_keys::parse_recipient(&k.recipient)
+            clef_keys::check_recipient(&k.recipient)
                 .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
         }
     }
@@ -903,7 +903,7 @@ fn rotate(a: RotateArgs) -> Result<(), CliError> {
     let rm = split_recipients(&a.rm_age);
     let access = governed(&input.name, &add, &rm)?;
     for r in &add {
-        clef_keys::parse_recipient(r)
+        clef_keys::check_recipient(r)
             .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
     }
     // The data key is recovered with the keys the file has now, so removing the
