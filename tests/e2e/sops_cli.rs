@@ -319,3 +319,37 @@ fn unknown_commands_and_options_name_the_sops_equivalent() {
         );
     }
 }
+
+#[test]
+fn ssh_ed25519_recipients_and_identities_both_ways() {
+    let Some(e) = env() else { return };
+    let key = e.dir.join("id_ed25519");
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test@example", "-f"])
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen");
+    assert!(keygen.status.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let recipient: String = public
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let plain = e.write("ssh.yaml", b"a: via-ssh\n");
+    let vars = [("SOPS_AGE_SSH_PRIVATE_KEY_FILE", key.to_str().unwrap())];
+    let args = ["encrypt", "--age", &recipient, &plain];
+    let (s, c) = both(&e, &args, &[], b"");
+    let fs = e.write("ssh.sops.enc.yaml", &ok(s));
+    let fc = e.write("ssh.clef.enc.yaml", &ok(c));
+    let (a, b) = (
+        run_with(&e, true, &["decrypt", &fs], &vars, b""),
+        run_with(&e, false, &["decrypt", &fc], &vars, b""),
+    );
+    assert_eq!(ok(a), b"a: via-ssh\n".to_vec());
+    assert_eq!(ok(b), b"a: via-ssh\n".to_vec());
+    // Without the SSH key, clef says which stanza failed.
+    let r = run_with(&e, true, &["decrypt", &fs], &[], b"");
+    assert_eq!(r.status.code(), Some(128));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("ssh-ed25519"));
+}

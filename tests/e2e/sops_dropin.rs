@@ -342,3 +342,17 @@ fn exit_codes_are_sops_codes() {
     }
     assert!(wrong.is_empty(), "exit codes differ:\n{}", wrong.join("\n"));
 }
+
+#[test]
+fn encrypting_an_empty_or_comment_only_yaml_file_is_refused_like_sops() {
+    let Some(e) = env() else { return };
+    for (name, text) in [("empty", ""), ("comments", "# only\n\n# comments\n")] {
+        let f = e.write(&format!("nodoc-{name}.yaml"), text.as_bytes());
+        let args = ["encrypt", "--age", &e.k1.recipient, &f];
+        let s = e.sops(&args, &e.k1.file);
+        let c = e.clef(&args, &e.k1.file);
+        assert!(!s.status.success(), "{name}: sops encrypted it");
+        assert_eq!(c.status.code(), s.status.code(), "{name}");
+        assert!(c.stdout.is_empty(), "{name}");
+    }
+}

@@ -23,6 +23,8 @@ pub mod sops_code {
     pub const DECRYPT_TREE: i32 = 25;
     /// MacMismatch (also a MAC that cannot be decrypted, or none).
     pub const MAC: i32 = 51;
+    /// NeedAtLeastOneDocument: encrypting an empty or comment-only YAML file.
+    pub const NO_DOCUMENT: i32 = 92;
     /// InvalidTreePathFormat (`--extract`).
     pub const TREE_PATH: i32 = 91;
     /// NoFileSpecified / file not found.
@@ -667,6 +669,29 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
         Some(t) => format_of(&input.logical, Some(t))?,
         None => format,
     };
+    if format == Format::Yaml {
+        // sops refuses a YAML file without a document: 92 when it is empty, 2
+        // (cannot read the input) when it holds only comments.
+        let text = String::from_utf8_lossy(&input.bytes);
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        let (code, what) = match lines.next() {
+            None => (
+                sops_code::NO_DOCUMENT,
+                "file cannot be completely empty, it must contain at least one document",
+            ),
+            Some(first) if first.starts_with('#') && lines.all(|l| l.starts_with('#')) => (
+                sops_code::READ,
+                "the YAML file holds only comments: there is no document to encrypt",
+            ),
+            Some(_) => (0, ""),
+        };
+        if code != 0 {
+            return Err(CliError::new(
+                code,
+                format!("{}: {what}", input.name.display()),
+            ));
+        }
+    }
     let docs = clef_sops::parse_plain(&input.bytes, format).map_err(|e| fail(&input.name, e))?;
     let flag_rule = [
         a.unencrypted_suffix
@@ -720,7 +745,7 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
     let threshold = a.shamir_secret_sharing_threshold.unwrap_or(threshold);
     for g in &groups {
         for k in &g.age {
-            clef_keys::parse_recipient(&k.recipient)
+            clef_keys::check_recipient(&k.recipient)
                 .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
         }
     }
@@ -875,44 +900,40 @@ fn rotate(a: RotateArgs) -> Result<(), CliError> {
     let file = EncryptedFile::parse(&input.bytes, format).map_err(|e| fail(&input.name, e))?;
     let add = split_recipients(&a.add_age);
     let rm = split_recipients(&a.rm_age);
-    // A cell of clef.yaml gets exactly the recipients clef.yaml grants.
-    let access = match a.file.as_deref() {
-        Some(p) => governed(p, &add, &rm)?,
-        None => None,
-    };
+    let access = governed(&input.name, &add, &rm)?;
     for r in &add {
-        clef_keys::parse_recipient(r)
+        clef_keys::check_recipient(r)
             .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
     }
     // The data key is recovered with the keys the file has now, so removing the
     // only key this user holds (while adding another) works, as in sops.
     let ids = identities()?;
     let mut plain = file.decrypt(&ids).map_err(|e| fail(&input.name, e))?;
-    if let Some(access) = access {
-        access
-            .conform(&mut plain, true, &ids)
-            .map_err(|e| fail(&input.name, e))?;
-    } else {
-        let groups = &mut plain.meta.key_groups;
-        if groups.is_empty() {
-            groups.push(KeyGroup::default());
-        }
-        for g in groups.iter_mut() {
-            g.age.retain(|k| !rm.contains(&k.recipient));
-        }
-        for r in &add {
-            if !groups
-                .iter()
-                .any(|g| g.age.iter().any(|k| &k.recipient == r))
-            {
-                groups[0].age.push(clef_sops::AgeKey {
-                    recipient: r.clone(),
-                    enc: String::new(),
-                });
-            }
-        }
-        plain.rotate(&ids).map_err(|e| fail(&input.name, e))?;
+    let groups = &mut plain.meta.key_groups;
+    // (for a governed cell, conform below replaces the groups with the manifest's)
+    if groups.is_empty() {
+        groups.push(KeyGroup::default());
     }
+    for g in groups.iter_mut() {
+        g.age.retain(|k| !rm.contains(&k.recipient));
+    }
+    for r in &add {
+        if !groups
+            .iter()
+            .any(|g| g.age.iter().any(|k| &k.recipient == r))
+        {
+            groups[0].age.push(clef_sops::AgeKey {
+                recipient: r.clone(),
+                enc: String::new(),
+            });
+        }
+    }
+    match access {
+        // A cell of clef.yaml gets exactly the recipients clef.yaml grants.
+        Some(access) => access.conform(&mut plain, true, &ids).map(drop),
+        None => plain.rotate(&ids),
+    }
+    .map_err(|e| fail(&input.name, e))?;
     let out = plain
         .encrypt()
         .and_then(|f| f.to_bytes())

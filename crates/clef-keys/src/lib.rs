@@ -9,8 +9,12 @@
 //! 3. `SOPS_AGE_KEY_CMD` (a command whose stdout holds identities),
 //! 4. `$XDG_CONFIG_HOME/sops/age/keys.txt` (or `~/.config/sops/age/keys.txt`),
 //! 5. `CLEF_AGE_KEY` and `CLEF_AGE_KEY_FILE`,
+//! 6. an SSH private key (ssh-ed25519 or ssh-rsa, unencrypted):
+//!    `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, else `~/.ssh/id_ed25519` and `~/.ssh/id_rsa`
+//!    when present,
 //!
-//! all combined: every identity found is tried.
+//! all combined: every identity found is tried. Recipients are `age1…` or
+//! `ssh-ed25519 …`/`ssh-rsa …` public keys, as in sops.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -59,12 +63,18 @@ pub enum KeyError {
 #[derive(Default)]
 pub struct Identities {
     keys: Vec<age::x25519::Identity>,
+    ssh: Vec<age::ssh::Identity>,
     sources: Vec<String>,
 }
 
 impl std::fmt::Debug for Identities {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Identities({} from {:?})", self.keys.len(), self.sources)
+        write!(
+            f,
+            "Identities({} from {:?})",
+            self.keys.len() + self.ssh.len(),
+            self.sources
+        )
     }
 }
 
@@ -110,6 +120,16 @@ impl Identities {
         if let Some(p) = env("CLEF_AGE_KEY_FILE").filter(|v| !v.is_empty()) {
             ids.add_file(Path::new(&p))?;
         }
+        if let Some(p) = env("SOPS_AGE_SSH_PRIVATE_KEY_FILE").filter(|v| !v.is_empty()) {
+            ids.add_ssh_file(Path::new(&p), true)?;
+        } else if let Some(home) = env("HOME").filter(|v| !v.is_empty()) {
+            for name in ["id_ed25519", "id_rsa"] {
+                let p = Path::new(&home).join(".ssh").join(name);
+                if p.is_file() {
+                    ids.add_ssh_file(&p, false)?;
+                }
+            }
+        }
         Ok(ids)
     }
 
@@ -123,6 +143,41 @@ impl Identities {
                 reason: e.kind().to_string(),
             })?;
         self.add_text(&text, &path.display().to_string())
+    }
+
+    /// Adds an SSH private key file (OpenSSH format). `required`: a key that
+    /// cannot be used (passphrase-protected, unsupported type) is an error;
+    /// otherwise it is skipped, as an unused default.
+    pub fn add_ssh_file(&mut self, path: &Path, required: bool) -> Result<(), KeyError> {
+        let mut text = Zeroizing::new(Vec::new());
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut text))
+            .map_err(|e| KeyError::Io {
+                path: path.to_owned(),
+                reason: e.kind().to_string(),
+            })?;
+        let unusable = |why: &str| KeyError::Io {
+            path: path.to_owned(),
+            reason: format!("not a usable SSH private key ({why})"),
+        };
+        let id = match age::ssh::Identity::from_buffer(&text[..], Some(path.display().to_string()))
+        {
+            Ok(id) => id,
+            Err(_) if !required => return Ok(()),
+            Err(_) => return Err(unusable("cannot parse it")),
+        };
+        match id {
+            age::ssh::Identity::Unencrypted(_) => {
+                self.ssh.push(id);
+                self.sources.push(path.display().to_string());
+                Ok(())
+            }
+            age::ssh::Identity::Encrypted(_) if required => {
+                Err(unusable("it is passphrase-protected; clef does not prompt"))
+            }
+            age::ssh::Identity::Unsupported(_) if required => Err(unusable("unsupported key type")),
+            _ => Ok(()),
+        }
     }
 
     /// Adds identities from text: one or more `AGE-SECRET-KEY-1…` per line.
@@ -147,12 +202,12 @@ impl Identities {
 
     /// Number of identities.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.keys.len() + self.ssh.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.keys.is_empty() && self.ssh.is_empty()
     }
 
     /// Where the identities came from (env var names and paths, no key material).
@@ -160,7 +215,7 @@ impl Identities {
         &self.sources
     }
 
-    /// The public recipients (`age1…`) of these identities.
+    /// The public recipients (`age1…`) of these identities (SSH keys not included).
     pub fn recipients(&self) -> Vec<String> {
         self.keys
             .iter()
@@ -175,13 +230,18 @@ impl Identities {
 
     /// Opens an age file, binary or armored (the armor is detected).
     pub fn open(&self, age_file: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-        if self.keys.is_empty() {
+        if self.is_empty() {
             return Err(KeyError::NoMatch);
         }
         let reader = age::armor::ArmoredReader::new(age_file);
         let dec = age::Decryptor::new(reader).map_err(|e| KeyError::Malformed(e.to_string()))?;
         let mut r = dec
-            .decrypt(self.keys.iter().map(|k| k as &dyn age::Identity))
+            .decrypt(
+                self.keys
+                    .iter()
+                    .map(|k| k as &dyn age::Identity)
+                    .chain(self.ssh.iter().map(|k| k as &dyn age::Identity)),
+            )
             .map_err(|e| match e {
                 age::DecryptError::NoMatchingKeys => KeyError::NoMatch,
                 other => KeyError::Malformed(other.to_string()),
@@ -212,8 +272,23 @@ pub fn parse_recipient(r: &str) -> Result<age::x25519::Recipient, KeyError> {
     age::x25519::Recipient::from_str(r.trim()).map_err(|_| KeyError::BadRecipient(r.to_owned()))
 }
 
-/// Wraps `payload` (a data key or Shamir share) for one recipient, producing the
-/// armored text sops stores in `enc` (ends with a newline).
+/// Checks a recipient sops accepts for age: `age1…`, `ssh-ed25519 …` or `ssh-rsa …`.
+pub fn check_recipient(r: &str) -> Result<(), KeyError> {
+    any_recipient(r).map(drop)
+}
+
+fn any_recipient(r: &str) -> Result<Box<dyn age::Recipient + Send>, KeyError> {
+    let t = r.trim();
+    if t.starts_with("ssh-") {
+        return age::ssh::Recipient::from_str(t)
+            .map(|x| Box::new(x) as Box<dyn age::Recipient + Send>)
+            .map_err(|_| KeyError::BadRecipient(r.to_owned()));
+    }
+    parse_recipient(t).map(|x| Box::new(x) as Box<dyn age::Recipient + Send>)
+}
+
+/// Wraps `payload` (a data key or Shamir share) for one recipient (`age1…` or an
+/// SSH public key), producing the armored text sops stores in `enc` (ends with a newline).
 pub fn wrap(recipient: &str, payload: &[u8]) -> Result<String, KeyError> {
     let out = encrypt_to(recipient, payload, age::armor::Format::AsciiArmor)?;
     let mut s = String::from_utf8(out).map_err(|_| KeyError::Wrap("armor is not UTF-8".into()))?;
@@ -233,8 +308,8 @@ fn encrypt_to(
     payload: &[u8],
     format: age::armor::Format,
 ) -> Result<Vec<u8>, KeyError> {
-    let r = parse_recipient(recipient)?;
-    let enc = age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient))
+    let r = any_recipient(recipient)?;
+    let enc = age::Encryptor::with_recipients(std::iter::once(r.as_ref() as &dyn age::Recipient))
         .map_err(|e| KeyError::Wrap(e.to_string()))?;
     let mut out = Vec::new();
     let armor = age::armor::ArmoredWriter::wrap_output(&mut out, format)

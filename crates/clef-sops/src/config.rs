@@ -172,3 +172,127 @@ fn creation_from_rule(rule: &Branch) -> Result<Creation, String> {
     c.mac_only_encrypted = matches!(rule.get("mac_only_encrypted"), Some(Value::Bool(true)));
     Ok(c)
 }
+
+/// One `.sops.yaml` creation rule to render: files matching `path_regex` (Go
+/// RE2, relative to the config's directory) get `creation`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreationRule {
+    /// The `path_regex` (empty: the rule matches every file).
+    pub path_regex: String,
+    /// What files matching it get.
+    pub creation: Creation,
+}
+
+/// The `path_regex` matching clef's cells `<dir>/<namespace>/<environment>.enc.<ext>`
+/// of one environment (for [`render_creation_rules`]).
+pub fn cell_path_regex(dir: &str, environment: &str) -> String {
+    format!(
+        "^{}/[^/]+/{}\\.enc\\.(yaml|yml|json|env)$",
+        regex::escape(dir.trim_end_matches('/')),
+        regex::escape(environment)
+    )
+}
+
+/// Renders a `.sops.yaml` whose creation rules are `rules`, in order (sops
+/// uses the first that matches), so that plain `sops` run inside a clef
+/// repository picks the recipients clef.yaml grants. One key group is written
+/// as `age: r1,r2`; several as `key_groups`. The output reads back with
+/// [`creation_for`] to the same settings.
+pub fn render_creation_rules(rules: &[CreationRule]) -> String {
+    use clef_doc::Item;
+    let entry = |k: &str, v: Value| Item::Entry(k.to_owned(), v);
+    let age = |g: &KeyGroup| {
+        Value::str(
+            g.age
+                .iter()
+                .map(|k| k.recipient.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    };
+    let list = rules
+        .iter()
+        .map(|r| {
+            let c = &r.creation;
+            let mut b = Branch::new();
+            if !r.path_regex.is_empty() {
+                b.0.push(entry("path_regex", Value::str(r.path_regex.clone())));
+            }
+            match c.groups.as_slice() {
+                [g] => b.0.push(entry("age", age(g))),
+                gs => {
+                    let groups = gs
+                        .iter()
+                        .map(|g| Value::Map(Branch(vec![entry("age", age(g))])))
+                        .collect();
+                    b.0.push(entry("key_groups", Value::List(groups)));
+                }
+            }
+            if c.shamir_threshold != 0 {
+                b.0.push(entry(
+                    "shamir_threshold",
+                    Value::Int(c.shamir_threshold as i64),
+                ));
+            }
+            if let Some(rule) = &c.rule {
+                b.0.push(entry(rule.field(), Value::str(rule.arg())));
+            }
+            if c.mac_only_encrypted {
+                b.0.push(entry("mac_only_encrypted", Value::Bool(true)));
+            }
+            Value::Map(b)
+        })
+        .collect();
+    let doc = Branch(vec![
+        Item::Comment(clef_doc::tree::secret(
+            " Written by clef from clef.yaml (who may read each cell); clef keeps it in sync.",
+        )),
+        entry("creation_rules", Value::List(list)),
+    ]);
+    clef_doc::yaml::emit(&[doc], 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendered_rules_read_back_and_pick_the_first_match() {
+        let dev = Creation {
+            groups: vec![KeyGroup::of_recipients(&["age1aaa", "age1bbb"])],
+            ..Creation::default()
+        };
+        let prod = Creation {
+            groups: vec![
+                KeyGroup::of_recipients(&["age1aaa"]),
+                KeyGroup::of_recipients(&["age1ccc"]),
+            ],
+            shamir_threshold: 2,
+            rule: Some(CryptRule::EncryptedRegex("^(password|token)$".into())),
+            mac_only_encrypted: true,
+        };
+        let text = render_creation_rules(&[
+            CreationRule {
+                path_regex: cell_path_regex("secrets", "dev"),
+                creation: dev.clone(),
+            },
+            CreationRule {
+                path_regex: cell_path_regex("secrets", "prod.eu"),
+                creation: prod.clone(),
+            },
+        ]);
+        let dir = std::env::temp_dir().join(format!("clef-render-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join(".sops.yaml");
+        crate::io::atomic_write(&cfg, text.as_bytes(), false).unwrap();
+        let at = |p: &str| creation_for(&cfg, &dir.join(p));
+        assert_eq!(at("secrets/api/dev.enc.yaml").unwrap(), dev);
+        assert_eq!(at("secrets/db/prod.eu.enc.json").unwrap(), prod);
+        assert!(matches!(
+            at("secrets/db/prodXeu.enc.json"),
+            Err(ConfigError::NoMatch(_))
+        ));
+        assert!(matches!(at("other.yaml"), Err(ConfigError::NoMatch(_))));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

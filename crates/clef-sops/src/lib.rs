@@ -814,7 +814,7 @@ pub fn update_recipients(
     remove: &[String],
 ) -> Result<(), SopsError> {
     for r in add {
-        clef_keys::parse_recipient(r)?;
+        clef_keys::check_recipient(r)?;
     }
     let key = file.data_key(keys)?;
     let mut groups = file.meta.key_groups.clone();
