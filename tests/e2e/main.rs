@@ -14,4 +14,8 @@ mod hooks_install;
 mod hooks_precommit;
 mod hooks_push;
 mod hooks_util;
+mod pack_artifact;
+mod service_identities;
+mod sops_cli;
+mod sops_dropin;
 mod sops_interop;

@@ -131,18 +131,18 @@ const CASES: &[Case] = &[
     },
 ];
 
-struct Env {
+pub(crate) struct Env {
     _dir: tempfile::TempDir,
-    dir: PathBuf,
-    home: PathBuf,
-    sops: PathBuf,
-    k1: TestKey,
-    k2: TestKey,
-    k3: TestKey,
-    keys: PathBuf,
+    pub(crate) dir: PathBuf,
+    pub(crate) home: PathBuf,
+    pub(crate) sops: PathBuf,
+    pub(crate) k1: TestKey,
+    pub(crate) k2: TestKey,
+    pub(crate) k3: TestKey,
+    pub(crate) keys: PathBuf,
 }
 
-fn env() -> Option<Env> {
+pub(crate) fn env() -> Option<Env> {
     let sops = sops_bin()?;
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().to_path_buf();
@@ -170,11 +170,16 @@ fn env() -> Option<Env> {
 }
 
 impl Env {
-    fn sops(&self, args: &[&str], key_file: &Path) -> std::process::Output {
+    pub(crate) fn sops(&self, args: &[&str], key_file: &Path) -> std::process::Output {
         self.sops_in(&self.dir, args, key_file)
     }
 
-    fn sops_in(&self, cwd: &Path, args: &[&str], key_file: &Path) -> std::process::Output {
+    pub(crate) fn sops_in(
+        &self,
+        cwd: &Path,
+        args: &[&str],
+        key_file: &Path,
+    ) -> std::process::Output {
         let mut c = clean_cmd(&self.sops, &self.home);
         c.current_dir(cwd)
             .env("SOPS_AGE_KEY_FILE", key_file)
@@ -182,11 +187,16 @@ impl Env {
         run(c)
     }
 
-    fn clef(&self, args: &[&str], key_file: &Path) -> std::process::Output {
+    pub(crate) fn clef(&self, args: &[&str], key_file: &Path) -> std::process::Output {
         self.clef_in(&self.dir, args, key_file)
     }
 
-    fn clef_in(&self, cwd: &Path, args: &[&str], key_file: &Path) -> std::process::Output {
+    pub(crate) fn clef_in(
+        &self,
+        cwd: &Path,
+        args: &[&str],
+        key_file: &Path,
+    ) -> std::process::Output {
         let mut c = clean_cmd(&bin("clef"), &self.home);
         c.current_dir(cwd)
             .env("SOPS_AGE_KEY_FILE", key_file)
@@ -195,7 +205,7 @@ impl Env {
         run(c)
     }
 
-    fn write(&self, name: &str, content: &[u8]) -> String {
+    pub(crate) fn write(&self, name: &str, content: &[u8]) -> String {
         let p = self.dir.join(name);
         std::fs::write(&p, content).expect("write");
         p.display().to_string()
@@ -204,7 +214,7 @@ impl Env {
 
 /// Replaces everything random in an encrypted file (ENC payloads, armored
 /// data-key blocks, lastmodified) so layouts can be compared byte for byte.
-fn normalize(text: &str) -> String {
+pub(crate) fn normalize(text: &str) -> String {
     let mut out = String::new();
     let mut in_armor = false;
     for line in text.lines() {

@@ -68,7 +68,7 @@ pub struct RevocationMarker {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Document {
     /// A packed artifact.
-    Artifact(Artifact),
+    Artifact(Box<Artifact>),
     /// A revocation marker.
     Revoked(RevocationMarker),
 }
@@ -439,7 +439,7 @@ impl Document {
                 "'expiresAt' is not an ISO-8601 time".into(),
             ));
         }
-        Ok(Document::Artifact(a))
+        Ok(Document::Artifact(Box::new(a)))
     }
 }
 

@@ -112,7 +112,7 @@ fn layout_matches_json_stringify() {
     // sha256 of the base64 text "QUJD", not of the bytes "ABC" (b5d4045c…).
     assert_eq!(
         Document::parse(want.as_bytes()).unwrap(),
-        Document::Artifact(a.clone())
+        Document::Artifact(Box::new(a.clone()))
     );
     assert_eq!(
         a.signing_payload(),

@@ -446,7 +446,7 @@ pub fn lint_cmd(dir: Option<&Path>, a: LintArgs) -> Result<(), CliError> {
 /// differs from clef.yaml (or holds a mislabelled stanza of yours) is
 /// written with exactly the granted recipients; a new data key whenever the
 /// block let anyone else read it.
-fn fix_access(repo: &Repo, ids: &Identities) -> Result<(), CliError> {
+fn fix_access(repo: &Repo, ids: &clef_sops::Keyring) -> Result<(), CliError> {
     let cells = repo.manifest.cells();
     let _lock = repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
     let mut blobs: Vec<(PathBuf, Vec<u8>, Vec<u8>)> = Vec::new();
@@ -456,7 +456,7 @@ fn fix_access(repo: &Repo, ids: &Identities) -> Result<(), CliError> {
         };
         let access = repo.manifest.access(c);
         let mislabelled =
-            !clef_core::access::Access::mislabelled(&loaded.file.meta, ids).is_empty();
+            !clef_core::access::Access::mislabelled(&loaded.file.meta, ids.identities()).is_empty();
         if access.drift(&loaded.file.meta).is_clean() && !mislabelled {
             continue;
         }
@@ -577,7 +577,7 @@ pub fn recipients(dir: Option<&Path>, cmd: RecipientsCmd) -> Result<(), CliError
                 ));
             }
             if !force {
-                let mine = repo.identities()?.recipients();
+                let mine = repo.identities()?.identities().recipients();
                 if let Some(c) = m.cells().into_iter().find(|c| {
                     !m.access(c).age.iter().any(|r| mine.contains(r))
                         && repo.manifest.access(c).age.iter().any(|r| mine.contains(r))
@@ -670,7 +670,7 @@ fn recipients_list(repo: &Repo, env: Option<&str>, json: bool) -> Result<(), Cli
 /// Re-wraps (or, when someone lost access, rotates) every cell whose
 /// recipients change between the current manifest and `new`, then writes the
 /// manifest and the cells in one step.
-fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Result<(), CliError> {
+pub(crate) fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Result<(), CliError> {
     let ids = repo.identities()?;
     let all: Vec<Cell> = repo.manifest.cells();
     let _lock = repo.check_writable(&all.iter().collect::<Vec<_>>())?;
@@ -714,7 +714,7 @@ fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Result<(), Cl
                 exposed.push((c.target(), keys));
             }
             access
-                .conform(&mut plain, !lost.is_empty())
+                .conform(&mut plain, !lost.is_empty(), &ids)
                 .map_err(|e| CliError::sops(&c.file, e))?;
             plain
                 .encrypt()
@@ -889,7 +889,7 @@ pub fn doctor(dir: Option<&Path>, a: DoctorArgs) -> Result<(), CliError> {
         match r.identities() {
             Ok(ids) => {
                 let known = r.manifest.all_recipients();
-                let mine = ids.recipients();
+                let mine = ids.identities().recipients();
                 let matching: Vec<&String> = mine.iter().filter(|x| known.contains(x)).collect();
                 checks.push(Check {
                     name: "identity",

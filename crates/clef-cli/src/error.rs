@@ -71,6 +71,7 @@ impl CliError {
             | SopsError::Threshold { .. }
             | SopsError::BadDataKey
             | SopsError::Keys(_)
+            | SopsError::Wrap(_)
             | SopsError::Shamir(_) => code::KEY,
             SopsError::Path(_) => code::BAD_PATH,
             SopsError::NotEncrypted { .. }

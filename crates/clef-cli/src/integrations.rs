@@ -225,7 +225,7 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
             let root = repo::find_root(path.parent().unwrap_or(Path::new(".")))
                 .unwrap_or_else(|| start.clone());
             let ids = clef_core::local::identities(&root, &repo::env)?;
-            let resolved = clef_merge::resolve(&bytes, format, &ids, &choice)
+            let resolved = clef_merge::resolve(&bytes, format, &ids.into(), &choice)
                 .map_err(|e| CliError::new(code::GENERIC, format!("{}: {e}", path.display())))?;
             clef_sops::io::atomic_write(&path, &resolved.bytes, false).map_err(|e| {
                 CliError::new(

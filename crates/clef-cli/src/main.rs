@@ -1,12 +1,15 @@
 //! `clef`: the command people type.
 
 mod admin;
+mod envelope;
 mod error;
 mod integrations;
 mod out;
+mod pack;
 mod repo;
 mod secrets;
 mod self_check;
+mod service;
 mod sops_cmd;
 
 use std::path::PathBuf;
@@ -103,13 +106,35 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
-    /// Native drop-in for the common sops operations (no sops binary needed).
+    /// Native drop-in for sops 3.11 (no sops binary needed); `clef sops --help` lists its commands.
     ///
-    /// Exit codes follow sops: 0 ok, 2 unreadable or invalid input, 3 cannot write,
-    /// 23 tree error, 51 MAC mismatch, 91 bad tree path, 92 empty file, 100 no such file,
-    /// 128 no key can decrypt the file, 203 already encrypted.
+    /// Exit codes are sops's: 0 ok, 1 generic (plaintext/empty input, bad metadata or
+    /// recipients, missing path), 2 unreadable input, 3 cannot write, 7 bad set path/value,
+    /// 25 a value fails to decrypt, 51 MAC mismatch, 91 bad tree path, 100 no such file,
+    /// 128 no key can decrypt the file, 200 edit made no change, 203 already encrypted.
+    #[command(disable_help_flag = true)]
+    Sops(sops_cmd::SopsArgs),
+    /// Build the signed artifact a service identity reads in production: decrypts only
+    /// the identity's cells (in memory), seals them for the environment's key, signs,
+    /// and delivers (json-envelope: a file, by default .clef/packed/<identity>/<env>.age.json).
+    #[command(after_long_help = EXIT_CODES)]
+    Pack(pack::PackArgs),
+    /// Replace an identity's packed artifact with a revocation marker.
+    #[command(after_long_help = EXIT_CODES)]
+    Revoke(pack::RevokeArgs),
+    /// Manage service identities (clef.yaml `service_identities`): what a workload may read.
+    #[command(subcommand, after_long_help = EXIT_CODES)]
+    Service(service::ServiceCmd),
+    /// Generate keys (`clef keygen signing`: an Ed25519 pair for signing artifacts).
     #[command(subcommand)]
-    Sops(sops_cmd::SopsCmd),
+    Keygen(pack::KeygenCmd),
+    /// Inspect, verify or decrypt a packed artifact.
+    ///
+    /// Exit codes: verify 0 pass, 1 error, 2 hash mismatch, 3 bad or missing signature,
+    /// 5 revocation marker; decrypt 2 hash mismatch, 3 bad signature, 4 key or decrypt
+    /// error or unknown key, 5 expired or revoked.
+    #[command(subcommand)]
+    Envelope(envelope::EnvelopeCmd),
     /// Check that the installation works: an in-memory encrypt/decrypt round trip
     /// with a throw-away key, and the other Clef binaries answer.
     SelfCheck {
@@ -156,6 +181,11 @@ fn main() {
         }
         Cmd::Sops(c) => sops_cmd::run(c),
         Cmd::SelfCheck { dir: _ } => self_check::run(),
+        Cmd::Pack(a) => pack::pack(dir, a),
+        Cmd::Revoke(a) => pack::revoke(dir, a),
+        Cmd::Keygen(c) => pack::keygen(c),
+        Cmd::Service(c) => service::run(dir, c),
+        Cmd::Envelope(c) => envelope::run(c),
     };
     if let Err(e) = result {
         if !e.msg.is_empty() {

@@ -18,6 +18,8 @@ pub enum Json {
     Arr(Vec<Json>),
     /// An object (ordered).
     Obj(Vec<(&'static str, Json)>),
+    /// An object whose keys are data (environment or key names; ordered).
+    Map(Vec<(String, Json)>),
 }
 
 impl Json {
@@ -50,18 +52,27 @@ impl Json {
                 out.push(']');
             }
             Json::Obj(o) => {
-                out.push('{');
-                for (i, (k, v)) in o.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    clef_doc::json::write_string(out, k);
-                    out.push(':');
-                    v.write(out);
-                }
-                out.push('}');
+                let o: Vec<(&str, &Json)> = o.iter().map(|(k, v)| (*k, v)).collect();
+                Json::write_obj(&o, out);
+            }
+            Json::Map(o) => {
+                let o: Vec<(&str, &Json)> = o.iter().map(|(k, v)| (k.as_str(), v)).collect();
+                Json::write_obj(&o, out);
             }
         }
+    }
+
+    fn write_obj(o: &[(&str, &Json)], out: &mut String) {
+        out.push('{');
+        for (i, (k, v)) in o.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            clef_doc::json::write_string(out, k);
+            out.push(':');
+            v.write(out);
+        }
+        out.push('}');
     }
 
     /// The compact JSON text plus a newline. May hold secret values (get,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use clef_core::{Cell, Manifest};
-use clef_keys::Identities;
+use clef_sops::Keyring;
 
 use crate::error::{CliError, code};
 
@@ -62,8 +62,10 @@ impl Repo {
     }
 
     /// Every identity available here.
-    pub fn identities(&self) -> Result<Identities, CliError> {
-        Ok(clef_core::local::identities(&self.root, &env)?)
+    pub fn identities(&self) -> Result<Keyring, CliError> {
+        Ok(Keyring::new(clef_core::local::identities(
+            &self.root, &env,
+        )?))
     }
 
     /// Refuses to write `cell` while a merge, rebase, cherry-pick or revert is

@@ -9,7 +9,7 @@ use clef_core::Cell;
 use clef_core::cell::{self, Change, Loaded};
 use clef_core::sidecar::Sidecar;
 use clef_doc::{Branch, Item, Value};
-use clef_keys::Identities;
+use clef_sops::Keyring;
 use clef_sops::PlainFile;
 use zeroize::Zeroizing;
 
@@ -37,7 +37,7 @@ fn has_markers(raw: &[u8]) -> bool {
 pub fn decrypt_cell(
     repo: &Repo,
     cell: &Cell,
-    ids: &Identities,
+    ids: &Keyring,
 ) -> Result<(clef_sops::EncryptedFile, Vec<u8>, PlainFile), CliError> {
     let path = cell.path_in(&repo.root);
     let raw = match std::fs::read(&path) {
@@ -81,7 +81,7 @@ fn conflict_error(cell: &Cell) -> CliError {
 
 /// Opens a cell for editing, creating it (encrypted for the manifest's
 /// recipients) when it does not exist yet.
-pub fn open_for_edit(repo: &Repo, cell: &Cell, ids: &Identities) -> Result<Editing, CliError> {
+pub fn open_for_edit(repo: &Repo, cell: &Cell, ids: &Keyring) -> Result<Editing, CliError> {
     open_for_edit_keys(repo, cell, ids, &[])
 }
 
@@ -101,7 +101,7 @@ fn is_conflict(raw: &[u8]) -> bool {
 pub fn open_for_edit_keys(
     repo: &Repo,
     cell: &Cell,
-    ids: &Identities,
+    ids: &Keyring,
     keys: &[&str],
 ) -> Result<Editing, CliError> {
     let path = cell.path_in(&repo.root);
@@ -225,7 +225,7 @@ pub fn conform(
         return Ok(None);
     }
     let done = access
-        .conform(plain, rotate)
+        .conform(plain, rotate, &repo.identities()?)
         .map_err(|e| CliError::sops(&cell.file, e))?;
     if let Some(c) = &done {
         for (_, line) in c.drift.describe() {
@@ -702,7 +702,7 @@ fn valid_env_name(k: &str) -> bool {
 fn collect_values(
     repo: &Repo,
     cells: &[Cell],
-    ids: &Identities,
+    ids: &Keyring,
 ) -> Result<Vec<(String, Zeroizing<String>)>, CliError> {
     let mut vars: Vec<(String, Zeroizing<String>)> = Vec::new();
     for c in cells {

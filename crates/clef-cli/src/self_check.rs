@@ -25,6 +25,7 @@ pub fn run() -> Result<(), CliError> {
         0,
         CryptRule::default(),
         false,
+        &clef_sops::Keyring::empty(),
     )
     .map_err(|e| fail("new file", &e))?;
     let bytes = plain
@@ -38,7 +39,7 @@ pub fn run() -> Result<(), CliError> {
         ));
     }
     let back = EncryptedFile::parse(&bytes, Format::Yaml)
-        .and_then(|f| f.decrypt(&ids))
+        .and_then(|f| f.decrypt(&ids.into()))
         .map_err(|e| fail("decrypt", &e))?;
     let text = back.emit(Format::Yaml).map_err(|e| fail("emit", &e))?;
     if text.as_slice() != &sample[..] {

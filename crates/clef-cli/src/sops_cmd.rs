@@ -3,20 +3,244 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use clef_keys::Identities;
-use clef_sops::{CryptRule, EncryptedFile, Format, KeyGroup, PlainFile, SopsError, path};
+use clef_sops::{CryptRule, EncryptedFile, Format, KeyGroup, Keyring, PlainFile, SopsError, path};
 
 use crate::error::{CliError, code};
+
+/// sops 3.11's exit codes (`cmd/sops/codes`), which `clef sops` returns so
+/// that scripts written for sops keep working.
+pub mod sops_code {
+    /// ErrorGeneric: plaintext or empty input, bad metadata, no or bad recipients, missing path.
+    pub const GENERIC: i32 = 1;
+    /// CouldNotReadInputFile: unparsable input.
+    pub const READ: i32 = 2;
+    /// CouldNotWriteOutputFile.
+    pub const WRITE: i32 = 3;
+    /// ErrorInvalidSetFormat: bad `set` path or value.
+    pub const SET_FORMAT: i32 = 7;
+    /// ErrorDecryptingTree: a value fails AES-GCM, was moved, or has a bad type/IV.
+    pub const DECRYPT_TREE: i32 = 25;
+    /// MacMismatch (also a MAC that cannot be decrypted, or none).
+    pub const MAC: i32 = 51;
+    /// InvalidTreePathFormat (`--extract`).
+    pub const TREE_PATH: i32 = 91;
+    /// NoFileSpecified / file not found.
+    pub const NO_FILE: i32 = 100;
+    /// CouldNotRetrieveKey: no master key opens (or wraps) the data key.
+    pub const KEY: i32 = 128;
+    /// FileAlreadyEncrypted.
+    pub const ALREADY_ENCRYPTED: i32 = 203;
+}
+
+/// sops's exit code for an engine error.
+pub fn sops_exit(e: &SopsError) -> i32 {
+    use sops_code::*;
+    match e {
+        SopsError::Yaml(_) | SopsError::Json(_) | SopsError::Dotenv(_) | SopsError::NotUtf8(_) => {
+            READ
+        }
+        SopsError::Empty
+        | SopsError::NotEncryptedFile
+        | SopsError::Meta(_)
+        | SopsError::BadRule { .. }
+        | SopsError::NoRecipients
+        | SopsError::Path(_)
+        | SopsError::Output { .. }
+        | SopsError::Keys(clef_keys::KeyError::BadRecipient(_)) => GENERIC,
+        SopsError::AlreadyEncrypted => ALREADY_ENCRYPTED,
+        SopsError::MacMismatch | SopsError::MacUndecryptable | SopsError::NoMac => MAC,
+        SopsError::NotEncrypted { .. }
+        | SopsError::Value { .. }
+        | SopsError::BadPlaintext { .. } => DECRYPT_TREE,
+        SopsError::NoIdentity { .. }
+        | SopsError::Threshold { .. }
+        | SopsError::BadDataKey
+        | SopsError::Keys(_)
+        | SopsError::Shamir(_)
+        | SopsError::Wrap(_)
+        | SopsError::UnsupportedMasterKey(_) => KEY,
+    }
+}
+
+/// An engine error on `file`, with sops's exit code.
+fn fail(file: &Path, e: SopsError) -> CliError {
+    CliError::new(sops_exit(&e), format!("{}: {e}", file.display()))
+}
+
+#[path = "sops_edit.rs"]
+mod sops_edit;
+#[path = "sops_exec.rs"]
+mod sops_exec;
+
+/// `clef sops ARGS…`: sops's command line, parsed here so that the legacy
+/// forms (`-d`, `-e`, `-r`, `-i`, `sops FILE` = edit) and sops-only options get
+/// sops-shaped answers.
+#[derive(Args, Debug)]
+pub struct SopsArgs {
+    /// sops arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "clef sops",
+    about = "sops 3.11's command line, natively (no sops binary)"
+)]
+struct SopsCli {
+    #[command(subcommand)]
+    cmd: SopsCmd,
+}
+
+/// sops commands and options clef does not implement, with what to do instead.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "keyservice",
+        "sops keyservice (a gRPC key service); clef uses local keys",
+    ),
+    ("publish", "sops publish (upload to S3/GCS/Vault)"),
+    ("--kms", "AWS KMS keys (sops --kms)"),
+    ("-k", "AWS KMS keys (sops -k)"),
+    ("--gcp-kms", "GCP KMS keys (sops --gcp-kms)"),
+    ("--azure-kv", "Azure Key Vault keys (sops --azure-kv)"),
+    (
+        "--hc-vault-transit",
+        "HashiCorp Vault keys (sops --hc-vault-transit)",
+    ),
+    ("--hckms", "HuaweiCloud KMS keys (sops --hckms)"),
+    (
+        "--pgp",
+        "PGP keys for new files (sops --pgp); files with pgp stanzas are kept as they are",
+    ),
+    ("-p", "PGP keys for new files (sops -p)"),
+    ("--keyservice", "remote key services (sops --keyservice)"),
+    (
+        "--encryption-context",
+        "KMS encryption contexts (sops --encryption-context)",
+    ),
+    ("--aws-profile", "AWS profiles (sops --aws-profile)"),
+    (
+        "--show-master-keys",
+        "editing master keys in the editor (sops -s); use updatekeys or rotate --add-age/--rm-age",
+    ),
+    (
+        "-s",
+        "editing master keys in the editor (sops -s); use updatekeys or rotate --add-age/--rm-age",
+    ),
+];
+
+const SUBCOMMANDS: &[&str] = &[
+    "decrypt",
+    "encrypt",
+    "edit",
+    "updatekeys",
+    "rotate",
+    "set",
+    "unset",
+    "filestatus",
+    "groups",
+    "exec-env",
+    "exec-file",
+    "help",
+];
+
+/// Rewrites sops's legacy flag forms into subcommands: `-d`/`--decrypt`,
+/// `-e`/`--encrypt`, `-r`/`--rotate`, and a bare `FILE` (edit).
+fn legacy(args: &[String]) -> Vec<String> {
+    if args.first().is_some_and(|a| {
+        SUBCOMMANDS.contains(&a.as_str())
+            || a == "--help"
+            || a == "-h"
+            || a == "--version"
+            || a == "-V"
+    }) {
+        return args.to_vec();
+    }
+    let verbs = [
+        (["-d", "--decrypt"], "decrypt"),
+        (["-e", "--encrypt"], "encrypt"),
+        (["-r", "--rotate"], "rotate"),
+    ];
+    for (flags, verb) in verbs {
+        if args.iter().any(|a| flags.contains(&a.as_str())) {
+            let mut out = vec![verb.to_owned()];
+            out.extend(
+                args.iter()
+                    .filter(|a| !flags.contains(&a.as_str()))
+                    .cloned(),
+            );
+            return out;
+        }
+    }
+    if args
+        .first()
+        .is_some_and(|a| !a.starts_with('-') && Path::new(a).extension().is_some())
+    {
+        let mut out = vec!["edit".to_owned()];
+        out.extend(args.iter().cloned());
+        return out;
+    }
+    args.to_vec()
+}
+
+/// Parses and runs `clef sops ARGS…`.
+pub fn run(a: SopsArgs) -> Result<(), CliError> {
+    for arg in &a.args {
+        let name = arg.split('=').next().unwrap_or(arg);
+        if let Some((_, what)) = UNSUPPORTED.iter().find(|(f, _)| *f == name) {
+            return Err(CliError::new(
+                sops_code::GENERIC,
+                format!("clef sops does not support {what}: '{arg}'"),
+            ));
+        }
+    }
+    let argv = legacy(&a.args);
+    let cli = match SopsCli::try_parse_from(std::iter::once("clef sops".to_owned()).chain(argv)) {
+        Ok(c) => c,
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp
+                    | clap::error::ErrorKind::DisplayVersion
+                    | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            return write_stdout(e.render().to_string().as_bytes());
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            return Err(CliError::new(
+                sops_code::GENERIC,
+                format!(
+                    "clef sops: {first} (see 'clef sops --help'; clef follows sops 3.11's commands and options)"
+                ),
+            ));
+        }
+    };
+    dispatch(cli.cmd)
+}
 
 /// `clef sops` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum SopsCmd {
+    /// Edit an encrypted file in $SOPS_EDITOR/$EDITOR (plaintext only in memory-backed storage).
+    Edit(sops_edit::EditArgs),
+    /// Run a command with the file's values in its environment.
+    ExecEnv(sops_exec::ExecEnvArgs),
+    /// Run a command with the plaintext handed over through a FIFO ({} in the command is its path).
+    ExecFile(sops_exec::ExecFileArgs),
     /// Decrypt a file to stdout.
     Decrypt(DecryptArgs),
     /// Encrypt a plaintext file (stdout, or in place with -i).
     Encrypt(EncryptArgs),
-    /// Add or remove age recipients, re-wrapping the same data key (values untouched).
+    /// Sync the recipients with the matching .sops.yaml rule (or --add-age/--rm-age), re-wrapping the same data key.
     Updatekeys(UpdateKeysArgs),
     /// Generate a new data key and re-encrypt every value with it.
     Rotate(RotateArgs),
@@ -36,16 +260,97 @@ pub struct InputOpts {
     pub input_type: Option<String>,
 }
 
-/// `decrypt`
+/// Where decrypt/encrypt/rotate read and write.
 #[derive(Args, Debug)]
-pub struct DecryptArgs {
-    /// The encrypted file.
-    pub file: PathBuf,
-    #[command(flatten)]
-    pub input: InputOpts,
+pub struct IoOpts {
     /// Output format: yaml, json or dotenv (default: the input format).
     #[arg(long)]
     pub output_type: Option<String>,
+    /// Write the result to this file (atomically) instead of stdout.
+    #[arg(long, conflicts_with = "in_place")]
+    pub output: Option<PathBuf>,
+    /// Write the result over FILE (atomically) instead of stdout.
+    #[arg(short = 'i', long)]
+    pub in_place: bool,
+    /// Use this path (not FILE's) to pick the format and the .sops.yaml rule (for stdin input).
+    #[arg(long)]
+    pub filename_override: Option<PathBuf>,
+}
+
+/// The input of decrypt/encrypt/rotate: a file, or stdin when FILE is absent or `-`.
+struct Input {
+    /// What the input is called in messages, and where -i writes.
+    name: PathBuf,
+    /// The path used for the format and the creation rule.
+    logical: PathBuf,
+    bytes: zeroize::Zeroizing<Vec<u8>>,
+    stdin: bool,
+}
+
+impl Input {
+    fn read(file: Option<&Path>, io: &IoOpts) -> Result<Input, CliError> {
+        let stdin = file.is_none_or(|f| f == Path::new("-"));
+        let name = file.map_or_else(|| PathBuf::from("-"), Path::to_owned);
+        if stdin && io.in_place {
+            return Err(CliError::new(
+                sops_code::GENERIC,
+                "-i/--in-place needs a FILE, not standard input",
+            ));
+        }
+        let bytes = if stdin {
+            let mut b = Vec::new();
+            std::io::stdin().read_to_end(&mut b).map_err(|e| {
+                CliError::new(sops_code::READ, format!("cannot read stdin: {}", e.kind()))
+            })?;
+            zeroize::Zeroizing::new(b)
+        } else {
+            zeroize::Zeroizing::new(read_file(&name)?)
+        };
+        let logical = io.filename_override.clone().unwrap_or_else(|| name.clone());
+        Ok(Input {
+            name,
+            logical,
+            bytes,
+            stdin,
+        })
+    }
+
+    fn format(&self, input_type: Option<&str>) -> Result<Format, CliError> {
+        if self.stdin && input_type.is_none() && Format::from_path(&self.logical).is_none() {
+            return Err(CliError::new(
+                sops_code::GENERIC,
+                "reading standard input: pass --input-type yaml|json|dotenv or --filename-override NAME",
+            ));
+        }
+        format_of(&self.logical, input_type)
+    }
+
+    /// Writes the result: `--output`, `-i` (over the input) or stdout.
+    /// `private`: the bytes are plaintext (decrypt), so a new file gets mode 0600.
+    fn write(&self, io: &IoOpts, bytes: &[u8], private: bool) -> Result<(), CliError> {
+        let target = match (&io.output, io.in_place) {
+            (Some(p), _) => p.clone(),
+            (None, true) => self.name.clone(),
+            (None, false) => return write_stdout(bytes),
+        };
+        clef_sops::io::atomic_write(&target, bytes, private).map_err(|e| {
+            CliError::new(
+                sops_code::WRITE,
+                format!("{}: cannot write: {}", target.display(), e.kind()),
+            )
+        })
+    }
+}
+
+/// `decrypt`
+#[derive(Args, Debug)]
+pub struct DecryptArgs {
+    /// The encrypted file (standard input when absent or '-').
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub input: InputOpts,
+    #[command(flatten)]
+    pub io: IoOpts,
     /// Print only the value at this tree path, e.g. '["app"]["db"]'.
     #[arg(long)]
     pub extract: Option<String>,
@@ -57,16 +362,15 @@ pub struct DecryptArgs {
 /// `encrypt`
 #[derive(Args, Debug)]
 pub struct EncryptArgs {
-    /// The plaintext file.
-    pub file: PathBuf,
+    /// The plaintext file (standard input when absent or '-').
+    pub file: Option<PathBuf>,
     #[command(flatten)]
     pub input: InputOpts,
+    #[command(flatten)]
+    pub io: IoOpts,
     /// Comma-separated age recipients (default: $SOPS_AGE_RECIPIENTS, then .sops.yaml).
-    #[arg(long)]
+    #[arg(short = 'a', long)]
     pub age: Option<String>,
-    /// Write the result over FILE (atomically) instead of stdout.
-    #[arg(short = 'i', long)]
-    pub in_place: bool,
     /// Path of a .sops.yaml to use instead of searching from the current directory.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -112,18 +416,20 @@ pub struct UpdateKeysArgs {
     /// Accepted for compatibility with `sops updatekeys -y`; clef never prompts.
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// Path of a .sops.yaml to use instead of searching from the current directory.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 /// `rotate`
 #[derive(Args, Debug)]
 pub struct RotateArgs {
-    /// The encrypted file.
-    pub file: PathBuf,
+    /// The encrypted file (standard input when absent or '-').
+    pub file: Option<PathBuf>,
     #[command(flatten)]
     pub input: InputOpts,
-    /// Write the result over FILE instead of stdout.
-    #[arg(short = 'i', long)]
-    pub in_place: bool,
+    #[command(flatten)]
+    pub io: IoOpts,
     /// age recipients to add while rotating.
     #[arg(long)]
     pub add_age: Vec<String>,
@@ -139,13 +445,19 @@ pub struct SetArgs {
     pub file: PathBuf,
     /// Tree path, e.g. '["app"]["port"]'.
     pub path: String,
-    /// JSON value ('"text"', 42, true, {"a": 1}); omit with --value-stdin.
+    /// JSON value ('"text"', 42, true, {"a": 1}); omit with --value-stdin or --value-file.
     pub value: Option<String>,
     #[command(flatten)]
     pub input: InputOpts,
     /// Read the JSON value from standard input.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "value_file")]
     pub value_stdin: bool,
+    /// VALUE is the path of a file holding the JSON value.
+    #[arg(long)]
+    pub value_file: bool,
+    /// Leave the file untouched (no new lastmodified/MAC) when the value is already set.
+    #[arg(long)]
+    pub idempotent: bool,
 }
 
 /// `unset`
@@ -157,6 +469,9 @@ pub struct UnsetArgs {
     pub path: String,
     #[command(flatten)]
     pub input: InputOpts,
+    /// Succeed without changing the file when the path does not exist.
+    #[arg(long)]
+    pub idempotent: bool,
 }
 
 /// A single file argument.
@@ -168,9 +483,11 @@ pub struct FileArg {
     pub input: InputOpts,
 }
 
-/// Runs a `clef sops` subcommand.
-pub fn run(cmd: SopsCmd) -> Result<(), CliError> {
+fn dispatch(cmd: SopsCmd) -> Result<(), CliError> {
     match cmd {
+        SopsCmd::Edit(a) => sops_edit::edit(a),
+        SopsCmd::ExecEnv(a) => sops_exec::exec_env(a),
+        SopsCmd::ExecFile(a) => sops_exec::exec_file(a),
         SopsCmd::Decrypt(a) => decrypt(a),
         SopsCmd::Encrypt(a) => encrypt(a),
         SopsCmd::Updatekeys(a) => updatekeys(a),
@@ -200,9 +517,9 @@ pub fn format_of(file: &Path, explicit: Option<&str>) -> Result<Format, CliError
 pub fn read_file(file: &Path) -> Result<Vec<u8>, CliError> {
     std::fs::read(file).map_err(|e| {
         let c = if e.kind() == std::io::ErrorKind::NotFound {
-            code::NO_FILE
+            sops_code::NO_FILE
         } else {
-            code::READ
+            sops_code::READ
         };
         CliError::new(c, format!("{}: cannot read: {}", file.display(), e.kind()))
     })
@@ -212,13 +529,15 @@ pub fn read_file(file: &Path) -> Result<Vec<u8>, CliError> {
 pub fn load(file: &Path, input_type: Option<&str>) -> Result<EncryptedFile, CliError> {
     let format = format_of(file, input_type)?;
     let bytes = read_file(file)?;
-    EncryptedFile::parse(&bytes, format).map_err(|e| CliError::sops(file, e))
+    EncryptedFile::parse(&bytes, format).map_err(|e| fail(file, e))
 }
 
-/// Discovers identities, mapping errors.
-pub fn identities() -> Result<Identities, CliError> {
+/// Discovers identities (the keyring's age backend), mapping errors.
+pub fn identities() -> Result<Keyring, CliError> {
     let here = std::env::current_dir().unwrap_or_default();
-    Identities::discover_for_repo(&here).map_err(|e| CliError::new(code::KEY, e.to_string()))
+    Identities::discover_for_repo(&here)
+        .map(Keyring::new)
+        .map_err(|e| CliError::new(code::KEY, e.to_string()))
 }
 
 /// Writes bytes to stdout in one go.
@@ -228,7 +547,7 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(CliError::new(
-            code::WRITE,
+            sops_code::WRITE,
             format!("cannot write to stdout: {}", e.kind()),
         )),
     }
@@ -238,51 +557,54 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
 pub fn write_file(file: &Path, bytes: &[u8]) -> Result<(), CliError> {
     clef_sops::io::atomic_write(file, bytes, false).map_err(|e| {
         CliError::new(
-            code::WRITE,
+            sops_code::WRITE,
             format!("{}: cannot write: {}", file.display(), e.kind()),
         )
     })
 }
 
 fn decrypt(a: DecryptArgs) -> Result<(), CliError> {
-    let file = load(&a.file, a.input.input_type.as_deref())?;
-    let out_format = match &a.output_type {
-        Some(t) => format_of(&a.file, Some(t))?,
+    let input = Input::read(a.file.as_deref(), &a.io)?;
+    let format = input.format(a.input.input_type.as_deref())?;
+    let file = EncryptedFile::parse(&input.bytes, format).map_err(|e| fail(&input.name, e))?;
+    let out_format = match &a.io.output_type {
+        Some(t) => format_of(&input.logical, Some(t))?,
         None => file.format,
     };
     let ids = identities()?;
-    let key = file
-        .data_key(&ids)
-        .map_err(|e| CliError::sops(&a.file, e))?;
+    let key = file.data_key(&ids).map_err(|e| fail(&input.name, e))?;
     let plain = if a.ignore_mac {
         let (p, ok) = file
             .decrypt_unchecked(key)
-            .map_err(|e| CliError::sops(&a.file, e))?;
+            .map_err(|e| fail(&input.name, e))?;
         if !ok {
             eprintln!(
-                "clef: warning: {}: MAC mismatch ignored (--ignore-mac)",
-                a.file.display()
+                "clef: warning: {}: MAC {} ignored (--ignore-mac)",
+                input.name.display(),
+                if file.meta.mac.is_empty() {
+                    "absent"
+                } else {
+                    "mismatch"
+                }
             );
         }
         p
     } else {
         file.decrypt_with_key(key)
-            .map_err(|e| CliError::sops(&a.file, e))?
+            .map_err(|e| fail(&input.name, e))?
     };
     let bytes = match &a.extract {
-        None => plain
-            .emit(out_format)
-            .map_err(|e| CliError::sops(&a.file, e))?,
+        None => plain.emit(out_format).map_err(|e| fail(&input.name, e))?,
         Some(expr) => {
-            let steps =
-                path::parse(expr).map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))?;
+            let steps = path::parse(expr)
+                .map_err(|e| CliError::new(sops_code::TREE_PATH, e.to_string()))?;
             let doc = plain.docs.first().cloned().unwrap_or_default();
             let v = path::get(&doc, &steps)
-                .map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))?;
-            extract_bytes(&v, out_format).map_err(|e| CliError::sops(&a.file, e))?
+                .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
+            extract_bytes(&v, out_format).map_err(|e| fail(&input.name, e))?
         }
     };
-    write_stdout(&bytes)
+    input.write(&a.io, &bytes, true)
 }
 
 /// How sops prints an extracted value: strings raw; other values the way the
@@ -340,9 +662,13 @@ fn split_recipients(list: &[String]) -> Vec<String> {
 }
 
 fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
-    let format = format_of(&a.file, a.input.input_type.as_deref())?;
-    let bytes = zeroize::Zeroizing::new(read_file(&a.file)?);
-    let docs = clef_sops::parse_plain(&bytes, format).map_err(|e| CliError::sops(&a.file, e))?;
+    let input = Input::read(a.file.as_deref(), &a.io)?;
+    let format = input.format(a.input.input_type.as_deref())?;
+    let out_format = match &a.io.output_type {
+        Some(t) => format_of(&input.logical, Some(t))?,
+        None => format,
+    };
+    let docs = clef_sops::parse_plain(&input.bytes, format).map_err(|e| fail(&input.name, e))?;
     let flag_rule = [
         a.unencrypted_suffix
             .clone()
@@ -381,16 +707,8 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
             )
         }
         None => {
-            let config = match &a.config {
-                Some(c) => c.clone(),
-                None => std::env::var_os("SOPS_CONFIG")
-                    .map(PathBuf::from)
-                    .or_else(|| std::env::current_dir().ok().and_then(|d| clef_sops::config::find(&d)))
-                    .ok_or_else(|| {
-                        CliError::new(code::USAGE, "no recipients: pass --age age1…, set SOPS_AGE_RECIPIENTS, or add a .sops.yaml creation rule")
-                    })?,
-            };
-            let c = clef_sops::config::creation_for(&config, &a.file)
+            let config = config_path(a.config.as_deref())?;
+            let c = clef_sops::config::creation_for(&config, &input.logical)
                 .map_err(|e| CliError::new(code::CONFIG, e.to_string()))?;
             (
                 c.groups,
@@ -404,25 +722,22 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
     for g in &groups {
         for k in &g.age {
             clef_keys::parse_recipient(&k.recipient)
-                .map_err(|e| CliError::new(code::USAGE, e.to_string()))?;
+                .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
         }
     }
     let plain = PlainFile::new(
-        format,
+        out_format,
         docs,
         groups,
         threshold,
         rule.unwrap_or_default(),
         mac_only,
+        &Keyring::empty(),
     )
-    .map_err(|e| CliError::sops(&a.file, e))?;
-    let enc = plain.encrypt().map_err(|e| CliError::sops(&a.file, e))?;
-    let out = enc.to_bytes().map_err(|e| CliError::sops(&a.file, e))?;
-    if a.in_place {
-        write_file(&a.file, &out)
-    } else {
-        write_stdout(&out)
-    }
+    .map_err(|e| fail(&input.name, e))?;
+    let enc = plain.encrypt().map_err(|e| fail(&input.name, e))?;
+    let out = enc.to_bytes().map_err(|e| fail(&input.name, e))?;
+    input.write(&a.io, &out, false)
 }
 
 fn updatekeys(a: UpdateKeysArgs) -> Result<(), CliError> {
@@ -431,30 +746,93 @@ fn updatekeys(a: UpdateKeysArgs) -> Result<(), CliError> {
     let rm = split_recipients(&a.rm_age);
     // A cell of clef.yaml gets exactly the recipients clef.yaml grants.
     if let Some(access) = governed(&a.file, &add, &rm)? {
-        let mut plain = decrypt_file(&file, &a.file)?;
+        let ids = identities()?;
+        let mut plain = file.decrypt(&ids).map_err(|e| fail(&a.file, e))?;
         let done = access
-            .conform(&mut plain, false)
-            .map_err(|e| CliError::sops(&a.file, e))?;
+            .conform(&mut plain, false, &ids)
+            .map_err(|e| fail(&a.file, e))?;
         if done.is_none() {
             return Ok(());
         }
         let out = plain
             .encrypt()
             .and_then(|f| f.to_bytes())
-            .map_err(|e| CliError::sops(&a.file, e))?;
+            .map_err(|e| fail(&a.file, e))?;
         return write_file(&a.file, &out);
     }
-    if add.is_empty() && rm.is_empty() {
-        return Err(CliError::new(
-            code::USAGE,
-            "nothing to do: pass --add-age and/or --rm-age",
-        ));
-    }
     let ids = identities()?;
-    clef_sops::update_recipients(&mut file, &ids, &add, &rm)
-        .map_err(|e| CliError::sops(&a.file, e))?;
-    let out = file.to_bytes().map_err(|e| CliError::sops(&a.file, e))?;
-    write_file(&a.file, &out)
+    if !add.is_empty() || !rm.is_empty() {
+        // clef's extension: change recipients without a .sops.yaml.
+        clef_sops::update_recipients(&mut file, &ids, &add, &rm).map_err(|e| fail(&a.file, e))?;
+        let out = file.to_bytes().map_err(|e| fail(&a.file, e))?;
+        return write_file(&a.file, &out);
+    }
+    // sops's form: sync the key groups with the matching .sops.yaml creation rule.
+    let config = config_path(a.config.as_deref())?;
+    let c = clef_sops::config::creation_for(&config, &a.file)
+        .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
+    let recipients = |gs: &[KeyGroup]| -> Vec<Vec<String>> {
+        gs.iter()
+            .map(|g| g.age.iter().map(|k| k.recipient.clone()).collect())
+            .collect()
+    };
+    let (now, want) = (recipients(&file.meta.key_groups), recipients(&c.groups));
+    let others = file.meta.key_groups.iter().any(|g| !g.other.is_empty());
+    if now == want && !others && file.meta.shamir_threshold == c.shamir_threshold {
+        eprintln!("File {} already up to date", a.file.display());
+        return Ok(());
+    }
+    for (i, g) in want.iter().enumerate() {
+        eprintln!("Group {}", i + 1);
+        let had = now.get(i).cloned().unwrap_or_default();
+        for r in g {
+            let mark = if had.contains(r) { "   " } else { "+++" };
+            eprintln!("    {mark} {r}");
+        }
+        for r in had.iter().filter(|r| !g.contains(r)) {
+            eprintln!("    --- {r}");
+        }
+    }
+    if now.len() <= 1 && want.len() == 1 && !others && c.shamir_threshold == 0 {
+        let now0 = now.first().cloned().unwrap_or_default();
+        let add: Vec<String> = want[0]
+            .iter()
+            .filter(|r| !now0.contains(r))
+            .cloned()
+            .collect();
+        let rm: Vec<String> = now0
+            .iter()
+            .filter(|r| !want[0].contains(r))
+            .cloned()
+            .collect();
+        clef_sops::update_recipients(&mut file, &ids, &add, &rm)
+    } else {
+        file.set_key_groups(&ids, c.groups, c.shamir_threshold)
+    }
+    .map_err(|e| fail(&a.file, e))?;
+    let out = file.to_bytes().map_err(|e| fail(&a.file, e))?;
+    write_file(&a.file, &out)?;
+    eprintln!("File {} synced with new keys", a.file.display());
+    Ok(())
+}
+
+/// The `.sops.yaml` to use: `--config`, `$SOPS_CONFIG`, else the nearest one
+/// from the current directory upwards.
+fn config_path(explicit: Option<&Path>) -> Result<PathBuf, CliError> {
+    explicit
+        .map(Path::to_owned)
+        .or_else(|| std::env::var_os("SOPS_CONFIG").map(PathBuf::from))
+        .or_else(|| {
+            std::env::current_dir()
+                .ok()
+                .and_then(|d| clef_sops::config::find(&d))
+        })
+        .ok_or_else(|| {
+            CliError::new(
+                sops_code::GENERIC,
+                "config file not found, or has no creation rules, and no keys provided through command line options",
+            )
+        })
 }
 
 /// The access list when clef.yaml governs `file` (a cell): its recipients
@@ -489,83 +867,127 @@ fn governed(
 
 fn decrypt_file(file: &EncryptedFile, name: &Path) -> Result<PlainFile, CliError> {
     let ids = identities()?;
-    file.decrypt(&ids).map_err(|e| CliError::sops(name, e))
+    file.decrypt(&ids).map_err(|e| fail(name, e))
 }
 
 fn rotate(a: RotateArgs) -> Result<(), CliError> {
-    let mut file = load(&a.file, a.input.input_type.as_deref())?;
+    let input = Input::read(a.file.as_deref(), &a.io)?;
+    let format = input.format(a.input.input_type.as_deref())?;
+    let file = EncryptedFile::parse(&input.bytes, format).map_err(|e| fail(&input.name, e))?;
     let add = split_recipients(&a.add_age);
     let rm = split_recipients(&a.rm_age);
-    let access = governed(&a.file, &add, &rm)?;
-    if access.is_none() && (!add.is_empty() || !rm.is_empty()) {
-        let ids = identities()?;
-        clef_sops::update_recipients(&mut file, &ids, &add, &rm)
-            .map_err(|e| CliError::sops(&a.file, e))?;
+    // A cell of clef.yaml gets exactly the recipients clef.yaml grants.
+    let access = match a.file.as_deref() {
+        Some(p) => governed(p, &add, &rm)?,
+        None => None,
+    };
+    for r in &add {
+        clef_keys::parse_recipient(r)
+            .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
     }
-    let mut plain = decrypt_file(&file, &a.file)?;
-    match access {
-        Some(access) => access.conform(&mut plain, true).map(drop),
-        None => plain.rotate(),
+    // The data key is recovered with the keys the file has now, so removing the
+    // only key this user holds (while adding another) works, as in sops.
+    let ids = identities()?;
+    let mut plain = file.decrypt(&ids).map_err(|e| fail(&input.name, e))?;
+    if let Some(access) = access {
+        access
+            .conform(&mut plain, true, &ids)
+            .map_err(|e| fail(&input.name, e))?;
+    } else {
+        let groups = &mut plain.meta.key_groups;
+        if groups.is_empty() {
+            groups.push(KeyGroup::default());
+        }
+        for g in groups.iter_mut() {
+            g.age.retain(|k| !rm.contains(&k.recipient));
+        }
+        for r in &add {
+            if !groups
+                .iter()
+                .any(|g| g.age.iter().any(|k| &k.recipient == r))
+            {
+                groups[0].age.push(clef_sops::AgeKey {
+                    recipient: r.clone(),
+                    enc: String::new(),
+                });
+            }
+        }
+        plain.rotate(&ids).map_err(|e| fail(&input.name, e))?;
     }
-    .map_err(|e| CliError::sops(&a.file, e))?;
     let out = plain
         .encrypt()
         .and_then(|f| f.to_bytes())
-        .map_err(|e| CliError::sops(&a.file, e))?;
-    if a.in_place {
-        write_file(&a.file, &out)
-    } else {
-        write_stdout(&out)
-    }
+        .map_err(|e| fail(&input.name, e))?;
+    input.write(&a.io, &out, false)
 }
 
+/// Decrypts `file_path`, applies `edit` to its first document and writes it
+/// back, unless `edit` reports no change (then the file is left untouched).
 fn edit_in_place(
     file_path: &Path,
     input_type: Option<&str>,
-    edit: impl FnOnce(&mut clef_doc::Branch) -> Result<(), CliError>,
+    edit: impl FnOnce(&mut clef_doc::Branch) -> Result<bool, CliError>,
 ) -> Result<(), CliError> {
     let file = load(file_path, input_type)?;
     let mut plain = decrypt_file(&file, file_path)?;
     if plain.docs.is_empty() {
         plain.docs.push(clef_doc::Branch::new());
     }
-    edit(&mut plain.docs[0])?;
+    if !edit(&mut plain.docs[0])? {
+        return Ok(());
+    }
     let out = plain
         .encrypt()
         .and_then(|f| f.to_bytes())
-        .map_err(|e| CliError::sops(file_path, e))?;
+        .map_err(|e| fail(file_path, e))?;
     write_file(file_path, &out)
 }
 
 fn set(a: SetArgs) -> Result<(), CliError> {
-    let steps = path::parse(&a.path).map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))?;
-    let text = match (&a.value, a.value_stdin) {
-        (Some(v), false) => zeroize::Zeroizing::new(v.clone()),
-        (None, true) => {
+    let steps =
+        path::parse(&a.path).map_err(|e| CliError::new(sops_code::SET_FORMAT, e.to_string()))?;
+    let text = match (&a.value, a.value_stdin, a.value_file) {
+        (Some(v), false, false) => zeroize::Zeroizing::new(v.clone()),
+        (None, true, false) => {
             let mut s = zeroize::Zeroizing::new(String::new());
             std::io::stdin().read_to_string(&mut s).map_err(|e| {
-                CliError::new(code::READ, format!("cannot read stdin: {}", e.kind()))
+                CliError::new(sops_code::READ, format!("cannot read stdin: {}", e.kind()))
             })?;
             s
         }
+        (Some(f), false, true) => {
+            let bytes = zeroize::Zeroizing::new(read_file(Path::new(f))?);
+            zeroize::Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
+        }
         _ => {
             return Err(CliError::new(
-                code::USAGE,
-                "give exactly one of VALUE or --value-stdin",
+                sops_code::GENERIC,
+                "give VALUE (a file with --value-file) or --value-stdin",
             ));
         }
     };
-    let value =
-        path::parse_json_value(&text).map_err(|e| CliError::new(code::USAGE, e.to_string()))?;
+    let value = path::parse_json_value(&text)
+        .map_err(|e| CliError::new(sops_code::SET_FORMAT, e.to_string()))?;
     edit_in_place(&a.file, a.input.input_type.as_deref(), |doc| {
-        path::set(doc, &steps, value).map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))
+        if a.idempotent && path::get(doc, &steps).is_ok_and(|v| v == value) {
+            return Ok(false);
+        }
+        path::set(doc, &steps, value)
+            .map(|()| true)
+            .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))
     })
 }
 
 fn unset(a: UnsetArgs) -> Result<(), CliError> {
-    let steps = path::parse(&a.path).map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))?;
+    let steps =
+        path::parse(&a.path).map_err(|e| CliError::new(sops_code::SET_FORMAT, e.to_string()))?;
     edit_in_place(&a.file, a.input.input_type.as_deref(), |doc| {
-        path::unset(doc, &steps).map_err(|e| CliError::new(code::BAD_PATH, e.to_string()))
+        if a.idempotent && path::get(doc, &steps).is_err() {
+            return Ok(false);
+        }
+        path::unset(doc, &steps)
+            .map(|()| true)
+            .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))
     })
 }
 

@@ -10,6 +10,7 @@
 use std::path::Path;
 
 use clef_keys::Identities;
+use clef_sops::masterkey::Keyring;
 use clef_sops::{CryptRule, KeyGroup, Metadata, PlainFile, SopsError};
 
 use crate::manifest::{Backend, Manifest, ServiceKey};
@@ -184,6 +185,7 @@ impl Access {
         &self,
         plain: &mut PlainFile,
         rotate: bool,
+        keys: &Keyring,
     ) -> Result<Option<Conformed>, SopsError> {
         let d = self.drift(&plain.meta);
         if d.is_clean() && !rotate {
@@ -196,9 +198,9 @@ impl Access {
         plain.meta.key_groups = self.key_groups();
         plain.meta.shamir_threshold = 0;
         if rotate {
-            plain.rotate()?;
+            plain.rotate(keys)?;
         } else {
-            plain.set_key_groups(self.key_groups(), 0)?;
+            plain.set_key_groups(self.key_groups(), 0, keys)?;
         }
         Ok(Some(Conformed {
             rotated: rotate,
@@ -311,8 +313,8 @@ mod tests {
             false,
         );
         let d = access.drift(&meta);
-        assert_eq!(d.foreign, [b.clone()]);
-        assert_eq!(d.missing, [a.clone()]);
+        assert_eq!(d.foreign, std::slice::from_ref(&b));
+        assert_eq!(d.missing, std::slice::from_ref(&a));
         assert!(d.grants_extra());
         meta.key_groups[0].age = vec![
             AgeKey {
@@ -326,7 +328,7 @@ mod tests {
         ];
         meta.rule = CryptRule::EncryptedRegex("^NOTHING$".into());
         let d = access.drift(&meta);
-        assert_eq!(d.duplicated, [a.clone()]);
+        assert_eq!(d.duplicated, std::slice::from_ref(&a));
         assert!(d.foreign.is_empty() && d.missing.is_empty());
         assert_eq!(
             d.crypt,
@@ -343,10 +345,18 @@ mod tests {
         let access = m.access(&m.target("api/dev").unwrap());
         let mut plain = crate::cell::new_plain(Format::Yaml, &[a.clone(), b.clone()]).unwrap();
         let before = plain.data_key().clone();
-        let done = access.conform(&mut plain, false).unwrap().unwrap();
+        let done = access
+            .conform(&mut plain, false, &Keyring::empty())
+            .unwrap()
+            .unwrap();
         assert!(done.rotated);
         assert!(*plain.data_key() != before, "a new data key");
         assert_eq!(plain.meta.age_recipients(), [a.as_str()]);
-        assert!(access.conform(&mut plain, false).unwrap().is_none());
+        assert!(
+            access
+                .conform(&mut plain, false, &Keyring::empty())
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -141,6 +141,7 @@ pub fn new_plain(format: Format, recipients: &[String]) -> Result<PlainFile, Sop
         0,
         CryptRule::default(),
         false,
+        &clef_sops::Keyring::empty(),
     )
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use clef_keys::Identities;
+use clef_sops::Keyring;
 use clef_sops::SopsError;
 
 use crate::cell::{self, CellError};
@@ -87,7 +87,7 @@ fn issue(
 }
 
 /// Runs every check over the matrix.
-pub fn run(root: &Path, manifest: &Manifest, ids: &Identities) -> Report {
+pub fn run(root: &Path, manifest: &Manifest, ids: &Keyring) -> Report {
     use Severity::*;
     let mut r = Report::default();
     for ns in &manifest.namespaces {
@@ -204,7 +204,7 @@ pub fn run(root: &Path, manifest: &Manifest, ids: &Identities) -> Report {
                     Some(format!("clef rotate {target}")),
                 ));
             }
-            for who in crate::access::Access::mislabelled(&loaded.file.meta, ids) {
+            for who in crate::access::Access::mislabelled(&loaded.file.meta, ids.identities()) {
                 r.issues.push(issue(
                     Error,
                     "access",
@@ -333,6 +333,25 @@ pub fn run(root: &Path, manifest: &Manifest, ids: &Identities) -> Report {
                 }
             }
         }
+    }
+    // Service identities: environment coverage and shared keys (their
+    // per-cell recipient drift is the access check above).
+    for s in crate::service::validate(root, manifest) {
+        if matches!(s.code, "recipient_not_registered" | "scope_mismatch") {
+            continue;
+        }
+        r.issues.push(issue(
+            if s.severity == "error" {
+                Error
+            } else {
+                Warning
+            },
+            "service",
+            Path::new(crate::manifest::FILE_NAME),
+            None,
+            format!("service identity '{}': {}", s.identity, s.message),
+            s.fix,
+        ));
     }
     r
 }

@@ -721,6 +721,8 @@ impl Manifest {
                                     ));
                                 }
                                 let key_id = cx.string(k, &kp, "keyId", true)?.unwrap_or_default();
+                                crate::service::check_kms(&provider, &key_id)
+                                    .map_err(|r| cx.err(&kp, r))?;
                                 ServiceKey::Kms { provider, key_id }
                             }
                             _ => {
@@ -952,6 +954,21 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+
+    /// Replaces `service_identities` (the document and the parsed list;
+    /// [`crate::service::to_node`] writes the YAML). Callers re-parse
+    /// [`Manifest::to_text`] before writing it.
+    pub fn set_service_identities(&mut self, list: Vec<ServiceIdentity>) {
+        if list.is_empty() {
+            self.doc
+                .0
+                .retain(|i| !matches!(i, Item::Entry(k, _) if k == "service_identities"));
+        } else {
+            self.doc
+                .insert("service_identities", crate::service::to_node(&list));
+        }
+        self.service_identities = list;
     }
 
     /// The manifest as YAML text (comments and order kept).

@@ -1,9 +1,11 @@
 //! Service identities (clef.yaml `service_identities`): what a workload may
 //! read. An identity's scope is exactly its namespaces × the environments it
-//! has a key for; [`Manifest::recipients_for`] makes each non-`pack_only`
+//! has a key for; [`Manifest::access`] makes each non-`pack_only`
 //! identity a recipient of exactly those cells.
 
 use std::path::Path;
+
+use clef_doc::{Branch, Item, Value};
 
 use crate::manifest::{Manifest, ServiceIdentity, ServiceKey};
 use crate::matrix::Cell;
@@ -135,6 +137,89 @@ impl Manifest {
     }
 }
 
+/// The YAML of a `service_identities` list, in the old tool's layout
+/// (`pack_only` written only when true).
+pub fn to_node(list: &[ServiceIdentity]) -> Value {
+    let e = |k: &str, v: Value| Item::Entry(k.to_owned(), v);
+    Value::List(
+        list.iter()
+            .map(|si| {
+                let mut b = vec![
+                    e("name", Value::str(si.name.clone())),
+                    e(
+                        "description",
+                        Value::str(si.description.clone().unwrap_or_default()),
+                    ),
+                    e(
+                        "namespaces",
+                        Value::List(
+                            si.namespaces
+                                .iter()
+                                .map(|n| Value::str(n.clone()))
+                                .collect(),
+                        ),
+                    ),
+                ];
+                let envs = si
+                    .environments
+                    .iter()
+                    .map(|(env, k)| {
+                        let v = match k {
+                            ServiceKey::Recipient(r) => {
+                                Branch(vec![e("recipient", Value::str(r.clone()))])
+                            }
+                            ServiceKey::Kms { provider, key_id } => Branch(vec![e(
+                                "kms",
+                                Value::Map(Branch(vec![
+                                    e("provider", Value::str(provider.clone())),
+                                    e("keyId", Value::str(key_id.clone())),
+                                ])),
+                            )]),
+                        };
+                        e(env, Value::Map(v))
+                    })
+                    .collect();
+                b.push(e("environments", Value::Map(Branch(envs))));
+                if si.pack_only {
+                    b.push(e("pack_only", Value::Bool(true)));
+                }
+                Value::Map(Branch(b))
+            })
+            .collect(),
+    )
+}
+
+/// Checks a KMS key for a service environment: provider aws, gcp or azure;
+/// an AWS key must be a full key or alias ARN
+/// (`arn:<partition>:kms:<region>:<12-digit account>:key/…|alias/…`).
+pub fn check_kms(provider: &str, key_id: &str) -> Result<(), String> {
+    match provider {
+        "aws" => {
+            let p: Vec<&str> = key_id.splitn(6, ':').collect();
+            let ok = p.len() == 6
+                && p[0] == "arn"
+                && p[1].starts_with("aws")
+                && p[2] == "kms"
+                && !p[3].is_empty()
+                && p[4].len() == 12
+                && p[4].bytes().all(|b| b.is_ascii_digit())
+                && (p[5].strip_prefix("key/").is_some_and(|r| !r.is_empty())
+                    || p[5].strip_prefix("alias/").is_some_and(|r| !r.is_empty()));
+            if ok {
+                Ok(())
+            } else {
+                Err(format!(
+                    "'{key_id}' is not an AWS KMS key or alias ARN (arn:aws:kms:<region>:<account>:key/<id>)"
+                ))
+            }
+        }
+        "gcp" | "azure" if !key_id.is_empty() => Ok(()),
+        _ => Err(format!(
+            "unknown KMS provider '{provider}' (aws, gcp, azure)"
+        )),
+    }
+}
+
 fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
     let v: Vec<&str> = it.collect();
     if v.is_empty() {
@@ -171,10 +256,7 @@ pub fn validate(root: &Path, m: &Manifest) -> Vec<ServiceIssue> {
                     "missing_environment",
                     Some(&e.name),
                     None,
-                    format!(
-                        "service identity '{}' has no key for environment '{}'",
-                        si.name, e.name
-                    ),
+                    format!("no key for environment '{}'", e.name),
                     Some(format!("clef service add-env {} {}", si.name, e.name)),
                 ));
             }

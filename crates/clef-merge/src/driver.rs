@@ -16,7 +16,7 @@ use crate::tree3::{Conflict, Merged, Side, merge_docs};
 use crate::{DriverError, sidecar};
 use clef_core::access::Access;
 use clef_doc::tree::Branch;
-use clef_keys::Identities;
+use clef_sops::Keyring;
 use clef_sops::{DataKey, EncryptedFile, Format, PlainFile, SopsError};
 use std::fs;
 use std::io::Write;
@@ -97,7 +97,7 @@ pub fn merge_sops(
     ours: &[u8],
     theirs: &[u8],
     format: Format,
-    ids: &Identities,
+    ids: &Keyring,
     marker_size: usize,
     labels: &Labels,
 ) -> Result<Outcome, DriverError> {
@@ -112,7 +112,7 @@ pub fn merge_sops(
 pub fn merge_sops_governed(
     [base, ours, theirs]: [&[u8]; 3],
     format: Format,
-    ids: &Identities,
+    ids: &Keyring,
     marker_size: usize,
     labels: &Labels,
     access: Option<&Access>,
@@ -250,7 +250,7 @@ pub fn merge_sops_governed(
     if rewrap {
         let (groups, threshold) = (result.meta.key_groups.clone(), result.meta.shamir_threshold);
         result
-            .set_key_groups(groups, threshold)
+            .set_key_groups(groups, threshold, ids)
             .map_err(|e| DriverError::Rewrap(e.to_string()))?;
         notes.push(
             "the Shamir key groups changed on both sides: the data key was split afresh".to_owned(),
@@ -320,7 +320,7 @@ fn with_dropped(mut o: Outcome, dropped: &[(&'static str, String)]) -> Outcome {
 
 fn decrypt_base(
     eb: &EncryptedFile,
-    ids: &Identities,
+    ids: &Keyring,
     ko: &DataKey,
     kt: &DataKey,
 ) -> Result<PlainFile, DriverError> {
@@ -578,7 +578,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DriverError> {
 /// through review of clef.yaml, never through a cell.
 pub fn head_access(dir: &Path, path: &Path) -> Result<Option<Access>, DriverError> {
     let err = |e: &dyn std::fmt::Display| DriverError::Manifest(e.to_string());
-    let repo = clef_git::Repo::discover(dir).map_err(|e| err(&e))?;
+    // Outside a repository (the driver run by hand) there is no HEAD.
+    let repo = match clef_git::Repo::discover(dir) {
+        Ok(r) => r,
+        Err(clef_git::GitError::Failed { .. }) => return Ok(None),
+        Err(e) => return Err(err(&e)),
+    };
     let Some(text) = repo
         .file_at("HEAD", clef_core::manifest::FILE_NAME)
         .map_err(|e| err(&e))?
@@ -600,7 +605,7 @@ pub fn head_access(dir: &Path, path: &Path) -> Result<Option<Access>, DriverErro
 /// read the cell at `%P` ([`head_access`] in the binary).
 pub fn run(
     args: &Args,
-    identities: &dyn Fn() -> Result<Identities, DriverError>,
+    identities: &dyn Fn() -> Result<Keyring, DriverError>,
     access: &dyn Fn(&Path) -> Result<Option<Access>, DriverError>,
 ) -> Result<Outcome, DriverError> {
     let kind = kind_of(&args.path)?;

@@ -54,7 +54,7 @@ fn main() -> ExitCode {
         let here = std::env::current_dir().unwrap_or_default();
         let r = driver::run(
             &args,
-            &|| Ok(clef_keys::Identities::discover_for_repo(&here)?),
+            &|| Ok(clef_keys::Identities::discover_for_repo(&here)?.into()),
             &|path| driver::head_access(&here, path),
         );
         report(&path, &r);

@@ -11,7 +11,7 @@ use crate::DriverError;
 use crate::conflict;
 use crate::driver::CONFLICT_MAC;
 use crate::tree3::{ConflictKind, KeyPath, Side, differing_paths, merge_docs};
-use clef_keys::Identities;
+use clef_sops::Keyring;
 use clef_sops::{EncryptedFile, Format};
 use std::collections::HashMap;
 
@@ -137,7 +137,7 @@ fn get_path<'a>(docs: &'a [clef_doc::Branch], p: &KeyPath) -> Option<&'a clef_do
 pub fn resolve(
     doc: &[u8],
     format: Format,
-    ids: &Identities,
+    ids: &Keyring,
     choice: &Choice,
 ) -> Result<Resolved, DriverError> {
     let v = variants(doc, format)?;
@@ -315,7 +315,7 @@ pub struct Candidates {
 pub fn candidates(
     doc: &[u8],
     format: Format,
-    ids: &Identities,
+    ids: &Keyring,
 ) -> Result<Vec<Candidates>, DriverError> {
     let v = variants(doc, format)?;
     let key = v.ours.data_key(ids).map_err(|source| DriverError::Sops {

@@ -221,6 +221,7 @@ fn refusals_exit_129_and_leave_a_untouched() {
         0,
         CryptRule::EncryptedRegex("^a$".into()),
         false,
+        &clef_sops::Keyring::empty(),
     )
     .expect("new")
     .encrypt()

@@ -52,6 +52,7 @@ fn new_file(doc: &Branch) -> PlainFile {
         0,
         CryptRule::UnencryptedSuffix("_unencrypted".into()),
         false,
+        &clef_sops::Keyring::empty(),
     )
     .expect("new")
 }

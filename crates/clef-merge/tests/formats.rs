@@ -153,6 +153,7 @@ fn shamir_groups_never_mix_shares() {
         2,
         CryptRule::UnencryptedSuffix("_unencrypted".into()),
         false,
+        &clef_sops::Keyring::empty(),
     )
     .expect("new")
     .encrypt()
@@ -164,7 +165,7 @@ fn shamir_groups_never_mix_shares() {
             .expect("parse")
             .decrypt(&both)
             .expect("decrypt");
-        p.set_key_groups(groups, 2).expect("regroup");
+        p.set_key_groups(groups, 2, &both).expect("regroup");
         p.docs = plain(text, Format::Yaml);
         p.encrypt().expect("enc").to_bytes().expect("emit")
     };

@@ -111,8 +111,11 @@ pub fn creation_for(config: &Path, file: &Path) -> Result<Creation, ConfigError>
             return Err(invalid("each creation rule must be a mapping".into()));
         };
         if let Some(Value::Str(re)) = rule.get("path_regex") {
-            let re = regex::Regex::new(re)
-                .map_err(|_| invalid("path_regex is not a valid regular expression".into()))?;
+            let re = crate::re2::compile(re).map_err(|e| {
+                invalid(format!(
+                    "path_regex is not a valid RE2 regular expression: {e}"
+                ))
+            })?;
             if !re.is_match(&rel) {
                 continue;
             }

@@ -15,8 +15,10 @@
 pub mod config;
 pub mod envelope;
 pub mod io;
+pub mod masterkey;
 pub mod metadata;
 pub mod path;
+pub mod re2;
 pub mod shamir;
 pub mod time;
 mod walk;
@@ -24,9 +26,9 @@ mod walk;
 use std::path::Path;
 
 use clef_doc::{Branch, Item, Value};
-use clef_keys::Identities;
 use zeroize::Zeroizing;
 
+pub use masterkey::{Keyring, MasterKey, MasterKeyError};
 pub use metadata::{AgeKey, CryptRule, KeyGroup, Metadata};
 pub use walk::{Stash, display_path, to_bytes};
 
@@ -138,10 +140,12 @@ pub enum SopsError {
     #[error("{0}")]
     Meta(#[from] metadata::MetaError),
     /// A crypt-rule regex does not compile.
-    #[error("sops metadata: '{field}' is not a valid regular expression")]
+    #[error("'{field}' is not a valid RE2 regular expression (sops uses Go's RE2): {reason}")]
     BadRule {
         /// Which rule.
         field: &'static str,
+        /// Why (RE2's reason).
+        reason: String,
     },
     /// A value the crypt rule says is encrypted is not an `ENC[...]`.
     #[error("value at {path} should be encrypted but is in clear text")]
@@ -176,12 +180,15 @@ pub enum SopsError {
     /// The file has no MAC.
     #[error("the file has no MAC")]
     NoMac,
-    /// No identity opens the data key.
-    #[error("no identity can decrypt the data key; the file is encrypted for: {recipients}{hint}")]
+    /// No master key opens the data key.
+    #[error(
+        "no identity can decrypt the data key; tried {}{hint}",
+        join_tried(tried)
+    )]
     NoIdentity {
-        /// Recipients listed in the file.
-        recipients: String,
-        /// Where we looked.
+        /// Every stanza tried, and why it failed.
+        tried: Vec<MasterKeyError>,
+        /// Where we looked for age identities.
         hint: String,
     },
     /// Not enough Shamir groups could be opened.
@@ -203,9 +210,12 @@ pub enum SopsError {
     Shamir(#[from] shamir::ShamirError),
     /// The operation needs to re-wrap the data key for master keys clef cannot use.
     #[error(
-        "the file has {0} master keys, which clef cannot wrap a new data key for (clef supports age)"
+        "the file has {0} master keys, which clef cannot wrap a new data key for (no '{0}' key backend)"
     )]
     UnsupportedMasterKey(String),
+    /// A backend failed to wrap the data key.
+    #[error("cannot wrap the data key for {0}")]
+    Wrap(#[from] MasterKeyError),
     /// No recipients at all.
     #[error("no recipients: a file must be encrypted for at least one age recipient")]
     NoRecipients,
@@ -220,6 +230,17 @@ pub enum SopsError {
         /// Why.
         reason: String,
     },
+}
+
+fn join_tried(tried: &[MasterKeyError]) -> String {
+    if tried.is_empty() {
+        return "no master key (the file lists none)".into();
+    }
+    tried
+        .iter()
+        .map(MasterKeyError::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn utf8(bytes: &[u8]) -> Result<&str, SopsError> {
@@ -426,27 +447,43 @@ impl EncryptedFile {
         Ok(problems)
     }
 
-    /// Recovers the data key with `ids`.
-    pub fn data_key(&self, ids: &Identities) -> Result<DataKey, SopsError> {
-        recover_data_key(&self.meta, ids)
+    /// Replaces the key groups, re-wrapping the same data key (recovered with
+    /// `keys`) for every master key; values, `lastmodified` and `mac` stay as
+    /// they are (sops `updatekeys` when the group layout changes).
+    pub fn set_key_groups(
+        &mut self,
+        keys: &Keyring,
+        mut groups: Vec<KeyGroup>,
+        shamir_threshold: usize,
+    ) -> Result<(), SopsError> {
+        let key = self.data_key(keys)?;
+        wrap_groups(&mut groups, &key, shamir_threshold, keys)?;
+        self.meta.key_groups = groups;
+        self.meta.shamir_threshold = shamir_threshold;
+        Ok(())
+    }
+
+    /// Recovers the data key with the master keys of `keys`.
+    pub fn data_key(&self, keys: &Keyring) -> Result<DataKey, SopsError> {
+        recover_data_key(&self.meta, keys)
     }
 
     /// Decrypts the file and verifies its MAC.
-    pub fn decrypt(&self, ids: &Identities) -> Result<PlainFile, SopsError> {
-        let key = self.data_key(ids)?;
+    pub fn decrypt(&self, keys: &Keyring) -> Result<PlainFile, SopsError> {
+        let key = self.data_key(keys)?;
         self.decrypt_with_key(key)
     }
 
     /// Decrypts with an already recovered data key and verifies the MAC.
     pub fn decrypt_with_key(&self, key: DataKey) -> Result<PlainFile, SopsError> {
-        let (plain, _) = self.decrypt_unchecked(key)?;
+        let (plain, _) = self.decrypt_inner(key, false)?;
         Ok(plain)
     }
 
-    /// Decrypts without failing on a MAC mismatch (like `sops decrypt --ignore-mac`);
-    /// returns whether the MAC matched.
+    /// Decrypts without failing on a MAC that mismatches, cannot be opened or is
+    /// absent (like `sops decrypt --ignore-mac`); returns whether the MAC matched.
     pub fn decrypt_unchecked(&self, key: DataKey) -> Result<(PlainFile, bool), SopsError> {
-        self.decrypt_inner(key, false)
+        self.decrypt_inner(key, true)
     }
 
     /// Like [`EncryptedFile::decrypt_with_key`] but tolerating a bad MAC.
@@ -513,18 +550,23 @@ impl EncryptedFile {
     }
 }
 
-fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, SopsError> {
+fn recover_data_key(meta: &Metadata, keys: &Keyring) -> Result<DataKey, SopsError> {
     let need = meta.effective_threshold();
     let mut parts: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+    let mut tried = Vec::new();
     for g in &meta.key_groups {
-        for k in &g.age {
-            match ids.unwrap(&k.enc) {
+        let stanzas = g
+            .age
+            .iter()
+            .map(|k| ("age", k.to_stanza()))
+            .chain(g.other.iter().map(|(t, v)| (t.as_str(), v.clone())));
+        for (kind, stanza) in stanzas {
+            match keys.unwrap(kind, &stanza) {
                 Ok(p) => {
                     parts.push(p);
                     break;
                 }
-                Err(clef_keys::KeyError::NoMatch) => {}
-                Err(_) => {}
+                Err(e) => tried.push(e),
             }
         }
         if parts.len() >= need {
@@ -532,33 +574,15 @@ fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, SopsEr
         }
     }
     if parts.is_empty() {
-        let mut recipients: Vec<String> = meta
-            .age_recipients()
-            .iter()
-            .map(|r| (*r).to_owned())
-            .collect();
-        for g in &meta.key_groups {
-            for (t, _) in &g.other {
-                recipients.push(format!("({t} key)"));
-            }
-        }
-        let hint = if ids.is_empty() {
-            " (no age identity found: set SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, CLEF_AGE_KEY_FILE or put one in ~/.config/sops/age/keys.txt)".to_owned()
+        let ids = keys.identities();
+        let hint = if !ids.is_empty() {
+            format!(" (age identities from: {})", ids.sources().join(", "))
+        } else if meta.age_recipients().is_empty() {
+            String::new()
         } else {
-            format!(
-                " (tried {} identities: {})",
-                ids.len(),
-                ids.recipients().join(", ")
-            )
+            " (no age identity found: set SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, CLEF_AGE_KEY_FILE or put one in ~/.config/sops/age/keys.txt)".to_owned()
         };
-        return Err(SopsError::NoIdentity {
-            recipients: if recipients.is_empty() {
-                "(none)".into()
-            } else {
-                recipients.join(", ")
-            },
-            hint,
-        });
+        return Err(SopsError::NoIdentity { tried, hint });
     }
     if parts.len() < need {
         return Err(SopsError::Threshold {
@@ -579,17 +603,50 @@ fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, SopsEr
     Ok(DataKey::from_bytes(arr))
 }
 
-/// Wraps `key` for every age key of `groups` (splitting with Shamir when there
-/// are several groups). Refuses when a group holds master keys clef cannot wrap
-/// for, because their `enc` would no longer open the new key material.
-fn wrap_groups(groups: &mut [KeyGroup], key: &DataKey, threshold: usize) -> Result<(), SopsError> {
+/// Wraps `secret` for every stanza of `group` whose `enc` is empty (or for
+/// every stanza when `all`), through the keyring's backend of its kind.
+fn wrap_group(
+    group: &mut KeyGroup,
+    secret: &[u8],
+    keys: &Keyring,
+    all: bool,
+) -> Result<(), SopsError> {
+    for k in &mut group.age {
+        if all || k.enc.is_empty() {
+            *k = AgeKey::from_stanza(&keys.wrap("age", &k.to_stanza(), secret)?)?;
+        }
+    }
+    for (kind, v) in &mut group.other {
+        if all || masterkey::stanza_field(v, "enc").is_none_or(|e| e.is_empty()) {
+            if keys.backend(kind).is_none() {
+                return Err(SopsError::UnsupportedMasterKey(kind.clone()));
+            }
+            *v = keys.wrap(kind, v, secret)?;
+        }
+    }
+    Ok(())
+}
+
+/// Wraps `key` for every master key of `groups` (splitting with Shamir when there
+/// are several groups) through the keyring's backends. Refuses when a group holds
+/// a kind with no backend, because its `enc` would no longer open the new key material.
+fn wrap_groups(
+    groups: &mut [KeyGroup],
+    key: &DataKey,
+    threshold: usize,
+    keys: &Keyring,
+) -> Result<(), SopsError> {
     if groups
         .iter()
         .all(|g| g.age.is_empty() && g.other.is_empty())
     {
         return Err(SopsError::NoRecipients);
     }
-    if let Some((t, _)) = groups.iter().flat_map(|g| g.other.iter()).next() {
+    if let Some((t, _)) = groups
+        .iter()
+        .flat_map(|g| g.other.iter())
+        .find(|(t, _)| keys.backend(t).is_none())
+    {
         return Err(SopsError::UnsupportedMasterKey(t.clone()));
     }
     let parts: Vec<Zeroizing<Vec<u8>>> = if groups.len() <= 1 {
@@ -603,9 +660,7 @@ fn wrap_groups(groups: &mut [KeyGroup], key: &DataKey, threshold: usize) -> Resu
         shamir::split(key.bytes(), groups.len(), t)?
     };
     for (g, part) in groups.iter_mut().zip(parts.iter()) {
-        for k in &mut g.age {
-            k.enc = clef_keys::wrap(&k.recipient, part)?;
-        }
+        wrap_group(g, part, keys, true)?;
     }
     Ok(())
 }
@@ -632,7 +687,8 @@ impl std::fmt::Debug for PlainFile {
 }
 
 impl PlainFile {
-    /// A new file: fresh data key, wrapped for every age recipient in `groups`.
+    /// A new file: fresh data key, wrapped for every master key in `groups`
+    /// through the backends of `keys`.
     pub fn new(
         format: Format,
         docs: Vec<Branch>,
@@ -640,10 +696,11 @@ impl PlainFile {
         shamir_threshold: usize,
         rule: CryptRule,
         mac_only_encrypted: bool,
+        keys: &Keyring,
     ) -> Result<Self, SopsError> {
         walk::Rule::compile(&rule)?;
         let key = DataKey::random();
-        wrap_groups(&mut groups, &key, shamir_threshold)?;
+        wrap_groups(&mut groups, &key, shamir_threshold, keys)?;
         Ok(PlainFile {
             format,
             docs,
@@ -721,10 +778,9 @@ impl PlainFile {
         &mut self,
         mut groups: Vec<KeyGroup>,
         shamir_threshold: usize,
+        keys: &Keyring,
     ) -> Result<(), SopsError> {
-        // Keep existing wraps of unchanged single-group age keys: a re-wrap of the same key
-        // is valid too, but keeping them leaves the diff minimal.
-        wrap_groups(&mut groups, &self.key, shamir_threshold)?;
+        wrap_groups(&mut groups, &self.key, shamir_threshold, keys)?;
         self.meta.key_groups = groups;
         self.meta.shamir_threshold = shamir_threshold;
         Ok(())
@@ -732,10 +788,10 @@ impl PlainFile {
 
     /// Generates a new data key and wraps it for the same recipients (sops `rotate`).
     /// Values are re-encrypted under the new key on the next [`PlainFile::encrypt`].
-    pub fn rotate(&mut self) -> Result<(), SopsError> {
+    pub fn rotate(&mut self, keys: &Keyring) -> Result<(), SopsError> {
         let key = DataKey::random();
         let mut groups = self.meta.key_groups.clone();
-        wrap_groups(&mut groups, &key, self.meta.shamir_threshold)?;
+        wrap_groups(&mut groups, &key, self.meta.shamir_threshold, keys)?;
         self.meta.key_groups = groups;
         self.key = key;
         Ok(())
@@ -753,14 +809,14 @@ impl PlainFile {
 /// semantics without the rotation).
 pub fn update_recipients(
     file: &mut EncryptedFile,
-    ids: &Identities,
+    keys: &Keyring,
     add: &[String],
     remove: &[String],
 ) -> Result<(), SopsError> {
     for r in add {
         clef_keys::parse_recipient(r)?;
     }
-    let key = file.data_key(ids)?;
+    let key = file.data_key(keys)?;
     let mut groups = file.meta.key_groups.clone();
     if groups.is_empty() {
         groups.push(KeyGroup::default());
@@ -789,13 +845,9 @@ pub fn update_recipients(
     }
     if groups.len() > 1 {
         // Shamir shares must be re-split for a changed group layout.
-        wrap_groups(&mut groups, &key, file.meta.shamir_threshold)?;
+        wrap_groups(&mut groups, &key, file.meta.shamir_threshold, keys)?;
     } else {
-        for k in &mut groups[0].age {
-            if k.enc.is_empty() {
-                k.enc = clef_keys::wrap(&k.recipient, key.bytes())?;
-            }
-        }
+        wrap_group(&mut groups[0], key.bytes(), keys, false)?;
     }
     file.meta.key_groups = groups;
     Ok(())

@@ -116,6 +116,30 @@ pub struct AgeKey {
     pub enc: String,
 }
 
+impl AgeKey {
+    /// The stanza as it sits in the file (`recipient`, `enc`).
+    pub fn to_stanza(&self) -> Value {
+        crate::masterkey::stanza(&[("recipient", &self.recipient), ("enc", &self.enc)])
+    }
+
+    /// Reads a stanza (`recipient` required, `enc` may be missing).
+    pub fn from_stanza(v: &Value) -> Result<Self, MetaError> {
+        let Value::Map(m) = v else {
+            return Err(MetaError::Invalid {
+                field: "age".into(),
+                reason: "not a mapping",
+            });
+        };
+        Ok(AgeKey {
+            recipient: scalar_text(m.get("recipient")).ok_or(MetaError::Invalid {
+                field: "age".into(),
+                reason: "missing recipient",
+            })?,
+            enc: scalar_text(m.get("enc")).unwrap_or_default(),
+        })
+    }
+}
+
 /// A key group: every key in it wraps the same data key (or the same Shamir share).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct KeyGroup {
@@ -362,16 +386,7 @@ impl Metadata {
 }
 
 fn age_list(keys: &[AgeKey]) -> Value {
-    Value::List(
-        keys.iter()
-            .map(|k| {
-                Value::Map(Branch(vec![
-                    Item::Entry("recipient".into(), Value::str(k.recipient.clone())),
-                    Item::Entry("enc".into(), Value::str(k.enc.clone())),
-                ]))
-            })
-            .collect(),
-    )
+    Value::List(keys.iter().map(AgeKey::to_stanza).collect())
 }
 
 fn read_group(b: &Branch, ctx: &str) -> Result<KeyGroup, MetaError> {

