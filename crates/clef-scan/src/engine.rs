@@ -488,13 +488,15 @@ impl Scanner {
             }
         }
 
-        // 3. generic detection
-        if !generic_lines.is_empty() && !is_lock_file(path) {
+        // 3. generic detection (not in lock files, nor in translation
+        // catalogues, whose "passphrase" entries are prose)
+        let generic_here = !is_lock_file(path) && !is_translation(path);
+        if !generic_lines.is_empty() && generic_here {
             for l in generic_lines {
                 self.generic_line(bytes, l, &mut raw);
             }
         }
-        if self.generic && !is_lock_file(path) {
+        if self.generic && generic_here {
             for l in export_lines {
                 generic_export(bytes, l, &mut raw);
             }
@@ -961,6 +963,11 @@ impl LineCounter {
             + 1;
         (self.line + 1, col)
     }
+}
+
+/// Translation catalogues (Fluent, gettext): `enter-passphrase = Enter …`.
+fn is_translation(path: &str) -> bool {
+    [".ftl", ".po", ".pot"].iter().any(|e| path.ends_with(e))
 }
 
 fn is_lock_file(path: &str) -> bool {
@@ -1577,6 +1584,10 @@ mod tests {
         ] {
             assert!(scan("ctx.txt", &text).is_empty(), "{what}");
         }
+        // translation catalogues: prose about passphrases, not passphrases
+        let ftl = "passphrase = X9kq2Lmv7Tz\n";
+        assert!(scan("i18n/fr/age.ftl", ftl).is_empty());
+        assert_eq!(scan("i18n/fr/age.txt", ftl).len(), 1);
     }
 
     #[test]

@@ -140,6 +140,16 @@ pub fn analyze(path: &str, text: &str) -> Analysis {
         return Analysis::default();
     }
     let kind = kind_of(path, text);
+    // cheap rejection before the engine parses anything: no metadata key
+    let signature = match kind {
+        Kind::Yaml => text.starts_with("sops:") || text.contains("\nsops:"),
+        Kind::Json => text.contains("\"sops\""),
+        Kind::Dotenv => text.starts_with("sops_") || text.contains("\nsops_"),
+        Kind::Ini => text.contains("[sops]"),
+    };
+    if !signature {
+        return Analysis::default();
+    }
     let leaks = match engine_leaks(kind, text) {
         Leaks::Paths(p) => Some(p),
         Leaks::NotSops => return Analysis::default(),
