@@ -17,3 +17,4 @@ mod hooks_util;
 mod pack_artifact;
 mod service_identities;
 mod sops_interop;
+mod kms_sops;

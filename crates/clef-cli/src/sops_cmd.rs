@@ -64,6 +64,8 @@ pub struct EncryptArgs {
     /// Comma-separated age recipients (default: $SOPS_AGE_RECIPIENTS, then .sops.yaml).
     #[arg(long)]
     pub age: Option<String>,
+    #[command(flatten)]
+    pub cloud: crate::kms_flags::CloudKeyArgs,
     /// Write the result over FILE (atomically) instead of stdout.
     #[arg(short = 'i', long)]
     pub in_place: bool,
@@ -219,7 +221,7 @@ pub fn load(file: &Path, input_type: Option<&str>) -> Result<EncryptedFile, CliE
 pub fn identities() -> Result<Keyring, CliError> {
     let here = std::env::current_dir().unwrap_or_default();
     Identities::discover_for_repo(&here)
-        .map(Keyring::new)
+        .map(|ids| clef_kms::with_cloud_backends(Keyring::new(ids), clef_kms::AwsOptions::from_env()))
         .map_err(|e| CliError::new(code::KEY, e.to_string()))
 }
 
@@ -372,11 +374,18 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
             .ok()
             .filter(|s| !s.trim().is_empty())
     });
+    let cloud_keys = a.cloud.stanzas()?;
+    let cli_recipients = match cli_recipients {
+        None if !cloud_keys.is_empty() => Some(String::new()),
+        r => r,
+    };
     let (groups, threshold, rule, mac_only) = match cli_recipients {
         Some(list) => {
             let rs = split_recipients(&[list]);
+            let mut group = KeyGroup::of_recipients(&rs);
+            group.other = cloud_keys;
             (
-                vec![KeyGroup::of_recipients(&rs)],
+                vec![group],
                 0,
                 rule_flag,
                 a.mac_only_encrypted,
@@ -416,7 +425,7 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
         threshold,
         rule.unwrap_or_default(),
         mac_only,
-        &Keyring::empty(),
+        &clef_kms::with_cloud_backends(Keyring::empty(), clef_kms::AwsOptions::from_env()),
     )
     .map_err(|e| CliError::sops(&a.file, e))?;
     let enc = plain.encrypt().map_err(|e| CliError::sops(&a.file, e))?;
