@@ -372,6 +372,8 @@ pub struct EncryptArgs {
     /// Comma-separated age recipients (default: $SOPS_AGE_RECIPIENTS, then .sops.yaml).
     #[arg(short = 'a', long)]
     pub age: Option<String>,
+    #[command(flatten)]
+    pub cloud: crate::kms_flags::CloudKeyArgs,
     /// Path of a .sops.yaml to use instead of searching from the current directory.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -537,7 +539,9 @@ pub fn load(file: &Path, input_type: Option<&str>) -> Result<EncryptedFile, CliE
 pub fn identities() -> Result<Keyring, CliError> {
     let here = std::env::current_dir().unwrap_or_default();
     clef_core::local::identities_near(&here)
-        .map(Keyring::new)
+        .map(|ids| {
+            clef_kms::with_cloud_backends(Keyring::new(ids), clef_kms::AwsOptions::from_env())
+        })
         .map_err(|e| CliError::new(code::KEY, e.to_string()))
 }
 
@@ -720,15 +724,17 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
             .ok()
             .filter(|s| !s.trim().is_empty())
     });
+    let cloud_keys = a.cloud.stanzas()?;
+    let cli_recipients = match cli_recipients {
+        None if !cloud_keys.is_empty() => Some(String::new()),
+        r => r,
+    };
     let (groups, threshold, rule, mac_only) = match cli_recipients {
         Some(list) => {
             let rs = split_recipients(&[list]);
-            (
-                vec![KeyGroup::of_recipients(&rs)],
-                0,
-                rule_flag,
-                a.mac_only_encrypted,
-            )
+            let mut group = KeyGroup::of_recipients(&rs);
+            group.other = cloud_keys;
+            (vec![group], 0, rule_flag, a.mac_only_encrypted)
         }
         None => {
             let config = config_path(a.config.as_deref())?;
@@ -756,7 +762,7 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
         threshold,
         rule.unwrap_or_default(),
         mac_only,
-        &Keyring::empty(),
+        &clef_kms::with_cloud_backends(Keyring::empty(), clef_kms::AwsOptions::from_env()),
     )
     .map_err(|e| fail(&input.name, e))?;
     let enc = plain.encrypt().map_err(|e| fail(&input.name, e))?;

@@ -11,10 +11,12 @@
 pub mod aws;
 pub mod gcp;
 pub mod rt;
+mod seam;
 pub mod stanza;
 
 pub use aws::{AwsKms, AwsOptions, load_sdk_config};
 pub use gcp::GcpKms;
+pub use seam::with_cloud_backends;
 pub use stanza::{AwsStanza, GcpStanza, parse_context};
 
 /// A failure of one key: displays as `{key}: {reason}`.

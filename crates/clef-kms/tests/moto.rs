@@ -7,7 +7,7 @@ use std::process::Command;
 
 use clef_e2e::aws::Moto;
 use clef_kms::{AwsKms, AwsOptions, AwsStanza};
-use clef_sops::{DataKey, EncryptedFile, Format, KeyGroup, PlainFile};
+use clef_sops::{EncryptedFile, Format, KeyGroup, Keyring, PlainFile};
 
 /// The moto server, once this process's environment is known to point the SDK at it.
 fn moto() -> Option<Moto> {
@@ -148,16 +148,20 @@ fn an_unreachable_kms_fails_within_the_time_bound() {
     );
 }
 
-/// sops encrypts with KMS; clef unwraps the data key and decrypts every value.
+fn keyring() -> Keyring {
+    clef_kms::with_cloud_backends(Keyring::empty(), AwsOptions::default())
+}
+
+/// sops encrypts with KMS; clef (through the key-backend seam) decrypts every value.
 #[test]
 fn clef_decrypts_what_sops_encrypted_with_kms() {
     let Some(m) = moto() else { return };
-    let Some(mut sops) = sops(&m) else { return };
+    let Some(mut sops_enc) = sops(&m) else { return };
     let arn = m.create_key();
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("p.yaml");
     std::fs::write(&plain, "a: 1\nb: two # note\nlist:\n  - x\n").unwrap();
-    let out = sops
+    let out = sops_enc
         .args([
             "encrypt",
             "--kms",
@@ -174,11 +178,8 @@ fn clef_decrypts_what_sops_encrypted_with_kms() {
         String::from_utf8_lossy(&out.stderr)
     );
     let file = EncryptedFile::parse(&out.stdout, Format::Yaml).unwrap();
-    let (kind, stanza) = &file.meta.key_groups[0].other[0];
-    assert_eq!(kind, "kms");
-    let key = backend().unwrap_stanza(stanza).unwrap();
-    let key = DataKey::from_bytes(key[..].try_into().unwrap());
-    let pf = file.decrypt_with_key(key).unwrap();
+    assert_eq!(file.meta.key_groups[0].other[0].0, "kms");
+    let pf = file.decrypt(&keyring()).unwrap();
     let text = pf.emit(Format::Yaml).unwrap();
     let enc = dir.path().join("s.enc.yaml");
     std::fs::write(&enc, &out.stdout).unwrap();
@@ -188,6 +189,9 @@ fn clef_decrypts_what_sops_encrypted_with_kms() {
         String::from_utf8_lossy(&text),
         String::from_utf8_lossy(&theirs.stdout)
     );
+    // without the KMS backend the error names the stanza it could not open
+    let err = file.decrypt(&Keyring::empty()).unwrap_err().to_string();
+    assert!(err.contains(&arn), "{err}");
 }
 
 /// clef writes a KMS file; sops decrypts it, and the layout is sops's own.
@@ -196,22 +200,23 @@ fn sops_decrypts_what_clef_encrypted_with_kms_and_layouts_match() {
     let Some(m) = moto() else { return };
     let Some(mut sops_enc) = sops(&m) else { return };
     let arn = m.create_key();
-    let kms = backend();
     let ctx = clef_kms::parse_context("env:prod,app:x").unwrap();
     let src = "a: 1\nb: two\n";
     let docs = clef_sops::parse_plain(src.as_bytes(), Format::Yaml).unwrap();
-    let mut pf = PlainFile::new(
+    let group = KeyGroup {
+        age: Vec::new(),
+        other: vec![("kms".into(), AwsStanza::from_arg(&arn, &ctx, "").to_value())],
+    };
+    let pf = PlainFile::new(
         Format::Yaml,
         docs,
-        vec![KeyGroup::default()],
+        vec![group],
         0,
         Default::default(),
         false,
+        &keyring(),
     )
     .unwrap();
-    let template = AwsStanza::from_arg(&arn, &ctx, "").to_value();
-    let wrapped = kms.wrap_stanza(&template, pf.data_key().bytes()).unwrap();
-    pf.meta.key_groups[0].other.push(("kms".into(), wrapped));
     let ours = pf.encrypt().unwrap().to_bytes().unwrap();
 
     let dir = tempfile::tempdir().unwrap();
