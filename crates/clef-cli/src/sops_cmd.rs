@@ -230,6 +230,7 @@ pub fn run(a: SopsArgs) -> Result<(), CliError> {
 
 /// `clef sops` subcommands.
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per run; the size does not matter
 pub enum SopsCmd {
     /// Edit an encrypted file in $SOPS_EDITOR/$EDITOR (plaintext only in memory-backed storage).
     Edit(sops_edit::EditArgs),
