@@ -73,7 +73,10 @@ fn errors_name_the_key_and_the_aws_code() {
     m.disable_key(&arn);
     let err = kms.unwrap_stanza(&wrapped).unwrap_err();
     assert!(err.reason.contains("DisabledException"), "{err}");
-    assert!(!err.to_string().contains("AgIC"), "no key material in errors");
+    assert!(
+        !err.to_string().contains("AgIC"),
+        "no key material in errors"
+    );
 
     let bad = AwsStanza::from_arg("arn:aws:s3:::bucket", &[], "").to_value();
     assert!(
@@ -139,7 +142,10 @@ fn an_unreachable_kms_fails_within_the_time_bound() {
     assert_eq!(err.key, arn);
     assert!(err.reason.contains("cannot reach AWS KMS"), "{err}");
     assert!(took < std::time::Duration::from_secs(6), "took {took:?}");
-    assert!(took > std::time::Duration::from_millis(100), "retried with backoff: {took:?}");
+    assert!(
+        took > std::time::Duration::from_millis(100),
+        "retried with backoff: {took:?}"
+    );
 }
 
 /// sops encrypts with KMS; clef unwraps the data key and decrypts every value.
@@ -152,11 +158,21 @@ fn clef_decrypts_what_sops_encrypted_with_kms() {
     let plain = dir.path().join("p.yaml");
     std::fs::write(&plain, "a: 1\nb: two # note\nlist:\n  - x\n").unwrap();
     let out = sops
-        .args(["encrypt", "--kms", &arn, "--encryption-context", "env:prod,app:x"])
+        .args([
+            "encrypt",
+            "--kms",
+            &arn,
+            "--encryption-context",
+            "env:prod,app:x",
+        ])
         .arg(&plain)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let file = EncryptedFile::parse(&out.stdout, Format::Yaml).unwrap();
     let (kind, stanza) = &file.meta.key_groups[0].other[0];
     assert_eq!(kind, "kms");
@@ -168,7 +184,10 @@ fn clef_decrypts_what_sops_encrypted_with_kms() {
     std::fs::write(&enc, &out.stdout).unwrap();
     let theirs = sops(&m).unwrap().arg("decrypt").arg(&enc).output().unwrap();
     assert!(theirs.status.success());
-    assert_eq!(String::from_utf8_lossy(&text), String::from_utf8_lossy(&theirs.stdout));
+    assert_eq!(
+        String::from_utf8_lossy(&text),
+        String::from_utf8_lossy(&theirs.stdout)
+    );
 }
 
 /// clef writes a KMS file; sops decrypts it, and the layout is sops's own.
@@ -204,13 +223,23 @@ fn sops_decrypts_what_clef_encrypted_with_kms_and_layouts_match() {
         .arg(&enc)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), src);
 
     let plain = dir.path().join("p.yaml");
     std::fs::write(&plain, src).unwrap();
     let out = sops_enc
-        .args(["encrypt", "--kms", &arn, "--encryption-context", "env:prod,app:x"])
+        .args([
+            "encrypt",
+            "--kms",
+            &arn,
+            "--encryption-context",
+            "env:prod,app:x",
+        ])
         .arg(&plain)
         .output()
         .unwrap();
