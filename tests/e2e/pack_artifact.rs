@@ -34,23 +34,29 @@ fn python() -> Option<PathBuf> {
     found
 }
 
-fn py(python: &Path, script: &str, args: &[&str]) -> String {
-    let o = Command::new(python)
-        .arg("-c")
+/// Runs `program FLAG script args…` and returns its trimmed stdout.
+fn script(program: &Path, flag: &str, script: &str, args: &[&str]) -> String {
+    let o = Command::new(program)
+        .arg(flag)
         .arg(script)
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .expect("run python");
+        .expect("run script");
     assert!(
         o.status.success(),
-        "python: {}",
+        "{}: {}",
+        program.display(),
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8(o.stdout)
         .expect("utf-8")
         .trim()
         .to_owned()
+}
+
+fn py(python: &Path, code: &str, args: &[&str]) -> String {
+    script(python, "-c", code, args)
 }
 
 /// A repository with namespaces api, web, db; identity `gw` reads api+web in
@@ -421,8 +427,50 @@ fn bad_artifacts_fail_with_the_reference_exit_codes() {
             "invalid signing key",
         ),
         (
-            vec!["pack", "gw", "production", "-b", "s3://b/k", "-o", "x.json"],
-            "not available",
+            vec!["pack", "gw", "production", "-b", "s3://b/k"],
+            "needs the AWS support",
+        ),
+        (
+            vec!["pack", "gw", "production", "-b", "s3://b"],
+            "not an s3://bucket/key URL",
+        ),
+        (
+            vec!["pack", "gw", "production", "-b", "vault"],
+            "unknown backend 'vault'",
+        ),
+        (
+            vec!["pack", "gw", "production", "-b", "aws-secrets-manager"],
+            "needs --backend-opt prefix=",
+        ),
+        (
+            vec![
+                "pack",
+                "gw",
+                "production",
+                "-b",
+                "aws-secrets-manager",
+                "--backend-opt",
+                "prefix=p",
+                "--backend-opt",
+                "prune=true",
+            ],
+            "only allowed with mode=single",
+        ),
+        (
+            vec![
+                "pack",
+                "gw",
+                "production",
+                "-b",
+                "aws-parameter-store",
+                "--backend-opt",
+                "prefix=app",
+            ],
+            "must start with '/'",
+        ),
+        (
+            vec!["pack", "gw", "production", "--backend-opt", "tier=Advanced"],
+            "not an option of json-envelope",
         ),
         (vec!["revoke", "gw", "qa"], "no key for environment"),
     ] {
@@ -432,6 +480,33 @@ fn bad_artifacts_fail_with_the_reference_exit_codes() {
         assert!(e.contains(want) && e.lines().count() == 1, "{args:?}: {e}");
     }
     assert!(!d.root.join("x.json").exists());
+    // a Secrets Manager payload over 64 KiB is refused before anything is sent
+    let big: String = (0..70)
+        .map(|i| format!("BIG_{i:02}={}\n", "x".repeat(1000)))
+        .collect();
+    std::fs::write(d.tmp.join("big.env"), big).unwrap();
+    ok(d.clef(&[
+        "import",
+        "web/production",
+        d.tmp.join("big.env").to_str().unwrap(),
+    ]));
+    std::fs::remove_file(d.tmp.join("big.env")).unwrap();
+    let o = d.clef(&[
+        "pack",
+        "gw",
+        "production",
+        "-b",
+        "aws-secrets-manager",
+        "--backend-opt",
+        "prefix=app/prod",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("over the 65536-byte limit; use mode=single"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("xxxxxxxx"));
     let _ = private;
 }
 
@@ -485,6 +560,61 @@ console.log(crypto.verify(null,Buffer.from(f.join("\n"),"utf-8"),k,Buffer.from(a
     );
     assert_eq!(r, "true true true 600000");
     ok(d.clef(&["envelope", "verify", "n.json", "--signer-key", spki]));
+
+    // the other way: an artifact built as the old packer builds it (the `age`
+    // CLI seals the payload, node lays out and signs) is read by clef
+    let payload = "{\"api\":{\"K\":\"node-made-canary\"}}";
+    let mut c = Command::new("age");
+    c.args(["-r", &s.svc.recipient])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut child = c.spawn().expect("age");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), payload.as_bytes()).unwrap();
+    let sealed = child.wait_with_output().unwrap();
+    assert!(sealed.status.success());
+    let ct = base64_std(&sealed.stdout);
+    let out = d.root.join("old.json");
+    node_out(
+        &node,
+        r#"const crypto=require("crypto"),fs=require("fs");
+const [ct,pk8,out]=process.argv.slice(1), now=Date.now();
+const a={version:1,identity:"gw",environment:"production",packedAt:new Date(now).toISOString(),
+ revision:`${Date.now()}-${crypto.randomBytes(4).toString("hex")}`,
+ ciphertextHash:crypto.createHash("sha256").update(ct).digest("hex"),ciphertext:ct,
+ expiresAt:new Date(now+60000).toISOString()};
+const f=["clef-sig-v3",String(a.version),a.identity,a.environment,a.revision,a.packedAt,a.ciphertextHash,a.expiresAt,"","","","","",""];
+const key=crypto.createPrivateKey({key:Buffer.from(pk8,"base64"),format:"der",type:"pkcs8"});
+a.signature=crypto.sign(null,Buffer.from(f.join("\n")),key).toString("base64");a.signatureAlgorithm="Ed25519";
+fs.writeFileSync(out,JSON.stringify(a,null,2));"#,
+        &[&ct, pk8, out.to_str().unwrap()],
+    );
+    let mut c = d.cmd(clef_e2e::bin("clef"));
+    c.env("CLEF_AGE_KEY_FILE", &s.svc.file).args([
+        "envelope",
+        "decrypt",
+        "old.json",
+        "--signer-key",
+        spki,
+        "--reveal",
+    ]);
+    assert_eq!(
+        String::from_utf8(ok(run(c))).unwrap(),
+        "api__K=node-made-canary\n"
+    );
+    std::fs::remove_file(&out).unwrap();
+}
+
+/// Standard padded base64 (the `base64` tool, so the test needs no crate).
+fn base64_std(bytes: &[u8]) -> String {
+    let mut c = Command::new("base64");
+    c.arg("-w0").stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = c.spawn().expect("base64");
+    let mut stdin = child.stdin.take().unwrap();
+    let data = bytes.to_vec();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &data));
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    String::from_utf8(o.stdout).unwrap()
 }
 
 fn which(bin: &str) -> Option<PathBuf> {
@@ -495,21 +625,6 @@ fn which(bin: &str) -> Option<PathBuf> {
     })
 }
 
-fn node_out(node: &Path, script: &str, args: &[&str]) -> String {
-    let o = Command::new(node)
-        .arg("-e")
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run node");
-    assert!(
-        o.status.success(),
-        "node: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned()
+fn node_out(node: &Path, code: &str, args: &[&str]) -> String {
+    script(node, "-e", code, args)
 }

@@ -211,3 +211,5 @@ impl Default for GitSandbox {
         Self::new()
     }
 }
+
+pub mod aws;

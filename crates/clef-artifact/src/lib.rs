@@ -10,6 +10,7 @@
 //!   [`seal::KeyWrapper`] (a KMS) wraps.
 //! * [`sign`]: Ed25519 (base64 PKCS#8 / SPKI DER, as Node exports them) and
 //!   ECDSA P-256 verification; the algorithm always comes from the key.
+//! * [`delivery`]: what the cloud backends deliver, checked before sending.
 //! * [`clock`]: ISO-8601 millisecond timestamps and `revision` ids.
 //!
 //! [`open`] runs the checks a reader must run, in the order that cannot be
@@ -19,6 +20,7 @@
 
 pub mod artifact;
 pub mod clock;
+pub mod delivery;
 pub mod plaintext;
 pub mod seal;
 pub mod sign;
@@ -79,6 +81,9 @@ pub enum ArtifactError {
     /// A key wrapper (KMS) failed.
     #[error("{0}")]
     Wrapper(String),
+    /// A delivery option or payload a backend cannot take.
+    #[error("{0}")]
+    Delivery(String),
 }
 
 /// Opens an artifact's text: every check, then decryption. `verify_key`

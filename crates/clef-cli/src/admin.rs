@@ -921,7 +921,7 @@ pub fn doctor(dir: Option<&Path>, a: DoctorArgs) -> Result<(), CliError> {
         // clef-merge and clef-hook (run by git) find identities in the
         // environment, the sops key file and this clone's .clef/config.yaml.
         let known = r.manifest.all_recipients();
-        let git_ids = clef_keys::Identities::discover_for_repo(root)
+        let git_ids = local::identities_near(root)
             .map(|i| i.recipients())
             .unwrap_or_default();
         let git_ok = git_ids.iter().any(|x| known.contains(x));

@@ -4,6 +4,7 @@ mod admin;
 mod envelope;
 mod error;
 mod integrations;
+mod kms_flags;
 mod out;
 mod pack;
 mod repo;

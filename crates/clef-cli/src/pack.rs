@@ -125,6 +125,115 @@ pub fn plaintext(repo: &Repo, cells: &[clef_core::Cell]) -> Result<Plaintext, Cl
     Ok(p)
 }
 
+/// Where `clef pack` delivers.
+enum Backend {
+    /// A file (json-envelope).
+    File,
+    /// An AWS backend: its name and options (checked, not yet sent).
+    Cloud {
+        name: String,
+        opts: Vec<(String, String)>,
+    },
+}
+
+impl Backend {
+    /// `-b` and `--backend-opt k=v`, checked against what each backend takes.
+    fn parse(name: &str, raw: &[String]) -> Result<Backend, CliError> {
+        let mut opts = Vec::new();
+        for o in raw {
+            let (k, v) = o
+                .split_once('=')
+                .ok_or_else(|| usage(format!("--backend-opt '{o}': expected KEY=VALUE")))?;
+            opts.push((k.to_owned(), v.to_owned()));
+        }
+        let allowed: &[&str] = match name {
+            "json-envelope" => &[],
+            n if n.starts_with("s3://") => {
+                clef_artifact::delivery::s3_location(n).map_err(|e| usage(e.to_string()))?;
+                &["region"]
+            }
+            "aws-secrets-manager" => &["prefix", "mode", "region", "prune", "recovery-days"],
+            "aws-parameter-store" => &[
+                "prefix",
+                "region",
+                "kms-key-id",
+                "tier",
+                "tag-prefix",
+                "prune",
+            ],
+            other => {
+                return Err(usage(format!(
+                    "unknown backend '{other}' (json-envelope, s3://bucket/key, aws-secrets-manager, aws-parameter-store)"
+                )));
+            }
+        };
+        if let Some((k, _)) = opts.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+            return Err(usage(format!(
+                "--backend-opt {k}: not an option of {name} ({})",
+                if allowed.is_empty() {
+                    "it takes none".to_owned()
+                } else {
+                    allowed.join(", ")
+                }
+            )));
+        }
+        if name == "json-envelope" {
+            return Ok(Backend::File);
+        }
+        let get = |k: &str| opts.iter().find(|(x, _)| x == k).map(|(_, v)| v.as_str());
+        if name.starts_with("aws-") && get("prefix").is_none() {
+            return Err(usage(format!("{name} needs --backend-opt prefix=…")));
+        }
+        if name == "aws-secrets-manager" {
+            let mode = get("mode").unwrap_or("json");
+            if mode != "json" && mode != "single" {
+                return Err(usage(format!("mode '{mode}': json or single")));
+            }
+            if mode == "json" && get("prune").is_some() {
+                return Err(usage("prune is only allowed with mode=single"));
+            }
+            if let Some(d) = get("recovery-days")
+                && !d.parse::<u32>().is_ok_and(|d| (7..=30).contains(&d))
+            {
+                return Err(usage(format!("recovery-days '{d}': 7 to 30")));
+            }
+        }
+        for k in ["prune"] {
+            if let Some(v) = get(k)
+                && v != "true"
+                && v != "false"
+            {
+                return Err(usage(format!("{k} '{v}': true or false")));
+            }
+        }
+        Ok(Backend::Cloud {
+            name: name.to_owned(),
+            opts,
+        })
+    }
+
+    /// The payload checks of the cloud backends (sizes, names, tiers).
+    fn check(&self, p: &Plaintext) -> Result<(), CliError> {
+        let Backend::Cloud { name, opts } = self else {
+            return Ok(());
+        };
+        let get = |k: &str| opts.iter().find(|(x, _)| x == k).map(|(_, v)| v.as_str());
+        let r = match name.as_str() {
+            "aws-secrets-manager" if get("mode").unwrap_or("json") == "json" => {
+                clef_artifact::delivery::secrets_manager_json(p).map(drop)
+            }
+            "aws-parameter-store" => clef_artifact::delivery::parameters(
+                p,
+                get("prefix").unwrap_or_default(),
+                get("tier").unwrap_or("Standard"),
+            )
+            .map(drop),
+            _ => Ok(()),
+        };
+        r.map_err(|e| usage(format!("{name}: {e}")))
+    }
+}
+
 /// The default place of an identity's artifact in the repository.
 fn packed_path(root: &Path, identity: &str, env: &str) -> PathBuf {
     root.join(".clef")
@@ -140,6 +249,17 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
             format!("{}: cannot write: {}", path.display(), e.kind()),
         )
     };
+    // The atomic writer renames over the path: never over a device, a pipe
+    // or a directory (`-o /dev/null` must not replace /dev/null).
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(CliError::new(
+            code::USAGE,
+            format!(
+                "{}: not a regular file; refusing to replace it",
+                path.display()
+            ),
+        ));
+    }
     if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(d).map_err(fail)?;
     }
@@ -157,15 +277,15 @@ pub fn pack(dir: Option<&Path>, a: PackArgs) -> Result<(), CliError> {
         .manifest
         .service_scope(&a.identity, &a.environment)
         .map_err(|e| usage(e.to_string()))?;
-    if a.backend != "json-envelope" {
+    let backend = Backend::parse(&a.backend, &a.backend_opt)?;
+    if let Backend::Cloud { .. } = &backend {
+        // Check what would be delivered first (a bad option or an oversized
+        // payload is reported as such), then refuse: nothing is sent.
+        let p = plaintext(&repo, &scope.cells)?;
+        backend.check(&p)?;
         return Err(usage(format!(
-            "backend '{}' is not available in this build (json-envelope only; s3, aws-secrets-manager and aws-parameter-store need the AWS support)",
+            "backend '{}' needs the AWS support, which is not in this build; nothing was delivered",
             a.backend
-        )));
-    }
-    if let Some(o) = a.backend_opt.first() {
-        return Err(usage(format!(
-            "--backend-opt {o}: json-envelope takes no options"
         )));
     }
     if a.signing_kms_key.is_some()

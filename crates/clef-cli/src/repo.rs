@@ -63,9 +63,12 @@ impl Repo {
 
     /// Every identity available here.
     pub fn identities(&self) -> Result<Keyring, CliError> {
-        Ok(Keyring::new(clef_core::local::identities(
-            &self.root, &env,
-        )?))
+        let ids = clef_core::local::identities(&self.root, &env)?;
+        // cloud KMS backends too: no runtime starts unless a cell has a kms/gcp_kms stanza
+        Ok(clef_kms::with_cloud_backends(
+            Keyring::new(ids),
+            clef_kms::AwsOptions::from_env(),
+        ))
     }
 
     /// Refuses to write `cell` while a merge, rebase, cherry-pick or revert is

@@ -29,10 +29,6 @@ pub struct Editing {
     pub sidecar: Sidecar,
 }
 
-fn has_markers(raw: &[u8]) -> bool {
-    raw.starts_with(b"<<<<<<<") || raw.windows(8).any(|w| w == b"\n<<<<<<<")
-}
-
 /// Reads and decrypts a cell (must exist), without its sidecar.
 pub fn decrypt_cell(
     repo: &Repo,
@@ -57,7 +53,7 @@ pub fn decrypt_cell(
             ));
         }
     };
-    if has_markers(&raw) {
+    if clef_merge::conflict::is_conflict_document(&raw) {
         return Err(conflict_error(cell));
     }
     let file = clef_sops::EncryptedFile::parse(&raw, cell.format())
@@ -83,15 +79,6 @@ fn conflict_error(cell: &Cell) -> CliError {
 /// recipients) when it does not exist yet.
 pub fn open_for_edit(repo: &Repo, cell: &Cell, ids: &Keyring) -> Result<Editing, CliError> {
     open_for_edit_keys(repo, cell, ids, &[])
-}
-
-/// Whether `raw` is a conflict document left by the merge driver (markers,
-/// or the sentinel MAC that stops it from passing as a valid file).
-fn is_conflict(raw: &[u8]) -> bool {
-    has_markers(raw)
-        || raw
-            .windows(clef_merge::driver::CONFLICT_MAC.len())
-            .any(|w| w == clef_merge::driver::CONFLICT_MAC.as_bytes())
 }
 
 /// [`open_for_edit`] for a command that writes `keys`. When the cell is a
@@ -120,7 +107,7 @@ pub fn open_for_edit_keys(
             ));
         }
     };
-    if let Some(raw) = raw.filter(|r| is_conflict(r)) {
+    if let Some(raw) = raw.filter(|r| clef_merge::conflict::is_conflict_document(r)) {
         let st = clef_merge::status(&raw, cell.format())
             .map_err(|e| CliError::new(code::READ, format!("{}: {e}", cell.file.display())))?;
         let others: Vec<String> = st
@@ -1262,15 +1249,5 @@ mod tests {
         );
         assert_eq!(detect_format(None, "A: 1\n"), ImportFormat::Yaml);
         assert!(valid_env_name("_A1") && !valid_env_name("A.B") && !valid_env_name("1A"));
-    }
-
-    #[test]
-    fn conflict_documents_are_recognised() {
-        assert!(has_markers(b"<<<<<<< ours\n"));
-        assert!(has_markers(b"a: 1\n<<<<<<< ours\n"));
-        assert!(!has_markers(b"a: '<<<<<<<'\n"));
-        assert!(is_conflict(
-            format!("sops:\n    mac: {}\n", clef_merge::driver::CONFLICT_MAC).as_bytes()
-        ));
     }
 }

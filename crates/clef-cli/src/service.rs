@@ -223,6 +223,22 @@ fn show_keys(name: &str, keys: &NewKeys) -> Result<(), CliError> {
     out::print_str(&s)
 }
 
+/// Prints the outcome of a change: its JSON, or a line on stderr and the
+/// new private keys (once) on stdout.
+fn finish(
+    json: bool,
+    fields: Vec<(&'static str, Json)>,
+    name: &str,
+    keys: &NewKeys,
+    msg: String,
+) -> Result<(), CliError> {
+    if json {
+        return out::print_str(&Zeroizing::new(Json::Obj(fields).render()));
+    }
+    eprintln!("clef: {msg}");
+    show_keys(name, keys)
+}
+
 /// Writes the changed identities (manifest + in-scope cells, one step).
 fn apply(repo: &Repo, list: Vec<ServiceIdentity>, removing: bool) -> Result<(), CliError> {
     let mut m = repo.manifest.clone();
@@ -354,34 +370,33 @@ fn create(repo: &Repo, a: CreateArgs) -> Result<(), CliError> {
     let mut list = repo.manifest.service_identities.clone();
     list.push(si.clone());
     apply(repo, list, false)?;
-    if a.json {
-        let text = Zeroizing::new(
-            Json::Obj(vec![
-                ("action", Json::s("created")),
-                ("identity", Json::s(&si.name)),
-                (
-                    "namespaces",
-                    Json::Arr(si.namespaces.iter().map(Json::s).collect()),
-                ),
-                (
-                    "environments",
-                    Json::Map(
-                        si.environments
-                            .iter()
-                            .map(|(e, k)| (e.clone(), key_json(k)))
-                            .collect(),
-                    ),
-                ),
-                ("privateKeys", keys_json(&keys)),
-                ("sharedRecipient", Json::Bool(false)),
-                ("packOnly", Json::Bool(si.pack_only)),
-            ])
-            .render(),
-        );
-        return out::print_str(&text);
-    }
-    eprintln!("clef: created service identity '{}'", si.name);
-    show_keys(&si.name, &keys)
+    let fields = vec![
+        ("action", Json::s("created")),
+        ("identity", Json::s(&si.name)),
+        (
+            "namespaces",
+            Json::Arr(si.namespaces.iter().map(Json::s).collect()),
+        ),
+        (
+            "environments",
+            Json::Map(
+                si.environments
+                    .iter()
+                    .map(|(e, k)| (e.clone(), key_json(k)))
+                    .collect(),
+            ),
+        ),
+        ("privateKeys", keys_json(&keys)),
+        ("sharedRecipient", Json::Bool(false)),
+        ("packOnly", Json::Bool(si.pack_only)),
+    ];
+    finish(
+        a.json,
+        fields,
+        &si.name,
+        &keys,
+        format!("created service identity '{}'", si.name),
+    )
 }
 
 fn update(repo: &Repo, a: UpdateArgs) -> Result<(), CliError> {
@@ -416,20 +431,19 @@ fn update(repo: &Repo, a: UpdateArgs) -> Result<(), CliError> {
         set(&mut list[i], env, k);
     }
     apply(repo, list, true)?;
-    if a.json {
-        let text = Zeroizing::new(
-            Json::Obj(vec![
-                ("action", Json::s("updated")),
-                ("identity", Json::s(&a.name)),
-                ("changed", Json::Arr(changed)),
-                ("privateKeys", keys_json(&keys)),
-            ])
-            .render(),
-        );
-        return out::print_str(&text);
-    }
-    eprintln!("clef: updated service identity '{}'", a.name);
-    show_keys(&a.name, &keys)
+    let fields = vec![
+        ("action", Json::s("updated")),
+        ("identity", Json::s(&a.name)),
+        ("changed", Json::Arr(changed)),
+        ("privateKeys", keys_json(&keys)),
+    ];
+    finish(
+        a.json,
+        fields,
+        &a.name,
+        &keys,
+        format!("updated service identity '{}'", a.name),
+    )
 }
 
 fn add_env(repo: &Repo, a: AddEnvArgs) -> Result<(), CliError> {
@@ -453,20 +467,17 @@ fn add_env(repo: &Repo, a: AddEnvArgs) -> Result<(), CliError> {
         .environments
         .push((a.environment.clone(), k.clone()));
     apply(repo, list, false)?;
-    if a.json {
-        let mut o = vec![
-            ("action", Json::s("env-added")),
-            ("identity", Json::s(&a.name)),
-            ("environment", Json::s(&a.environment)),
-            ("provider", Json::s(k.kind())),
-        ];
-        if let Some((_, pk)) = keys.first() {
-            o.push(("privateKey", Json::s(pk.as_str())));
-        }
-        return out::print_str(&Zeroizing::new(Json::Obj(o).render()));
+    let mut fields = vec![
+        ("action", Json::s("env-added")),
+        ("identity", Json::s(&a.name)),
+        ("environment", Json::s(&a.environment)),
+        ("provider", Json::s(k.kind())),
+    ];
+    if let Some((_, pk)) = keys.first() {
+        fields.push(("privateKey", Json::s(pk.as_str())));
     }
-    eprintln!("clef: '{}' now has a key for '{}'", a.name, a.environment);
-    show_keys(&a.name, &keys)
+    let msg = format!("'{}' now has a key for '{}'", a.name, a.environment);
+    finish(a.json, fields, &a.name, &keys, msg)
 }
 
 fn rotate(repo: &Repo, a: RotateArgs) -> Result<(), CliError> {
@@ -488,23 +499,22 @@ fn rotate(repo: &Repo, a: RotateArgs) -> Result<(), CliError> {
         }
     }
     apply(repo, list, true)?;
-    if a.json {
-        let text = Zeroizing::new(
-            Json::Obj(vec![
-                ("action", Json::s("rotated")),
-                ("identity", Json::s(&a.name)),
-                (
-                    "environments",
-                    Json::Arr(keys.iter().map(|(e, _)| Json::s(e)).collect()),
-                ),
-                ("privateKeys", keys_json(&keys)),
-            ])
-            .render(),
-        );
-        return out::print_str(&text);
-    }
-    eprintln!("clef: new keys for '{}'", a.name);
-    show_keys(&a.name, &keys)
+    let fields = vec![
+        ("action", Json::s("rotated")),
+        ("identity", Json::s(&a.name)),
+        (
+            "environments",
+            Json::Arr(keys.iter().map(|(e, _)| Json::s(e)).collect()),
+        ),
+        ("privateKeys", keys_json(&keys)),
+    ];
+    finish(
+        a.json,
+        fields,
+        &a.name,
+        &keys,
+        format!("new keys for '{}'", a.name),
+    )
 }
 
 fn validate(repo: &Repo, json: bool) -> Result<(), CliError> {

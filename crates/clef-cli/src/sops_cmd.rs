@@ -4,7 +4,6 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
-use clef_keys::Identities;
 use clef_sops::{CryptRule, EncryptedFile, Format, KeyGroup, Keyring, PlainFile, SopsError, path};
 
 use crate::error::{CliError, code};
@@ -103,9 +102,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "sops keyservice (a gRPC key service); clef uses local keys",
     ),
     ("publish", "sops publish (upload to S3/GCS/Vault)"),
-    ("--kms", "AWS KMS keys (sops --kms)"),
-    ("-k", "AWS KMS keys (sops -k)"),
-    ("--gcp-kms", "GCP KMS keys (sops --gcp-kms)"),
     ("--azure-kv", "Azure Key Vault keys (sops --azure-kv)"),
     (
         "--hc-vault-transit",
@@ -118,11 +114,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ),
     ("-p", "PGP keys for new files (sops -p)"),
     ("--keyservice", "remote key services (sops --keyservice)"),
-    (
-        "--encryption-context",
-        "KMS encryption contexts (sops --encryption-context)",
-    ),
-    ("--aws-profile", "AWS profiles (sops --aws-profile)"),
     (
         "--show-master-keys",
         "editing master keys in the editor (sops -s); use updatekeys or rotate --add-age/--rm-age",
@@ -373,6 +364,8 @@ pub struct EncryptArgs {
     /// Comma-separated age recipients (default: $SOPS_AGE_RECIPIENTS, then .sops.yaml).
     #[arg(short = 'a', long)]
     pub age: Option<String>,
+    #[command(flatten)]
+    pub cloud: crate::kms_flags::CloudKeyArgs,
     /// Path of a .sops.yaml to use instead of searching from the current directory.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -537,8 +530,10 @@ pub fn load(file: &Path, input_type: Option<&str>) -> Result<EncryptedFile, CliE
 /// Discovers identities (the keyring's age backend), mapping errors.
 pub fn identities() -> Result<Keyring, CliError> {
     let here = std::env::current_dir().unwrap_or_default();
-    Identities::discover_for_repo(&here)
-        .map(Keyring::new)
+    clef_core::local::identities_near(&here)
+        .map(|ids| {
+            clef_kms::with_cloud_backends(Keyring::new(ids), clef_kms::AwsOptions::from_env())
+        })
         .map_err(|e| CliError::new(code::KEY, e.to_string()))
 }
 
@@ -721,15 +716,17 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
             .ok()
             .filter(|s| !s.trim().is_empty())
     });
+    let cloud_keys = a.cloud.stanzas()?;
+    let cli_recipients = match cli_recipients {
+        None if !cloud_keys.is_empty() => Some(String::new()),
+        r => r,
+    };
     let (groups, threshold, rule, mac_only) = match cli_recipients {
         Some(list) => {
             let rs = split_recipients(&[list]);
-            (
-                vec![KeyGroup::of_recipients(&rs)],
-                0,
-                rule_flag,
-                a.mac_only_encrypted,
-            )
+            let mut group = KeyGroup::of_recipients(&rs);
+            group.other = cloud_keys;
+            (vec![group], 0, rule_flag, a.mac_only_encrypted)
         }
         None => {
             let config = config_path(a.config.as_deref())?;
@@ -757,7 +754,7 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
         threshold,
         rule.unwrap_or_default(),
         mac_only,
-        &Keyring::empty(),
+        &clef_kms::with_cloud_backends(Keyring::empty(), clef_kms::AwsOptions::from_env()),
     )
     .map_err(|e| fail(&input.name, e))?;
     let enc = plain.encrypt().map_err(|e| fail(&input.name, e))?;

@@ -111,9 +111,71 @@ pub fn identities(
     Ok(ids)
 }
 
+/// The directory at or above `start` whose `.clef/config.yaml` applies
+/// (stopping at the repository root, the directory holding `.git`).
+pub fn config_root(start: &Path) -> Option<PathBuf> {
+    let mut dir = Some(start);
+    while let Some(d) = dir {
+        if d.join(CONFIG_PATH).is_file() {
+            return Some(d.to_path_buf());
+        }
+        if d.join(".git").exists() {
+            return None;
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+/// The identities of programs that git runs (the merge driver, the hooks,
+/// `clef sops` in a clone): the sops/Clef environment sources plus the
+/// `age_key_file` of the nearest `.clef/config.yaml` at or above `start`,
+/// when that file exists (a stale entry is `clef doctor`'s to report).
+pub fn identities_near(start: &Path) -> Result<Identities, LocalError> {
+    let mut ids = Identities::discover()?;
+    let Some(root) = config_root(start) else {
+        return Ok(ids);
+    };
+    if let Some(f) = LocalConfig::load(&root)?.age_key_file {
+        let already = ids.sources().iter().any(|s| Path::new(s) == f);
+        if !already && f.is_file() {
+            ids.add_file(&f)?;
+        }
+    }
+    Ok(ids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_nearest_config_up_to_the_repository_root_applies() {
+        let dir = std::env::temp_dir().join(format!("clef-core-near-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join(".clef")).unwrap();
+        std::fs::create_dir_all(dir.join(".git")).unwrap();
+        std::fs::create_dir_all(dir.join("sub/deeper")).unwrap();
+        let key = |text: &str| {
+            std::fs::write(dir.join(CONFIG_PATH), text).unwrap();
+            config_root(&dir.join("sub/deeper"))
+                .map(|r| LocalConfig::load(&r).unwrap().age_key_file)
+        };
+        assert_eq!(
+            key("# x\nage_key_file: \"/a b/keys.txt\"\nage_key_storage: file\n"),
+            Some(Some(PathBuf::from("/a b/keys.txt")))
+        );
+        assert_eq!(
+            key("age_key_file: /plain/k.txt # comment\n"),
+            Some(Some(PathBuf::from("/plain/k.txt")))
+        );
+        assert_eq!(
+            key("age_key_file: 'it''s.txt'\n"),
+            Some(Some(PathBuf::from("it's.txt")))
+        );
+        std::fs::remove_dir_all(dir.join(".clef")).unwrap();
+        assert_eq!(config_root(&dir.join("sub")), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn config_round_trip_and_paths() {

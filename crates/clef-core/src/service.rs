@@ -1,6 +1,6 @@
 //! Service identities (clef.yaml `service_identities`): what a workload may
 //! read. An identity's scope is exactly its namespaces × the environments it
-//! has a key for; [`Manifest::recipients_for`] makes each non-`pack_only`
+//! has a key for; [`Manifest::access`] makes each non-`pack_only`
 //! identity a recipient of exactly those cells.
 
 use std::path::Path;

@@ -37,6 +37,38 @@ pub use policy::{Problem, Verdict};
 /// `.clefignore` lists their path (issue 11, item 2).
 pub const MAX_BLOB: u64 = 32 << 20;
 
+/// `clef-hook`'s exit codes: the constants and the table its `--help` prints.
+pub mod exit {
+    /// Nothing to report (or the command succeeded).
+    pub const CLEAN: u8 = 0;
+    /// Blocked: the problems are on stderr (`status`: the hooks are not healthy).
+    pub const BLOCKED: u8 = 1;
+    /// The check could not run; this blocks too (fail closed).
+    pub const FAILED: u8 = 2;
+
+    /// Every code with its meaning, in order.
+    pub const TABLE: [(u8, &str); 3] = [
+        (CLEAN, "nothing to report"),
+        (
+            BLOCKED,
+            "blocked: the problems are on stderr (status: hooks not healthy)",
+        ),
+        (
+            FAILED,
+            "the check could not run; git is stopped too (fail closed)",
+        ),
+    ];
+
+    /// The table as help text.
+    pub fn help() -> String {
+        let mut s = String::from("exit codes:\n");
+        for (code, what) in TABLE {
+            s.push_str(&format!("  {code:>3}  {what}\n"));
+        }
+        s
+    }
+}
+
 /// Everything that stops a hook or the installer. Never carries a value.
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {

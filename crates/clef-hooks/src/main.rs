@@ -2,14 +2,14 @@
 //! (called by the shims git runs) and `clef-hook install [--force] |
 //! uninstall | status [DIR]`.
 //!
-//! Exit 0: nothing to report; 1: blocked (the problems are on stderr);
-//! 2: the check could not run (this blocks too: fail closed).
+//! Exit codes: [`clef_hooks::exit`] (0 nothing to report, 1 blocked, 2 the
+//! check could not run: fail closed); `--help` prints that table.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clef_hooks::{HookError, HookKind, PushRef, Verdict};
+use clef_hooks::{HookError, HookKind, PushRef, Verdict, exit};
 
 const USAGE: &str = "usage: clef-hook pre-commit | pre-merge-commit | pre-push <remote> <url> | install [--force] [DIR] | uninstall [DIR] | status [DIR]";
 
@@ -32,10 +32,10 @@ enum CliError {
 /// The one place outcomes become exit codes.
 fn exit_code(r: &Result<Outcome, CliError>) -> u8 {
     match r {
-        Ok(Outcome::Verdict(v, _)) if v.blocks() => 1,
-        Ok(Outcome::Status(s)) if !s.healthy() => 1,
-        Ok(_) => 0,
-        Err(_) => 2,
+        Ok(Outcome::Verdict(v, _)) if v.blocks() => exit::BLOCKED,
+        Ok(Outcome::Status(s)) if !s.healthy() => exit::BLOCKED,
+        Ok(_) => exit::CLEAN,
+        Err(_) => exit::FAILED,
     }
 }
 
@@ -105,7 +105,7 @@ fn run(args: &[String]) -> Result<Outcome, CliError> {
             clef_hooks::uninstall(&dir_arg(rest))?.to_string(),
         )),
         "status" => Ok(Outcome::Status(clef_hooks::status(&dir_arg(rest))?)),
-        "-h" | "--help" | "help" => Ok(Outcome::Done(format!("{USAGE}\n"))),
+        "-h" | "--help" | "help" => Ok(Outcome::Done(format!("{USAGE}\n\n{}", exit::help()))),
         "-V" | "--version" => Ok(Outcome::Done(format!(
             "clef-hook {}\n",
             env!("CARGO_PKG_VERSION")

@@ -133,21 +133,6 @@ impl Identities {
         Ok(ids)
     }
 
-    /// [`Identities::discover`] plus the identity file that Clef's per-developer
-    /// config names (`age_key_file` in `.clef/config.yaml`), looked up from
-    /// `start` upwards to the repository root. This is what git-run programs
-    /// (the merge driver, hooks) use, since git gives them no Clef environment.
-    pub fn discover_for_repo(start: &Path) -> Result<Self, KeyError> {
-        let mut ids = Self::discover()?;
-        if let Some(f) = repo_key_file(start) {
-            let already = ids.sources().iter().any(|s| Path::new(s) == f);
-            if !already && f.is_file() {
-                ids.add_file(&f)?;
-            }
-        }
-        Ok(ids)
-    }
-
     /// Adds the identities in an identity file (`#` comments and blank lines ignored).
     pub fn add_file(&mut self, path: &Path) -> Result<(), KeyError> {
         let mut text = Zeroizing::new(String::new());
@@ -339,35 +324,6 @@ fn encrypt_to(
     Ok(out)
 }
 
-/// The `age_key_file` named by the nearest `.clef/config.yaml` at or above
-/// `start` (stopping at the repository root, the directory holding `.git`).
-/// Accepts a plain, single-quoted or double-quoted YAML scalar.
-pub fn repo_key_file(start: &Path) -> Option<PathBuf> {
-    let mut dir = Some(start);
-    while let Some(d) = dir {
-        let cfg = d.join(".clef").join("config.yaml");
-        if let Ok(text) = std::fs::read_to_string(&cfg) {
-            return text.lines().find_map(|l| {
-                let v = l.strip_prefix("age_key_file:")?.trim();
-                let v = if let Some(inner) = v.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-                    inner.replace("\\\"", "\"").replace("\\\\", "\\")
-                } else if let Some(inner) = v.strip_prefix('\'').and_then(|r| r.strip_suffix('\''))
-                {
-                    inner.replace("''", "'")
-                } else {
-                    v.split(" #").next().unwrap_or(v).trim().to_owned()
-                };
-                (!v.is_empty()).then(|| PathBuf::from(v))
-            });
-        }
-        if d.join(".git").exists() {
-            return None;
-        }
-        dir = d.parent();
-    }
-    None
-}
-
 fn run_key_cmd(cmd: &str) -> Result<String, KeyError> {
     let argv = split_command(cmd).ok_or_else(|| KeyError::Command("unbalanced quotes".into()))?;
     let (prog, args) = argv
@@ -504,34 +460,6 @@ mod tests {
         };
         let ids = Identities::discover_with(&env).unwrap();
         assert_eq!(ids.recipients(), [PUB.to_owned(), p2]);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn repo_config_names_the_key_file() {
-        let dir = std::env::temp_dir().join(format!("clef-keys-repo-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join(".clef")).unwrap();
-        std::fs::create_dir_all(dir.join(".git")).unwrap();
-        std::fs::create_dir_all(dir.join("sub/deeper")).unwrap();
-        std::fs::write(
-            dir.join(".clef/config.yaml"),
-            "# x\nage_key_file: \"/a b/keys.txt\"\nage_key_storage: file\n",
-        )
-        .unwrap();
-        assert_eq!(
-            repo_key_file(&dir.join("sub/deeper")),
-            Some(PathBuf::from("/a b/keys.txt"))
-        );
-        std::fs::write(
-            dir.join(".clef/config.yaml"),
-            "age_key_file: /plain/k.txt # comment\n",
-        )
-        .unwrap();
-        assert_eq!(repo_key_file(&dir), Some(PathBuf::from("/plain/k.txt")));
-        std::fs::write(dir.join(".clef/config.yaml"), "age_key_file: 'it''s.txt'\n").unwrap();
-        assert_eq!(repo_key_file(&dir), Some(PathBuf::from("it's.txt")));
-        std::fs::remove_dir_all(dir.join(".clef")).unwrap();
-        assert_eq!(repo_key_file(&dir.join("sub")), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -316,9 +316,27 @@ pub fn has_markers(doc: &str) -> bool {
         .any(|l| marker_kind(l, &mut None) == Some('<'))
 }
 
+/// Whether `raw` is a conflict document left by the merge driver: conflict
+/// markers, or the sentinel MAC ([`crate::driver::CONFLICT_MAC`]) that stops
+/// it from passing as a valid file. The one test every front end uses.
+pub fn is_conflict_document(raw: &[u8]) -> bool {
+    let mac = crate::driver::CONFLICT_MAC.as_bytes();
+    raw.windows(mac.len()).any(|w| w == mac) || has_markers(&String::from_utf8_lossy(raw))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conflict_documents_are_recognised() {
+        assert!(is_conflict_document(b"<<<<<<< ours\n"));
+        assert!(is_conflict_document(b"a: 1\n<<<<<<< ours\n"));
+        assert!(!is_conflict_document(b"a: '<<<<<<<'\n"));
+        assert!(is_conflict_document(
+            format!("sops:\n    mac: {}\n", crate::driver::CONFLICT_MAC).as_bytes()
+        ));
+    }
 
     fn labels() -> Labels {
         Labels {

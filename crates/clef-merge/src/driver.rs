@@ -19,7 +19,6 @@ use clef_doc::tree::Branch;
 use clef_sops::Keyring;
 use clef_sops::{DataKey, EncryptedFile, Format, PlainFile, SopsError};
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 use zeroize::Zeroizing;
 
@@ -534,42 +533,6 @@ fn read(path: &Path, side: &'static str) -> Result<Zeroizing<Vec<u8>>, DriverErr
         .map_err(|source| DriverError::Io { what: side, source })
 }
 
-/// Replaces `path` atomically: a temp file in the same directory, fsync,
-/// rename. Only ever called with ciphertext or a sidecar.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DriverError> {
-    let io = |source| DriverError::Io { what: "%A", source };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("merge");
-    let mut attempt = 0u32;
-    let (tmp, mut file) = loop {
-        let tmp = dir.join(format!(
-            ".{name}.clef-merge.{}.{attempt}.tmp",
-            std::process::id()
-        ));
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-        {
-            Ok(f) => break (tmp, f),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
-                attempt += 1
-            }
-            Err(e) => return Err(io(e)),
-        }
-    };
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
-    drop(file);
-    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io(e));
-    }
-    Ok(())
-}
-
 /// What clef.yaml at `HEAD` of the repository at `dir` grants for the cell
 /// at `path` (relative to the work tree root, as git's `%P`); `None` when
 /// there is no clef.yaml at HEAD or it does not govern `path` (a plain SOPS
@@ -578,7 +541,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DriverError> {
 /// through review of clef.yaml, never through a cell.
 pub fn head_access(dir: &Path, path: &Path) -> Result<Option<Access>, DriverError> {
     let err = |e: &dyn std::fmt::Display| DriverError::Manifest(e.to_string());
-    let repo = clef_git::Repo::discover(dir).map_err(|e| err(&e))?;
+    // Outside a repository (the driver run by hand) there is no HEAD.
+    let repo = match clef_git::Repo::discover(dir) {
+        Ok(r) => r,
+        Err(clef_git::GitError::Failed { .. }) => return Ok(None),
+        Err(e) => return Err(err(&e)),
+    };
     let Some(text) = repo
         .file_at("HEAD", clef_core::manifest::FILE_NAME)
         .map_err(|e| err(&e))?
@@ -624,6 +592,8 @@ pub fn run(
             )?
         }
     };
-    write_atomic(&args.ours, &outcome.bytes)?;
+    // Only ever ciphertext or a sidecar, through the one writer.
+    clef_sops::io::atomic_write(&args.ours, &outcome.bytes, false)
+        .map_err(|source| DriverError::Io { what: "%A", source })?;
     Ok(outcome)
 }

@@ -28,6 +28,45 @@ pub use tree3::{Conflict, ConflictKind, KeyPath, Merged, Side, merge_docs};
 
 use std::path::PathBuf;
 
+/// The driver's exit codes (git's merge-driver protocol): the constants and
+/// the table `clef-merge --help` prints.
+pub mod exit {
+    /// Clean merge written to `%A`.
+    pub const CLEAN: u8 = 0;
+    /// Conflict document written to `%A`.
+    pub const CONFLICT: u8 = 1;
+    /// Cannot merge safely: `%A` untouched, git refuses the merge (> 128).
+    pub const REFUSED: u8 = 129;
+    /// A bug (panic): the merge is refused, nothing changed.
+    pub const PANIC: u8 = 134;
+
+    /// Every code with its meaning, in order.
+    pub const TABLE: [(u8, &str); 4] = [
+        (CLEAN, "clean merge written to %A"),
+        (
+            CONFLICT,
+            "conflict document written to %A (ciphertext only)",
+        ),
+        (
+            REFUSED,
+            "cannot merge safely: git refuses the merge, nothing is lost",
+        ),
+        (
+            PANIC,
+            "internal error: the merge is refused, nothing was changed",
+        ),
+    ];
+
+    /// The table as help text.
+    pub fn help() -> String {
+        let mut s = String::from("exit codes:\n");
+        for (code, what) in TABLE {
+            s.push_str(&format!("  {code:>3}  {what}\n"));
+        }
+        s
+    }
+}
+
 /// Errors of the pure engine. Messages carry paths, key names and counts,
 /// never a value.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +138,9 @@ pub enum DriverError {
     /// Loading identities failed.
     #[error("loading age identities: {0}")]
     Keys(#[from] clef_keys::KeyError),
+    /// This clone's `.clef/config.yaml` is unreadable, or the identity it names.
+    #[error(transparent)]
+    Local(#[from] clef_core::local::LocalError),
     /// The tree merge refused the inputs.
     #[error(transparent)]
     Merge(#[from] MergeError),

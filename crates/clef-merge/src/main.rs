@@ -4,19 +4,15 @@
 //! 129: cannot merge safely (`%A` untouched, git refuses the merge); 134: a
 //! bug (panic). Never prompts, never touches `%P` or the work tree.
 
+use clef_merge::exit::{self, PANIC as EXIT_PANIC, REFUSED as EXIT_REFUSED};
 use clef_merge::{DriverError, Outcome, args::Args, driver};
 use std::process::ExitCode;
-
-/// Exit status for "cannot merge safely" (git: > 128 = failure, not conflict).
-const EXIT_REFUSED: u8 = 129;
-/// Exit status for a panic (what `panic = "abort"` gives in release builds).
-const EXIT_PANIC: u8 = 134;
 
 /// The one place results become exit codes.
 fn exit_code(result: &Result<Outcome, DriverError>) -> u8 {
     match result {
-        Ok(o) if o.is_clean() => 0,
-        Ok(_) => 1,
+        Ok(o) if o.is_clean() => exit::CLEAN,
+        Ok(_) => exit::CONFLICT,
         Err(_) => EXIT_REFUSED,
     }
 }
@@ -30,11 +26,11 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if argv.len() == 1 && (argv[0] == "--help" || argv[0] == "-h") {
-        println!(
+        print!(
             "usage: clef-merge %O %A %B --path %P --marker-size %L --labels %S %X %Y\n\n\
              git merge driver for SOPS files (register with `clef hooks install`).\n\
-             Exit 0: clean merge written to %A; 1: conflict document written to %A;\n\
-             129: cannot merge safely (git refuses the merge, nothing is lost); 134: internal error."
+             A cell of clef.yaml is merged under the access list of clef.yaml at HEAD.\n\n{}",
+            exit::help()
         );
         return ExitCode::SUCCESS;
     }
@@ -47,14 +43,14 @@ fn main() -> ExitCode {
         eprintln!("clef-merge: internal error{at}; the merge was refused, nothing was changed");
     }));
     ExitCode::from(guarded(|| {
-        let args = Args::parse(argv)?;
+        let args = Args::parse(argv).inspect_err(|e| eprintln!("clef-merge: {e}"))?;
         let path = args.path.display().to_string();
         // git runs drivers at the top of the work tree: also use the identity
         // that this clone's `.clef/config.yaml` names (what `clef init` set up).
         let here = std::env::current_dir().unwrap_or_default();
         let r = driver::run(
             &args,
-            &|| Ok(clef_keys::Identities::discover_for_repo(&here)?.into()),
+            &|| Ok(clef_core::local::identities_near(&here)?.into()),
             &|path| driver::head_access(&here, path),
         );
         report(&path, &r);

@@ -488,13 +488,15 @@ impl Scanner {
             }
         }
 
-        // 3. generic detection
-        if !generic_lines.is_empty() && !is_lock_file(path) {
+        // 3. generic detection (not in lock files, nor in translation
+        // catalogues, whose "passphrase" entries are prose)
+        let generic_here = !is_lock_file(path) && !is_translation(path);
+        if !generic_lines.is_empty() && generic_here {
             for l in generic_lines {
                 self.generic_line(bytes, l, &mut raw);
             }
         }
-        if self.generic && !is_lock_file(path) {
+        if self.generic && generic_here {
             for l in export_lines {
                 generic_export(bytes, l, &mut raw);
             }
@@ -601,6 +603,7 @@ impl Scanner {
             } else {
                 pos.locate(bytes, r.range.end)
             };
+            let fixture = crate::finding::fixture_reason(path, &secret);
             out.findings.push(Finding {
                 rule: rule_id,
                 description,
@@ -616,6 +619,7 @@ impl Scanner {
                 commit: None,
                 author: None,
                 date: None,
+                fixture,
             });
         }
         out
@@ -959,6 +963,11 @@ impl LineCounter {
             + 1;
         (self.line + 1, col)
     }
+}
+
+/// Translation catalogues (Fluent, gettext): `enter-passphrase = Enter …`.
+fn is_translation(path: &str) -> bool {
+    [".ftl", ".po", ".pot"].iter().any(|e| path.ends_with(e))
 }
 
 fn is_lock_file(path: &str) -> bool {
@@ -1575,6 +1584,10 @@ mod tests {
         ] {
             assert!(scan("ctx.txt", &text).is_empty(), "{what}");
         }
+        // translation catalogues: prose about passphrases, not passphrases
+        let ftl = "passphrase = X9kq2Lmv7Tz\n";
+        assert!(scan("i18n/fr/age.ftl", ftl).is_empty());
+        assert_eq!(scan("i18n/fr/age.txt", ftl).len(), 1);
     }
 
     #[test]
@@ -1673,25 +1686,25 @@ mod tests {
     #[test]
     fn a_long_run_of_one_character_is_linear() {
         // a rule keyword of 21 `A`s matched at every offset used to make the
-        // keyword pass quadratic (issue 11, item 3)
+        // keyword pass quadratic (issue 11, item 3): 8x the input must cost
+        // about 8x the time (quadratic: 64x). Absolute times are measured on
+        // the release binary (README); this is a debug build on a shared box.
         let s = Scanner::builtin().unwrap_or_else(|e| panic!("{e}"));
         for fill in [b'A', b'a'] {
-            let mut b = vec![fill; 10 << 20];
-            b.extend(format!("\ntoken = \"{GHP}\"\n").as_bytes());
-            let t = std::time::Instant::now();
-            let f = s.scan_blob("big.txt", &b);
-            let took = t.elapsed();
-            assert_eq!(f.len(), 1);
-            // a debug build; the release binary takes a fraction of this
-            assert!(took.as_secs_f64() < 10.0, "{} took {took:?}", fill as char);
+            let time = |mb: usize| {
+                let mut b = vec![fill; mb << 20];
+                b.extend(format!("\ntoken = \"{GHP}\"\n").as_bytes());
+                let t = std::time::Instant::now();
+                let f = s.scan_blob("big.txt", &b);
+                assert_eq!(f.len(), 1);
+                t.elapsed().as_secs_f64()
+            };
+            let (one, eight) = (time(1), time(8));
+            assert!(
+                eight < 24.0 * one + 0.5,
+                "{}: 1 MB {one:.3} s, 8 MB {eight:.3} s",
+                fill as char
+            );
         }
-        let uri = format!("img = \"data:image/png;base64,{}\"\n", "A".repeat(600_000));
-        let t = std::time::Instant::now();
-        s.scan_blob("page.html", uri.as_bytes());
-        assert!(
-            t.elapsed().as_secs_f64() < 2.0,
-            "data URI took {:?}",
-            t.elapsed()
-        );
     }
 }

@@ -73,6 +73,65 @@ pub struct Finding {
     pub author: Option<String>,
     /// Author date of that commit.
     pub date: Option<String>,
+    /// Why this looks like a test fixture or an example (reported with a low
+    /// severity, never hidden), if it does.
+    pub fixture: Option<&'static str>,
+}
+
+/// Directory names that hold tests, fixtures and examples.
+const FIXTURE_DIRS: &[&str] = &[
+    "test",
+    "tests",
+    "testdata",
+    "test_data",
+    "test-data",
+    "testing",
+    "fixture",
+    "fixtures",
+    "__tests__",
+    "__fixtures__",
+    "__mocks__",
+    "mocks",
+    "spec",
+    "specs",
+    "example",
+    "examples",
+    "sample",
+    "samples",
+];
+
+/// Words in a value that mark it as made up for documentation or tests.
+const EXAMPLE_WORDS: &[&str] = &["example", "dummy", "fake", "sample", "placeholder"];
+
+/// Whether a finding is in a test fixture or an example, and why: by path
+/// (a directory such as `tests/`, `testdata/`, `fixtures/`, `examples/`, or a
+/// test file name such as `foo_test.go`, `test_foo.py`, `foo.test.ts`,
+/// `foo_spec.rb`, `conftest.py`) or by the value itself (`…EXAMPLE…`,
+/// `dummy`, `fake`). Such findings are reported with severity `low`.
+pub fn fixture_reason(path: &str, secret: &str) -> Option<&'static str> {
+    let lower = path.to_ascii_lowercase();
+    let mut parts: Vec<&str> = lower.split('/').collect();
+    let name = parts.pop().unwrap_or("");
+    if parts.iter().any(|d| FIXTURE_DIRS.contains(d)) {
+        return Some("test or example directory");
+    }
+    let stem = name.split('.').next().unwrap_or(name);
+    if stem.ends_with("_test")
+        || stem.ends_with("_tests")
+        || stem.starts_with("test_")
+        || stem.ends_with("_spec")
+        || stem == "tests"
+        || stem == "conftest"
+        || name.contains(".test.")
+        || name.contains(".spec.")
+    {
+        return Some("test file");
+    }
+    let v = secret.to_ascii_lowercase();
+    if EXAMPLE_WORDS.iter().any(|w| v.contains(w)) {
+        return Some("example value");
+    }
+    None
 }
 
 /// The fingerprint of a finding: the first 32 hex digits of
@@ -142,6 +201,18 @@ mod tests {
             .map(|b| format!("{b:02x}"))
             .collect();
         assert_ne!(a, plain);
+    }
+
+    #[test]
+    fn fixtures_by_path_and_value() {
+        assert!(fixture_reason("crates/x/tests/cli.rs", "s").is_some());
+        assert!(fixture_reason("pkg/auth/token_test.go", "s").is_some());
+        assert!(fixture_reason("app/test_settings.py", "s").is_some());
+        assert!(fixture_reason("web/src/api.test.ts", "s").is_some());
+        assert!(fixture_reason("docs/examples/config.yaml", "s").is_some());
+        assert!(fixture_reason("cfg.env", "AKIAIOSFODNN7EXAMPLE").is_some());
+        assert!(fixture_reason("src/config.py", "ghp_live").is_none());
+        assert!(fixture_reason("src/latest/contest.rs", "x").is_none());
     }
 
     #[test]

@@ -84,6 +84,8 @@ impl Report {
                     "secret_redacted": f.secret.redacted(),
                     "secret": if redact { Value::Null } else { Value::String(f.secret.expose().to_string()) },
                     "fingerprint": f.fingerprint,
+                    "severity": if f.fixture.is_some() { "low" } else { "high" },
+                    "fixture": f.fixture,
                     "entropy": (f.entropy * 1000.0).round() / 1000.0,
                     "commit": f.commit,
                     "author": f.author,
@@ -152,7 +154,7 @@ impl Report {
                 let mut r = json!({
                     "ruleId": f.rule,
                     "ruleIndex": idx,
-                    "level": "error",
+                    "level": if f.fixture.is_some() { "note" } else { "error" },
                     "message": {"text": format!("{}: {}", f.description, shown)},
                     "locations": [{
                         "physicalLocation": {
@@ -173,6 +175,9 @@ impl Report {
                         "properties".into(),
                         json!({"commit": c, "author": f.author, "date": f.date}),
                     );
+                }
+                if let Some(why) = f.fixture {
+                    r["properties"]["fixture"] = json!(why);
                 }
                 r
             })
@@ -208,9 +213,13 @@ impl Report {
             } else {
                 f.secret.expose().to_string()
             };
+            let fixture = f
+                .fixture
+                .map(|why| format!(" {dim}(low severity: {why}){reset}"))
+                .unwrap_or_default();
             let _ = writeln!(
                 s,
-                "{bold}{}:{}:{}{reset} {red}{}{reset} {}",
+                "{bold}{}:{}:{}{reset} {red}{}{reset} {}{fixture}",
                 f.path, f.line, f.column, f.rule, shown
             );
             if let Some(c) = &f.commit {
@@ -235,11 +244,17 @@ impl Report {
         if !summary {
             return s;
         }
+        let low = self.findings.iter().filter(|f| f.fixture.is_some()).count();
         let _ = writeln!(
             s,
-            "{} finding{} in {} files ({:.1} MB) in {} ms{}{}",
+            "{} finding{}{} in {} files ({:.1} MB) in {} ms{}{}",
             self.findings.len(),
             if self.findings.len() == 1 { "" } else { "s" },
+            if low > 0 {
+                format!(" ({low} in test fixtures or examples, low severity)")
+            } else {
+                String::new()
+            },
             self.files,
             self.bytes as f64 / 1e6,
             self.duration_ms,

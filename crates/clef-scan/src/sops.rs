@@ -80,45 +80,39 @@ fn kind_of(path: &str, text: &str) -> Kind {
     }
 }
 
-/// Field names sops writes in its metadata. Anything else there is scanned.
+/// Field names sops writes in its metadata, besides the engine's crypt-rule
+/// fields and key types. Anything else there is scanned.
 const META_FIELDS: &[&str] = &[
     "sops",
     "age",
     "recipient",
     "enc",
-    "kms",
     "arn",
     "role",
     "context",
     "created_at",
     "aws_profile",
-    "gcp_kms",
     "resource_id",
-    "azure_kv",
     "vault_url",
     "name",
     "version",
-    "hc_vault",
     "vault_address",
     "engine_path",
     "key_name",
-    "pgp",
+    "key_id",
+    "region",
     "fp",
     "lastmodified",
     "mac",
     "mac_only_encrypted",
-    "unencrypted_suffix",
-    "encrypted_suffix",
-    "unencrypted_regex",
-    "encrypted_regex",
-    "unencrypted_comment_regex",
-    "encrypted_comment_regex",
     "shamir_threshold",
     "key_groups",
 ];
 
 fn known_field(k: &str) -> bool {
     META_FIELDS.contains(&k)
+        || clef_sops::metadata::RULE_FIELDS.contains(&k)
+        || clef_sops::metadata::OTHER_KEY_TYPES.contains(&k)
 }
 
 /// A flattened dotenv/INI metadata name (`age__list_0__map_enc`) made only
@@ -146,6 +140,16 @@ pub fn analyze(path: &str, text: &str) -> Analysis {
         return Analysis::default();
     }
     let kind = kind_of(path, text);
+    // cheap rejection before the engine parses anything: no metadata key
+    let signature = match kind {
+        Kind::Yaml => text.starts_with("sops:") || text.contains("\nsops:"),
+        Kind::Json => text.contains("\"sops\""),
+        Kind::Dotenv => text.starts_with("sops_") || text.contains("\nsops_"),
+        Kind::Ini => text.contains("[sops]"),
+    };
+    if !signature {
+        return Analysis::default();
+    }
     let leaks = match engine_leaks(kind, text) {
         Leaks::Paths(p) => Some(p),
         Leaks::NotSops => return Analysis::default(),

@@ -1,0 +1,408 @@
+//! AWS KMS through the official SDK (`aws-config` + `aws-sdk-kms`).
+//!
+//! Credentials come from the SDK's default chain: environment variables, the
+//! shared config and credentials files (profiles, `credential_process`, SSO
+//! cache), web identity (EKS IRSA), ECS container credentials and IMDSv2. A
+//! stanza's `role` is assumed through STS first; its `aws_profile` selects the
+//! profile. Endpoints honour `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_KMS`.
+//!
+//! For decryption (sops issues 1073, 614, 694) `AwsOptions` may replace the
+//! stored profile and role (`--aws-profile`, `CLEF_AWS_PROFILE`, `CLEF_AWS_ROLE`);
+//! when the stored profile/role fails for a reason that is not the key's own
+//! (missing profile, refused AssumeRole, access denied), the default chain is
+//! tried next. Every call is bounded: at most 3 attempts with backoff inside
+//! `AwsOptions::timeout` (default 10 s, `CLEF_KMS_TIMEOUT` seconds).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::primitives::Blob;
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use clef_doc::Value;
+use zeroize::Zeroizing;
+
+use crate::stanza::AwsStanza;
+use crate::{KmsError, rt, utc_now};
+
+/// Default bound on one KMS call, retries included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How stanzas are turned into credentials and how long a call may take.
+#[derive(Debug, Clone)]
+pub struct AwsOptions {
+    /// Replaces every stanza's `aws_profile` (`Some("")`: the default profile).
+    pub profile: Option<String>,
+    /// Replaces every stanza's `role` (`Some("")`: assume no role).
+    pub role: Option<String>,
+    /// Bound on one call including retries and backoff.
+    pub timeout: Duration,
+    /// KMS endpoint replacing the configured one (`AWS_ENDPOINT_URL_KMS` and
+    /// `AWS_ENDPOINT_URL` are honoured without it).
+    pub endpoint: Option<String>,
+}
+
+impl Default for AwsOptions {
+    fn default() -> Self {
+        AwsOptions {
+            profile: None,
+            role: None,
+            timeout: DEFAULT_TIMEOUT,
+            endpoint: None,
+        }
+    }
+}
+
+impl AwsOptions {
+    /// Options from `CLEF_AWS_PROFILE`, `CLEF_AWS_ROLE` and `CLEF_KMS_TIMEOUT` (seconds).
+    pub fn from_env() -> AwsOptions {
+        let timeout = std::env::var("CLEF_KMS_TIMEOUT")
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64);
+        AwsOptions {
+            profile: std::env::var("CLEF_AWS_PROFILE").ok(),
+            role: std::env::var("CLEF_AWS_ROLE").ok(),
+            timeout,
+            endpoint: None,
+        }
+    }
+}
+
+/// Which credentials one attempt uses.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Creds {
+    region: String,
+    profile: String,
+    role: String,
+}
+
+/// An AWS KMS master-key backend: clients are built lazily, one per
+/// (region, profile, role), and reused for every stanza of a run.
+pub struct AwsKms {
+    opts: AwsOptions,
+    clients: Mutex<HashMap<Creds, aws_sdk_kms::Client>>,
+}
+
+impl std::fmt::Debug for AwsKms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsKms").field("opts", &self.opts).finish()
+    }
+}
+
+/// The AWS SDK configuration Clef uses everywhere (also for other AWS services):
+/// default credential chain, `profile` when non-empty, `role` assumed through STS
+/// when non-empty, rustls with ring for TLS, standard retries (3 attempts with
+/// backoff) and `timeout` as the bound on one operation.
+pub async fn load_sdk_config(
+    region: Option<&str>,
+    profile: &str,
+    role: &str,
+    timeout: Duration,
+) -> Result<SdkConfig, KmsError> {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let attempt = timeout.min(Duration::from_secs(5));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(100))
+                .with_max_backoff(Duration::from_secs(2)),
+        )
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(attempt.min(Duration::from_secs(3)))
+                .operation_attempt_timeout(attempt)
+                .operation_timeout(timeout)
+                .build(),
+        );
+    if let Some(r) = region {
+        loader = loader.region(Region::new(r.to_owned()));
+    }
+    if !profile.is_empty() {
+        loader = loader.profile_name(profile);
+    }
+    let conf = loader.load().await;
+    if role.is_empty() {
+        return Ok(conf);
+    }
+    let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+        .session_name(session_name())
+        .configure(&conf)
+        .build()
+        .await;
+    Ok(conf
+        .into_builder()
+        .credentials_provider(aws_sdk_kms::config::SharedCredentialsProvider::new(
+            provider,
+        ))
+        .build())
+}
+
+/// `clef@<hostname>`, sanitized and cut to STS's 64 characters (as sops names its sessions `sops@<hostname>`).
+fn session_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default();
+    let mut name: String = "clef@"
+        .chars()
+        .chain(
+            host.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || "=,.@-_".contains(*c)),
+        )
+        .collect();
+    name.truncate(64);
+    name
+}
+
+/// Errors that belong to the key itself: trying other credentials cannot help.
+const KEY_ERRORS: [&str; 7] = [
+    "NotFoundException",
+    "DisabledException",
+    "KMSInvalidStateException",
+    "InvalidCiphertextException",
+    "IncorrectKeyException",
+    "InvalidKeyUsageException",
+    "KeyUnavailableException",
+];
+
+/// One line for an SDK error: the AWS error code (and its message) for a service
+/// error, else the innermost causes (network, timeout, credentials). Returns the
+/// line and whether the error is the key's own.
+fn describe<E>(e: &SdkError<E, aws_sdk_kms::config::http::HttpResponse>) -> (String, bool)
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if let SdkError::ServiceError(s) = e {
+        let code = s.err().code().unwrap_or("unknown error").to_owned();
+        let own = KEY_ERRORS.contains(&code.as_str());
+        let line = match s.err().message() {
+            Some(m) if !m.is_empty() => format!("{code}: {}", one_line(m)),
+            _ => code,
+        };
+        return (line, own);
+    }
+    let what = match e {
+        SdkError::TimeoutError(_) => "timed out",
+        SdkError::DispatchFailure(_) => "cannot reach AWS KMS",
+        SdkError::ConstructionFailure(_) => "cannot build the request",
+        _ => "bad response from AWS KMS",
+    };
+    let mut causes: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cur {
+        let s = one_line(&c.to_string());
+        if !s.is_empty() && !causes.iter().any(|p| p.contains(&s)) {
+            causes.push(s);
+        }
+        cur = c.source();
+    }
+    causes.retain(|c| !c.contains("dispatch failure") && c != "io error" && c != "other");
+    let line = if causes.is_empty() {
+        what.to_owned()
+    } else {
+        format!("{what}: {}", causes.join(": "))
+    };
+    (line, false)
+}
+
+fn one_line(s: &str) -> String {
+    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.chars().count() > 300 {
+        s.chars().take(300).chain("…".chars()).collect()
+    } else {
+        s
+    }
+}
+
+impl AwsKms {
+    /// A backend with the given options; nothing is loaded until the first call.
+    pub fn new(opts: AwsOptions) -> AwsKms {
+        AwsKms {
+            opts,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The credential attempts for a stanza: the stanza's (or overridden)
+    /// profile and role, then the plain default chain if that differs.
+    fn attempts(&self, st: &AwsStanza) -> Result<Vec<Creds>, KmsError> {
+        let region = st
+            .region()
+            .ok_or_else(|| KmsError::new(&st.arn, "not a valid AWS KMS key ARN"))?
+            .to_owned();
+        let first = Creds {
+            region: region.clone(),
+            profile: self
+                .opts
+                .profile
+                .clone()
+                .unwrap_or_else(|| st.aws_profile.clone()),
+            role: self.opts.role.clone().unwrap_or_else(|| st.role.clone()),
+        };
+        let plain = Creds {
+            region,
+            profile: String::new(),
+            role: String::new(),
+        };
+        Ok(if first == plain {
+            vec![first]
+        } else {
+            vec![first, plain]
+        })
+    }
+
+    async fn client(&self, c: &Creds) -> Result<aws_sdk_kms::Client, KmsError> {
+        if let Some(cl) = self.clients.lock().map_err(|_| poisoned())?.get(c) {
+            return Ok(cl.clone());
+        }
+        let conf = load_sdk_config(Some(&c.region), &c.profile, &c.role, self.opts.timeout).await?;
+        let mut kc = aws_sdk_kms::config::Builder::from(&conf);
+        if let Some(e) = &self.opts.endpoint {
+            kc = kc.endpoint_url(e);
+        }
+        let cl = aws_sdk_kms::Client::from_conf(kc.build());
+        self.clients
+            .lock()
+            .map_err(|_| poisoned())?
+            .insert(c.clone(), cl.clone());
+        Ok(cl)
+    }
+
+    /// Runs `op` with each credential attempt until one succeeds or fails for a
+    /// reason of the key's own; the error names the ARN and every reason.
+    fn run<T, F, Fut>(&self, st: &AwsStanza, op: F) -> Result<T, KmsError>
+    where
+        F: Fn(aws_sdk_kms::Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, (String, bool)>>,
+    {
+        let attempts = self.attempts(st)?;
+        rt::block_on(async {
+            let mut reasons = Vec::new();
+            for c in &attempts {
+                let via = match (c.profile.as_str(), c.role.as_str()) {
+                    ("", "") => String::new(),
+                    (p, "") => format!(" (profile {p})"),
+                    ("", r) => format!(" (role {r})"),
+                    (p, r) => format!(" (profile {p}, role {r})"),
+                };
+                let res = match self.client(c).await {
+                    Ok(cl) => op(cl).await,
+                    Err(e) => Err((e.reason, false)),
+                };
+                match res {
+                    Ok(v) => return Ok(v),
+                    Err((why, own)) => {
+                        reasons.push(format!("{why}{via}"));
+                        if own {
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(KmsError::new(
+                &st.arn,
+                reasons.join("; then with the default credentials: "),
+            ))
+        })
+    }
+
+    /// Wraps `secret` for the stanza's key with KMS `Encrypt` and the stanza's
+    /// encryption context; returns the base64 ciphertext blob (the `enc` field).
+    pub fn encrypt(&self, st: &AwsStanza, secret: &[u8]) -> Result<String, KmsError> {
+        let ctx: HashMap<String, String> = st.context.iter().cloned().collect();
+        let blob = self.run(st, |cl| {
+            let ctx = ctx.clone();
+            async move {
+                let mut req = cl
+                    .encrypt()
+                    .key_id(&st.arn)
+                    .plaintext(Blob::new(secret.to_vec()));
+                if !ctx.is_empty() {
+                    req = req.set_encryption_context(Some(ctx));
+                }
+                match req.send().await {
+                    Ok(out) => out
+                        .ciphertext_blob
+                        .map(Blob::into_inner)
+                        .ok_or_else(|| ("Encrypt returned no ciphertext".to_owned(), false)),
+                    Err(e) => Err(describe(&e)),
+                }
+            }
+        })?;
+        Ok(B64.encode(blob))
+    }
+
+    /// Unwraps the stanza's `enc` with KMS `Decrypt` (key id and encryption context as sops sends them).
+    pub fn decrypt(&self, st: &AwsStanza) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+        let blob = B64
+            .decode(st.enc.trim())
+            .map_err(|_| KmsError::new(&st.arn, "enc is not valid base64"))?;
+        let ctx: HashMap<String, String> = st.context.iter().cloned().collect();
+        self.run(st, |cl| {
+            let ctx = ctx.clone();
+            let blob = blob.clone();
+            async move {
+                let mut req = cl
+                    .decrypt()
+                    .key_id(&st.arn)
+                    .ciphertext_blob(Blob::new(blob));
+                if !ctx.is_empty() {
+                    req = req.set_encryption_context(Some(ctx));
+                }
+                match req.send().await {
+                    Ok(out) => out
+                        .plaintext
+                        .map(|b| Zeroizing::new(b.into_inner()))
+                        .ok_or_else(|| ("Decrypt returned no plaintext".to_owned(), false)),
+                    Err(e) => Err(describe(&e)),
+                }
+            }
+        })
+    }
+
+    /// Checks that the caller may use the key: `DescribeKey`, then reports its state
+    /// (for `doctor`). Returns the key state (`Enabled`, `Disabled`, ...).
+    pub fn key_state(&self, st: &AwsStanza) -> Result<String, KmsError> {
+        self.run(st, |cl| async move {
+            match cl.describe_key().key_id(&st.arn).send().await {
+                Ok(out) => Ok(out
+                    .key_metadata
+                    .and_then(|m| m.key_state)
+                    .map_or_else(|| "unknown".to_owned(), |s| s.as_str().to_owned())),
+                Err(e) => Err(describe(&e)),
+            }
+        })
+    }
+
+    /// Recovers the secret from one `kms` stanza of a file.
+    pub fn unwrap_stanza(&self, stanza: &Value) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+        let st = AwsStanza::from_value(stanza)?;
+        if st.enc.is_empty() {
+            return Err(KmsError::new(&st.arn, "stanza has no enc"));
+        }
+        self.decrypt(&st)
+    }
+
+    /// Wraps `secret` for the key a `kms` stanza names: the complete stanza with a
+    /// fresh `enc` and `created_at`, in sops 3.11's field order.
+    pub fn wrap_stanza(&self, template: &Value, secret: &[u8]) -> Result<Value, KmsError> {
+        let mut st = AwsStanza::from_value(template)?;
+        st.enc = self.encrypt(&st, secret)?;
+        st.created_at = utc_now();
+        Ok(st.to_value())
+    }
+}
+
+fn poisoned() -> KmsError {
+    KmsError::new("kms", "internal client cache poisoned")
+}

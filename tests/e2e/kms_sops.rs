@@ -1,0 +1,265 @@
+//! `clef sops` on AWS KMS files, with the real sops 3.11 as the oracle through the
+//! same moto_server (`AWS_ENDPOINT_URL_KMS`): both directions, layout, mixed
+//! age + KMS groups, Shamir across them, updatekeys, rotate, and a KMS that is
+//! unreachable or refuses (clear error, nothing written).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use clef_e2e::aws::{Moto, mask_random};
+use clef_e2e::{TestKey, bin, clean_cmd, ok, run, sops_bin};
+
+struct Env {
+    moto: Moto,
+    sops: std::path::PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Option<Env> {
+        let moto = Moto::get()?;
+        let sops = sops_bin()?;
+        Some(Env {
+            moto,
+            sops,
+            dir: tempfile::tempdir().expect("temp dir"),
+        })
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn cmd(&self, program: &Path) -> Command {
+        let mut c = clean_cmd(program, self.dir.path());
+        self.moto.env(&mut c);
+        c.current_dir(self.dir.path());
+        c
+    }
+
+    fn clef(&self, args: &[&str]) -> Command {
+        let mut c = self.cmd(&bin("clef"));
+        c.arg("sops").args(args);
+        c
+    }
+
+    fn sops(&self, args: &[&str]) -> Command {
+        let mut c = self.cmd(&self.sops);
+        c.args(args);
+        c
+    }
+
+    fn write(&self, name: &str, text: &str) -> std::path::PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+}
+
+const PLAIN: &str = "# config\ndb:\n    user: app\n    password: hunter2 # rotate me\nport: 5432\nlist:\n    - a\n    - b\n";
+
+fn text(o: Output) -> String {
+    String::from_utf8(ok(o)).expect("utf-8")
+}
+
+fn fails(o: &Output) -> String {
+    assert!(!o.status.success(), "expected failure, got success");
+    assert!(o.stdout.is_empty(), "nothing on stdout on failure");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("hunter2"));
+    err
+}
+
+#[test]
+fn clef_and_sops_read_each_others_kms_files_and_layouts_match() {
+    let Some(e) = Env::new() else { return };
+    let arn = e.moto.create_key();
+    e.write("p.yaml", PLAIN);
+    for (writer, reader) in [("clef", "sops"), ("sops", "clef")] {
+        let args = [
+            "encrypt",
+            "--kms",
+            &arn,
+            "--encryption-context",
+            "env:prod,app:clef",
+            "p.yaml",
+        ];
+        let enc = text(run(if writer == "clef" {
+            e.clef(&args)
+        } else {
+            e.sops(&args)
+        }));
+        assert!(enc.contains("    kms:\n        - arn: "), "{enc}");
+        e.write(&format!("{writer}.enc.yaml"), &enc);
+        let name = format!("{writer}.enc.yaml");
+        let args = ["decrypt", name.as_str()];
+        let dec = text(run(if reader == "clef" {
+            e.clef(&args)
+        } else {
+            e.sops(&args)
+        }));
+        assert_eq!(dec, PLAIN, "{reader} decrypts {writer}'s file");
+    }
+    let ours = std::fs::read_to_string(e.path("clef.enc.yaml")).unwrap();
+    let theirs = std::fs::read_to_string(e.path("sops.enc.yaml")).unwrap();
+    assert_eq!(mask_random(&ours), mask_random(&theirs));
+    // JSON layout too
+    e.write("p.json", "{\"a\": \"x\", \"n\": 1}\n");
+    let ours = text(run(e.clef(&["encrypt", "--kms", &arn, "p.json"])));
+    let theirs = text(run(e.sops(&["encrypt", "--kms", &arn, "p.json"])));
+    assert_eq!(mask_random(&ours), mask_random(&theirs));
+}
+
+#[test]
+fn mixed_age_and_kms_in_one_group_open_with_either_key() {
+    let Some(e) = Env::new() else { return };
+    let arn = e.moto.create_key();
+    let age = TestKey::new(e.dir.path(), "age.txt");
+    e.write("p.yaml", PLAIN);
+    let args = ["encrypt", "--kms", &arn, "--age", &age.recipient, "p.yaml"];
+    let ours = text(run(e.clef(&args)));
+    let theirs = text(run(e.sops(&args)));
+    assert_eq!(mask_random(&ours), mask_random(&theirs));
+    e.write("m.enc.yaml", &ours);
+    // with KMS only (no age identity anywhere)
+    assert_eq!(text(run(e.sops(&["decrypt", "m.enc.yaml"]))), PLAIN);
+    assert_eq!(text(run(e.clef(&["decrypt", "m.enc.yaml"]))), PLAIN);
+    // with the age key only, KMS unreachable
+    let dead = dead_endpoint();
+    for mut c in [
+        e.clef(&["decrypt", "m.enc.yaml"]),
+        e.sops(&["decrypt", "m.enc.yaml"]),
+    ] {
+        c.env("AWS_ENDPOINT_URL_KMS", &dead)
+            .env("SOPS_AGE_KEY_FILE", &age.file);
+        assert_eq!(text(run(c)), PLAIN);
+    }
+}
+
+#[test]
+fn shamir_across_kms_and_age_groups_both_ways() {
+    let Some(e) = Env::new() else { return };
+    let arn = e.moto.create_key();
+    let age = TestKey::new(e.dir.path(), "age.txt");
+    e.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - kms:\n          - arn: {arn}\n      - age:\n          - {}\n",
+            age.recipient
+        ),
+    );
+    e.write("p.yaml", PLAIN);
+    let theirs = text(run(e.sops(&["encrypt", "p.yaml"])));
+    e.write("s.enc.yaml", &theirs);
+    let mut c = e.clef(&["decrypt", "s.enc.yaml"]);
+    c.env("SOPS_AGE_KEY_FILE", &age.file);
+    assert_eq!(
+        text(run(c)),
+        PLAIN,
+        "clef joins a KMS share and an age share"
+    );
+    // clef re-splits the shares on rotate; sops reads the result
+    let mut c = e.clef(&["rotate", "-i", "s.enc.yaml"]);
+    c.env("SOPS_AGE_KEY_FILE", &age.file);
+    ok(run(c));
+    let rotated = std::fs::read_to_string(e.path("s.enc.yaml")).unwrap();
+    assert_ne!(rotated, theirs);
+    assert_eq!(mask_random(&rotated), mask_random(&theirs));
+    let mut c = e.sops(&["decrypt", "s.enc.yaml"]);
+    c.env("SOPS_AGE_KEY_FILE", &age.file);
+    assert_eq!(text(run(c)), PLAIN);
+    // one share is not enough
+    let out = run(e.clef(&["decrypt", "s.enc.yaml"]));
+    fails(&out);
+}
+
+#[test]
+fn updatekeys_and_rotate_on_kms_files() {
+    let Some(e) = Env::new() else { return };
+    let arn = e.moto.create_key();
+    let age = TestKey::new(e.dir.path(), "age.txt");
+    e.write("p.yaml", PLAIN);
+    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let before = std::fs::read_to_string(e.path("p.yaml")).unwrap();
+    // updatekeys: the KMS key unwraps the data key, the new age key wraps the same one
+    ok(run(e.clef(&[
+        "updatekeys",
+        "-y",
+        "--add-age",
+        &age.recipient,
+        "p.yaml",
+    ])));
+    let after = std::fs::read_to_string(e.path("p.yaml")).unwrap();
+    assert!(after.contains(&age.recipient));
+    let mut c = e.sops(&["decrypt", "p.yaml"]);
+    c.env("AWS_ENDPOINT_URL_KMS", dead_endpoint())
+        .env("SOPS_AGE_KEY_FILE", &age.file);
+    assert_eq!(
+        text(run(c)),
+        PLAIN,
+        "sops opens it with the added age key alone"
+    );
+    let kms_line = |s: &str| s.lines().find(|l| l.contains("enc: ")).map(str::to_owned);
+    assert_eq!(kms_line(&before), kms_line(&after), "the KMS wrap is kept");
+    // rotate: a new data key, wrapped by KMS again
+    ok(run(e.clef(&["rotate", "-i", "p.yaml"])));
+    let rotated = std::fs::read_to_string(e.path("p.yaml")).unwrap();
+    assert_ne!(kms_line(&after), kms_line(&rotated));
+    assert_eq!(text(run(e.sops(&["decrypt", "p.yaml"]))), PLAIN);
+}
+
+fn dead_endpoint() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn unreachable_or_refusing_kms_gives_one_line_and_writes_nothing() {
+    let Some(e) = Env::new() else { return };
+    let arn = e.moto.create_key();
+    e.write("p.yaml", PLAIN);
+    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let before = std::fs::read(e.path("p.yaml")).unwrap();
+    let dead = dead_endpoint();
+    for args in [vec!["decrypt", "p.yaml"], vec!["rotate", "-i", "p.yaml"]] {
+        let mut c = e.clef(&args);
+        c.env("AWS_ENDPOINT_URL_KMS", &dead)
+            .env("CLEF_KMS_TIMEOUT", "2");
+        let t = std::time::Instant::now();
+        let out = run(c);
+        let err = fails(&out);
+        assert!(
+            err.contains(&arn) && err.contains("cannot reach AWS KMS"),
+            "{err}"
+        );
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(8),
+            "bounded: {:?}",
+            t.elapsed()
+        );
+        assert_eq!(
+            std::fs::read(e.path("p.yaml")).unwrap(),
+            before,
+            "nothing written"
+        );
+    }
+    // encrypting for a key that does not exist writes nothing either
+    e.write("q.yaml", PLAIN);
+    let missing = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-00000000dead";
+    let err = fails(&run(e.clef(&["encrypt", "-i", "--kms", missing, "q.yaml"])));
+    assert!(
+        err.contains(missing) && err.contains("NotFoundException"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(e.path("q.yaml")).unwrap(), PLAIN);
+    // a disabled key refuses
+    e.moto.disable_key(&arn);
+    let err = fails(&run(e.clef(&["decrypt", "p.yaml"])));
+    assert!(err.contains("DisabledException"), "{err}");
+    assert_eq!(std::fs::read(e.path("p.yaml")).unwrap(), before);
+}

@@ -1,0 +1,171 @@
+//! A local AWS KMS for the tests: the `moto_server` that `./test.sh` starts on a
+//! loopback port (`CLEF_TEST_AWS_ENDPOINT`). Each test creates its own keys.
+//! Requests are plain HTTP/1.1 over `std::net` to 127.0.0.1 only; moto does not
+//! check signatures, so a syntactically valid dummy `Authorization` is enough.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::Duration;
+
+/// Region every test key lives in.
+pub const REGION: &str = "us-east-1";
+
+/// The moto server of this test run.
+#[derive(Debug, Clone)]
+pub struct Moto {
+    /// `http://127.0.0.1:PORT`
+    pub endpoint: String,
+    addr: String,
+}
+
+impl Moto {
+    /// The server named by `CLEF_TEST_AWS_ENDPOINT`, or `None` (the test then skips)
+    /// unless `CLEF_REQUIRE_MOTO=1`, when its absence is a failure.
+    pub fn get() -> Option<Moto> {
+        let Ok(endpoint) = std::env::var("CLEF_TEST_AWS_ENDPOINT") else {
+            assert!(
+                std::env::var("CLEF_REQUIRE_MOTO").as_deref() != Ok("1"),
+                "moto_server is required (CLEF_REQUIRE_MOTO=1) but CLEF_TEST_AWS_ENDPOINT is not set; run ./test.sh"
+            );
+            eprintln!("skipping: CLEF_TEST_AWS_ENDPOINT not set (no moto_server)");
+            return None;
+        };
+        let addr = endpoint
+            .strip_prefix("http://")
+            .expect("CLEF_TEST_AWS_ENDPOINT is http://127.0.0.1:PORT")
+            .trim_end_matches('/')
+            .to_owned();
+        assert!(
+            addr.starts_with("127.0.0.1:") || addr.starts_with("localhost:"),
+            "the test KMS must be on loopback, not {addr}"
+        );
+        Some(Moto { endpoint, addr })
+    }
+
+    /// Calls one KMS operation (`TrentService.<op>`) and returns the JSON body;
+    /// panics on a non-2xx answer.
+    pub fn call(&self, op: &str, body: &str) -> String {
+        let (status, text) = self.try_call(op, body);
+        assert!(
+            (200..300).contains(&status),
+            "KMS {op} answered {status}: {text}"
+        );
+        text
+    }
+
+    /// Calls one KMS operation, returning the HTTP status and body.
+    pub fn try_call(&self, op: &str, body: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(&self.addr).expect("connect to moto_server");
+        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        let req = format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+             X-Amz-Target: TrentService.{op}\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/kms/aws4_request, SignedHeaders=host, Signature=00\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        s.write_all(req.as_bytes()).expect("send request");
+        let mut resp = Vec::new();
+        s.read_to_end(&mut resp).expect("read response");
+        let resp = String::from_utf8_lossy(&resp).into_owned();
+        let status = resp
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("HTTP status line");
+        let body = resp
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// Creates a fresh symmetric key and returns its ARN.
+    pub fn create_key(&self) -> String {
+        let body = self.call(
+            "CreateKey",
+            r#"{"Description":"clef test key","KeyUsage":"ENCRYPT_DECRYPT","KeySpec":"SYMMETRIC_DEFAULT"}"#,
+        );
+        json_str(&body, "Arn").expect("CreateKey returns an Arn")
+    }
+
+    /// Disables a key (later Encrypt/Decrypt answer DisabledException).
+    pub fn disable_key(&self, arn: &str) {
+        // moto looks the key up by id, not by ARN
+        let id = arn.rsplit('/').next().unwrap_or(arn);
+        self.call("DisableKey", &format!(r#"{{"KeyId":"{id}"}}"#));
+    }
+
+    /// Sets the AWS variables a child process needs to reach this server with
+    /// dummy credentials (and nothing from the developer's own AWS setup).
+    pub fn env<'a>(&self, c: &'a mut Command) -> &'a mut Command {
+        c.env("AWS_ENDPOINT_URL_KMS", &self.endpoint)
+            .env("AWS_ENDPOINT_URL_STS", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    }
+}
+
+/// The string value of `"field": "..."` in a flat JSON answer.
+pub fn json_str(body: &str, field: &str) -> Option<String> {
+    let pat = format!("\"{field}\"");
+    let rest = &body[body.find(&pat)? + pat.len()..];
+    let rest = rest
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// A sops file with its random material masked (ciphertexts, IVs, tags, wrapped
+/// keys, timestamps), so two files written by different tools at different times
+/// compare equal exactly when their layout is the same.
+pub fn mask_random(file: &str) -> String {
+    let mut out = String::new();
+    let mut in_armor = false;
+    for line in file.lines() {
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let t = line.trim_start();
+        let masked = if t.starts_with("-----BEGIN AGE") {
+            in_armor = true;
+            line.to_owned()
+        } else if t.starts_with("-----END AGE") {
+            in_armor = false;
+            line.to_owned()
+        } else if in_armor {
+            format!("{indent}…")
+        } else if let Some(i) = line.find("ENC[AES256_GCM,") {
+            let end = line[i..].find(']').map_or(line.len(), |e| i + e);
+            let ty = line[i..end].rsplit(',').next().unwrap_or("");
+            format!("{}ENC[…,{ty}]{}", &line[..i], &line[end + 1..])
+        } else {
+            let mut l = line.to_owned();
+            for field in [
+                "enc: ",
+                "created_at: ",
+                "lastmodified: ",
+                "\"enc\": ",
+                "\"created_at\": ",
+                "\"lastmodified\": ",
+            ] {
+                if let Some(i) = line.find(field)
+                    && !line[i + field.len()..].starts_with('|')
+                {
+                    l = format!("{}{field}…", &line[..i]);
+                    break;
+                }
+            }
+            l
+        };
+        out.push_str(&masked);
+        out.push('\n');
+    }
+    out
+}
