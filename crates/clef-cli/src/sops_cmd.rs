@@ -221,6 +221,8 @@ pub fn run(a: SopsArgs) -> Result<(), CliError> {
 }
 
 /// `clef sops` subcommands.
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum SopsCmd {
     /// Edit an encrypted file in $SOPS_EDITOR/$EDITOR (plaintext only in memory-backed storage).
