@@ -302,8 +302,13 @@ fn unknown_commands_and_options_name_the_sops_equivalent() {
     let f = encrypted(&e, "unk", "a: 1\n");
     for (args, says) in [
         (
-            vec!["encrypt", "--kms", "arn:aws:kms:x", "a.yaml"],
-            "AWS KMS",
+            vec![
+                "encrypt",
+                "--azure-kv",
+                "https://v.vault.azure.net/keys/k/1",
+                "a.yaml",
+            ],
+            "Azure Key Vault",
         ),
         (vec!["keyservice"], "sops keyservice"),
         (vec!["-s", &f], "master keys"),

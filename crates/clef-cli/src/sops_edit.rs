@@ -31,10 +31,25 @@ const NO_EDITOR: i32 = 201;
 /// sops's FileHasNotBeenModified.
 const NOT_MODIFIED: i32 = 200;
 
-/// A private directory in memory-backed storage, removed on drop.
-struct ShmDir(PathBuf);
+/// A fresh directory of mode 0700 with a random name, removed (with what is in
+/// it) on drop. Used for the edit file (in tmpfs) and exec-file's FIFO.
+pub(super) struct PrivateDir(pub(super) PathBuf);
 
-impl Drop for ShmDir {
+impl PrivateDir {
+    /// Creates `<base>/<prefix>-<random>`.
+    pub(super) fn create(base: &Path, prefix: &str) -> std::io::Result<PrivateDir> {
+        let mut rnd = [0u8; 8];
+        getrandom::getrandom(&mut rnd).map_err(|_| std::io::Error::other("no OS randomness"))?;
+        let name: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
+        let dir = base.join(format!("{prefix}-{name}"));
+        let mut b = std::fs::DirBuilder::new();
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(&dir)?;
+        Ok(PrivateDir(dir))
+    }
+}
+
+impl Drop for PrivateDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
@@ -58,7 +73,7 @@ fn fs_type(dir: &Path) -> Option<String> {
     best.map(|(_, t)| t)
 }
 
-fn shm_dir() -> Result<ShmDir, CliError> {
+fn shm_dir() -> Result<PrivateDir, CliError> {
     let mut candidates: Vec<PathBuf> = Vec::new();
     for var in ["XDG_RUNTIME_DIR"] {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
@@ -74,17 +89,8 @@ fn shm_dir() -> Result<ShmDir, CliError> {
         if !matches!(fs_type(&c).as_deref(), Some("tmpfs" | "ramfs")) {
             continue;
         }
-        let mut rnd = [0u8; 8];
-        if getrandom::getrandom(&mut rnd).is_err() {
-            continue;
-        }
-        let name: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
-        let dir = c.join(format!("clef-edit-{name}"));
-        let mut b = std::fs::DirBuilder::new();
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-        if b.create(&dir).is_ok() {
-            return Ok(ShmDir(dir));
+        if let Ok(d) = PrivateDir::create(&c, "clef-edit") {
+            return Ok(d);
         }
     }
     Err(CliError::new(

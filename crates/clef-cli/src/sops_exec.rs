@@ -110,15 +110,6 @@ pub fn exec_env(a: ExecEnvArgs) -> Result<(), CliError> {
     finish(c.status(), &a.command)
 }
 
-/// A private directory for the FIFO, removed on drop.
-struct FifoDir(PathBuf);
-
-impl Drop for FifoDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[allow(unsafe_code)]
 fn mkfifo(path: &Path) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
@@ -147,19 +138,13 @@ pub fn exec_file(a: ExecFileArgs) -> Result<(), CliError> {
         None => plain.format,
     };
     let text = plain.emit(format).map_err(|e| fail(&a.file, e))?;
-    let mut rnd = [0u8; 8];
-    getrandom::getrandom(&mut rnd)
-        .map_err(|_| CliError::new(sops_code::GENERIC, "the OS random source failed"))?;
-    let name: String = rnd.iter().map(|b| format!("{b:02x}")).collect();
-    let dir = FifoDir(std::env::temp_dir().join(format!("clef-exec-{name}")));
-    let mut b = std::fs::DirBuilder::new();
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(&dir.0).map_err(|e| {
-        CliError::new(
-            sops_code::WRITE,
-            format!("cannot create a private directory: {}", e.kind()),
-        )
-    })?;
+    let dir =
+        super::sops_edit::PrivateDir::create(&std::env::temp_dir(), "clef-exec").map_err(|e| {
+            CliError::new(
+                sops_code::WRITE,
+                format!("cannot create a private directory: {}", e.kind()),
+            )
+        })?;
     let fifo = dir.0.join(a.filename.as_deref().unwrap_or("tmp-file"));
     mkfifo(&fifo).map_err(|e| {
         CliError::new(

@@ -265,6 +265,10 @@ pub fn parse_plain(bytes: &[u8], format: Format) -> Result<Vec<Branch>, SopsErro
     Ok(docs)
 }
 
+/// Why a multi-document YAML file is not converted (sops would print only
+/// the first document and silently drop the rest).
+const MULTI_DOC: &str = "the YAML file has several documents and this format holds one (sops would print only the first and drop the others); use --extract or --output-type yaml";
+
 /// Writes plaintext documents (the output of a decrypt).
 pub fn emit_plain(docs: &[Branch], format: Format) -> Result<Zeroizing<Vec<u8>>, SopsError> {
     let text = match format {
@@ -277,19 +281,22 @@ pub fn emit_plain(docs: &[Branch], format: Format) -> Result<Zeroizing<Vec<u8>>,
                 _ => {
                     return Err(SopsError::Output {
                         format: "json",
-                        reason: "a multi-document YAML file has no JSON form".into(),
+                        reason: MULTI_DOC.into(),
                     });
                 }
             };
             clef_doc::json::emit(doc, None)?
         }
-        Format::Dotenv => {
-            let mut out = String::new();
-            for d in docs {
-                out.push_str(&clef_doc::dotenv::emit(d)?);
+        Format::Dotenv => match docs {
+            [] => String::new(),
+            [d] => clef_doc::dotenv::emit(d)?,
+            _ => {
+                return Err(SopsError::Output {
+                    format: "dotenv",
+                    reason: MULTI_DOC.into(),
+                });
             }
-            out
-        }
+        },
     };
     Ok(Zeroizing::new(text.into_bytes()))
 }

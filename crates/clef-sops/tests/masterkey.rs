@@ -53,6 +53,19 @@ fn doc() -> Vec<Branch> {
     vec![d]
 }
 
+fn new_file(groups: Vec<KeyGroup>, ring: &Keyring) -> PlainFile {
+    PlainFile::new(
+        Format::Yaml,
+        doc(),
+        groups,
+        0,
+        CryptRule::default(),
+        false,
+        ring,
+    )
+    .unwrap()
+}
+
 fn kms_group(arn: &str) -> (String, Value) {
     ("kms".into(), stanza(&[("arn", arn)]))
 }
@@ -62,16 +75,7 @@ fn a_registered_backend_wraps_and_unwraps_its_kind() {
     let ring = Keyring::empty().with_backend(Box::new(XorKms));
     let mut g = KeyGroup::default();
     g.other.push(kms_group("arn:aws:kms:eu:1:key/a"));
-    let p = PlainFile::new(
-        Format::Yaml,
-        doc(),
-        vec![g],
-        0,
-        CryptRule::default(),
-        false,
-        &ring,
-    )
-    .unwrap();
+    let p = new_file(vec![g], &ring);
     let bytes = p.encrypt().unwrap().to_bytes().unwrap();
     let text = String::from_utf8(bytes.clone()).unwrap();
     assert!(
@@ -97,16 +101,7 @@ fn every_failed_stanza_is_listed() {
     let ring = Keyring::empty().with_backend(Box::new(XorKms));
     let mut g = KeyGroup::of_recipients(std::slice::from_ref(&public));
     g.other.push(kms_group("arn:aws:kms:eu:1:key/denied"));
-    let p = PlainFile::new(
-        Format::Yaml,
-        doc(),
-        vec![g],
-        0,
-        CryptRule::default(),
-        false,
-        &ring,
-    )
-    .unwrap();
+    let p = new_file(vec![g], &ring);
     let f = p.encrypt().unwrap();
     let e = f.decrypt(&Keyring::new(other).with_backend(Box::new(XorKms)));
     let Err(e @ SopsError::NoIdentity { .. }) = e else {
@@ -140,16 +135,10 @@ fn foreign_stanzas_stay_verbatim_unless_a_new_wrap_is_needed() {
         ),
         ("fp", "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"),
     ]);
-    let p = PlainFile::new(
-        Format::Yaml,
-        doc(),
+    let p = new_file(
         vec![KeyGroup::of_recipients(std::slice::from_ref(&public))],
-        0,
-        CryptRule::default(),
-        false,
         &ring,
-    )
-    .unwrap();
+    );
     let mut f = p.encrypt().unwrap();
     f.meta.key_groups[0].other.push(("pgp".into(), pgp.clone()));
     // Same data key: the pgp stanza is kept as it is.
