@@ -14,7 +14,7 @@ mod hooks_install;
 mod hooks_precommit;
 mod hooks_push;
 mod hooks_util;
+mod kms_sops;
 mod pack_artifact;
 mod service_identities;
 mod sops_interop;
-mod kms_sops;

@@ -55,7 +55,10 @@ impl CloudKeyArgs {
         }
         for id in flag_or_env(&self.gcp_kms, "SOPS_GCP_KMS_IDS").split(',') {
             if !id.trim().is_empty() {
-                out.push(("gcp_kms".to_owned(), clef_kms::GcpStanza::from_arg(id).to_value()));
+                out.push((
+                    "gcp_kms".to_owned(),
+                    clef_kms::GcpStanza::from_arg(id).to_value(),
+                ));
             }
         }
         Ok(out)

@@ -221,7 +221,9 @@ pub fn load(file: &Path, input_type: Option<&str>) -> Result<EncryptedFile, CliE
 pub fn identities() -> Result<Keyring, CliError> {
     let here = std::env::current_dir().unwrap_or_default();
     Identities::discover_for_repo(&here)
-        .map(|ids| clef_kms::with_cloud_backends(Keyring::new(ids), clef_kms::AwsOptions::from_env()))
+        .map(|ids| {
+            clef_kms::with_cloud_backends(Keyring::new(ids), clef_kms::AwsOptions::from_env())
+        })
         .map_err(|e| CliError::new(code::KEY, e.to_string()))
 }
 
@@ -384,12 +386,7 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
             let rs = split_recipients(&[list]);
             let mut group = KeyGroup::of_recipients(&rs);
             group.other = cloud_keys;
-            (
-                vec![group],
-                0,
-                rule_flag,
-                a.mac_only_encrypted,
-            )
+            (vec![group], 0, rule_flag, a.mac_only_encrypted)
         }
         None => {
             let config = match &a.config {

@@ -141,7 +141,9 @@ pub async fn load_sdk_config(
         .await;
     Ok(conf
         .into_builder()
-        .credentials_provider(aws_sdk_kms::config::SharedCredentialsProvider::new(provider))
+        .credentials_provider(aws_sdk_kms::config::SharedCredentialsProvider::new(
+            provider,
+        ))
         .build())
 }
 
@@ -151,11 +153,13 @@ fn session_name() -> String {
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_default();
-    let mut name: String = "clef@".chars().chain(
-        host.chars()
-            .filter(|c| c.is_ascii_alphanumeric() || "=,.@-_".contains(*c)),
-    )
-    .collect();
+    let mut name: String = "clef@"
+        .chars()
+        .chain(
+            host.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || "=,.@-_".contains(*c)),
+        )
+        .collect();
     name.truncate(64);
     name
 }
@@ -238,7 +242,11 @@ impl AwsKms {
             .to_owned();
         let first = Creds {
             region: region.clone(),
-            profile: self.opts.profile.clone().unwrap_or_else(|| st.aws_profile.clone()),
+            profile: self
+                .opts
+                .profile
+                .clone()
+                .unwrap_or_else(|| st.aws_profile.clone()),
             role: self.opts.role.clone().unwrap_or_else(|| st.role.clone()),
         };
         let plain = Creds {
@@ -301,7 +309,10 @@ impl AwsKms {
                     }
                 }
             }
-            Err(KmsError::new(&st.arn, reasons.join("; then with the default credentials: ")))
+            Err(KmsError::new(
+                &st.arn,
+                reasons.join("; then with the default credentials: "),
+            ))
         })
     }
 
@@ -341,7 +352,10 @@ impl AwsKms {
             let ctx = ctx.clone();
             let blob = blob.clone();
             async move {
-                let mut req = cl.decrypt().key_id(&st.arn).ciphertext_blob(Blob::new(blob));
+                let mut req = cl
+                    .decrypt()
+                    .key_id(&st.arn)
+                    .ciphertext_blob(Blob::new(blob));
                 if !ctx.is_empty() {
                     req = req.set_encryption_context(Some(ctx));
                 }

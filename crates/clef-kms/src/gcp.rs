@@ -172,10 +172,12 @@ impl GcpKms {
                     .https_or_http()
                     .enable_http1()
                     .build();
-                Ok(hyper_util::client::legacy::Client::builder(
-                    hyper_util::rt::TokioExecutor::new(),
+                Ok(
+                    hyper_util::client::legacy::Client::builder(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .build(https),
                 )
-                .build(https))
             })
             .as_ref()
             .map_err(Clone::clone)
@@ -239,7 +241,12 @@ impl GcpKms {
 
     /// The access token, from the first credential source that applies.
     async fn token(&self) -> Result<Zeroizing<String>, String> {
-        if let Some(t) = self.token.lock().map_err(|_| "token cache poisoned")?.as_ref() {
+        if let Some(t) = self
+            .token
+            .lock()
+            .map_err(|_| "token cache poisoned")?
+            .as_ref()
+        {
             return Ok(t.clone());
         }
         let t = self.fetch_token().await?;
@@ -274,10 +281,13 @@ impl GcpKms {
         let sa: serde_json::Value =
             serde_json::from_slice(&raw).map_err(|_| format!("{what}: not valid JSON"))?;
         if sa["type"].as_str() != Some("service_account") {
-            return Err(format!("{what}: not a service-account key (\"type\": \"service_account\")"));
+            return Err(format!(
+                "{what}: not a service-account key (\"type\": \"service_account\")"
+            ));
         }
         let field = |k: &str| {
-            sa[k].as_str()
+            sa[k]
+                .as_str()
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| format!("{what}: missing \"{k}\""))
         };
@@ -334,21 +344,41 @@ impl GcpKms {
     }
 
     /// One `:encrypt` / `:decrypt` call; returns the named base64 field of the answer.
-    fn call(&self, resource_id: &str, verb: &str, field: &str, value: &str) -> Result<Zeroizing<String>, KmsError> {
+    fn call(
+        &self,
+        resource_id: &str,
+        verb: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<Zeroizing<String>, KmsError> {
         let err = |r: String| KmsError::new(resource_id, r);
         if !valid_resource_id(resource_id) {
             return Err(err(
-                "not a Cloud KMS key resource id (projects/P/locations/L/keyRings/R/cryptoKeys/K)".into(),
+                "not a Cloud KMS key resource id (projects/P/locations/L/keyRings/R/cryptoKeys/K)"
+                    .into(),
             ));
         }
-        let in_field = if verb == "encrypt" { "plaintext" } else { "ciphertext" };
-        let body = Zeroizing::new(serde_json::json!({ in_field: value }).to_string().into_bytes());
+        let in_field = if verb == "encrypt" {
+            "plaintext"
+        } else {
+            "ciphertext"
+        };
+        let body = Zeroizing::new(
+            serde_json::json!({ in_field: value })
+                .to_string()
+                .into_bytes(),
+        );
         let url = format!("{}/v1/{resource_id}:{verb}", self.endpoint);
         rt::block_on(async {
             let token = self.token().await.map_err(err)?;
             let auth = Zeroizing::new(format!("Bearer {}", token.as_str()));
             let (s, b) = self
-                .send("POST", &url, &[("authorization", auth.as_str())], Some(("application/json", body.to_vec())))
+                .send(
+                    "POST",
+                    &url,
+                    &[("authorization", auth.as_str())],
+                    Some(("application/json", body.to_vec())),
+                )
                 .await
                 .map_err(err)?;
             if !(200..300).contains(&s) {
@@ -424,8 +454,7 @@ fn token_from(status: u16, body: &[u8]) -> Result<Zeroizing<String>, String> {
 /// Whether this looks like a Google Cloud machine (DMI product name), so that the
 /// metadata server is worth asking.
 fn on_gce() -> bool {
-    std::fs::read_to_string("/sys/class/dmi/id/product_name")
-        .is_ok_and(|s| s.contains("Google"))
+    std::fs::read_to_string("/sys/class/dmi/id/product_name").is_ok_and(|s| s.contains("Google"))
 }
 
 fn gcloud_token() -> Result<Zeroizing<String>, String> {
@@ -439,7 +468,9 @@ fn gcloud_token() -> Result<Zeroizing<String>, String> {
         })?;
     let t = Zeroizing::new(String::from_utf8_lossy(&out.stdout).trim().to_owned());
     if !out.status.success() || t.is_empty() {
-        return Err("`gcloud auth print-access-token` gave no token (run `gcloud auth login`)".into());
+        return Err(
+            "`gcloud auth print-access-token` gave no token (run `gcloud auth login`)".into(),
+        );
     }
     Ok(t)
 }
@@ -450,10 +481,16 @@ mod tests {
 
     #[test]
     fn resource_ids_are_checked() {
-        assert!(valid_resource_id("projects/p-1/locations/global/keyRings/r/cryptoKeys/k_1"));
+        assert!(valid_resource_id(
+            "projects/p-1/locations/global/keyRings/r/cryptoKeys/k_1"
+        ));
         assert!(!valid_resource_id("projects/p/locations/global/keyRings/r"));
-        assert!(!valid_resource_id("projects/p/locations/global/keyRings/r/cryptoKeys/k/../x"));
-        assert!(!valid_resource_id("projects/p?x/locations/l/keyRings/r/cryptoKeys/k"));
+        assert!(!valid_resource_id(
+            "projects/p/locations/global/keyRings/r/cryptoKeys/k/../x"
+        ));
+        assert!(!valid_resource_id(
+            "projects/p?x/locations/l/keyRings/r/cryptoKeys/k"
+        ));
     }
 
     #[test]

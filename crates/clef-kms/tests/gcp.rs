@@ -9,8 +9,8 @@
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -60,7 +60,8 @@ fn respond(s: &mut TcpStream, status: u16, body: &str) {
 fn gerror(code: u16, status: &str, message: &str) -> (u16, String) {
     (
         code,
-        serde_json::json!({"error": {"code": code, "message": message, "status": status}}).to_string(),
+        serde_json::json!({"error": {"code": code, "message": message, "status": status}})
+            .to_string(),
     )
 }
 
@@ -70,7 +71,11 @@ fn seal(name: &str, pt: &[u8]) -> Vec<u8> {
     let mut out = b"CK1:".to_vec();
     out.extend_from_slice(&(name.len() as u32).to_be_bytes());
     out.extend_from_slice(name.as_bytes());
-    out.extend(pt.iter().enumerate().map(|(i, b)| b ^ pad[i % pad.len()] ^ 0x5a));
+    out.extend(
+        pt.iter()
+            .enumerate()
+            .map(|(i, b)| b ^ pad[i % pad.len()] ^ 0x5a),
+    );
     out
 }
 
@@ -90,7 +95,13 @@ fn open(name: &str, ct: &[u8]) -> Option<Vec<u8>> {
     )
 }
 
-fn handle(st: &State, method: &str, path: &str, headers: &[(String, String)], body: &[u8]) -> (u16, String) {
+fn handle(
+    st: &State,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, String) {
     st.requests.fetch_add(1, Ordering::SeqCst);
     if st
         .fail_next
@@ -122,7 +133,10 @@ fn handle(st: &State, method: &str, path: &str, headers: &[(String, String)], bo
         }
         let parts: Vec<&str> = assertion.split('.').collect();
         if parts.len() != 3 {
-            return (400, r#"{"error":"invalid_grant","error_description":"bad JWT"}"#.into());
+            return (
+                400,
+                r#"{"error":"invalid_grant","error_description":"bad JWT"}"#.into(),
+            );
         }
         let sig = B64URL.decode(parts[2]).unwrap_or_default();
         let key = ring::signature::UnparsedPublicKey::new(
@@ -133,12 +147,17 @@ fn handle(st: &State, method: &str, path: &str, headers: &[(String, String)], bo
             .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
             .is_err()
         {
-            return (400, r#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#.into());
+            return (
+                400,
+                r#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#.into(),
+            );
         }
         let claims: serde_json::Value =
-            serde_json::from_slice(&B64URL.decode(parts[1]).unwrap_or_default()).unwrap_or_default();
+            serde_json::from_slice(&B64URL.decode(parts[1]).unwrap_or_default())
+                .unwrap_or_default();
         let header: serde_json::Value =
-            serde_json::from_slice(&B64URL.decode(parts[0]).unwrap_or_default()).unwrap_or_default();
+            serde_json::from_slice(&B64URL.decode(parts[0]).unwrap_or_default())
+                .unwrap_or_default();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -146,32 +165,45 @@ fn handle(st: &State, method: &str, path: &str, headers: &[(String, String)], bo
         let ok = header["alg"] == "RS256"
             && claims["iss"] == "clef-test@p1.iam.gserviceaccount.com"
             && claims["aud"] == st.token_uri.as_str()
-            && claims["scope"]
-                .as_str()
-                .is_some_and(|s| s.split(' ').any(|x| x == "https://www.googleapis.com/auth/cloudkms"))
-            && claims["exp"].as_u64().is_some_and(|e| e > now && e <= now + 3600 + 5);
+            && claims["scope"].as_str().is_some_and(|s| {
+                s.split(' ')
+                    .any(|x| x == "https://www.googleapis.com/auth/cloudkms")
+            })
+            && claims["exp"]
+                .as_u64()
+                .is_some_and(|e| e > now && e <= now + 3600 + 5);
         if !ok {
-            return (400, r#"{"error":"invalid_grant","error_description":"bad claims"}"#.into());
+            return (
+                400,
+                r#"{"error":"invalid_grant","error_description":"bad claims"}"#.into(),
+            );
         }
-        return (200, format!(r#"{{"access_token":"{TOKEN}","expires_in":3599,"token_type":"Bearer"}}"#));
+        return (
+            200,
+            format!(r#"{{"access_token":"{TOKEN}","expires_in":3599,"token_type":"Bearer"}}"#),
+        );
     }
     if method == "GET" && path == "/computeMetadata/v1/instance/service-accounts/default/token" {
         if header("metadata-flavor") != Some("Google") {
             return (403, "missing Metadata-Flavor".into());
         }
-        return (200, format!(r#"{{"access_token":"{TOKEN}","expires_in":3599,"token_type":"Bearer"}}"#));
+        return (
+            200,
+            format!(r#"{{"access_token":"{TOKEN}","expires_in":3599,"token_type":"Bearer"}}"#),
+        );
     }
-    let Some((name, verb)) = path
-        .strip_prefix("/v1/")
-        .and_then(|p| p.rsplit_once(':'))
-    else {
+    let Some((name, verb)) = path.strip_prefix("/v1/").and_then(|p| p.rsplit_once(':')) else {
         return gerror(404, "NOT_FOUND", "no such method");
     };
     if method != "POST" {
         return gerror(404, "NOT_FOUND", "no such method");
     }
     if header("authorization") != Some(&format!("Bearer {TOKEN}")) {
-        return gerror(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.");
+        return gerror(
+            401,
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials.",
+        );
     }
     if header("content-type") != Some("application/json") {
         return gerror(400, "INVALID_ARGUMENT", "expected JSON");
@@ -180,7 +212,14 @@ fn handle(st: &State, method: &str, path: &str, headers: &[(String, String)], bo
         return gerror(
             403,
             "PERMISSION_DENIED",
-            &format!("Permission 'cloudkms.cryptoKeyVersions.useTo{}' denied on resource '{name}' (or it may not exist).", if verb == "encrypt" { "Encrypt" } else { "Decrypt" }),
+            &format!(
+                "Permission 'cloudkms.cryptoKeyVersions.useTo{}' denied on resource '{name}' (or it may not exist).",
+                if verb == "encrypt" {
+                    "Encrypt"
+                } else {
+                    "Decrypt"
+                }
+            ),
         );
     }
     if !st.keys.contains(name) {
@@ -193,7 +232,11 @@ fn handle(st: &State, method: &str, path: &str, headers: &[(String, String)], bo
     match verb {
         "encrypt" => {
             let Some(pt) = req["plaintext"].as_str().and_then(|p| B64.decode(p).ok()) else {
-                return gerror(400, "INVALID_ARGUMENT", "Invalid value at 'plaintext' (TYPE_BYTES)");
+                return gerror(
+                    400,
+                    "INVALID_ARGUMENT",
+                    "Invalid value at 'plaintext' (TYPE_BYTES)",
+                );
             };
             (
                 200,
@@ -208,14 +251,23 @@ fn handle(st: &State, method: &str, path: &str, headers: &[(String, String)], bo
         }
         "decrypt" => {
             let Some(ct) = req["ciphertext"].as_str().and_then(|p| B64.decode(p).ok()) else {
-                return gerror(400, "INVALID_ARGUMENT", "Invalid value at 'ciphertext' (TYPE_BYTES)");
+                return gerror(
+                    400,
+                    "INVALID_ARGUMENT",
+                    "Invalid value at 'ciphertext' (TYPE_BYTES)",
+                );
             };
             match open(name, &ct) {
                 Some(pt) => (
                     200,
-                    serde_json::json!({"plaintext": B64.encode(pt), "usedPrimary": true}).to_string(),
+                    serde_json::json!({"plaintext": B64.encode(pt), "usedPrimary": true})
+                        .to_string(),
                 ),
-                None => gerror(400, "INVALID_ARGUMENT", "Decryption failed: the ciphertext is invalid."),
+                None => gerror(
+                    400,
+                    "INVALID_ARGUMENT",
+                    "Decryption failed: the ciphertext is invalid.",
+                ),
             }
         }
         _ => gerror(404, "NOT_FOUND", "no such method"),
@@ -229,7 +281,10 @@ fn serve(mut s: TcpStream, st: &State) {
         return;
     }
     let mut it = line.split_whitespace();
-    let (method, path) = (it.next().unwrap_or("").to_owned(), it.next().unwrap_or("").to_owned());
+    let (method, path) = (
+        it.next().unwrap_or("").to_owned(),
+        it.next().unwrap_or("").to_owned(),
+    );
     let mut headers = Vec::new();
     loop {
         let mut h = String::new();
@@ -258,7 +313,14 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let pem_path = dir.path().join("key.pem");
         let ok = std::process::Command::new("openssl")
-            .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+            ])
             .arg(&pem_path)
             .stderr(std::process::Stdio::null())
             .status()
@@ -266,7 +328,11 @@ impl Server {
         assert!(ok.success());
         let pem = std::fs::read_to_string(&pem_path).unwrap();
         let der = B64
-            .decode(pem.lines().filter(|l| !l.starts_with("-----")).collect::<String>())
+            .decode(
+                pem.lines()
+                    .filter(|l| !l.starts_with("-----"))
+                    .collect::<String>(),
+            )
             .unwrap();
         let kp = ring::signature::RsaKeyPair::from_pkcs8(&der).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -337,9 +403,18 @@ fn service_account_jwt_is_exchanged_once_and_keys_round_trip() {
     assert!(B64.decode(&st.enc).unwrap().starts_with(b"CK1:"));
     assert_eq!(&kms.unwrap_stanza(&stanza).unwrap()[..], &[9u8; 32]);
     assert_eq!(&kms.unwrap_stanza(&stanza).unwrap()[..], &[9u8; 32]);
-    assert_eq!(srv.token_requests.load(Ordering::SeqCst), 1, "token cached for the run");
-    let clef_doc::Value::Map(b) = stanza else { panic!("a stanza is a map") };
-    assert_eq!(b.keys().collect::<Vec<_>>(), ["resource_id", "created_at", "enc"]);
+    assert_eq!(
+        srv.token_requests.load(Ordering::SeqCst),
+        1,
+        "token cached for the run"
+    );
+    let clef_doc::Value::Map(b) = stanza else {
+        panic!("a stanza is a map")
+    };
+    assert_eq!(
+        b.keys().collect::<Vec<_>>(),
+        ["resource_id", "created_at", "enc"]
+    );
 }
 
 #[test]
@@ -365,14 +440,19 @@ fn errors_name_the_resource_and_the_google_status() {
     // a ciphertext of another key
     let stanza = kms.wrap_stanza(&template(KEY), &[1; 32]).unwrap();
     let mut st = GcpStanza::from_value(&stanza).unwrap();
-    st.enc = B64.encode(seal("projects/x/locations/l/keyRings/r/cryptoKeys/k", &[1; 32]));
+    st.enc = B64.encode(seal(
+        "projects/x/locations/l/keyRings/r/cryptoKeys/k",
+        &[1; 32],
+    ));
     let e = kms.unwrap_stanza(&st.to_value()).unwrap_err();
     assert!(e.reason.starts_with("INVALID_ARGUMENT (400)"), "{e}");
     let bad = srv.kms(GcpAuth::Token(Zeroizing::new("wrong".into())));
     let e = bad.unwrap_stanza(&stanza).unwrap_err();
     assert!(e.reason.starts_with("UNAUTHENTICATED (401)"), "{e}");
     assert!(!e.to_string().contains("wrong"), "no token in errors");
-    let e = kms.wrap_stanza(&template("projects/p1/keyRings/r"), &[1; 32]).unwrap_err();
+    let e = kms
+        .wrap_stanza(&template("projects/p1/keyRings/r"), &[1; 32])
+        .unwrap_err();
     assert!(e.reason.contains("not a Cloud KMS key resource id"), "{e}");
 }
 
@@ -383,9 +463,17 @@ fn transient_failures_are_retried_and_dead_endpoints_fail_fast() {
     srv.fail_next.store(2, Ordering::SeqCst);
     let before = srv.requests.load(Ordering::SeqCst);
     kms.wrap_stanza(&template(KEY), &[1; 32]).unwrap();
-    assert_eq!(srv.requests.load(Ordering::SeqCst) - before, 3, "two 503s then success");
+    assert_eq!(
+        srv.requests.load(Ordering::SeqCst) - before,
+        3,
+        "two 503s then success"
+    );
 
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dead = GcpKms::new(
         &format!("http://127.0.0.1:{port}"),
         GcpAuth::Token(Zeroizing::new(TOKEN.into())),
@@ -400,14 +488,25 @@ fn transient_failures_are_retried_and_dead_endpoints_fail_fast() {
 #[test]
 fn credential_sources_are_chosen_in_order() {
     let env = |pairs: &'static [(&'static str, &'static str)]| {
-        move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
     };
     assert!(matches!(
-        GcpAuth::select(env(&[("GOOGLE_OAUTH_ACCESS_TOKEN", "t"), ("GOOGLE_APPLICATION_CREDENTIALS", "/sa.json")])),
+        GcpAuth::select(env(&[
+            ("GOOGLE_OAUTH_ACCESS_TOKEN", "t"),
+            ("GOOGLE_APPLICATION_CREDENTIALS", "/sa.json")
+        ])),
         GcpAuth::Token(_)
     ));
     assert!(matches!(
-        GcpAuth::select(env(&[("GOOGLE_APPLICATION_CREDENTIALS", "/sa.json"), ("GCE_METADATA_HOST", "127.0.0.1:1")])),
+        GcpAuth::select(env(&[
+            ("GOOGLE_APPLICATION_CREDENTIALS", "/sa.json"),
+            ("GCE_METADATA_HOST", "127.0.0.1:1")
+        ])),
         GcpAuth::ServiceAccount(_)
     ));
     assert!(matches!(
