@@ -228,7 +228,7 @@ fn inspect(a: SourceArgs) -> Result<(), CliError> {
 
 /// Decoded length of padded base64 text (None when the length is impossible).
 fn base64_len(s: &str) -> Option<usize> {
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return None;
     }
     let pad = s.bytes().rev().take_while(|&b| b == b'=').count();
