@@ -313,8 +313,8 @@ mod tests {
             false,
         );
         let d = access.drift(&meta);
-        assert_eq!(d.foreign, [b.clone()]);
-        assert_eq!(d.missing, [a.clone()]);
+        assert_eq!(d.foreign, std::slice::from_ref(&b));
+        assert_eq!(d.missing, std::slice::from_ref(&a));
         assert!(d.grants_extra());
         meta.key_groups[0].age = vec![
             AgeKey {
@@ -328,7 +328,7 @@ mod tests {
         ];
         meta.rule = CryptRule::EncryptedRegex("^NOTHING$".into());
         let d = access.drift(&meta);
-        assert_eq!(d.duplicated, [a.clone()]);
+        assert_eq!(d.duplicated, std::slice::from_ref(&a));
         assert!(d.foreign.is_empty() && d.missing.is_empty());
         assert_eq!(
             d.crypt,
