@@ -222,7 +222,6 @@ pub fn run(a: SopsArgs) -> Result<(), CliError> {
 
 /// `clef sops` subcommands.
 // Parsed once per process: the size of the largest variant does not matter.
-#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 #[allow(clippy::large_enum_variant)] // parsed once per run; the size does not matter
 pub enum SopsCmd {
