@@ -131,11 +131,9 @@ fn an_unreachable_kms_fails_within_the_time_bound() {
     let took = start.elapsed();
     assert_eq!(err.key, arn);
     assert!(err.reason.contains("cannot reach AWS KMS"), "{err}");
+    // the bound a hook or merge driver relies on (the backoff itself is
+    // jittered, so no lower bound: a refused connection can retry in ms)
     assert!(took < std::time::Duration::from_secs(6), "took {took:?}");
-    assert!(
-        took > std::time::Duration::from_millis(100),
-        "retried with backoff: {took:?}"
-    );
 }
 
 fn keyring() -> Keyring {
