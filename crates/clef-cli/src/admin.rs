@@ -180,7 +180,7 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
     let root = repo::start_dir(dir)?;
     let root = std::fs::canonicalize(&root)
         .map_err(|e| CliError::new(code::READ, format!("{}: {}", root.display(), e.kind())))?;
-    if repo::git(&root, &["rev-parse", "--is-inside-work-tree"]).is_none() {
+    if clef_git::worktree::stdout_if_ok(&root, &["rev-parse", "--is-inside-work-tree"]).is_none() {
         return Err(CliError::new(
             code::USAGE,
             format!(
@@ -860,7 +860,7 @@ fn on_path(bin: &str) -> Option<PathBuf> {
 /// Runs `clef doctor`: one line per check, exit 1 if any failed.
 pub fn doctor(dir: Option<&Path>, a: DoctorArgs) -> Result<(), CliError> {
     let mut checks: Vec<Check> = Vec::new();
-    let git_v = repo::git(Path::new("."), &["--version"]);
+    let git_v = clef_git::worktree::stdout_if_ok(Path::new("."), &["--version"]);
     checks.push(Check {
         name: "git",
         ok: git_v.is_some(),
@@ -994,7 +994,9 @@ pub fn doctor(dir: Option<&Path>, a: DoctorArgs) -> Result<(), CliError> {
                 fix: Some("run clef doctor inside a git work tree".into()),
             }),
         }
-        let ignored = repo::git(root, &["check-ignore", "-q", local::CONFIG_PATH]).is_some();
+        let ignored =
+            clef_git::worktree::stdout_if_ok(root, &["check-ignore", "-q", local::CONFIG_PATH])
+                .is_some();
         checks.push(Check {
             name: ".gitignore",
             ok: ignored,

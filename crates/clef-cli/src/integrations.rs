@@ -97,16 +97,19 @@ pub enum MergeCmd {
 }
 
 fn format_of(file: &Path) -> Result<clef_sops::Format, CliError> {
-    match clef_merge::driver::kind_of(file) {
-        Ok(clef_merge::driver::Kind::Sops(f)) => Ok(f),
-        Ok(clef_merge::driver::Kind::Sidecar) => Err(CliError::new(
+    match clef_core::classify::merge_kind(file) {
+        Some(clef_core::classify::MergeKind::Sops(f)) => Ok(f),
+        Some(clef_core::classify::MergeKind::Sidecar) => Err(CliError::new(
             code::USAGE,
             format!(
                 "{}: sidecars merge without conflicts on keys; fix it by hand or check it out from one side",
                 file.display()
             ),
         )),
-        Err(e) => Err(CliError::new(code::USAGE, e.to_string())),
+        None => Err(CliError::new(
+            code::USAGE,
+            clef_merge::DriverError::UnknownFormat(file.to_path_buf()).to_string(),
+        )),
     }
 }
 
@@ -116,11 +119,15 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
     match cmd {
         MergeCmd::Status { files, json } => {
             let files = if files.is_empty() {
-                let out = repo::git(&start, &["diff", "--name-only", "--diff-filter=U", "-z"])
-                    .unwrap_or_default();
-                let top = repo::git(&start, &["rev-parse", "--show-toplevel"])
-                    .map(|o| PathBuf::from(String::from_utf8_lossy(&o).trim()))
-                    .unwrap_or(start.clone());
+                let out = clef_git::worktree::stdout_if_ok(
+                    &start,
+                    &["diff", "--name-only", "--diff-filter=U", "-z"],
+                )
+                .unwrap_or_default();
+                let top =
+                    clef_git::worktree::stdout_if_ok(&start, &["rev-parse", "--show-toplevel"])
+                        .map(|o| PathBuf::from(String::from_utf8_lossy(&o).trim()))
+                        .unwrap_or(start.clone());
                 out.split(|b| *b == 0)
                     .filter(|s| !s.is_empty())
                     .map(|s| top.join(String::from_utf8_lossy(s).as_ref()))
@@ -134,8 +141,8 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
             let mut rows = Vec::new();
             let mut text = String::new();
             for f in files.iter().filter(|f| {
-                clef_merge::driver::kind_of(f)
-                    .is_ok_and(|k| !matches!(k, clef_merge::driver::Kind::Sidecar))
+                clef_core::classify::merge_kind(f)
+                    .is_some_and(|k| !matches!(k, clef_core::classify::MergeKind::Sidecar))
             }) {
                 let format = format_of(f)?;
                 let bytes = std::fs::read(f).map_err(|e| {
@@ -242,7 +249,7 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                if repo::git(dir, &["add", "--", &name]).is_none() {
+                if clef_git::worktree::stdout_if_ok(dir, &["add", "--", &name]).is_none() {
                     return Err(CliError::new(
                         code::GENERIC,
                         format!(

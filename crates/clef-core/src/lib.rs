@@ -6,6 +6,8 @@
 //! * [`sidecar`]: the plaintext `.clef-meta.yaml` bookkeeping (pending
 //!   placeholders, rotation records).
 //! * [`cell`]: reading and writing a cell together with its sidecar.
+//! * [`classify`]: what a path is (cell, sidecar, other SOPS file, other).
+//! * [`conflict`]: is this a conflict document (the one predicate).
 //! * [`access`]: who may read a cell (the access list) and how a cell's
 //!   `sops` block drifts from it.
 //! * [`recipients`]: editing the recipient lists.
@@ -19,6 +21,8 @@
 
 pub mod access;
 pub mod cell;
+pub mod classify;
+pub mod conflict;
 pub mod lint;
 pub mod local;
 pub mod locate;
