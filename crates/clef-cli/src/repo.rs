@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use clef_core::lock::WriteLock;
 use clef_core::{Cell, Manifest};
 use clef_sops::Keyring;
 
@@ -70,75 +71,10 @@ impl Repo {
         ))
     }
 
-    /// Refuses to write `cell` while a merge, rebase, cherry-pick or revert is
-    /// in progress, unless git lists the cell as unmerged (then the write is
-    /// part of resolving it).
-    ///
-    /// Returns the repository's write lock: one clef writer at a time, so
-    /// concurrent `set`s cannot lose each other's keys.
+    /// The edit session's guard ([`clef_core::lock::check_writable`]): no
+    /// write to a cell outside a merge in progress, one writer at a time.
     pub fn check_writable(&self, cells: &[&Cell]) -> Result<WriteLock, CliError> {
-        let Some(op) = clef_git::worktree::in_progress(&self.root) else {
-            return WriteLock::acquire(&self.root);
-        };
-        for c in cells {
-            if !clef_git::worktree::is_unmerged(&self.root, &c.file) {
-                return Err(CliError::new(
-                    code::REFUSED,
-                    format!(
-                        "{}: refusing to write while a {op} is in progress (the cell is not part of the conflict); finish or abort the {op} first",
-                        c.file.display()
-                    ),
-                ));
-            }
-        }
-        WriteLock::acquire(&self.root)
-    }
-}
-
-/// `<git dir>/clef.lock` (or `.clef/clef.lock` outside git), removed on drop.
-/// An empty marker file: it holds no data.
-pub struct WriteLock(PathBuf);
-
-impl WriteLock {
-    fn acquire(root: &Path) -> Result<WriteLock, CliError> {
-        let dir = clef_git::worktree::git_dir(root).unwrap_or_else(|| root.join(".clef"));
-        let path = dir.join("clef.lock");
-        // Up to ~10 s: other writers finish in milliseconds.
-        for _ in 0..400 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(_) => return Ok(WriteLock(path)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    std::thread::sleep(std::time::Duration::from_millis(25))
-                }
-                Err(e) => {
-                    return Err(CliError::new(
-                        code::WRITE,
-                        format!(
-                            "{}: cannot create the write lock: {}",
-                            path.display(),
-                            e.kind()
-                        ),
-                    ));
-                }
-            }
-        }
-        Err(CliError::new(
-            code::REFUSED,
-            format!(
-                "{}: another clef command is writing; if none is running, delete this lock file",
-                path.display()
-            ),
-        ))
-    }
-}
-
-impl Drop for WriteLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        Ok(clef_core::lock::check_writable(&self.root, cells)?)
     }
 }
 

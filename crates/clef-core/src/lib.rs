@@ -14,6 +14,8 @@
 //! * [`schema`]: namespace schemas (checked without ever printing values).
 //! * [`lint`]: the repository health check.
 //! * [`service`]: service identities: scope, lookup, validation.
+//! * [`exit`]: the exit codes of `clef` and its help table.
+//! * [`lock`]: the edit session's guard (write lock, no write mid-merge).
 //! * [`local`]: the per-developer `.clef/config.yaml` and the identity it names.
 //!
 //! Errors carry file names, key names and reasons, never secret values.
@@ -23,9 +25,11 @@ pub mod access;
 pub mod cell;
 pub mod classify;
 pub mod conflict;
+pub mod exit;
 pub mod lint;
 pub mod local;
 pub mod locate;
+pub mod lock;
 pub mod manifest;
 pub mod matrix;
 pub mod recipients;
