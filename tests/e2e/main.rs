@@ -3,6 +3,7 @@
 //! test command does it).
 
 mod access;
+mod agent;
 mod bad_input;
 mod cli_bad_input;
 mod cli_merge;
