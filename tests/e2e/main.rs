@@ -7,6 +7,7 @@
 )]
 
 mod access;
+mod agent;
 mod bad_input;
 mod cli_bad_input;
 mod cli_merge;
