@@ -13,8 +13,8 @@
 //! | `github-pat`, `github-oauth-token`, `github-user-to-server-token`, `github-server-to-server-token`, `github-refresh-token` (40 characters) | the last 6 characters are the base62 (`0-9A-Za-z`) CRC-32 (IEEE) of the 30-character body after `gh?_` | GitHub, "Behind GitHub's new authentication token formats" (2021-04-05) |
 //! | `npm-access-token` | the same scheme after `npm_` | npm, "Announcing npm's new access token format" (2021-09-23) |
 //! | `age-secret-key` | the Bech32 checksum (BIP-173) over the HRP `age-secret-key-` and a 32-byte key | age specification (C2SP age.md), BIP-173 |
-//! | `pypi-upload-token` | the body is base64url of a version-2 macaroon whose location is `pypi.org` | PyPI help, "API tokens"; libmacaroons v2 format |
-//! | `jwt` | the header is base64url JSON naming an `alg` | RFC 7519 / RFC 7515 |
+//! | `pypi-upload-token` | the body is base64url of a version-2 macaroon whose location is `pypi.org` (structure only: a broken one is `Invalid`, a well-formed one gets no verdict) | PyPI help, "API tokens"; libmacaroons v2 format |
+//! | `jwt` | the header is base64url JSON naming an `alg` (structure only, as for PyPI) | RFC 7519 / RFC 7515 |
 //!
 //! Slack, Stripe, AWS and most others document no checksum; their findings
 //! carry none.
@@ -49,8 +49,10 @@ pub fn verify(rule: &str, secret: &str) -> Option<Checksum> {
             base62_crc32(&b[4..34]).as_bytes() == &b[34..]
         }
         "age-secret-key" => age_bech32(secret),
-        "pypi-upload-token" => pypi_macaroon(secret),
-        "jwt" => jwt_header(secret),
+        // structure, not a checksum: anyone can write a well-formed one, so
+        // it can only say "not issued" (broken structure), never "issued"
+        "pypi-upload-token" if !pypi_macaroon(secret) => false,
+        "jwt" if !jwt_header(secret) => false,
         _ => return None,
     };
     Some(if ok {
@@ -270,7 +272,7 @@ mod tests {
         mac.extend_from_slice(body(5, 60).as_bytes());
         let good = format!("pypi-{}", b64(&mac));
         assert!(good.starts_with("pypi-AgEIcHlwaS5vcmc"));
-        assert_eq!(verify("pypi-upload-token", &good), Some(Checksum::Valid));
+        assert_eq!(verify("pypi-upload-token", &good), None);
         let bad = format!("pypi-AgEIcHlwaS5vcmc{}", body(6, 80));
         assert_eq!(verify("pypi-upload-token", &bad), Some(Checksum::Invalid));
 
@@ -280,7 +282,7 @@ mod tests {
             b64(br#"{"sub":"1"}"#),
             body(7, 43)
         );
-        assert_eq!(verify("jwt", &jwt), Some(Checksum::Valid));
+        assert_eq!(verify("jwt", &jwt), None);
         let fake = format!("eyJ{}.eyJ{}.{}", body(8, 20), body(9, 20), body(10, 30));
         assert_eq!(verify("jwt", &fake), Some(Checksum::Invalid));
     }
