@@ -21,3 +21,4 @@ mod service_identities;
 mod sops_cli;
 mod sops_dropin;
 mod sops_interop;
+mod sops_stores;
