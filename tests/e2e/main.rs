@@ -26,3 +26,4 @@ mod service_identities;
 mod sops_cli;
 mod sops_dropin;
 mod sops_interop;
+mod sops_stores;
