@@ -427,10 +427,6 @@ fn bad_artifacts_fail_with_the_reference_exit_codes() {
             "invalid signing key",
         ),
         (
-            vec!["pack", "gw", "production", "-b", "s3://b/k"],
-            "needs the AWS support",
-        ),
-        (
             vec!["pack", "gw", "production", "-b", "s3://b"],
             "not an s3://bucket/key URL",
         ),
