@@ -5,10 +5,11 @@
 //! Manager and Parameter Store backends (64 KiB check, prune, nothing
 //! delivered on error).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use crate::cli_support::{Dev, World, stderr};
+use crate::pack_artifact::{PAYLOAD_PY, python};
 use clef_e2e::aws::{Moto, json_str, unique};
 use clef_e2e::{TestKey, run};
 
@@ -89,13 +90,7 @@ impl Aws {
 
     /// Python (boto3 + cryptography, pointed at moto) running `code` with `args`.
     fn py(&self, code: &str, args: &[&str]) -> String {
-        let python = std::env::var_os("CLEF_TEST_PYTHON")
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME")
-                    .map(|h| PathBuf::from(h).join(".cache/clef-test/venv/bin/python"))
-            })
-            .expect("the test venv's python");
+        let python = python().expect("the test venv's python with cryptography");
         let mut c = Command::new(python);
         self.m.env(&mut c);
         c.env("AWS_DEFAULT_REGION", clef_e2e::aws::REGION)
@@ -132,20 +127,12 @@ plain = AESGCM(dek).decrypt(iv, base64.b64decode(a["ciphertext"]) + tag, None)
 print(json.dumps(json.loads(plain), sort_keys=True))
 "#;
 
-/// The `clef-sig-v3` payload of an artifact, in Python.
-const PAYLOAD_PY: &str = r#"
-import base64, hashlib, json, os, sys, boto3
-from cryptography.hazmat.primitives.serialization import load_der_public_key
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives import hashes
-a = json.load(open(sys.argv[1]))
-e = a.get("envelope") or {}
-fields = ["clef-sig-v3", str(a["version"]), a["identity"], a["environment"], a["revision"],
-          a["packedAt"], a["ciphertextHash"], a.get("expiresAt", "")] + \
-         [e.get(k, "") for k in ("provider", "keyId", "wrappedKey", "algorithm", "iv", "authTag")]
-payload = "\n".join(fields).encode()
-kms = boto3.client("kms", endpoint_url=os.environ["MOTO"])
-"#;
+/// The `clef-sig-v3` payload of an artifact (`a`, `payload`) and a KMS client (`kms`), in Python.
+fn payload_py(rest: &str) -> String {
+    format!(
+        "{PAYLOAD_PY}\nimport os, boto3\nfrom cryptography.hazmat.primitives.asymmetric import ec\nfrom cryptography.hazmat.primitives import hashes\nkms = boto3.client(\"kms\", endpoint_url=os.environ[\"MOTO\"])\n{rest}"
+    )
+}
 
 /// Checks clef's KMS signature. Clef sends KMS `Sign` the SHA-256 digest of
 /// the payload with `MessageType: DIGEST` (what real KMS signs as is). moto
@@ -240,16 +227,10 @@ fn kms_envelope_pack_opens_in_python_and_kms_signatures_verify() {
         plain,
         r#"{"api": {"DB_URL": "postgres://canary-pw-4417@db"}, "web": {"TOKEN": "web-canary-9931"}}"#
     );
-    assert_eq!(
-        a.py(&format!("{PAYLOAD_PY}{SIG_PY}"), &[art_s, &sign_key]),
-        "ok"
-    );
+    assert_eq!(a.py(&payload_py(SIG_PY), &[art_s, &sign_key]), "ok");
     // clef envelope verifies with the public key from GetPublicKey (the
     // artifact re-signed as real KMS signs, see RESIGN_PY)
-    a.py(
-        &format!("{PAYLOAD_PY}{RESIGN_PY}"),
-        &[art_s, &sign_key, art_s],
-    );
+    a.py(&payload_py(RESIGN_PY), &[art_s, &sign_key, art_s]);
     a.ok(&["envelope", "verify", art_s, "--signer-kms-key", &sign_key]);
     let shown = a.ok(&[
         "envelope",
@@ -308,10 +289,7 @@ fn kms_envelope_pack_opens_in_python_and_kms_signatures_verify() {
         "--signing-kms-key",
         &sign_key,
     ]);
-    assert_eq!(
-        a.py(&format!("{PAYLOAD_PY}{SIG_PY}"), &[dev_s, &sign_key]),
-        "ok"
-    );
+    assert_eq!(a.py(&payload_py(SIG_PY), &[dev_s, &sign_key]), "ok");
     let t = std::fs::read_to_string(&dev).unwrap();
     assert!(
         !t.contains("\"envelope\"") && t.contains("\"ECDSA_SHA256\""),
