@@ -22,6 +22,7 @@ mod hooks_push;
 mod hooks_util;
 mod kms_sops;
 mod pack_artifact;
+mod pack_aws;
 mod service_identities;
 mod sops_cli;
 mod sops_dropin;

@@ -127,8 +127,24 @@ fn create_gives_each_environment_its_own_key_and_scope() {
     // a pack_only identity packs from the developer's access
     let o = d.ok(&["pack", "runner", "dev", "-o", "r.json", "--json"]);
     assert!(o.contains("\"keys\":[\"api__K\",\"web__K\"]"), "{o}");
-    let kms_pack = d.clef(&["pack", "runner", "production", "-o", "p.json"]);
-    assert_eq!(code(&kms_pack), 2, "{}", stderr(&kms_pack));
+    // a KMS environment with no reachable KMS: a clear error naming the key, no file
+    // (a closed loopback port as the endpoint: no traffic leaves the machine)
+    let mut c = d.cmd(clef_e2e::bin("clef"));
+    c.env("AWS_ENDPOINT_URL_KMS", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("CLEF_KMS_TIMEOUT", "3")
+        .args(["pack", "runner", "production", "-o", "p.json"]);
+    let kms_pack = clef_e2e::run(c);
+    assert_eq!(code(&kms_pack), 1, "{}", stderr(&kms_pack));
+    assert!(
+        stderr(&kms_pack).contains("AWS KMS Encrypt: arn:aws:kms:"),
+        "{}",
+        stderr(&kms_pack)
+    );
     assert!(!d.root.join("p.json").exists());
 
     // rotate one environment: the old key loses access, the new one reads

@@ -27,7 +27,7 @@ pub mod sign;
 
 pub use artifact::{Artifact, Document, Envelope, RevocationMarker};
 pub use plaintext::Plaintext;
-pub use sign::{Ed25519Signer, Signer, VerifyKey};
+pub use sign::{DigestSigner, Ed25519Signer, Signer, VerifyKey};
 
 /// What can go wrong. Never carries a secret value or key material.
 #[derive(Debug, thiserror::Error)]

@@ -99,6 +99,26 @@ impl Signer for Ed25519Signer {
     }
 }
 
+/// ECDSA P-256 signing by a service that signs SHA-256 digests (AWS KMS
+/// `Sign` with `ECDSA_SHA_256` and `MessageType: DIGEST`): the payload is
+/// hashed here and only the digest leaves the process.
+pub struct DigestSigner<F>(pub F);
+
+impl<F> Signer for DigestSigner<F>
+where
+    F: Fn(&[u8; 32]) -> Result<Vec<u8>, String>,
+{
+    fn algorithm(&self) -> &'static str {
+        "ECDSA_SHA256"
+    }
+
+    fn sign(&self, payload: &[u8]) -> Result<Vec<u8>, ArtifactError> {
+        use sha2::Digest as _;
+        let digest: [u8; 32] = sha2::Sha256::digest(payload).into();
+        (self.0)(&digest).map_err(ArtifactError::SigningKey)
+    }
+}
+
 /// A public key that verifies artifact signatures.
 #[derive(Debug, Clone)]
 pub enum VerifyKey {
@@ -112,6 +132,12 @@ impl VerifyKey {
     /// From base64 SPKI DER or PEM; the key type decides the algorithm.
     pub fn from_spki_base64(text: &str) -> Result<VerifyKey, ArtifactError> {
         let der = b64_or_pem(text).map_err(ArtifactError::VerifyKey)?;
+        VerifyKey::from_spki_der(&der)
+    }
+
+    /// From SPKI DER (what KMS `GetPublicKey` returns).
+    pub fn from_spki_der(der: &[u8]) -> Result<VerifyKey, ArtifactError> {
+        let der = der.to_vec();
         if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_der(&der) {
             return Ok(VerifyKey::Ed25519(k));
         }

@@ -42,8 +42,15 @@ pub struct KeyArgs {
     #[arg(long = "signer-key", conflicts_with = "signer_key_file")]
     pub signer_key: Option<String>,
     /// A file holding that key.
-    #[arg(long = "signer-key-file")]
+    #[arg(long = "signer-key-file", conflicts_with = "signer_kms_key")]
     pub signer_key_file: Option<PathBuf>,
+    /// An AWS KMS signing key (ARN): its public key comes from GetPublicKey.
+    #[arg(
+        long = "signer-kms-key",
+        value_name = "ARN",
+        conflicts_with = "signer_key"
+    )]
+    pub signer_kms_key: Option<String>,
 }
 
 /// `verify`.
@@ -116,7 +123,14 @@ fn load_key(k: &KeyArgs) -> Result<Option<VerifyKey>, Fail> {
                 format!("{}: cannot read: {}", p.display(), e.kind()),
             )
         })?,
-        (None, None) => return Ok(None),
+        (None, None) => {
+            return match &k.signer_kms_key {
+                Some(arn) => crate::cloud::kms_verify_key(arn)
+                    .map(Some)
+                    .map_err(|e| fail("signer_key_invalid", 1, e)),
+                None => Ok(None),
+            };
+        }
     };
     VerifyKey::from_spki_base64(text.trim())
         .map(Some)
@@ -396,9 +410,14 @@ fn decrypt(a: DecryptArgs) -> Result<(), CliError> {
         )
     })?;
     let raw = read_source(src).map_err(|f| report(src, json, f, vec![]))?;
-    let (_, p): (Artifact, _) =
-        clef_artifact::open(&raw, key.as_ref(), &ids, None, clock::now_ms())
-            .map_err(|e| report(src, json, decrypt_fail(e), vec![]))?;
+    let (_, p): (Artifact, _) = clef_artifact::open(
+        &raw,
+        key.as_ref(),
+        &ids,
+        Some(&crate::cloud::KmsWrapper::from_env()),
+        clock::now_ms(),
+    )
+    .map_err(|e| report(src, json, decrypt_fail(e), vec![]))?;
     let flat = p.flat();
     let mut keys: Vec<String> = flat.iter().map(|(k, _)| k.clone()).collect();
     keys.sort();

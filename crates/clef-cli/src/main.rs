@@ -1,6 +1,7 @@
 //! `clef`: the command people type.
 
 mod admin;
+mod cloud;
 mod envelope;
 mod error;
 mod integrations;

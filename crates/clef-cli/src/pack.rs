@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use clef_artifact::{Artifact, Ed25519Signer, Plaintext, RevocationMarker, clock, seal};
+use clef_artifact::{Artifact, Ed25519Signer, Plaintext, RevocationMarker, Signer, clock, seal};
 use clef_core::manifest::ServiceKey;
 use clef_doc::Item;
 
@@ -19,7 +19,8 @@ pub struct PackArgs {
     pub identity: String,
     /// The environment.
     pub environment: String,
-    /// Where to deliver: json-envelope (a file).
+    /// Where to deliver: json-envelope (a file), s3://bucket/key (the artifact),
+    /// aws-secrets-manager or aws-parameter-store (the values).
     #[arg(short = 'b', long = "backend", default_value = "json-envelope")]
     pub backend: String,
     /// Backend option KEY=VALUE (repeatable).
@@ -270,6 +271,39 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
+/// The signer named by the flags or the environment: Ed25519 or KMS ECDSA
+/// (for any identity: the old tool refused KMS signing for age identities).
+fn any_signer(a: &PackArgs) -> Result<Option<Box<dyn Signer>>, CliError> {
+    let kms = a
+        .signing_kms_key
+        .clone()
+        .or_else(|| repo::env("CLEF_SIGNING_KMS_KEY").filter(|v| !v.trim().is_empty()));
+    match kms {
+        Some(k) if a.signing_key.is_some() || a.signing_key_file.is_some() => {
+            let _ = k;
+            Err(usage(
+                "--signing-key and --signing-kms-key (or CLEF_SIGNING_KMS_KEY) are mutually exclusive",
+            ))
+        }
+        Some(k) => {
+            if clef_kms::AwsStanza::from_arg(&k, &[], "")
+                .region()
+                .is_none()
+            {
+                return Err(usage(format!(
+                    "--signing-kms-key '{k}': not an AWS KMS key or alias ARN"
+                )));
+            }
+            Ok(Some(Box::new(crate::cloud::kms_signer(k))))
+        }
+        None => Ok(signer(a)?.map(|s| Box::new(s) as Box<dyn Signer>)),
+    }
+}
+
+fn cloud_fail(backend: &str, e: impl std::fmt::Display) -> CliError {
+    CliError::new(code::GENERIC, format!("{backend}: {e}"))
+}
+
 /// Runs `clef pack`.
 pub fn pack(dir: Option<&Path>, a: PackArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
@@ -278,67 +312,87 @@ pub fn pack(dir: Option<&Path>, a: PackArgs) -> Result<(), CliError> {
         .service_scope(&a.identity, &a.environment)
         .map_err(|e| usage(e.to_string()))?;
     let backend = Backend::parse(&a.backend, &a.backend_opt)?;
-    if let Backend::Cloud { .. } = &backend {
-        // Check what would be delivered first (a bad option or an oversized
-        // payload is reported as such), then refuse: nothing is sent.
-        let p = plaintext(&repo, &scope.cells)?;
-        backend.check(&p)?;
-        return Err(usage(format!(
-            "backend '{}' needs the AWS support, which is not in this build; nothing was delivered",
-            a.backend
-        )));
-    }
-    if a.signing_kms_key.is_some()
-        || repo::env("CLEF_SIGNING_KMS_KEY").is_some_and(|v| !v.is_empty())
-    {
-        return Err(usage(
-            "--signing-kms-key needs the AWS support, which is not in this build; use --signing-key",
-        ));
-    }
-    let signer = signer(&a)?;
-    let recipient = match scope.key {
-        ServiceKey::Recipient(r) => r.clone(),
-        ServiceKey::Kms { provider, .. } => {
-            return Err(usage(format!(
-                "'{}' uses {provider} KMS in '{}': KMS-envelope packing needs the AWS support, which is not in this build",
-                a.identity, a.environment
-            )));
+    let signer = any_signer(&a)?;
+    let p = plaintext(&repo, &scope.cells)?;
+    // every payload check before anything is encrypted, signed or sent
+    backend.check(&p)?;
+    let now = clock::now_ms();
+    let (keys, revision, size, location) = match &backend {
+        Backend::Cloud { name, opts } if !name.starts_with("s3://") => {
+            let revision = clock::revision(now);
+            let location = deliver_values(&a, name, opts, &p, &revision)?;
+            (p.keys(), revision, 0usize, location)
+        }
+        _ => {
+            let (ct, envelope) = match scope.key {
+                ServiceKey::Recipient(r) => (
+                    seal::seal_age(r, p.to_json().as_bytes())
+                        .map_err(|e| CliError::new(code::GENERIC, e.to_string()))?,
+                    None,
+                ),
+                ServiceKey::Kms { provider, key_id } if provider == "aws" => {
+                    let w = crate::cloud::KmsWrapper::from_env();
+                    let (ct, env) = seal::seal_envelope(&w, key_id, p.to_json().as_bytes())
+                        .map_err(|e| CliError::new(code::GENERIC, e.to_string()))?;
+                    (ct, Some(env))
+                }
+                ServiceKey::Kms { provider, .. } => {
+                    return Err(usage(format!(
+                        "'{}' uses {provider} KMS in '{}': only AWS KMS envelopes are supported",
+                        a.identity, a.environment
+                    )));
+                }
+            };
+            let mut art = Artifact::new(&a.identity, &a.environment, ct, envelope, a.ttl, now);
+            if let Some(s) = &signer {
+                art.sign(s.as_ref())
+                    .map_err(|e| CliError::new(code::GENERIC, e.to_string()))?;
+            }
+            let json = art.to_json();
+            let location = match &backend {
+                Backend::Cloud { name, opts } => {
+                    let (bucket, key) = clef_artifact::delivery::s3_location(name)
+                        .map_err(|e| usage(e.to_string()))?;
+                    let region = opts
+                        .iter()
+                        .find(|(k, _)| k == "region")
+                        .map(|(_, v)| v.as_str());
+                    clef_kms::AwsApi::from_env(region)
+                        .put_object(&bucket, &key, json.as_bytes(), "application/json")
+                        .map_err(|e| cloud_fail(name, e))?;
+                    name.clone()
+                }
+                Backend::File => {
+                    let out_path = a
+                        .output
+                        .clone()
+                        .unwrap_or_else(|| packed_path(&repo.root, &a.identity, &a.environment));
+                    write_file(&out_path, json.as_bytes())?;
+                    absolute(&out_path).display().to_string()
+                }
+            };
+            (p.keys(), art.revision.clone(), json.len(), location)
         }
     };
-    let out_path = a
-        .output
-        .clone()
-        .unwrap_or_else(|| packed_path(&repo.root, &a.identity, &a.environment));
-
-    let p = plaintext(&repo, &scope.cells)?;
-    let now = clock::now_ms();
-    let ct = seal::seal_age(&recipient, p.to_json().as_bytes())
-        .map_err(|e| CliError::new(code::GENERIC, e.to_string()))?;
-    let mut art = Artifact::new(&a.identity, &a.environment, ct, None, a.ttl, now);
-    if let Some(s) = &signer {
-        art.sign(s)
-            .map_err(|e| CliError::new(code::GENERIC, e.to_string()))?;
-    }
-    let json = art.to_json();
-    write_file(&out_path, json.as_bytes())?;
-
-    let location = absolute(&out_path).display().to_string();
+    let algorithm = signer.as_ref().map(|s| s.algorithm());
     if a.json {
-        let keys = p.keys();
         out::print_str(
             &Json::Obj(vec![
                 ("identity", Json::s(&a.identity)),
                 ("environment", Json::s(&a.environment)),
                 ("keyCount", Json::Num(keys.len() as i64)),
                 ("namespaceCount", Json::Num(p.namespaces.len() as i64)),
-                ("artifactSize", Json::Num(json.len() as i64)),
-                ("revision", Json::s(&art.revision)),
+                ("artifactSize", Json::Num(size as i64)),
+                ("revision", Json::s(&revision)),
                 ("output", Json::s(&location)),
                 ("backend", Json::s(&a.backend)),
                 ("location", Json::s(&location)),
                 ("keys", Json::Arr(keys.into_iter().map(Json::s).collect())),
-                ("signed", Json::Bool(signer.is_some())),
-                ("expiresAt", Json::opt(art.expires_at.clone())),
+                ("signed", Json::Bool(algorithm.is_some())),
+                (
+                    "signatureAlgorithm",
+                    Json::opt(algorithm.map(str::to_owned)),
+                ),
             ])
             .render(),
         )
@@ -350,14 +404,79 @@ pub fn pack(dir: Option<&Path>, a: PackArgs) -> Result<(), CliError> {
             a.identity,
             a.environment,
             location,
-            art.revision,
-            if signer.is_some() {
-                ", signed Ed25519"
-            } else {
-                ", unsigned"
+            revision,
+            match algorithm {
+                Some(al) => format!(", signed {al}"),
+                None => ", unsigned".to_owned(),
             }
         ))
     }
+}
+
+/// Delivers the values themselves (Secrets Manager, Parameter Store); returns the location.
+fn deliver_values(
+    a: &PackArgs,
+    name: &str,
+    opts: &[(String, String)],
+    p: &Plaintext,
+    revision: &str,
+) -> Result<String, CliError> {
+    let get = |k: &str| opts.iter().find(|(x, _)| x == k).map(|(_, v)| v.as_str());
+    let prefix = get("prefix").unwrap_or_default();
+    let api = clef_kms::AwsApi::from_env(get("region"));
+    let tag_prefix = get("tag-prefix").unwrap_or("clef:");
+    let tags = vec![
+        (format!("{tag_prefix}identity"), a.identity.clone()),
+        (format!("{tag_prefix}environment"), a.environment.clone()),
+        (format!("{tag_prefix}revision"), revision.to_owned()),
+    ];
+    let prune = get("prune") == Some("true");
+    if name == "aws-secrets-manager" {
+        if get("mode").unwrap_or("json") == "json" {
+            let body = clef_artifact::delivery::secrets_manager_json(p)
+                .map_err(|e| usage(format!("{name}: {e}")))?;
+            let body = zeroize::Zeroizing::new(body.to_string());
+            clef_kms::deliver::secrets_manager(
+                &api,
+                &[(prefix.to_owned(), &body)],
+                &tags,
+                None,
+                None,
+            )
+            .map_err(|e| cloud_fail(name, e))?;
+        } else {
+            let prefix = prefix.trim_end_matches('/');
+            let flat = p.flat();
+            let entries: Vec<_> = flat
+                .iter()
+                .map(|(k, v)| (format!("{prefix}/{k}"), *v))
+                .collect();
+            let days = get("recovery-days")
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(30);
+            clef_kms::deliver::secrets_manager(
+                &api,
+                &entries,
+                &tags,
+                Some(prefix),
+                prune.then_some(days),
+            )
+            .map_err(|e| cloud_fail(name, e))?;
+        }
+    } else {
+        let tier = get("tier").unwrap_or("Standard");
+        let entries = clef_artifact::delivery::parameters(p, prefix, tier)
+            .map_err(|e| usage(format!("{name}: {e}")))?;
+        let o = clef_kms::deliver::ParameterOptions {
+            prefix: prefix.to_owned(),
+            kms_key_id: get("kms-key-id").map(str::to_owned),
+            tier: tier.to_owned(),
+            tags,
+            prune,
+        };
+        clef_kms::deliver::parameter_store(&api, &entries, &o).map_err(|e| cloud_fail(name, e))?;
+    }
+    Ok(format!("{name}:{prefix}"))
 }
 
 /// Runs `clef revoke`.
