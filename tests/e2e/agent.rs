@@ -1050,3 +1050,62 @@ fn sha256(b: &[u8]) -> [u8; 32] {
     }
     d
 }
+
+#[test]
+fn clef_serve_packs_in_memory_and_refuses_protected_envs() {
+    let fx = fixture();
+    fx.d.ok(&["set", "api/dev", "DB_URL", DB_URL]);
+    fx.d.ok(&["set", "web/dev", "TOKEN", WEB_TOKEN]);
+    let out = fx.dir().join("serve.out");
+    let mut c = fx.d.cmd(clef_e2e::bin("clef"));
+    c.args(["serve", "-i", "gw", "-e", "dev", "-p", "0"])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(out.with_extension("err")).unwrap());
+    let mut child = c.spawn().unwrap();
+    let t = Instant::now();
+    let text = loop {
+        let s = std::fs::read_to_string(&out).unwrap_or_default();
+        if s.contains("CLEF_AGENT_TOKEN=") {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "clef serve did not start: {s} {}",
+            std::fs::read_to_string(out.with_extension("err")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let port: u16 = text
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let token = text
+        .split("CLEF_AGENT_TOKEN=")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let host = format!("127.0.0.1:{port}");
+    let auth = format!("Bearer {token}");
+    let r = request(
+        port,
+        "GET",
+        "/v1/secrets",
+        &[("Host", &host), ("Authorization", &auth)],
+    );
+    assert_eq!((r.status, r.body.as_str()), (200, SECRETS));
+    let r = request(port, "GET", "/v1/secrets", &[("Host", &host)]);
+    assert_eq!(r.status, 401);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+
+    // production is protected (clef init's default): refused
+    let o =
+        fx.d.clef(&["serve", "-i", "gw", "-e", "production", "-p", "0"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(crate::cli_support::stderr(&o).contains("protected"));
+}

@@ -171,6 +171,21 @@ pub fn run(mut cfg: Config, exec: Option<Vec<OsString>>, debounce: Duration) -> 
     let state = Arc::new(State::new(cfg.jit(), cfg.cache_ttl, verifier));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let code = rt.block_on(async {
+        // SIGTERM/SIGINT are caught once, from the start, into a flag: a
+        // signal that arrives while the first load is still running is not lost.
+        let (term_tx, mut term_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            terminated().await;
+            term_tx.send_replace(true);
+        });
+        let mut term_rx2 = term_rx.clone();
+        let term_wait = async move |rx: &mut tokio::sync::watch::Receiver<bool>| {
+            while !*rx.borrow_and_update() {
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
         // The API is up before the first load, so /v1/health answers and
         // /v1/ready says not_loaded while the source is tried.
         let serving = if exec.is_none() {
@@ -222,7 +237,7 @@ pub fn run(mut cfg: Config, exec: Option<Vec<OsString>>, debounce: Duration) -> 
         let first = {
             let init = r.initial();
             let mut init = std::pin::pin!(init);
-            let mut term = std::pin::pin!(terminated());
+            let mut term = std::pin::pin!(term_wait(&mut term_rx));
             std::future::poll_fn(|cx| {
                 if let std::task::Poll::Ready(x) = init.as_mut().poll(cx) {
                     return std::task::Poll::Ready(Some(x));
@@ -242,7 +257,7 @@ pub fn run(mut cfg: Config, exec: Option<Vec<OsString>>, debounce: Duration) -> 
                 let code = match &exec {
                     Some(cmd) => exec::supervise(state.clone(), cmd.clone(), debounce).await,
                     None => {
-                        terminated().await;
+                        term_wait(&mut term_rx2).await;
                         0
                     }
                 };
@@ -263,4 +278,37 @@ pub fn run(mut cfg: Config, exec: Option<Vec<OsString>>, debounce: Duration) -> 
     });
     rt.shutdown_timeout(Duration::from_secs(1));
     code
+}
+
+/// Serves an already loaded `state` on 127.0.0.1:`port` (0: any free port)
+/// until SIGTERM or SIGINT: what `clef serve` runs. `ready(port)` is called
+/// once the socket listens.
+pub fn serve_until_terminated(
+    state: Arc<State>,
+    token: &str,
+    port: u16,
+    ready: impl FnOnce(u16),
+) -> Result<(), AgentError> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| {
+                AgentError::Start(format!("cannot listen on 127.0.0.1:{port}: {}", e.kind()))
+            })?;
+        let port = listener.local_addr().map_or(port, |a| a.port());
+        let app = Arc::new(server::App::new(state, token, port));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let h = tokio::spawn(server::serve(
+            listener,
+            app,
+            config::DEFAULT_MAX_CONNECTIONS,
+            stop_rx,
+        ));
+        ready(port);
+        terminated().await;
+        let _ = stop_tx.send(true);
+        let _ = h.await;
+        Ok(())
+    })
 }

@@ -11,6 +11,7 @@ mod pack;
 mod repo;
 mod secrets;
 mod self_check;
+mod serve;
 mod service;
 mod sops_cmd;
 
@@ -116,6 +117,9 @@ enum Cmd {
     /// Generate keys (`clef keygen signing`: an Ed25519 pair for signing artifacts).
     #[command(subcommand)]
     Keygen(pack::KeygenCmd),
+    /// Serve an identity's values on 127.0.0.1 with the agent's API (developer mode:
+    /// packed in memory to an ephemeral key; protected environments are refused).
+    Serve(serve::ServeArgs),
     /// Inspect, verify or decrypt a packed artifact.
     ///
     /// Exit codes: verify 0 pass, 1 error, 2 hash mismatch, 3 bad or missing signature,
@@ -178,6 +182,7 @@ fn main() {
         Cmd::Keygen(c) => pack::keygen(c),
         Cmd::Service(c) => service::run(dir, c),
         Cmd::Envelope(c) => envelope::run(c),
+        Cmd::Serve(a) => serve::serve(dir, a),
     };
     if let Err(e) = result {
         if !e.msg.is_empty() {
