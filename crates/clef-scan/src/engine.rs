@@ -647,11 +647,14 @@ impl Scanner {
         // `find` (lazy DFA) plus a hand split of the match is much cheaper
         // than capture groups (bounded backtracker) on this hot path.
         for m in generic_regex().find_iter(hay) {
-            let Some((name, val, bare)) = split_assignment(m.as_bytes()) else {
+            let Some((name, val, bare, colon)) = split_assignment(m.as_bytes()) else {
                 continue;
             };
             let val = m.start() + val.start..m.start() + val.end;
             let v = &hay[val.clone()];
+            if bare && colon && typed_decl(v, &hay[val.end..]) {
+                continue;
+            }
             // cheap rejection first: every generic value needs some entropy
             if entropy::shannon(v) < 2.0 {
                 continue;
@@ -1014,7 +1017,7 @@ fn is_lock_file(path: &str) -> bool {
 /// Split a generic-regex match `name["']? op ["']value["']` into the name,
 /// the value's byte range within the match, and whether the value was bare
 /// (unquoted).
-fn split_assignment(s: &[u8]) -> Option<(&[u8], Range<usize>, bool)> {
+fn split_assignment(s: &[u8]) -> Option<(&[u8], Range<usize>, bool, bool)> {
     let name_end = s
         .iter()
         .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')))
@@ -1042,19 +1045,37 @@ fn split_assignment(s: &[u8]) -> Option<(&[u8], Range<usize>, bool)> {
         i += 1;
     }
     let comma = s[op_start..i].contains(&b',');
+    let colon = matches!(&s[op_start..i], b":" | b"::");
     i = ws(s, i);
     if i >= s.len() {
         return None;
     }
     let q = s[i];
     if matches!(q, b'"' | b'\'' | b'`') && s.len() >= i + 2 && s[s.len() - 1] == q {
-        Some((name, i + 1..s.len() - 1, false))
+        Some((name, i + 1..s.len() - 1, false, colon))
     } else if comma {
         // `name, value` only as a call's quoted arguments:
         // System.setProperty("X_TOKEN", "…")
         None
     } else {
-        Some((name, i..s.len(), true))
+        Some((name, i..s.len(), true, colon))
+    }
+}
+
+/// A bare value after a lone `:` (or a path's `::`) that is a type or an expression, not data:
+/// Rust/C/TypeScript declarations `pub Token: D3DKMT_TOKEN_0,`,
+/// `pub const X: SOME_TYPE = 7;`, `fn f(key: PrivateKeyDer<'a>)`, and a
+/// path `Secrets::Variant`.
+/// `rest` is the text of the line after the value.
+fn typed_decl(v: &[u8], rest: &[u8]) -> bool {
+    if v.starts_with(b":") {
+        return true;
+    }
+    let rest = rest.trim_ascii_start();
+    match rest.first() {
+        Some(b',' | b';' | b'<' | b')' | b'{') => true,
+        Some(b'=') => rest.get(1) != Some(&b'='),
+        _ => false,
     }
 }
 
@@ -1394,6 +1415,9 @@ fn code_like(v: &[u8]) -> bool {
     if t.contains('(')
         || t.contains(')')
         || t.contains("::")
+        || t.starts_with("*const")
+        || t.starts_with("*mut")
+        || t.starts_with("&mut")
         || t.contains("->")
         || t.starts_with("data:")
     {
@@ -1554,6 +1578,42 @@ mod tests {
             (2, 10, 2, 50)
         );
         assert_eq!(f[0].rule, "github-pat");
+    }
+
+    #[test]
+    fn typed_declarations_are_not_values() {
+        // issue 16 noise on real crate sources (windows-sys, aws-lc-sys,
+        // rustls): a bare type or expression after `:` is code
+        for text in [
+            "pub Token: D3DKMT_PRESENTHISTORYTOKEN_0,\n",
+            "pub localCredentials: IKEEXT_CREDENTIAL1,\n",
+            "pub const DOT11_AUTH_ALGO_RSNA_PSK: DOT11_AUTH_ALGORITHM = 7i32;\n",
+            "fn from(key: PrivatePkcs1KeyDer<'a>) -> Self {\n",
+            "    check_private_key_bytes: x25519_check_private_key_bytes,\n",
+            "    password: *const u8,\n",
+            "    pub pw_passwd: *mut c_char\n",
+            "Ok(ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv })\n",
+        ] {
+            assert!(scan("src/lib.rs", text).is_empty(), "{text}");
+        }
+        assert!(typed_decl(b"KEY_TYPE_1", b" = 3;"));
+        assert!(!typed_decl(b"KEY_TYPE_1", b" == 3"));
+        assert!(!typed_decl(b"Xk9mQ2pLv8nR3wZa7TqB", b"  # prod"));
+    }
+
+    #[test]
+    fn bare_values_after_colon_still_found() {
+        // the same shapes as data: a YAML/properties value, alone on its line
+        let v = "Xk9mQ2pLv8nR3wZa7TqB";
+        for (path, text) in [
+            ("config.yaml", format!("api_token: {v}\n")),
+            ("config.yaml", format!("api_token: {v}  # prod\n")),
+            ("app.properties", format!("db.password: Pw_{v}\n")),
+            ("config.yaml", format!("auth_key: X509_{v}\n")),
+        ] {
+            let f = scan(path, &text);
+            assert_eq!(f.len(), 1, "{text}: {f:?}");
+        }
     }
 
     #[test]

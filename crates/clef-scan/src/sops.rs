@@ -1,9 +1,9 @@
 //! SOPS awareness, without decrypting anything.
 //!
 //! Whether a file is a SOPS file, and which of its values must be encrypted,
-//! is decided by the SOPS engine itself (`clef_sops`): its parser for YAML,
-//! JSON and dotenv, sops's INI layout (a `[sops]` section of flattened
-//! metadata) rebuilt into the engine's tree, and the engine's crypt rules
+//! is decided by the SOPS engine itself (`clef_sops`): its parsers for YAML,
+//! JSON, dotenv and INI (a `[sops]` section of flattened metadata), and the
+//! engine's crypt rules
 //! (`unencrypted_suffix` on any ancestor, `encrypted_suffix`, the regexes,
 //! `mac_only_encrypted`, empty values, block scalars). The text of the file is
 //! only used to *locate* what the engine reports: each leaf is found with its
@@ -217,7 +217,7 @@ fn engine_leaks(kind: Kind, text: &str) -> Leaks {
         Kind::Yaml => EncryptedFile::parse(text.as_bytes(), Format::Yaml),
         Kind::Json => EncryptedFile::parse(text.as_bytes(), Format::Json),
         Kind::Dotenv => EncryptedFile::parse(text.as_bytes(), Format::Dotenv),
-        Kind::Ini => return ini_file(text).map_or(Leaks::NotSops, |f| leaks_of(&f)),
+        Kind::Ini => EncryptedFile::parse(text.as_bytes(), Format::Ini),
     };
     match parsed {
         Ok(f) => leaks_of(&f),
@@ -269,52 +269,6 @@ fn all_paths(file: &EncryptedFile) -> HashSet<String> {
         branch(d, &mut Vec::new(), &mut out);
     }
     out
-}
-
-/// sops's INI layout rebuilt as the engine's tree: one map per section, the
-/// `[sops]` section's flattened metadata unflattened as for dotenv.
-fn ini_file(text: &str) -> Option<EncryptedFile> {
-    let mut data = Branch::new();
-    let mut flat: Vec<(String, String)> = Vec::new();
-    let mut section: Option<String> = None;
-    for line in text.lines() {
-        let t = line.trim();
-        if t.is_empty() || t.starts_with(['#', ';']) {
-            continue;
-        }
-        if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-            section = Some(name.trim().to_owned());
-            if name.trim() != "sops" {
-                data.0.push(Item::Entry(
-                    name.trim().to_owned(),
-                    Value::Map(Branch::new()),
-                ));
-            }
-            continue;
-        }
-        let Some((k, v)) = t.split_once('=') else {
-            continue;
-        };
-        let (k, v) = (k.trim().to_owned(), v.trim().to_owned());
-        match section.as_deref() {
-            Some("sops") => flat.push((k, v)),
-            Some(s) => {
-                if let Some(Value::Map(b)) = data.get_mut(s) {
-                    b.0.push(Item::Entry(k, Value::str(v)));
-                }
-            }
-            None => data.0.push(Item::Entry(k, Value::str(v))),
-        }
-    }
-    if flat.is_empty() {
-        return None;
-    }
-    let meta_v = clef_sops::metadata::unflatten_from_dotenv(&flat);
-    Some(EncryptedFile {
-        format: Format::Dotenv,
-        docs: vec![data],
-        meta: clef_sops::Metadata::from_value(&meta_v).ok()?,
-    })
 }
 
 /// Lines of `text` with their byte offsets.

