@@ -20,5 +20,6 @@ mod pack_artifact;
 mod service_identities;
 mod sops_cli;
 mod sops_dropin;
+mod sops_functional;
 mod sops_interop;
 mod sops_stores;
