@@ -71,6 +71,7 @@ echo "moto_server at $CLEF_TEST_AWS_ENDPOINT"
 # what the in-process KMS tests (crates/clef-kms/tests) need: the SDK pointed at moto with
 # dummy credentials; given to `cargo test` alone, nothing from the developer's own AWS setup
 AWS_TEST_ENV=(AWS_ENDPOINT_URL_KMS="$CLEF_TEST_AWS_ENDPOINT" AWS_ENDPOINT_URL_STS="$CLEF_TEST_AWS_ENDPOINT"
+  AWS_ENDPOINT_URL_S3="$CLEF_TEST_AWS_ENDPOINT" AWS_ENDPOINT_URL_SECRETS_MANAGER="$CLEF_TEST_AWS_ENDPOINT" AWS_ENDPOINT_URL_SSM="$CLEF_TEST_AWS_ENDPOINT"
   AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
   AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null)
 # the KMS tests must not silently skip in CI either

@@ -96,17 +96,16 @@ pub enum MergeCmd {
     },
 }
 
-fn format_of(file: &Path) -> Result<clef_sops::Format, CliError> {
-    match clef_merge::driver::kind_of(file) {
-        Ok(clef_merge::driver::Kind::Sops(f)) => Ok(f),
-        Ok(clef_merge::driver::Kind::Sidecar) => Err(CliError::new(
-            code::USAGE,
-            format!(
-                "{}: sidecars merge without conflicts on keys; fix it by hand or check it out from one side",
-                file.display()
-            ),
-        )),
-        Err(e) => Err(CliError::new(code::USAGE, e.to_string())),
+impl From<clef_merge::ops::OpError> for CliError {
+    fn from(e: clef_merge::ops::OpError) -> Self {
+        use clef_merge::ops::OpError;
+        let c = match &e {
+            OpError::Sidecar(_) | OpError::UnknownFormat(_) => code::USAGE,
+            OpError::Read { .. } => code::READ,
+            OpError::Document { .. } | OpError::Stage(_) => code::GENERIC,
+            OpError::Write { .. } => code::WRITE,
+        };
+        CliError::new(c, e.to_string())
     }
 }
 
@@ -115,72 +114,56 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
     let start = repo::start_dir(dir)?;
     match cmd {
         MergeCmd::Status { files, json } => {
-            let files = if files.is_empty() {
-                let out = repo::git(&start, &["diff", "--name-only", "--diff-filter=U", "-z"])
-                    .unwrap_or_default();
-                let top = repo::git(&start, &["rev-parse", "--show-toplevel"])
-                    .map(|o| PathBuf::from(String::from_utf8_lossy(&o).trim()))
-                    .unwrap_or(start.clone());
-                out.split(|b| *b == 0)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| top.join(String::from_utf8_lossy(s).as_ref()))
-                    .collect()
-            } else {
-                files
-                    .into_iter()
-                    .map(|f| if f.is_absolute() { f } else { start.join(f) })
-                    .collect::<Vec<_>>()
-            };
-            let mut rows = Vec::new();
-            let mut text = String::new();
-            for f in files.iter().filter(|f| {
-                clef_merge::driver::kind_of(f)
-                    .is_ok_and(|k| !matches!(k, clef_merge::driver::Kind::Sidecar))
-            }) {
-                let format = format_of(f)?;
-                let bytes = std::fs::read(f).map_err(|e| {
-                    CliError::new(
-                        code::READ,
-                        format!("{}: cannot read: {}", f.display(), e.kind()),
-                    )
-                })?;
-                let st = clef_merge::status(&bytes, format)
-                    .map_err(|e| CliError::new(code::READ, format!("{}: {e}", f.display())))?;
-                let keys: Vec<(String, String)> = st
-                    .keys
-                    .iter()
-                    .map(|k| (k.path.to_string(), format!("{:?}", k.kind())))
-                    .collect();
-                if st.is_conflict_document {
-                    text.push_str(&format!(
-                        "{}: {} conflicting key(s)\n",
-                        f.display(),
-                        keys.len()
-                    ));
-                    for (k, kind) in &keys {
-                        text.push_str(&format!("    {k}  ({kind})\n"));
-                    }
-                } else {
-                    text.push_str(&format!("{}: no conflict\n", f.display()));
+            let rows = clef_merge::ops::status(&start, files).map_err(|e| {
+                // a file that is not a conflict document clef can read is bad input
+                let read = matches!(e, clef_merge::ops::OpError::Document { .. });
+                let mut c = CliError::from(e);
+                if read {
+                    c.code = code::READ;
                 }
-                rows.push(Json::Obj(vec![
-                    ("file", Json::s(f.display().to_string())),
-                    ("conflict", Json::Bool(st.is_conflict_document)),
-                    (
-                        "keys",
-                        Json::Arr(
-                            keys.into_iter()
-                                .map(|(k, kind)| {
-                                    Json::Obj(vec![("key", Json::s(k)), ("kind", Json::s(kind))])
-                                })
-                                .collect(),
-                        ),
-                    ),
-                ]));
-            }
+                c
+            })?;
             if json {
+                let rows = rows
+                    .iter()
+                    .map(|r| {
+                        Json::Obj(vec![
+                            ("file", Json::s(r.file.display().to_string())),
+                            ("conflict", Json::Bool(r.conflict)),
+                            (
+                                "keys",
+                                Json::Arr(
+                                    r.keys
+                                        .iter()
+                                        .map(|(k, kind)| {
+                                            Json::Obj(vec![
+                                                ("key", Json::s(k.as_str())),
+                                                ("kind", Json::s(format!("{kind:?}"))),
+                                            ])
+                                        })
+                                        .collect(),
+                                ),
+                            ),
+                        ])
+                    })
+                    .collect();
                 out::print_str(&Json::Arr(rows).render())
             } else {
+                let mut text = String::new();
+                for r in &rows {
+                    if r.conflict {
+                        text.push_str(&format!(
+                            "{}: {} conflicting key(s)\n",
+                            r.file.display(),
+                            r.keys.len()
+                        ));
+                        for (k, kind) in &r.keys {
+                            text.push_str(&format!("    {k}  ({kind:?})\n"));
+                        }
+                    } else {
+                        text.push_str(&format!("{}: no conflict\n", r.file.display()));
+                    }
+                }
                 out::print_str(&text)
             }
         }
@@ -196,7 +179,7 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
             } else {
                 start.join(&file)
             };
-            let format = format_of(&path)?;
+            clef_merge::ops::conflict_format(&path)?;
             let mut choice = Choice {
                 default: None,
                 picks: Vec::new(),
@@ -216,41 +199,14 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
                 })?;
                 choice.picks.push((k, s));
             }
-            let bytes = std::fs::read(&path).map_err(|e| {
-                CliError::new(
-                    code::READ,
-                    format!("{}: cannot read: {}", path.display(), e.kind()),
-                )
-            })?;
             let root = repo::find_root(path.parent().unwrap_or(Path::new(".")))
                 .unwrap_or_else(|| start.clone());
             let ids = clef_core::local::identities(&root, &repo::env)?;
-            let resolved = clef_merge::resolve(&bytes, format, &ids.into(), &choice)
-                .map_err(|e| CliError::new(code::GENERIC, format!("{}: {e}", path.display())))?;
-            clef_sops::io::atomic_write(&path, &resolved.bytes, false).map_err(|e| {
-                CliError::new(
-                    code::WRITE,
-                    format!("{}: cannot write: {}", path.display(), e.kind()),
-                )
-            })?;
-            for (k, s) in &resolved.taken {
+            let done = clef_merge::ops::resolve_file(&path, &ids.into(), &choice, !no_stage)?;
+            for (k, s) in &done.taken {
                 eprintln!("clef: {k}: took {s:?}");
             }
-            if !no_stage {
-                let dir = path.parent().unwrap_or(Path::new("."));
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                if repo::git(dir, &["add", "--", &name]).is_none() {
-                    return Err(CliError::new(
-                        code::GENERIC,
-                        format!(
-                            "{}: resolved, but `git add` failed; stage it yourself",
-                            path.display()
-                        ),
-                    ));
-                }
+            if done.staged {
                 eprintln!("clef: {} resolved and staged", path.display());
             }
             Ok(())

@@ -2,8 +2,8 @@
 //! git state (mid-merge detection, the author for rotation records).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
+use clef_core::lock::WriteLock;
 use clef_core::{Cell, Manifest};
 use clef_sops::Keyring;
 
@@ -71,137 +71,16 @@ impl Repo {
         ))
     }
 
-    /// Refuses to write `cell` while a merge, rebase, cherry-pick or revert is
-    /// in progress, unless git lists the cell as unmerged (then the write is
-    /// part of resolving it).
-    ///
-    /// Returns the repository's write lock: one clef writer at a time, so
-    /// concurrent `set`s cannot lose each other's keys.
+    /// The edit session's guard ([`clef_core::lock::check_writable`]): no
+    /// write to a cell outside a merge in progress, one writer at a time.
     pub fn check_writable(&self, cells: &[&Cell]) -> Result<WriteLock, CliError> {
-        let Some(op) = in_progress(&self.root) else {
-            return WriteLock::acquire(&self.root);
-        };
-        for c in cells {
-            if !is_unmerged(&self.root, &c.file) {
-                return Err(CliError::new(
-                    code::REFUSED,
-                    format!(
-                        "{}: refusing to write while a {op} is in progress (the cell is not part of the conflict); finish or abort the {op} first",
-                        c.file.display()
-                    ),
-                ));
-            }
-        }
-        WriteLock::acquire(&self.root)
+        Ok(clef_core::lock::check_writable(&self.root, cells)?)
     }
 }
 
-/// `<git dir>/clef.lock` (or `.clef/clef.lock` outside git), removed on drop.
-/// An empty marker file: it holds no data.
-pub struct WriteLock(PathBuf);
-
-impl WriteLock {
-    fn acquire(root: &Path) -> Result<WriteLock, CliError> {
-        let dir = git_dir(root).unwrap_or_else(|| root.join(".clef"));
-        let path = dir.join("clef.lock");
-        // Up to ~10 s: other writers finish in milliseconds.
-        for _ in 0..400 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(_) => return Ok(WriteLock(path)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    std::thread::sleep(std::time::Duration::from_millis(25))
-                }
-                Err(e) => {
-                    return Err(CliError::new(
-                        code::WRITE,
-                        format!(
-                            "{}: cannot create the write lock: {}",
-                            path.display(),
-                            e.kind()
-                        ),
-                    ));
-                }
-            }
-        }
-        Err(CliError::new(
-            code::REFUSED,
-            format!(
-                "{}: another clef command is writing; if none is running, delete this lock file",
-                path.display()
-            ),
-        ))
-    }
-}
-
-impl Drop for WriteLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// The git directory of the work tree at `root`, found without running git.
-pub fn git_dir(root: &Path) -> Option<PathBuf> {
-    if let Some(d) = env("GIT_DIR") {
-        return Some(root.join(d));
-    }
-    for dir in root.ancestors() {
-        let dot = dir.join(".git");
-        if dot.is_dir() {
-            return Some(dot);
-        }
-        if dot.is_file() {
-            let text = std::fs::read_to_string(&dot).ok()?;
-            let rest = text.trim().strip_prefix("gitdir:")?.trim().to_owned();
-            return Some(dir.join(rest));
-        }
-    }
-    None
-}
-
-/// Which history-rewriting operation is in progress, if any.
-pub fn in_progress(root: &Path) -> Option<&'static str> {
-    let gd = git_dir(root)?;
-    [
-        ("MERGE_HEAD", "merge"),
-        ("rebase-merge", "rebase"),
-        ("rebase-apply", "rebase"),
-        ("CHERRY_PICK_HEAD", "cherry-pick"),
-        ("REVERT_HEAD", "revert"),
-    ]
-    .into_iter()
-    .find(|(f, _)| gd.join(f).exists())
-    .map(|(_, op)| op)
-}
-
-/// Runs git in `root`, returning stdout on success.
-pub fn git(root: &Path, args: &[&str]) -> Option<Vec<u8>> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status.success().then_some(out.stdout)
-}
-
-fn is_unmerged(root: &Path, file: &Path) -> bool {
-    let f = file.to_string_lossy();
-    git(root, &["ls-files", "-u", "-z", "--", &f]).is_some_and(|o| !o.is_empty())
-}
-
-/// `Name <email>` of whoever is making the change (git's author identity).
+/// `Name <email>` of whoever is making the change (git's author identity,
+/// else `$USER`).
 pub fn author(root: &Path) -> String {
-    git(root, &["var", "GIT_AUTHOR_IDENT"])
-        .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
-        .and_then(|s| {
-            // "Name <email> 1700000000 +0000"
-            let end = s.rfind('>')?;
-            Some(s[..=end].to_owned())
-        })
+    clef_git::worktree::author(root)
         .unwrap_or_else(|| env("USER").unwrap_or_else(|| "unknown".into()))
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use clef_core::Cell;
-use clef_core::cell::{self, Change, Loaded};
+use clef_core::cell::{self, Loaded};
 use clef_core::sidecar::Sidecar;
 use clef_doc::{Branch, Item, Value};
 use clef_sops::Keyring;
@@ -53,7 +53,7 @@ pub fn decrypt_cell(
             ));
         }
     };
-    if clef_merge::conflict::is_conflict_document(&raw) {
+    if clef_core::conflict::is_conflict_document(&raw) {
         return Err(conflict_error(cell));
     }
     let file = clef_sops::EncryptedFile::parse(&raw, cell.format())
@@ -107,7 +107,7 @@ pub fn open_for_edit_keys(
             ));
         }
     };
-    if let Some(raw) = raw.filter(|r| clef_merge::conflict::is_conflict_document(r)) {
+    if let Some(raw) = raw.filter(|r| clef_core::conflict::is_conflict_document(r)) {
         let st = clef_merge::status(&raw, cell.format())
             .map_err(|e| CliError::new(code::READ, format!("{}: {e}", cell.file.display())))?;
         let others: Vec<String> = st
@@ -261,7 +261,7 @@ pub fn cell_recipients(repo: &Repo, cell: &Cell) -> Result<Vec<String>, CliError
 
 /// Encrypts edits and writes each cell with its sidecar in one step.
 pub fn commit(repo: &Repo, edits: &[Editing]) -> Result<(), CliError> {
-    let mut blobs: Vec<(PathBuf, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    let mut blobs: Vec<cell::Blob> = Vec::new();
     for e in edits {
         let bytes = e
             .plain
@@ -279,15 +279,7 @@ pub fn commit(repo: &Repo, edits: &[Editing]) -> Result<(), CliError> {
             e.loaded.as_ref().map(|l| l.raw.clone()),
         ));
     }
-    let changes: Vec<Change<'_>> = blobs
-        .iter()
-        .map(|(p, b, o)| Change {
-            path: p.clone(),
-            bytes: b,
-            old: o.as_deref(),
-        })
-        .collect();
-    Ok(cell::write_all(&changes)?)
+    Ok(cell::write_blobs(&blobs)?)
 }
 
 fn doc_mut(plain: &mut PlainFile) -> &mut Branch {
@@ -787,7 +779,11 @@ fn run_replacing(mut cmd: std::process::Command, prog: &std::ffi::OsStr) -> Resu
             format!("cannot run '{}': {}", prog.to_string_lossy(), e.kind()),
         )
     })?;
-    std::process::exit(status.code().unwrap_or(1));
+    // the command's own status, through main (an empty message prints nothing)
+    match status.code() {
+        Some(0) => Ok(()),
+        c => Err(CliError::new(c.unwrap_or(1), String::new())),
+    }
 }
 
 // ---------------------------------------------------------------- export

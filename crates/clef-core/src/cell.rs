@@ -180,6 +180,23 @@ pub fn write_all(changes: &[Change<'_>]) -> Result<(), CellError> {
     Ok(())
 }
 
+/// One file to write, owned: the absolute path, the new bytes, and what was
+/// there before (None: the file did not exist).
+pub type Blob = (PathBuf, Vec<u8>, Option<Vec<u8>>);
+
+/// [`write_all`] over owned [`Blob`]s.
+pub fn write_blobs(blobs: &[Blob]) -> Result<(), CellError> {
+    let changes: Vec<Change<'_>> = blobs
+        .iter()
+        .map(|(path, bytes, old)| Change {
+            path: path.clone(),
+            bytes,
+            old: old.as_deref(),
+        })
+        .collect();
+    write_all(&changes)
+}
+
 /// The text of a scalar value (strings as is; numbers, booleans and times in
 /// sops's canonical form); `None` for maps, lists and null.
 pub fn value_text(v: &Value) -> Option<Zeroizing<String>> {
@@ -203,6 +220,7 @@ pub fn valid_key(key: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, reason = "tests write fixtures directly")]
 mod tests {
     use super::*;
 

@@ -6,12 +6,16 @@
 //! * [`sidecar`]: the plaintext `.clef-meta.yaml` bookkeeping (pending
 //!   placeholders, rotation records).
 //! * [`cell`]: reading and writing a cell together with its sidecar.
+//! * [`classify`]: what a path is (cell, sidecar, other SOPS file, other).
+//! * [`conflict`]: is this a conflict document (the one predicate).
 //! * [`access`]: who may read a cell (the access list) and how a cell's
 //!   `sops` block drifts from it.
 //! * [`recipients`]: editing the recipient lists.
 //! * [`schema`]: namespace schemas (checked without ever printing values).
 //! * [`lint`]: the repository health check.
 //! * [`service`]: service identities: scope, lookup, validation.
+//! * [`exit`]: the exit codes of `clef` and its help table.
+//! * [`lock`]: the edit session's guard (write lock, no write mid-merge).
 //! * [`local`]: the per-developer `.clef/config.yaml` and the identity it names.
 //!
 //! Errors carry file names, key names and reasons, never secret values.
@@ -19,9 +23,13 @@
 
 pub mod access;
 pub mod cell;
+pub mod classify;
+pub mod conflict;
+pub mod exit;
 pub mod lint;
 pub mod local;
 pub mod locate;
+pub mod lock;
 pub mod manifest;
 pub mod matrix;
 pub mod recipients;

@@ -146,6 +146,7 @@ pub fn identities_near(start: &Path) -> Result<Identities, LocalError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, reason = "tests write fixtures directly")]
 mod tests {
     use super::*;
 

@@ -401,6 +401,7 @@ pub fn expose(s: &secrecy::SecretString) -> &str {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, reason = "tests write fixtures directly")]
 mod tests {
     use super::*;
 

@@ -9,10 +9,10 @@
 
 use crate::DriverError;
 use crate::conflict;
-use crate::driver::CONFLICT_MAC;
 use crate::tree3::{ConflictKind, KeyPath, Side, differing_paths, merge_docs};
+use clef_core::conflict::CONFLICT_MAC;
 use clef_sops::Keyring;
-use clef_sops::{EncryptedFile, Format};
+use clef_sops::{EncryptedFile, Format, PlainFile};
 use std::collections::HashMap;
 
 /// One conflicting key of a conflict document.
@@ -75,6 +75,29 @@ struct Variants {
     theirs: EncryptedFile,
     hunks: usize,
     sentinel: bool,
+}
+
+impl Variants {
+    /// Base, ours and theirs decrypted with the document's one data key
+    /// (their MACs are not checked: the document's is the sentinel).
+    fn decrypt(&self, ids: &Keyring) -> Result<[PlainFile; 3], DriverError> {
+        let key = self
+            .ours
+            .data_key(ids)
+            .map_err(|source| DriverError::Sops {
+                side: "conflict document",
+                source,
+            })?;
+        let dec = |f: &EncryptedFile, side: &'static str| {
+            f.decrypt_ignore_mac(key.clone())
+                .map_err(|source| DriverError::Sops { side, source })
+        };
+        Ok([
+            dec(&self.base, "base")?,
+            dec(&self.ours, "ours")?,
+            dec(&self.theirs, "theirs")?,
+        ])
+    }
 }
 
 fn variants(doc: &[u8], format: Format) -> Result<Variants, DriverError> {
@@ -151,17 +174,7 @@ pub fn resolve(
             "the conflict document's variants have different metadata (hand-edited inside the `sops` block?)".into(),
         ));
     }
-    let key = v.ours.data_key(ids).map_err(|source| DriverError::Sops {
-        side: "conflict document",
-        source,
-    })?;
-    let dec = |f: &EncryptedFile, side: &'static str| {
-        f.decrypt_ignore_mac(key.clone())
-            .map_err(|source| DriverError::Sops { side, source })
-    };
-    let pb = dec(&v.base, "base")?;
-    let mut po = dec(&v.ours, "ours")?;
-    let pt = dec(&v.theirs, "theirs")?;
+    let [pb, mut po, pt] = v.decrypt(ids)?;
     let merged = merge_docs(&pb.docs, &po.docs, &pt.docs)?;
 
     let mut picks: HashMap<&str, Side> = HashMap::new();
@@ -318,19 +331,7 @@ pub fn candidates(
     ids: &Keyring,
 ) -> Result<Vec<Candidates>, DriverError> {
     let v = variants(doc, format)?;
-    let key = v.ours.data_key(ids).map_err(|source| DriverError::Sops {
-        side: "conflict document",
-        source,
-    })?;
-    let dec = |f: &EncryptedFile, side: &'static str| {
-        f.decrypt_ignore_mac(key.clone())
-            .map_err(|source| DriverError::Sops { side, source })
-    };
-    let (pb, po, pt) = (
-        dec(&v.base, "base")?,
-        dec(&v.ours, "ours")?,
-        dec(&v.theirs, "theirs")?,
-    );
+    let [pb, po, pt] = v.decrypt(ids)?;
     let merged = merge_docs(&pb.docs, &po.docs, &pt.docs)?;
     Ok(merged
         .conflicts
