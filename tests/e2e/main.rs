@@ -28,3 +28,4 @@ mod sops_dropin;
 mod sops_functional;
 mod sops_interop;
 mod sops_stores;
+mod sops_yaml_sync;
