@@ -121,10 +121,14 @@ fn agent_cmd(fx: &Fx, env: &[(&str, &str)]) -> (Command, PathBuf) {
 
 fn start(fx: &Fx, env: &[(&str, &str)]) -> Agent {
     let (mut c, log) = agent_cmd(fx, env);
-    let child = c.spawn().expect("spawn clef-agent");
+    let mut agent = Agent {
+        child: c.spawn().expect("spawn clef-agent"),
+        port: 0,
+        log,
+    };
     let t = Instant::now();
     loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let text = agent.logs();
         if let Some(line) = text.lines().find(|l| l.contains("\"agent.started\"")) {
             let port = line
                 .split("\"port\":")
@@ -132,7 +136,8 @@ fn start(fx: &Fx, env: &[(&str, &str)]) -> Agent {
                 .and_then(|r| r.split(',').next())
                 .and_then(|p| p.parse().ok())
                 .expect("port in agent.started");
-            return Agent { child, port, log };
+            agent.port = port;
+            return agent;
         }
         assert!(
             t.elapsed() < Duration::from_secs(20),
@@ -195,8 +200,7 @@ impl Agent {
     fn stop(mut self) -> i32 {
         let pid = rustix_pid(&self.child);
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let code = self.child.wait().unwrap().code().unwrap_or(-1);
-        code
+        self.child.wait().unwrap().code().unwrap_or(-1)
     }
 }
 

@@ -85,7 +85,7 @@ enum Cmd {
     },
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     std::panic::set_hook(Box::new(|info| {
         let at = info
             .location()
@@ -125,7 +125,7 @@ fn main() {
         Some(Ok(m)) => m,
         Some(Err(e)) => {
             eprintln!("clef-agent: {e}");
-            std::process::exit(2);
+            return std::process::ExitCode::from(2);
         }
     };
     let get = |k: &str| -> Option<Zeroizing<String>> {
@@ -146,18 +146,19 @@ fn main() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("clef-agent: {e}");
-            std::process::exit(2);
+            return std::process::ExitCode::from(2);
         }
     };
     let (exec, debounce) = match cli.cmd {
         Some(Cmd::Exec { debounce, command }) => {
             if !(debounce.is_finite() && (0.0..=3600.0).contains(&debounce)) {
                 eprintln!("clef-agent: --debounce: seconds, 0 to 3600");
-                std::process::exit(2);
+                return std::process::ExitCode::from(2);
             }
             (Some(command), Duration::from_secs_f64(debounce))
         }
         None => (None, Duration::ZERO),
     };
-    std::process::exit(clef_agent::run(cfg, exec, debounce));
+    // the exit code of `exec`'s child passes through; codes outside 0..=255 become 1
+    std::process::ExitCode::from(u8::try_from(clef_agent::run(cfg, exec, debounce)).unwrap_or(1))
 }
