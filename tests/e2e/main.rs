@@ -26,5 +26,7 @@ mod pack_aws;
 mod service_identities;
 mod sops_cli;
 mod sops_dropin;
+mod sops_functional;
 mod sops_interop;
 mod sops_stores;
+mod sops_yaml_sync;

@@ -244,6 +244,15 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
     let text = Manifest::initial_text(&a.namespaces, &a.environments, &recipient);
     let manifest = Manifest::parse(&text, Path::new(manifest::FILE_NAME))?;
     write_text(&root.join(manifest::FILE_NAME), &text, false)?;
+    // Plain `sops` in this repository then picks the recipients clef.yaml grants.
+    if clef_core::sops_config::is_ours(&root) {
+        let sops_yaml = clef_core::sops_config::render(&manifest);
+        write_text(
+            &root.join(clef_core::sops_config::FILE_NAME),
+            &sops_yaml,
+            false,
+        )?;
+    }
     local_setup(&root, &key_file)?;
     if !root.join(".clefignore").exists() {
         write_text(&root.join(".clefignore"), CLEFIGNORE, false)?;
@@ -271,7 +280,7 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
         key_file.display()
     );
     eprintln!(
-        "clef: next: git add clef.yaml .gitattributes .gitignore .clefignore secrets && git commit -m 'clef init'"
+        "clef: next: git add clef.yaml .sops.yaml .gitattributes .gitignore .clefignore secrets && git commit -m 'clef init'"
     );
     Ok(())
 }
@@ -720,6 +729,12 @@ pub(crate) fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Re
         new_text.into_bytes(),
         old_manifest,
     ));
+    // Keep clef's .sops.yaml in step with clef.yaml.
+    if clef_core::sops_config::is_ours(&repo.root) {
+        let path = repo.root.join(clef_core::sops_config::FILE_NAME);
+        let old = std::fs::read(&path).ok();
+        blobs.push((path, clef_core::sops_config::render(&new).into_bytes(), old));
+    }
     cell::write_blobs(&blobs)?;
     let what = if removing {
         "new data key, re-encrypted"

@@ -36,6 +36,7 @@ pub mod recipients;
 pub mod schema;
 pub mod service;
 pub mod sidecar;
+pub mod sops_config;
 
 pub use manifest::{Manifest, ManifestError};
 pub use matrix::Cell;

@@ -246,7 +246,9 @@ pub enum SopsError {
     #[error("cannot wrap the data key for {0}")]
     Wrap(#[from] MasterKeyError),
     /// No recipients at all.
-    #[error("no recipients: a file must be encrypted for at least one age recipient")]
+    #[error(
+        "no recipients: a file must be encrypted for at least one key (an empty key group was given)"
+    )]
     NoRecipients,
     /// A tree path (`["a"][0]`) problem.
     #[error("{0}")]
@@ -550,9 +552,8 @@ impl EncryptedFile {
         shamir_threshold: usize,
     ) -> Result<(), SopsError> {
         let key = self.data_key(keys)?;
-        wrap_groups(&mut groups, &key, shamir_threshold, keys)?;
+        self.meta.shamir_threshold = wrap_groups(&mut groups, &key, shamir_threshold, keys)?;
         self.meta.key_groups = groups;
-        self.meta.shamir_threshold = shamir_threshold;
         Ok(())
     }
 
@@ -723,12 +724,15 @@ fn wrap_group(
 /// Wraps `key` for every master key of `groups` (splitting with Shamir when there
 /// are several groups) through the keyring's backends. Refuses when a group holds
 /// a kind with no backend, because its `enc` would no longer open the new key material.
+///
+/// Returns the threshold to record: with several groups and none given, every
+/// group is needed and sops writes that number (`shamir_threshold: N`).
 fn wrap_groups(
     groups: &mut [KeyGroup],
     key: &DataKey,
     threshold: usize,
     keys: &Keyring,
-) -> Result<(), SopsError> {
+) -> Result<usize, SopsError> {
     if groups
         .iter()
         .all(|g| g.age.is_empty() && g.other.is_empty())
@@ -742,20 +746,20 @@ fn wrap_groups(
     {
         return Err(SopsError::UnsupportedMasterKey(t.clone()));
     }
+    let threshold = if groups.len() > 1 && threshold == 0 {
+        groups.len()
+    } else {
+        threshold
+    };
     let parts: Vec<Zeroizing<Vec<u8>>> = if groups.len() <= 1 {
         vec![Zeroizing::new(key.bytes().to_vec())]
     } else {
-        let t = if threshold == 0 {
-            groups.len()
-        } else {
-            threshold
-        };
-        shamir::split(key.bytes(), groups.len(), t)?
+        shamir::split(key.bytes(), groups.len(), threshold)?
     };
     for (g, part) in groups.iter_mut().zip(parts.iter()) {
         wrap_group(g, part, keys, true)?;
     }
-    Ok(())
+    Ok(threshold)
 }
 
 /// A decrypted sops file, held in memory only.
@@ -793,7 +797,7 @@ impl PlainFile {
     ) -> Result<Self, SopsError> {
         walk::Rule::compile(&rule)?;
         let key = DataKey::random();
-        wrap_groups(&mut groups, &key, shamir_threshold, keys)?;
+        let shamir_threshold = wrap_groups(&mut groups, &key, shamir_threshold, keys)?;
         Ok(PlainFile {
             format,
             docs,
@@ -873,9 +877,8 @@ impl PlainFile {
         shamir_threshold: usize,
         keys: &Keyring,
     ) -> Result<(), SopsError> {
-        wrap_groups(&mut groups, &self.key, shamir_threshold, keys)?;
+        self.meta.shamir_threshold = wrap_groups(&mut groups, &self.key, shamir_threshold, keys)?;
         self.meta.key_groups = groups;
-        self.meta.shamir_threshold = shamir_threshold;
         Ok(())
     }
 
@@ -884,7 +887,8 @@ impl PlainFile {
     pub fn rotate(&mut self, keys: &Keyring) -> Result<(), SopsError> {
         let key = DataKey::random();
         let mut groups = self.meta.key_groups.clone();
-        wrap_groups(&mut groups, &key, self.meta.shamir_threshold, keys)?;
+        self.meta.shamir_threshold =
+            wrap_groups(&mut groups, &key, self.meta.shamir_threshold, keys)?;
         self.meta.key_groups = groups;
         self.key = key;
         Ok(())
@@ -938,7 +942,8 @@ pub fn update_recipients(
     }
     if groups.len() > 1 {
         // Shamir shares must be re-split for a changed group layout.
-        wrap_groups(&mut groups, &key, file.meta.shamir_threshold, keys)?;
+        file.meta.shamir_threshold =
+            wrap_groups(&mut groups, &key, file.meta.shamir_threshold, keys)?;
     } else {
         wrap_group(&mut groups[0], key.bytes(), keys, false)?;
     }

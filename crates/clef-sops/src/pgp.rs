@@ -106,7 +106,8 @@ impl MasterKey for GpgBackend {
             ],
             secret,
         )?;
-        let enc = String::from_utf8_lossy(&armored).into_owned();
+        // sops keeps gpg's output trimmed (YAML `enc: |-`).
+        let enc = String::from_utf8_lossy(&armored).trim().to_owned();
         Ok(stanza(&[
             ("created_at", &crate::time::now_rfc3339()),
             ("enc", &enc),

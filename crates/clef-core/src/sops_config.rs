@@ -1,0 +1,72 @@
+//! The `.sops.yaml` that matches clef.yaml, so that plain `sops` run inside a
+//! clef repository encrypts a cell for exactly the recipients clef.yaml grants
+//! it: one creation rule per cell (its path, anchored), first match wins.
+//!
+//! clef writes the file on `clef init` and rewrites it whenever the
+//! recipients change, but only a file it wrote itself (it starts with
+//! [`HEADER`]); a hand-written `.sops.yaml` is left alone.
+
+use std::path::Path;
+
+use clef_sops::KeyGroup;
+use clef_sops::config::{Creation, CreationRule, render_creation_rules};
+
+use crate::manifest::Manifest;
+
+/// The file name, at the repository root (next to clef.yaml).
+pub const FILE_NAME: &str = ".sops.yaml";
+
+/// The first line of a `.sops.yaml` that clef writes and keeps in sync.
+pub const HEADER: &str =
+    "# Written by clef from clef.yaml (kept in sync by `clef recipients`); do not edit.\n";
+
+/// The `.sops.yaml` text for `m`.
+pub fn render(m: &Manifest) -> String {
+    let rules: Vec<CreationRule> = m
+        .cells()
+        .iter()
+        .map(|c| CreationRule {
+            path_regex: format!("^{}$", re2_escape(&c.file.to_string_lossy())),
+            creation: Creation {
+                groups: vec![KeyGroup::of_recipients(&m.access(c).age)],
+                ..Default::default()
+            },
+        })
+        .collect();
+    format!("{HEADER}{}", render_creation_rules(&rules))
+}
+
+/// Whether clef may (re)write the `.sops.yaml` at `root`: there is none, or
+/// clef wrote it.
+pub fn is_ours(root: &Path) -> bool {
+    match std::fs::read_to_string(root.join(FILE_NAME)) {
+        Ok(text) => text.starts_with(HEADER),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
+/// `s` as a literal in a Go RE2 pattern.
+fn re2_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(ch) {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_like_re2_wants() {
+        assert_eq!(
+            re2_escape("secrets/a-b/dev.enc.yaml"),
+            "secrets/a-b/dev\\.enc\\.yaml"
+        );
+        assert_eq!(re2_escape("x(1)+[y]"), "x\\(1\\)\\+\\[y\\]");
+    }
+}
