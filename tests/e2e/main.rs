@@ -9,6 +9,7 @@ mod cli_merge;
 mod cli_support;
 mod cli_tutorial;
 mod exit_codes;
+mod hardening;
 mod hooks_framework;
 mod hooks_hardening;
 mod hooks_install;

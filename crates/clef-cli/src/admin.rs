@@ -169,8 +169,8 @@ fn local_setup(root: &Path, key_file: &Path) -> Result<(), CliError> {
     write_text(&root.join(local::CONFIG_PATH), &cfg.to_text(), true)?;
     ensure_lines(
         &root.join(".gitignore"),
-        "# Clef: per-developer settings (policy files under .clef/ stay committable)",
-        &[".clef/config.yaml"],
+        "# Clef: per-developer settings (policy files under .clef/ stay committable), and the\n# temporary files of an interrupted write",
+        &[".clef/config.yaml", ".*.clef-tmp-*"],
     )?;
     Ok(())
 }
@@ -260,18 +260,18 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
         .collect();
     write_empty_cells(&root, &missing)?;
     crate::integrations::install_hooks(&root)?;
-    eprintln!(
-        "clef: initialised {} ({} namespaces x {} environments)",
+    out::note(format!(
+        "initialised {} ({} namespaces x {} environments)",
         root.display(),
         a.namespaces.len(),
         a.environments.len()
-    );
-    eprintln!(
-        "clef: your age identity: {} (recipient {recipient})",
+    ));
+    out::note(format!(
+        "your age identity: {} (recipient {recipient})",
         key_file.display()
-    );
-    eprintln!(
-        "clef: next: git add clef.yaml .gitattributes .gitignore .clefignore secrets && git commit -m 'clef init'"
+    ));
+    out::note(
+        "next: git add clef.yaml .gitattributes .gitignore .clefignore secrets && git commit -m 'clef init'",
     );
     Ok(())
 }
@@ -287,7 +287,9 @@ fn init_second_developer(root: &Path, a: &InitArgs) -> Result<(), CliError> {
             local_setup(root, f)?;
         }
         crate::integrations::install_hooks(root)?;
-        eprintln!("clef: already initialised; your identity ({r}) is a recipient in clef.yaml");
+        out::note(format!(
+            "already initialised; your identity ({r}) is a recipient in clef.yaml"
+        ));
         return Ok(());
     }
     let (key_file, recipient) = match &a.age_key_file {
@@ -308,13 +310,13 @@ fn init_second_developer(root: &Path, a: &InitArgs) -> Result<(), CliError> {
     };
     local_setup(root, &key_file)?;
     crate::integrations::install_hooks(root)?;
-    eprintln!(
-        "clef: this repository already has clef.yaml; set up your own identity only: {}",
+    out::note(format!(
+        "this repository already has clef.yaml; set up your own identity only: {}",
         key_file.display()
-    );
-    eprintln!("clef: you cannot decrypt yet. Ask someone with access to run:");
+    ));
+    out::note("you cannot decrypt yet. Ask someone with access to run:");
     eprintln!("    clef recipients add {recipient} --label \"$(git config user.name)\"");
-    eprintln!("clef: which adds this line under sops.age.recipients in clef.yaml:");
+    out::note("which adds this line under sops.age.recipients in clef.yaml:");
     eprintln!("      - {recipient}");
     Ok(())
 }
@@ -352,7 +354,7 @@ fn write_empty_cells(root: &Path, cells: &[(Cell, Vec<String>)]) -> Result<(), C
             old: None,
         })
         .collect();
-    cell::write_all(&changes)?;
+    cell::write_all(root, &changes)?;
     Ok(())
 }
 
@@ -374,7 +376,7 @@ pub fn lint_cmd(dir: Option<&Path>, a: LintArgs) -> Result<(), CliError> {
         write_empty_cells(&repo.root, &with_recipients)?;
         drop(lock);
         for c in &missing {
-            eprintln!("clef: created the empty cell {}", c.file.display());
+            out::note(format!("created the empty cell {}", c.file.display()));
         }
         fix_access(&repo, &ids)?;
     }
@@ -479,7 +481,7 @@ fn fix_access(repo: &Repo, ids: &clef_sops::Keyring) -> Result<(), CliError> {
             old: Some(o),
         })
         .collect();
-    Ok(cell::write_all(&changes)?)
+    Ok(cell::write_all(&repo.root, &changes)?)
 }
 
 // ---------------------------------------------------------------- recipients
@@ -547,15 +549,15 @@ pub fn recipients(dir: Option<&Path>, cmd: RecipientsCmd) -> Result<(), CliError
                 },
                 environment.as_deref(),
             )? {
-                eprintln!("clef: {key} is already a recipient there; nothing to do");
+                out::note(format!("{key} is already a recipient there; nothing to do"));
                 return Ok(());
             }
             if environment.is_none() {
                 for e in m.environments.iter().filter(|e| e.recipients.is_some()) {
-                    eprintln!(
-                        "clef: note: environment '{}' has its own recipient list and does not get {key}; add it there with -e {}",
+                    out::note(format!(
+                        "note: environment '{}' has its own recipient list and does not get {key}; add it there with -e {}",
                         e.name, e.name
-                    );
+                    ));
                 }
             }
             apply_recipients(&repo, m, false)
@@ -573,7 +575,10 @@ pub fn recipients(dir: Option<&Path>, cmd: RecipientsCmd) -> Result<(), CliError
             if !removed {
                 return Err(CliError::new(
                     code::GENERIC,
-                    format!("{key} is not a recipient there"),
+                    format!(
+                        "{} is not a recipient there",
+                        clef_keys::shown_recipient(&key)
+                    ),
                 ));
             }
             if !force {
@@ -745,23 +750,23 @@ pub(crate) fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Re
             old: o.as_deref(),
         })
         .collect();
-    cell::write_all(&changes)?;
+    cell::write_all(&repo.root, &changes)?;
     let what = if removing {
         "new data key, re-encrypted"
     } else {
         "data key re-wrapped"
     };
-    eprintln!(
-        "clef: updated clef.yaml; {what}: {}",
+    out::note(format!(
+        "updated clef.yaml; {what}: {}",
         if touched.is_empty() {
             "no cells".into()
         } else {
             touched.join(", ")
         }
-    );
+    ));
     if !exposed.is_empty() {
-        eprintln!(
-            "clef: the removed key could read these values; change them (a new data key does not change what was already read):"
+        out::note(
+            "the removed key could read these values; change them (a new data key does not change what was already read):",
         );
         let mut s = String::new();
         for (target, keys) in &exposed {
@@ -827,8 +832,8 @@ pub fn rotate(dir: Option<&Path>, a: RotateArgs) -> Result<(), CliError> {
             old: o.as_deref(),
         })
         .collect();
-    cell::write_all(&changes)?;
-    eprintln!("clef: rotated the data key of {} cell(s)", changes.len());
+    cell::write_all(&repo.root, &changes)?;
+    out::note(format!("rotated the data key of {} cell(s)", changes.len()));
     Ok(())
 }
 

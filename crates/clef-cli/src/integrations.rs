@@ -19,7 +19,7 @@ pub fn install_hooks(root: &Path) -> Result<(), CliError> {
     let report = clef_hooks::install::install(root, false).map_err(hook_err)?;
     if report.changed() {
         for line in report.to_string().lines() {
-            eprintln!("clef: {line}");
+            out::note(line);
         }
     }
     Ok(())
@@ -76,11 +76,14 @@ pub enum MergeCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Resolve a conflicted cell in place and stage it (`git add`): pick a side
-    /// for every conflicting key.
+    /// Resolve conflicted cells in place and stage them (`git add`): pick a side
+    /// for every conflicting key. Only during a merge, rebase, cherry-pick or
+    /// revert, on a file git lists as unmerged; the document is checked
+    /// against git's index stages first (a hand-edited one is refused).
+    /// Without FILE: every unmerged cell.
     Resolve {
-        /// The conflicted file.
-        file: PathBuf,
+        /// The conflicted file (default: every unmerged cell).
+        file: Option<PathBuf>,
         /// Take our side for every conflicting key without a --pick.
         #[arg(long, conflicts_with = "theirs")]
         ours: bool,
@@ -116,15 +119,7 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
     match cmd {
         MergeCmd::Status { files, json } => {
             let files = if files.is_empty() {
-                let out = repo::git(&start, &["diff", "--name-only", "--diff-filter=U", "-z"])
-                    .unwrap_or_default();
-                let top = repo::git(&start, &["rev-parse", "--show-toplevel"])
-                    .map(|o| PathBuf::from(String::from_utf8_lossy(&o).trim()))
-                    .unwrap_or(start.clone());
-                out.split(|b| *b == 0)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| top.join(String::from_utf8_lossy(s).as_ref()))
-                    .collect()
+                unmerged_files(&start)
             } else {
                 files
                     .into_iter()
@@ -158,7 +153,7 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
                         keys.len()
                     ));
                     for (k, kind) in &keys {
-                        text.push_str(&format!("    {k}  ({kind})\n"));
+                        text.push_str(&format!("    {}  ({kind})\n", out::shown(k)));
                     }
                 } else {
                     text.push_str(&format!("{}: no conflict\n", f.display()));
@@ -191,12 +186,6 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
             pick,
             no_stage,
         } => {
-            let path = if file.is_absolute() {
-                file.clone()
-            } else {
-                start.join(&file)
-            };
-            let format = format_of(&path)?;
             let mut choice = Choice {
                 default: None,
                 picks: Vec::new(),
@@ -216,46 +205,190 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
                 })?;
                 choice.picks.push((k, s));
             }
-            let bytes = std::fs::read(&path).map_err(|e| {
-                CliError::new(
-                    code::READ,
-                    format!("{}: cannot read: {}", path.display(), e.kind()),
-                )
-            })?;
-            let root = repo::find_root(path.parent().unwrap_or(Path::new(".")))
-                .unwrap_or_else(|| start.clone());
-            let ids = clef_core::local::identities(&root, &repo::env)?;
-            let resolved = clef_merge::resolve(&bytes, format, &ids.into(), &choice)
-                .map_err(|e| CliError::new(code::GENERIC, format!("{}: {e}", path.display())))?;
-            clef_sops::io::atomic_write(&path, &resolved.bytes, false).map_err(|e| {
-                CliError::new(
-                    code::WRITE,
-                    format!("{}: cannot write: {}", path.display(), e.kind()),
-                )
-            })?;
-            for (k, s) in &resolved.taken {
-                eprintln!("clef: {k}: took {s:?}");
-            }
-            if !no_stage {
-                let dir = path.parent().unwrap_or(Path::new("."));
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                if repo::git(dir, &["add", "--", &name]).is_none() {
-                    return Err(CliError::new(
-                        code::GENERIC,
-                        format!(
-                            "{}: resolved, but `git add` failed; stage it yourself",
-                            path.display()
-                        ),
-                    ));
+            let files = match file {
+                Some(f) => vec![if f.is_absolute() { f } else { start.join(f) }],
+                None => {
+                    let all = unmerged_files(&start);
+                    let cells: Vec<PathBuf> = all
+                        .into_iter()
+                        .filter(|f| {
+                            matches!(
+                                clef_merge::driver::kind_of(f),
+                                Ok(clef_merge::driver::Kind::Sops(_))
+                            )
+                        })
+                        .collect();
+                    if cells.is_empty() {
+                        return Err(CliError::new(
+                            code::GENERIC,
+                            "no unmerged cell to resolve (git lists none)",
+                        ));
+                    }
+                    cells
                 }
-                eprintln!("clef: {} resolved and staged", path.display());
+            };
+            for path in &files {
+                resolve_one(&start, path, &choice, no_stage)?;
             }
             Ok(())
         }
     }
+}
+
+/// Every file git lists as unmerged, as absolute paths.
+fn unmerged_files(start: &Path) -> Vec<PathBuf> {
+    let out =
+        repo::git(start, &["diff", "--name-only", "--diff-filter=U", "-z"]).unwrap_or_default();
+    let top = repo::git(start, &["rev-parse", "--show-toplevel"])
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o).trim()))
+        .unwrap_or(start.to_path_buf());
+    out.split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| top.join(String::from_utf8_lossy(s).as_ref()))
+        .collect()
+}
+
+/// The work tree, its operation in progress and the file's index stages:
+/// refuses a file that is not unmerged in a merge/rebase/cherry-pick/revert.
+fn stages_of(
+    path: &Path,
+) -> Result<(PathBuf, &'static str, clef_merge::resolve::Stages), CliError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let top = repo::git(dir, &["rev-parse", "--show-toplevel"])
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o).trim()))
+        .ok_or_else(|| {
+            CliError::new(
+                code::REFUSED,
+                format!(
+                    "{}: not in a git work tree; nothing to resolve",
+                    path.display()
+                ),
+            )
+        })?;
+    let refuse = |why: &str| {
+        CliError::new(
+            code::REFUSED,
+            format!(
+                "{}: {why}; `clef merge resolve` only finishes a conflict git recorded (its sides are checked against git's index)",
+                path.display()
+            ),
+        )
+    };
+    let Some(op) = repo::in_progress(&top) else {
+        return Err(refuse(
+            "no merge, rebase, cherry-pick or revert is in progress",
+        ));
+    };
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let real_top = std::fs::canonicalize(&top).unwrap_or_else(|_| top.clone());
+    let rel = real
+        .strip_prefix(&real_top)
+        .map_err(|_| refuse("outside the work tree"))?
+        .to_string_lossy()
+        .into_owned();
+    let listed = repo::git(&top, &["ls-files", "-u", "-z", "--", &rel]).unwrap_or_default();
+    if listed.is_empty() {
+        return Err(refuse(&format!(
+            "git does not list it as unmerged in this {op}"
+        )));
+    }
+    let stage = |n: u8| repo::git(&top, &["cat-file", "blob", &format!(":{n}:{rel}")]);
+    let stages = clef_merge::resolve::Stages {
+        base: stage(1),
+        ours: stage(2),
+        theirs: stage(3),
+    };
+    Ok((top, op, stages))
+}
+
+/// What "ours" and "theirs" are in this operation, in words (during a
+/// rebase "theirs" is your own commit being replayed).
+fn side_names(top: &Path, op: &str) -> (String, String) {
+    let line = |args: &[&str]| {
+        repo::git(top, args)
+            .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let commit = |rev: &str| {
+        line(&["log", "-1", "--format=%h %s", rev, "--"])
+            .map_or_else(|| rev.to_owned(), |c| format!("commit {c}"))
+    };
+    let head_branch = line(&["symbolic-ref", "--short", "-q", "HEAD"]);
+    match op {
+        "merge" => (
+            head_branch.map_or_else(|| "HEAD".to_owned(), |b| format!("your branch {b}")),
+            line(&["name-rev", "--name-only", "--exclude=tags/*", "MERGE_HEAD"])
+                .filter(|n| n != "undefined")
+                .map_or_else(
+                    || commit("MERGE_HEAD"),
+                    |b| format!("the merged branch {b}"),
+                ),
+        ),
+        "rebase" => (
+            format!("the branch being rebased onto ({})", commit("HEAD")),
+            format!("your {} being replayed", commit("REBASE_HEAD")),
+        ),
+        "cherry-pick" => (
+            head_branch.map_or_else(|| "HEAD".to_owned(), |b| format!("your branch {b}")),
+            format!("the picked {}", commit("CHERRY_PICK_HEAD")),
+        ),
+        _ => (
+            head_branch.map_or_else(|| "HEAD".to_owned(), |b| format!("your branch {b}")),
+            format!("the revert of {}", commit("REVERT_HEAD")),
+        ),
+    }
+}
+
+fn resolve_one(start: &Path, path: &Path, choice: &Choice, no_stage: bool) -> Result<(), CliError> {
+    let format = format_of(path)?;
+    let (top, op, stages) = stages_of(path)?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        CliError::new(
+            code::READ,
+            format!("{}: cannot read: {}", path.display(), e.kind()),
+        )
+    })?;
+    let root = repo::find_root(path.parent().unwrap_or(Path::new(".")))
+        .unwrap_or_else(|| start.to_path_buf());
+    let ids: clef_sops::Keyring = clef_core::local::identities(&root, &repo::env)?.into();
+    let fail = |e: clef_merge::DriverError| {
+        CliError::new(code::GENERIC, format!("{}: {e}", path.display()))
+    };
+    clef_merge::resolve::verify_stages(&bytes, format, &ids, &stages).map_err(fail)?;
+    let resolved = clef_merge::resolve(&bytes, format, &ids, choice).map_err(fail)?;
+    clef_sops::io::atomic_write(path, &resolved.bytes, false).map_err(|e| {
+        CliError::new(
+            code::WRITE,
+            format!("{}: cannot write: {}", path.display(), e.kind()),
+        )
+    })?;
+    let (ours_name, theirs_name) = side_names(&top, op);
+    for (k, s) in &resolved.taken {
+        let whose = match s {
+            Side::Ours => format!("ours: {ours_name}"),
+            Side::Theirs => format!("theirs: {theirs_name}"),
+            Side::Base => "base: the common ancestor".to_owned(),
+        };
+        out::note(format!("{k}: took {whose}"));
+    }
+    if !no_stage {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if repo::git(dir, &["add", "--", &name]).is_none() {
+            return Err(CliError::new(
+                code::GENERIC,
+                format!(
+                    "{}: resolved, but `git add` failed; stage it yourself",
+                    path.display()
+                ),
+            ));
+        }
+        out::note(format!("{} resolved and staged", path.display()));
+    }
+    Ok(())
 }
 
 /// Runs `clef scan ARGS…` with clef-scan's own command line.

@@ -79,7 +79,7 @@ impl Repo {
     /// concurrent `set`s cannot lose each other's keys.
     pub fn check_writable(&self, cells: &[&Cell]) -> Result<WriteLock, CliError> {
         let Some(op) = in_progress(&self.root) else {
-            return WriteLock::acquire(&self.root);
+            return self.lock_cells(cells);
         };
         for c in cells {
             if !is_unmerged(&self.root, &c.file) {
@@ -92,55 +92,57 @@ impl Repo {
                 ));
             }
         }
-        WriteLock::acquire(&self.root)
+        self.lock_cells(cells)
+    }
+
+    /// Takes the write lock, then removes what an interrupted writer of
+    /// these cells left behind (only a lock holder writes them, so any temp
+    /// file of theirs is stale now).
+    fn lock_cells(&self, cells: &[&Cell]) -> Result<WriteLock, CliError> {
+        let lock = WriteLock::acquire(&self.root)?;
+        for c in cells {
+            clef_core::cell::remove_stale_temps(&self.root, c);
+        }
+        Ok(lock)
     }
 }
 
-/// `<git dir>/clef.lock` (or `.clef/clef.lock` outside git), removed on drop.
-/// An empty marker file: it holds no data.
-pub struct WriteLock(PathBuf);
+/// The repository's write lock ([`clef_core::lock::RepoLock`] on
+/// `<git dir>/clef.lock`, or `.clef/clef.lock` outside git): released when
+/// the process exits in any way, so a killed writer leaves no stale lock.
+pub struct WriteLock(#[allow(dead_code)] clef_core::lock::RepoLock);
 
 impl WriteLock {
-    fn acquire(root: &Path) -> Result<WriteLock, CliError> {
+    /// Takes the lock of the repository at `root` (waiting up to 10 s).
+    pub fn acquire(root: &Path) -> Result<WriteLock, CliError> {
         let dir = git_dir(root).unwrap_or_else(|| root.join(".clef"));
-        let path = dir.join("clef.lock");
-        // Up to ~10 s: other writers finish in milliseconds.
-        for _ in 0..400 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(_) => return Ok(WriteLock(path)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    std::thread::sleep(std::time::Duration::from_millis(25))
-                }
-                Err(e) => {
-                    return Err(CliError::new(
-                        code::WRITE,
-                        format!(
-                            "{}: cannot create the write lock: {}",
-                            path.display(),
-                            e.kind()
-                        ),
-                    ));
-                }
-            }
+        if !dir.is_dir() {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                CliError::new(
+                    code::WRITE,
+                    format!("{}: cannot create: {}", dir.display(), e.kind()),
+                )
+            })?;
         }
-        Err(CliError::new(
-            code::REFUSED,
-            format!(
-                "{}: another clef command is writing; if none is running, delete this lock file",
-                path.display()
-            ),
-        ))
+        clef_core::lock::RepoLock::acquire(&dir, std::time::Duration::from_secs(10))
+            .map(WriteLock)
+            .map_err(|e| match e {
+                clef_core::lock::LockError::Busy { .. } => {
+                    CliError::new(code::REFUSED, e.to_string())
+                }
+                clef_core::lock::LockError::Io { .. } => CliError::new(code::WRITE, e.to_string()),
+            })
     }
 }
 
-impl Drop for WriteLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+/// The write lock of the clef repository holding `file`, if it is in one
+/// (`clef sops set|unset` on a cell serialise with `clef set`).
+pub fn lock_near(file: &Path) -> Result<Option<WriteLock>, CliError> {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    find_root(&dir).map(|r| WriteLock::acquire(&r)).transpose()
 }
 
 /// The git directory of the work tree at `root`, found without running git.

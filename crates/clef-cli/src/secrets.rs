@@ -35,6 +35,7 @@ pub fn decrypt_cell(
     cell: &Cell,
     ids: &Keyring,
 ) -> Result<(clef_sops::EncryptedFile, Vec<u8>, PlainFile), CliError> {
+    cell::check_cell_paths(&repo.root, cell)?;
     let path = cell.path_in(&repo.root);
     let raw = match std::fs::read(&path) {
         Ok(r) => r,
@@ -91,6 +92,7 @@ pub fn open_for_edit_keys(
     ids: &Keyring,
     keys: &[&str],
 ) -> Result<Editing, CliError> {
+    cell::check_cell_paths(&repo.root, cell)?;
     let path = cell.path_in(&repo.root);
     let raw = match std::fs::read(&path) {
         Ok(r) => Some(r),
@@ -144,11 +146,11 @@ pub fn open_for_edit_keys(
             .map_err(|e| CliError::sops(&cell.file, e))?;
         conform(repo, cell, &mut plain, false)?;
         let (sidecar, sidecar_raw) = cell::load_sidecar(&repo.root, cell)?;
-        eprintln!(
-            "clef: {}: resolving the merge conflict on {}",
+        out::note(format!(
+            "{}: resolving the merge conflict on {}",
             cell.file.display(),
             keys.join(", ")
-        );
+        ));
         return Ok(Editing {
             cell: cell.clone(),
             loaded: Some(Loaded {
@@ -216,13 +218,13 @@ pub fn conform(
         .map_err(|e| CliError::sops(&cell.file, e))?;
     if let Some(c) = &done {
         for (_, line) in c.drift.describe() {
-            eprintln!("clef: {}: {line}: fixed from clef.yaml", cell.target());
+            out::note(format!("{}: {line}: fixed from clef.yaml", cell.target()));
         }
         if c.rotated && !rotate {
-            eprintln!(
-                "clef: {}: new data key: the cell was readable by a key clef.yaml does not grant",
+            out::note(format!(
+                "{}: new data key: the cell was readable by a key clef.yaml does not grant",
                 cell.target()
-            );
+            ));
         }
     }
     Ok(done)
@@ -287,7 +289,7 @@ pub fn commit(repo: &Repo, edits: &[Editing]) -> Result<(), CliError> {
             old: o.as_deref(),
         })
         .collect();
-    Ok(cell::write_all(&changes)?)
+    Ok(cell::write_all(&repo.root, &changes)?)
 }
 
 fn doc_mut(plain: &mut PlainFile) -> &mut Branch {
@@ -300,6 +302,16 @@ fn doc_mut(plain: &mut PlainFile) -> &mut Branch {
 fn check_key(key: &str) -> Result<(), CliError> {
     if cell::valid_key(key) {
         Ok(())
+    } else if let Some((name, _)) = key.split_once('=') {
+        // `KEY=value` in one argument: the part after `=` is a value; never echo it.
+        Err(CliError::new(
+            code::USAGE,
+            format!(
+                "'{}=…' is not a valid key name: the key and the value are separate arguments (`clef set TARGET {} VALUE`, or omit VALUE to be prompted); the value was not stored or shown",
+                name.escape_debug(),
+                name.escape_debug()
+            ),
+        ))
     } else {
         Err(CliError::new(
             code::USAGE,
@@ -436,6 +448,36 @@ pub struct SetArgs {
     /// Do not ask before writing to a protected environment (asked only on a terminal).
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// Allow a key the cell's crypt rule leaves in clear text (e.g. a name
+    /// ending in `_unencrypted`): without it, such a `set` is refused.
+    #[arg(long)]
+    pub allow_unencrypted: bool,
+}
+
+/// Refuses to store `keys` in clear text (the cell's crypt rule does not
+/// encrypt them) unless `allowed`; says so loudly when allowed.
+fn check_in_clear(e: &Editing, keys: &[&str], allowed: bool) -> Result<(), CliError> {
+    let clear = cell::keys_in_clear(&e.plain, keys).map_err(|x| CliError::sops(&e.cell.file, x))?;
+    if clear.is_empty() {
+        return Ok(());
+    }
+    let names = clear.join(", ");
+    if !allowed {
+        return Err(CliError::new(
+            code::USAGE,
+            format!(
+                "{}: {names} would be stored in CLEAR TEXT: the cell's crypt rule ({}: {:?}) does not encrypt it; rename the key, or pass --allow-unencrypted if it is not a secret. Nothing was written",
+                e.cell.file.display(),
+                e.plain.meta.rule.field(),
+                e.plain.meta.rule.arg()
+            ),
+        ));
+    }
+    out::note(format!(
+        "WARNING: {}: {names} is stored in CLEAR TEXT (not encrypted; --allow-unencrypted)",
+        e.cell.target()
+    ));
+    Ok(())
 }
 
 /// Runs `clef set`.
@@ -450,8 +492,8 @@ pub fn set(dir: Option<&Path>, a: SetArgs) -> Result<(), CliError> {
         (_, true) => None,
         (Some(v), false) => {
             if out::stdin_is_tty() {
-                eprintln!(
-                    "clef: note: a value on the command line stays in your shell history; omit it to be prompted"
+                out::note(
+                    "note: a value on the command line stays in your shell history; omit it to be prompted",
                 );
             }
             Some(Zeroizing::new(v.clone()))
@@ -470,6 +512,7 @@ pub fn set(dir: Option<&Path>, a: SetArgs) -> Result<(), CliError> {
             None => random_value()?,
         };
         doc_mut(&mut e.plain).insert(&a.key, Value::Str(v));
+        check_in_clear(&e, &[a.key.as_str()], a.allow_unencrypted)?;
         if a.random {
             e.sidecar.mark_pending(&a.key, &now, "clef set --random");
         } else {
@@ -484,7 +527,7 @@ pub fn set(dir: Option<&Path>, a: SetArgs) -> Result<(), CliError> {
         } else {
             ""
         };
-        eprintln!("clef: set {} in {}{what}", a.key, c.target());
+        out::note(format!("set {} in {}{what}", a.key, c.target()));
     }
     Ok(())
 }
@@ -604,7 +647,7 @@ pub fn delete(dir: Option<&Path>, a: DeleteArgs) -> Result<(), CliError> {
     }
     commit(&repo, &edits)?;
     for e in &edits {
-        eprintln!("clef: deleted {} from {}", a.key, e.cell.target());
+        out::note(format!("deleted {} from {}", a.key, e.cell.target()));
     }
     Ok(())
 }
@@ -639,7 +682,7 @@ pub fn list(dir: Option<&Path>, a: ListArgs) -> Result<(), CliError> {
             .collect();
         return out::print_str(&Json::Arr(arr).render());
     }
-    let width = keys.iter().map(String::len).max().unwrap_or(0);
+    let width = keys.iter().map(|k| out::shown(k).len()).max().unwrap_or(0);
     let mut s = String::new();
     for k in &keys {
         let p = if loaded.sidecar.is_pending(k) {
@@ -647,10 +690,11 @@ pub fn list(dir: Option<&Path>, a: ListArgs) -> Result<(), CliError> {
         } else {
             ""
         };
+        let k = out::shown(k);
         s.push_str(&format!("{k:<width$}  {MASK}{p}\n"));
     }
     if keys.is_empty() {
-        eprintln!("clef: {} is empty", c.target());
+        out::note(format!("{} is empty", c.target()));
     }
     out::print_str(&s)
 }
@@ -704,10 +748,10 @@ fn collect_values(
             }
             match cell::value_text(v) {
                 Some(t) => vars.push((k.clone(), t)),
-                None => eprintln!(
-                    "clef: warning: {}: key '{k}' holds a nested value; skipped",
+                None => out::note(format!(
+                    "warning: {}: key '{k}' holds a nested value; skipped",
                     c.file.display()
-                ),
+                )),
             }
         }
     }
@@ -752,7 +796,9 @@ pub fn exec(dir: Option<&Path>, a: ExecArgs) -> Result<(), CliError> {
         }
         let name = format!("{prefix}{k}");
         if !valid_env_name(&name) {
-            eprintln!("clef: warning: key '{k}' is not a valid environment variable name; skipped");
+            out::note(format!(
+                "warning: key '{k}' is not a valid environment variable name; skipped"
+            ));
             continue;
         }
         if a.no_override && std::env::var_os(&name).is_some() {
@@ -1072,17 +1118,17 @@ pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
     } else {
         let mut s = String::new();
         for (k, act) in &plan {
-            s.push_str(&format!("{act:<10} {k}\n"));
+            s.push_str(&format!("{act:<10} {}\n", out::shown(k)));
         }
         out::print_str(&s)?;
     }
     if a.dry_run {
-        eprintln!("clef: dry run: nothing written");
+        out::note("dry run: nothing written");
         return Ok(());
     }
     if changed {
         commit(&repo, std::slice::from_ref(&e))?;
-        eprintln!("clef: imported into {}", c.target());
+        out::note(format!("imported into {}", c.target()));
     }
     Ok(())
 }
@@ -1171,11 +1217,16 @@ pub fn diff(dir: Option<&Path>, a: DiffArgs) -> Result<(), CliError> {
             .collect();
         text.push_str(&Json::Arr(arr).render());
     } else {
-        let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+        let width = rows
+            .iter()
+            .map(|r| out::shown(&r.0).len())
+            .max()
+            .unwrap_or(0);
         for (k, st, x, y) in &rows {
             if *st == "identical" && !a.show_identical {
                 continue;
             }
+            let k = out::shown(k);
             text.push_str(&format!(
                 "{st:<10} {k:<width$}  {}: {}  {}: {}\n",
                 a.env_a,
@@ -1185,10 +1236,10 @@ pub fn diff(dir: Option<&Path>, a: DiffArgs) -> Result<(), CliError> {
             ));
         }
         if !differs {
-            eprintln!(
-                "clef: {}/{} and {}/{} hold the same keys and values",
+            out::note(format!(
+                "{}/{} and {}/{} hold the same keys and values",
                 a.namespace, a.env_a, a.namespace, a.env_b
-            );
+            ));
         }
     }
     out::print_str(&text)?;

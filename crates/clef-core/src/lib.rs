@@ -13,6 +13,8 @@
 //! * [`lint`]: the repository health check.
 //! * [`service`]: service identities: scope, lookup, validation.
 //! * [`local`]: the per-developer `.clef/config.yaml` and the identity it names.
+//! * [`lock`]: the repository's write lock (flock; no stale lock after a crash).
+//! * [`term`]: the one escaping function for text shown on a terminal.
 //!
 //! Errors carry file names, key names and reasons, never secret values.
 #![deny(missing_docs)]
@@ -22,12 +24,14 @@ pub mod cell;
 pub mod lint;
 pub mod local;
 pub mod locate;
+pub mod lock;
 pub mod manifest;
 pub mod matrix;
 pub mod recipients;
 pub mod schema;
 pub mod service;
 pub mod sidecar;
+pub mod term;
 
 pub use manifest::{Manifest, ManifestError};
 pub use matrix::Cell;

@@ -35,25 +35,52 @@ pub enum LocalError {
         /// What is wrong.
         reason: String,
     },
+    /// The config is committed to git: a `git pull` could replace it, so
+    /// it is not trusted.
+    #[error("{}: this file is tracked by git, so a pull can replace your local settings (and point clef at any file); it is per-developer: run `git rm --cached {CONFIG_PATH}`, commit, and keep it in .gitignore", path.display())]
+    Tracked {
+        /// The file.
+        path: PathBuf,
+    },
     /// An identity source is broken.
     #[error("{0}")]
     Keys(#[from] KeyError),
 }
 
+/// Whether git tracks `rel` in the work tree at `root` (in the index or
+/// unmerged). No git, or not a repository: not tracked.
+fn tracked_by_git(root: &Path, rel: &str) -> bool {
+    std::process::Command::new("git")
+        .args(["ls-files", "-z", "--"])
+        .arg(rel)
+        .current_dir(root)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+}
+
 impl LocalConfig {
-    /// Reads `<root>/.clef/config.yaml` (absent: empty config).
+    /// Reads `<root>/.clef/config.yaml` (absent: empty config). A config
+    /// that git tracks is refused ([`LocalError::Tracked`]); so is one that
+    /// is not a regular file or is larger than 64 KiB.
     pub fn load(root: &Path) -> Result<LocalConfig, LocalError> {
         let path = root.join(CONFIG_PATH);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LocalConfig::default()),
-            Err(e) => {
-                return Err(LocalError::Config {
-                    path,
-                    reason: e.kind().to_string(),
-                });
-            }
+        let bad = |reason: String| LocalError::Config {
+            path: path.clone(),
+            reason,
         };
+        match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LocalConfig::default()),
+            Err(e) => return Err(bad(e.kind().to_string())),
+            Ok(m) if !m.is_file() => return Err(bad("not a regular file".into())),
+            Ok(m) if m.len() > 64 * 1024 => return Err(bad("larger than 64 KiB".into())),
+            Ok(_) => {}
+        }
+        if tracked_by_git(root, CONFIG_PATH) {
+            return Err(LocalError::Tracked { path });
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| bad(e.kind().to_string()))?;
         let docs = clef_doc::yaml::parse(&text).map_err(|e| LocalError::Config {
             path: path.clone(),
             reason: e.to_string(),

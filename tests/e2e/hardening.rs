@@ -1,0 +1,384 @@
+//! Issue 11, the hardening items: each test reproduces what the adversarial
+//! trial or the new team did on main, with real git, real binaries and real
+//! age keys, and checks the fixed behaviour.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cli_support::{Dev, World, stderr};
+use clef_e2e::{bin, ok};
+
+/// A developer with an initialised repository (`api` × `dev`, `production`)
+/// and one committed key.
+fn repo(w: &World, name: &str) -> Dev {
+    let d = w.dev(name);
+    d.ok(&[
+        "init",
+        "--namespaces",
+        "api",
+        "--environments",
+        "dev,production",
+        "--non-interactive",
+    ]);
+    d.ok(&["set", "api/dev", "DB_URL", "postgres://base-value"]);
+    ok(d.git(&["add", "-A"]));
+    ok(d.git(&["commit", "-q", "--no-verify", "-m", "base"]));
+    d
+}
+
+/// Runs `c`, killing it after `limit`: returns the output and whether it
+/// finished in time.
+fn run_within(mut c: Command, limit: Duration) -> (std::process::Output, bool) {
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return (child.wait_with_output().expect("output"), true);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            return (child.wait_with_output().expect("output"), false);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// ---------------------------------------------------------------- item 9
+
+#[test]
+fn a_committed_directory_symlink_cannot_lead_writes_out_of_the_work_tree() {
+    let w = World::new();
+    let d = repo(&w, "mallory");
+    let outside = w.dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    // The attacker's commit: secrets/api is a symlink to a directory elsewhere.
+    std::fs::remove_dir_all(d.root.join("secrets/api")).unwrap();
+    std::os::unix::fs::symlink(&outside, d.root.join("secrets/api")).unwrap();
+    for args in [
+        &["set", "api/dev", "NEW_KEY", "value-123456"][..],
+        &["set", "api/production", "NEW_KEY", "value-123456"][..],
+        &["get", "api/dev", "DB_URL"][..],
+    ] {
+        let o = d.clef(args);
+        assert_eq!(o.status.code(), Some(4), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("resolves outside the repository"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing was written outside the work tree"
+    );
+    // A symlink that stays inside the tree is fine.
+    std::fs::remove_file(d.root.join("secrets/api")).unwrap();
+    std::fs::create_dir_all(d.root.join("secrets/real-api")).unwrap();
+    std::os::unix::fs::symlink("real-api", d.root.join("secrets/api")).unwrap();
+    d.ok(&["set", "api/production", "INSIDE", "value-654321"]);
+    assert!(
+        d.root
+            .join("secrets/real-api/production.enc.yaml")
+            .is_file()
+    );
+}
+
+// ---------------------------------------------------------------- item 10
+
+#[test]
+fn a_tracked_local_config_is_refused() {
+    let w = World::new();
+    let d = repo(&w, "pat");
+    // What a pulled branch that commits .clef/config.yaml does.
+    std::fs::write(
+        d.root.join(".clef/config.yaml"),
+        "age_key_file: /dev/zero\n",
+    )
+    .unwrap();
+    ok(d.git(&["add", "-f", ".clef/config.yaml"]));
+    ok(d.git(&["commit", "-q", "--no-verify", "-m", "team config"]));
+    let mut c = d.cmd(bin("clef"));
+    c.args(["get", "api/dev", "DB_URL"]);
+    let (o, in_time) = run_within(c, Duration::from_secs(20));
+    assert!(in_time, "clef hung on the tracked config");
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("tracked by git") && stderr(&o).contains("git rm --cached"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn key_files_must_be_small_regular_files() {
+    let w = World::new();
+    let d = repo(&w, "quinn");
+    let fifo = d.home.join("fifo");
+    ok({
+        let mut c = Command::new("mkfifo");
+        c.arg(&fifo);
+        clef_e2e::run(c)
+    });
+    let big = d.home.join("big-keys.txt");
+    std::fs::write(&big, vec![b'#'; 2 * 1024 * 1024]).unwrap();
+    for (path, why) in [
+        ("/dev/zero", "not a regular file"),
+        (fifo.to_str().unwrap(), "not a regular file"),
+        (d.home.to_str().unwrap(), "not a regular file"),
+        (big.to_str().unwrap(), "larger than"),
+    ] {
+        // Through the (untracked) local config, and through the environment.
+        std::fs::write(
+            d.root.join(".clef/config.yaml"),
+            format!("age_key_file: {path}\n"),
+        )
+        .unwrap();
+        let mut c = d.cmd(bin("clef"));
+        c.args(["get", "api/dev", "DB_URL"]);
+        let (o, in_time) = run_within(c, Duration::from_secs(20));
+        assert!(in_time, "{path}: clef hung");
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains(why), "{path}: {}", stderr(&o));
+        let mut c = d.cmd(bin("clef"));
+        c.env("SOPS_AGE_KEY_FILE", path)
+            .args(["sops", "decrypt", "secrets/api/dev.enc.yaml"]);
+        let (o, in_time) = run_within(c, Duration::from_secs(20));
+        assert!(in_time, "{path}: clef sops hung");
+        assert!(stderr(&o).contains(why), "{path}: {}", stderr(&o));
+    }
+}
+
+// ---------------------------------------------------------------- item 6
+
+#[test]
+fn values_and_secret_keys_are_never_echoed_and_names_are_escaped() {
+    let w = World::new();
+    let d = repo(&w, "rita");
+    let o = d.clef(&["set", "api/dev", "DB_PASSWORD=hunter2-canary"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!stderr(&o).contains("hunter2"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("DB_PASSWORD"), "{}", stderr(&o));
+
+    let key = std::fs::read_to_string(d.identity()).unwrap();
+    let secret = key
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap()
+        .to_owned();
+    for args in [
+        vec!["recipients", "add", secret.as_str()],
+        vec!["recipients", "add", &secret[..40]],
+        vec!["recipients", "remove", secret.as_str()],
+    ] {
+        let o = d.clef(&args);
+        assert!(!o.status.success());
+        let all = format!("{}{}", stderr(&o), String::from_utf8_lossy(&o.stdout));
+        assert!(!all.contains(&secret[16..40]), "secret key echoed: {all}");
+        assert!(!all.contains(&secret[16..40].to_lowercase()), "{all}");
+        assert!(all.contains("SECRET key"), "{all}");
+    }
+
+    // A key name carrying terminal escapes (written with the sops engine,
+    // as a hostile commit could): every listing shows it escaped.
+    let mut c = d.cmd(bin("clef"));
+    c.env("SOPS_AGE_KEY_FILE", d.identity()).args([
+        "sops",
+        "set",
+        "secrets/api/dev.enc.yaml",
+        "[\"EVIL\u{1b}]0;pwned\u{7}\u{1b}[2J\"]",
+        "\"x\"",
+    ]);
+    ok(clef_e2e::run(c));
+    let listing = d.clef(&["list", "api/dev"]);
+    let diff = d.clef(&["diff", "api", "dev", "production"]);
+    for o in [&listing, &diff] {
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(o));
+        assert!(!text.contains('\u{1b}'), "raw escape: {text:?}");
+        assert!(text.contains("EVIL\\x1b]0;pwned\\x07\\x1b[2J"), "{text}");
+    }
+}
+
+// ---------------------------------------------------------------- item 7
+
+#[test]
+fn a_key_the_crypt_rule_leaves_in_clear_needs_a_flag() {
+    let w = World::new();
+    let d = repo(&w, "sam");
+    let o = d.clef(&["set", "api/dev", "TOKEN_unencrypted", "clear-canary-77"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("CLEAR TEXT"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("clear-canary-77"));
+    let cell = std::fs::read_to_string(d.root.join("secrets/api/dev.enc.yaml")).unwrap();
+    assert!(!cell.contains("TOKEN_unencrypted"), "nothing written");
+
+    let o = d.clef(&[
+        "set",
+        "api/dev",
+        "TOKEN_unencrypted",
+        "clear-canary-77",
+        "--allow-unencrypted",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("WARNING"), "{}", stderr(&o));
+    let cell = std::fs::read_to_string(d.root.join("secrets/api/dev.enc.yaml")).unwrap();
+    assert!(cell.contains("TOKEN_unencrypted: clear-canary-77"));
+    d.oracle_decrypts_all();
+}
+
+// ---------------------------------------------------------------- item 12
+
+#[test]
+fn clef_sops_set_and_clef_set_do_not_lose_updates() {
+    let w = World::new();
+    let d = repo(&w, "tess");
+    let mut children = Vec::new();
+    for i in 0..12 {
+        let mut c = d.cmd(bin("clef"));
+        if i % 2 == 0 {
+            c.args(["set", "api/dev", &format!("K{i}"), &format!("value-{i}")]);
+        } else {
+            c.env("SOPS_AGE_KEY_FILE", d.identity()).args([
+                "sops",
+                "set",
+                "secrets/api/dev.enc.yaml",
+                &format!("[\"K{i}\"]"),
+                &format!("\"value-{i}\""),
+            ]);
+        }
+        c.stdout(Stdio::null()).stderr(Stdio::piped());
+        children.push(c.spawn().expect("spawn"));
+    }
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let keys = d.ok(&["list", "api/dev"]);
+    for i in 0..12 {
+        assert!(keys.contains(&format!("K{i} ")), "K{i} lost: {keys}");
+    }
+}
+
+#[test]
+fn a_killed_writer_leaves_no_stale_lock_and_no_visible_temp_file() {
+    let w = World::new();
+    let d = repo(&w, "uma");
+    // An older clef killed with -9 left its lock file behind.
+    std::fs::write(d.root.join(".git/clef.lock"), b"").unwrap();
+    let t = Instant::now();
+    d.ok(&["set", "api/dev", "AFTER_CRASH", "value-1"]);
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "waited on a stale lock"
+    );
+
+    // A writer holding the lock and killed with -9 (util-linux flock takes
+    // the same kind of lock clef does).
+    let mut holder = d
+        .cmd("flock")
+        // -o: the lock stays with flock itself, not with its child.
+        .args(["-o", ".git/clef.lock", "sleep", "60"])
+        .spawn()
+        .expect("util-linux flock");
+    std::thread::sleep(Duration::from_millis(300));
+    let mut c = d.cmd(bin("clef"));
+    c.args(["set", "api/dev", "WAITED", "value-2"]);
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    let waiting = c.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    holder.kill().unwrap(); // SIGKILL
+    holder.wait().unwrap();
+    let o = waiting.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(d.ok(&["list", "api/dev"]).contains("WAITED"));
+
+    // The partial temp file a killed write leaves: removed by the next
+    // writer of the cell, and ignored by git until then.
+    let tmp = d
+        .root
+        .join("secrets/api/.production.enc.yaml.clef-tmp-0123456789ab");
+    std::fs::write(&tmp, b"partial").unwrap();
+    let ignored = d.git(&[
+        "check-ignore",
+        "-q",
+        "secrets/api/.production.enc.yaml.clef-tmp-0123456789ab",
+    ]);
+    assert!(ignored.status.success(), "git sees the temp file");
+    ok(d.git(&["add", "-A"]));
+    let staged = String::from_utf8(ok(d.git(&["diff", "--cached", "--name-only"]))).unwrap();
+    assert!(!staged.contains("clef-tmp"), "{staged}");
+    d.ok(&["set", "api/production", "X", "value-3"]);
+    assert!(!tmp.exists(), "stale temp file removed");
+}
+
+// ---------------------------------------------------------------- items 5, 14
+
+/// A repository mid-merge with a conflict on `A` (and a clean key `CLEAN`).
+fn conflicted(w: &World, name: &str) -> Dev {
+    let d = repo(w, name);
+    d.ok(&["set", "api/dev", "A", "base-a-value"]);
+    d.ok(&["set", "api/dev", "CLEAN", "clean-value"]);
+    ok(d.git(&["commit", "-q", "--no-verify", "-am", "base2"]));
+    ok(d.git(&["checkout", "-q", "-b", "feature"]));
+    d.ok(&["set", "api/dev", "A", "theirs-a-value"]);
+    ok(d.git(&["commit", "-q", "--no-verify", "-am", "feature"]));
+    ok(d.git(&["checkout", "-q", "main"]));
+    d.ok(&["set", "api/dev", "A", "ours-a-value"]);
+    ok(d.git(&["commit", "-q", "--no-verify", "-am", "main"]));
+    assert!(!d.git(&["merge", "--no-edit", "feature"]).status.success());
+    d
+}
+
+#[test]
+fn resolve_outside_a_merge_is_refused() {
+    let w = World::new();
+    let d = conflicted(&w, "vic");
+    let doc = std::fs::read(d.root.join("secrets/api/dev.enc.yaml")).unwrap();
+    ok(d.git(&["merge", "--abort"]));
+    // The conflict document, committed or copied back outside any merge.
+    std::fs::write(d.root.join("secrets/api/dev.enc.yaml"), &doc).unwrap();
+    let o = d.clef(&["merge", "resolve", "secrets/api/dev.enc.yaml", "--ours"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no merge"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(d.root.join("secrets/api/dev.enc.yaml")).unwrap(),
+        doc,
+        "nothing written"
+    );
+}
+
+#[test]
+fn a_tampered_conflict_document_is_refused() {
+    let w = World::new();
+    let d = conflicted(&w, "wes");
+    let path = d.root.join("secrets/api/dev.enc.yaml");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    // Delete the clean key's line (it is in all three variants).
+    let tampered: String = doc
+        .split_inclusive('\n')
+        .filter(|l| !l.starts_with("CLEAN:"))
+        .collect();
+    assert_ne!(tampered, doc);
+    std::fs::write(&path, &tampered).unwrap();
+    let o = d.clef(&["merge", "resolve", "secrets/api/dev.enc.yaml", "--ours"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("was edited") && stderr(&o).contains("CLEAN"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("clean-value"));
+    // Recreated by git, it resolves; without FILE, every unmerged cell.
+    ok(d.git(&["checkout", "-m", "secrets/api/dev.enc.yaml"]));
+    let o = d.clef(&["merge", "resolve", "--theirs"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("A: took theirs: the merged branch feature"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(d.ok(&["get", "api/dev", "A"]), "theirs-a-value");
+    assert_eq!(d.ok(&["get", "api/dev", "CLEAN"]), "clean-value");
+    d.oracle_decrypts_all();
+}
