@@ -382,3 +382,78 @@ fn a_tampered_conflict_document_is_refused() {
     assert_eq!(d.ok(&["get", "api/dev", "CLEAN"]), "clean-value");
     d.oracle_decrypts_all();
 }
+
+// ---------------------------------------------------------------- item 13
+
+#[test]
+fn dotenv_import_follows_the_dotenv_conventions() {
+    let w = World::new();
+    let d = repo(&w, "xena");
+    let env = "# migrated from heroku\n\
+        DQ=\"double quoted\"\n\
+        SQ='single $quoted'\n\
+        export EXPORTED=exported-value\n\
+        INLINE=inline-value # the comment\n\
+        ESCAPES=\"line1\\nline2\\t\\\"q\\\"\"\n\
+        MULTI=\"first\n\
+        second\"\n";
+    std::fs::write(d.root.join(".env"), env).unwrap();
+    let dry = d.clef(&["import", "api/dev", ".env", "--dry-run"]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    let shown = String::from_utf8_lossy(&dry.stdout).into_owned();
+    for k in ["DQ", "SQ", "EXPORTED", "INLINE", "ESCAPES", "MULTI"] {
+        assert!(
+            shown
+                .lines()
+                .any(|l| l.starts_with("add") && l.contains(k) && l.contains("********")),
+            "{k}: {shown}"
+        );
+    }
+    for v in [
+        "double quoted",
+        "single",
+        "exported-value",
+        "inline-value",
+        "line1",
+        "first",
+    ] {
+        assert!(
+            !shown.contains(v) && !stderr(&dry).contains(v),
+            "value shown: {shown}"
+        );
+    }
+    d.ok(&["import", "api/dev", ".env"]);
+    for (k, v) in [
+        ("DQ", "double quoted"),
+        ("SQ", "single $quoted"),
+        ("EXPORTED", "exported-value"),
+        ("INLINE", "inline-value"),
+        ("ESCAPES", "line1\nline2\t\"q\""),
+        ("MULTI", "first\nsecond"),
+    ] {
+        assert_eq!(d.ok(&["get", "api/dev", k]), v, "{k}");
+    }
+    // export --format dotenv reads back to the same values.
+    let dotenv = d.ok(&["export", "api/dev", "--format", "dotenv"]);
+    let o = d.clef_stdin(
+        &["import", "api/production", "--stdin", "--format", "dotenv"],
+        dotenv.as_bytes(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for k in ["DQ", "SQ", "ESCAPES", "MULTI", "DB_URL"] {
+        assert_eq!(
+            d.ok(&["get", "api/production", k]),
+            d.ok(&["get", "api/dev", k]),
+            "{k}"
+        );
+    }
+    // A key that is not a variable name: exec and export --format shell agree.
+    d.ok(&["set", "api/dev", "my-key", "dash-value"]);
+    let shell = d.clef(&["export", "api/dev", "--format", "shell"]);
+    assert!(shell.status.success(), "{}", stderr(&shell));
+    assert!(stderr(&shell).contains("'my-key' is not a valid environment variable name; skipped"));
+    assert!(String::from_utf8_lossy(&shell.stdout).contains("export DQ="));
+    let exec = d.clef(&["exec", "api/dev", "--", "sh", "-c", "printf %s \"$DQ\""]);
+    assert_eq!(String::from_utf8_lossy(&exec.stdout), "double quoted");
+    assert!(stderr(&exec).contains("'my-key' is not a valid environment variable name; skipped"));
+}

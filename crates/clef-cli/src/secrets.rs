@@ -723,6 +723,19 @@ pub struct ExecArgs {
     pub command: Vec<std::ffi::OsString>,
 }
 
+/// Whether `name` (made from key `k`) can be an environment variable; if
+/// not, says that the key is skipped. `exec` and `export --format shell`
+/// both go through this, so they agree.
+fn usable_env_name(k: &str, name: &str) -> bool {
+    let ok = valid_env_name(name);
+    if !ok {
+        out::note(format!(
+            "warning: key '{k}' is not a valid environment variable name; skipped (`clef export --format json` or `dotenv` keep it)"
+        ));
+    }
+    ok
+}
+
 fn valid_env_name(k: &str) -> bool {
     let mut c = k.chars();
     matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
@@ -795,10 +808,7 @@ pub fn exec(dir: Option<&Path>, a: ExecArgs) -> Result<(), CliError> {
             continue;
         }
         let name = format!("{prefix}{k}");
-        if !valid_env_name(&name) {
-            out::note(format!(
-                "warning: key '{k}' is not a valid environment variable name; skipped"
-            ));
+        if !usable_env_name(k, &name) {
             continue;
         }
         if a.no_override && std::env::var_os(&name).is_some() {
@@ -843,7 +853,8 @@ fn run_replacing(mut cmd: std::process::Command, prog: &std::ffi::OsStr) -> Resu
 pub enum ExportFormat {
     /// `export KEY='value'` lines, safe to `eval` in a POSIX shell.
     Shell,
-    /// `KEY=value` lines (sops's dotenv: newlines written as \n).
+    /// `KEY=value` lines as the dotenv libraries read them (a value with
+    /// spaces, quotes, `#`, `$` or line breaks double-quoted with escapes).
     Dotenv,
     /// A JSON object.
     Json,
@@ -887,14 +898,8 @@ pub fn export(dir: Option<&Path>, a: ExportArgs) -> Result<(), CliError> {
     match a.format {
         ExportFormat::Shell => {
             for (k, v) in &vars {
-                if !valid_env_name(k) {
-                    return Err(CliError::new(
-                        code::USAGE,
-                        format!(
-                            "{}: key '{k}' is not a valid shell variable name; use --format json or dotenv",
-                            c.file.display()
-                        ),
-                    ));
+                if !usable_env_name(k, k) {
+                    continue;
                 }
                 if !a.no_export {
                     s.push_str("export ");
@@ -906,16 +911,9 @@ pub fn export(dir: Option<&Path>, a: ExportArgs) -> Result<(), CliError> {
             }
         }
         ExportFormat::Dotenv => {
-            let b = Branch(
-                vars.iter()
-                    .map(|(k, v)| Item::Entry(k.clone(), Value::Str(v.clone())))
-                    .collect(),
-            );
-            let text =
-                Zeroizing::new(clef_doc::dotenv::emit(&b).map_err(|e| {
-                    CliError::new(code::GENERIC, format!("{}: {e}", c.file.display()))
-                })?);
-            s.push_str(&text);
+            s.push_str(&clef_core::envfile::emit(
+                vars.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            ));
         }
         ExportFormat::Json => {
             s.push('{');
@@ -1059,7 +1057,13 @@ pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
         .unwrap_or_else(|| detect_format(a.file.as_deref(), text));
     let bad = |e: &dyn std::fmt::Display| CliError::new(code::READ, format!("{source}: {e}"));
     let doc = match format {
-        ImportFormat::Dotenv => clef_doc::dotenv::parse(text).map_err(|e| bad(&e))?,
+        ImportFormat::Dotenv => Branch(
+            clef_core::envfile::parse(text)
+                .map_err(|e| bad(&e))?
+                .into_iter()
+                .map(|e| Item::Entry(e.key, Value::Str(e.value)))
+                .collect(),
+        ),
         ImportFormat::Json => clef_doc::json::parse(text).map_err(|e| bad(&e))?,
         ImportFormat::Yaml => clef_doc::yaml::parse(text)
             .map_err(|e| bad(&e))?
@@ -1116,9 +1120,15 @@ pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
             .collect();
         out::print_str(&Json::Arr(arr).render())?;
     } else {
+        let width = plan
+            .iter()
+            .map(|(k, _)| out::shown(k).chars().count())
+            .max()
+            .unwrap_or(0);
         let mut s = String::new();
         for (k, act) in &plan {
-            s.push_str(&format!("{act:<10} {}\n", out::shown(k)));
+            let k = out::shown(k);
+            s.push_str(&format!("{act:<10} {k:<width$}  {MASK}\n"));
         }
         out::print_str(&s)?;
     }

@@ -6,6 +6,7 @@
 //! * [`sidecar`]: the plaintext `.clef-meta.yaml` bookkeeping (pending
 //!   placeholders, rotation records).
 //! * [`cell`]: reading and writing a cell together with its sidecar.
+//! * [`envfile`]: `.env` files as the dotenv libraries read them (for import).
 //! * [`access`]: who may read a cell (the access list) and how a cell's
 //!   `sops` block drifts from it.
 //! * [`recipients`]: editing the recipient lists.
@@ -21,6 +22,7 @@
 
 pub mod access;
 pub mod cell;
+pub mod envfile;
 pub mod lint;
 pub mod local;
 pub mod locate;
