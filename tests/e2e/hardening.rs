@@ -457,3 +457,151 @@ fn dotenv_import_follows_the_dotenv_conventions() {
     assert_eq!(String::from_utf8_lossy(&exec.stdout), "double quoted");
     assert!(stderr(&exec).contains("'my-key' is not a valid environment variable name; skipped"));
 }
+
+// ---------------------------------------------------------------- item 15
+
+#[test]
+fn a_second_clone_and_a_worktree_reuse_the_granted_identity() {
+    let w = World::new();
+    let d = repo(&w, "yuri");
+    ok(d.git(&["push", "-q", ".", "HEAD:refs/heads/keep"]));
+    // A second clone by the same developer (same HOME).
+    let second = d.root.with_file_name("second");
+    let mut c = d.cmd("git");
+    c.current_dir(&d.home)
+        .args(["clone", "-q"])
+        .arg(&d.root)
+        .arg(&second);
+    ok(clef_e2e::run(c));
+    let mut c = d.cmd(bin("clef"));
+    c.current_dir(&second).args(["init"]);
+    let o = clef_e2e::run(c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("reusing your identity"),
+        "{}",
+        stderr(&o)
+    );
+    let stored = std::fs::read_dir(d.home.join(".config/clef/keys"))
+        .unwrap()
+        .count();
+    assert_eq!(stored, 1, "no second identity");
+    let mut c = d.cmd(bin("clef"));
+    c.current_dir(&second).args(["get", "api/dev", "DB_URL"]);
+    assert_eq!(ok(clef_e2e::run(c)), b"postgres://base-value");
+
+    // A linked worktree has no .clef/config.yaml of its own.
+    ok(d.git(&["worktree", "add", "-q", "../wt", "keep"]));
+    let wt = d.root.with_file_name("wt");
+    assert!(!wt.join(".clef/config.yaml").exists());
+    let mut c = d.cmd(bin("clef"));
+    c.current_dir(&wt).args(["get", "api/dev", "DB_URL"]);
+    assert_eq!(ok(clef_e2e::run(c)), b"postgres://base-value");
+    // ... and the merge driver there finds the key too.
+    let mut c = d.cmd(bin("clef"));
+    c.current_dir(&wt)
+        .args(["set", "api/dev", "WT_KEY", "from-worktree"]);
+    ok(clef_e2e::run(c));
+    let mut c = d.cmd("git");
+    c.current_dir(&wt)
+        .args(["commit", "-q", "--no-verify", "-am", "wt"]);
+    ok(clef_e2e::run(c));
+    d.ok(&["set", "api/dev", "MAIN_KEY", "from-main"]);
+    ok(d.git(&["commit", "-q", "--no-verify", "-am", "main"]));
+    let mut c = d.cmd("git");
+    c.current_dir(&wt)
+        .args(["merge", "-q", "--no-edit", "main"]);
+    let o = clef_e2e::run(c);
+    assert!(o.status.success(), "merge in the worktree: {}", stderr(&o));
+    let mut c = d.cmd(bin("clef"));
+    c.current_dir(&wt).args(["get", "api/dev", "MAIN_KEY"]);
+    assert_eq!(ok(clef_e2e::run(c)), b"from-main");
+}
+
+// ---------------------------------------------------------------- item 16
+
+#[test]
+fn onboarding_and_everyday_rough_edges() {
+    let w = World::new();
+    let alice = repo(&w, "alice");
+    // Bob's hint carries his name, resolved in his shell.
+    let bob = w.clone_dev("bob", &alice);
+    ok(bob.git(&["config", "user.name", "Bob O'Brien"]));
+    let o = bob.clef(&["init"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--label 'Bob O'\\''Brien'") && !stderr(&o).contains("$(git config"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Before init, get says to run clef init.
+    let carol = w.clone_dev("carol", &alice);
+    let o = carol.clef(&["get", "api/dev", "DB_URL"]);
+    assert_eq!(o.status.code(), Some(128));
+    assert!(stderr(&o).contains("clef init"), "{}", stderr(&o));
+
+    // init in a subdirectory sets up the top of the work tree.
+    let dave = w.dev("dave");
+    std::fs::create_dir_all(dave.root.join("sub/dir")).unwrap();
+    let mut c = dave.cmd(bin("clef"));
+    c.current_dir(dave.root.join("sub/dir")).args([
+        "init",
+        "--namespaces",
+        "api",
+        "--environments",
+        "dev",
+    ]);
+    ok(clef_e2e::run(c));
+    assert!(dave.root.join("clef.yaml").is_file());
+    assert!(!dave.root.join("sub/dir/clef.yaml").exists());
+    assert!(dave.root.join(".gitattributes").is_file());
+
+    // An empty value at the hidden prompt is refused.
+    let (done, text) =
+        crate::cli_support::clef_in_pty(&alice, "set api/dev EMPTY", &[("input hidden", "")]);
+    assert!(!done, "{text}");
+    assert!(text.contains("empty value"), "{text}");
+    assert!(!alice.ok(&["list", "api/dev"]).contains("EMPTY"));
+
+    // Words, not internal labels.
+    alice.ok(&["set", "api/dev", "ONLY_DEV", "x-value"]);
+    let diff = String::from_utf8(alice.clef(&["diff", "api", "dev", "production"]).stdout).unwrap();
+    assert!(
+        diff.contains("only in dev") && !diff.contains("missing_"),
+        "{diff}"
+    );
+
+    // lint: a damaged value is not "clear text"; a conflict is not a YAML error.
+    let cell = alice.root.join("secrets/api/dev.enc.yaml");
+    let text = std::fs::read_to_string(&cell).unwrap();
+    let damaged: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("ONLY_DEV: ENC[") {
+                "ONLY_DEV: ENC[AES256_GCM,data:broken]".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&cell, damaged + "\n").unwrap();
+    let lint = alice.clef(&["lint"]);
+    let out = String::from_utf8_lossy(&lint.stdout);
+    assert!(
+        out.contains("damaged") && !out.contains("clear text"),
+        "{out}"
+    );
+    std::fs::write(
+        &cell,
+        format!("<<<<<<< ours\n{text}=======\n{text}>>>>>>> theirs\n"),
+    )
+    .unwrap();
+    let lint = alice.clef(&["lint"]);
+    let out = String::from_utf8_lossy(&lint.stdout);
+    assert!(
+        out.contains("unresolved merge conflict") && out.contains("clef merge"),
+        "{out}"
+    );
+}

@@ -180,7 +180,7 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
     let root = repo::start_dir(dir)?;
     let root = std::fs::canonicalize(&root)
         .map_err(|e| CliError::new(code::READ, format!("{}: {}", root.display(), e.kind())))?;
-    if repo::git(&root, &["rev-parse", "--is-inside-work-tree"]).is_none() {
+    let Some(top) = repo::git(&root, &["rev-parse", "--show-toplevel"]) else {
         return Err(CliError::new(
             code::USAGE,
             format!(
@@ -188,7 +188,12 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
                 root.display()
             ),
         ));
-    }
+    };
+    // clef.yaml goes next to .gitattributes and .gitignore: at the top of the
+    // work tree, wherever init is run from (unless a clef.yaml above says otherwise).
+    let top = PathBuf::from(String::from_utf8_lossy(&top).trim());
+    let top = std::fs::canonicalize(&top).unwrap_or(top);
+    let root = repo::find_root(&root).unwrap_or(top);
     if a.backend != "age" {
         return Err(CliError::new(
             code::USAGE,
@@ -305,7 +310,19 @@ fn init_second_developer(root: &Path, a: &InitArgs) -> Result<(), CliError> {
                 let r = identity_from_file(&f)?;
                 (f, r)
             }
-            None => new_identity(root)?,
+            None => match local::stored_identity_for(&repo::env, &known) {
+                // Another clone of this repository already has a granted identity.
+                Some((f, r)) => {
+                    local_setup(root, &f)?;
+                    crate::integrations::install_hooks(root)?;
+                    out::note(format!(
+                        "reusing your identity {} (recipient {r}): clef.yaml already grants it",
+                        f.display()
+                    ));
+                    return Ok(());
+                }
+                None => new_identity(root)?,
+            },
         },
     };
     local_setup(root, &key_file)?;
@@ -315,7 +332,14 @@ fn init_second_developer(root: &Path, a: &InitArgs) -> Result<(), CliError> {
         key_file.display()
     ));
     out::note("you cannot decrypt yet. Ask someone with access to run:");
-    eprintln!("    clef recipients add {recipient} --label \"$(git config user.name)\"");
+    // The label is this developer's name, resolved here (the command runs in
+    // someone else's shell, where `$(git config user.name)` is their name).
+    let label = repo::git(root, &["config", "user.name"])
+        .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .map(|n| format!(" --label {}", crate::secrets::shell_quote(&n).as_str()))
+        .unwrap_or_default();
+    eprintln!("    clef recipients add {recipient}{}", out::shown(&label));
     out::note("which adds this line under sops.age.recipients in clef.yaml:");
     eprintln!("      - {recipient}");
     Ok(())

@@ -141,10 +141,17 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
                 })?;
                 let st = clef_merge::status(&bytes, format)
                     .map_err(|e| CliError::new(code::READ, format!("{}: {e}", f.display())))?;
-                let keys: Vec<(String, String)> = st
+                // JSON keeps the stable kind names; text says it in words.
+                let keys: Vec<(String, String, &str)> = st
                     .keys
                     .iter()
-                    .map(|k| (k.path.to_string(), format!("{:?}", k.kind())))
+                    .map(|k| {
+                        (
+                            k.path.to_string(),
+                            format!("{:?}", k.kind()),
+                            k.kind().describe(),
+                        )
+                    })
                     .collect();
                 if st.is_conflict_document {
                     text.push_str(&format!(
@@ -152,8 +159,8 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
                         f.display(),
                         keys.len()
                     ));
-                    for (k, kind) in &keys {
-                        text.push_str(&format!("    {}  ({kind})\n", out::shown(k)));
+                    for (k, _, words) in &keys {
+                        text.push_str(&format!("    {}  ({words})\n", out::shown(k)));
                     }
                 } else {
                     text.push_str(&format!("{}: no conflict\n", f.display()));
@@ -165,7 +172,7 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
                         "keys",
                         Json::Arr(
                             keys.into_iter()
-                                .map(|(k, kind)| {
+                                .map(|(k, kind, _)| {
                                     Json::Obj(vec![("key", Json::s(k)), ("kind", Json::s(kind))])
                                 })
                                 .collect(),

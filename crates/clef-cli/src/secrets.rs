@@ -59,10 +59,23 @@ pub fn decrypt_cell(
     }
     let file = clef_sops::EncryptedFile::parse(&raw, cell.format())
         .map_err(|e| CliError::sops(&cell.file, e))?;
-    let plain = file
-        .decrypt(ids)
-        .map_err(|e| CliError::sops(&cell.file, e))?;
+    let plain = file.decrypt(ids).map_err(|e| decrypt_error(cell, ids, e))?;
     Ok((file, raw, plain))
+}
+
+/// A decryption failure; when this machine has no age identity at all, the
+/// fix is `clef init` (not the sops variables).
+fn decrypt_error(cell: &Cell, ids: &Keyring, e: clef_sops::SopsError) -> CliError {
+    if matches!(e, clef_sops::SopsError::NoIdentity { .. }) && ids.identities().is_empty() {
+        return CliError::new(
+            code::KEY,
+            format!(
+                "{}: no identity on this machine (no age key found): run `clef init` in this repository to set yours up, then ask someone with access to add its recipient",
+                cell.file.display()
+            ),
+        );
+    }
+    CliError::sops(&cell.file, e)
 }
 
 fn conflict_error(cell: &Cell) -> CliError {
@@ -409,6 +422,14 @@ fn read_value(key: &str) -> Result<Zeroizing<String>, CliError> {
         }
         eprintln!();
         r.map_err(|e| CliError::new(code::READ, format!("cannot read the value: {}", e.kind())))?;
+        if s.trim_end_matches(['\r', '\n']).is_empty() {
+            return Err(CliError::new(
+                code::USAGE,
+                format!(
+                    "empty value for {key}: nothing stored (to store an empty value on purpose, give it as an argument: '')"
+                ),
+            ));
+        }
     } else {
         std::io::stdin().read_to_string(&mut s).map_err(|e| {
             CliError::new(
@@ -1237,6 +1258,11 @@ pub fn diff(dir: Option<&Path>, a: DiffArgs) -> Result<(), CliError> {
                 continue;
             }
             let k = out::shown(k);
+            let st = match *st {
+                "missing_a" => format!("only in {}", a.env_b),
+                "missing_b" => format!("only in {}", a.env_a),
+                other => other.to_owned(),
+            };
             text.push_str(&format!(
                 "{st:<10} {k:<width$}  {}: {}  {}: {}\n",
                 a.env_a,

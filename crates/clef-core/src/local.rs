@@ -121,14 +121,64 @@ pub fn default_key_path(env: &dyn Fn(&str) -> Option<String>, label: &str) -> Op
     config_home(env).map(|c| c.join("clef").join("keys").join(label).join("keys.txt"))
 }
 
+/// The main work tree of a linked worktree (`git worktree add`): `root/.git`
+/// is a file naming `<main>/.git/worktrees/<name>`, whose `commondir` leads
+/// to `<main>/.git`. Read without running git. `None` for a main work tree.
+pub fn main_worktree(root: &Path) -> Option<PathBuf> {
+    let dot = root.join(".git");
+    if !dot.is_file() {
+        return None;
+    }
+    let text = std::fs::read_to_string(&dot).ok()?;
+    let gitdir = root.join(text.trim().strip_prefix("gitdir:")?.trim());
+    let common = std::fs::read_to_string(gitdir.join("commondir")).ok()?;
+    let common = std::fs::canonicalize(gitdir.join(common.trim())).ok()?;
+    (common.file_name()? == ".git").then(|| common.parent().map(Path::to_path_buf))?
+}
+
+/// The local config that applies to the work tree at `root`: its own, else
+/// (in a linked worktree that has none) the main work tree's, so merges and
+/// commands in a worktree find the identity `clef init` set up.
+pub fn load_config(root: &Path) -> Result<LocalConfig, LocalError> {
+    if !root.join(CONFIG_PATH).exists()
+        && let Some(main) = main_worktree(root)
+    {
+        return LocalConfig::load(&main);
+    }
+    LocalConfig::load(root)
+}
+
+/// An identity in clef's key store (`<config>/clef/keys/*/keys.txt`) whose
+/// recipient is one of `known`: another clone of the same repository set it
+/// up, so a new clone reuses it instead of making one more identity.
+/// Returns the file and the recipient.
+pub fn stored_identity_for(
+    env: &dyn Fn(&str) -> Option<String>,
+    known: &[String],
+) -> Option<(PathBuf, String)> {
+    let store = config_home(env)?.join("clef").join("keys");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(store)
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("keys.txt"))
+        .collect();
+    dirs.sort();
+    dirs.into_iter().find_map(|f| {
+        let mut ids = Identities::empty();
+        ids.add_file(&f).ok()?;
+        let r = ids.recipients().into_iter().find(|r| known.contains(r))?;
+        Some((f, r))
+    })
+}
+
 /// Every identity available for this repository: the sops/Clef environment
-/// sources plus the local config's `age_key_file`.
+/// sources plus the local config's `age_key_file` (see [`load_config`]).
 pub fn identities(
     root: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Identities, LocalError> {
     let mut ids = Identities::discover_with(env)?;
-    let cfg = LocalConfig::load(root)?;
+    let cfg = load_config(root)?;
     if let Some(f) = cfg.age_key_file {
         let already = ids.sources().iter().any(|s| Path::new(s) == f);
         if !already {
@@ -139,7 +189,8 @@ pub fn identities(
 }
 
 /// The directory at or above `start` whose `.clef/config.yaml` applies
-/// (stopping at the repository root, the directory holding `.git`).
+/// (stopping at the repository root, the directory holding `.git`; in a
+/// linked worktree without one, the main work tree's).
 pub fn config_root(start: &Path) -> Option<PathBuf> {
     let mut dir = Some(start);
     while let Some(d) = dir {
@@ -147,7 +198,8 @@ pub fn config_root(start: &Path) -> Option<PathBuf> {
             return Some(d.to_path_buf());
         }
         if d.join(".git").exists() {
-            return None;
+            // A linked worktree uses its main work tree's config.
+            return main_worktree(d).filter(|m| m.join(CONFIG_PATH).is_file());
         }
         dir = d.parent();
     }
