@@ -180,7 +180,8 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
     let root = repo::start_dir(dir)?;
     let root = std::fs::canonicalize(&root)
         .map_err(|e| CliError::new(code::READ, format!("{}: {}", root.display(), e.kind())))?;
-    let Some(top) = repo::git(&root, &["rev-parse", "--show-toplevel"]) else {
+    let Some(top) = clef_git::worktree::stdout_if_ok(&root, &["rev-parse", "--show-toplevel"])
+    else {
         return Err(CliError::new(
             code::USAGE,
             format!(
@@ -334,7 +335,7 @@ fn init_second_developer(root: &Path, a: &InitArgs) -> Result<(), CliError> {
     out::note("you cannot decrypt yet. Ask someone with access to run:");
     // The label is this developer's name, resolved here (the command runs in
     // someone else's shell, where `$(git config user.name)` is their name).
-    let label = repo::git(root, &["config", "user.name"])
+    let label = clef_git::worktree::stdout_if_ok(root, &["config", "user.name"])
         .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
         .filter(|n| !n.is_empty())
         .map(|n| format!(" --label {}", crate::secrets::shell_quote(&n).as_str()))
@@ -889,7 +890,7 @@ fn on_path(bin: &str) -> Option<PathBuf> {
 /// Runs `clef doctor`: one line per check, exit 1 if any failed.
 pub fn doctor(dir: Option<&Path>, a: DoctorArgs) -> Result<(), CliError> {
     let mut checks: Vec<Check> = Vec::new();
-    let git_v = repo::git(Path::new("."), &["--version"]);
+    let git_v = clef_git::worktree::stdout_if_ok(Path::new("."), &["--version"]);
     checks.push(Check {
         name: "git",
         ok: git_v.is_some(),
@@ -1023,7 +1024,9 @@ pub fn doctor(dir: Option<&Path>, a: DoctorArgs) -> Result<(), CliError> {
                 fix: Some("run clef doctor inside a git work tree".into()),
             }),
         }
-        let ignored = repo::git(root, &["check-ignore", "-q", local::CONFIG_PATH]).is_some();
+        let ignored =
+            clef_git::worktree::stdout_if_ok(root, &["check-ignore", "-q", local::CONFIG_PATH])
+                .is_some();
         checks.push(Check {
             name: ".gitignore",
             ok: ignored,

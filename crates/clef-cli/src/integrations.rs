@@ -100,16 +100,19 @@ pub enum MergeCmd {
 }
 
 fn format_of(file: &Path) -> Result<clef_sops::Format, CliError> {
-    match clef_merge::driver::kind_of(file) {
-        Ok(clef_merge::driver::Kind::Sops(f)) => Ok(f),
-        Ok(clef_merge::driver::Kind::Sidecar) => Err(CliError::new(
+    match clef_core::classify::merge_kind(file) {
+        Some(clef_core::classify::MergeKind::Sops(f)) => Ok(f),
+        Some(clef_core::classify::MergeKind::Sidecar) => Err(CliError::new(
             code::USAGE,
             format!(
                 "{}: sidecars merge without conflicts on keys; fix it by hand or check it out from one side",
                 file.display()
             ),
         )),
-        Err(e) => Err(CliError::new(code::USAGE, e.to_string())),
+        None => Err(CliError::new(
+            code::USAGE,
+            clef_merge::DriverError::UnknownFormat(file.to_path_buf()).to_string(),
+        )),
     }
 }
 
@@ -129,8 +132,8 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
             let mut rows = Vec::new();
             let mut text = String::new();
             for f in files.iter().filter(|f| {
-                clef_merge::driver::kind_of(f)
-                    .is_ok_and(|k| !matches!(k, clef_merge::driver::Kind::Sidecar))
+                clef_core::classify::merge_kind(f)
+                    .is_some_and(|k| !matches!(k, clef_core::classify::MergeKind::Sidecar))
             }) {
                 let format = format_of(f)?;
                 let bytes = std::fs::read(f).map_err(|e| {
@@ -220,8 +223,8 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
                         .into_iter()
                         .filter(|f| {
                             matches!(
-                                clef_merge::driver::kind_of(f),
-                                Ok(clef_merge::driver::Kind::Sops(_))
+                                clef_core::classify::merge_kind(f),
+                                Some(clef_core::classify::MergeKind::Sops(_))
                             )
                         })
                         .collect();
@@ -245,8 +248,9 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
 /// Every file git lists as unmerged, as absolute paths.
 fn unmerged_files(start: &Path) -> Vec<PathBuf> {
     let out =
-        repo::git(start, &["diff", "--name-only", "--diff-filter=U", "-z"]).unwrap_or_default();
-    let top = repo::git(start, &["rev-parse", "--show-toplevel"])
+        clef_git::worktree::stdout_if_ok(start, &["diff", "--name-only", "--diff-filter=U", "-z"])
+            .unwrap_or_default();
+    let top = clef_git::worktree::stdout_if_ok(start, &["rev-parse", "--show-toplevel"])
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o).trim()))
         .unwrap_or(start.to_path_buf());
     out.split(|b| *b == 0)
@@ -261,7 +265,7 @@ fn stages_of(
     path: &Path,
 ) -> Result<(PathBuf, &'static str, clef_merge::resolve::Stages), CliError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let top = repo::git(dir, &["rev-parse", "--show-toplevel"])
+    let top = clef_git::worktree::stdout_if_ok(dir, &["rev-parse", "--show-toplevel"])
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o).trim()))
         .ok_or_else(|| {
             CliError::new(
@@ -281,7 +285,7 @@ fn stages_of(
             ),
         )
     };
-    let Some(op) = repo::in_progress(&top) else {
+    let Some(op) = clef_git::worktree::in_progress(&top) else {
         return Err(refuse(
             "no merge, rebase, cherry-pick or revert is in progress",
         ));
@@ -293,13 +297,16 @@ fn stages_of(
         .map_err(|_| refuse("outside the work tree"))?
         .to_string_lossy()
         .into_owned();
-    let listed = repo::git(&top, &["ls-files", "-u", "-z", "--", &rel]).unwrap_or_default();
+    let listed = clef_git::worktree::stdout_if_ok(&top, &["ls-files", "-u", "-z", "--", &rel])
+        .unwrap_or_default();
     if listed.is_empty() {
         return Err(refuse(&format!(
             "git does not list it as unmerged in this {op}"
         )));
     }
-    let stage = |n: u8| repo::git(&top, &["cat-file", "blob", &format!(":{n}:{rel}")]);
+    let stage = |n: u8| {
+        clef_git::worktree::stdout_if_ok(&top, &["cat-file", "blob", &format!(":{n}:{rel}")])
+    };
     let stages = clef_merge::resolve::Stages {
         base: stage(1),
         ours: stage(2),
@@ -312,7 +319,7 @@ fn stages_of(
 /// rebase "theirs" is your own commit being replayed).
 fn side_names(top: &Path, op: &str) -> (String, String) {
     let line = |args: &[&str]| {
-        repo::git(top, args)
+        clef_git::worktree::stdout_if_ok(top, args)
             .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
             .filter(|s| !s.is_empty())
     };
@@ -384,7 +391,7 @@ fn resolve_one(start: &Path, path: &Path, choice: &Choice, no_stage: bool) -> Re
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if repo::git(dir, &["add", "--", &name]).is_none() {
+        if clef_git::worktree::stdout_if_ok(dir, &["add", "--", &name]).is_none() {
             return Err(CliError::new(
                 code::GENERIC,
                 format!(

@@ -2,7 +2,6 @@
 //! git state (mid-merge detection, the author for rotation records).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use clef_core::{Cell, Manifest};
 use clef_sops::Keyring;
@@ -78,11 +77,11 @@ impl Repo {
     /// Returns the repository's write lock: one clef writer at a time, so
     /// concurrent `set`s cannot lose each other's keys.
     pub fn check_writable(&self, cells: &[&Cell]) -> Result<WriteLock, CliError> {
-        let Some(op) = in_progress(&self.root) else {
+        let Some(op) = clef_git::worktree::in_progress(&self.root) else {
             return self.lock_cells(cells);
         };
         for c in cells {
-            if !is_unmerged(&self.root, &c.file) {
+            if !clef_git::worktree::is_unmerged(&self.root, &c.file) {
                 return Err(CliError::new(
                     code::REFUSED,
                     format!(
@@ -115,7 +114,7 @@ pub struct WriteLock(#[allow(dead_code)] clef_core::lock::RepoLock);
 impl WriteLock {
     /// Takes the lock of the repository at `root` (waiting up to 10 s).
     pub fn acquire(root: &Path) -> Result<WriteLock, CliError> {
-        let dir = git_dir(root).unwrap_or_else(|| root.join(".clef"));
+        let dir = clef_git::worktree::git_dir(root).unwrap_or_else(|| root.join(".clef"));
         if !dir.is_dir() {
             std::fs::create_dir_all(&dir).map_err(|e| {
                 CliError::new(
@@ -145,65 +144,9 @@ pub fn lock_near(file: &Path) -> Result<Option<WriteLock>, CliError> {
     find_root(&dir).map(|r| WriteLock::acquire(&r)).transpose()
 }
 
-/// The git directory of the work tree at `root`, found without running git.
-pub fn git_dir(root: &Path) -> Option<PathBuf> {
-    if let Some(d) = env("GIT_DIR") {
-        return Some(root.join(d));
-    }
-    for dir in root.ancestors() {
-        let dot = dir.join(".git");
-        if dot.is_dir() {
-            return Some(dot);
-        }
-        if dot.is_file() {
-            let text = std::fs::read_to_string(&dot).ok()?;
-            let rest = text.trim().strip_prefix("gitdir:")?.trim().to_owned();
-            return Some(dir.join(rest));
-        }
-    }
-    None
-}
-
-/// Which history-rewriting operation is in progress, if any.
-pub fn in_progress(root: &Path) -> Option<&'static str> {
-    let gd = git_dir(root)?;
-    [
-        ("MERGE_HEAD", "merge"),
-        ("rebase-merge", "rebase"),
-        ("rebase-apply", "rebase"),
-        ("CHERRY_PICK_HEAD", "cherry-pick"),
-        ("REVERT_HEAD", "revert"),
-    ]
-    .into_iter()
-    .find(|(f, _)| gd.join(f).exists())
-    .map(|(_, op)| op)
-}
-
-/// Runs git in `root`, returning stdout on success.
-pub fn git(root: &Path, args: &[&str]) -> Option<Vec<u8>> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status.success().then_some(out.stdout)
-}
-
-fn is_unmerged(root: &Path, file: &Path) -> bool {
-    let f = file.to_string_lossy();
-    git(root, &["ls-files", "-u", "-z", "--", &f]).is_some_and(|o| !o.is_empty())
-}
-
-/// `Name <email>` of whoever is making the change (git's author identity).
+/// `Name <email>` of whoever is making the change (git's author identity,
+/// else `$USER`).
 pub fn author(root: &Path) -> String {
-    git(root, &["var", "GIT_AUTHOR_IDENT"])
-        .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
-        .and_then(|s| {
-            // "Name <email> 1700000000 +0000"
-            let end = s.rfind('>')?;
-            Some(s[..=end].to_owned())
-        })
+    clef_git::worktree::author(root)
         .unwrap_or_else(|| env("USER").unwrap_or_else(|| "unknown".into()))
 }

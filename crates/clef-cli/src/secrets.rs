@@ -54,7 +54,7 @@ pub fn decrypt_cell(
             ));
         }
     };
-    if clef_merge::conflict::is_conflict_document(&raw) {
+    if clef_core::conflict::is_conflict_document(&raw) {
         return Err(conflict_error(cell));
     }
     let file = clef_sops::EncryptedFile::parse(&raw, cell.format())
@@ -122,7 +122,7 @@ pub fn open_for_edit_keys(
             ));
         }
     };
-    if let Some(raw) = raw.filter(|r| clef_merge::conflict::is_conflict_document(r)) {
+    if let Some(raw) = raw.filter(|r| clef_core::conflict::is_conflict_document(r)) {
         let st = clef_merge::status(&raw, cell.format())
             .map_err(|e| CliError::new(code::READ, format!("{}: {e}", cell.file.display())))?;
         let others: Vec<String> = st

@@ -7,6 +7,8 @@
 //!   placeholders, rotation records).
 //! * [`cell`]: reading and writing a cell together with its sidecar.
 //! * [`envfile`]: `.env` files as the dotenv libraries read them (for import).
+//! * [`classify`]: what a path is (cell, sidecar, other SOPS file, other).
+//! * [`conflict`]: is this a conflict document (the one predicate).
 //! * [`access`]: who may read a cell (the access list) and how a cell's
 //!   `sops` block drifts from it.
 //! * [`recipients`]: editing the recipient lists.
@@ -22,6 +24,8 @@
 
 pub mod access;
 pub mod cell;
+pub mod classify;
+pub mod conflict;
 pub mod envfile;
 pub mod lint;
 pub mod local;

@@ -157,8 +157,8 @@ pub fn run(root: &Path, manifest: &Manifest, ids: &Keyring) -> Report {
                 }
                 Err(CellError::Sops { source, .. }) => {
                     let conflicted = std::fs::read(c.path_in(root)).is_ok_and(|b| {
-                        b.split(|x| *x == b'\n')
-                            .any(|l| l.starts_with(b"<<<<<<< ") || l == b"<<<<<<<")
+                        crate::conflict::is_conflict_document(&b)
+                            || crate::conflict::has_markers(&String::from_utf8_lossy(&b))
                     });
                     r.issues.push(if conflicted {
                         issue(

@@ -21,6 +21,10 @@ use clef_doc::{Branch, Item, Value};
 
 /// The header line written at the top.
 pub const HEADER: &str = " Managed by Clef. Do not edit manually.";
+/// The section listing keys that still hold a random placeholder.
+pub const PENDING: &str = "pending";
+/// The section listing rotation records.
+pub const ROTATIONS: &str = "rotations";
 
 /// A sidecar that cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -98,34 +102,15 @@ impl Sidecar {
         let Some(doc) = docs.first() else {
             return Ok(Sidecar::default());
         };
-        let list = |name: &str| -> Result<Vec<Branch>, SidecarError> {
-            match doc.get(name) {
-                None | Some(Value::Null) => Ok(Vec::new()),
-                Some(Value::List(l)) => l
-                    .iter()
-                    .filter(|v| !matches!(v, Value::Comment(_)))
-                    .enumerate()
-                    .map(|(i, v)| match v {
-                        Value::Map(b) => Ok(b.clone()),
-                        _ => Err(SidecarError::Shape(format!("{name}[{i}] is not a mapping"))),
-                    })
-                    .collect(),
-                Some(_) => Err(SidecarError::Shape(format!("'{name}' is not a list"))),
-            }
-        };
         let mut out = Sidecar::default();
-        for (i, b) in list("pending")?.iter().enumerate() {
-            let key = text(b.get("key"))
-                .ok_or_else(|| SidecarError::Shape(format!("pending[{i}] has no key")))?;
+        for (key, b) in records(doc, PENDING)? {
             out.pending.push(Pending {
                 key,
                 since: text(b.get("since")).unwrap_or_default(),
                 set_by: text(b.get("setBy")).unwrap_or_default(),
             });
         }
-        for (i, b) in list("rotations")?.iter().enumerate() {
-            let key = text(b.get("key"))
-                .ok_or_else(|| SidecarError::Shape(format!("rotations[{i}] has no key")))?;
+        for (i, (key, b)) in records(doc, ROTATIONS)?.into_iter().enumerate() {
             let rotation_count = match b.get("rotation_count") {
                 Some(Value::Int(n)) if *n >= 0 => u64::try_from(*n).unwrap_or(0),
                 None => 0,
@@ -176,8 +161,8 @@ impl Sidecar {
         let doc = Branch(vec![
             Item::Comment(secret(HEADER)),
             Item::Entry("version".into(), Value::Int(1)),
-            Item::Entry("pending".into(), Value::List(pending)),
-            Item::Entry("rotations".into(), Value::List(rotations)),
+            Item::Entry(PENDING.into(), Value::List(pending)),
+            Item::Entry(ROTATIONS.into(), Value::List(rotations)),
         ]);
         clef_doc::yaml::emit(&[doc], 2)
     }
@@ -228,9 +213,82 @@ impl Sidecar {
     }
 }
 
+/// The records of a list section ([`PENDING`] or [`ROTATIONS`]) of a
+/// sidecar document, in order, each with its `key` (comments skipped). The
+/// one reader of the sidecar schema: [`Sidecar::parse`] and the merge driver
+/// (which keeps the records as trees, unknown fields and all) use it.
+pub fn records<'a>(
+    doc: &'a Branch,
+    section: &str,
+) -> Result<Vec<(String, &'a Branch)>, SidecarError> {
+    let items = match doc.get(section) {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::List(items)) => items,
+        Some(_) => return Err(SidecarError::Shape(format!("'{section}' is not a list"))),
+    };
+    items
+        .iter()
+        .filter(|v| !matches!(v, Value::Comment(_)))
+        .enumerate()
+        .map(|(i, v)| {
+            let Value::Map(b) = v else {
+                return Err(SidecarError::Shape(format!(
+                    "{section}[{i}] is not a mapping"
+                )));
+            };
+            let key = text(b.get("key"))
+                .ok_or_else(|| SidecarError::Shape(format!("{section}[{i}] has no key")))?;
+            Ok((key, b))
+        })
+        .collect()
+}
+
+/// A sidecar timestamp (RFC 3339) as an instant: seconds since the epoch
+/// and nanoseconds, for ordering records; `None` when it does not parse.
+pub fn instant(s: &str) -> Option<(i64, u32)> {
+    let st = clef_sops::time::parse_rfc3339(s)?;
+    let (y, mo, d, h, mi, se) = st.fields;
+    // Days from civil (Howard Hinnant's algorithm).
+    let (y2, m2) = if mo <= 2 {
+        (y - 1, i64::from(mo) + 9)
+    } else {
+        (y, i64::from(mo) - 3)
+    };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * m2 + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let mut frac: String = st.frac.chars().take(9).collect();
+    while frac.len() < 9 {
+        frac.push('0');
+    }
+    let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(se)
+        - i64::from(st.offset_min) * 60;
+    Some((secs, frac.parse().ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants() {
+        assert_eq!(instant("1970-01-01T00:00:00Z"), Some((0, 0)));
+        assert_eq!(instant("2026-11-24T00:02:41Z"), Some((1_795_478_561, 0)));
+        assert_eq!(
+            instant("2026-11-24T01:02:41+01:00"),
+            instant("2026-11-24T00:02:41Z")
+        );
+        assert_eq!(
+            instant("2024-01-02T00:00:00.5Z"),
+            Some((1_704_153_600, 500_000_000))
+        );
+        assert_eq!(instant("2024-02-30"), None);
+        assert_eq!(instant("not a date at all!!"), None);
+        assert_eq!(instant("2024-01-02T00:00:00"), None);
+        assert!(instant("2024-01-02T00:00:01Z") > instant("2024-01-02T00:00:00.999Z"));
+    }
 
     #[test]
     fn round_trip_and_bookkeeping() {

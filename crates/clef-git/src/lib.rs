@@ -38,6 +38,7 @@
 
 pub mod hooks_support;
 pub mod odb;
+pub mod worktree;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;

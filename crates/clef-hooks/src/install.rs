@@ -15,7 +15,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use clef_git::Repo;
 
@@ -266,19 +265,8 @@ impl fmt::Display for HooksStatus {
 }
 
 fn git(root: &Path, args: &[&str]) -> Result<(bool, String, String), HookError> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| HookError::Git(clef_git::GitError::Spawn(e)))?;
-    Ok((
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout)
-            .trim_end_matches('\n')
-            .to_owned(),
-        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-    ))
+    let r = clef_git::worktree::run(root, args)?;
+    Ok((r.ok, r.stdout, r.stderr))
 }
 
 fn git_ok(root: &Path, args: &[&str]) -> Result<String, HookError> {

@@ -94,14 +94,9 @@ pub enum HookError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// `clef.yaml` is not valid YAML.
-    #[error("{}: {reason}", path.display())]
-    Manifest {
-        /// The manifest.
-        path: PathBuf,
-        /// Parser message.
-        reason: String,
-    },
+    /// `clef.yaml` cannot be read or is not valid YAML.
+    #[error("{0}")]
+    Manifest(#[from] clef_core::ManifestError),
     /// A line of the pre-push input is not `<ref> <sha> <ref> <sha>`.
     #[error(
         "pre-push: unexpected input line {0} from git (expected `<local ref> <local sha> <remote ref> <remote sha>`)"
@@ -184,7 +179,7 @@ fn judge(
         return Ok(v);
     }
     let root = repo.root();
-    let manifest = policy::Manifest::load(root)?;
+    let manifest = clef_core::classify::Layout::load(root)?;
     v.no_manifest = manifest.is_none();
     // The access list (who may read each cell), from the same clef.yaml.
     let model = match manifest.as_ref().map(|_| clef_core::Manifest::load(root)) {
@@ -243,7 +238,9 @@ fn judge(
                         if let Some(m) = &model {
                             access::check_access(m, &b.path, &bytes, &mut problems);
                         }
-                    } else if manifest.is_some() && b.path.ends_with(".clef-meta.yaml") {
+                    } else if manifest.is_some()
+                        && clef_core::classify::is_sidecar(Path::new(&b.path))
+                    {
                         policy::check_conflict(
                             &b.path,
                             &String::from_utf8_lossy(&bytes),

@@ -1,7 +1,7 @@
 //! The checks, applied to blobs (staged or pushed), never to the work tree.
 //!
-//! 1. SOPS structure: every file matched by the manifest's `file_pattern` or
-//!    named `*.enc.yaml` / `*.enc.json` parses as a SOPS file with recipients,
+//! 1. SOPS structure: every file [`clef_core::classify::Layout`] says is
+//!    encrypted (the manifest's `file_pattern`, `*.enc.yaml`, `*.enc.json`) parses as a SOPS file with recipients,
 //!    `version` and `mac`, and every value its crypt rule says is encrypted is
 //!    an `ENC[...]` (no key needed).
 //! 2. No `clef-merge` conflict document (markers or the sentinel MAC).
@@ -60,71 +60,6 @@ impl Verdict {
     pub fn blocks(&self) -> bool {
         !self.problems.is_empty()
     }
-}
-
-/// What `clef.yaml` says about where encrypted files live.
-#[derive(Debug, Clone, Default)]
-pub struct Manifest {
-    /// `file_pattern`, e.g. `secrets/{namespace}/{environment}.enc.yaml`.
-    pub file_pattern: Option<String>,
-}
-
-impl Manifest {
-    /// Reads `<root>/clef.yaml`; `Ok(None)` when there is none.
-    pub fn load(root: &Path) -> Result<Option<Manifest>, crate::HookError> {
-        let path = root.join("clef.yaml");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(crate::HookError::Read { path, source }),
-        };
-        let docs = clef_doc::yaml::parse(&text).map_err(|e| crate::HookError::Manifest {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        let file_pattern = docs.first().and_then(|d| match d.get("file_pattern") {
-            Some(clef_doc::Value::Str(s)) => Some(s.to_string()),
-            _ => None,
-        });
-        Ok(Some(Manifest { file_pattern }))
-    }
-
-    /// Whether check 1 applies to `path`.
-    pub fn is_encrypted_path(&self, path: &str) -> bool {
-        is_enc_name(path)
-            || self
-                .file_pattern
-                .as_deref()
-                .is_some_and(|p| pattern_matches(p, path))
-    }
-}
-
-fn is_enc_name(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name.ends_with(".enc.yaml") || name.ends_with(".enc.json")
-}
-
-/// `{token}` matches one or more characters other than `/`; everything else
-/// literally.
-pub fn pattern_matches(pattern: &str, path: &str) -> bool {
-    fn go(pat: &str, s: &str) -> bool {
-        match pat.find('{') {
-            None => pat == s,
-            Some(i) => {
-                let (lit, rest) = pat.split_at(i);
-                let Some(s) = s.strip_prefix(lit) else {
-                    return false;
-                };
-                let Some(close) = rest.find('}') else {
-                    return rest == s;
-                };
-                let after = &rest[close + 1..];
-                let seg_end = s.find('/').unwrap_or(s.len());
-                (1..=seg_end).any(|n| s.is_char_boundary(n) && go(after, &s[n..]))
-            }
-        }
-    }
-    go(pattern.trim_start_matches("./"), path)
 }
 
 /// Check 4 by name: files that hold private keys or per-developer config.
@@ -197,18 +132,6 @@ pub fn check_identity(path: &str, bytes: Option<&[u8]>, out: &mut Vec<Problem>) 
     });
 }
 
-/// The first line of a conflict marker, if any.
-fn marker_line(text: &str) -> Option<u32> {
-    let mut n = 0u32;
-    for l in text.lines() {
-        n += 1;
-        if clef_merge::conflict::has_markers(l) {
-            return Some(n);
-        }
-    }
-    None
-}
-
 /// Line of `mac:` / `"mac":` in the text, for reporting.
 fn mac_line(text: &str) -> Option<u32> {
     text.lines()
@@ -221,12 +144,10 @@ fn mac_line(text: &str) -> Option<u32> {
 
 /// Check 2 on any text: markers or the sentinel MAC.
 pub fn check_conflict(path: &str, text: &str, out: &mut Vec<Problem>) -> bool {
-    let markers = marker_line(text);
-    let sentinel =
-        text.contains(clef_merge::driver::CONFLICT_MAC) || text.contains("CLEF-CONFLICT");
-    if markers.is_none() && !sentinel {
+    if !clef_core::conflict::is_conflict_document(text.as_bytes()) {
         return false;
     }
+    let markers = clef_core::conflict::first_marker_line(text).and_then(|n| u32::try_from(n).ok());
     out.push(Problem {
         path: path.to_owned(),
         line: markers.or_else(|| mac_line(text)),
@@ -472,25 +393,6 @@ pub fn keep_added(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn file_pattern() {
-        let p = "secrets/{namespace}/{environment}.enc.yaml";
-        assert!(pattern_matches(p, "secrets/api/dev.enc.yaml"));
-        assert!(!pattern_matches(p, "secrets/api/x/dev.enc.yaml"));
-        assert!(!pattern_matches(p, "secrets/api/.enc.yaml"));
-        assert!(!pattern_matches(p, "other/api/dev.enc.yaml"));
-        assert!(pattern_matches(
-            "./{namespace}/{environment}.json",
-            "a/b.json"
-        ));
-        let m = Manifest {
-            file_pattern: Some("cfg/{environment}.yaml".into()),
-        };
-        assert!(m.is_encrypted_path("cfg/prod.yaml"));
-        assert!(m.is_encrypted_path("x/y.enc.json"));
-        assert!(!m.is_encrypted_path("cfg/prod.yml"));
-    }
 
     #[test]
     fn identity_names_and_content() {

@@ -1,7 +1,8 @@
 //! The driver's command line, as git fills it in:
 //! `clef-merge %O %A %B --path %P --marker-size %L --labels %S %X %Y`.
 
-use crate::conflict::{DEFAULT_MARKER_SIZE, Labels};
+use crate::conflict::Labels;
+use clef_core::conflict::DEFAULT_MARKER_SIZE;
 use std::ffi::OsString;
 use std::path::PathBuf;
 

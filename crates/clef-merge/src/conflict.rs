@@ -25,8 +25,7 @@ pub struct Labels {
     pub theirs: String,
 }
 
-/// Default and minimum conflict marker size.
-pub const DEFAULT_MARKER_SIZE: usize = 7;
+use clef_core::conflict::{DEFAULT_MARKER_SIZE, marker_kind};
 
 /// Renders a diff3-style conflict document from three variant texts.
 /// Returns the document and the number of conflict hunks.
@@ -218,30 +217,6 @@ pub struct Variants {
     pub hunks: usize,
 }
 
-/// The kind of a marker line, if `line` is one of size `n` (`None` = any
-/// size ≥ 7, which sets it).
-fn marker_kind(line: &str, n: &mut Option<usize>) -> Option<char> {
-    let c = line.chars().next()?;
-    if !matches!(c, '<' | '|' | '=' | '>') {
-        return None;
-    }
-    let run = line.chars().take_while(|&x| x == c).count();
-    let rest = &line[run..];
-    let rest = rest.strip_suffix('\n').unwrap_or(rest);
-    let rest = rest.strip_suffix('\r').unwrap_or(rest);
-    if !(rest.is_empty() || rest.starts_with(' ')) || (c == '=' && !rest.is_empty()) {
-        return None;
-    }
-    match *n {
-        Some(size) if size == run => Some(c),
-        None if c == '<' && run >= DEFAULT_MARKER_SIZE => {
-            *n = Some(run);
-            Some(c)
-        }
-        _ => None,
-    }
-}
-
 /// Splits a conflict document into its base, ours and theirs variants.
 /// Hunks without a base part (`merge.conflictStyle=merge`) take ours as base.
 pub fn split(doc: &str) -> Result<Variants, MergeError> {
@@ -310,33 +285,9 @@ pub fn split(doc: &str) -> Result<Variants, MergeError> {
     Ok(v)
 }
 
-/// Whether a text contains a conflict start marker (of any size ≥ 7).
-pub fn has_markers(doc: &str) -> bool {
-    doc.split_inclusive('\n')
-        .any(|l| marker_kind(l, &mut None) == Some('<'))
-}
-
-/// Whether `raw` is a conflict document left by the merge driver: conflict
-/// markers, or the sentinel MAC ([`crate::driver::CONFLICT_MAC`]) that stops
-/// it from passing as a valid file. The one test every front end uses.
-pub fn is_conflict_document(raw: &[u8]) -> bool {
-    let mac = crate::driver::CONFLICT_MAC.as_bytes();
-    raw.windows(mac.len()).any(|w| w == mac) || has_markers(&String::from_utf8_lossy(raw))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn conflict_documents_are_recognised() {
-        assert!(is_conflict_document(b"<<<<<<< ours\n"));
-        assert!(is_conflict_document(b"a: 1\n<<<<<<< ours\n"));
-        assert!(!is_conflict_document(b"a: '<<<<<<<'\n"));
-        assert!(is_conflict_document(
-            format!("sops:\n    mac: {}\n", crate::driver::CONFLICT_MAC).as_bytes()
-        ));
-    }
 
     fn labels() -> Labels {
         Labels {
@@ -442,14 +393,5 @@ mod tests {
         // Markers of another size are content.
         let v = split("<<<<<<< a\nx\n||||||||| b\n=======\ny\n>>>>>>> c\n").unwrap();
         assert_eq!(v.ours, "x\n||||||||| b\n");
-    }
-
-    #[test]
-    fn marker_detection_is_strict() {
-        assert!(!has_markers("<<<<<< six\n"));
-        assert!(!has_markers("  <<<<<<< indented\n"));
-        assert!(!has_markers("<<<<<<<x\n"));
-        assert!(has_markers("a\n<<<<<<<\n"));
-        assert!(has_markers("<<<<<<<<<< HEAD\n"));
     }
 }

@@ -5,9 +5,10 @@
 //! re-encrypts the result (unchanged values keep their exact `ENC[...]`
 //! through the IV stash; fresh `lastmodified` and MAC) or renders a
 //! ciphertext-only conflict document ([`crate::conflict`]) with the sentinel
-//! MAC [`CONFLICT_MAC`]. [`merge_sidecar_bytes`] does the same for the
+//! MAC [`clef_core::conflict::CONFLICT_MAC`]. [`merge_sidecar_bytes`] does the same for the
 //! plaintext `.clef-meta.yaml` sidecar. [`run`] is the whole driver: read
 //! `%O %A %B`, dispatch on `%P`, write `%A` atomically.
+//! Which merge a path takes is [`clef_core::classify::merge_kind`].
 
 use crate::args::Args;
 use crate::conflict::{self, Labels};
@@ -15,6 +16,7 @@ use crate::meta::{MetaSide, merge_meta};
 use crate::tree3::{Conflict, Merged, Side, merge_docs};
 use crate::{DriverError, sidecar};
 use clef_core::access::Access;
+use clef_core::classify::{MergeKind, merge_kind};
 use clef_doc::tree::Branch;
 use clef_sops::Keyring;
 use clef_sops::{DataKey, EncryptedFile, Format, PlainFile, SopsError};
@@ -22,12 +24,7 @@ use std::fs;
 use std::path::Path;
 use zeroize::Zeroizing;
 
-/// The `mac` written into conflict documents: not an `ENC[...]`, so sops and
-/// clef refuse to decrypt the document until `clef merge resolve` rewrites it.
-pub const CONFLICT_MAC: &str = "CLEF-CONFLICT-unresolved-merge-do-not-deploy";
-
-/// Suffix that routes a path to the sidecar merge.
-pub const SIDECAR_SUFFIX: &str = ".clef-meta.yaml";
+use clef_core::conflict::{CONFLICT_MAC, has_markers};
 
 /// What a merge produced.
 #[derive(Debug)]
@@ -48,33 +45,9 @@ impl Outcome {
     }
 }
 
-/// What the driver should do with a repository path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A sops file of this format.
-    Sops(Format),
-    /// A `.clef-meta.yaml` sidecar.
-    Sidecar,
-}
-
-/// Picks the merge from the real path `%P` (never from the temp file name or
-/// the content).
-pub fn kind_of(path: &Path) -> Result<Kind, DriverError> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    if name.ends_with(SIDECAR_SUFFIX) {
-        return Ok(Kind::Sidecar);
-    }
-    Format::from_path(path)
-        .map(Kind::Sops)
-        .ok_or_else(|| DriverError::UnknownFormat(path.to_path_buf()))
-}
-
 fn text<'a>(bytes: &'a [u8], side: &'static str) -> Result<&'a str, DriverError> {
     let t = std::str::from_utf8(bytes).map_err(|_| DriverError::NotUtf8(side))?;
-    if conflict::has_markers(t) {
+    if has_markers(t) {
         return Err(DriverError::Markers(side));
     }
     Ok(t)
@@ -571,15 +544,16 @@ pub fn run(
     identities: &dyn Fn() -> Result<Keyring, DriverError>,
     access: &dyn Fn(&Path) -> Result<Option<Access>, DriverError>,
 ) -> Result<Outcome, DriverError> {
-    let kind = kind_of(&args.path)?;
+    let kind =
+        merge_kind(&args.path).ok_or_else(|| DriverError::UnknownFormat(args.path.clone()))?;
     let base = read(&args.base, "%O")?;
     let ours = read(&args.ours, "%A")?;
     let theirs = read(&args.theirs, "%B")?;
     let outcome = match kind {
-        Kind::Sidecar => {
+        MergeKind::Sidecar => {
             merge_sidecar_bytes(&base, &ours, &theirs, args.marker_size, &args.labels)?
         }
-        Kind::Sops(format) => {
+        MergeKind::Sops(format) => {
             let ids = identities()?;
             let access = access(&args.path)?;
             merge_sops_governed(

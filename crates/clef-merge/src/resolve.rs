@@ -9,8 +9,8 @@
 
 use crate::DriverError;
 use crate::conflict;
-use crate::driver::CONFLICT_MAC;
 use crate::tree3::{ConflictKind, KeyPath, Side, differing_paths, merge_docs};
+use clef_core::conflict::CONFLICT_MAC;
 use clef_sops::Keyring;
 use clef_sops::{EncryptedFile, Format};
 use std::collections::HashMap;

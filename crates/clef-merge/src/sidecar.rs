@@ -33,10 +33,8 @@
 
 use crate::MergeError;
 use crate::tree3::{Merged, merge_docs, value_eq};
+use clef_core::sidecar::{PENDING, ROTATIONS, instant};
 use clef_doc::tree::{Branch, Value};
-
-const PENDING: &str = "pending";
-const ROTATIONS: &str = "rotations";
 
 /// Merges three sidecar documents (`base` empty for add/add). The pending
 /// and rotation lists always merge cleanly; other top-level keys may
@@ -101,30 +99,17 @@ pub fn merge_sidecar(
     merge_docs(&base_docs, &[with(ours)], &[with(theirs)])
 }
 
-/// The records of a list section, each a map with a string `key`.
+/// The records of a list section ([`clef_core::sidecar::records`]); a key
+/// listed twice cannot be merged.
 fn records<'a>(doc: &'a Branch, section: &str) -> Result<Vec<(String, &'a Branch)>, MergeError> {
-    let malformed = |why: &str| MergeError::Sidecar(format!("`{section}`: {why}"));
-    let items = match doc.get(section) {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::List(items)) => items,
-        Some(_) => return Err(malformed("not a list")),
-    };
-    let mut out: Vec<(String, &Branch)> = Vec::new();
-    for item in items {
-        let Value::Map(m) = item else {
-            if matches!(item, Value::Comment(_)) {
-                continue;
-            }
-            return Err(malformed("an entry is not a mapping"));
-        };
-        let key = match m.get("key") {
-            Some(Value::Str(k)) => k.to_string(),
-            _ => return Err(malformed("an entry has no string `key`")),
-        };
-        if out.iter().any(|(k, _)| *k == key) {
-            return Err(malformed(&format!("key `{key}` listed twice")));
+    let out = clef_core::sidecar::records(doc, section)
+        .map_err(|e| MergeError::Sidecar(e.to_string()))?;
+    for (i, (key, _)) in out.iter().enumerate() {
+        if out[..i].iter().any(|(k, _)| k == key) {
+            return Err(MergeError::Sidecar(format!(
+                "`{section}`: key `{key}` listed twice"
+            )));
         }
-        out.push((key, m));
     }
     Ok(out)
 }
@@ -184,107 +169,13 @@ fn both_rotated(o: &Branch, t: &Branch) -> Branch {
 /// neither parses).
 fn later<'a>(o: &'a Branch, t: &'a Branch, field: &str) -> &'a Branch {
     let ts = |r: &Branch| match r.get(field) {
-        Some(Value::Time(s)) => parse_rfc3339(s),
-        Some(Value::Str(s)) => parse_rfc3339(s),
+        Some(Value::Time(s)) => instant(s),
+        Some(Value::Str(s)) => instant(s),
         _ => None,
     };
     match (ts(o), ts(t)) {
         (Some(x), Some(y)) if y > x => t,
         (None, Some(_)) => t,
         _ => o,
-    }
-}
-
-/// Parses an RFC 3339 timestamp into (seconds since the epoch, nanoseconds).
-pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        t.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse().ok())?
-    };
-    if b.len() < 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos: u32 = 0;
-    if b.get(i) == Some(&b'.') {
-        let start = i + 1;
-        i = start;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        let digits = s.get(start..i)?;
-        if digits.is_empty() {
-            return None;
-        }
-        let mut padded: String = digits.chars().take(9).collect();
-        while padded.len() < 9 {
-            padded.push('0');
-        }
-        nanos = padded.parse().ok()?;
-    }
-    let offset = match s.get(i..)? {
-        "Z" | "z" => 0,
-        tz if tz.len() == 6
-            && matches!(tz.as_bytes()[0], b'+' | b'-')
-            && tz.as_bytes()[3] == b':' =>
-        {
-            let oh = num(i + 1..i + 3)?;
-            let om = num(i + 4..i + 6)?;
-            let off = oh * 3600 + om * 60;
-            if tz.starts_with('-') { -off } else { off }
-        }
-        _ => return None,
-    };
-    // Days from civil (Howard Hinnant's algorithm).
-    let (y2, m2) = if mo <= 2 {
-        (y - 1, mo + 9)
-    } else {
-        (y, mo - 3)
-    };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * m2 + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some((days * 86_400 + h * 3600 + mi * 60 + se - offset, nanos))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some((0, 0)));
-        assert_eq!(
-            parse_rfc3339("2026-11-24T00:02:41Z"),
-            Some((1_795_478_561, 0))
-        );
-        assert_eq!(
-            parse_rfc3339("2026-11-24T01:02:41+01:00"),
-            parse_rfc3339("2026-11-24T00:02:41Z")
-        );
-        assert_eq!(
-            parse_rfc3339("2024-01-02T00:00:00.5Z"),
-            Some((1_704_153_600, 500_000_000))
-        );
-        assert_eq!(parse_rfc3339("2024-02-30"), None);
-        assert_eq!(parse_rfc3339("not a date at all!!"), None);
-        assert_eq!(parse_rfc3339("2024-01-02T00:00:00"), None);
-        assert!(parse_rfc3339("2024-01-02T00:00:01Z") > parse_rfc3339("2024-01-02T00:00:00.999Z"));
     }
 }

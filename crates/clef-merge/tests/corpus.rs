@@ -135,7 +135,7 @@ fn corpus_cases_both_directions() {
                         "{tag}: markers"
                     );
                     assert!(
-                        text.contains(clef_merge::driver::CONFLICT_MAC),
+                        text.contains(clef_core::conflict::CONFLICT_MAC),
                         "{tag}: sentinel MAC"
                     );
                     // No tool can decrypt it by accident.
