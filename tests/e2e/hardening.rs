@@ -605,3 +605,106 @@ fn onboarding_and_everyday_rough_edges() {
         "{out}"
     );
 }
+
+// ---------------------------------------------------------------- item 17
+
+#[test]
+fn hook_advice_is_accurate() {
+    use crate::hooks_util::{allowed, blocked, repo as hooked, token};
+    let s = hooked();
+    let remote = s.home.join("remote.git");
+    ok(s.git(&["init", "-q", "--bare", remote.to_str().unwrap()]));
+    ok(s.git(&["remote", "add", "origin", remote.to_str().unwrap()]));
+    allowed(s.git(&["push", "-q", "origin", "main"]));
+    // A secret committed with --no-verify, then pushed: rewrite, not `git add`.
+    s.write("cfg.ini", format!("token = {}\n", token()));
+    ok(s.git(&["add", "cfg.ini"]));
+    ok(s.git(&["commit", "-q", "--no-verify", "-m", "cfg"]));
+    let err = blocked(s.git(&["push", "-q", "origin", "main"]));
+    assert!(err.contains("git rebase -i origin/main"), "{err}");
+    assert!(err.contains("--range origin/main..HEAD"), "{err}");
+    assert!(
+        !err.contains("<remote>") && !err.contains("then `git add"),
+        "{err}"
+    );
+
+    // A new baseline that is not committed: the hook says so.
+    std::fs::create_dir_all(s.root.join(".clef")).unwrap();
+    let mut c = s.cmd(bin("clef-scan"));
+    c.current_dir(&s.root)
+        .args(["cfg.ini", "--baseline-write", ".clef/scan-baseline.json"]);
+    ok(clef_e2e::run(c));
+    s.write("notes.txt", "nothing secret\n");
+    ok(s.git(&["add", "notes.txt"]));
+    let o = s.git(&["commit", "-q", "-m", "x"]);
+    assert!(
+        stderr(&o).contains(".clef/scan-baseline.json is not committed"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_tracked_husky_hook_is_not_renamed() {
+    use crate::hooks_util::repo as hooked;
+    let s = hooked();
+    ok(s.git(&["config", "core.hooksPath", ".husky"]));
+    s.write(".husky/pre-commit", "#!/bin/sh\nnpm test\n");
+    ok(s.git(&["add", ".husky/pre-commit"]));
+    ok(s.git(&["commit", "-q", "--no-verify", "-m", "husky"]));
+    let mut c = s.cmd(bin("clef"));
+    c.current_dir(&s.root).args(["hooks", "install"]);
+    let o = clef_e2e::run(c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("WARNING") && out.contains("tracked by git"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.root.join(".husky/pre-commit")).unwrap(),
+        "#!/bin/sh\nnpm test\n"
+    );
+    let st = String::from_utf8(ok(s.git(&["status", "--porcelain", ".husky/pre-commit"]))).unwrap();
+    assert!(st.trim().is_empty(), "the tracked hook changed: {st}");
+}
+
+#[test]
+fn a_plaintext_value_in_a_cell_gets_a_fix_that_works() {
+    let w = World::new();
+    let d = repo(&w, "zoe");
+    let cell = d.root.join("secrets/api/dev.enc.yaml");
+    let text = std::fs::read_to_string(&cell).unwrap();
+    let clear: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("DB_URL: ENC[") {
+                "DB_URL: plain-hunter2-value".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&cell, clear + "\n").unwrap();
+    ok(d.git(&["add", "-A"]));
+    let o = d.git(&["commit", "-q", "-m", "oops"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(!err.contains("clef sops edit"), "{err}");
+    assert!(
+        err.contains("git restore --source=HEAD --staged --worktree secrets/api/dev.enc.yaml"),
+        "{err}"
+    );
+    // The advice works.
+    ok(d.git(&[
+        "restore",
+        "--source=HEAD",
+        "--staged",
+        "--worktree",
+        "secrets/api/dev.enc.yaml",
+    ]));
+    d.ok(&["set", "api/dev", "DB_URL", "postgres://new-value"]);
+    ok(d.git(&["add", "-A"]));
+    ok(d.git(&["commit", "-q", "-m", "fixed"]));
+}

@@ -15,7 +15,7 @@ mod hooks_hardening;
 mod hooks_install;
 mod hooks_precommit;
 mod hooks_push;
-mod hooks_util;
+pub mod hooks_util;
 mod kms_sops;
 mod pack_artifact;
 mod service_identities;

@@ -74,6 +74,10 @@ pub enum HookAction {
         /// Where the previous hook now lives.
         previous: PathBuf,
     },
+    /// A foreign hook that git tracks (husky, a shared hooks directory) was
+    /// left alone: renaming it would change the committed tree for everyone.
+    /// Install with `--force` to chain it anyway.
+    SkippedTracked,
 }
 
 /// Result of [`install`].
@@ -111,6 +115,17 @@ impl fmt::Display for InstallReport {
                     p.display(),
                     previous.display()
                 )?,
+                HookAction::SkippedTracked => {
+                    let name = p
+                        .file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default();
+                    writeln!(
+                        f,
+                        "WARNING: not installed {}: that hook is tracked by git (husky or a shared hooks directory) and is left unchanged; add `clef-hook {name}` (with the hook's arguments: \"$@\") to it and commit that, or rerun with --force to move it aside in this clone",
+                        p.display()
+                    )?
+                }
             }
         }
         if self.config_set.is_empty() {
@@ -347,6 +362,12 @@ fn chained_path(hook: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Whether git tracks `file` in the work tree at `root`.
+fn tracked(root: &Path, file: &Path) -> bool {
+    let f = file.to_string_lossy();
+    clef_git::worktree::stdout_if_ok(root, &["ls-files", "--", &f]).is_some_and(|o| !o.is_empty())
+}
+
 fn install_hook(hook: &Path, shim: &str, force: bool) -> Result<HookAction, HookError> {
     let current = read_opt(hook)?;
     match current {
@@ -462,7 +483,12 @@ pub fn install(repo: &Path, force: bool) -> Result<InstallReport, HookError> {
     let mut hooks = Vec::new();
     for (name, shim) in SHIMS {
         let hook = ctx.hooks_dir.join(name);
-        let action = install_hook(&hook, shim, force)?;
+        let foreign = read_opt(&hook)?.is_some_and(|t| !is_shim(&t));
+        let action = if foreign && !force && tracked(&ctx.root, &hook) {
+            HookAction::SkippedTracked
+        } else {
+            install_hook(&hook, shim, force)?
+        };
         hooks.push((hook, action));
     }
     Ok(InstallReport {
