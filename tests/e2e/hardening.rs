@@ -708,3 +708,70 @@ fn a_plaintext_value_in_a_cell_gets_a_fix_that_works() {
     ok(d.git(&["add", "-A"]));
     ok(d.git(&["commit", "-q", "-m", "fixed"]));
 }
+
+// ---------------------------------------------------------------- item 14
+
+#[test]
+fn resolving_conflicts_is_not_a_dead_end() {
+    let w = World::new();
+    // A one-key `set` resolves the cell and stages it: `git commit` goes on.
+    let d = conflicted(&w, "amy");
+    let o = d.clef(&["set", "api/dev", "A", "resolved-a-value"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("resolved and staged"), "{}", stderr(&o));
+    let unmerged =
+        String::from_utf8(ok(d.git(&["diff", "--name-only", "--diff-filter=U"]))).unwrap();
+    assert!(unmerged.trim().is_empty(), "still unmerged: {unmerged}");
+    ok(d.git(&["commit", "-q", "--no-verify", "--no-edit"]));
+    assert_eq!(d.ok(&["get", "api/dev", "A"]), "resolved-a-value");
+
+    // On a terminal, resolve asks for each key (values are not shown).
+    let d = conflicted(&w, "ben");
+    let (done, text) = crate::cli_support::clef_in_pty(
+        &d,
+        "merge resolve",
+        &[(
+            "keep [o]urs (your branch main) or [t]heirs (the merged branch feature)",
+            "t",
+        )],
+    );
+    assert!(done, "{text}");
+    assert!(
+        !text.contains("theirs-a-value") && !text.contains("ours-a-value"),
+        "{text}"
+    );
+    assert_eq!(d.ok(&["get", "api/dev", "A"]), "theirs-a-value");
+
+    // A clone without the driver: git merges the cell as text; status and
+    // resolve say how to redo it with the driver, and that works.
+    let d = conflicted_without_driver(&w, "cat");
+    let st = d.ok(&["merge", "status"]);
+    assert!(st.contains("git checkout -m"), "{st}");
+    let o = d.clef(&["merge", "resolve", "secrets/api/dev.enc.yaml", "--ours"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("clef hooks install && git checkout -m"),
+        "{}",
+        stderr(&o)
+    );
+    d.ok(&["hooks", "install"]);
+    ok(d.git(&["checkout", "-m", "secrets/api/dev.enc.yaml"]));
+    d.ok(&["merge", "resolve", "secrets/api/dev.enc.yaml", "--ours"]);
+    assert_eq!(d.ok(&["get", "api/dev", "A"]), "ours-a-value");
+}
+
+/// [`conflicted`], but the merge runs without the clef driver (git's text merge).
+fn conflicted_without_driver(w: &World, name: &str) -> Dev {
+    let d = repo(w, name);
+    d.ok(&["set", "api/dev", "A", "base-a-value"]);
+    ok(d.git(&["commit", "-q", "--no-verify", "-am", "base2"]));
+    ok(d.git(&["checkout", "-q", "-b", "feature"]));
+    d.ok(&["set", "api/dev", "A", "theirs-a-value"]);
+    ok(d.git(&["commit", "-q", "--no-verify", "-am", "feature"]));
+    ok(d.git(&["checkout", "-q", "main"]));
+    d.ok(&["set", "api/dev", "A", "ours-a-value"]);
+    ok(d.git(&["commit", "-q", "--no-verify", "-am", "main"]));
+    d.ok(&["hooks", "uninstall"]);
+    assert!(!d.git(&["merge", "--no-edit", "feature"]).status.success());
+    d
+}

@@ -165,6 +165,12 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
                     for (k, _, words) in &keys {
                         text.push_str(&format!("    {}  ({words})\n", out::shown(k)));
                     }
+                    if !driver_made(&bytes) {
+                        text.push_str(&format!(
+                            "    git merged it as plain text (no clef merge driver in this clone): `clef hooks install && git checkout -m {}` redoes it key by key\n",
+                            f.display()
+                        ));
+                    }
                 } else {
                     text.push_str(&format!("{}: no conflict\n", f.display()));
                 }
@@ -353,6 +359,62 @@ fn side_names(top: &Path, op: &str) -> (String, String) {
     }
 }
 
+/// Whether the clef merge driver wrote this conflict document (git's own
+/// text merge leaves markers but no sentinel MAC).
+fn driver_made(bytes: &[u8]) -> bool {
+    let mac = clef_core::conflict::CONFLICT_MAC.as_bytes();
+    bytes.windows(mac.len()).any(|w| w == mac)
+}
+
+/// On a terminal: asks which side each conflicting key without a `--pick`
+/// keeps (values are never shown).
+fn ask_sides(
+    path: &Path,
+    bytes: &[u8],
+    format: clef_sops::Format,
+    ours_name: &str,
+    theirs_name: &str,
+    choice: &mut Choice,
+) -> Result<(), CliError> {
+    let st = clef_merge::status(bytes, format)
+        .map_err(|e| CliError::new(code::READ, format!("{}: {e}", path.display())))?;
+    for k in &st.keys {
+        let name = k.path.to_string();
+        if choice.picks.iter().any(|(p, _)| *p == name) {
+            continue;
+        }
+        loop {
+            eprint!(
+                "clef: {} ({}): keep [o]urs ({ours_name}) or [t]heirs ({theirs_name}), or [b]ase? ",
+                out::shown(&name),
+                k.kind().describe()
+            );
+            let mut answer = String::new();
+            let n = std::io::stdin().read_line(&mut answer).map_err(|e| {
+                CliError::new(code::READ, format!("cannot read the answer: {}", e.kind()))
+            })?;
+            if n == 0 {
+                return Err(CliError::new(
+                    code::GENERIC,
+                    format!(
+                        "{}: no side chosen for {name}; nothing written",
+                        path.display()
+                    ),
+                ));
+            }
+            let side = match answer.trim() {
+                "o" | "ours" => Side::Ours,
+                "t" | "theirs" => Side::Theirs,
+                "b" | "base" => Side::Base,
+                _ => continue,
+            };
+            choice.picks.push((name.clone(), side));
+            break;
+        }
+    }
+    Ok(())
+}
+
 fn resolve_one(start: &Path, path: &Path, choice: &Choice, no_stage: bool) -> Result<(), CliError> {
     let format = format_of(path)?;
     let (top, op, stages) = stages_of(path)?;
@@ -362,6 +424,22 @@ fn resolve_one(start: &Path, path: &Path, choice: &Choice, no_stage: bool) -> Re
             format!("{}: cannot read: {}", path.display(), e.kind()),
         )
     })?;
+    if !driver_made(&bytes) {
+        return Err(CliError::new(
+            code::GENERIC,
+            format!(
+                "{}: git merged this cell as plain text (the clef merge driver is not set up in this clone), so it cannot be resolved key by key; redo the merge of this file with the driver: `clef hooks install && git checkout -m {}`, then `clef merge resolve`",
+                path.display(),
+                path.display()
+            ),
+        ));
+    }
+    let (ours_name, theirs_name) = side_names(&top, op);
+    let mut choice = choice.clone();
+    if choice.default.is_none() && out::stdin_is_tty() {
+        ask_sides(path, &bytes, format, &ours_name, &theirs_name, &mut choice)?;
+    }
+    let choice = &choice;
     let root = repo::find_root(path.parent().unwrap_or(Path::new(".")))
         .unwrap_or_else(|| start.to_path_buf());
     let ids: clef_sops::Keyring = clef_core::local::identities(&root, &repo::env)?.into();
@@ -376,7 +454,6 @@ fn resolve_one(start: &Path, path: &Path, choice: &Choice, no_stage: bool) -> Re
             format!("{}: cannot write: {}", path.display(), e.kind()),
         )
     })?;
-    let (ours_name, theirs_name) = side_names(&top, op);
     for (k, s) in &resolved.taken {
         let whose = match s {
             Side::Ours => format!("ours: {ours_name}"),

@@ -302,7 +302,42 @@ pub fn commit(repo: &Repo, edits: &[Editing]) -> Result<(), CliError> {
             old: o.as_deref(),
         })
         .collect();
-    Ok(cell::write_all(&repo.root, &changes)?)
+    cell::write_all(&repo.root, &changes)?;
+    stage_resolved(repo, edits);
+    Ok(())
+}
+
+/// A write that resolved a conflicted cell also marks it resolved in git
+/// (`git add` of the cell and its sidecar), so `git commit` can go on.
+fn stage_resolved(repo: &Repo, edits: &[Editing]) {
+    for e in edits {
+        let was_conflict = e
+            .loaded
+            .as_ref()
+            .is_some_and(|l| clef_core::conflict::is_conflict_document(&l.raw));
+        if !was_conflict || !clef_git::worktree::is_unmerged(&repo.root, &e.cell.file) {
+            continue;
+        }
+        let (f, sc) = (
+            e.cell.file.to_string_lossy().into_owned(),
+            e.cell.sidecar.to_string_lossy().into_owned(),
+        );
+        let mut args = vec!["add", "--", f.as_str()];
+        if repo.root.join(&e.cell.sidecar).exists() {
+            args.push(sc.as_str());
+        }
+        if clef_git::worktree::stdout_if_ok(&repo.root, &args).is_some() {
+            out::note(format!(
+                "{}: conflict resolved and staged; finish with `git commit` (or `git rebase --continue`)",
+                e.cell.file.display()
+            ));
+        } else {
+            out::note(format!(
+                "{}: resolved, but `git add` failed; stage it yourself before committing",
+                e.cell.file.display()
+            ));
+        }
+    }
 }
 
 fn doc_mut(plain: &mut PlainFile) -> &mut Branch {
