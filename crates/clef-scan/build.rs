@@ -19,6 +19,10 @@ fn strs(v: &[String]) -> String {
     format!("&[{}]", items.join(", "))
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a build script writes its generated code to OUT_DIR"
+)]
 fn main() {
     let src = "rules/builtin.toml";
     println!("cargo::rerun-if-changed={src}");

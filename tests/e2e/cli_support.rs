@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use clef_e2e::{bin, bin_dir, ok, run, sops_bin};
+use clef_e2e::{bin, ok, run, sandbox_cmd, sops_bin};
 
 /// One developer: their own HOME (identity lives under it) and a work tree.
 pub struct Dev {
@@ -69,25 +69,9 @@ impl World {
 impl Dev {
     /// A command with only this developer's environment.
     pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut path = vec![bin_dir()];
-        if let Some(p) = std::env::var_os("PATH") {
-            path.extend(std::env::split_paths(&p));
-        }
-        let mut c = Command::new(program);
-        c.env_clear()
-            .env("PATH", std::env::join_paths(path).expect("PATH"))
-            .env("HOME", &self.home)
-            .env("XDG_CONFIG_HOME", self.home.join(".config"))
-            .env("TMPDIR", &self.tmp)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", &self.name)
-            .env("GIT_AUTHOR_EMAIL", format!("{}@clef.invalid", self.name))
-            .env("GIT_COMMITTER_NAME", &self.name)
-            .env("GIT_COMMITTER_EMAIL", format!("{}@clef.invalid", self.name))
-            .env("SOPS_DISABLE_VERSION_CHECK", "1")
-            .env("LANG", "C.UTF-8")
-            .current_dir(&self.root)
-            .stdin(Stdio::null());
+        let email = format!("{}@clef.invalid", self.name);
+        let mut c = sandbox_cmd(program, &self.home, &self.name, &email);
+        c.env("TMPDIR", &self.tmp).current_dir(&self.root);
         c
     }
 

@@ -70,3 +70,115 @@ fn clef_merge_help_lists_the_git_driver_protocol() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("usage: clef-merge"));
     assert_eq!(std::fs::read(s.root.join("a.yaml")).unwrap(), b"a: 1\n");
 }
+
+/// `clef --help` lists every code of `clef_core::exit::TABLE`, and each is
+/// produced by a real run through the same mapping.
+#[test]
+fn clef_produces_the_codes_its_help_lists() {
+    use crate::cli_support::{World, stderr};
+    let w = World::new();
+    let d = w.dev("erin");
+    d.ok(&[
+        "init",
+        "--namespaces",
+        "api,web",
+        "--environments",
+        "dev,prod",
+    ]);
+    d.ok(&["set", "api/dev", "PASSWORD", "exit-code-secret-1"]);
+    let help = String::from_utf8(ok(d.clef(&["--help"]))).unwrap();
+    let listed: Vec<i32> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Exit codes:"))
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert_eq!(
+        listed,
+        [0, 1, 2, 3, 4, 23, 51, 91, 92, 100, 128, 203],
+        "{help}"
+    );
+    let cell = d.root.join("secrets/api/dev.enc.yaml");
+    let good = std::fs::read_to_string(&cell).unwrap();
+    let mut seen = Vec::new();
+    let expect = |args: &[&str], code: i32, seen: &mut Vec<i32>| {
+        let o = d.clef(args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
+        if code != 0 {
+            assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+        }
+        seen.push(code);
+    };
+    expect(&["get", "api/dev", "PASSWORD"], 0, &mut seen);
+    expect(&["get", "api/dev", "NOPE"], 1, &mut seen);
+    expect(&["get", "payments/dev", "PASSWORD"], 2, &mut seen);
+    // the namespace directory is a file: the new cell cannot be written
+    std::fs::remove_dir_all(d.root.join("secrets/web")).unwrap();
+    std::fs::write(d.root.join("secrets/web"), "not a directory").unwrap();
+    expect(&["set", "web/prod", "K", "v"], 3, &mut seen);
+    std::fs::remove_file(d.root.join("secrets/web")).unwrap();
+    // a merge in progress that does not involve the cell
+    let merge_head = d.root.join(".git/MERGE_HEAD");
+    std::fs::write(&merge_head, "0000000000000000000000000000000000000000\n").unwrap();
+    expect(&["set", "api/dev", "PASSWORD", "x"], 4, &mut seen);
+    std::fs::remove_file(&merge_head).unwrap();
+    // a value cut short
+    let cut: String = good
+        .lines()
+        .map(|l| {
+            if l.starts_with("PASSWORD: ENC[") {
+                l.replacen("data:", "data:!!", 1)
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    std::fs::write(&cell, cut).unwrap();
+    expect(&["get", "api/dev", "PASSWORD"], 23, &mut seen);
+    // lastmodified is the MAC's associated data
+    let lm = good.lines().find(|l| l.contains("lastmodified")).unwrap();
+    std::fs::write(
+        &cell,
+        good.replace(lm, "    lastmodified: \"2001-01-01T00:00:00Z\""),
+    )
+    .unwrap();
+    expect(&["get", "api/dev", "PASSWORD"], 51, &mut seen);
+    std::fs::write(&cell, "").unwrap();
+    expect(&["get", "api/dev", "PASSWORD"], 92, &mut seen);
+    std::fs::remove_file(&cell).unwrap();
+    expect(&["get", "api/dev", "PASSWORD"], 100, &mut seen);
+    std::fs::write(&cell, &good).unwrap();
+    // another developer's clone: no identity unwraps the data key
+    ok(d.git(&["add", "-A"]));
+    ok(d.git(&["commit", "-q", "-m", "cells"]));
+    let other = w.clone_dev("frank", &d);
+    let o = other.clef(&["get", "api/dev", "PASSWORD"]);
+    assert_eq!(o.status.code(), Some(128), "{}", stderr(&o));
+    seen.push(128);
+    // 91 (tree path) and 203 (already encrypted) come from the engine's
+    // errors through the same mapping; `clef sops` produces them
+    // (sops_dropin::exit_codes_are_sops_codes checks them against sops).
+    let o = d.clef(&[
+        "sops",
+        "decrypt",
+        "--extract",
+        "not-a-path",
+        "secrets/api/dev.enc.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(91), "{}", stderr(&o));
+    seen.push(91);
+    let o = d.clef(&[
+        "sops",
+        "encrypt",
+        "--age",
+        &d.recipient(),
+        "secrets/api/dev.enc.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(203), "{}", stderr(&o));
+    seen.push(203);
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen, listed);
+}

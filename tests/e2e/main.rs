@@ -1,6 +1,10 @@
 //! End-to-end tests: one test binary (ripgrep's layout), modules by area.
 //! The binaries must be built first (`cargo build --workspace --bins`; the
 //! test command does it).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixtures and tamper with files directly"
+)]
 
 mod access;
 mod bad_input;

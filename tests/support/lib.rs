@@ -1,6 +1,10 @@
 //! Shared helpers for the end-to-end tests: locating the built binaries and the
 //! real `sops` oracle, throw-away age keys, and running commands with a clean
 //! environment.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixtures and tamper with files directly"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -138,6 +142,32 @@ pub struct GitSandbox {
     pub root: PathBuf,
 }
 
+/// The environment of every e2e command that may run git or clef: only
+/// `PATH` (the workspace's built binaries first) is kept; `HOME` and
+/// `XDG_CONFIG_HOME` are `home`, system git config is off, the author and
+/// committer are `name <email>`; stdin is closed.
+pub fn sandbox_cmd(
+    program: impl AsRef<std::ffi::OsStr>,
+    home: &Path,
+    name: &str,
+    email: &str,
+) -> Command {
+    let mut c = Command::new(program);
+    c.env_clear()
+        .env("PATH", GitSandbox::path_var())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", name)
+        .env("GIT_AUTHOR_EMAIL", email)
+        .env("GIT_COMMITTER_NAME", name)
+        .env("GIT_COMMITTER_EMAIL", email)
+        .env("LANG", "C.UTF-8")
+        .env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .stdin(Stdio::null());
+    c
+}
+
 impl GitSandbox {
     /// `git init -b main` in a fresh temp dir.
     pub fn new() -> GitSandbox {
@@ -163,24 +193,13 @@ impl GitSandbox {
         std::env::join_paths(dirs).expect("PATH")
     }
 
-    /// A command with the sandbox environment, run in the work tree.
+    /// A command with the sandbox environment ([`sandbox_cmd`]) and fixed
+    /// author/committer dates, run in the work tree.
     pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = Command::new(program);
-        c.env_clear()
-            .env("PATH", Self::path_var())
-            .env("HOME", &self.home)
-            .env("XDG_CONFIG_HOME", self.home.join(".config"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Clef Test")
-            .env("GIT_AUTHOR_EMAIL", "test@clef.invalid")
-            .env("GIT_COMMITTER_NAME", "Clef Test")
-            .env("GIT_COMMITTER_EMAIL", "test@clef.invalid")
-            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        let mut c = sandbox_cmd(program, &self.home, "Clef Test", "test@clef.invalid");
+        c.env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
             .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-            .env("LANG", "C.UTF-8")
-            .env("SOPS_DISABLE_VERSION_CHECK", "1")
-            .current_dir(&self.root)
-            .stdin(Stdio::null());
+            .current_dir(&self.root);
         c
     }
 

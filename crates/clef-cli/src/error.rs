@@ -5,35 +5,18 @@ use std::path::Path;
 use clef_core::cell::CellError;
 use clef_sops::SopsError;
 
-/// Exit codes. The SOPS-related ones mirror sops's own, so scripts written
-/// for `sops` keep working.
+/// Exit codes: [`clef_core::exit`] (the table `clef --help` prints), with
+/// the names the commands use.
 pub mod code {
+    pub use clef_core::exit::{
+        ALREADY_ENCRYPTED, BAD_PATH, EMPTY, KEY, MAC, NO_FILE, REFUSED, TREE, USAGE, WRITE,
+    };
     /// Generic failure.
-    pub const GENERIC: i32 = 1;
-    /// Bad usage (unknown format, conflicting options).
-    pub const USAGE: i32 = 2;
+    pub const GENERIC: i32 = clef_core::exit::FAILURE;
     /// Cannot read or parse the input.
-    pub const READ: i32 = 2;
-    /// Cannot write the output.
-    pub const WRITE: i32 = 3;
+    pub const READ: i32 = USAGE;
     /// `.sops.yaml` problems.
-    pub const CONFIG: i32 = 2;
-    /// Tree could not be encrypted / decrypted.
-    pub const TREE: i32 = 23;
-    /// MAC mismatch.
-    pub const MAC: i32 = 51;
-    /// Bad tree path.
-    pub const BAD_PATH: i32 = 91;
-    /// No such file.
-    pub const NO_FILE: i32 = 100;
-    /// The data key could not be retrieved.
-    pub const KEY: i32 = 128;
-    /// The file is empty (sops: "file is empty").
-    pub const EMPTY: i32 = 92;
-    /// The file is already encrypted.
-    pub const ALREADY_ENCRYPTED: i32 = 203;
-    /// A write refused because the repository is mid-merge/rebase/cherry-pick.
-    pub const REFUSED: i32 = 4;
+    pub const CONFIG: i32 = USAGE;
 }
 
 /// An error with its exit code and a one-line message (never a secret value).
@@ -102,6 +85,17 @@ impl From<clef_core::local::LocalError> for CliError {
         let c = match e {
             clef_core::local::LocalError::Tracked { .. } => code::REFUSED,
             _ => code::KEY,
+        };
+        CliError::new(c, e.to_string())
+    }
+}
+
+impl From<clef_core::lock::LockError> for CliError {
+    fn from(e: clef_core::lock::LockError) -> Self {
+        use clef_core::lock::LockError;
+        let c = match e {
+            LockError::InProgress { .. } | LockError::Busy(_) => code::REFUSED,
+            LockError::Create { .. } => code::WRITE,
         };
         CliError::new(c, e.to_string())
     }

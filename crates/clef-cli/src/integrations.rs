@@ -77,10 +77,10 @@ pub enum MergeCmd {
         json: bool,
     },
     /// Resolve conflicted cells in place and stage them (`git add`): pick a side
-    /// for every conflicting key. Only during a merge, rebase, cherry-pick or
-    /// revert, on a file git lists as unmerged; the document is checked
-    /// against git's index stages first (a hand-edited one is refused).
-    /// Without FILE: every unmerged cell.
+    /// for every conflicting key (asked on a terminal). Only during a merge,
+    /// rebase, cherry-pick or revert, on a file git lists as unmerged; the
+    /// document is checked against git's index stages first (a hand-edited
+    /// one is refused). Without FILE: every unmerged cell.
     Resolve {
         /// The conflicted file (default: every unmerged cell).
         file: Option<PathBuf>,
@@ -99,20 +99,16 @@ pub enum MergeCmd {
     },
 }
 
-fn format_of(file: &Path) -> Result<clef_sops::Format, CliError> {
-    match clef_core::classify::merge_kind(file) {
-        Some(clef_core::classify::MergeKind::Sops(f)) => Ok(f),
-        Some(clef_core::classify::MergeKind::Sidecar) => Err(CliError::new(
-            code::USAGE,
-            format!(
-                "{}: sidecars merge without conflicts on keys; fix it by hand or check it out from one side",
-                file.display()
-            ),
-        )),
-        None => Err(CliError::new(
-            code::USAGE,
-            clef_merge::DriverError::UnknownFormat(file.to_path_buf()).to_string(),
-        )),
+impl From<clef_merge::ops::OpError> for CliError {
+    fn from(e: clef_merge::ops::OpError) -> Self {
+        use clef_merge::ops::OpError;
+        let c = match &e {
+            OpError::Sidecar(_) | OpError::UnknownFormat(_) => code::USAGE,
+            OpError::Read { .. } => code::READ,
+            OpError::Document { .. } | OpError::Stage(_) => code::GENERIC,
+            OpError::Write { .. } => code::WRITE,
+        };
+        CliError::new(c, e.to_string())
     }
 }
 
@@ -121,77 +117,66 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
     let start = repo::start_dir(dir)?;
     match cmd {
         MergeCmd::Status { files, json } => {
-            let files = if files.is_empty() {
-                unmerged_files(&start)
-            } else {
-                files
-                    .into_iter()
-                    .map(|f| if f.is_absolute() { f } else { start.join(f) })
-                    .collect::<Vec<_>>()
-            };
-            let mut rows = Vec::new();
-            let mut text = String::new();
-            for f in files.iter().filter(|f| {
-                clef_core::classify::merge_kind(f)
-                    .is_some_and(|k| !matches!(k, clef_core::classify::MergeKind::Sidecar))
-            }) {
-                let format = format_of(f)?;
-                let bytes = std::fs::read(f).map_err(|e| {
-                    CliError::new(
-                        code::READ,
-                        format!("{}: cannot read: {}", f.display(), e.kind()),
-                    )
-                })?;
-                let st = clef_merge::status(&bytes, format)
-                    .map_err(|e| CliError::new(code::READ, format!("{}: {e}", f.display())))?;
-                // JSON keeps the stable kind names; text says it in words.
-                let keys: Vec<(String, String, &str)> = st
-                    .keys
+            let rows = clef_merge::ops::status(&start, files).map_err(|e| {
+                // a file that is not a conflict document clef can read is bad input
+                let read = matches!(e, clef_merge::ops::OpError::Document { .. });
+                let mut c = CliError::from(e);
+                if read {
+                    c.code = code::READ;
+                }
+                c
+            })?;
+            if json {
+                let rows = rows
                     .iter()
-                    .map(|k| {
-                        (
-                            k.path.to_string(),
-                            format!("{:?}", k.kind()),
-                            k.kind().describe(),
-                        )
+                    .map(|r| {
+                        Json::Obj(vec![
+                            ("file", Json::s(r.file.display().to_string())),
+                            ("conflict", Json::Bool(r.conflict)),
+                            (
+                                "keys",
+                                Json::Arr(
+                                    r.keys
+                                        .iter()
+                                        .map(|(k, kind)| {
+                                            Json::Obj(vec![
+                                                ("key", Json::s(k.as_str())),
+                                                ("kind", Json::s(format!("{kind:?}"))),
+                                            ])
+                                        })
+                                        .collect(),
+                                ),
+                            ),
+                        ])
                     })
                     .collect();
-                if st.is_conflict_document {
-                    text.push_str(&format!(
-                        "{}: {} conflicting key(s)\n",
-                        f.display(),
-                        keys.len()
-                    ));
-                    for (k, _, words) in &keys {
-                        text.push_str(&format!("    {}  ({words})\n", out::shown(k)));
-                    }
-                    if !driver_made(&bytes) {
-                        text.push_str(&format!(
-                            "    git merged it as plain text (no clef merge driver in this clone): `clef hooks install && git checkout -m {}` redoes it key by key\n",
-                            f.display()
-                        ));
-                    }
-                } else {
-                    text.push_str(&format!("{}: no conflict\n", f.display()));
-                }
-                rows.push(Json::Obj(vec![
-                    ("file", Json::s(f.display().to_string())),
-                    ("conflict", Json::Bool(st.is_conflict_document)),
-                    (
-                        "keys",
-                        Json::Arr(
-                            keys.into_iter()
-                                .map(|(k, kind, _)| {
-                                    Json::Obj(vec![("key", Json::s(k)), ("kind", Json::s(kind))])
-                                })
-                                .collect(),
-                        ),
-                    ),
-                ]));
-            }
-            if json {
                 out::print_str(&Json::Arr(rows).render())
             } else {
+                let mut text = String::new();
+                for r in &rows {
+                    if r.conflict {
+                        text.push_str(&format!(
+                            "{}: {} conflicting key(s)\n",
+                            r.file.display(),
+                            r.keys.len()
+                        ));
+                        for (k, kind) in &r.keys {
+                            text.push_str(&format!(
+                                "    {}  ({})\n",
+                                out::shown(k),
+                                kind.describe()
+                            ));
+                        }
+                        if std::fs::read(&r.file).is_ok_and(|b| !driver_made(&b)) {
+                            text.push_str(&format!(
+                                "    git merged it as plain text (no clef merge driver in this clone): `clef hooks install && git checkout -m {}` redoes it key by key\n",
+                                r.file.display()
+                            ));
+                        }
+                    } else {
+                        text.push_str(&format!("{}: no conflict\n", r.file.display()));
+                    }
+                }
                 out::print_str(&text)
             }
         }
@@ -224,15 +209,9 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
             let files = match file {
                 Some(f) => vec![if f.is_absolute() { f } else { start.join(f) }],
                 None => {
-                    let all = unmerged_files(&start);
-                    let cells: Vec<PathBuf> = all
+                    let cells: Vec<PathBuf> = clef_git::worktree::unmerged_paths(&start)
                         .into_iter()
-                        .filter(|f| {
-                            matches!(
-                                clef_core::classify::merge_kind(f),
-                                Some(clef_core::classify::MergeKind::Sops(_))
-                            )
-                        })
+                        .filter(|f| clef_merge::ops::conflict_format(f).is_ok())
                         .collect();
                     if cells.is_empty() {
                         return Err(CliError::new(
@@ -249,20 +228,6 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
             Ok(())
         }
     }
-}
-
-/// Every file git lists as unmerged, as absolute paths.
-fn unmerged_files(start: &Path) -> Vec<PathBuf> {
-    let out =
-        clef_git::worktree::stdout_if_ok(start, &["diff", "--name-only", "--diff-filter=U", "-z"])
-            .unwrap_or_default();
-    let top = clef_git::worktree::stdout_if_ok(start, &["rev-parse", "--show-toplevel"])
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o).trim()))
-        .unwrap_or(start.to_path_buf());
-    out.split(|b| *b == 0)
-        .filter(|s| !s.is_empty())
-        .map(|s| top.join(String::from_utf8_lossy(s).as_ref()))
-        .collect()
 }
 
 /// The work tree, its operation in progress and the file's index stages:
@@ -416,7 +381,7 @@ fn ask_sides(
 }
 
 fn resolve_one(start: &Path, path: &Path, choice: &Choice, no_stage: bool) -> Result<(), CliError> {
-    let format = format_of(path)?;
+    let format = clef_merge::ops::conflict_format(path)?;
     let (top, op, stages) = stages_of(path)?;
     let bytes = std::fs::read(path).map_err(|e| {
         CliError::new(
@@ -439,22 +404,13 @@ fn resolve_one(start: &Path, path: &Path, choice: &Choice, no_stage: bool) -> Re
     if choice.default.is_none() && out::stdin_is_tty() {
         ask_sides(path, &bytes, format, &ours_name, &theirs_name, &mut choice)?;
     }
-    let choice = &choice;
     let root = repo::find_root(path.parent().unwrap_or(Path::new(".")))
         .unwrap_or_else(|| start.to_path_buf());
     let ids: clef_sops::Keyring = clef_core::local::identities(&root, &repo::env)?.into();
-    let fail = |e: clef_merge::DriverError| {
-        CliError::new(code::GENERIC, format!("{}: {e}", path.display()))
-    };
-    clef_merge::resolve::verify_stages(&bytes, format, &ids, &stages).map_err(fail)?;
-    let resolved = clef_merge::resolve(&bytes, format, &ids, choice).map_err(fail)?;
-    clef_sops::io::atomic_write(path, &resolved.bytes, false).map_err(|e| {
-        CliError::new(
-            code::WRITE,
-            format!("{}: cannot write: {}", path.display(), e.kind()),
-        )
-    })?;
-    for (k, s) in &resolved.taken {
+    clef_merge::resolve::verify_stages(&bytes, format, &ids, &stages)
+        .map_err(|e| CliError::new(code::GENERIC, format!("{}: {e}", path.display())))?;
+    let done = clef_merge::ops::resolve_file(path, &ids, &choice, !no_stage)?;
+    for (k, s) in &done.taken {
         let whose = match s {
             Side::Ours => format!("ours: {ours_name}"),
             Side::Theirs => format!("theirs: {theirs_name}"),
@@ -462,21 +418,7 @@ fn resolve_one(start: &Path, path: &Path, choice: &Choice, no_stage: bool) -> Re
         };
         out::note(format!("{k}: took {whose}"));
     }
-    if !no_stage {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if clef_git::worktree::stdout_if_ok(dir, &["add", "--", &name]).is_none() {
-            return Err(CliError::new(
-                code::GENERIC,
-                format!(
-                    "{}: resolved, but `git add` failed; stage it yourself",
-                    path.display()
-                ),
-            ));
-        }
+    if done.staged {
         out::note(format!("{} resolved and staged", path.display()));
     }
     Ok(())

@@ -17,27 +17,13 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-const EXIT_CODES: &str = "Exit codes:
-  0    success
-  1    a negative answer or failure: key not found, `diff` found differences,
-       `lint`/`doctor` found errors, conflict left unresolved
-  2    bad usage or input: unknown namespace/environment, invalid clef.yaml
-       (reported with its line), invalid key name, unreadable file
-  3    cannot write (read-only directory, disk full); nothing was changed
-  4    refused: a merge/rebase/cherry-pick/revert is in progress and the cell
-       is not part of it
-  51   MAC mismatch: the cell was modified without its key
-  100  the cell file does not exist
-  128  no identity can decrypt the cell
-  exec passes the command's own exit code through (126/127: cannot run it)";
-
 /// Clef: git-native secrets management on SOPS files.
 ///
 /// Secrets live in git as SOPS-encrypted cells, secrets/<namespace>/<environment>.enc.yaml,
 /// declared by clef.yaml. Values are decrypted in memory only; nothing in clear text is
 /// ever written to disk. Targets are written namespace/environment, e.g. api/dev.
 #[derive(Parser, Debug)]
-#[command(name = "clef", version, about, after_long_help = EXIT_CODES)]
+#[command(name = "clef", version, about, after_long_help = clef_core::exit::help())]
 struct Cli {
     /// Work in this directory instead of the current one.
     #[arg(long, global = true)]
@@ -51,53 +37,53 @@ enum Cmd {
     /// Set up Clef in this git repository (clef.yaml, your age identity outside the
     /// repo, .gitattributes, .gitignore, .clefignore, empty cells, hooks and merge
     /// drivers). In a repository that already has clef.yaml: set up your own identity only.
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = clef_core::exit::help())]
     Init(admin::InitArgs),
     /// Set a key in a cell (re-encrypts only what changed; updates the sidecar).
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = clef_core::exit::help())]
     Set(secrets::SetArgs),
     /// Print a value (exactly, plus a newline on a terminal).
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = clef_core::exit::help())]
     Get(secrets::GetArgs),
     /// Delete a key (and its pending/rotation records).
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = clef_core::exit::help())]
     Delete(secrets::DeleteArgs),
     /// List the keys of a cell, values masked (no decryption needed).
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = clef_core::exit::help())]
     List(secrets::ListArgs),
     /// Run a command with a cell's values as environment variables (no shell).
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = clef_core::exit::help())]
     Exec(secrets::ExecArgs),
     /// Print a cell's values as shell exports, dotenv or JSON.
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = clef_core::exit::help())]
     Export(secrets::ExportArgs),
     /// Import keys from a dotenv, JSON or YAML file (or stdin) into a cell.
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = clef_core::exit::help())]
     Import(secrets::ImportArgs),
     /// Compare a namespace's values between two environments (masked by default;
     /// exit 1 when they differ).
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = clef_core::exit::help())]
     Diff(secrets::DiffArgs),
     /// Check the repository: missing cells, invalid SOPS files, MAC failures, key
     /// drift, pending placeholders, recipient drift, schema violations (never prints
     /// values; exit 1 on errors).
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = clef_core::exit::help())]
     Lint(admin::LintArgs),
     /// List, add or remove age recipients (updates clef.yaml and the cells).
-    #[command(subcommand, after_long_help = EXIT_CODES)]
+    #[command(subcommand, after_long_help = clef_core::exit::help())]
     Recipients(admin::RecipientsCmd),
     /// Give cells a new data key, wrapped for the recipients clef.yaml lists.
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = clef_core::exit::help())]
     Rotate(admin::RotateArgs),
     /// Check the setup: git, clef.yaml, your identity, merge drivers, hooks,
     /// .gitattributes, binaries on PATH (one line per check, with a fix).
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = clef_core::exit::help())]
     Doctor(admin::DoctorArgs),
     /// Install or remove the git hooks and merge drivers in this clone.
     #[command(subcommand)]
     Hooks(integrations::HooksCmd),
     /// Inspect and resolve conflicted cells left by the merge driver.
-    #[command(subcommand, after_long_help = EXIT_CODES)]
+    #[command(subcommand, after_long_help = clef_core::exit::help())]
     Merge(integrations::MergeCmd),
     /// Scan files for secrets (same options as clef-scan; see `clef scan --help`).
     /// Exit 0 clean, 1 findings, 2 error.
@@ -118,13 +104,13 @@ enum Cmd {
     /// Build the signed artifact a service identity reads in production: decrypts only
     /// the identity's cells (in memory), seals them for the environment's key, signs,
     /// and delivers (json-envelope: a file, by default .clef/packed/<identity>/<env>.age.json).
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = clef_core::exit::help())]
     Pack(pack::PackArgs),
     /// Replace an identity's packed artifact with a revocation marker.
-    #[command(after_long_help = EXIT_CODES)]
+    #[command(after_long_help = clef_core::exit::help())]
     Revoke(pack::RevokeArgs),
     /// Manage service identities (clef.yaml `service_identities`): what a workload may read.
-    #[command(subcommand, after_long_help = EXIT_CODES)]
+    #[command(subcommand, after_long_help = clef_core::exit::help())]
     Service(service::ServiceCmd),
     /// Generate keys (`clef keygen signing`: an Ed25519 pair for signing artifacts).
     #[command(subcommand)]
@@ -145,6 +131,10 @@ enum Cmd {
     },
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the binary's main: the one place its exit code is set"
+)]
 fn main() {
     // A panic message could quote anything; say only where it happened.
     std::panic::set_hook(Box::new(|info| {

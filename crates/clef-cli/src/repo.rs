@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use clef_core::lock::WriteLock;
 use clef_core::{Cell, Manifest};
 use clef_sops::Keyring;
 
@@ -70,67 +71,10 @@ impl Repo {
         ))
     }
 
-    /// Refuses to write `cell` while a merge, rebase, cherry-pick or revert is
-    /// in progress, unless git lists the cell as unmerged (then the write is
-    /// part of resolving it).
-    ///
-    /// Returns the repository's write lock: one clef writer at a time, so
-    /// concurrent `set`s cannot lose each other's keys.
+    /// The edit session's guard ([`clef_core::lock::check_writable`]): no
+    /// write to a cell outside a merge in progress, one writer at a time.
     pub fn check_writable(&self, cells: &[&Cell]) -> Result<WriteLock, CliError> {
-        let Some(op) = clef_git::worktree::in_progress(&self.root) else {
-            return self.lock_cells(cells);
-        };
-        for c in cells {
-            if !clef_git::worktree::is_unmerged(&self.root, &c.file) {
-                return Err(CliError::new(
-                    code::REFUSED,
-                    format!(
-                        "{}: refusing to write while a {op} is in progress (the cell is not part of the conflict); finish or abort the {op} first",
-                        c.file.display()
-                    ),
-                ));
-            }
-        }
-        self.lock_cells(cells)
-    }
-
-    /// Takes the write lock, then removes what an interrupted writer of
-    /// these cells left behind (only a lock holder writes them, so any temp
-    /// file of theirs is stale now).
-    fn lock_cells(&self, cells: &[&Cell]) -> Result<WriteLock, CliError> {
-        let lock = WriteLock::acquire(&self.root)?;
-        for c in cells {
-            clef_core::cell::remove_stale_temps(&self.root, c);
-        }
-        Ok(lock)
-    }
-}
-
-/// The repository's write lock ([`clef_core::lock::RepoLock`] on
-/// `<git dir>/clef.lock`, or `.clef/clef.lock` outside git): released when
-/// the process exits in any way, so a killed writer leaves no stale lock.
-pub struct WriteLock(#[allow(dead_code)] clef_core::lock::RepoLock);
-
-impl WriteLock {
-    /// Takes the lock of the repository at `root` (waiting up to 10 s).
-    pub fn acquire(root: &Path) -> Result<WriteLock, CliError> {
-        let dir = clef_git::worktree::git_dir(root).unwrap_or_else(|| root.join(".clef"));
-        if !dir.is_dir() {
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                CliError::new(
-                    code::WRITE,
-                    format!("{}: cannot create: {}", dir.display(), e.kind()),
-                )
-            })?;
-        }
-        clef_core::lock::RepoLock::acquire(&dir, std::time::Duration::from_secs(10))
-            .map(WriteLock)
-            .map_err(|e| match e {
-                clef_core::lock::LockError::Busy { .. } => {
-                    CliError::new(code::REFUSED, e.to_string())
-                }
-                clef_core::lock::LockError::Io { .. } => CliError::new(code::WRITE, e.to_string()),
-            })
+        Ok(clef_core::lock::check_writable(&self.root, cells)?)
     }
 }
 
@@ -141,7 +85,9 @@ pub fn lock_near(file: &Path) -> Result<Option<WriteLock>, CliError> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    find_root(&dir).map(|r| WriteLock::acquire(&r)).transpose()
+    Ok(find_root(&dir)
+        .map(|r| WriteLock::acquire(&r))
+        .transpose()?)
 }
 
 /// `Name <email>` of whoever is making the change (git's author identity,

@@ -899,7 +899,11 @@ fn run_replacing(mut cmd: std::process::Command, prog: &std::ffi::OsStr) -> Resu
             format!("cannot run '{}': {}", prog.to_string_lossy(), e.kind()),
         )
     })?;
-    std::process::exit(status.code().unwrap_or(1));
+    // the command's own status, through main (an empty message prints nothing)
+    match status.code() {
+        Some(0) => Ok(()),
+        c => Err(CliError::new(c.unwrap_or(1), String::new())),
+    }
 }
 
 // ---------------------------------------------------------------- export

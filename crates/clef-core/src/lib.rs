@@ -15,8 +15,9 @@
 //! * [`schema`]: namespace schemas (checked without ever printing values).
 //! * [`lint`]: the repository health check.
 //! * [`service`]: service identities: scope, lookup, validation.
+//! * [`exit`]: the exit codes of `clef` and its help table.
+//! * [`lock`]: the edit session's guard (flock write lock: no stale lock after a crash; no write mid-merge).
 //! * [`local`]: the per-developer `.clef/config.yaml` and the identity it names.
-//! * [`lock`]: the repository's write lock (flock; no stale lock after a crash).
 //! * [`term`]: the one escaping function for text shown on a terminal.
 //!
 //! Errors carry file names, key names and reasons, never secret values.
@@ -27,6 +28,7 @@ pub mod cell;
 pub mod classify;
 pub mod conflict;
 pub mod envfile;
+pub mod exit;
 pub mod lint;
 pub mod local;
 pub mod locate;

@@ -50,14 +50,8 @@ pub enum LocalError {
 /// Whether git tracks `rel` in the work tree at `root` (in the index or
 /// unmerged). No git, or not a repository: not tracked.
 fn tracked_by_git(root: &Path, rel: &str) -> bool {
-    std::process::Command::new("git")
-        .args(["ls-files", "-z", "--"])
-        .arg(rel)
-        .current_dir(root)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+    clef_git::worktree::stdout_if_ok(root, &["ls-files", "-z", "--", rel])
+        .is_some_and(|o| !o.is_empty())
 }
 
 impl LocalConfig {
@@ -225,6 +219,7 @@ pub fn identities_near(start: &Path) -> Result<Identities, LocalError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, reason = "tests write fixtures directly")]
 mod tests {
     use super::*;
 

@@ -1,45 +1,60 @@
-//! The repository's write lock: one clef writer at a time, so concurrent
-//! `clef set` / `clef sops set` cannot lose each other's keys.
+//! The edit session's guard: one clef writer at a time per repository, and
+//! no write to a cell while git is in the middle of a merge, rebase,
+//! cherry-pick or revert that does not involve it.
 //!
-//! It is an advisory `flock` on `<git dir>/clef.lock`: the kernel releases it
-//! when the holder exits, however it exits, so a `kill -9` leaves no stale
-//! lock behind (an old empty `clef.lock` left by an earlier clef is simply
-//! locked again). The file is removed on release; a waiter that locked a file
-//! that has meanwhile been removed or replaced tries again, so two writers
-//! never hold locks on two different files.
+//! The write lock is an advisory `flock` on `<git dir>/clef.lock`: the
+//! kernel releases it when the holder exits, however it exits, so a
+//! `kill -9` leaves no stale lock behind (an old empty `clef.lock` left by an
+//! earlier clef is simply locked again). The file is removed on release; a
+//! waiter that locked a file that has meanwhile been removed or replaced
+//! tries again, so two writers never hold locks on two different files.
 
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::Cell;
+
 /// The lock file's name in the git directory.
 pub const LOCK_NAME: &str = "clef.lock";
 
-/// A lock problem.
+/// How long a writer waits for another one (they finish in milliseconds).
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Why a write may not start.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    /// The lock file cannot be created or locked.
-    #[error("{}: cannot take the write lock: {reason}", path.display())]
-    Io {
-        /// The lock file.
-        path: PathBuf,
-        /// The OS error.
-        reason: String,
+    /// A history operation is in progress and the cell is not part of it.
+    #[error(
+        "{}: refusing to write while a {op} is in progress (the cell is not part of the conflict); finish or abort the {op} first",
+        file.display()
+    )]
+    InProgress {
+        /// `merge`, `rebase`, `cherry-pick` or `revert`.
+        op: &'static str,
+        /// The cell.
+        file: PathBuf,
     },
-    /// Another process held the lock for the whole wait.
-    #[error("{}: another clef command has been writing for {}s (the lock is released when it exits); try again", path.display(), waited.as_secs())]
-    Busy {
+    /// Another writer held the lock for the whole wait.
+    #[error(
+        "{}: another clef command is still writing (the lock is released as soon as it exits, even if killed); try again",
+        .0.display()
+    )]
+    Busy(PathBuf),
+    /// The lock file cannot be created or locked.
+    #[error("{}: cannot take the write lock: {kind}", path.display())]
+    Create {
         /// The lock file.
         path: PathBuf,
-        /// How long we waited.
-        waited: Duration,
+        /// The OS error kind.
+        kind: std::io::ErrorKind,
     },
 }
 
 /// A held write lock; released (and its file removed) on drop.
 #[derive(Debug)]
-pub struct RepoLock {
+pub struct WriteLock {
     file: File,
     path: PathBuf,
 }
@@ -53,13 +68,30 @@ fn try_flock(f: &File) -> std::io::Result<bool> {
     }
 }
 
-impl RepoLock {
+impl WriteLock {
+    /// Takes the write lock of the repository at `root` (`<git dir>/clef.lock`,
+    /// or `.clef/clef.lock` outside git), waiting up to [`WAIT`].
+    pub fn acquire(root: &Path) -> Result<WriteLock, LockError> {
+        let dir = clef_git::worktree::git_dir(root).unwrap_or_else(|| root.join(".clef"));
+        if !dir.is_dir() {
+            std::fs::create_dir_all(&dir).map_err(|e| LockError::Create {
+                path: dir.join(LOCK_NAME),
+                kind: e.kind(),
+            })?;
+        }
+        WriteLock::acquire_in(&dir, WAIT)
+    }
+
     /// Takes `<dir>/clef.lock`, waiting up to `wait` for another holder.
-    pub fn acquire(dir: &Path, wait: Duration) -> Result<RepoLock, LockError> {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the lock file holds no data: it is only flock'ed"
+    )]
+    pub fn acquire_in(dir: &Path, wait: Duration) -> Result<WriteLock, LockError> {
         let path = dir.join(LOCK_NAME);
-        let io = |e: std::io::Error| LockError::Io {
+        let io = |e: std::io::Error| LockError::Create {
             path: path.clone(),
-            reason: e.kind().to_string(),
+            kind: e.kind(),
         };
         let start = Instant::now();
         loop {
@@ -75,15 +107,12 @@ impl RepoLock {
                 // removed it between our open and our lock.)
                 let same = std::fs::metadata(&path).ok().zip(file.metadata().ok());
                 if same.is_some_and(|(a, b)| a.ino() == b.ino() && a.dev() == b.dev()) {
-                    return Ok(RepoLock { file, path });
+                    return Ok(WriteLock { file, path });
                 }
                 continue;
             }
             if start.elapsed() >= wait {
-                return Err(LockError::Busy {
-                    path,
-                    waited: start.elapsed(),
-                });
+                return Err(LockError::Busy(path));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -95,7 +124,7 @@ impl RepoLock {
     }
 }
 
-impl Drop for RepoLock {
+impl Drop for WriteLock {
     fn drop(&mut self) {
         // Remove while still holding the lock, then unlock by closing.
         let _ = std::fs::remove_file(&self.path);
@@ -103,7 +132,31 @@ impl Drop for RepoLock {
     }
 }
 
+/// Refuses to write `cells` while a merge, rebase, cherry-pick or revert is
+/// in progress, unless git lists each as unmerged (then the write is part of
+/// resolving it); then takes the write lock, so concurrent `set`s cannot
+/// lose each other's keys, and removes the temp files an interrupted writer
+/// of these cells left (only a lock holder writes them, so they are stale).
+pub fn check_writable(root: &Path, cells: &[&Cell]) -> Result<WriteLock, LockError> {
+    if let Some(op) = clef_git::worktree::in_progress(root)
+        && let Some(c) = cells
+            .iter()
+            .find(|c| !clef_git::worktree::is_unmerged(root, &c.file))
+    {
+        return Err(LockError::InProgress {
+            op,
+            file: c.file.clone(),
+        });
+    }
+    let lock = WriteLock::acquire(root)?;
+    for c in cells {
+        crate::cell::remove_stale_temps(root, c);
+    }
+    Ok(lock)
+}
+
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, reason = "tests write fixtures directly")]
 mod tests {
     use super::*;
 
@@ -113,12 +166,12 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         // What an earlier clef killed with -9 left behind: an empty file.
         std::fs::write(dir.join(LOCK_NAME), b"").unwrap();
-        let held = RepoLock::acquire(&dir, Duration::from_millis(50)).unwrap();
-        let e = RepoLock::acquire(&dir, Duration::from_millis(50)).unwrap_err();
-        assert!(matches!(e, LockError::Busy { .. }), "{e}");
+        let held = WriteLock::acquire_in(&dir, Duration::from_millis(50)).unwrap();
+        let e = WriteLock::acquire_in(&dir, Duration::from_millis(50)).unwrap_err();
+        assert!(matches!(e, LockError::Busy(_)), "{e}");
         drop(held);
         assert!(!dir.join(LOCK_NAME).exists());
-        let again = RepoLock::acquire(&dir, Duration::from_millis(50)).unwrap();
+        let again = WriteLock::acquire_in(&dir, Duration::from_millis(50)).unwrap();
         assert_eq!(again.path(), dir.join(LOCK_NAME));
         drop(again);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -134,7 +187,7 @@ mod tests {
                 let (dir, inside) = (dir.clone(), inside.clone());
                 std::thread::spawn(move || {
                     for _ in 0..30 {
-                        let l = RepoLock::acquire(&dir, Duration::from_secs(20)).unwrap();
+                        let l = WriteLock::acquire_in(&dir, Duration::from_secs(20)).unwrap();
                         let n = inside.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         assert_eq!(n, 0, "two holders at once");
                         std::thread::sleep(Duration::from_micros(200));

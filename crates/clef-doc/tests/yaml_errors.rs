@@ -2,6 +2,10 @@
 //! line and column, and its message never contains the offending scalar
 //! (which may be a secret). Each case is also checked against the real sops
 //! binary when it is available: sops must reject it too.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixtures and tamper with files directly"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

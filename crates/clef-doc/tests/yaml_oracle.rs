@@ -11,6 +11,10 @@
 //! The sops binary is taken from `$SOPS_BIN`, falling back to the path the
 //! project's oracle installer uses. Without it the tests print why they are
 //! skipped and pass (the project's test command installs it).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixtures and tamper with files directly"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -101,3 +101,17 @@ pub fn author(root: &Path) -> Option<String> {
     let end = s.rfind('>')?;
     Some(s[..=end].to_owned())
 }
+
+/// The files git lists as unmerged in the repository containing `start`,
+/// as absolute paths (empty outside a repository or a merge).
+pub fn unmerged_paths(start: &Path) -> Vec<PathBuf> {
+    let out =
+        stdout_if_ok(start, &["diff", "--name-only", "--diff-filter=U", "-z"]).unwrap_or_default();
+    let top = stdout_if_ok(start, &["rev-parse", "--show-toplevel"])
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o).trim()))
+        .unwrap_or_else(|| start.to_path_buf());
+    out.split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| top.join(String::from_utf8_lossy(s).as_ref()))
+        .collect()
+}

@@ -349,6 +349,10 @@ fn write_executable(path: &Path, text: &str) -> Result<(), HookError> {
     Ok(())
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "moves the user's own hook aside (or back) unchanged; nothing is written"
+)]
 fn rename(from: &Path, to: &Path) -> Result<(), HookError> {
     std::fs::rename(from, to).map_err(|source| HookError::Write {
         path: to.to_path_buf(),

@@ -253,6 +253,10 @@ pub const MAX_KEY_FILE: u64 = 256 * 1024;
 /// Reads a key file: only a regular file (a FIFO, device or directory named
 /// by a config could hang or read forever), at most [`MAX_KEY_FILE`] bytes.
 /// Opened without blocking, and checked again once open.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "opened read-only (O_NONBLOCK so a FIFO cannot hang it); nothing is written"
+)]
 pub fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let fail = |reason: String| KeyError::Io {
         path: path.to_owned(),
@@ -467,6 +471,7 @@ pub fn expose(s: &secrecy::SecretString) -> &str {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, reason = "tests write fixtures directly")]
 mod tests {
     use super::*;
 

@@ -5,6 +5,10 @@
 //! server's token endpoint, and Google's error shape
 //! `{"error":{"code","message","status"}}`. No GCP emulator exists offline, so
 //! this is all the GCP backend has been exercised against. Loopback only.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixtures and tamper with files directly"
+)]
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};

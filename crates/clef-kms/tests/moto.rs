@@ -2,6 +2,10 @@
 //! real sops 3.11 as the oracle through the same endpoint. `./test.sh` gives the
 //! test process the SDK environment (endpoint + dummy credentials, see
 //! `AWS_TEST_ENV` there); without it these tests skip, unless `CLEF_REQUIRE_MOTO=1`.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixtures and tamper with files directly"
+)]
 
 use std::process::Command;
 

@@ -16,6 +16,7 @@ pub mod args;
 pub mod conflict;
 pub mod driver;
 mod meta;
+pub mod ops;
 pub mod resolve;
 pub mod sidecar;
 pub mod tree3;

@@ -1,5 +1,9 @@
 //! The `clef-merge` binary's protocol: exit codes, `%A` handling, labels,
 //! marker size, format from `%P` only, refusals.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixtures and tamper with files directly"
+)]
 
 mod common;
 

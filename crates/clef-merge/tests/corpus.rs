@@ -1,6 +1,10 @@
 //! Runs every case of `bench-corpus/merge/` through the file-level merge
 //! (encrypting the plaintext sides on the fly, as `sops edit` would), in both
 //! directions, and measures how many unchanged values keep their `ENC[...]`.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixtures and tamper with files directly"
+)]
 
 mod common;
 

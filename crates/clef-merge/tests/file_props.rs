@@ -3,6 +3,10 @@
 //! decrypts to exactly what the pure engine computes, every unchanged value
 //! keeps its ciphertext, and conflict documents list, reveal and resolve
 //! exactly the engine's conflicts.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixtures and tamper with files directly"
+)]
 
 mod common;
 

@@ -1,5 +1,9 @@
 //! Conflict documents and resolution in every format (JSON commas, dotenv
 //! flat keys, multi-document YAML).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixtures and tamper with files directly"
+)]
 
 mod common;
 

@@ -3,6 +3,10 @@
 //! sidecars, a missing identity and a missing binary. After every scenario a
 //! plaintext canary check greps the work tree, the temp dir and every object
 //! in the repository; after every clean merge the real `sops` decrypts.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixtures and tamper with files directly"
+)]
 
 mod common;
 

@@ -1,5 +1,9 @@
 //! The `clef-scan` binary: exit codes, output formats, redaction, suppression,
 //! baselines, SOPS awareness, configuration and error reporting.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixtures and tamper with files directly"
+)]
 
 mod common;
 

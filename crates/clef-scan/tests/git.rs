@@ -3,6 +3,10 @@
 //! `--history` scans each unique blob once and attributes it to the commit
 //! that introduced it, even if a later commit removed it. Also the
 //! `clef-git` API that the hooks reuse.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests write fixtures and tamper with files directly"
+)]
 
 mod common;
 
