@@ -26,6 +26,24 @@ fn repo(w: &World, name: &str) -> Dev {
     d
 }
 
+/// Replaces the line of `file` that starts with `prefix` by `line` (what a
+/// hand edit or a hostile commit does to a cell).
+fn replace_line(file: &std::path::Path, prefix: &str, line: &str) {
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(text.lines().any(|l| l.starts_with(prefix)), "{prefix}");
+    let out: String = text
+        .split_inclusive('\n')
+        .map(|l| {
+            if l.starts_with(prefix) {
+                format!("{line}\n")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    std::fs::write(file, out).unwrap();
+}
+
 /// Runs `c`, killing it after `limit`: returns the output and whether it
 /// finished in time.
 fn run_within(mut c: Command, limit: Duration) -> (std::process::Output, bool) {
@@ -575,18 +593,11 @@ fn onboarding_and_everyday_rough_edges() {
     // lint: a damaged value is not "clear text"; a conflict is not a YAML error.
     let cell = alice.root.join("secrets/api/dev.enc.yaml");
     let text = std::fs::read_to_string(&cell).unwrap();
-    let damaged: String = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("ONLY_DEV: ENC[") {
-                "ONLY_DEV: ENC[AES256_GCM,data:broken]".to_owned()
-            } else {
-                l.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(&cell, damaged + "\n").unwrap();
+    replace_line(
+        &cell,
+        "ONLY_DEV: ENC[",
+        "ONLY_DEV: ENC[AES256_GCM,data:broken]",
+    );
     let lint = alice.clef(&["lint"]);
     let out = String::from_utf8_lossy(&lint.stdout);
     assert!(
@@ -674,19 +685,7 @@ fn a_plaintext_value_in_a_cell_gets_a_fix_that_works() {
     let w = World::new();
     let d = repo(&w, "zoe");
     let cell = d.root.join("secrets/api/dev.enc.yaml");
-    let text = std::fs::read_to_string(&cell).unwrap();
-    let clear: String = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("DB_URL: ENC[") {
-                "DB_URL: plain-hunter2-value".to_owned()
-            } else {
-                l.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(&cell, clear + "\n").unwrap();
+    replace_line(&cell, "DB_URL: ENC[", "DB_URL: plain-hunter2-value");
     ok(d.git(&["add", "-A"]));
     let o = d.git(&["commit", "-q", "-m", "oops"]);
     assert!(!o.status.success());

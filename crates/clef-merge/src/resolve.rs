@@ -12,7 +12,7 @@ use crate::conflict;
 use crate::tree3::{ConflictKind, KeyPath, Side, differing_paths, merge_docs};
 use clef_core::conflict::CONFLICT_MAC;
 use clef_sops::Keyring;
-use clef_sops::{EncryptedFile, Format};
+use clef_sops::{EncryptedFile, Format, PlainFile};
 use std::collections::HashMap;
 
 /// One conflicting key of a conflict document.
@@ -95,6 +95,27 @@ fn variants(doc: &[u8], format: Format) -> Result<Variants, DriverError> {
     })
 }
 
+/// The three variants of a conflict document decrypted under their shared
+/// data key (MACs are the sentinel's, not checked). Plaintext: memory only.
+fn decrypt_variants(
+    v: &Variants,
+    ids: &Keyring,
+) -> Result<(PlainFile, PlainFile, PlainFile), DriverError> {
+    let key = v.ours.data_key(ids).map_err(|source| DriverError::Sops {
+        side: "conflict document",
+        source,
+    })?;
+    let dec = |f: &EncryptedFile, side: &'static str| {
+        f.decrypt_ignore_mac(key.clone())
+            .map_err(|source| DriverError::Sops { side, source })
+    };
+    Ok((
+        dec(&v.base, "base")?,
+        dec(&v.ours, "ours")?,
+        dec(&v.theirs, "theirs")?,
+    ))
+}
+
 /// Lists the conflicting keys of a conflict document. Needs no key: the
 /// variants share one data key and reuse IVs, so their ciphertexts differ
 /// exactly at the conflicts.
@@ -151,17 +172,7 @@ pub fn resolve(
             "the conflict document's variants have different metadata (hand-edited inside the `sops` block?)".into(),
         ));
     }
-    let key = v.ours.data_key(ids).map_err(|source| DriverError::Sops {
-        side: "conflict document",
-        source,
-    })?;
-    let dec = |f: &EncryptedFile, side: &'static str| {
-        f.decrypt_ignore_mac(key.clone())
-            .map_err(|source| DriverError::Sops { side, source })
-    };
-    let pb = dec(&v.base, "base")?;
-    let mut po = dec(&v.ours, "ours")?;
-    let pt = dec(&v.theirs, "theirs")?;
+    let (pb, mut po, pt) = decrypt_variants(&v, ids)?;
     let merged = merge_docs(&pb.docs, &po.docs, &pt.docs)?;
 
     let mut picks: HashMap<&str, Side> = HashMap::new();
@@ -238,15 +249,7 @@ pub fn verify_stages(
     stages: &Stages,
 ) -> Result<(), DriverError> {
     let v = variants(doc, format)?;
-    let key = v.ours.data_key(ids).map_err(|source| DriverError::Sops {
-        side: "conflict document",
-        source,
-    })?;
-    let dec_variant = |f: &EncryptedFile, side: &'static str| {
-        f.decrypt_ignore_mac(key.clone())
-            .map(|p| p.docs)
-            .map_err(|source| DriverError::Sops { side, source })
-    };
+    let (vb, vo, vt) = decrypt_variants(&v, ids)?;
     let dec_stage = |b: &Option<Vec<u8>>, side: &'static str| -> Result<_, DriverError> {
         let Some(b) = b else { return Ok(Vec::new()) };
         EncryptedFile::parse(b, format)
@@ -258,14 +261,13 @@ pub fn verify_stages(
     let so = dec_stage(&stages.ours, "index stage 2 (ours)")?;
     let st = dec_stage(&stages.theirs, "index stage 3 (theirs)")?;
     let merged = merge_docs(&sb, &so, &st)?;
-    for (side, variant, name) in [
-        (Side::Base, &v.base, "base"),
-        (Side::Ours, &v.ours, "ours"),
-        (Side::Theirs, &v.theirs, "theirs"),
+    for (side, found, name) in [
+        (Side::Base, &vb.docs, "base"),
+        (Side::Ours, &vo.docs, "ours"),
+        (Side::Theirs, &vt.docs, "theirs"),
     ] {
         let expected = merged.materialize_side(side);
-        let found = dec_variant(variant, name)?;
-        let differ = differing_paths(&expected, &found);
+        let differ = differing_paths(&expected, found);
         if !differ.is_empty() {
             let keys: Vec<String> = differ.iter().map(ToString::to_string).collect();
             return Err(DriverError::Policy(format!(
@@ -383,19 +385,7 @@ pub fn candidates(
     ids: &Keyring,
 ) -> Result<Vec<Candidates>, DriverError> {
     let v = variants(doc, format)?;
-    let key = v.ours.data_key(ids).map_err(|source| DriverError::Sops {
-        side: "conflict document",
-        source,
-    })?;
-    let dec = |f: &EncryptedFile, side: &'static str| {
-        f.decrypt_ignore_mac(key.clone())
-            .map_err(|source| DriverError::Sops { side, source })
-    };
-    let (pb, po, pt) = (
-        dec(&v.base, "base")?,
-        dec(&v.ours, "ours")?,
-        dec(&v.theirs, "theirs")?,
-    );
+    let (pb, po, pt) = decrypt_variants(&v, ids)?;
     let merged = merge_docs(&pb.docs, &po.docs, &pt.docs)?;
     Ok(merged
         .conflicts
