@@ -334,6 +334,13 @@ fn a_killed_writer_leaves_no_stale_lock_and_no_visible_temp_file() {
 
 /// A repository mid-merge with a conflict on `A` (and a clean key `CLEAN`).
 fn conflicted(w: &World, name: &str) -> Dev {
+    let d = diverged(w, name);
+    assert!(!d.git(&["merge", "--no-edit", "feature"]).status.success());
+    d
+}
+
+/// `main` and `feature` both changed `A` since their base (no merge yet).
+fn diverged(w: &World, name: &str) -> Dev {
     let d = repo(w, name);
     d.ok(&["set", "api/dev", "A", "base-a-value"]);
     d.ok(&["set", "api/dev", "CLEAN", "clean-value"]);
@@ -344,8 +351,23 @@ fn conflicted(w: &World, name: &str) -> Dev {
     ok(d.git(&["checkout", "-q", "main"]));
     d.ok(&["set", "api/dev", "A", "ours-a-value"]);
     ok(d.git(&["commit", "-q", "--no-verify", "-am", "main"]));
-    assert!(!d.git(&["merge", "--no-edit", "feature"]).status.success());
     d
+}
+
+#[test]
+fn a_merge_nobody_here_can_decrypt_says_who_can() {
+    let w = World::new();
+    let d = diverged(&w, "dan");
+    // This clone has no identity that opens the cell.
+    std::fs::rename(d.root.join(".clef/config.yaml"), d.home.join("config.yaml")).unwrap();
+    let o = d.git(&["merge", "--no-edit", "feature"]);
+    assert!(!o.status.success());
+    let err = format!("{}{}", stderr(&o), String::from_utf8_lossy(&o.stdout));
+    assert!(
+        err.contains("only its recipients in clef.yaml (age1")
+            && err.contains("clef recipients add"),
+        "{err}"
+    );
 }
 
 #[test]
