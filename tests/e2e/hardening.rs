@@ -796,3 +796,42 @@ fn conflicted_without_driver(w: &World, name: &str) -> Dev {
     assert!(!d.git(&["merge", "--no-edit", "feature"]).status.success());
     d
 }
+
+#[test]
+fn two_conflicting_keys_have_a_way_out() {
+    let w = World::new();
+    let d = repo(&w, "eve");
+    for (k, v) in [("A", "base-a"), ("B", "base-b")] {
+        d.ok(&["set", "api/dev", k, v]);
+    }
+    ok(d.git(&["commit", "-q", "--no-verify", "-am", "base2"]));
+    ok(d.git(&["checkout", "-q", "-b", "feature"]));
+    for (k, v) in [("A", "theirs-a"), ("B", "theirs-b")] {
+        d.ok(&["set", "api/dev", k, v]);
+    }
+    ok(d.git(&["commit", "-q", "--no-verify", "-am", "feature"]));
+    ok(d.git(&["checkout", "-q", "main"]));
+    for (k, v) in [("A", "ours-a"), ("B", "ours-b")] {
+        d.ok(&["set", "api/dev", k, v]);
+    }
+    ok(d.git(&["commit", "-q", "--no-verify", "-am", "main"]));
+    assert!(!d.git(&["merge", "--no-edit", "feature"]).status.success());
+    let o = d.clef(&["set", "api/dev", "A", "new-a-value"]);
+    assert_eq!(o.status.code(), Some(1));
+    let hint = "clef merge resolve secrets/api/dev.enc.yaml --pick B=ours|theirs --pick A=ours";
+    assert!(stderr(&o).contains(hint), "{}", stderr(&o));
+    // Following it works.
+    d.ok(&[
+        "merge",
+        "resolve",
+        "secrets/api/dev.enc.yaml",
+        "--pick",
+        "B=theirs",
+        "--pick",
+        "A=ours",
+    ]);
+    d.ok(&["set", "api/dev", "A", "new-a-value"]);
+    assert_eq!(d.ok(&["get", "api/dev", "A"]), "new-a-value");
+    assert_eq!(d.ok(&["get", "api/dev", "B"]), "theirs-b");
+    ok(d.git(&["commit", "-q", "--no-verify", "-am", "merged"]));
+}

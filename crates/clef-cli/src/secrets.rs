@@ -132,17 +132,36 @@ pub fn open_for_edit_keys(
             .filter(|k| !keys.contains(&k.as_str()))
             .collect();
         if keys.is_empty() || !others.is_empty() {
+            let file = cell.file.display();
+            let what = if others.is_empty() {
+                "some keys".to_owned()
+            } else {
+                others.join(", ")
+            };
+            // The keys of this command that conflict too: resolved in the
+            // same step (any side: the command overwrites them after).
+            let mine: Vec<&str> = keys
+                .iter()
+                .copied()
+                .filter(|k| st.keys.iter().any(|c| c.path.to_string() == *k))
+                .collect();
+            let picks: String = others
+                .iter()
+                .map(|k| format!(" --pick {k}=ours|theirs"))
+                .chain(mine.iter().map(|k| format!(" --pick {k}=ours")))
+                .collect();
+            let then = if mine.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", then run this command again ({} is overwritten by it)",
+                    mine.join(", ")
+                )
+            };
             return Err(CliError::new(
                 code::GENERIC,
                 format!(
-                    "{}: unresolved merge conflict on {}; resolve with `clef merge resolve {} --pick KEY=ours|theirs` (or --ours/--theirs)",
-                    cell.file.display(),
-                    if others.is_empty() {
-                        "some keys".to_owned()
-                    } else {
-                        others.join(", ")
-                    },
-                    cell.file.display()
+                    "{file}: unresolved merge conflict on {what}; decide it first: `clef merge resolve {file}{picks}`{then}; or `clef merge resolve {file}` on a terminal, which asks key by key"
                 ),
             ));
         }

@@ -132,16 +132,24 @@ impl Drop for WriteLock {
     }
 }
 
+/// Whether the operation in progress changed `cell` (staged against
+/// `HEAD`): a cell already resolved in this merge is still part of it.
+fn merged_in(root: &Path, cell: &Cell) -> bool {
+    let f = cell.file.to_string_lossy();
+    clef_git::worktree::stdout_if_ok(root, &["diff", "--cached", "--name-only", "HEAD", "--", &f])
+        .is_some_and(|o| !o.is_empty())
+}
+
 /// Refuses to write `cells` while a merge, rebase, cherry-pick or revert is
-/// in progress, unless git lists each as unmerged (then the write is part of
-/// resolving it); then takes the write lock, so concurrent `set`s cannot
+/// in progress, unless git lists each as unmerged or as changed by the
+/// operation (then the write is part of resolving it); then takes the write lock, so concurrent `set`s cannot
 /// lose each other's keys, and removes the temp files an interrupted writer
 /// of these cells left (only a lock holder writes them, so they are stale).
 pub fn check_writable(root: &Path, cells: &[&Cell]) -> Result<WriteLock, LockError> {
     if let Some(op) = clef_git::worktree::in_progress(root)
         && let Some(c) = cells
             .iter()
-            .find(|c| !clef_git::worktree::is_unmerged(root, &c.file))
+            .find(|c| !clef_git::worktree::is_unmerged(root, &c.file) && !merged_in(root, c))
     {
         return Err(LockError::InProgress {
             op,
