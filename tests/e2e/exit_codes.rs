@@ -1,4 +1,4 @@
-//! Exit codes are a protocol: `clef-hook --help` and `clef-merge --help`
+//! Exit codes are a protocol: `clef --help`, `clef-hook --help` and `clef-merge --help`
 //! print their tables, and each listed code is produced by a real run
 //! (arguments, stdin, expected status and output as cases).
 
@@ -8,7 +8,7 @@ use clef_e2e::{GitSandbox, bin, ok, run};
 /// The codes a help text lists in its `exit codes:` table.
 fn listed(help: &str) -> Vec<i32> {
     help.lines()
-        .skip_while(|l| !l.starts_with("exit codes:"))
+        .skip_while(|l| !l.to_ascii_lowercase().starts_with("exit codes:"))
         .skip(1)
         .filter_map(|l| l.split_whitespace().next()?.parse().ok())
         .collect()
@@ -87,12 +87,7 @@ fn clef_produces_the_codes_its_help_lists() {
     ]);
     d.ok(&["set", "api/dev", "PASSWORD", "exit-code-secret-1"]);
     let help = String::from_utf8(ok(d.clef(&["--help"]))).unwrap();
-    let listed: Vec<i32> = help
-        .lines()
-        .skip_while(|l| !l.starts_with("Exit codes:"))
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
-        .collect();
+    let listed = listed(&help);
     assert_eq!(
         listed,
         [0, 1, 2, 3, 4, 23, 51, 91, 92, 100, 128, 203],

@@ -7,6 +7,7 @@
 )]
 
 mod access;
+mod agent;
 mod bad_input;
 mod cli_bad_input;
 mod cli_merge;
@@ -26,3 +27,4 @@ mod service_identities;
 mod sops_cli;
 mod sops_dropin;
 mod sops_interop;
+mod sops_stores;

@@ -312,7 +312,16 @@ fn unknown_commands_and_options_name_the_sops_equivalent() {
         ),
         (vec!["keyservice"], "sops keyservice"),
         (vec!["-s", &f], "master keys"),
-        (vec!["decrypt", "--no-such-flag", &f], "--no-such-flag"),
+        (
+            vec!["decrypt", "--no-such-flag", &f],
+            "'--no-such-flag' is not a sops 3.11 command or option either",
+        ),
+        (vec!["frobnicate"], "'frobnicate' is not a sops 3.11"),
+        (
+            vec!["decrypt", "--indent", "2", &f],
+            "'--indent' is sops 3.11's, but clef sops does not support it",
+        ),
+        (vec!["rotate", "--add-pgp", "FP", &f], "adding PGP keys"),
     ] {
         let r = run_with(&e, true, &args, &[], b"");
         let err = String::from_utf8_lossy(&r.stderr);

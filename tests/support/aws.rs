@@ -56,17 +56,53 @@ impl Moto {
 
     /// Calls one KMS operation, returning the HTTP status and body.
     pub fn try_call(&self, op: &str, body: &str) -> (u16, String) {
+        self.json_call(&format!("TrentService.{op}"), body)
+    }
+
+    /// One JSON 1.1 operation of any service (`X-Amz-Target`, e.g.
+    /// `secretsmanager.GetSecretValue`, `AmazonSSM.GetParameter`).
+    pub fn json_call(&self, target: &str, body: &str) -> (u16, String) {
+        let service = match target.split('.').next() {
+            Some("secretsmanager") => "secretsmanager",
+            Some("AmazonSSM") => "ssm",
+            _ => "kms",
+        };
+        self.http(
+            "POST",
+            "/",
+            &[
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("X-Amz-Target", target),
+            ],
+            body.as_bytes(),
+            service,
+        )
+    }
+
+    /// One raw HTTP request to the server (S3 REST calls: `PUT /bucket`,
+    /// `GET /bucket/key`), returning the status and body.
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        service: &str,
+    ) -> (u16, String) {
         let mut s = TcpStream::connect(&self.addr).expect("connect to moto_server");
         s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-        let req = format!(
-            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-amz-json-1.1\r\n\
-             X-Amz-Target: TrentService.{op}\r\n\
-             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/kms/aws4_request, SignedHeaders=host, Signature=00\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.addr,
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.addr);
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str(&format!(
+            "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=00\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
-        );
-        s.write_all(req.as_bytes()).expect("send request");
+        ));
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(body);
+        s.write_all(&bytes).expect("send request");
         let mut resp = Vec::new();
         s.read_to_end(&mut resp).expect("read response");
         let resp = String::from_utf8_lossy(&resp).into_owned();
@@ -82,11 +118,28 @@ impl Moto {
         (status, body)
     }
 
+    /// Creates an S3 bucket with a fresh name and returns it.
+    pub fn create_bucket(&self, hint: &str) -> String {
+        let name = format!("{hint}-{}", unique());
+        let (st, body) = self.http("PUT", &format!("/{name}"), &[], b"", "s3");
+        assert!((200..300).contains(&st), "CreateBucket {name}: {st} {body}");
+        name
+    }
+
     /// Creates a fresh symmetric key and returns its ARN.
     pub fn create_key(&self) -> String {
         let body = self.call(
             "CreateKey",
             r#"{"Description":"clef test key","KeyUsage":"ENCRYPT_DECRYPT","KeySpec":"SYMMETRIC_DEFAULT"}"#,
+        );
+        json_str(&body, "Arn").expect("CreateKey returns an Arn")
+    }
+
+    /// Creates a fresh ECC_NIST_P256 signing key (SIGN_VERIFY) and returns its ARN.
+    pub fn create_signing_key(&self) -> String {
+        let body = self.call(
+            "CreateKey",
+            r#"{"Description":"clef test signing key","KeyUsage":"SIGN_VERIFY","KeySpec":"ECC_NIST_P256"}"#,
         );
         json_str(&body, "Arn").expect("CreateKey returns an Arn")
     }
@@ -103,6 +156,9 @@ impl Moto {
     pub fn env<'a>(&self, c: &'a mut Command) -> &'a mut Command {
         c.env("AWS_ENDPOINT_URL_KMS", &self.endpoint)
             .env("AWS_ENDPOINT_URL_STS", &self.endpoint)
+            .env("AWS_ENDPOINT_URL_S3", &self.endpoint)
+            .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &self.endpoint)
+            .env("AWS_ENDPOINT_URL_SSM", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", REGION)
@@ -110,6 +166,20 @@ impl Moto {
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
     }
+}
+
+/// A name part unique to this process and call (for buckets, secrets, prefixes).
+pub fn unique() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{}-{}-{nanos:x}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The string value of `"field": "..."` in a flat JSON answer.

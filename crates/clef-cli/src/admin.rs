@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use clef_core::Cell;
-use clef_core::cell::{self, Change};
+use clef_core::cell;
 use clef_core::lint::{self, Severity};
 use clef_core::local::{self, LocalConfig};
 use clef_core::manifest::{self, Manifest, Recipient};
@@ -361,7 +361,7 @@ pub struct LintArgs {
 
 /// Runs `clef lint`.
 /// Encrypts an empty cell for each `(cell, recipients)` and writes them all
-/// in one batch (`cell::write_all`: all or nothing).
+/// in one batch (`cell::write_blobs`: all or nothing).
 fn write_empty_cells(root: &Path, cells: &[(Cell, Vec<String>)]) -> Result<(), CliError> {
     let mut blobs = Vec::new();
     for (c, recipients) in cells {
@@ -369,18 +369,9 @@ fn write_empty_cells(root: &Path, cells: &[(Cell, Vec<String>)]) -> Result<(), C
             .and_then(|plain| plain.encrypt())
             .and_then(|f| f.to_bytes())
             .map_err(|e| CliError::sops(&c.file, e))?;
-        blobs.push((c.path_in(root), bytes));
+        blobs.push((c.path_in(root), bytes, None));
     }
-    let changes: Vec<Change<'_>> = blobs
-        .iter()
-        .map(|(p, b)| Change {
-            path: p.clone(),
-            bytes: b,
-            old: None,
-        })
-        .collect();
-    cell::write_all(root, &changes)?;
-    Ok(())
+    Ok(cell::write_blobs(root, &blobs)?)
 }
 
 pub fn lint_cmd(dir: Option<&Path>, a: LintArgs) -> Result<(), CliError> {
@@ -476,7 +467,7 @@ pub fn lint_cmd(dir: Option<&Path>, a: LintArgs) -> Result<(), CliError> {
 fn fix_access(repo: &Repo, ids: &clef_sops::Keyring) -> Result<(), CliError> {
     let cells = repo.manifest.cells();
     let _lock = repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
-    let mut blobs: Vec<(PathBuf, Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut blobs: Vec<cell::Blob> = Vec::new();
     for c in &cells {
         let Some(loaded) = cell::load(&repo.root, c)? else {
             continue;
@@ -496,17 +487,9 @@ fn fix_access(repo: &Repo, ids: &clef_sops::Keyring) -> Result<(), CliError> {
             .encrypt()
             .and_then(|f| f.to_bytes())
             .map_err(|e| CliError::sops(&c.file, e))?;
-        blobs.push((c.path_in(&repo.root), bytes, loaded.raw));
+        blobs.push((c.path_in(&repo.root), bytes, Some(loaded.raw)));
     }
-    let changes: Vec<Change<'_>> = blobs
-        .iter()
-        .map(|(p, b, o)| Change {
-            path: p.clone(),
-            bytes: b,
-            old: Some(o),
-        })
-        .collect();
-    Ok(cell::write_all(&repo.root, &changes)?)
+    Ok(cell::write_blobs(&repo.root, &blobs)?)
 }
 
 // ---------------------------------------------------------------- recipients
@@ -704,7 +687,7 @@ pub(crate) fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Re
     let ids = repo.identities()?;
     let all: Vec<Cell> = repo.manifest.cells();
     let _lock = repo.check_writable(&all.iter().collect::<Vec<_>>())?;
-    let mut blobs: Vec<(PathBuf, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    let mut blobs: Vec<cell::Blob> = Vec::new();
     let mut touched = Vec::new();
     let mut exposed: Vec<(String, Vec<String>)> = Vec::new();
     for c in &all {
@@ -767,15 +750,7 @@ pub(crate) fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Re
         new_text.into_bytes(),
         old_manifest,
     ));
-    let changes: Vec<Change<'_>> = blobs
-        .iter()
-        .map(|(p, b, o)| Change {
-            path: p.clone(),
-            bytes: b,
-            old: o.as_deref(),
-        })
-        .collect();
-    cell::write_all(&repo.root, &changes)?;
+    cell::write_blobs(&repo.root, &blobs)?;
     let what = if removing {
         "new data key, re-encrypted"
     } else {
@@ -830,7 +805,7 @@ pub fn rotate(dir: Option<&Path>, a: RotateArgs) -> Result<(), CliError> {
     crate::secrets::confirm_protected(&repo, &cells, a.yes)?;
     let _lock = repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
     let ids = repo.identities()?;
-    let mut blobs: Vec<(PathBuf, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    let mut blobs: Vec<cell::Blob> = Vec::new();
     for c in &cells {
         let loaded = match cell::load(&repo.root, c)? {
             Some(l) => l,
@@ -849,16 +824,8 @@ pub fn rotate(dir: Option<&Path>, a: RotateArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::sops(&c.file, e))?;
         blobs.push((c.path_in(&repo.root), bytes, Some(loaded.raw)));
     }
-    let changes: Vec<Change<'_>> = blobs
-        .iter()
-        .map(|(p, b, o)| Change {
-            path: p.clone(),
-            bytes: b,
-            old: o.as_deref(),
-        })
-        .collect();
-    cell::write_all(&repo.root, &changes)?;
-    out::note(format!("rotated the data key of {} cell(s)", changes.len()));
+    cell::write_blobs(&repo.root, &blobs)?;
+    out::note(format!("rotated the data key of {} cell(s)", blobs.len()));
     Ok(())
 }
 

@@ -43,6 +43,7 @@ impl CliError {
             SopsError::Yaml(_)
             | SopsError::Json(_)
             | SopsError::Dotenv(_)
+            | SopsError::Ini(_)
             | SopsError::NotUtf8(_)
             | SopsError::NotEncryptedFile
             | SopsError::Meta(_)

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use clef_core::Cell;
-use clef_core::cell::{self, Change, Loaded};
+use clef_core::cell::{self, Loaded};
 use clef_core::sidecar::Sidecar;
 use clef_doc::{Branch, Item, Value};
 use clef_sops::Keyring;
@@ -295,7 +295,7 @@ pub fn cell_recipients(repo: &Repo, cell: &Cell) -> Result<Vec<String>, CliError
 
 /// Encrypts edits and writes each cell with its sidecar in one step.
 pub fn commit(repo: &Repo, edits: &[Editing]) -> Result<(), CliError> {
-    let mut blobs: Vec<(PathBuf, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    let mut blobs: Vec<cell::Blob> = Vec::new();
     for e in edits {
         let bytes = e
             .plain
@@ -313,15 +313,7 @@ pub fn commit(repo: &Repo, edits: &[Editing]) -> Result<(), CliError> {
             e.loaded.as_ref().map(|l| l.raw.clone()),
         ));
     }
-    let changes: Vec<Change<'_>> = blobs
-        .iter()
-        .map(|(p, b, o)| Change {
-            path: p.clone(),
-            bytes: b,
-            old: o.as_deref(),
-        })
-        .collect();
-    cell::write_all(&repo.root, &changes)?;
+    cell::write_blobs(&repo.root, &blobs)?;
     stage_resolved(repo, edits);
     Ok(())
 }

@@ -17,6 +17,8 @@ pub mod sops_code {
     pub const READ: i32 = 2;
     /// CouldNotWriteOutputFile.
     pub const WRITE: i32 = 3;
+    /// ErrorDumpingTree: the decrypted tree cannot be written in the output format.
+    pub const DUMP: i32 = 4;
     /// ErrorInvalidSetFormat: bad `set` path or value.
     pub const SET_FORMAT: i32 = 7;
     /// ErrorDecryptingTree: a value fails AES-GCM, was moved, or has a bad type/IV.
@@ -39,9 +41,11 @@ pub mod sops_code {
 pub fn sops_exit(e: &SopsError) -> i32 {
     use sops_code::*;
     match e {
-        SopsError::Yaml(_) | SopsError::Json(_) | SopsError::Dotenv(_) | SopsError::NotUtf8(_) => {
-            READ
-        }
+        SopsError::Yaml(_)
+        | SopsError::Json(_)
+        | SopsError::Dotenv(_)
+        | SopsError::Ini(_)
+        | SopsError::NotUtf8(_) => READ,
         SopsError::Empty
         | SopsError::NotEncryptedFile
         | SopsError::Meta(_)
@@ -108,11 +112,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "HashiCorp Vault keys (sops --hc-vault-transit)",
     ),
     ("--hckms", "HuaweiCloud KMS keys (sops --hckms)"),
-    (
-        "--pgp",
-        "PGP keys for new files (sops --pgp); files with pgp stanzas are kept as they are",
-    ),
-    ("-p", "PGP keys for new files (sops -p)"),
     ("--keyservice", "remote key services (sops --keyservice)"),
     (
         "--show-master-keys",
@@ -122,7 +121,173 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "-s",
         "editing master keys in the editor (sops -s); use updatekeys or rotate --add-age/--rm-age",
     ),
+    ("--add-pgp", "adding PGP keys (sops --add-pgp)"),
+    ("--rm-pgp", "removing PGP keys (sops --rm-pgp)"),
+    (
+        "--add-azure-kv",
+        "Azure Key Vault keys (sops --add-azure-kv)",
+    ),
+    ("--rm-azure-kv", "Azure Key Vault keys (sops --rm-azure-kv)"),
+    (
+        "--add-hc-vault-transit",
+        "HashiCorp Vault keys (sops --add-hc-vault-transit)",
+    ),
+    (
+        "--rm-hc-vault-transit",
+        "HashiCorp Vault keys (sops --rm-hc-vault-transit)",
+    ),
+    ("--add-hckms", "HuaweiCloud KMS keys (sops --add-hckms)"),
+    ("--rm-hckms", "HuaweiCloud KMS keys (sops --rm-hckms)"),
+    (
+        "--enable-local-keyservice",
+        "key services (sops --enable-local-keyservice); clef uses local keys",
+    ),
+    (
+        "--decryption-order",
+        "choosing the order of key types (sops --decryption-order); clef tries age, then the other stanzas",
+    ),
+    (
+        "--set",
+        "the legacy edit-mode --set (sops --set '[\"k\"] v' FILE); use `clef sops set FILE PATH VALUE`",
+    ),
+    ("completion", "sops completion (shell completion scripts)"),
 ];
+
+/// Every command and option of sops 3.11 (`sops --help` and its commands'
+/// help): an unknown one that is here is sops's, just not accepted at that
+/// place by clef.
+const SOPS_WORDS: &[&str] = &[
+    "completion",
+    "exec-env",
+    "exec-file",
+    "publish",
+    "keyservice",
+    "filestatus",
+    "groups",
+    "updatekeys",
+    "decrypt",
+    "encrypt",
+    "rotate",
+    "edit",
+    "set",
+    "unset",
+    "help",
+    "add",
+    "delete",
+    "--decrypt",
+    "-d",
+    "--encrypt",
+    "-e",
+    "--rotate",
+    "-r",
+    "--disable-version-check",
+    "--check-for-updates",
+    "--kms",
+    "-k",
+    "--aws-profile",
+    "--gcp-kms",
+    "--hckms",
+    "--azure-kv",
+    "--hc-vault-transit",
+    "--pgp",
+    "-p",
+    "--age",
+    "-a",
+    "--in-place",
+    "-i",
+    "--extract",
+    "--input-type",
+    "--output-type",
+    "--show-master-keys",
+    "-s",
+    "--add-gcp-kms",
+    "--rm-gcp-kms",
+    "--add-hckms",
+    "--rm-hckms",
+    "--add-azure-kv",
+    "--rm-azure-kv",
+    "--add-kms",
+    "--rm-kms",
+    "--add-hc-vault-transit",
+    "--rm-hc-vault-transit",
+    "--add-age",
+    "--rm-age",
+    "--add-pgp",
+    "--rm-pgp",
+    "--ignore-mac",
+    "--mac-only-encrypted",
+    "--unencrypted-suffix",
+    "--encrypted-suffix",
+    "--unencrypted-regex",
+    "--encrypted-regex",
+    "--unencrypted-comment-regex",
+    "--encrypted-comment-regex",
+    "--config",
+    "--encryption-context",
+    "--set",
+    "--shamir-secret-sharing-threshold",
+    "--indent",
+    "--verbose",
+    "--output",
+    "--filename-override",
+    "--decryption-order",
+    "--enable-local-keyservice",
+    "--keyservice",
+    "--help",
+    "-h",
+    "--version",
+    "-v",
+    "--value-file",
+    "--value-stdin",
+    "--idempotent",
+    "--background",
+    "--no-fifo",
+    "--user",
+    "--filename",
+    "--pristine",
+    "--same-process",
+    "--env",
+    "--file",
+    "-f",
+    "-y",
+    "--yes",
+    "--omit-extensions",
+    "--recursive",
+    "--interactive",
+    "--address",
+    "--network",
+    "--prompt",
+    "--exit-on-error",
+];
+
+/// One line for an argument clap did not accept: whether sops 3.11 has it
+/// (and clef does not take it there) or sops has no such thing either.
+fn unknown_word_message(first: &str, argv: &[String]) -> String {
+    let word = first
+        .split('\'')
+        .nth(1)
+        .map(str::to_owned)
+        .or_else(|| argv.iter().find(|a| first.contains(a.as_str())).cloned());
+    let Some(word) = word else {
+        return format!(
+            "clef sops: {first} (see 'clef sops --help'; clef follows sops 3.11's commands and options)"
+        );
+    };
+    let name = word.split('=').next().unwrap_or(&word);
+    let cmd = argv
+        .iter()
+        .find(|a| SUBCOMMANDS.contains(&a.as_str()))
+        .map_or_else(String::new, |c| format!(" {c}"));
+    if SOPS_WORDS.contains(&name) {
+        format!(
+            "clef sops{cmd}: '{name}' is sops 3.11's, but clef sops does not support it here (see 'clef sops{cmd} --help')"
+        )
+    } else {
+        format!(
+            "clef sops{cmd}: '{name}' is not a sops 3.11 command or option either (see 'clef sops{cmd} --help')"
+        )
+    }
+}
 
 const SUBCOMMANDS: &[&str] = &[
     "decrypt",
@@ -209,12 +374,17 @@ pub fn run(a: SopsArgs) -> Result<(), CliError> {
                 .next()
                 .unwrap_or("invalid arguments")
                 .trim_start_matches("error: ");
-            return Err(CliError::new(
-                sops_code::GENERIC,
+            let msg = if matches!(
+                e.kind(),
+                clap::error::ErrorKind::UnknownArgument | clap::error::ErrorKind::InvalidSubcommand
+            ) {
+                unknown_word_message(first, &a.args)
+            } else {
                 format!(
                     "clef sops: {first} (see 'clef sops --help'; clef follows sops 3.11's commands and options)"
-                ),
-            ));
+                )
+            };
+            return Err(CliError::new(sops_code::GENERIC, msg));
         }
     };
     dispatch(cli.cmd)
@@ -245,12 +415,65 @@ pub enum SopsCmd {
     Unset(UnsetArgs),
     /// Print {"encrypted":true|false}.
     Filestatus(FileArg),
+    /// Add or delete a key group (Shamir secret sharing between groups).
+    #[command(subcommand)]
+    Groups(GroupsCmd),
+}
+
+/// `groups add|delete`, as in sops.
+#[derive(Subcommand, Debug)]
+pub enum GroupsCmd {
+    /// Add a new key group to a sops file (the data key is split anew between the groups).
+    Add(GroupsAddArgs),
+    /// Delete the key group at INDEX (counted from 0) from a sops file.
+    #[command(alias = "remove")]
+    Delete(GroupsDeleteArgs),
+}
+
+/// Where `groups add|delete` read and write.
+#[derive(Args, Debug)]
+pub struct GroupsFileOpts {
+    /// The encrypted file.
+    #[arg(short = 'f', long)]
+    pub file: PathBuf,
+    /// Write the result back to the file instead of stdout.
+    #[arg(short = 'i', long)]
+    pub in_place: bool,
+    /// Number of key groups needed to recover the data key (default: all of them).
+    #[arg(long)]
+    pub shamir_secret_sharing_threshold: Option<usize>,
+    #[command(flatten)]
+    pub input: InputOpts,
+}
+
+/// `groups add`
+#[derive(Args, Debug)]
+pub struct GroupsAddArgs {
+    #[command(flatten)]
+    pub opts: GroupsFileOpts,
+    /// age recipients of the new group (comma-separated, repeatable).
+    #[arg(long)]
+    pub age: Vec<String>,
+    /// PGP fingerprints of the new group (comma-separated, repeatable).
+    #[arg(long)]
+    pub pgp: Vec<String>,
+    #[command(flatten)]
+    pub cloud: crate::kms_flags::CloudKeyArgs,
+}
+
+/// `groups delete`
+#[derive(Args, Debug)]
+pub struct GroupsDeleteArgs {
+    #[command(flatten)]
+    pub opts: GroupsFileOpts,
+    /// Index of the group to delete, counted from 0.
+    pub index: usize,
 }
 
 /// Options shared by commands that read a file.
 #[derive(Args, Debug)]
 pub struct InputOpts {
-    /// Input format: yaml, json or dotenv (default: from the file extension).
+    /// Input format: yaml, json, dotenv, ini or binary (default: from the file extension; binary when it is none of those).
     #[arg(long)]
     pub input_type: Option<String>,
 }
@@ -258,7 +481,7 @@ pub struct InputOpts {
 /// Where decrypt/encrypt/rotate read and write.
 #[derive(Args, Debug)]
 pub struct IoOpts {
-    /// Output format: yaml, json or dotenv (default: the input format).
+    /// Output format: yaml, json, dotenv, ini or binary (default: the input format).
     #[arg(long)]
     pub output_type: Option<String>,
     /// Write the result to this file (atomically) instead of stdout.
@@ -311,10 +534,10 @@ impl Input {
     }
 
     fn format(&self, input_type: Option<&str>) -> Result<Format, CliError> {
-        if self.stdin && input_type.is_none() && Format::from_path(&self.logical).is_none() {
+        if self.stdin && input_type.is_none() && io_override_missing(&self.logical) {
             return Err(CliError::new(
                 sops_code::GENERIC,
-                "reading standard input: pass --input-type yaml|json|dotenv or --filename-override NAME",
+                "reading standard input: pass --input-type yaml|json|dotenv|ini|binary or --filename-override NAME",
             ));
         }
         format_of(&self.logical, input_type)
@@ -335,6 +558,11 @@ impl Input {
             )
         })
     }
+}
+
+/// Standard input with neither `--input-type` nor `--filename-override`.
+fn io_override_missing(logical: &Path) -> bool {
+    logical == Path::new("-")
 }
 
 /// `decrypt`
@@ -366,6 +594,9 @@ pub struct EncryptArgs {
     /// Comma-separated age recipients (default: $SOPS_AGE_RECIPIENTS, then .sops.yaml).
     #[arg(short = 'a', long)]
     pub age: Option<String>,
+    /// Comma-separated PGP fingerprints, wrapped by your gpg (default: $SOPS_PGP_FP).
+    #[arg(short = 'p', long)]
+    pub pgp: Option<String>,
     #[command(flatten)]
     pub cloud: crate::kms_flags::CloudKeyArgs,
     /// Path of a .sops.yaml to use instead of searching from the current directory.
@@ -492,21 +723,83 @@ fn dispatch(cmd: SopsCmd) -> Result<(), CliError> {
         SopsCmd::Set(a) => set(a),
         SopsCmd::Unset(a) => unset(a),
         SopsCmd::Filestatus(a) => filestatus(a),
+        SopsCmd::Groups(g) => groups(g),
     }
 }
 
-/// The format of `file`: `--input-type`, else its extension; never guessed from content.
+/// `groups add|delete`: changes the key groups and re-wraps the same data key
+/// for every master key (re-splitting it between the groups), as sops does;
+/// values, `lastmodified` and `mac` are unchanged.
+fn groups(cmd: GroupsCmd) -> Result<(), CliError> {
+    let opts = match &cmd {
+        GroupsCmd::Add(a) => &a.opts,
+        GroupsCmd::Delete(a) => &a.opts,
+    };
+    let mut file = load(&opts.file, opts.input.input_type.as_deref())?;
+    let mut groups = file.meta.key_groups.clone();
+    match &cmd {
+        GroupsCmd::Add(a) => {
+            let mut group = KeyGroup::of_recipients(&split_recipients(&a.age));
+            for r in &group.age {
+                clef_keys::check_recipient(&r.recipient)
+                    .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
+            }
+            group.other = a.cloud.stanzas()?;
+            group
+                .other
+                .extend(clef_sops::config::pgp_stanzas(&split_recipients(&a.pgp)));
+            groups.push(group);
+        }
+        GroupsCmd::Delete(a) if a.index < groups.len() => {
+            groups.remove(a.index);
+        }
+        GroupsCmd::Delete(a) => {
+            return Err(CliError::new(
+                sops_code::GENERIC,
+                format!(
+                    "there is no key group {}: the file has {} (counted from 0)",
+                    a.index,
+                    groups.len()
+                ),
+            ));
+        }
+    }
+    let threshold = opts
+        .shamir_secret_sharing_threshold
+        .filter(|t| *t != 0)
+        .unwrap_or(file.meta.shamir_threshold);
+    if groups.len() < threshold {
+        return Err(CliError::new(
+            sops_code::GENERIC,
+            format!(
+                "removing this key group will make the Shamir threshold impossible to satisfy: Shamir threshold is {threshold}, but we only have {} key groups",
+                groups.len()
+            ),
+        ));
+    }
+    let ids = identities()?;
+    file.set_key_groups(&ids, groups, threshold)
+        .map_err(|e| fail(&opts.file, e))?;
+    let out = file.to_bytes().map_err(|e| fail(&opts.file, e))?;
+    if opts.in_place {
+        write_file(&opts.file, &out)
+    } else {
+        write_stdout(&out)
+    }
+}
+
+/// The format of `file`: `--input-type`, else its extension (`.yaml`/`.yml`,
+/// `.json`, `.env`, `.ini`), else binary, as sops decides; never guessed
+/// from content.
 pub fn format_of(file: &Path, explicit: Option<&str>) -> Result<Format, CliError> {
     match explicit {
         Some(t) => Format::from_name(t).ok_or_else(|| {
-            CliError::new(code::USAGE, format!("unknown format '{t}' (expected yaml, json or dotenv)"))
-        }),
-        None => Format::from_path(file).ok_or_else(|| {
             CliError::new(
                 code::USAGE,
-                format!("{}: cannot tell the format from the file name; pass --input-type yaml|json|dotenv", file.display()),
+                format!("unknown format '{t}' (expected yaml, json, dotenv, ini or binary)"),
             )
         }),
+        None => Ok(Format::from_path_or_binary(file)),
     }
 }
 
@@ -533,10 +826,14 @@ pub fn load(file: &Path, input_type: Option<&str>) -> Result<EncryptedFile, CliE
 pub fn identities() -> Result<Keyring, CliError> {
     let here = std::env::current_dir().unwrap_or_default();
     clef_core::local::identities_near(&here)
-        .map(|ids| {
-            clef_kms::with_cloud_backends(Keyring::new(ids), clef_kms::AwsOptions::from_env())
-        })
+        .map(|ids| with_backends(Keyring::new(ids)))
         .map_err(|e| CliError::new(code::KEY, e.to_string()))
+}
+
+/// `ring` plus the cloud KMS backends and the user's gpg for `pgp` stanzas.
+fn with_backends(ring: Keyring) -> Keyring {
+    clef_kms::with_cloud_backends(ring, clef_kms::AwsOptions::from_env())
+        .with_backend(Box::new(clef_sops::pgp::GpgBackend::from_env()))
 }
 
 /// Writes bytes to stdout in one go.
@@ -592,15 +889,18 @@ fn decrypt(a: DecryptArgs) -> Result<(), CliError> {
         file.decrypt_with_key(key)
             .map_err(|e| fail(&input.name, e))?
     };
+    // sops's "Error dumping file" (4): the tree has no form in that format.
+    let dump =
+        |e: SopsError| CliError::new(sops_code::DUMP, format!("{}: {e}", input.name.display()));
     let bytes = match &a.extract {
-        None => plain.emit(out_format).map_err(|e| fail(&input.name, e))?,
+        None => plain.emit(out_format).map_err(dump)?,
         Some(expr) => {
             let steps = path::parse(expr)
                 .map_err(|e| CliError::new(sops_code::TREE_PATH, e.to_string()))?;
             let doc = plain.docs.first().cloned().unwrap_or_default();
             let v = path::get(&doc, &steps)
                 .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
-            extract_bytes(&v, out_format).map_err(|e| fail(&input.name, e))?
+            extract_bytes(&v, out_format).map_err(dump)?
         }
     };
     input.write(&a.io, &bytes, true)
@@ -612,9 +912,18 @@ fn decrypt(a: DecryptArgs) -> Result<(), CliError> {
 fn extract_bytes(v: &clef_doc::Value, f: Format) -> Result<zeroize::Zeroizing<Vec<u8>>, SopsError> {
     use clef_doc::{Branch, Item, Value};
     use zeroize::Zeroizing;
+    if f == Format::Binary {
+        return Err(SopsError::Output {
+            format: "binary",
+            reason: "binary files are not structured; extracting a single value is not possible"
+                .into(),
+        });
+    }
     if let Value::Str(s) = v {
         return Ok(Zeroizing::new(s.as_bytes().to_vec()));
     }
+    // sops's INI store marshals a single value as JSON.
+    let f = if f == Format::Ini { Format::Json } else { f };
     if let Value::Map(b) = v {
         return clef_sops::emit_plain(std::slice::from_ref(b), f);
     }
@@ -634,7 +943,7 @@ fn extract_bytes(v: &clef_doc::Value, f: Format) -> Result<zeroize::Zeroizing<Ve
             };
             Zeroizing::new(out.into_bytes())
         }
-        Format::Json => {
+        Format::Json | Format::Ini | Format::Binary => {
             let text = clef_sops::emit_plain(&[wrapped], Format::Json)?;
             let text = String::from_utf8_lossy(&text);
             // "{\n\t\"x\": VALUE\n}\n" -> VALUE, de-indented one level
@@ -718,7 +1027,15 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
             .ok()
             .filter(|s| !s.trim().is_empty())
     });
-    let cloud_keys = a.cloud.stanzas()?;
+    let mut cloud_keys = a.cloud.stanzas()?;
+    let pgp = a.pgp.clone().or_else(|| {
+        std::env::var("SOPS_PGP_FP")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+    });
+    cloud_keys.extend(clef_sops::config::pgp_stanzas(&split_recipients(
+        pgp.as_slice(),
+    )));
     let cli_recipients = match cli_recipients {
         None if !cloud_keys.is_empty() => Some(String::new()),
         r => r,
@@ -756,7 +1073,7 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
         threshold,
         rule.unwrap_or_default(),
         mac_only,
-        &clef_kms::with_cloud_backends(Keyring::empty(), clef_kms::AwsOptions::from_env()),
+        &with_backends(Keyring::empty()),
     )
     .map_err(|e| fail(&input.name, e))?;
     let enc = plain.encrypt().map_err(|e| fail(&input.name, e))?;

@@ -252,6 +252,23 @@ pub fn write_all(root: &Path, changes: &[Change<'_>]) -> Result<(), CellError> {
     Ok(())
 }
 
+/// One file to write, owned: the absolute path, the new bytes, and what was
+/// there before (None: the file did not exist).
+pub type Blob = (PathBuf, Vec<u8>, Option<Vec<u8>>);
+
+/// [`write_all`] over owned [`Blob`]s, under the work tree `root`.
+pub fn write_blobs(root: &Path, blobs: &[Blob]) -> Result<(), CellError> {
+    let changes: Vec<Change<'_>> = blobs
+        .iter()
+        .map(|(path, bytes, old)| Change {
+            path: path.clone(),
+            bytes,
+            old: old.as_deref(),
+        })
+        .collect();
+    write_all(root, &changes)
+}
+
 /// The text of a scalar value (strings as is; numbers, booleans and times in
 /// sops's canonical form); `None` for maps, lists and null.
 pub fn value_text(v: &Value) -> Option<Zeroizing<String>> {

@@ -4,7 +4,7 @@
 //! handling (as sops does); a line starting with `#` is a comment; empty lines
 //! are dropped; the two characters `\n` in a value stand for a newline.
 
-use crate::tree::{Branch, Item, Value, go_format_float_f, secret};
+use crate::tree::{Branch, Item, Value, go_val_to_string, secret};
 
 /// A dotenv read or write error. Never contains a value.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -54,9 +54,8 @@ pub fn parse(input: &str) -> Result<Branch, DotenvError> {
     Ok(b)
 }
 
-/// Writes a flat branch as dotenv. Scalars are written in sops's canonical text
-/// (`True`/`False` for booleans would be sops's *plaintext* form; here, as in
-/// `sops decrypt --output-type dotenv`, booleans print as `true`/`false`).
+/// Writes a flat branch as dotenv. Scalars are written as sops's `ValToString`
+/// does ([`go_val_to_string`]: `1.0`, `1E+21`, `true`, `<nil>` for null).
 pub fn emit(doc: &Branch) -> Result<String, DotenvError> {
     let mut out = String::new();
     for item in &doc.0 {
@@ -68,15 +67,11 @@ pub fn emit(doc: &Branch) -> Result<String, DotenvError> {
             }
             Item::Entry(k, v) => {
                 let text = match v {
-                    Value::Str(s) => s.replace('\n', "\\n"),
-                    Value::Time(s) => s.clone(),
-                    Value::Int(i) => i.to_string(),
-                    Value::Float(f) => go_format_float_f(*f),
-                    Value::Bool(b) => b.to_string(),
-                    Value::Null => String::new(),
+                    Value::Str(s) => crate::tree::secret(s.replace('\n', "\\n")),
                     Value::Map(_) | Value::List(_) | Value::Comment(_) => {
                         return Err(DotenvError::Nested { key: k.clone() });
                     }
+                    scalar => go_val_to_string(scalar),
                 };
                 out.push_str(k);
                 out.push('=');

@@ -6,7 +6,8 @@
 
 pub mod tree;
 
-pub use tree::{Branch, Item, Value};
+pub use tree::{Branch, Item, Secret, Value};
 pub mod dotenv;
+pub mod ini;
 pub mod json;
 pub mod yaml;

@@ -158,6 +158,62 @@ pub fn go_format_float_f(f: f64) -> String {
     }
 }
 
+/// Formats a float as Go's `strconv.FormatFloat(f, 'G', -1, 64)`: shortest
+/// round-trip digits, an exponent (`1E+21`, `5E-324`) when the decimal
+/// exponent is below -4 or at least 6.
+pub fn go_format_float_g(f: f64) -> String {
+    if !f.is_finite() {
+        return go_format_float_f(f);
+    }
+    // `{:e}` gives the shortest round-trip digits: "-1.2345e6", "5e-324".
+    let e = format!("{:e}", f.abs());
+    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let sign = if f.is_sign_negative() { "-" } else { "" };
+    if !(-4..6).contains(&exp) {
+        let esign = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{mant}E{esign}{:02}", exp.abs());
+    }
+    format!("{sign}{}", f.abs())
+}
+
+/// A scalar as sops's `ValToString` prints it in the dotenv and INI stores:
+/// strings as they are, floats in `G` form with at least one decimal
+/// (`1.0`, `1E+21`), booleans `true`/`false`, times in RFC 3339 (whole
+/// seconds), null as Go's `<nil>`.
+pub fn go_val_to_string(v: &Value) -> Secret {
+    match v {
+        Value::Str(s) | Value::Comment(s) => s.clone(),
+        Value::Int(i) => secret(i.to_string()),
+        Value::Float(f) => {
+            let g = go_format_float_g(*f);
+            if g.contains(['.', 'E']) || !f.is_finite() {
+                secret(g)
+            } else {
+                secret(format!("{g}.0"))
+            }
+        }
+        Value::Bool(b) => secret(b.to_string()),
+        Value::Time(t) => secret(strip_fraction(t)),
+        Value::Null => secret("<nil>"),
+        Value::Map(_) | Value::List(_) => secret(""),
+    }
+}
+
+/// `2024-01-02T03:04:05.123Z` -> `2024-01-02T03:04:05Z` (Go's `time.RFC3339`).
+fn strip_fraction(t: &str) -> String {
+    match t.find('.') {
+        Some(dot) => {
+            let rest = &t[dot + 1..];
+            let end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            format!("{}{}", &t[..dot], &rest[end..])
+        }
+        None => t.to_owned(),
+    }
+}
+
 // Debug shows the shape of the tree and the key names, never scalar contents.
 impl fmt::Debug for Branch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -200,6 +256,28 @@ mod tests {
         assert_eq!(go_format_float_f(f64::NEG_INFINITY), "-Inf");
         assert_eq!(go_format_float_f(f64::NAN), "NaN");
         assert_eq!(go_format_float_f(123456789.12345679), "123456789.12345679");
+    }
+
+    #[test]
+    fn go_val_to_string_like_sops() {
+        let f = |x: f64| go_val_to_string(&Value::Float(x)).to_string();
+        assert_eq!(f(1.0), "1.0");
+        assert_eq!(f(1e21), "1E+21");
+        assert_eq!(f(5e-324), "5E-324");
+        assert_eq!(f(0.5), "0.5");
+        assert_eq!(f(100000.0), "100000.0");
+        assert_eq!(f(1234567.0), "1.234567E+06");
+        assert_eq!(f(0.0001), "0.0001");
+        assert_eq!(f(0.00001), "1E-05");
+        assert_eq!(f(-2.5), "-2.5");
+        assert_eq!(f(-0.0), "-0.0");
+        assert_eq!(f(f64::INFINITY), "+Inf");
+        assert_eq!(go_val_to_string(&Value::Null).as_str(), "<nil>");
+        assert_eq!(go_val_to_string(&Value::Bool(true)).as_str(), "true");
+        assert_eq!(
+            go_val_to_string(&Value::Time("2024-01-02T03:04:05.5+02:00".into())).as_str(),
+            "2024-01-02T03:04:05+02:00"
+        );
     }
 
     #[test]

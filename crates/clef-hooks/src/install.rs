@@ -50,12 +50,17 @@ pub const DRIVERS: &[(&str, &str)] = &[
     ("clef-meta", "Clef metadata sidecar merge driver"),
 ];
 
-/// Lines `.gitattributes` must contain.
-pub const ATTRIBUTES: &[&str] = &[
-    "*.enc.yaml merge=clef",
-    "*.enc.json merge=clef",
-    "*.clef-meta.yaml merge=clef-meta",
-];
+/// Lines `.gitattributes` must contain: the SOPS file names
+/// ([`clef_core::classify::SOPS_SUFFIXES`]) take the `clef` driver, sidecars
+/// ([`clef_core::classify::SIDECAR_SUFFIX`]) the `clef-meta` one.
+pub fn attributes() -> Vec<String> {
+    use clef_core::classify::{SIDECAR_SUFFIX, SOPS_SUFFIXES};
+    SOPS_SUFFIXES
+        .iter()
+        .map(|s| format!("*{s} merge=clef"))
+        .chain([format!("*{SIDECAR_SUFFIX} merge=clef-meta")])
+        .collect()
+}
 
 const ATTRIBUTES_HEADER: &str =
     "# Clef: SOPS-aware merge drivers (registered per clone by `clef hooks install`)";
@@ -444,10 +449,9 @@ fn has_attribute(text: &str, want: &str) -> bool {
 fn ensure_attributes(root: &Path) -> Result<Vec<String>, HookError> {
     let path = root.join(".gitattributes");
     let text = read_opt(&path)?.unwrap_or_default();
-    let missing: Vec<String> = ATTRIBUTES
-        .iter()
+    let missing: Vec<String> = attributes()
+        .into_iter()
         .filter(|a| !has_attribute(&text, a))
-        .map(|a| (*a).to_owned())
         .collect();
     if missing.is_empty() {
         return Ok(missing);
@@ -581,10 +585,9 @@ pub fn status(repo: &Path) -> Result<HooksStatus, HookError> {
         ));
     }
     let text = read_opt(&ctx.root.join(".gitattributes"))?.unwrap_or_default();
-    let attributes_missing = ATTRIBUTES
-        .iter()
+    let attributes_missing = attributes()
+        .into_iter()
         .filter(|a| !has_attribute(&text, a))
-        .map(|a| (*a).to_owned())
         .collect();
     Ok(HooksStatus {
         hooks_dir: ctx.hooks_dir,
@@ -623,5 +626,13 @@ mod tests {
             "# *.enc.yaml merge=clef\n",
             "*.enc.yaml merge=clef"
         ));
+        assert_eq!(
+            attributes(),
+            [
+                "*.enc.yaml merge=clef",
+                "*.enc.json merge=clef",
+                "*.clef-meta.yaml merge=clef-meta"
+            ]
+        );
     }
 }

@@ -194,6 +194,8 @@ fn key_line(text: &str, display: &str, format: Format) -> Option<u32> {
             }
             Format::Json => t.starts_with(&format!("\"{last}\"")),
             Format::Dotenv => t.starts_with(&format!("{last}=")),
+            Format::Ini => t.starts_with(&last),
+            Format::Binary => false,
         }
     };
     text.lines()

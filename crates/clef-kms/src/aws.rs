@@ -370,6 +370,92 @@ impl AwsKms {
         })
     }
 
+    /// `Encrypt` of a data key for an artifact envelope (no encryption context):
+    /// the key ARN as KMS resolved it (aliases resolved) and the ciphertext blob.
+    pub fn wrap_data_key(&self, key_id: &str, dek: &[u8]) -> Result<(String, Vec<u8>), KmsError> {
+        let st = AwsStanza::from_arg(key_id, &[], "");
+        self.run(&st, |cl| async move {
+            match cl
+                .encrypt()
+                .key_id(key_id)
+                .plaintext(Blob::new(dek.to_vec()))
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    let resolved = out.key_id.unwrap_or_else(|| key_id.to_owned());
+                    out.ciphertext_blob
+                        .map(|b| (resolved, b.into_inner()))
+                        .ok_or_else(|| ("Encrypt returned no ciphertext".to_owned(), false))
+                }
+                Err(e) => Err(describe(&e)),
+            }
+        })
+    }
+
+    /// `Decrypt` of an artifact envelope's wrapped data key (the key id is sent,
+    /// as the TypeScript agent does).
+    pub fn unwrap_data_key(
+        &self,
+        key_id: &str,
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+        let st = AwsStanza::from_arg(key_id, &[], "");
+        self.run(&st, |cl| async move {
+            match cl
+                .decrypt()
+                .key_id(key_id)
+                .ciphertext_blob(Blob::new(wrapped.to_vec()))
+                .send()
+                .await
+            {
+                Ok(out) => out
+                    .plaintext
+                    .map(|b| Zeroizing::new(b.into_inner()))
+                    .ok_or_else(|| ("Decrypt returned no plaintext".to_owned(), false)),
+                Err(e) => Err(describe(&e)),
+            }
+        })
+    }
+
+    /// `Sign` with `ECDSA_SHA_256` over a SHA-256 `digest` (`MessageType:
+    /// DIGEST`): the DER signature.
+    pub fn sign_digest(&self, key_id: &str, digest: &[u8; 32]) -> Result<Vec<u8>, KmsError> {
+        use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
+        let st = AwsStanza::from_arg(key_id, &[], "");
+        self.run(&st, |cl| async move {
+            match cl
+                .sign()
+                .key_id(key_id)
+                .message(Blob::new(digest.to_vec()))
+                .message_type(MessageType::Digest)
+                .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+                .send()
+                .await
+            {
+                Ok(out) => out
+                    .signature
+                    .map(Blob::into_inner)
+                    .ok_or_else(|| ("Sign returned no signature".to_owned(), false)),
+                Err(e) => Err(describe(&e)),
+            }
+        })
+    }
+
+    /// `GetPublicKey`: the key's SPKI DER.
+    pub fn public_key(&self, key_id: &str) -> Result<Vec<u8>, KmsError> {
+        let st = AwsStanza::from_arg(key_id, &[], "");
+        self.run(&st, |cl| async move {
+            match cl.get_public_key().key_id(key_id).send().await {
+                Ok(out) => out
+                    .public_key
+                    .map(Blob::into_inner)
+                    .ok_or_else(|| ("GetPublicKey returned no key".to_owned(), false)),
+                Err(e) => Err(describe(&e)),
+            }
+        })
+    }
+
     /// Checks that the caller may use the key: `DescribeKey`, then reports its state
     /// (for `doctor`). Returns the key state (`Enabled`, `Disabled`, ...).
     pub fn key_state(&self, st: &AwsStanza) -> Result<String, KmsError> {

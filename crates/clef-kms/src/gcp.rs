@@ -21,21 +21,15 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use clef_doc::Value;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
 use zeroize::Zeroizing;
 
+use crate::http::{self, Client};
 use crate::stanza::GcpStanza;
 use crate::{KmsError, rt, utc_now};
 
 /// The public Cloud KMS endpoint.
 pub const DEFAULT_ENDPOINT: &str = "https://cloudkms.googleapis.com";
 const SCOPE: &str = "https://www.googleapis.com/auth/cloudkms";
-
-type Client = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
->;
 
 /// Where the access token comes from.
 #[derive(Clone)]
@@ -165,20 +159,7 @@ impl GcpKms {
 
     fn client(&self) -> Result<&Client, String> {
         self.client
-            .get_or_init(|| {
-                let https = hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-                    .map_err(|e| format!("cannot load the system's TLS roots: {e}"))?
-                    .https_or_http()
-                    .enable_http1()
-                    .build();
-                Ok(
-                    hyper_util::client::legacy::Client::builder(
-                        hyper_util::rt::TokioExecutor::new(),
-                    )
-                    .build(https),
-                )
-            })
+            .get_or_init(http::client)
             .as_ref()
             .map_err(Clone::clone)
     }
@@ -192,51 +173,28 @@ impl GcpKms {
         headers: &[(&str, &str)],
         body: Option<(&str, Vec<u8>)>,
     ) -> Result<(u16, Zeroizing<Vec<u8>>), String> {
-        let client = self.client()?;
-        let deadline = tokio::time::Instant::now() + self.timeout;
-        let mut last = String::new();
-        for attempt in 0..3u32 {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(100 << (2 * (attempt - 1)))).await;
+        let mut hs: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let bytes = match body {
+            Some((ct, b)) => {
+                hs.push(("content-type".to_owned(), ct.to_owned()));
+                Zeroizing::new(b)
             }
-            let mut req = hyper::Request::builder().method(method).uri(url);
-            for (k, v) in headers {
-                req = req.header(*k, *v);
-            }
-            let req = match &body {
-                Some((ct, b)) => req
-                    .header("content-type", *ct)
-                    .body(Full::new(Bytes::from(b.clone()))),
-                None => req.body(Full::new(Bytes::new())),
-            }
-            .map_err(|e| format!("bad request: {e}"))?;
-            let call = async {
-                let resp = client.request(req).await.map_err(|e| {
-                    let mut s = e.to_string();
-                    let mut cur = std::error::Error::source(&e);
-                    while let Some(c) = cur {
-                        s = format!("{s}: {c}");
-                        cur = c.source();
-                    }
-                    s
-                })?;
-                let status = resp.status().as_u16();
-                let bytes = resp
-                    .into_body()
-                    .collect()
-                    .await
-                    .map_err(|e| format!("reading the answer: {e}"))?
-                    .to_bytes();
-                Ok::<_, String>((status, Zeroizing::new(bytes.to_vec())))
-            };
-            match tokio::time::timeout_at(deadline, call).await {
-                Err(_) => return Err(format!("timed out after {:?}{last}", self.timeout)),
-                Ok(Ok((s, b))) if s == 429 || s >= 500 => last = format!(" ({})", api_error(s, &b)),
-                Ok(Ok(r)) => return Ok(r),
-                Ok(Err(e)) => last = format!(" (cannot reach {}: {e})", host_of(url)),
-            }
-        }
-        Err(format!("failed after 3 attempts{last}"))
+            None => Zeroizing::new(Vec::new()),
+        };
+        let a = http::send(
+            self.client()?,
+            self.timeout,
+            method,
+            url,
+            &hs,
+            &bytes,
+            api_error,
+        )
+        .await?;
+        Ok((a.status, a.body))
     }
 
     /// The access token, from the first credential source that applies.
@@ -431,11 +389,6 @@ impl GcpKms {
         st.created_at = utc_now();
         Ok(st.to_value())
     }
-}
-
-fn host_of(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.split('/').next().unwrap_or(rest)
 }
 
 fn token_from(status: u16, body: &[u8]) -> Result<Zeroizing<String>, String> {

@@ -2,6 +2,8 @@
 //!
 //! - [`aws`]: AWS KMS through the official SDK (`kms` stanzas);
 //! - [`gcp`]: Google Cloud KMS through its REST API (`gcp_kms` stanzas);
+//! - [`awsapi`]: S3, Secrets Manager and SSM Parameter Store (SigV4-signed
+//!   calls with the SDK's credentials), for `clef pack` and the agent;
 //! - [`stanza`]: both stanza layouts, read and written exactly as sops 3.11 does.
 //!
 //! Everything is behind a synchronous facade: the async runtime ([`rt`]) is
@@ -9,12 +11,16 @@
 //! resource id) and the service's error code, never a secret.
 
 pub mod aws;
+pub mod awsapi;
+pub mod deliver;
 pub mod gcp;
+mod http;
 pub mod rt;
 mod seam;
 pub mod stanza;
 
 pub use aws::{AwsKms, AwsOptions, load_sdk_config};
+pub use awsapi::{AwsApi, Service};
 pub use gcp::GcpKms;
 pub use seam::with_cloud_backends;
 pub use stanza::{AwsStanza, GcpStanza, parse_context};

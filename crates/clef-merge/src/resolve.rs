@@ -77,6 +77,29 @@ struct Variants {
     sentinel: bool,
 }
 
+impl Variants {
+    /// Base, ours and theirs decrypted with the document's one data key
+    /// (their MACs are not checked: the document's is the sentinel).
+    fn decrypt(&self, ids: &Keyring) -> Result<[PlainFile; 3], DriverError> {
+        let key = self
+            .ours
+            .data_key(ids)
+            .map_err(|source| DriverError::Sops {
+                side: "conflict document",
+                source,
+            })?;
+        let dec = |f: &EncryptedFile, side: &'static str| {
+            f.decrypt_ignore_mac(key.clone())
+                .map_err(|source| DriverError::Sops { side, source })
+        };
+        Ok([
+            dec(&self.base, "base")?,
+            dec(&self.ours, "ours")?,
+            dec(&self.theirs, "theirs")?,
+        ])
+    }
+}
+
 fn variants(doc: &[u8], format: Format) -> Result<Variants, DriverError> {
     let text = std::str::from_utf8(doc).map_err(|_| DriverError::NotUtf8("conflict document"))?;
     let v = conflict::split(text)?;
@@ -93,27 +116,6 @@ fn variants(doc: &[u8], format: Format) -> Result<Variants, DriverError> {
         hunks: v.hunks,
         sentinel,
     })
-}
-
-/// The three variants of a conflict document decrypted under their shared
-/// data key (MACs are the sentinel's, not checked). Plaintext: memory only.
-fn decrypt_variants(
-    v: &Variants,
-    ids: &Keyring,
-) -> Result<(PlainFile, PlainFile, PlainFile), DriverError> {
-    let key = v.ours.data_key(ids).map_err(|source| DriverError::Sops {
-        side: "conflict document",
-        source,
-    })?;
-    let dec = |f: &EncryptedFile, side: &'static str| {
-        f.decrypt_ignore_mac(key.clone())
-            .map_err(|source| DriverError::Sops { side, source })
-    };
-    Ok((
-        dec(&v.base, "base")?,
-        dec(&v.ours, "ours")?,
-        dec(&v.theirs, "theirs")?,
-    ))
 }
 
 /// Lists the conflicting keys of a conflict document. Needs no key: the
@@ -172,7 +174,7 @@ pub fn resolve(
             "the conflict document's variants have different metadata (hand-edited inside the `sops` block?)".into(),
         ));
     }
-    let (pb, mut po, pt) = decrypt_variants(&v, ids)?;
+    let [pb, mut po, pt] = v.decrypt(ids)?;
     let merged = merge_docs(&pb.docs, &po.docs, &pt.docs)?;
 
     let mut picks: HashMap<&str, Side> = HashMap::new();
@@ -249,7 +251,7 @@ pub fn verify_stages(
     stages: &Stages,
 ) -> Result<(), DriverError> {
     let v = variants(doc, format)?;
-    let (vb, vo, vt) = decrypt_variants(&v, ids)?;
+    let [vb, vo, vt] = v.decrypt(ids)?;
     let dec_stage = |b: &Option<Vec<u8>>, side: &'static str| -> Result<_, DriverError> {
         let Some(b) = b else { return Ok(Vec::new()) };
         EncryptedFile::parse(b, format)
@@ -385,7 +387,7 @@ pub fn candidates(
     ids: &Keyring,
 ) -> Result<Vec<Candidates>, DriverError> {
     let v = variants(doc, format)?;
-    let (pb, po, pt) = decrypt_variants(&v, ids)?;
+    let [pb, po, pt] = v.decrypt(ids)?;
     let merged = merge_docs(&pb.docs, &po.docs, &pt.docs)?;
     Ok(merged
         .conflicts

@@ -10,6 +10,7 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use regex::bytes::Regex;
 
 use crate::baseline::Baseline;
+use crate::checksum;
 use crate::entropy::{self, Charset};
 use crate::error::ScanError;
 use crate::finding::{Finding, Secret, fingerprint};
@@ -474,10 +475,17 @@ impl Scanner {
                 };
                 let secret = g.as_bytes();
                 let e = entropy::shannon(secret);
-                if rule.spec.entropy.is_some_and(|min| e < min) {
-                    continue;
-                }
-                if entropy::is_placeholder(secret) || entropy::is_reference(secret) {
+                // a value whose vendor checksum verifies was issued by the
+                // vendor: no entropy or placeholder test overrules that
+                let verified = || {
+                    std::str::from_utf8(secret).is_ok_and(|s| {
+                        checksum::verify(&rule.spec.id, s) == Some(checksum::Checksum::Valid)
+                    })
+                };
+                let weak = rule.spec.entropy.is_some_and(|min| e < min)
+                    || entropy::is_placeholder(secret)
+                    || entropy::is_reference(secret);
+                if weak && !verified() {
                     continue;
                 }
                 raw.push(Raw {
@@ -604,6 +612,10 @@ impl Scanner {
                 pos.locate(bytes, r.range.end)
             };
             let fixture = crate::finding::fixture_reason(path, &secret);
+            let checksum = match r.rule {
+                RawRule::Rule(_) => checksum::verify(&rule_id, &secret),
+                _ => None,
+            };
             out.findings.push(Finding {
                 rule: rule_id,
                 description,
@@ -620,6 +632,7 @@ impl Scanner {
                 author: None,
                 date: None,
                 fixture,
+                checksum,
             });
         }
         out
@@ -1681,6 +1694,28 @@ mod tests {
         let f = scan("keys.txt.bak", t);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].rule, "age-secret-key");
+    }
+
+    #[test]
+    fn tokens_a_cell_leaves_in_clear_are_scanned() {
+        // issue 11, item 11: a token in an `_unencrypted` value, in an extra
+        // field of the metadata and in a key name of a cell
+        use crate::sops::tests::{ENC, META};
+        let text = format!(
+            "db:\n    password: {ENC}\n    note_unencrypted: {GHP}\n{GHP}: {ENC}\n{META}    comment: {GHP}\n"
+        );
+        let f = scan("secrets/api/dev.enc.yaml", &text);
+        let lines: Vec<(usize, &str)> = f.iter().map(|x| (x.line, x.rule.as_str())).collect();
+        let meta_line = 5 + META.lines().count();
+        assert_eq!(
+            lines,
+            [
+                (3, "github-pat"),
+                (4, "github-pat"),
+                (meta_line, "github-pat")
+            ],
+            "{f:?}"
+        );
     }
 
     #[test]

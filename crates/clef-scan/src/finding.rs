@@ -4,6 +4,8 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use crate::checksum::Checksum;
+
 /// A detected secret value. `Debug` never shows it; the only ways to see it are
 /// [`Secret::expose`] (used for `--no-redact` output and fingerprints) and
 /// [`Secret::redacted`].
@@ -76,6 +78,29 @@ pub struct Finding {
     /// Why this looks like a test fixture or an example (reported with a low
     /// severity, never hidden), if it does.
     pub fixture: Option<&'static str>,
+    /// What the vendor's checksum says of the value, for tokens that carry
+    /// one ([`crate::checksum`]).
+    pub checksum: Option<Checksum>,
+}
+
+impl Finding {
+    /// Why this finding has a low severity, if it does: a test fixture or
+    /// example, or a token whose vendor checksum does not verify. Such
+    /// findings are reported, never hidden.
+    pub fn low_severity(&self) -> Option<&'static str> {
+        self.fixture.or(match self.checksum {
+            Some(Checksum::Invalid) => Some("checksum does not verify: not issued by the vendor"),
+            _ => None,
+        })
+    }
+
+    /// `high` when the vendor's checksum verifies, `medium` otherwise.
+    pub fn confidence(&self) -> &'static str {
+        match self.checksum {
+            Some(Checksum::Valid) => "high",
+            _ => "medium",
+        }
+    }
 }
 
 /// Directory names that hold tests, fixtures and examples.

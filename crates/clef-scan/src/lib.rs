@@ -39,6 +39,7 @@
 #![deny(missing_docs)]
 
 pub mod baseline;
+pub mod checksum;
 pub mod cli;
 pub mod engine;
 pub mod entropy;

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
+use crate::checksum::Checksum;
 use crate::finding::Finding;
 
 /// A problem that did not stop the scan (unreadable file, invalid UTF-8,
@@ -84,8 +85,10 @@ impl Report {
                     "secret_redacted": f.secret.redacted(),
                     "secret": if redact { Value::Null } else { Value::String(f.secret.expose().to_string()) },
                     "fingerprint": f.fingerprint,
-                    "severity": if f.fixture.is_some() { "low" } else { "high" },
+                    "severity": if f.low_severity().is_some() { "low" } else { "high" },
                     "fixture": f.fixture,
+                    "checksum": f.checksum.map(|c| if c == Checksum::Valid { "valid" } else { "invalid" }),
+                    "confidence": f.confidence(),
                     "entropy": (f.entropy * 1000.0).round() / 1000.0,
                     "commit": f.commit,
                     "author": f.author,
@@ -154,7 +157,7 @@ impl Report {
                 let mut r = json!({
                     "ruleId": f.rule,
                     "ruleIndex": idx,
-                    "level": if f.fixture.is_some() { "note" } else { "error" },
+                    "level": if f.low_severity().is_some() { "note" } else { "error" },
                     "message": {"text": format!("{}: {}", f.description, shown)},
                     "locations": [{
                         "physicalLocation": {
@@ -176,8 +179,14 @@ impl Report {
                         json!({"commit": c, "author": f.author, "date": f.date}),
                     );
                 }
+                if let Some(why) = f.low_severity() {
+                    r["properties"]["lowSeverity"] = json!(why);
+                }
                 if let Some(why) = f.fixture {
                     r["properties"]["fixture"] = json!(why);
+                }
+                if f.checksum == Some(Checksum::Valid) {
+                    r["properties"]["checksum"] = json!("valid");
                 }
                 r
             })
@@ -213,10 +222,11 @@ impl Report {
             } else {
                 f.secret.expose().to_string()
             };
-            let fixture = f
-                .fixture
-                .map(|why| format!(" {dim}(low severity: {why}){reset}"))
-                .unwrap_or_default();
+            let fixture = match (f.low_severity(), f.checksum) {
+                (Some(why), _) => format!(" {dim}(low severity: {why}){reset}"),
+                (None, Some(Checksum::Valid)) => format!(" {dim}(checksum verifies){reset}"),
+                (None, _) => String::new(),
+            };
             let _ = writeln!(
                 s,
                 "{bold}{}:{}:{}{reset} {red}{}{reset} {}{fixture}",
@@ -244,14 +254,18 @@ impl Report {
         if !summary {
             return s;
         }
-        let low = self.findings.iter().filter(|f| f.fixture.is_some()).count();
+        let low = self
+            .findings
+            .iter()
+            .filter(|f| f.low_severity().is_some())
+            .count();
         let _ = writeln!(
             s,
             "{} finding{}{} in {} files ({:.1} MB) in {} ms{}{}",
             self.findings.len(),
             if self.findings.len() == 1 { "" } else { "s" },
             if low > 0 {
-                format!(" ({low} in test fixtures or examples, low severity)")
+                format!(" ({low} low severity: test fixtures, examples or bad checksums)")
             } else {
                 String::new()
             },

@@ -127,7 +127,6 @@ pub fn creation_for(config: &Path, file: &Path) -> Result<Creation, ConfigError>
 
 fn group_from(b: &Branch) -> Result<KeyGroup, String> {
     for t in [
-        "pgp",
         "kms",
         "gcp_kms",
         "azure_keyvault",
@@ -137,10 +136,21 @@ fn group_from(b: &Branch) -> Result<KeyGroup, String> {
         if !list_of_strings(b.get(t)).is_empty()
             || matches!(b.get(t), Some(Value::List(l)) if !l.is_empty())
         {
-            return Err(format!("'{t}' keys are not supported by clef (age only)"));
+            return Err(format!(
+                "'{t}' keys are not supported by clef in .sops.yaml (age and pgp only)"
+            ));
         }
     }
-    Ok(KeyGroup::of_recipients(&list_of_strings(b.get("age"))))
+    let mut g = KeyGroup::of_recipients(&list_of_strings(b.get("age")));
+    g.other = pgp_stanzas(&list_of_strings(b.get("pgp")));
+    Ok(g)
+}
+
+/// `pgp` stanzas to be wrapped (no `enc` yet) for these fingerprints.
+pub fn pgp_stanzas(fps: &[String]) -> Vec<(String, Value)> {
+    fps.iter()
+        .map(|fp| ("pgp".to_owned(), crate::masterkey::stanza(&[("fp", fp)])))
+        .collect()
 }
 
 fn creation_from_rule(rule: &Branch) -> Result<Creation, String> {

@@ -18,6 +18,7 @@ pub mod io;
 pub mod masterkey;
 pub mod metadata;
 pub mod path;
+pub mod pgp;
 pub mod re2;
 pub mod shamir;
 pub mod time;
@@ -41,14 +42,26 @@ pub enum Format {
     Json,
     /// dotenv (`KEY=VALUE` lines).
     Dotenv,
+    /// INI (sections of `key = value`; metadata in a `[sops]` section).
+    Ini,
+    /// Any file as one opaque value: `{"data": "ENC[…]", "sops": {…}}`
+    /// (sops's binary store; no crypt rules).
+    Binary,
 }
 
 impl Format {
-    /// The format implied by a file name's extension (`.yaml`/`.yml`, `.json`, `.env`).
+    /// The format implied by a file name's extension (`.yaml`/`.yml`, `.json`,
+    /// `.env`, `.ini`). sops treats every other name as binary; callers that
+    /// want that say so ([`Format::from_path_or_binary`]).
     pub fn from_path(p: &Path) -> Option<Format> {
         let name = p.file_name()?.to_str()?;
         let ext = name.rsplit_once('.')?.1;
         Self::from_name(ext)
+    }
+
+    /// sops's choice: the format of the extension, else binary.
+    pub fn from_path_or_binary(p: &Path) -> Format {
+        Self::from_path(p).unwrap_or(Format::Binary)
     }
 
     /// Parses a `--input-type`/`--output-type` name.
@@ -57,7 +70,20 @@ impl Format {
             "yaml" | "yml" => Some(Format::Yaml),
             "json" => Some(Format::Json),
             "dotenv" | "env" => Some(Format::Dotenv),
+            "ini" => Some(Format::Ini),
+            "binary" => Some(Format::Binary),
             _ => None,
+        }
+    }
+
+    /// The name sops uses for the format.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Yaml => "yaml",
+            Format::Json => "json",
+            Format::Dotenv => "dotenv",
+            Format::Ini => "ini",
+            Format::Binary => "binary",
         }
     }
 }
@@ -124,6 +150,9 @@ pub enum SopsError {
     /// The input is not valid dotenv.
     #[error("{0}")]
     Dotenv(#[from] clef_doc::dotenv::DotenvError),
+    /// The input is not valid INI.
+    #[error("{0}")]
+    Ini(#[from] clef_doc::ini::IniError),
     /// The input is not UTF-8.
     #[error("input is not valid UTF-8 (byte {0})")]
     NotUtf8(usize),
@@ -243,6 +272,9 @@ fn join_tried(tried: &[MasterKeyError]) -> String {
         .join("; ")
 }
 
+/// The one key of a binary-store file.
+pub const BINARY_KEY: &str = "data";
+
 fn utf8(bytes: &[u8]) -> Result<&str, SopsError> {
     std::str::from_utf8(bytes).map_err(|e| SopsError::NotUtf8(e.valid_up_to()))
 }
@@ -254,9 +286,15 @@ pub fn parse_plain(bytes: &[u8], format: Format) -> Result<Vec<Branch>, SopsErro
         Format::Yaml => clef_doc::yaml::parse(text)?,
         Format::Json => vec![clef_doc::json::parse(text)?],
         Format::Dotenv => vec![clef_doc::dotenv::parse(text)?],
+        Format::Ini => vec![clef_doc::ini::parse(text)?],
+        Format::Binary => vec![Branch(vec![Item::Entry(
+            BINARY_KEY.into(),
+            Value::Str(clef_doc::tree::secret(text)),
+        )])],
     };
     let encrypted = docs.iter().any(|d| match format {
         Format::Dotenv => d.keys().any(|k| k.starts_with("sops_")),
+        Format::Binary => false,
         _ => d.get("sops").is_some(),
     });
     if encrypted {
@@ -269,36 +307,50 @@ pub fn parse_plain(bytes: &[u8], format: Format) -> Result<Vec<Branch>, SopsErro
 /// the first document and silently drop the rest).
 const MULTI_DOC: &str = "the YAML file has several documents and this format holds one (sops would print only the first and drop the others); use --extract or --output-type yaml";
 
+/// The one document a JSON or dotenv output holds. Like sops, the first of
+/// several YAML documents, but only when the others are empty (nothing is
+/// lost); otherwise a refusal that says what sops would drop.
+fn single_doc(docs: &[Branch], format: Format) -> Result<&Branch, SopsError> {
+    static EMPTY: Branch = Branch(Vec::new());
+    match docs {
+        [] => Ok(&EMPTY),
+        [first, rest @ ..] if rest.iter().all(Branch::is_empty) => Ok(first),
+        _ => Err(SopsError::Output {
+            format: format.name(),
+            reason: MULTI_DOC.into(),
+        }),
+    }
+}
+
 /// Writes plaintext documents (the output of a decrypt).
 pub fn emit_plain(docs: &[Branch], format: Format) -> Result<Zeroizing<Vec<u8>>, SopsError> {
     let text = match format {
         Format::Yaml => clef_doc::yaml::emit(docs, 4),
-        Format::Json => {
-            let empty = Branch::new();
-            let doc = match docs {
-                [] => &empty,
-                [d] => d,
-                _ => {
-                    return Err(SopsError::Output {
-                        format: "json",
-                        reason: MULTI_DOC.into(),
-                    });
-                }
-            };
-            clef_doc::json::emit(doc, None)?
-        }
-        Format::Dotenv => match docs {
-            [] => String::new(),
-            [d] => clef_doc::dotenv::emit(d)?,
-            _ => {
-                return Err(SopsError::Output {
-                    format: "dotenv",
-                    reason: MULTI_DOC.into(),
-                });
-            }
-        },
+        Format::Json => clef_doc::json::emit(single_doc(docs, format)?, None)?,
+        Format::Dotenv => clef_doc::dotenv::emit(single_doc(docs, format)?)?,
+        Format::Ini => clef_doc::ini::emit(docs)?,
+        Format::Binary => return binary_plain(docs),
     };
     Ok(Zeroizing::new(text.into_bytes()))
+}
+
+/// The plaintext of a binary-store tree: the first `data` string of its one
+/// document, as it is (sops refuses any other tree).
+fn binary_plain(docs: &[Branch]) -> Result<Zeroizing<Vec<u8>>, SopsError> {
+    let bad = |reason: &str| SopsError::Output {
+        format: "binary",
+        reason: reason.to_owned(),
+    };
+    let [d] = docs else {
+        return Err(bad("there must be exactly one document"));
+    };
+    match d.get(BINARY_KEY) {
+        Some(Value::Str(s)) => Ok(Zeroizing::new(s.as_bytes().to_vec())),
+        Some(_) => Err(bad("'data' key in tree does not have a string value")),
+        None => Err(bad(
+            "no binary data found in tree (not an encrypted binary file? choose another --output-type)",
+        )),
+    }
 }
 
 /// Encrypts one scalar under `key` with AAD `aad` (a fresh IV). Used for
@@ -355,7 +407,7 @@ impl EncryptedFile {
                     meta: Metadata::from_value(&meta_v)?,
                 })
             }
-            Format::Json => {
+            Format::Json | Format::Binary => {
                 let mut doc = clef_doc::json::parse(text)?;
                 let meta_v = doc.remove("sops").ok_or(SopsError::NotEncryptedFile)?;
                 Ok(EncryptedFile {
@@ -390,6 +442,27 @@ impl EncryptedFile {
                     meta: Metadata::from_value(&meta_v)?,
                 })
             }
+            Format::Ini => {
+                let mut doc = clef_doc::ini::parse(text)?;
+                let Some(Value::Map(section)) = doc.remove("sops") else {
+                    return Err(SopsError::NotEncryptedFile);
+                };
+                while doc.remove("sops").is_some() {}
+                let flat: Vec<(String, String)> = section
+                    .0
+                    .iter()
+                    .filter_map(|item| match item {
+                        Item::Entry(k, Value::Str(v)) => Some((k.clone(), v.replace("\\n", "\n"))),
+                        _ => None,
+                    })
+                    .collect();
+                let meta_v = metadata::unflatten_from_dotenv(&flat);
+                Ok(EncryptedFile {
+                    format,
+                    docs: vec![doc],
+                    meta: Metadata::from_value(&meta_v)?,
+                })
+            }
         }
     }
 
@@ -412,10 +485,23 @@ impl EncryptedFile {
                 };
                 clef_doc::yaml::emit(&docs, 4)
             }
-            Format::Json => {
+            Format::Json | Format::Binary => {
                 let mut d = self.docs.first().cloned().unwrap_or_default();
                 d.0.push(Item::Entry("sops".into(), meta_v));
                 clef_doc::json::emit(&d, None)?
+            }
+            Format::Ini => {
+                let mut section = Branch::new();
+                for (k, v) in metadata::flatten_for_dotenv(&meta_v) {
+                    let k = k.strip_prefix("sops_").unwrap_or(&k).to_owned();
+                    section
+                        .0
+                        .push(Item::Entry(k, Value::str(v.replace('\n', "\\n"))));
+                }
+                let meta_doc = Branch(vec![Item::Entry("sops".into(), Value::Map(section))]);
+                let mut docs = self.docs.clone();
+                docs.push(meta_doc);
+                clef_doc::ini::emit(&docs)?
             }
             Format::Dotenv => {
                 let mut d = self.docs.first().cloned().unwrap_or_default();

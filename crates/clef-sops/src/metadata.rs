@@ -343,7 +343,7 @@ impl Metadata {
                         }
                     }
                     let nil_list = |items: Vec<Value>| {
-                        if items.is_empty() && format == Format::Json {
+                        if items.is_empty() && matches!(format, Format::Json | Format::Binary) {
                             Value::Null
                         } else {
                             Value::List(items)
@@ -376,7 +376,9 @@ impl Metadata {
                 push(&mut b, "pgp", Value::List(items));
             }
         }
-        push(&mut b, self.rule.field(), Value::str(self.rule.arg()));
+        if format != Format::Binary {
+            push(&mut b, self.rule.field(), Value::str(self.rule.arg()));
+        }
         if self.mac_only_encrypted {
             push(&mut b, "mac_only_encrypted", Value::Bool(true));
         }

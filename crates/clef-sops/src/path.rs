@@ -1,5 +1,6 @@
 //! sops tree paths: `["a"]["b"][0]` (quoted = mapping key, bare = list index),
-//! and the extract / set / unset operations on a document.
+//! and the extract / set / unset operations on a document. As in sops, a
+//! comment inside a sequence counts as an item when indexing.
 
 use clef_doc::{Branch, Item, Value};
 
@@ -87,11 +88,9 @@ pub fn get<'a>(doc: &'a Branch, steps: &[Step]) -> Result<Value, PathError> {
             (Step::Key(k), None, Some(b)) | (Step::Key(k), Some(Value::Map(b)), _) => {
                 b.get(k).ok_or_else(|| PathError::NotFound(here()))?
             }
-            (Step::Index(i), Some(Value::List(l)), _) => l
-                .iter()
-                .filter(|v| !matches!(v, Value::Comment(_)))
-                .nth(*i)
-                .ok_or_else(|| PathError::NotFound(here()))?,
+            (Step::Index(i), Some(Value::List(l)), _) => {
+                l.get(*i).ok_or_else(|| PathError::NotFound(here()))?
+            }
             _ => return Err(PathError::NotContainer(here())),
         };
         cur = Some(next);
@@ -164,18 +163,11 @@ fn set_in(
             let Value::List(l) = slot else {
                 return Err(PathError::NotContainer(show(&all[..depth])));
             };
-            let positions: Vec<usize> = l
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| !matches!(v, Value::Comment(_)))
-                .map(|(p, _)| p)
-                .collect();
-            let pos = match positions.get(*i) {
-                Some(p) => *p,
-                None => {
-                    l.push(Value::Null);
-                    l.len() - 1
-                }
+            let pos = if *i < l.len() {
+                *i
+            } else {
+                l.push(Value::Null);
+                l.len() - 1
             };
             set_in(&mut l[pos], rest, value, all, depth + 1)
         }
@@ -204,25 +196,17 @@ pub fn unset(doc: &mut Branch, steps: &[Step]) -> Result<(), PathError> {
     for step in mid {
         cur = match (step, cur) {
             (Step::Key(k), Value::Map(b)) => b.get_mut(k).ok_or_else(missing)?,
-            (Step::Index(i), Value::List(l)) => l
-                .iter_mut()
-                .filter(|v| !matches!(v, Value::Comment(_)))
-                .nth(*i)
-                .ok_or_else(missing)?,
+            (Step::Index(i), Value::List(l)) => l.get_mut(*i).ok_or_else(missing)?,
             _ => return Err(PathError::NotContainer(show(parent))),
         };
     }
     match (last, cur) {
         (Step::Key(k), Value::Map(b)) => b.remove(k).map(|_| ()).ok_or_else(missing),
         (Step::Index(i), Value::List(l)) => {
-            let pos = l
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| !matches!(v, Value::Comment(_)))
-                .map(|(p, _)| p)
-                .nth(*i)
-                .ok_or_else(missing)?;
-            l.remove(pos);
+            if *i >= l.len() {
+                return Err(missing());
+            }
+            l.remove(*i);
             Ok(())
         }
         _ => Err(PathError::NotContainer(show(parent))),

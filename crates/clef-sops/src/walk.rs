@@ -151,7 +151,9 @@ fn from_bytes(typ: &str, bytes: &[u8], path: &str) -> Result<Value, SopsError> {
     };
     let text = || std::str::from_utf8(bytes).map_err(|_| bad());
     Ok(match typ {
-        "str" | "bytes" => Value::Str(secret(String::from_utf8_lossy(bytes).into_owned())),
+        // Not UTF-8 (a binary-store file of raw bytes): refused rather than
+        // altered, since clef holds plaintext as text.
+        "str" | "bytes" => Value::Str(secret(text()?)),
         "comment" => Value::Comment(secret(text()?)),
         "int" | "int64" => Value::Int(text()?.parse().map_err(|_| bad())?),
         "float" => {

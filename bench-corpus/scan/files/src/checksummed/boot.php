@@ -1,0 +1,1 @@
+$token .= "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";

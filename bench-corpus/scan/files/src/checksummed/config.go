@@ -1,0 +1,1 @@
+var apiToken string = "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"

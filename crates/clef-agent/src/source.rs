@@ -1,0 +1,199 @@
+//! Fetching the artifact: a file, `https://` (plain `http://` to loopback
+//! only), or `s3://bucket/key`. Conditional: an ETag given back is sent as
+//! `If-None-Match`, and a 304 is "not modified". The bytes fetched are the
+//! encrypted artifact; nothing here decrypts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Empty, Limited};
+use zeroize::Zeroizing;
+
+use crate::config::{Config, SourceSpec};
+
+/// The largest artifact accepted (a 50-key artifact is a few KiB).
+pub const MAX_ARTIFACT: usize = 16 * 1024 * 1024;
+/// Bound on one fetch.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a fetch found.
+pub enum Fetched {
+    /// The source says the artifact did not change (HTTP/S3 304).
+    NotModified,
+    /// The document's bytes and its ETag, if the source gives one.
+    New {
+        /// The bytes (an encrypted artifact or a revocation marker).
+        bytes: Vec<u8>,
+        /// The source's validator.
+        etag: Option<String>,
+    },
+}
+
+type HttpClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Empty<Bytes>,
+>;
+
+/// A configured source.
+pub struct Source {
+    spec: SourceSpec,
+    header: Option<(String, Zeroizing<String>)>,
+    http: Option<HttpClient>,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Source({})", self.describe())
+    }
+}
+
+fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(c);
+    }
+    if let Some(p) = ca_file {
+        let mut n = 0;
+        for c in
+            CertificateDer::pem_file_iter(p).map_err(|e| format!("CA file {}: {e}", p.display()))?
+        {
+            let c = c.map_err(|e| format!("CA file {}: {e}", p.display()))?;
+            roots
+                .add(c)
+                .map_err(|e| format!("CA file {}: {e}", p.display()))?;
+            n += 1;
+        }
+        if n == 0 {
+            return Err(format!("CA file {}: no PEM certificate in it", p.display()));
+        }
+    }
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+}
+
+impl Source {
+    /// A source for the configuration (the HTTP client is built for an
+    /// http(s) source only).
+    pub fn new(cfg: &Config) -> Result<Source, String> {
+        let http = match &cfg.source {
+            SourceSpec::Http(_) => {
+                let tls = tls_config(cfg.ca_file.as_deref())?;
+                let conn = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config(tls)
+                    .https_or_http()
+                    .enable_http1()
+                    .build();
+                Some(
+                    hyper_util::client::legacy::Client::builder(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .build(conn),
+                )
+            }
+            _ => None,
+        };
+        Ok(Source {
+            spec: cfg.source.clone(),
+            header: cfg.source_header.clone(),
+            http,
+        })
+    }
+
+    /// A source that is a file (for `clef serve` and tests).
+    pub fn describe(&self) -> String {
+        match &self.spec {
+            SourceSpec::File(p) => p.display().to_string(),
+            SourceSpec::Http(u) => u.split('?').next().unwrap_or(u).to_owned(),
+            SourceSpec::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+        }
+    }
+
+    /// Fetches, conditionally on `etag`. Errors are one line, with no
+    /// header value in them.
+    pub async fn fetch(&self, etag: Option<&str>) -> Result<Fetched, String> {
+        match &self.spec {
+            SourceSpec::File(p) => {
+                let p = p.clone();
+                let bytes = tokio::task::spawn_blocking(move || read_file(&p))
+                    .await
+                    .map_err(|_| "the file read was interrupted".to_owned())??;
+                Ok(Fetched::New { bytes, etag: None })
+            }
+            SourceSpec::Http(url) => {
+                let client = self.http.as_ref().ok_or("no HTTP client")?;
+                tokio::time::timeout(FETCH_TIMEOUT, self.fetch_http(client, url, etag))
+                    .await
+                    .map_err(|_| format!("no answer within {}s", FETCH_TIMEOUT.as_secs()))?
+            }
+            SourceSpec::S3 { .. } => Err(
+                "s3:// sources need the S3 support of clef-kms, which is not in this build"
+                    .to_owned(),
+            ),
+        }
+    }
+
+    async fn fetch_http(
+        &self,
+        client: &HttpClient,
+        url: &str,
+        etag: Option<&str>,
+    ) -> Result<Fetched, String> {
+        let mut req = hyper::Request::get(url).header("user-agent", "clef-agent");
+        if let Some(e) = etag {
+            req = req.header("if-none-match", e);
+        }
+        if let Some((n, v)) = &self.header {
+            req = req.header(n.as_str(), v.as_str());
+        }
+        let req = req
+            .body(Empty::new())
+            .map_err(|_| "cannot build the request (bad URL or header)".to_owned())?;
+        let resp = client.request(req).await.map_err(|e| {
+            // the error chain's innermost cause (connection refused, TLS…)
+            let mut s: &dyn std::error::Error = &e;
+            while let Some(src) = s.source() {
+                s = src;
+            }
+            format!("request failed: {s}")
+        })?;
+        let status = resp.status().as_u16();
+        if status == 304 {
+            return Ok(Fetched::NotModified);
+        }
+        if status != 200 {
+            return Err(format!("HTTP {status}"));
+        }
+        let etag = resp
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = Limited::new(resp.into_body(), MAX_ARTIFACT)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the body: {e}"))?
+            .to_bytes();
+        Ok(Fetched::New {
+            bytes: body.to_vec(),
+            etag,
+        })
+    }
+}
+
+fn read_file(p: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(p).map_err(|e| format!("{}: {}", p.display(), e.kind()))?;
+    let mut out = Vec::new();
+    f.take(MAX_ARTIFACT as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("{}: {}", p.display(), e.kind()))?;
+    if out.len() > MAX_ARTIFACT {
+        return Err(format!("{}: larger than {MAX_ARTIFACT} bytes", p.display()));
+    }
+    Ok(out)
+}
