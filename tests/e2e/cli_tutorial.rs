@@ -145,7 +145,7 @@ fn tutorial_flow() {
     assert_eq!(d.status.code(), Some(1), "diff exits 1 on difference");
     let text = String::from_utf8_lossy(&d.stdout);
     assert!(
-        text.contains("changed") && text.contains("missing_b") && text.contains("TOKEN"),
+        text.contains("changed") && text.contains("only in dev") && text.contains("TOKEN"),
         "{text}"
     );
     assert!(

@@ -169,8 +169,8 @@ fn local_setup(root: &Path, key_file: &Path) -> Result<(), CliError> {
     write_text(&root.join(local::CONFIG_PATH), &cfg.to_text(), true)?;
     ensure_lines(
         &root.join(".gitignore"),
-        "# Clef: per-developer settings (policy files under .clef/ stay committable)",
-        &[".clef/config.yaml"],
+        "# Clef: per-developer settings (policy files under .clef/ stay committable), and the\n# temporary files of an interrupted write",
+        &[".clef/config.yaml", ".*.clef-tmp-*"],
     )?;
     Ok(())
 }
@@ -180,7 +180,8 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
     let root = repo::start_dir(dir)?;
     let root = std::fs::canonicalize(&root)
         .map_err(|e| CliError::new(code::READ, format!("{}: {}", root.display(), e.kind())))?;
-    if clef_git::worktree::stdout_if_ok(&root, &["rev-parse", "--is-inside-work-tree"]).is_none() {
+    let Some(top) = clef_git::worktree::stdout_if_ok(&root, &["rev-parse", "--show-toplevel"])
+    else {
         return Err(CliError::new(
             code::USAGE,
             format!(
@@ -188,7 +189,12 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
                 root.display()
             ),
         ));
-    }
+    };
+    // clef.yaml goes next to .gitattributes and .gitignore: at the top of the
+    // work tree, wherever init is run from (unless a clef.yaml above says otherwise).
+    let top = PathBuf::from(String::from_utf8_lossy(&top).trim());
+    let top = std::fs::canonicalize(&top).unwrap_or(top);
+    let root = repo::find_root(&root).unwrap_or(top);
     if a.backend != "age" {
         return Err(CliError::new(
             code::USAGE,
@@ -269,18 +275,18 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
         .collect();
     write_empty_cells(&root, &missing)?;
     crate::integrations::install_hooks(&root)?;
-    eprintln!(
-        "clef: initialised {} ({} namespaces x {} environments)",
+    out::note(format!(
+        "initialised {} ({} namespaces x {} environments)",
         root.display(),
         a.namespaces.len(),
         a.environments.len()
-    );
-    eprintln!(
-        "clef: your age identity: {} (recipient {recipient})",
+    ));
+    out::note(format!(
+        "your age identity: {} (recipient {recipient})",
         key_file.display()
-    );
-    eprintln!(
-        "clef: next: git add clef.yaml .sops.yaml .gitattributes .gitignore .clefignore secrets && git commit -m 'clef init'"
+    ));
+    out::note(
+        "next: git add clef.yaml .sops.yaml .gitattributes .gitignore .clefignore secrets && git commit -m 'clef init'",
     );
     Ok(())
 }
@@ -296,7 +302,9 @@ fn init_second_developer(root: &Path, a: &InitArgs) -> Result<(), CliError> {
             local_setup(root, f)?;
         }
         crate::integrations::install_hooks(root)?;
-        eprintln!("clef: already initialised; your identity ({r}) is a recipient in clef.yaml");
+        out::note(format!(
+            "already initialised; your identity ({r}) is a recipient in clef.yaml"
+        ));
         return Ok(());
     }
     let (key_file, recipient) = match &a.age_key_file {
@@ -312,18 +320,37 @@ fn init_second_developer(root: &Path, a: &InitArgs) -> Result<(), CliError> {
                 let r = identity_from_file(&f)?;
                 (f, r)
             }
-            None => new_identity(root)?,
+            None => match local::stored_identity_for(&repo::env, &known) {
+                // Another clone of this repository already has a granted identity.
+                Some((f, r)) => {
+                    local_setup(root, &f)?;
+                    crate::integrations::install_hooks(root)?;
+                    out::note(format!(
+                        "reusing your identity {} (recipient {r}): clef.yaml already grants it",
+                        f.display()
+                    ));
+                    return Ok(());
+                }
+                None => new_identity(root)?,
+            },
         },
     };
     local_setup(root, &key_file)?;
     crate::integrations::install_hooks(root)?;
-    eprintln!(
-        "clef: this repository already has clef.yaml; set up your own identity only: {}",
+    out::note(format!(
+        "this repository already has clef.yaml; set up your own identity only: {}",
         key_file.display()
-    );
-    eprintln!("clef: you cannot decrypt yet. Ask someone with access to run:");
-    eprintln!("    clef recipients add {recipient} --label \"$(git config user.name)\"");
-    eprintln!("clef: which adds this line under sops.age.recipients in clef.yaml:");
+    ));
+    out::note("you cannot decrypt yet. Ask someone with access to run:");
+    // The label is this developer's name, resolved here (the command runs in
+    // someone else's shell, where `$(git config user.name)` is their name).
+    let label = clef_git::worktree::stdout_if_ok(root, &["config", "user.name"])
+        .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .map(|n| format!(" --label {}", crate::secrets::shell_quote(&n).as_str()))
+        .unwrap_or_default();
+    eprintln!("    clef recipients add {recipient}{}", out::shown(&label));
+    out::note("which adds this line under sops.age.recipients in clef.yaml:");
     eprintln!("      - {recipient}");
     Ok(())
 }
@@ -353,7 +380,7 @@ fn write_empty_cells(root: &Path, cells: &[(Cell, Vec<String>)]) -> Result<(), C
             .map_err(|e| CliError::sops(&c.file, e))?;
         blobs.push((c.path_in(root), bytes, None));
     }
-    Ok(cell::write_blobs(&blobs)?)
+    Ok(cell::write_blobs(root, &blobs)?)
 }
 
 pub fn lint_cmd(dir: Option<&Path>, a: LintArgs) -> Result<(), CliError> {
@@ -374,7 +401,7 @@ pub fn lint_cmd(dir: Option<&Path>, a: LintArgs) -> Result<(), CliError> {
         write_empty_cells(&repo.root, &with_recipients)?;
         drop(lock);
         for c in &missing {
-            eprintln!("clef: created the empty cell {}", c.file.display());
+            out::note(format!("created the empty cell {}", c.file.display()));
         }
         fix_access(&repo, &ids)?;
     }
@@ -471,7 +498,7 @@ fn fix_access(repo: &Repo, ids: &clef_sops::Keyring) -> Result<(), CliError> {
             .map_err(|e| CliError::sops(&c.file, e))?;
         blobs.push((c.path_in(&repo.root), bytes, Some(loaded.raw)));
     }
-    Ok(cell::write_blobs(&blobs)?)
+    Ok(cell::write_blobs(&repo.root, &blobs)?)
 }
 
 // ---------------------------------------------------------------- recipients
@@ -539,15 +566,15 @@ pub fn recipients(dir: Option<&Path>, cmd: RecipientsCmd) -> Result<(), CliError
                 },
                 environment.as_deref(),
             )? {
-                eprintln!("clef: {key} is already a recipient there; nothing to do");
+                out::note(format!("{key} is already a recipient there; nothing to do"));
                 return Ok(());
             }
             if environment.is_none() {
                 for e in m.environments.iter().filter(|e| e.recipients.is_some()) {
-                    eprintln!(
-                        "clef: note: environment '{}' has its own recipient list and does not get {key}; add it there with -e {}",
+                    out::note(format!(
+                        "note: environment '{}' has its own recipient list and does not get {key}; add it there with -e {}",
                         e.name, e.name
-                    );
+                    ));
                 }
             }
             apply_recipients(&repo, m, false)
@@ -565,7 +592,10 @@ pub fn recipients(dir: Option<&Path>, cmd: RecipientsCmd) -> Result<(), CliError
             if !removed {
                 return Err(CliError::new(
                     code::GENERIC,
-                    format!("{key} is not a recipient there"),
+                    format!(
+                        "{} is not a recipient there",
+                        clef_keys::shown_recipient(&key)
+                    ),
                 ));
             }
             if !force {
@@ -735,23 +765,23 @@ pub(crate) fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Re
         let old = std::fs::read(&path).ok();
         blobs.push((path, clef_core::sops_config::render(&new).into_bytes(), old));
     }
-    cell::write_blobs(&blobs)?;
+    cell::write_blobs(&repo.root, &blobs)?;
     let what = if removing {
         "new data key, re-encrypted"
     } else {
         "data key re-wrapped"
     };
-    eprintln!(
-        "clef: updated clef.yaml; {what}: {}",
+    out::note(format!(
+        "updated clef.yaml; {what}: {}",
         if touched.is_empty() {
             "no cells".into()
         } else {
             touched.join(", ")
         }
-    );
+    ));
     if !exposed.is_empty() {
-        eprintln!(
-            "clef: the removed key could read these values; change them (a new data key does not change what was already read):"
+        out::note(
+            "the removed key could read these values; change them (a new data key does not change what was already read):",
         );
         let mut s = String::new();
         for (target, keys) in &exposed {
@@ -809,8 +839,8 @@ pub fn rotate(dir: Option<&Path>, a: RotateArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::sops(&c.file, e))?;
         blobs.push((c.path_in(&repo.root), bytes, Some(loaded.raw)));
     }
-    cell::write_blobs(&blobs)?;
-    eprintln!("clef: rotated the data key of {} cell(s)", blobs.len());
+    cell::write_blobs(&repo.root, &blobs)?;
+    out::note(format!("rotated the data key of {} cell(s)", blobs.len()));
     Ok(())
 }
 

@@ -83,7 +83,11 @@ impl From<clef_core::matrix::TargetError> for CliError {
 
 impl From<clef_core::local::LocalError> for CliError {
     fn from(e: clef_core::local::LocalError) -> Self {
-        CliError::new(code::KEY, e.to_string())
+        let c = match e {
+            clef_core::local::LocalError::Tracked { .. } => code::REFUSED,
+            _ => code::KEY,
+        };
+        CliError::new(c, e.to_string())
     }
 }
 
@@ -107,6 +111,7 @@ impl From<CellError> for CliError {
                 CliError::new(code::READ, e.to_string())
             }
             CellError::Write { .. } => CliError::new(code::WRITE, e.to_string()),
+            CellError::Outside { .. } => CliError::new(code::REFUSED, e.to_string()),
         }
     }
 }

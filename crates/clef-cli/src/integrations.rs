@@ -19,7 +19,7 @@ pub fn install_hooks(root: &Path) -> Result<(), CliError> {
     let report = clef_hooks::install::install(root, false).map_err(hook_err)?;
     if report.changed() {
         for line in report.to_string().lines() {
-            eprintln!("clef: {line}");
+            out::note(line);
         }
     }
     Ok(())
@@ -76,11 +76,14 @@ pub enum MergeCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Resolve a conflicted cell in place and stage it (`git add`): pick a side
-    /// for every conflicting key.
+    /// Resolve conflicted cells in place and stage them (`git add`): pick a side
+    /// for every conflicting key (asked on a terminal). Only during a merge,
+    /// rebase, cherry-pick or revert, on a file git lists as unmerged; the
+    /// document is checked against git's index stages first (a hand-edited
+    /// one is refused). Without FILE: every unmerged cell.
     Resolve {
-        /// The conflicted file.
-        file: PathBuf,
+        /// The conflicted file (default: every unmerged cell).
+        file: Option<PathBuf>,
         /// Take our side for every conflicting key without a --pick.
         #[arg(long, conflicts_with = "theirs")]
         ours: bool,
@@ -158,7 +161,17 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
                             r.keys.len()
                         ));
                         for (k, kind) in &r.keys {
-                            text.push_str(&format!("    {k}  ({kind:?})\n"));
+                            text.push_str(&format!(
+                                "    {}  ({})\n",
+                                out::shown(k),
+                                kind.describe()
+                            ));
+                        }
+                        if std::fs::read(&r.file).is_ok_and(|b| !driver_made(&b)) {
+                            text.push_str(&format!(
+                                "    git merged it as plain text (no clef merge driver in this clone): `clef hooks install && git checkout -m {}` redoes it key by key\n",
+                                r.file.display()
+                            ));
                         }
                     } else {
                         text.push_str(&format!("{}: no conflict\n", r.file.display()));
@@ -174,12 +187,6 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
             pick,
             no_stage,
         } => {
-            let path = if file.is_absolute() {
-                file.clone()
-            } else {
-                start.join(&file)
-            };
-            clef_merge::ops::conflict_format(&path)?;
             let mut choice = Choice {
                 default: None,
                 picks: Vec::new(),
@@ -199,19 +206,222 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
                 })?;
                 choice.picks.push((k, s));
             }
-            let root = repo::find_root(path.parent().unwrap_or(Path::new(".")))
-                .unwrap_or_else(|| start.clone());
-            let ids = clef_core::local::identities(&root, &repo::env)?;
-            let done = clef_merge::ops::resolve_file(&path, &ids.into(), &choice, !no_stage)?;
-            for (k, s) in &done.taken {
-                eprintln!("clef: {k}: took {s:?}");
-            }
-            if done.staged {
-                eprintln!("clef: {} resolved and staged", path.display());
+            let files = match file {
+                Some(f) => vec![if f.is_absolute() { f } else { start.join(f) }],
+                None => {
+                    let cells: Vec<PathBuf> = clef_git::worktree::unmerged_paths(&start)
+                        .into_iter()
+                        .filter(|f| clef_merge::ops::conflict_format(f).is_ok())
+                        .collect();
+                    if cells.is_empty() {
+                        return Err(CliError::new(
+                            code::GENERIC,
+                            "no unmerged cell to resolve (git lists none)",
+                        ));
+                    }
+                    cells
+                }
+            };
+            for path in &files {
+                resolve_one(&start, path, &choice, no_stage)?;
             }
             Ok(())
         }
     }
+}
+
+/// The work tree, its operation in progress and the file's index stages:
+/// refuses a file that is not unmerged in a merge/rebase/cherry-pick/revert.
+fn stages_of(
+    path: &Path,
+) -> Result<(PathBuf, &'static str, clef_merge::resolve::Stages), CliError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let top = clef_git::worktree::stdout_if_ok(dir, &["rev-parse", "--show-toplevel"])
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o).trim()))
+        .ok_or_else(|| {
+            CliError::new(
+                code::REFUSED,
+                format!(
+                    "{}: not in a git work tree; nothing to resolve",
+                    path.display()
+                ),
+            )
+        })?;
+    let refuse = |why: &str| {
+        CliError::new(
+            code::REFUSED,
+            format!(
+                "{}: {why}; `clef merge resolve` only finishes a conflict git recorded (its sides are checked against git's index)",
+                path.display()
+            ),
+        )
+    };
+    let Some(op) = clef_git::worktree::in_progress(&top) else {
+        return Err(refuse(
+            "no merge, rebase, cherry-pick or revert is in progress",
+        ));
+    };
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let real_top = std::fs::canonicalize(&top).unwrap_or_else(|_| top.clone());
+    let rel = real
+        .strip_prefix(&real_top)
+        .map_err(|_| refuse("outside the work tree"))?
+        .to_string_lossy()
+        .into_owned();
+    let listed = clef_git::worktree::stdout_if_ok(&top, &["ls-files", "-u", "-z", "--", &rel])
+        .unwrap_or_default();
+    if listed.is_empty() {
+        return Err(refuse(&format!(
+            "git does not list it as unmerged in this {op}"
+        )));
+    }
+    let stage = |n: u8| {
+        clef_git::worktree::stdout_if_ok(&top, &["cat-file", "blob", &format!(":{n}:{rel}")])
+    };
+    let stages = clef_merge::resolve::Stages {
+        base: stage(1),
+        ours: stage(2),
+        theirs: stage(3),
+    };
+    Ok((top, op, stages))
+}
+
+/// What "ours" and "theirs" are in this operation, in words (during a
+/// rebase "theirs" is your own commit being replayed).
+fn side_names(top: &Path, op: &str) -> (String, String) {
+    let line = |args: &[&str]| {
+        clef_git::worktree::stdout_if_ok(top, args)
+            .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let commit = |rev: &str| {
+        line(&["log", "-1", "--format=%h %s", rev, "--"])
+            .map_or_else(|| rev.to_owned(), |c| format!("commit {c}"))
+    };
+    let head_branch = line(&["symbolic-ref", "--short", "-q", "HEAD"]);
+    match op {
+        "merge" => (
+            head_branch.map_or_else(|| "HEAD".to_owned(), |b| format!("your branch {b}")),
+            line(&["name-rev", "--name-only", "--exclude=tags/*", "MERGE_HEAD"])
+                .filter(|n| n != "undefined")
+                .map_or_else(
+                    || commit("MERGE_HEAD"),
+                    |b| format!("the merged branch {b}"),
+                ),
+        ),
+        "rebase" => (
+            format!("the branch being rebased onto ({})", commit("HEAD")),
+            format!("your {} being replayed", commit("REBASE_HEAD")),
+        ),
+        "cherry-pick" => (
+            head_branch.map_or_else(|| "HEAD".to_owned(), |b| format!("your branch {b}")),
+            format!("the picked {}", commit("CHERRY_PICK_HEAD")),
+        ),
+        _ => (
+            head_branch.map_or_else(|| "HEAD".to_owned(), |b| format!("your branch {b}")),
+            format!("the revert of {}", commit("REVERT_HEAD")),
+        ),
+    }
+}
+
+/// Whether the clef merge driver wrote this conflict document (git's own
+/// text merge leaves markers but no sentinel MAC).
+fn driver_made(bytes: &[u8]) -> bool {
+    let mac = clef_core::conflict::CONFLICT_MAC.as_bytes();
+    bytes.windows(mac.len()).any(|w| w == mac)
+}
+
+/// On a terminal: asks which side each conflicting key without a `--pick`
+/// keeps (values are never shown).
+fn ask_sides(
+    path: &Path,
+    bytes: &[u8],
+    format: clef_sops::Format,
+    ours_name: &str,
+    theirs_name: &str,
+    choice: &mut Choice,
+) -> Result<(), CliError> {
+    let st = clef_merge::status(bytes, format)
+        .map_err(|e| CliError::new(code::READ, format!("{}: {e}", path.display())))?;
+    for k in &st.keys {
+        let name = k.path.to_string();
+        if choice.picks.iter().any(|(p, _)| *p == name) {
+            continue;
+        }
+        loop {
+            eprint!(
+                "clef: {} ({}): keep [o]urs ({ours_name}) or [t]heirs ({theirs_name}), or [b]ase? ",
+                out::shown(&name),
+                k.kind().describe()
+            );
+            let mut answer = String::new();
+            let n = std::io::stdin().read_line(&mut answer).map_err(|e| {
+                CliError::new(code::READ, format!("cannot read the answer: {}", e.kind()))
+            })?;
+            if n == 0 {
+                return Err(CliError::new(
+                    code::GENERIC,
+                    format!(
+                        "{}: no side chosen for {name}; nothing written",
+                        path.display()
+                    ),
+                ));
+            }
+            let side = match answer.trim() {
+                "o" | "ours" => Side::Ours,
+                "t" | "theirs" => Side::Theirs,
+                "b" | "base" => Side::Base,
+                _ => continue,
+            };
+            choice.picks.push((name.clone(), side));
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn resolve_one(start: &Path, path: &Path, choice: &Choice, no_stage: bool) -> Result<(), CliError> {
+    let format = clef_merge::ops::conflict_format(path)?;
+    let (top, op, stages) = stages_of(path)?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        CliError::new(
+            code::READ,
+            format!("{}: cannot read: {}", path.display(), e.kind()),
+        )
+    })?;
+    if !driver_made(&bytes) {
+        return Err(CliError::new(
+            code::GENERIC,
+            format!(
+                "{}: git merged this cell as plain text (the clef merge driver is not set up in this clone), so it cannot be resolved key by key; redo the merge of this file with the driver: `clef hooks install && git checkout -m {}`, then `clef merge resolve`",
+                path.display(),
+                path.display()
+            ),
+        ));
+    }
+    let (ours_name, theirs_name) = side_names(&top, op);
+    let mut choice = choice.clone();
+    if choice.default.is_none() && out::stdin_is_tty() {
+        ask_sides(path, &bytes, format, &ours_name, &theirs_name, &mut choice)?;
+    }
+    let root = repo::find_root(path.parent().unwrap_or(Path::new(".")))
+        .unwrap_or_else(|| start.to_path_buf());
+    let ids: clef_sops::Keyring = clef_core::local::identities(&root, &repo::env)?.into();
+    clef_merge::resolve::verify_stages(&bytes, format, &ids, &stages)
+        .map_err(|e| CliError::new(code::GENERIC, format!("{}: {e}", path.display())))?;
+    let done = clef_merge::ops::resolve_file(path, &ids, &choice, !no_stage)?;
+    for (k, s) in &done.taken {
+        let whose = match s {
+            Side::Ours => format!("ours: {ours_name}"),
+            Side::Theirs => format!("theirs: {theirs_name}"),
+            Side::Base => "base: the common ancestor".to_owned(),
+        };
+        out::note(format!("{k}: took {whose}"));
+    }
+    if done.staged {
+        out::note(format!("{} resolved and staged", path.display()));
+    }
+    Ok(())
 }
 
 /// Runs `clef scan ARGS…` with clef-scan's own command line.

@@ -186,7 +186,7 @@ fn main() {
     };
     if let Err(e) = result {
         if !e.msg.is_empty() {
-            eprintln!("clef: {}", e.msg);
+            out::note(&e.msg);
         }
         std::process::exit(e.code);
     }

@@ -95,6 +95,17 @@ pub fn print_str(s: &str) -> Result<(), CliError> {
     print(s.as_bytes())
 }
 
+/// A message for the user on stderr, `clef: ` first; control characters in
+/// it (from key or file names) are escaped ([`clef_core::term::escape_lines`]).
+pub fn note(msg: impl AsRef<str>) {
+    eprintln!("clef: {}", clef_core::term::escape_lines(msg.as_ref()));
+}
+
+/// A name (key, file, branch) escaped for a terminal.
+pub fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    clef_core::term::escape(name)
+}
+
 /// What a hidden value looks like in listings.
 pub const MASK: &str = "********";
 

@@ -78,6 +78,18 @@ impl Repo {
     }
 }
 
+/// The write lock of the clef repository holding `file`, if it is in one
+/// (`clef sops set|unset` on a cell serialise with `clef set`).
+pub fn lock_near(file: &Path) -> Result<Option<WriteLock>, CliError> {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok(find_root(&dir)
+        .map(|r| WriteLock::acquire(&r))
+        .transpose()?)
+}
+
 /// `Name <email>` of whoever is making the change (git's author identity,
 /// else `$USER`).
 pub fn author(root: &Path) -> String {

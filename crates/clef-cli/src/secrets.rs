@@ -35,6 +35,7 @@ pub fn decrypt_cell(
     cell: &Cell,
     ids: &Keyring,
 ) -> Result<(clef_sops::EncryptedFile, Vec<u8>, PlainFile), CliError> {
+    cell::check_cell_paths(&repo.root, cell)?;
     let path = cell.path_in(&repo.root);
     let raw = match std::fs::read(&path) {
         Ok(r) => r,
@@ -58,10 +59,23 @@ pub fn decrypt_cell(
     }
     let file = clef_sops::EncryptedFile::parse(&raw, cell.format())
         .map_err(|e| CliError::sops(&cell.file, e))?;
-    let plain = file
-        .decrypt(ids)
-        .map_err(|e| CliError::sops(&cell.file, e))?;
+    let plain = file.decrypt(ids).map_err(|e| decrypt_error(cell, ids, e))?;
     Ok((file, raw, plain))
+}
+
+/// A decryption failure; when this machine has no age identity at all, the
+/// fix is `clef init` (not the sops variables).
+fn decrypt_error(cell: &Cell, ids: &Keyring, e: clef_sops::SopsError) -> CliError {
+    if matches!(e, clef_sops::SopsError::NoIdentity { .. }) && ids.identities().is_empty() {
+        return CliError::new(
+            code::KEY,
+            format!(
+                "{}: no identity on this machine (no age key found): run `clef init` in this repository to set yours up, then ask someone with access to add its recipient",
+                cell.file.display()
+            ),
+        );
+    }
+    CliError::sops(&cell.file, e)
 }
 
 fn conflict_error(cell: &Cell) -> CliError {
@@ -91,6 +105,7 @@ pub fn open_for_edit_keys(
     ids: &Keyring,
     keys: &[&str],
 ) -> Result<Editing, CliError> {
+    cell::check_cell_paths(&repo.root, cell)?;
     let path = cell.path_in(&repo.root);
     let raw = match std::fs::read(&path) {
         Ok(r) => Some(r),
@@ -117,17 +132,36 @@ pub fn open_for_edit_keys(
             .filter(|k| !keys.contains(&k.as_str()))
             .collect();
         if keys.is_empty() || !others.is_empty() {
+            let file = cell.file.display();
+            let what = if others.is_empty() {
+                "some keys".to_owned()
+            } else {
+                others.join(", ")
+            };
+            // The keys of this command that conflict too: resolved in the
+            // same step (any side: the command overwrites them after).
+            let mine: Vec<&str> = keys
+                .iter()
+                .copied()
+                .filter(|k| st.keys.iter().any(|c| c.path.to_string() == *k))
+                .collect();
+            let picks: String = others
+                .iter()
+                .map(|k| format!(" --pick {k}=ours|theirs"))
+                .chain(mine.iter().map(|k| format!(" --pick {k}=ours")))
+                .collect();
+            let then = if mine.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", then run this command again ({} is overwritten by it)",
+                    mine.join(", ")
+                )
+            };
             return Err(CliError::new(
                 code::GENERIC,
                 format!(
-                    "{}: unresolved merge conflict on {}; resolve with `clef merge resolve {} --pick KEY=ours|theirs` (or --ours/--theirs)",
-                    cell.file.display(),
-                    if others.is_empty() {
-                        "some keys".to_owned()
-                    } else {
-                        others.join(", ")
-                    },
-                    cell.file.display()
+                    "{file}: unresolved merge conflict on {what}; decide it first: `clef merge resolve {file}{picks}`{then}; or `clef merge resolve {file}` on a terminal, which asks key by key"
                 ),
             ));
         }
@@ -144,11 +178,11 @@ pub fn open_for_edit_keys(
             .map_err(|e| CliError::sops(&cell.file, e))?;
         conform(repo, cell, &mut plain, false)?;
         let (sidecar, sidecar_raw) = cell::load_sidecar(&repo.root, cell)?;
-        eprintln!(
-            "clef: {}: resolving the merge conflict on {}",
+        out::note(format!(
+            "{}: resolving the merge conflict on {}",
             cell.file.display(),
             keys.join(", ")
-        );
+        ));
         return Ok(Editing {
             cell: cell.clone(),
             loaded: Some(Loaded {
@@ -216,13 +250,13 @@ pub fn conform(
         .map_err(|e| CliError::sops(&cell.file, e))?;
     if let Some(c) = &done {
         for (_, line) in c.drift.describe() {
-            eprintln!("clef: {}: {line}: fixed from clef.yaml", cell.target());
+            out::note(format!("{}: {line}: fixed from clef.yaml", cell.target()));
         }
         if c.rotated && !rotate {
-            eprintln!(
-                "clef: {}: new data key: the cell was readable by a key clef.yaml does not grant",
+            out::note(format!(
+                "{}: new data key: the cell was readable by a key clef.yaml does not grant",
                 cell.target()
-            );
+            ));
         }
     }
     Ok(done)
@@ -279,7 +313,42 @@ pub fn commit(repo: &Repo, edits: &[Editing]) -> Result<(), CliError> {
             e.loaded.as_ref().map(|l| l.raw.clone()),
         ));
     }
-    Ok(cell::write_blobs(&blobs)?)
+    cell::write_blobs(&repo.root, &blobs)?;
+    stage_resolved(repo, edits);
+    Ok(())
+}
+
+/// A write that resolved a conflicted cell also marks it resolved in git
+/// (`git add` of the cell and its sidecar), so `git commit` can go on.
+fn stage_resolved(repo: &Repo, edits: &[Editing]) {
+    for e in edits {
+        let was_conflict = e
+            .loaded
+            .as_ref()
+            .is_some_and(|l| clef_core::conflict::is_conflict_document(&l.raw));
+        if !was_conflict || !clef_git::worktree::is_unmerged(&repo.root, &e.cell.file) {
+            continue;
+        }
+        let (f, sc) = (
+            e.cell.file.to_string_lossy().into_owned(),
+            e.cell.sidecar.to_string_lossy().into_owned(),
+        );
+        let mut args = vec!["add", "--", f.as_str()];
+        if repo.root.join(&e.cell.sidecar).exists() {
+            args.push(sc.as_str());
+        }
+        if clef_git::worktree::stdout_if_ok(&repo.root, &args).is_some() {
+            out::note(format!(
+                "{}: conflict resolved and staged; finish with `git commit` (or `git rebase --continue`)",
+                e.cell.file.display()
+            ));
+        } else {
+            out::note(format!(
+                "{}: resolved, but `git add` failed; stage it yourself before committing",
+                e.cell.file.display()
+            ));
+        }
+    }
 }
 
 fn doc_mut(plain: &mut PlainFile) -> &mut Branch {
@@ -292,6 +361,16 @@ fn doc_mut(plain: &mut PlainFile) -> &mut Branch {
 fn check_key(key: &str) -> Result<(), CliError> {
     if cell::valid_key(key) {
         Ok(())
+    } else if let Some((name, _)) = key.split_once('=') {
+        // `KEY=value` in one argument: the part after `=` is a value; never echo it.
+        Err(CliError::new(
+            code::USAGE,
+            format!(
+                "'{}=…' is not a valid key name: the key and the value are separate arguments (`clef set TARGET {} VALUE`, or omit VALUE to be prompted); the value was not stored or shown",
+                name.escape_debug(),
+                name.escape_debug()
+            ),
+        ))
     } else {
         Err(CliError::new(
             code::USAGE,
@@ -389,6 +468,14 @@ fn read_value(key: &str) -> Result<Zeroizing<String>, CliError> {
         }
         eprintln!();
         r.map_err(|e| CliError::new(code::READ, format!("cannot read the value: {}", e.kind())))?;
+        if s.trim_end_matches(['\r', '\n']).is_empty() {
+            return Err(CliError::new(
+                code::USAGE,
+                format!(
+                    "empty value for {key}: nothing stored (to store an empty value on purpose, give it as an argument: '')"
+                ),
+            ));
+        }
     } else {
         std::io::stdin().read_to_string(&mut s).map_err(|e| {
             CliError::new(
@@ -428,6 +515,36 @@ pub struct SetArgs {
     /// Do not ask before writing to a protected environment (asked only on a terminal).
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// Allow a key the cell's crypt rule leaves in clear text (e.g. a name
+    /// ending in `_unencrypted`): without it, such a `set` is refused.
+    #[arg(long)]
+    pub allow_unencrypted: bool,
+}
+
+/// Refuses to store `keys` in clear text (the cell's crypt rule does not
+/// encrypt them) unless `allowed`; says so loudly when allowed.
+fn check_in_clear(e: &Editing, keys: &[&str], allowed: bool) -> Result<(), CliError> {
+    let clear = cell::keys_in_clear(&e.plain, keys).map_err(|x| CliError::sops(&e.cell.file, x))?;
+    if clear.is_empty() {
+        return Ok(());
+    }
+    let names = clear.join(", ");
+    if !allowed {
+        return Err(CliError::new(
+            code::USAGE,
+            format!(
+                "{}: {names} would be stored in CLEAR TEXT: the cell's crypt rule ({}: {:?}) does not encrypt it; rename the key, or pass --allow-unencrypted if it is not a secret. Nothing was written",
+                e.cell.file.display(),
+                e.plain.meta.rule.field(),
+                e.plain.meta.rule.arg()
+            ),
+        ));
+    }
+    out::note(format!(
+        "WARNING: {}: {names} is stored in CLEAR TEXT (not encrypted; --allow-unencrypted)",
+        e.cell.target()
+    ));
+    Ok(())
 }
 
 /// Runs `clef set`.
@@ -442,8 +559,8 @@ pub fn set(dir: Option<&Path>, a: SetArgs) -> Result<(), CliError> {
         (_, true) => None,
         (Some(v), false) => {
             if out::stdin_is_tty() {
-                eprintln!(
-                    "clef: note: a value on the command line stays in your shell history; omit it to be prompted"
+                out::note(
+                    "note: a value on the command line stays in your shell history; omit it to be prompted",
                 );
             }
             Some(Zeroizing::new(v.clone()))
@@ -462,6 +579,7 @@ pub fn set(dir: Option<&Path>, a: SetArgs) -> Result<(), CliError> {
             None => random_value()?,
         };
         doc_mut(&mut e.plain).insert(&a.key, Value::Str(v));
+        check_in_clear(&e, &[a.key.as_str()], a.allow_unencrypted)?;
         if a.random {
             e.sidecar.mark_pending(&a.key, &now, "clef set --random");
         } else {
@@ -476,7 +594,7 @@ pub fn set(dir: Option<&Path>, a: SetArgs) -> Result<(), CliError> {
         } else {
             ""
         };
-        eprintln!("clef: set {} in {}{what}", a.key, c.target());
+        out::note(format!("set {} in {}{what}", a.key, c.target()));
     }
     Ok(())
 }
@@ -596,7 +714,7 @@ pub fn delete(dir: Option<&Path>, a: DeleteArgs) -> Result<(), CliError> {
     }
     commit(&repo, &edits)?;
     for e in &edits {
-        eprintln!("clef: deleted {} from {}", a.key, e.cell.target());
+        out::note(format!("deleted {} from {}", a.key, e.cell.target()));
     }
     Ok(())
 }
@@ -631,7 +749,7 @@ pub fn list(dir: Option<&Path>, a: ListArgs) -> Result<(), CliError> {
             .collect();
         return out::print_str(&Json::Arr(arr).render());
     }
-    let width = keys.iter().map(String::len).max().unwrap_or(0);
+    let width = keys.iter().map(|k| out::shown(k).len()).max().unwrap_or(0);
     let mut s = String::new();
     for k in &keys {
         let p = if loaded.sidecar.is_pending(k) {
@@ -639,10 +757,11 @@ pub fn list(dir: Option<&Path>, a: ListArgs) -> Result<(), CliError> {
         } else {
             ""
         };
+        let k = out::shown(k);
         s.push_str(&format!("{k:<width$}  {MASK}{p}\n"));
     }
     if keys.is_empty() {
-        eprintln!("clef: {} is empty", c.target());
+        out::note(format!("{} is empty", c.target()));
     }
     out::print_str(&s)
 }
@@ -671,6 +790,19 @@ pub struct ExecArgs {
     pub command: Vec<std::ffi::OsString>,
 }
 
+/// Whether `name` (made from key `k`) can be an environment variable; if
+/// not, says that the key is skipped. `exec` and `export --format shell`
+/// both go through this, so they agree.
+fn usable_env_name(k: &str, name: &str) -> bool {
+    let ok = valid_env_name(name);
+    if !ok {
+        out::note(format!(
+            "warning: key '{k}' is not a valid environment variable name; skipped (`clef export --format json` or `dotenv` keep it)"
+        ));
+    }
+    ok
+}
+
 fn valid_env_name(k: &str) -> bool {
     let mut c = k.chars();
     matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
@@ -696,10 +828,10 @@ fn collect_values(
             }
             match cell::value_text(v) {
                 Some(t) => vars.push((k.clone(), t)),
-                None => eprintln!(
-                    "clef: warning: {}: key '{k}' holds a nested value; skipped",
+                None => out::note(format!(
+                    "warning: {}: key '{k}' holds a nested value; skipped",
                     c.file.display()
-                ),
+                )),
             }
         }
     }
@@ -743,8 +875,7 @@ pub fn exec(dir: Option<&Path>, a: ExecArgs) -> Result<(), CliError> {
             continue;
         }
         let name = format!("{prefix}{k}");
-        if !valid_env_name(&name) {
-            eprintln!("clef: warning: key '{k}' is not a valid environment variable name; skipped");
+        if !usable_env_name(k, &name) {
             continue;
         }
         if a.no_override && std::env::var_os(&name).is_some() {
@@ -793,7 +924,8 @@ fn run_replacing(mut cmd: std::process::Command, prog: &std::ffi::OsStr) -> Resu
 pub enum ExportFormat {
     /// `export KEY='value'` lines, safe to `eval` in a POSIX shell.
     Shell,
-    /// `KEY=value` lines (sops's dotenv: newlines written as \n).
+    /// `KEY=value` lines as the dotenv libraries read them (a value with
+    /// spaces, quotes, `#`, `$` or line breaks double-quoted with escapes).
     Dotenv,
     /// A JSON object.
     Json,
@@ -837,14 +969,8 @@ pub fn export(dir: Option<&Path>, a: ExportArgs) -> Result<(), CliError> {
     match a.format {
         ExportFormat::Shell => {
             for (k, v) in &vars {
-                if !valid_env_name(k) {
-                    return Err(CliError::new(
-                        code::USAGE,
-                        format!(
-                            "{}: key '{k}' is not a valid shell variable name; use --format json or dotenv",
-                            c.file.display()
-                        ),
-                    ));
+                if !usable_env_name(k, k) {
+                    continue;
                 }
                 if !a.no_export {
                     s.push_str("export ");
@@ -856,16 +982,9 @@ pub fn export(dir: Option<&Path>, a: ExportArgs) -> Result<(), CliError> {
             }
         }
         ExportFormat::Dotenv => {
-            let b = Branch(
-                vars.iter()
-                    .map(|(k, v)| Item::Entry(k.clone(), Value::Str(v.clone())))
-                    .collect(),
-            );
-            let text =
-                Zeroizing::new(clef_doc::dotenv::emit(&b).map_err(|e| {
-                    CliError::new(code::GENERIC, format!("{}: {e}", c.file.display()))
-                })?);
-            s.push_str(&text);
+            s.push_str(&clef_core::envfile::emit(
+                vars.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            ));
         }
         ExportFormat::Json => {
             s.push('{');
@@ -1009,7 +1128,13 @@ pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
         .unwrap_or_else(|| detect_format(a.file.as_deref(), text));
     let bad = |e: &dyn std::fmt::Display| CliError::new(code::READ, format!("{source}: {e}"));
     let doc = match format {
-        ImportFormat::Dotenv => clef_doc::dotenv::parse(text).map_err(|e| bad(&e))?,
+        ImportFormat::Dotenv => Branch(
+            clef_core::envfile::parse(text)
+                .map_err(|e| bad(&e))?
+                .into_iter()
+                .map(|e| Item::Entry(e.key, Value::Str(e.value)))
+                .collect(),
+        ),
         ImportFormat::Json => clef_doc::json::parse(text).map_err(|e| bad(&e))?,
         ImportFormat::Yaml => clef_doc::yaml::parse(text)
             .map_err(|e| bad(&e))?
@@ -1066,19 +1191,25 @@ pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
             .collect();
         out::print_str(&Json::Arr(arr).render())?;
     } else {
+        let width = plan
+            .iter()
+            .map(|(k, _)| out::shown(k).chars().count())
+            .max()
+            .unwrap_or(0);
         let mut s = String::new();
         for (k, act) in &plan {
-            s.push_str(&format!("{act:<10} {k}\n"));
+            let k = out::shown(k);
+            s.push_str(&format!("{act:<10} {k:<width$}  {MASK}\n"));
         }
         out::print_str(&s)?;
     }
     if a.dry_run {
-        eprintln!("clef: dry run: nothing written");
+        out::note("dry run: nothing written");
         return Ok(());
     }
     if changed {
         commit(&repo, std::slice::from_ref(&e))?;
-        eprintln!("clef: imported into {}", c.target());
+        out::note(format!("imported into {}", c.target()));
     }
     Ok(())
 }
@@ -1167,11 +1298,21 @@ pub fn diff(dir: Option<&Path>, a: DiffArgs) -> Result<(), CliError> {
             .collect();
         text.push_str(&Json::Arr(arr).render());
     } else {
-        let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+        let width = rows
+            .iter()
+            .map(|r| out::shown(&r.0).len())
+            .max()
+            .unwrap_or(0);
         for (k, st, x, y) in &rows {
             if *st == "identical" && !a.show_identical {
                 continue;
             }
+            let k = out::shown(k);
+            let st = match *st {
+                "missing_a" => format!("only in {}", a.env_b),
+                "missing_b" => format!("only in {}", a.env_a),
+                other => other.to_owned(),
+            };
             text.push_str(&format!(
                 "{st:<10} {k:<width$}  {}: {}  {}: {}\n",
                 a.env_a,
@@ -1181,10 +1322,10 @@ pub fn diff(dir: Option<&Path>, a: DiffArgs) -> Result<(), CliError> {
             ));
         }
         if !differs {
-            eprintln!(
-                "clef: {}/{} and {}/{} hold the same keys and values",
+            out::note(format!(
+                "{}/{} and {}/{} hold the same keys and values",
                 a.namespace, a.env_a, a.namespace, a.env_b
-            );
+            ));
         }
     }
     out::print_str(&text)?;

@@ -1305,6 +1305,7 @@ fn set(a: SetArgs) -> Result<(), CliError> {
     };
     let value = path::parse_json_value(&text)
         .map_err(|e| CliError::new(sops_code::SET_FORMAT, e.to_string()))?;
+    let _lock = crate::repo::lock_near(&a.file)?;
     edit_in_place(&a.file, a.input.input_type.as_deref(), |doc| {
         if a.idempotent && path::get(doc, &steps).is_ok_and(|v| v == value) {
             return Ok(false);
@@ -1318,6 +1319,7 @@ fn set(a: SetArgs) -> Result<(), CliError> {
 fn unset(a: UnsetArgs) -> Result<(), CliError> {
     let steps =
         path::parse(&a.path).map_err(|e| CliError::new(sops_code::SET_FORMAT, e.to_string()))?;
+    let _lock = crate::repo::lock_near(&a.file)?;
     edit_in_place(&a.file, a.input.input_type.as_deref(), |doc| {
         if a.idempotent && path::get(doc, &steps).is_err() {
             return Ok(false);

@@ -43,6 +43,14 @@ pub enum CellError {
         /// Why.
         source: SidecarError,
     },
+    /// The path leads outside the work tree (a committed symlink): refused.
+    #[error("{}: resolves outside the repository ({}); refusing to read or write through a symlink that leaves the work tree", file.display(), target.display())]
+    Outside {
+        /// The file, as clef.yaml names it.
+        file: PathBuf,
+        /// Where it resolves to.
+        target: PathBuf,
+    },
     /// A write failed (nothing was changed).
     #[error("{}: cannot write: {reason}", file.display())]
     Write {
@@ -76,6 +84,37 @@ pub struct Loaded {
     pub sidecar_raw: Option<Vec<u8>>,
 }
 
+/// Checks that `path` (absolute, under `root`) stays inside `root` once every
+/// symlink on the way is resolved: the deepest part of it that exists is
+/// resolved and must lie under the resolved root. A dangling symlink is
+/// refused too (writing through it would create its target).
+pub fn confined(root: &Path, path: &Path) -> Result<(), CellError> {
+    let outside = |target: PathBuf| CellError::Outside {
+        file: path.strip_prefix(root).unwrap_or(path).to_owned(),
+        target,
+    };
+    let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
+    let mut probe = Some(path);
+    while let Some(p) = probe {
+        if std::fs::symlink_metadata(p).is_ok() {
+            let real = std::fs::canonicalize(p).map_err(|_| outside(p.to_owned()))?;
+            return if real.starts_with(&real_root) {
+                Ok(())
+            } else {
+                Err(outside(real))
+            };
+        }
+        probe = p.parent();
+    }
+    Ok(())
+}
+
+/// [`confined`] for a cell and its sidecar.
+pub fn check_cell_paths(root: &Path, cell: &Cell) -> Result<(), CellError> {
+    confined(root, &cell.path_in(root))?;
+    confined(root, &cell.sidecar_in(root))
+}
+
 fn read(path: &Path) -> Result<Option<Vec<u8>>, CellError> {
     match std::fs::read(path) {
         Ok(b) => Ok(Some(b)),
@@ -98,6 +137,7 @@ fn read(path: &Path) -> Result<Option<Vec<u8>>, CellError> {
 /// Reads a cell's sidecar (absent: empty).
 pub fn load_sidecar(root: &Path, cell: &Cell) -> Result<(Sidecar, Option<Vec<u8>>), CellError> {
     let path = cell.sidecar_in(root);
+    confined(root, &path)?;
     match read(&path)? {
         None => Ok((Sidecar::default(), None)),
         Some(b) => {
@@ -113,6 +153,7 @@ pub fn load_sidecar(root: &Path, cell: &Cell) -> Result<(Sidecar, Option<Vec<u8>
 
 /// Reads and parses a cell and its sidecar; `None` when the cell file does not exist.
 pub fn load(root: &Path, cell: &Cell) -> Result<Option<Loaded>, CellError> {
+    check_cell_paths(root, cell)?;
     let Some(raw) = read(&cell.path_in(root))? else {
         return Ok(None);
     };
@@ -145,6 +186,32 @@ pub fn new_plain(format: Format, recipients: &[String]) -> Result<PlainFile, Sop
     )
 }
 
+/// Removes the temp files an interrupted write of this cell or its sidecar
+/// left next to them (`.<name>.clef-tmp-<hex>`, the names
+/// [`clef_sops::io::atomic_write`] uses). Call only while holding the
+/// repository's write lock, so no write of the cell is under way.
+pub fn remove_stale_temps(root: &Path, cell: &Cell) {
+    for f in [cell.path_in(root), cell.sidecar_in(root)] {
+        let (Some(dir), Some(name)) = (f.parent(), f.file_name().and_then(|n| n.to_str())) else {
+            continue;
+        };
+        let prefix = format!(".{name}.clef-tmp-");
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let n = e.file_name();
+            let is_temp = n.to_str().is_some_and(|n| {
+                n.strip_prefix(&prefix)
+                    .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            });
+            if is_temp && e.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
 /// One file of a write: where, the new bytes, and what was there before.
 pub struct Change<'a> {
     /// Absolute path.
@@ -155,9 +222,14 @@ pub struct Change<'a> {
     pub old: Option<&'a [u8]>,
 }
 
-/// Writes several files as one step: each atomically; if one fails, the ones
-/// already written are restored (or removed when they did not exist).
-pub fn write_all(changes: &[Change<'_>]) -> Result<(), CellError> {
+/// Writes several files under the work tree `root` as one step: each
+/// atomically; if one fails, the ones already written are restored (or
+/// removed when they did not exist). A path that resolves outside `root`
+/// (see [`confined`]) is refused before anything is written.
+pub fn write_all(root: &Path, changes: &[Change<'_>]) -> Result<(), CellError> {
+    for c in changes {
+        confined(root, &c.path)?;
+    }
     for (i, c) in changes.iter().enumerate() {
         let result = c
             .path
@@ -184,8 +256,8 @@ pub fn write_all(changes: &[Change<'_>]) -> Result<(), CellError> {
 /// there before (None: the file did not exist).
 pub type Blob = (PathBuf, Vec<u8>, Option<Vec<u8>>);
 
-/// [`write_all`] over owned [`Blob`]s.
-pub fn write_blobs(blobs: &[Blob]) -> Result<(), CellError> {
+/// [`write_all`] over owned [`Blob`]s, under the work tree `root`.
+pub fn write_blobs(root: &Path, blobs: &[Blob]) -> Result<(), CellError> {
     let changes: Vec<Change<'_>> = blobs
         .iter()
         .map(|(path, bytes, old)| Change {
@@ -194,7 +266,7 @@ pub fn write_blobs(blobs: &[Blob]) -> Result<(), CellError> {
             old: old.as_deref(),
         })
         .collect();
-    write_all(&changes)
+    write_all(root, &changes)
 }
 
 /// The text of a scalar value (strings as is; numbers, booleans and times in
@@ -210,6 +282,26 @@ pub fn value_text(v: &Value) -> Option<Zeroizing<String>> {
     }
 }
 
+/// The top-level keys of `plain` that the cell's crypt rule leaves in clear
+/// text (`X_unencrypted` under sops's default `unencrypted_suffix`, or what
+/// an `encrypted_regex` does not match). Decided by encrypting, so it is the
+/// engine's own rule, not a copy of it.
+pub fn keys_in_clear(plain: &PlainFile, keys: &[&str]) -> Result<Vec<String>, SopsError> {
+    let enc = plain.encrypt()?;
+    let Some(doc) = enc.docs.first() else {
+        return Ok(Vec::new());
+    };
+    Ok(keys
+        .iter()
+        .filter(|k| match doc.get(k) {
+            Some(Value::Str(s)) => !s.starts_with("ENC[AES256_GCM,"),
+            Some(_) => true,
+            None => false,
+        })
+        .map(|k| (*k).to_owned())
+        .collect())
+}
+
 /// Whether `key` can be stored in a cell: starts with a letter or `_`, then
 /// letters, digits, `_`, `.` or `-`; not `sops`.
 pub fn valid_key(key: &str) -> bool {
@@ -223,6 +315,35 @@ pub fn valid_key(key: &str) -> bool {
 #[allow(clippy::disallowed_methods, reason = "tests write fixtures directly")]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_through_a_symlink_out_of_the_tree_are_refused() {
+        let base = std::env::temp_dir().join(format!("clef-core-confine-{}", std::process::id()));
+        let root = base.join("repo");
+        let away = base.join("elsewhere");
+        std::fs::create_dir_all(root.join("secrets/inside")).unwrap();
+        std::fs::create_dir_all(&away).unwrap();
+        std::os::unix::fs::symlink(&away, root.join("secrets/api")).unwrap();
+        std::os::unix::fs::symlink("inside", root.join("secrets/ok")).unwrap();
+        std::os::unix::fs::symlink(base.join("nowhere"), root.join("secrets/dangling")).unwrap();
+        let p = |s: &str| root.join(s);
+        assert!(confined(&root, &p("secrets/api/dev.enc.yaml")).is_err());
+        assert!(confined(&root, &p("secrets/dangling")).is_err());
+        assert!(confined(&root, &p("secrets/ok/dev.enc.yaml")).is_ok());
+        assert!(confined(&root, &p("secrets/new/deeper/dev.enc.yaml")).is_ok());
+        let change = [Change {
+            path: p("secrets/api/dev.enc.yaml"),
+            bytes: b"x",
+            old: None,
+        }];
+        let e = write_all(&root, &change).unwrap_err();
+        assert!(matches!(e, CellError::Outside { .. }), "{e}");
+        assert!(
+            !away.join("dev.enc.yaml").exists(),
+            "nothing written outside"
+        );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 
     #[test]
     fn write_all_rolls_back() {
@@ -249,10 +370,10 @@ mod tests {
                 old: None,
             },
         ];
-        assert!(write_all(&changes).is_err());
+        assert!(write_all(&dir, &changes).is_err());
         assert_eq!(std::fs::read(&a).unwrap(), b"old");
         assert!(!dir.join("new-file").exists());
-        write_all(&changes[..2]).unwrap();
+        write_all(&dir, &changes[..2]).unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), b"new");
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(

@@ -6,6 +6,7 @@
 //! * [`sidecar`]: the plaintext `.clef-meta.yaml` bookkeeping (pending
 //!   placeholders, rotation records).
 //! * [`cell`]: reading and writing a cell together with its sidecar.
+//! * [`envfile`]: `.env` files as the dotenv libraries read them (for import).
 //! * [`classify`]: what a path is (cell, sidecar, other SOPS file, other).
 //! * [`conflict`]: is this a conflict document (the one predicate).
 //! * [`access`]: who may read a cell (the access list) and how a cell's
@@ -15,8 +16,9 @@
 //! * [`lint`]: the repository health check.
 //! * [`service`]: service identities: scope, lookup, validation.
 //! * [`exit`]: the exit codes of `clef` and its help table.
-//! * [`lock`]: the edit session's guard (write lock, no write mid-merge).
+//! * [`lock`]: the edit session's guard (flock write lock: no stale lock after a crash; no write mid-merge).
 //! * [`local`]: the per-developer `.clef/config.yaml` and the identity it names.
+//! * [`term`]: the one escaping function for text shown on a terminal.
 //!
 //! Errors carry file names, key names and reasons, never secret values.
 #![deny(missing_docs)]
@@ -25,6 +27,7 @@ pub mod access;
 pub mod cell;
 pub mod classify;
 pub mod conflict;
+pub mod envfile;
 pub mod exit;
 pub mod lint;
 pub mod local;
@@ -37,6 +40,7 @@ pub mod schema;
 pub mod service;
 pub mod sidecar;
 pub mod sops_config;
+pub mod term;
 
 pub use manifest::{Manifest, ManifestError};
 pub use matrix::Cell;

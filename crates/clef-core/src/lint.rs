@@ -156,14 +156,32 @@ pub fn run(root: &Path, manifest: &Manifest, ids: &Keyring) -> Report {
                     continue;
                 }
                 Err(CellError::Sops { source, .. }) => {
-                    r.issues.push(issue(
-                        Error,
-                        "sops",
-                        &c.file,
-                        None,
-                        format!("not a valid SOPS file: {source}"),
-                        None,
-                    ));
+                    let conflicted = std::fs::read(c.path_in(root)).is_ok_and(|b| {
+                        crate::conflict::is_conflict_document(&b)
+                            || crate::conflict::has_markers(&String::from_utf8_lossy(&b))
+                    });
+                    r.issues.push(if conflicted {
+                        issue(
+                            Error,
+                            "merge",
+                            &c.file,
+                            None,
+                            "unresolved merge conflict (conflict markers in the cell)",
+                            Some(format!(
+                                "clef merge status {f}, then clef merge resolve {f}",
+                                f = c.file.display()
+                            )),
+                        )
+                    } else {
+                        issue(
+                            Error,
+                            "sops",
+                            &c.file,
+                            None,
+                            format!("not a valid SOPS file: {source}"),
+                            None,
+                        )
+                    });
                     continue;
                 }
                 Err(e) => {
@@ -174,17 +192,41 @@ pub fn run(root: &Path, manifest: &Manifest, ids: &Keyring) -> Report {
             };
             r.file_count += 1;
             let keys = loaded.file.keys();
+            let mut clear_reported = false;
             match loaded.file.unencrypted_values() {
                 Ok(paths) => {
+                    clear_reported = !paths.is_empty();
                     for p in paths {
-                        r.issues.push(issue(
-                            Error,
-                            "sops",
-                            &c.file,
-                            Some(&p),
-                            "value is stored in clear text",
-                            Some(format!("clef rotate {target}")),
-                        ));
+                        // A damaged envelope is not a value in clear.
+                        let steps = clef_sops::path::parse(&p).ok();
+                        let leaf = steps.as_ref().and_then(|st| {
+                            let d = loaded.file.docs.first()?;
+                            clef_sops::path::get(d, st).ok()
+                        });
+                        let damaged =
+                            matches!(&leaf, Some(clef_doc::Value::Str(s)) if s.starts_with("ENC["));
+                        let key = match steps.as_deref() {
+                            Some([clef_sops::path::Step::Key(k)]) => k.clone(),
+                            _ => p.clone(),
+                        };
+                        let (msg, fix) = if damaged {
+                            (
+                                "the encrypted value is damaged (not a valid ENC[...] envelope)",
+                                format!(
+                                    "restore it from history (git log -p -- {}) or set it again: clef set {target} {key}",
+                                    c.file.display()
+                                ),
+                            )
+                        } else {
+                            (
+                                "value is stored in clear text: treat it as leaked",
+                                format!(
+                                    "change it where it is issued, then store the new one: clef set {target} {key}"
+                                ),
+                            )
+                        };
+                        r.issues
+                            .push(issue(Error, "sops", &c.file, Some(&p), msg, Some(fix)));
                     }
                 }
                 Err(e) => r
@@ -237,6 +279,8 @@ pub fn run(root: &Path, manifest: &Manifest, ids: &Keyring) -> Report {
                         }
                     }
                 }
+                // Already reported above, value by value.
+                Err(SopsError::NotEncrypted { .. }) if clear_reported => {}
                 Err(SopsError::NoIdentity { .. } | SopsError::Threshold { .. }) => {
                     r.issues.push(issue(
                         Info,

@@ -35,25 +35,46 @@ pub enum LocalError {
         /// What is wrong.
         reason: String,
     },
+    /// The config is committed to git: a `git pull` could replace it, so
+    /// it is not trusted.
+    #[error("{}: this file is tracked by git, so a pull can replace your local settings (and point clef at any file); it is per-developer: run `git rm --cached {CONFIG_PATH}`, commit, and keep it in .gitignore", path.display())]
+    Tracked {
+        /// The file.
+        path: PathBuf,
+    },
     /// An identity source is broken.
     #[error("{0}")]
     Keys(#[from] KeyError),
 }
 
+/// Whether git tracks `rel` in the work tree at `root` (in the index or
+/// unmerged). No git, or not a repository: not tracked.
+fn tracked_by_git(root: &Path, rel: &str) -> bool {
+    clef_git::worktree::stdout_if_ok(root, &["ls-files", "-z", "--", rel])
+        .is_some_and(|o| !o.is_empty())
+}
+
 impl LocalConfig {
-    /// Reads `<root>/.clef/config.yaml` (absent: empty config).
+    /// Reads `<root>/.clef/config.yaml` (absent: empty config). A config
+    /// that git tracks is refused ([`LocalError::Tracked`]); so is one that
+    /// is not a regular file or is larger than 64 KiB.
     pub fn load(root: &Path) -> Result<LocalConfig, LocalError> {
         let path = root.join(CONFIG_PATH);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LocalConfig::default()),
-            Err(e) => {
-                return Err(LocalError::Config {
-                    path,
-                    reason: e.kind().to_string(),
-                });
-            }
+        let bad = |reason: String| LocalError::Config {
+            path: path.clone(),
+            reason,
         };
+        match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LocalConfig::default()),
+            Err(e) => return Err(bad(e.kind().to_string())),
+            Ok(m) if !m.is_file() => return Err(bad("not a regular file".into())),
+            Ok(m) if m.len() > 64 * 1024 => return Err(bad("larger than 64 KiB".into())),
+            Ok(_) => {}
+        }
+        if tracked_by_git(root, CONFIG_PATH) {
+            return Err(LocalError::Tracked { path });
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| bad(e.kind().to_string()))?;
         let docs = clef_doc::yaml::parse(&text).map_err(|e| LocalError::Config {
             path: path.clone(),
             reason: e.to_string(),
@@ -94,14 +115,64 @@ pub fn default_key_path(env: &dyn Fn(&str) -> Option<String>, label: &str) -> Op
     config_home(env).map(|c| c.join("clef").join("keys").join(label).join("keys.txt"))
 }
 
+/// The main work tree of a linked worktree (`git worktree add`): `root/.git`
+/// is a file naming `<main>/.git/worktrees/<name>`, whose `commondir` leads
+/// to `<main>/.git`. Read without running git. `None` for a main work tree.
+pub fn main_worktree(root: &Path) -> Option<PathBuf> {
+    let dot = root.join(".git");
+    if !dot.is_file() {
+        return None;
+    }
+    let text = std::fs::read_to_string(&dot).ok()?;
+    let gitdir = root.join(text.trim().strip_prefix("gitdir:")?.trim());
+    let common = std::fs::read_to_string(gitdir.join("commondir")).ok()?;
+    let common = std::fs::canonicalize(gitdir.join(common.trim())).ok()?;
+    (common.file_name()? == ".git").then(|| common.parent().map(Path::to_path_buf))?
+}
+
+/// The local config that applies to the work tree at `root`: its own, else
+/// (in a linked worktree that has none) the main work tree's, so merges and
+/// commands in a worktree find the identity `clef init` set up.
+pub fn load_config(root: &Path) -> Result<LocalConfig, LocalError> {
+    if !root.join(CONFIG_PATH).exists()
+        && let Some(main) = main_worktree(root)
+    {
+        return LocalConfig::load(&main);
+    }
+    LocalConfig::load(root)
+}
+
+/// An identity in clef's key store (`<config>/clef/keys/*/keys.txt`) whose
+/// recipient is one of `known`: another clone of the same repository set it
+/// up, so a new clone reuses it instead of making one more identity.
+/// Returns the file and the recipient.
+pub fn stored_identity_for(
+    env: &dyn Fn(&str) -> Option<String>,
+    known: &[String],
+) -> Option<(PathBuf, String)> {
+    let store = config_home(env)?.join("clef").join("keys");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(store)
+        .ok()?
+        .flatten()
+        .map(|e| e.path().join("keys.txt"))
+        .collect();
+    dirs.sort();
+    dirs.into_iter().find_map(|f| {
+        let mut ids = Identities::empty();
+        ids.add_file(&f).ok()?;
+        let r = ids.recipients().into_iter().find(|r| known.contains(r))?;
+        Some((f, r))
+    })
+}
+
 /// Every identity available for this repository: the sops/Clef environment
-/// sources plus the local config's `age_key_file`.
+/// sources plus the local config's `age_key_file` (see [`load_config`]).
 pub fn identities(
     root: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Identities, LocalError> {
     let mut ids = Identities::discover_with(env)?;
-    let cfg = LocalConfig::load(root)?;
+    let cfg = load_config(root)?;
     if let Some(f) = cfg.age_key_file {
         let already = ids.sources().iter().any(|s| Path::new(s) == f);
         if !already {
@@ -112,7 +183,8 @@ pub fn identities(
 }
 
 /// The directory at or above `start` whose `.clef/config.yaml` applies
-/// (stopping at the repository root, the directory holding `.git`).
+/// (stopping at the repository root, the directory holding `.git`; in a
+/// linked worktree without one, the main work tree's).
 pub fn config_root(start: &Path) -> Option<PathBuf> {
     let mut dir = Some(start);
     while let Some(d) = dir {
@@ -120,7 +192,8 @@ pub fn config_root(start: &Path) -> Option<PathBuf> {
             return Some(d.to_path_buf());
         }
         if d.join(".git").exists() {
-            return None;
+            // A linked worktree uses its main work tree's config.
+            return main_worktree(d).filter(|m| m.join(CONFIG_PATH).is_file());
         }
         dir = d.parent();
     }

@@ -50,12 +50,17 @@ pub const DRIVERS: &[(&str, &str)] = &[
     ("clef-meta", "Clef metadata sidecar merge driver"),
 ];
 
-/// Lines `.gitattributes` must contain.
-pub const ATTRIBUTES: &[&str] = &[
-    "*.enc.yaml merge=clef",
-    "*.enc.json merge=clef",
-    "*.clef-meta.yaml merge=clef-meta",
-];
+/// Lines `.gitattributes` must contain: the SOPS file names
+/// ([`clef_core::classify::SOPS_SUFFIXES`]) take the `clef` driver, sidecars
+/// ([`clef_core::classify::SIDECAR_SUFFIX`]) the `clef-meta` one.
+pub fn attributes() -> Vec<String> {
+    use clef_core::classify::{SIDECAR_SUFFIX, SOPS_SUFFIXES};
+    SOPS_SUFFIXES
+        .iter()
+        .map(|s| format!("*{s} merge=clef"))
+        .chain([format!("*{SIDECAR_SUFFIX} merge=clef-meta")])
+        .collect()
+}
 
 const ATTRIBUTES_HEADER: &str =
     "# Clef: SOPS-aware merge drivers (registered per clone by `clef hooks install`)";
@@ -74,6 +79,10 @@ pub enum HookAction {
         /// Where the previous hook now lives.
         previous: PathBuf,
     },
+    /// A foreign hook that git tracks (husky, a shared hooks directory) was
+    /// left alone: renaming it would change the committed tree for everyone.
+    /// Install with `--force` to chain it anyway.
+    SkippedTracked,
 }
 
 /// Result of [`install`].
@@ -111,6 +120,17 @@ impl fmt::Display for InstallReport {
                     p.display(),
                     previous.display()
                 )?,
+                HookAction::SkippedTracked => {
+                    let name = p
+                        .file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default();
+                    writeln!(
+                        f,
+                        "WARNING: not installed {}: that hook is tracked by git (husky or a shared hooks directory) and is left unchanged; add `clef-hook {name}` (with the hook's arguments: \"$@\") to it and commit that, or rerun with --force to move it aside in this clone",
+                        p.display()
+                    )?
+                }
             }
         }
         if self.config_set.is_empty() {
@@ -351,6 +371,12 @@ fn chained_path(hook: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Whether git tracks `file` in the work tree at `root`.
+fn tracked(root: &Path, file: &Path) -> bool {
+    let f = file.to_string_lossy();
+    clef_git::worktree::stdout_if_ok(root, &["ls-files", "--", &f]).is_some_and(|o| !o.is_empty())
+}
+
 fn install_hook(hook: &Path, shim: &str, force: bool) -> Result<HookAction, HookError> {
     let current = read_opt(hook)?;
     match current {
@@ -423,10 +449,9 @@ fn has_attribute(text: &str, want: &str) -> bool {
 fn ensure_attributes(root: &Path) -> Result<Vec<String>, HookError> {
     let path = root.join(".gitattributes");
     let text = read_opt(&path)?.unwrap_or_default();
-    let missing: Vec<String> = ATTRIBUTES
-        .iter()
+    let missing: Vec<String> = attributes()
+        .into_iter()
         .filter(|a| !has_attribute(&text, a))
-        .map(|a| (*a).to_owned())
         .collect();
     if missing.is_empty() {
         return Ok(missing);
@@ -466,7 +491,12 @@ pub fn install(repo: &Path, force: bool) -> Result<InstallReport, HookError> {
     let mut hooks = Vec::new();
     for (name, shim) in SHIMS {
         let hook = ctx.hooks_dir.join(name);
-        let action = install_hook(&hook, shim, force)?;
+        let foreign = read_opt(&hook)?.is_some_and(|t| !is_shim(&t));
+        let action = if foreign && !force && tracked(&ctx.root, &hook) {
+            HookAction::SkippedTracked
+        } else {
+            install_hook(&hook, shim, force)?
+        };
         hooks.push((hook, action));
     }
     Ok(InstallReport {
@@ -555,10 +585,9 @@ pub fn status(repo: &Path) -> Result<HooksStatus, HookError> {
         ));
     }
     let text = read_opt(&ctx.root.join(".gitattributes"))?.unwrap_or_default();
-    let attributes_missing = ATTRIBUTES
-        .iter()
+    let attributes_missing = attributes()
+        .into_iter()
         .filter(|a| !has_attribute(&text, a))
-        .map(|a| (*a).to_owned())
         .collect();
     Ok(HooksStatus {
         hooks_dir: ctx.hooks_dir,
@@ -597,5 +626,13 @@ mod tests {
             "# *.enc.yaml merge=clef\n",
             "*.enc.yaml merge=clef"
         ));
+        assert_eq!(
+            attributes(),
+            [
+                "*.enc.yaml merge=clef",
+                "*.enc.json merge=clef",
+                "*.clef-meta.yaml merge=clef-meta"
+            ]
+        );
     }
 }

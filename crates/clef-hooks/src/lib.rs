@@ -179,6 +179,15 @@ fn judge(
         return Ok(v);
     }
     let root = repo.root();
+    if root.join(policy::BASELINE).is_file()
+        && clef_git::worktree::stdout_if_ok(root, &["ls-files", "--", policy::BASELINE])
+            .is_some_and(|o| o.is_empty())
+    {
+        v.notes.push(format!(
+            "{b} is not committed: teammates and CI do not use it until you `git add {b}` and commit it",
+            b = policy::BASELINE
+        ));
+    }
     let manifest = clef_core::classify::Layout::load(root)?;
     v.no_manifest = manifest.is_none();
     // The access list (who may read each cell), from the same clef.yaml.
@@ -426,7 +435,39 @@ pub fn pre_push(dir: &Path, refs: &[PushRef], remote: Option<&str>) -> Result<Ve
     }
     let mut v = judge(&repo, blobs, scanner, false)?;
     v.notes.extend(notes);
+    // What the remote has: the base for rewriting and for the baseline range.
+    let base = push_base(&repo, refs, remote);
+    for p in &mut v.problems {
+        let Some(c) = p.commit.clone() else { continue };
+        p.fix = policy::unpushed_fix(&c, &base);
+        if let Some(sup) = &mut p.suppress {
+            *sup = sup.replace(policy::PUSH_RANGE, &format!("--range {base}..HEAD"));
+        }
+    }
     Ok(v)
+}
+
+/// What the remote already has, as a revision: `<remote>/<branch>` when
+/// that remote-tracking ref exists, else the remote's old tip, else its
+/// default branch (`<remote>/HEAD`), else the root of history.
+fn push_base(repo: &Repo, refs: &[PushRef], remote: Option<&str>) -> String {
+    for r in refs.iter().filter(|r| !is_zero(&r.local_sha)) {
+        if let (Some(name), Some(branch)) = (remote, r.remote_ref.strip_prefix("refs/heads/")) {
+            let tracking = format!("{name}/{branch}");
+            if repo.has_object(&format!("refs/remotes/{tracking}")) {
+                return tracking;
+            }
+        }
+        if !is_zero(&r.remote_sha) && repo.has_object(&r.remote_sha) {
+            return r.remote_sha[..r.remote_sha.len().min(12)].to_owned();
+        }
+    }
+    if let Some(name) = remote
+        && repo.has_object(&format!("refs/remotes/{name}/HEAD"))
+    {
+        return format!("{name}/HEAD");
+    }
+    "--root".to_owned()
 }
 
 /// The report for a verdict, as printed on stderr.

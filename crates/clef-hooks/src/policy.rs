@@ -98,6 +98,20 @@ fn holds_age_identity(bytes: &[u8]) -> Option<u32> {
     None
 }
 
+/// Stands for the pushed range in a pre-push hint until the hook, which
+/// knows the remote, replaces it ([`unpushed_fix`]).
+pub const PUSH_RANGE: &str = "--range <pushed range>";
+
+/// The fix for a problem found in a commit that is not pushed yet: the
+/// secret is in history, so editing and `git add` is not enough; the
+/// unpushed commits are rewritten. `base` is what the remote already has.
+pub fn unpushed_fix(commit: &str, base: &str) -> String {
+    let c = &commit[..commit.len().min(12)];
+    format!(
+        "the value is in commit {c}, which is not pushed yet: rewrite the unpushed commits without it (`git rebase -i {base}`, mark {c} as `edit`, remove the value or store it with `clef set`, `git commit --amend`, `git rebase --continue`), then push again; {ROTATE}"
+    )
+}
+
 const ROTATE: &str =
     "if it was a real credential, rotate it: it may already be in the reflog or a stash";
 
@@ -287,7 +301,7 @@ pub fn check_sops(path: &str, bytes: &[u8], out: &mut Vec<Problem>) {
                     ),
                     Some(format!("{last}: *****")),
                     format!(
-                        "re-encrypt the file with clef (`clef sops edit {path}` or `clef set`), never by hand, then `git add {path}`; {ROTATE}"
+                        "put back the last good version of the cell (`git restore --source=HEAD --staged --worktree {path}`), then store the value again with `clef set` (it encrypts; never edit a cell by hand); {ROTATE}"
                     ),
                 );
             }
@@ -385,7 +399,7 @@ pub fn keep_added(
             suppress: Some(format!(
                 "if it is not a secret: add a `clef:ignore` comment on that line, or `rule:{}` / the path to .clefignore, or accept the current findings into the baseline with `clef-scan {} --baseline-write {BASELINE}`",
                 f.rule,
-                if blob.commit.is_some() { "--range <remote>/<branch>..HEAD" } else { "--staged" }
+                if blob.commit.is_some() { PUSH_RANGE } else { "--staged" }
             )),
         });
     }

@@ -26,8 +26,9 @@ use zeroize::Zeroizing;
 /// A key-handling error. Never contains key material or plaintext.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    /// A recipient string is not a valid age recipient.
-    #[error("invalid age recipient '{0}'")]
+    /// A recipient string is not a valid age recipient (holds the string
+    /// as shown: a secret key is never quoted, see [`shown_recipient`]).
+    #[error("invalid age recipient {0}")]
     BadRecipient(String),
     /// An identity source holds something that is not an age identity.
     #[error("{source_name}: line {line} is not an age identity (expected AGE-SECRET-KEY-1...)")]
@@ -135,27 +136,19 @@ impl Identities {
 
     /// Adds the identities in an identity file (`#` comments and blank lines ignored).
     pub fn add_file(&mut self, path: &Path) -> Result<(), KeyError> {
-        let mut text = Zeroizing::new(String::new());
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_string(&mut text))
-            .map_err(|e| KeyError::Io {
-                path: path.to_owned(),
-                reason: e.kind().to_string(),
-            })?;
-        self.add_text(&text, &path.display().to_string())
+        let bytes = read_key_file(path)?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| KeyError::Io {
+            path: path.to_owned(),
+            reason: "not UTF-8 text".into(),
+        })?;
+        self.add_text(text, &path.display().to_string())
     }
 
     /// Adds an SSH private key file (OpenSSH format). `required`: a key that
     /// cannot be used (passphrase-protected, unsupported type) is an error;
     /// otherwise it is skipped, as an unused default.
     pub fn add_ssh_file(&mut self, path: &Path, required: bool) -> Result<(), KeyError> {
-        let mut text = Zeroizing::new(Vec::new());
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut text))
-            .map_err(|e| KeyError::Io {
-                path: path.to_owned(),
-                reason: e.kind().to_string(),
-            })?;
+        let text = read_key_file(path)?;
         let unusable = |why: &str| KeyError::Io {
             path: path.to_owned(),
             reason: format!("not a usable SSH private key ({why})"),
@@ -253,6 +246,57 @@ impl Identities {
     }
 }
 
+/// The largest key file clef reads: identity files hold a few lines, SSH
+/// keys a few KiB.
+pub const MAX_KEY_FILE: u64 = 256 * 1024;
+
+/// Reads a key file: only a regular file (a FIFO, device or directory named
+/// by a config could hang or read forever), at most [`MAX_KEY_FILE`] bytes.
+/// Opened without blocking, and checked again once open.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "opened read-only (O_NONBLOCK so a FIFO cannot hang it); nothing is written"
+)]
+pub fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let fail = |reason: String| KeyError::Io {
+        path: path.to_owned(),
+        reason,
+    };
+    let check = |m: &std::fs::Metadata| {
+        if !m.is_file() {
+            Err(fail("not a regular file".into()))
+        } else if m.len() > MAX_KEY_FILE {
+            Err(fail(format!(
+                "larger than {} KiB, not a key file",
+                MAX_KEY_FILE / 1024
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    check(&std::fs::metadata(path).map_err(|e| fail(e.kind().to_string()))?)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let f = opts.open(path).map_err(|e| fail(e.kind().to_string()))?;
+    check(&f.metadata().map_err(|e| fail(e.kind().to_string()))?)?;
+    // Reserved up front: growing the buffer would leave unwiped copies.
+    let mut buf = Zeroizing::new(Vec::with_capacity(
+        usize::try_from(MAX_KEY_FILE).unwrap_or(usize::MAX) + 1,
+    ));
+    f.take(MAX_KEY_FILE + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| fail(e.kind().to_string()))?;
+    if buf.len() as u64 > MAX_KEY_FILE {
+        return Err(fail("grew past the size limit while being read".into()));
+    }
+    Ok(buf)
+}
+
 /// Generates a new X25519 identity; returns (secret key line, public recipient).
 pub fn generate_identity() -> (secrecy::SecretString, String) {
     let id = age::x25519::Identity::generate();
@@ -267,9 +311,35 @@ pub fn recipient_of(secret_key: &str) -> Option<String> {
         .map(|id| id.to_public().to_string())
 }
 
+/// How a string that should have been a recipient is quoted in a message:
+/// an age secret key is never echoed (its public recipient is named instead,
+/// when it is a valid one), and anything long is cut.
+pub fn shown_recipient(r: &str) -> String {
+    let t = r.trim();
+    if t.len() >= 15 && t[..15].eq_ignore_ascii_case("AGE-SECRET-KEY-") {
+        return match recipient_of(t) {
+            Some(public) => format!(
+                "(that is an age SECRET key, not shown; never share it: its public recipient is {public})"
+            ),
+            None => "(it looks like an age SECRET key, not shown; give the public age1… recipient)"
+                .to_owned(),
+        };
+    }
+    if t.contains("PRIVATE KEY") {
+        return "(it looks like a private key, not shown; give the public key)".to_owned();
+    }
+    let cut: String = t.chars().take(80).collect();
+    let mut q = format!("'{}'", cut.escape_debug());
+    if cut.len() < t.len() {
+        q.push('…');
+    }
+    q
+}
+
 /// Checks an age recipient string (`age1…`).
 pub fn parse_recipient(r: &str) -> Result<age::x25519::Recipient, KeyError> {
-    age::x25519::Recipient::from_str(r.trim()).map_err(|_| KeyError::BadRecipient(r.to_owned()))
+    age::x25519::Recipient::from_str(r.trim())
+        .map_err(|_| KeyError::BadRecipient(shown_recipient(r)))
 }
 
 /// Checks a recipient sops accepts for age: `age1…`, `ssh-ed25519 …` or `ssh-rsa …`.
@@ -282,7 +352,7 @@ fn any_recipient(r: &str) -> Result<Box<dyn age::Recipient + Send>, KeyError> {
     if t.starts_with("ssh-") {
         return age::ssh::Recipient::from_str(t)
             .map(|x| Box::new(x) as Box<dyn age::Recipient + Send>)
-            .map_err(|_| KeyError::BadRecipient(r.to_owned()));
+            .map_err(|_| KeyError::BadRecipient(shown_recipient(r)));
     }
     parse_recipient(t).map(|x| Box::new(x) as Box<dyn age::Recipient + Send>)
 }

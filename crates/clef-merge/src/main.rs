@@ -54,6 +54,13 @@ fn main() -> ExitCode {
             &|path| driver::head_access(&here, path),
         );
         report(&path, &r);
+        if let Err(DriverError::Sops {
+            source: clef_sops::SopsError::NoIdentity { .. } | clef_sops::SopsError::Threshold { .. },
+            ..
+        }) = &r
+        {
+            who_can_merge(&here, &args.path, &path);
+        }
         r
     }))
 }
@@ -93,6 +100,25 @@ fn report(path: &str, r: &Result<Outcome, DriverError>) {
             );
         }
     }
+}
+
+/// When no key of this machine opens a side: who can merge the cell (its
+/// recipients in clef.yaml at HEAD) and how to go on.
+fn who_can_merge(here: &std::path::Path, file: &std::path::Path, shown: &str) {
+    let readers = match driver::head_access(here, file) {
+        Ok(Some(a)) if !a.age.is_empty() => {
+            let short: Vec<String> = a
+                .age
+                .iter()
+                .map(|r| format!("{}…", &r[..r.len().min(16)]))
+                .collect();
+            format!("its recipients in clef.yaml ({})", short.join(", "))
+        }
+        _ => "a recipient of the cell".to_owned(),
+    };
+    eprintln!(
+        "clef-merge: {shown}: none of your age identities opens this cell, so only {readers} can merge it: ask one of them to run the merge, or send them your recipient (`clef init` prints the `clef recipients add` line) and merge again once they have added you; `git merge --abort` leaves everything as it was"
+    );
 }
 
 #[cfg(test)]

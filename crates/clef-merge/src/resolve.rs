@@ -226,6 +226,62 @@ pub fn resolve(
     Ok(Resolved { bytes, taken })
 }
 
+/// The sides git keeps in the index while a file is unmerged (stages 1, 2
+/// and 3: base, ours, theirs); `None` where git has none (an add/add has no
+/// base).
+#[derive(Debug, Default)]
+pub struct Stages {
+    /// Stage 1.
+    pub base: Option<Vec<u8>>,
+    /// Stage 2.
+    pub ours: Option<Vec<u8>>,
+    /// Stage 3.
+    pub theirs: Option<Vec<u8>>,
+}
+
+/// Checks that a conflict document still says what the merge of git's index
+/// stages says, key by key, in each of its three variants: a hand-edited
+/// document (a clean key deleted, a value swapped for one from another file)
+/// is refused before [`resolve`] would seal it under a fresh MAC. Every
+/// stage is decrypted with its own MAC checked. Names keys, never values.
+pub fn verify_stages(
+    doc: &[u8],
+    format: Format,
+    ids: &Keyring,
+    stages: &Stages,
+) -> Result<(), DriverError> {
+    let v = variants(doc, format)?;
+    let [vb, vo, vt] = v.decrypt(ids)?;
+    let dec_stage = |b: &Option<Vec<u8>>, side: &'static str| -> Result<_, DriverError> {
+        let Some(b) = b else { return Ok(Vec::new()) };
+        EncryptedFile::parse(b, format)
+            .and_then(|f| f.decrypt(ids))
+            .map(|p| p.docs)
+            .map_err(|source| DriverError::Sops { side, source })
+    };
+    let sb = dec_stage(&stages.base, "index stage 1 (base)")?;
+    let so = dec_stage(&stages.ours, "index stage 2 (ours)")?;
+    let st = dec_stage(&stages.theirs, "index stage 3 (theirs)")?;
+    let merged = merge_docs(&sb, &so, &st)?;
+    for (side, found, name) in [
+        (Side::Base, &vb.docs, "base"),
+        (Side::Ours, &vo.docs, "ours"),
+        (Side::Theirs, &vt.docs, "theirs"),
+    ] {
+        let expected = merged.materialize_side(side);
+        let differ = differing_paths(&expected, found);
+        if !differ.is_empty() {
+            let keys: Vec<String> = differ.iter().map(ToString::to_string).collect();
+            return Err(DriverError::Policy(format!(
+                "the conflict document was edited: in its {name} side, {} {} not what git recorded for the merge; recreate it with `git checkout -m FILE` and resolve again",
+                keys.join(", "),
+                if keys.len() == 1 { "is" } else { "are" }
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Puts the keys of a resolved branch back in the conflict document's order.
 ///
 /// The three variants are subsequences of one merged key order, and any two
