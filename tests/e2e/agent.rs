@@ -121,18 +121,24 @@ fn agent_cmd(fx: &Fx, env: &[(&str, &str)]) -> (Command, PathBuf) {
 
 fn start(fx: &Fx, env: &[(&str, &str)]) -> Agent {
     let (mut c, log) = agent_cmd(fx, env);
-    let child = c.spawn().expect("spawn clef-agent");
+    // owned by an Agent at once: its Drop kills and reaps the child on
+    // every path, a failed start included
+    let mut agent = Agent {
+        child: c.spawn().expect("spawn clef-agent"),
+        port: 0,
+        log,
+    };
     let t = Instant::now();
     loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let text = agent.logs();
         if let Some(line) = text.lines().find(|l| l.contains("\"agent.started\"")) {
-            let port = line
+            agent.port = line
                 .split("\"port\":")
                 .nth(1)
                 .and_then(|r| r.split(',').next())
                 .and_then(|p| p.parse().ok())
                 .expect("port in agent.started");
-            return Agent { child, port, log };
+            return agent;
         }
         assert!(
             t.elapsed() < Duration::from_secs(20),
@@ -195,8 +201,7 @@ impl Agent {
     fn stop(mut self) -> i32 {
         let pid = rustix_pid(&self.child);
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let code = self.child.wait().unwrap().code().unwrap_or(-1);
-        code
+        self.child.wait().unwrap().code().unwrap_or(-1)
     }
 }
 

@@ -85,6 +85,10 @@ enum Cmd {
     },
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the binary's main: the one place its exit code is set"
+)]
 fn main() {
     std::panic::set_hook(Box::new(|info| {
         let at = info
