@@ -74,6 +74,27 @@ fn fail(file: &Path, e: SopsError) -> CliError {
     CliError::new(sops_exit(&e), format!("{}: {e}", file.display()))
 }
 
+/// Parses an encrypted file in `format`. When the format was not given and
+/// the name has no known extension, sops (and so clef) reads it as the binary
+/// store; a parse failure then says how to name the real format.
+fn parse_encrypted(
+    bytes: &[u8],
+    format: Format,
+    name: &Path,
+    logical: &Path,
+    explicit: Option<&str>,
+) -> Result<EncryptedFile, CliError> {
+    EncryptedFile::parse(bytes, format).map_err(|e| {
+        let mut err = fail(name, e);
+        if explicit.is_none() && Format::from_path(logical).is_none() {
+            err.msg.push_str(
+                " (no known extension, so it was read as sops's binary store; pass --input-type yaml|json|dotenv|ini)",
+            );
+        }
+        err
+    })
+}
+
 #[path = "sops_edit.rs"]
 mod sops_edit;
 #[path = "sops_exec.rs"]
@@ -819,7 +840,7 @@ pub fn read_file(file: &Path) -> Result<Vec<u8>, CliError> {
 pub fn load(file: &Path, input_type: Option<&str>) -> Result<EncryptedFile, CliError> {
     let format = format_of(file, input_type)?;
     let bytes = read_file(file)?;
-    EncryptedFile::parse(&bytes, format).map_err(|e| fail(file, e))
+    parse_encrypted(&bytes, format, file, file, input_type)
 }
 
 /// Discovers identities (the keyring's age backend), mapping errors.
@@ -862,7 +883,13 @@ pub fn write_file(file: &Path, bytes: &[u8]) -> Result<(), CliError> {
 fn decrypt(a: DecryptArgs) -> Result<(), CliError> {
     let input = Input::read(a.file.as_deref(), &a.io)?;
     let format = input.format(a.input.input_type.as_deref())?;
-    let file = EncryptedFile::parse(&input.bytes, format).map_err(|e| fail(&input.name, e))?;
+    let file = parse_encrypted(
+        &input.bytes,
+        format,
+        &input.name,
+        &input.logical,
+        a.input.input_type.as_deref(),
+    )?;
     let out_format = match &a.io.output_type {
         Some(t) => format_of(&input.logical, Some(t))?,
         None => file.format,
@@ -1214,7 +1241,13 @@ fn decrypt_file(file: &EncryptedFile, name: &Path) -> Result<PlainFile, CliError
 fn rotate(a: RotateArgs) -> Result<(), CliError> {
     let input = Input::read(a.file.as_deref(), &a.io)?;
     let format = input.format(a.input.input_type.as_deref())?;
-    let file = EncryptedFile::parse(&input.bytes, format).map_err(|e| fail(&input.name, e))?;
+    let file = parse_encrypted(
+        &input.bytes,
+        format,
+        &input.name,
+        &input.logical,
+        a.input.input_type.as_deref(),
+    )?;
     let add = split_recipients(&a.add_age);
     let rm = split_recipients(&a.rm_age);
     let access = governed(&input.name, &add, &rm)?;

@@ -285,7 +285,8 @@ pub fn value_text(v: &Value) -> Option<Zeroizing<String>> {
 /// The top-level keys of `plain` that the cell's crypt rule leaves in clear
 /// text (`X_unencrypted` under sops's default `unencrypted_suffix`, or what
 /// an `encrypted_regex` does not match). Decided by encrypting, so it is the
-/// engine's own rule, not a copy of it.
+/// engine's own rule, not a copy of it. An empty string is not counted: sops
+/// writes `""` as `""` under every rule, and it reveals nothing.
 pub fn keys_in_clear(plain: &PlainFile, keys: &[&str]) -> Result<Vec<String>, SopsError> {
     let enc = plain.encrypt()?;
     let Some(doc) = enc.docs.first() else {
@@ -294,7 +295,7 @@ pub fn keys_in_clear(plain: &PlainFile, keys: &[&str]) -> Result<Vec<String>, So
     Ok(keys
         .iter()
         .filter(|k| match doc.get(k) {
-            Some(Value::Str(s)) => !s.starts_with("ENC[AES256_GCM,"),
+            Some(Value::Str(s)) => !s.is_empty() && !s.starts_with("ENC[AES256_GCM,"),
             Some(_) => true,
             None => false,
         })
