@@ -243,6 +243,32 @@ fn a_key_the_crypt_rule_leaves_in_clear_needs_a_flag() {
     let cell = std::fs::read_to_string(d.root.join("secrets/api/dev.enc.yaml")).unwrap();
     assert!(cell.contains("TOKEN_unencrypted: clear-canary-77"));
     d.oracle_decrypts_all();
+
+    // import: the same rule, for every key it would write
+    let env = d.root.join("in.env");
+    std::fs::write(&env, "PLAIN_OK=fine\nOTHER_unencrypted=clear-canary-88\n").unwrap();
+    let o = d.clef(&["import", "api/dev", env.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("OTHER_unencrypted would be stored in CLEAR TEXT"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("clear-canary-88"));
+    let cell = std::fs::read_to_string(d.root.join("secrets/api/dev.enc.yaml")).unwrap();
+    assert!(
+        !cell.contains("PLAIN_OK") && !cell.contains("OTHER_unencrypted"),
+        "nothing written"
+    );
+    let o = d.clef(&[
+        "import",
+        "api/dev",
+        env.to_str().unwrap(),
+        "--allow-unencrypted",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("WARNING"), "{}", stderr(&o));
+    d.oracle_decrypts_all();
 }
 
 // ---------------------------------------------------------------- item 12

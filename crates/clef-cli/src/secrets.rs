@@ -1047,6 +1047,10 @@ pub struct ImportArgs {
     /// Print the plan as JSON: [{"key","action"}].
     #[arg(long)]
     pub json: bool,
+    /// Allow keys the cell's crypt rule leaves in clear text (e.g. names
+    /// ending in `_unencrypted`): without it, such an import is refused.
+    #[arg(long)]
+    pub allow_unencrypted: bool,
 }
 
 fn detect_format(file: Option<&Path>, text: &str) -> ImportFormat {
@@ -1184,6 +1188,12 @@ pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
         }
         plan.push((k.clone(), action));
     }
+    let written: Vec<&str> = plan
+        .iter()
+        .filter(|(_, act)| matches!(*act, "overwrite" | "add"))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    check_in_clear(&e, &written, a.allow_unencrypted)?;
     if a.json {
         let arr = plan
             .iter()
