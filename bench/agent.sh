@@ -64,7 +64,7 @@ TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 CPORT=$(free_port)
 start_clef() {
   CLEF_AGENT_SOURCE="$W/art.json" CLEF_AGENT_AGE_KEY_FILE="$W/svc.txt" CLEF_AGENT_TOKEN="$TOKEN" \
-    CLEF_AGENT_PORT="$CPORT" "$AGENT" 2>>"$W/clef-agent.log" &
+    CLEF_AGENT_PORT="$CPORT" "$AGENT" >/dev/null 2>>"$W/clef-agent.log" &
   echo $!
 }
 
@@ -131,7 +131,7 @@ curl -sf -H "X-Aws-Parameters-Secrets-Token: $TOKEN" "$AURL" > "$W/asm-body.json
 ASM_PID=$(pgrep -f -n "$ASM_AGENT --config $W/asm.toml" || echo "$APID")
 
 run_wrk() { # url header conns -> "rps p50_ms p99_ms"
-  wrk -t2 -c"$3" -d"${DURATION}s" --latency -H "$2" "$1" > "$W/wrk.txt" 2>&1 || true
+  wrk -t"$(( $3 < 2 ? $3 : 2 ))" -c"$3" -d"${DURATION}s" --latency -H "$2" "$1" > "$W/wrk.txt" 2>&1 || true
   "$PY" - "$W/wrk.txt" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
