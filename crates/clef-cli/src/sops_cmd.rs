@@ -756,6 +756,18 @@ fn groups(cmd: GroupsCmd) -> Result<(), CliError> {
         GroupsCmd::Add(a) => &a.opts,
         GroupsCmd::Delete(a) => &a.opts,
     };
+    // Key groups change who can unwrap the data key; on a cell that is
+    // clef.yaml's to decide, never the cell's.
+    if let Some((cell, _)) = clef_core::access::governing(&opts.file)? {
+        return Err(CliError::new(
+            code::USAGE,
+            format!(
+                "{}: a cell of clef.yaml ({}); its readers are clef.yaml's recipients: change them with `clef recipients add|remove`",
+                opts.file.display(),
+                cell.target()
+            ),
+        ));
+    }
     let mut file = load(&opts.file, opts.input.input_type.as_deref())?;
     let mut groups = file.meta.key_groups.clone();
     match &cmd {
