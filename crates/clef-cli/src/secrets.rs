@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use clef_core::Cell;
-use clef_core::cell::{self, Loaded};
-use clef_core::sidecar::Sidecar;
+use clef_core::cell;
 use clef_doc::{Branch, Item, Value};
 use clef_sops::Keyring;
 use clef_sops::PlainFile;
@@ -16,370 +15,75 @@ use zeroize::Zeroizing;
 use crate::error::{CliError, code};
 use crate::out::{self, Json, MASK};
 use crate::repo::{self, Repo};
+use clef_core::ops;
 
-/// A cell opened for editing: decrypted in memory.
-pub struct Editing {
-    /// The cell.
-    pub cell: Cell,
-    /// What was on disk (None: a new cell).
-    pub loaded: Option<Loaded>,
-    /// The plaintext.
-    pub plain: PlainFile,
-    /// The sidecar being updated.
-    pub sidecar: Sidecar,
+pub use clef_core::edit::Editing;
+
+impl Repo {
+    /// The edit session's view of this repository.
+    pub fn edit(&self) -> clef_core::edit::Repo<'_> {
+        clef_core::edit::Repo {
+            root: &self.root,
+            manifest: &self.manifest,
+        }
+    }
 }
 
-/// Reads and decrypts a cell (must exist), without its sidecar.
+/// Prints what the edit session did.
+fn print_notes(notes: impl IntoIterator<Item = clef_core::edit::Note>) {
+    for n in notes {
+        out::note(n.to_string());
+    }
+}
+
+/// Reads and decrypts a cell (must exist), without its sidecar
+/// ([`clef_core::edit::decrypt_cell`]).
 pub fn decrypt_cell(
     repo: &Repo,
     cell: &Cell,
     ids: &Keyring,
 ) -> Result<(clef_sops::EncryptedFile, Vec<u8>, PlainFile), CliError> {
-    cell::check_cell_paths(&repo.root, cell)?;
-    let path = cell.path_in(&repo.root);
-    let raw = match std::fs::read(&path) {
-        Ok(r) => r,
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-            ) =>
-        {
-            return Err(cell::CellError::Missing(cell.file.clone()).into());
-        }
-        Err(e) => {
-            return Err(CliError::new(
-                code::READ,
-                format!("{}: cannot read: {}", cell.file.display(), e.kind()),
-            ));
-        }
-    };
-    if clef_core::conflict::is_conflict_document(&raw) {
-        return Err(conflict_error(cell));
-    }
-    let file = clef_sops::EncryptedFile::parse(&raw, cell.format())
-        .map_err(|e| CliError::sops(&cell.file, e))?;
-    let plain = file.decrypt(ids).map_err(|e| decrypt_error(cell, ids, e))?;
-    Ok((file, raw, plain))
+    Ok(clef_core::edit::decrypt_cell(repo.edit(), cell, ids)?)
 }
 
-/// A decryption failure; when this machine has no age identity at all, the
-/// fix is `clef init` (not the sops variables).
-fn decrypt_error(cell: &Cell, ids: &Keyring, e: clef_sops::SopsError) -> CliError {
-    if matches!(e, clef_sops::SopsError::NoIdentity { .. }) && ids.identities().is_empty() {
-        return CliError::new(
-            code::KEY,
-            format!(
-                "{}: no identity on this machine (no age key found): run `clef init` in this repository to set yours up, then ask someone with access to add its recipient",
-                cell.file.display()
-            ),
-        );
-    }
-    CliError::sops(&cell.file, e)
-}
-
-fn conflict_error(cell: &Cell) -> CliError {
-    CliError::new(
-        code::GENERIC,
-        format!(
-            "{}: the cell holds an unresolved merge conflict; see `clef merge status {}` and resolve it with `clef merge resolve`",
-            cell.file.display(),
-            cell.file.display()
-        ),
-    )
-}
-
-/// Opens a cell for editing, creating it (encrypted for the manifest's
-/// recipients) when it does not exist yet.
-pub fn open_for_edit(repo: &Repo, cell: &Cell, ids: &Keyring) -> Result<Editing, CliError> {
-    open_for_edit_keys(repo, cell, ids, &[])
-}
-
-/// [`open_for_edit`] for a command that writes `keys`. When the cell is a
-/// conflict document and every conflicting key is one of `keys`, the command
-/// resolves the merge: the other values are taken as merged and `keys` are
-/// about to be overwritten. Conflicts on other keys are refused by name.
-pub fn open_for_edit_keys(
+/// Opens a cell for a command that writes `keys` ([`clef_core::edit::open`]),
+/// and says what opening it did.
+pub fn open_for_edit(
     repo: &Repo,
     cell: &Cell,
     ids: &Keyring,
     keys: &[&str],
 ) -> Result<Editing, CliError> {
-    cell::check_cell_paths(&repo.root, cell)?;
-    let path = cell.path_in(&repo.root);
-    let raw = match std::fs::read(&path) {
-        Ok(r) => Some(r),
-        Err(e)
-            if e.kind() == std::io::ErrorKind::NotFound
-                || e.kind() == std::io::ErrorKind::NotADirectory =>
-        {
-            None
-        }
-        Err(e) => {
-            return Err(CliError::new(
-                code::READ,
-                format!("{}: cannot read: {}", cell.file.display(), e.kind()),
-            ));
-        }
-    };
-    if let Some(raw) = raw.filter(|r| clef_core::conflict::is_conflict_document(r)) {
-        let st = clef_merge::status(&raw, cell.format())
-            .map_err(|e| CliError::new(code::READ, format!("{}: {e}", cell.file.display())))?;
-        let others: Vec<String> = st
-            .keys
-            .iter()
-            .map(|k| k.path.to_string())
-            .filter(|k| !keys.contains(&k.as_str()))
-            .collect();
-        if keys.is_empty() || !others.is_empty() {
-            let file = cell.file.display();
-            let what = if others.is_empty() {
-                "some keys".to_owned()
-            } else {
-                others.join(", ")
-            };
-            // The keys of this command that conflict too: resolved in the
-            // same step (any side: the command overwrites them after).
-            let mine: Vec<&str> = keys
-                .iter()
-                .copied()
-                .filter(|k| st.keys.iter().any(|c| c.path.to_string() == *k))
-                .collect();
-            let picks: String = others
-                .iter()
-                .map(|k| format!(" --pick {k}=ours|theirs"))
-                .chain(mine.iter().map(|k| format!(" --pick {k}=ours")))
-                .collect();
-            let then = if mine.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    ", then run this command again ({} is overwritten by it)",
-                    mine.join(", ")
-                )
-            };
-            return Err(CliError::new(
-                code::GENERIC,
-                format!(
-                    "{file}: unresolved merge conflict on {what}; decide it first: `clef merge resolve {file}{picks}`{then}; or `clef merge resolve {file}` on a terminal, which asks key by key"
-                ),
-            ));
-        }
-        let choice = clef_merge::Choice {
-            default: Some(clef_merge::Side::Ours),
-            picks: Vec::new(),
-        };
-        let resolved = clef_merge::resolve(&raw, cell.format(), ids, &choice)
-            .map_err(|e| CliError::new(code::GENERIC, format!("{}: {e}", cell.file.display())))?;
-        let file = clef_sops::EncryptedFile::parse(&resolved.bytes, cell.format())
-            .map_err(|e| CliError::sops(&cell.file, e))?;
-        let mut plain = file
-            .decrypt(ids)
-            .map_err(|e| CliError::sops(&cell.file, e))?;
-        conform(repo, cell, &mut plain, false)?;
-        let (sidecar, sidecar_raw) = cell::load_sidecar(&repo.root, cell)?;
-        out::note(format!(
-            "{}: resolving the merge conflict on {}",
-            cell.file.display(),
-            keys.join(", ")
-        ));
-        return Ok(Editing {
-            cell: cell.clone(),
-            loaded: Some(Loaded {
-                file,
-                raw,
-                sidecar: sidecar.clone(),
-                sidecar_raw,
-            }),
-            plain,
-            sidecar,
-        });
-    }
-    if path.exists() {
-        let (file, raw, mut plain) = decrypt_cell(repo, cell, ids)?;
-        conform(repo, cell, &mut plain, false)?;
-        let (sidecar, sidecar_raw) = cell::load_sidecar(&repo.root, cell)?;
-        let loaded = Loaded {
-            file,
-            raw,
-            sidecar: sidecar.clone(),
-            sidecar_raw,
-        };
-        return Ok(Editing {
-            cell: cell.clone(),
-            loaded: Some(loaded),
-            plain,
-            sidecar,
-        });
-    }
-    let recipients = cell_recipients(repo, cell)?;
-    let plain =
-        cell::new_plain(cell.format(), &recipients).map_err(|e| CliError::sops(&cell.file, e))?;
-    let (sidecar, _) = cell::load_sidecar(&repo.root, cell)?;
-    Ok(Editing {
-        cell: cell.clone(),
-        loaded: None,
-        plain,
-        sidecar,
-    })
+    let mut e = clef_core::edit::open(repo.edit(), cell, ids, keys)?;
+    print_notes(e.notes.drain(..));
+    Ok(e)
 }
 
-/// Makes a decrypted cell's recipients exactly what clef.yaml grants before
-/// it is written (a new data key when its block granted anyone else; see
-/// [`clef_core::access::Access::conform`]), and says so. `rotate` forces a
-/// new data key. Cells of environments on another backend are left alone.
+/// Makes a decrypted cell's recipients exactly what clef.yaml grants
+/// ([`clef_core::edit::conform`]), and says so.
 pub fn conform(
     repo: &Repo,
     cell: &Cell,
     plain: &mut PlainFile,
     rotate: bool,
 ) -> Result<Option<clef_core::access::Conformed>, CliError> {
-    let access = repo.manifest.access(cell);
-    if access.age.is_empty() {
-        cell_recipients(repo, cell)?;
-    }
-    if repo
-        .manifest
-        .environment(&cell.environment)
-        .is_some_and(|e| repo.manifest.backend_of(e) != clef_core::manifest::Backend::Age)
-    {
-        return Ok(None);
-    }
-    let done = access
-        .conform(plain, rotate, &repo.identities()?)
-        .map_err(|e| CliError::sops(&cell.file, e))?;
-    if let Some(c) = &done {
-        for (_, line) in c.drift.describe() {
-            out::note(format!("{}: {line}: fixed from clef.yaml", cell.target()));
-        }
-        if c.rotated && !rotate {
-            out::note(format!(
-                "{}: new data key: the cell was readable by a key clef.yaml does not grant",
-                cell.target()
-            ));
-        }
-    }
-    Ok(done)
+    let ids = repo.identities()?;
+    let mut notes = Vec::new();
+    let done = clef_core::edit::conform(repo.edit(), cell, plain, rotate, &ids, &mut notes);
+    print_notes(notes);
+    Ok(done?)
 }
 
 /// The recipients a cell must be encrypted for (age backend only).
 pub fn cell_recipients(repo: &Repo, cell: &Cell) -> Result<Vec<String>, CliError> {
-    let m = &repo.manifest;
-    if let Some(env) = m.environment(&cell.environment) {
-        let b = m.backend_of(env);
-        if b != clef_core::manifest::Backend::Age {
-            return Err(CliError::new(
-                code::USAGE,
-                format!(
-                    "{}: environment '{}' uses the {} backend; clef can only encrypt for age recipients",
-                    cell.file.display(),
-                    env.name,
-                    b.name()
-                ),
-            ));
-        }
-    }
-    let r = m.access(cell).age;
-    if r.is_empty() {
-        return Err(CliError::new(
-            code::USAGE,
-            format!(
-                "{}: clef.yaml lists no age recipient for {} (add one with `clef recipients add age1…`)",
-                cell.file.display(),
-                cell.target()
-            ),
-        ));
-    }
-    Ok(r)
+    Ok(clef_core::edit::cell_recipients(repo.edit(), cell)?)
 }
 
-/// Encrypts edits and writes each cell with its sidecar in one step.
+/// Encrypts edits and writes each cell with its sidecar in one step
+/// ([`clef_core::edit::commit`]).
 pub fn commit(repo: &Repo, edits: &[Editing]) -> Result<(), CliError> {
-    let mut blobs: Vec<cell::Blob> = Vec::new();
-    for e in edits {
-        let bytes = e
-            .plain
-            .encrypt()
-            .and_then(|f| f.to_bytes())
-            .map_err(|x| CliError::sops(&e.cell.file, x))?;
-        blobs.push((
-            e.cell.sidecar_in(&repo.root),
-            e.sidecar.to_text().into_bytes(),
-            e.loaded.as_ref().and_then(|l| l.sidecar_raw.clone()),
-        ));
-        blobs.push((
-            e.cell.path_in(&repo.root),
-            bytes,
-            e.loaded.as_ref().map(|l| l.raw.clone()),
-        ));
-    }
-    cell::write_blobs(&repo.root, &blobs)?;
-    stage_resolved(repo, edits);
+    print_notes(clef_core::edit::commit(repo.edit(), edits)?);
     Ok(())
-}
-
-/// A write that resolved a conflicted cell also marks it resolved in git
-/// (`git add` of the cell and its sidecar), so `git commit` can go on.
-fn stage_resolved(repo: &Repo, edits: &[Editing]) {
-    for e in edits {
-        let was_conflict = e
-            .loaded
-            .as_ref()
-            .is_some_and(|l| clef_core::conflict::is_conflict_document(&l.raw));
-        if !was_conflict || !clef_git::worktree::is_unmerged(&repo.root, &e.cell.file) {
-            continue;
-        }
-        let (f, sc) = (
-            e.cell.file.to_string_lossy().into_owned(),
-            e.cell.sidecar.to_string_lossy().into_owned(),
-        );
-        let mut args = vec!["add", "--", f.as_str()];
-        if repo.root.join(&e.cell.sidecar).exists() {
-            args.push(sc.as_str());
-        }
-        if clef_git::worktree::stdout_if_ok(&repo.root, &args).is_some() {
-            out::note(format!(
-                "{}: conflict resolved and staged; finish with `git commit` (or `git rebase --continue`)",
-                e.cell.file.display()
-            ));
-        } else {
-            out::note(format!(
-                "{}: resolved, but `git add` failed; stage it yourself before committing",
-                e.cell.file.display()
-            ));
-        }
-    }
-}
-
-fn doc_mut(plain: &mut PlainFile) -> &mut Branch {
-    if plain.docs.is_empty() {
-        plain.docs.push(Branch::new());
-    }
-    &mut plain.docs[0]
-}
-
-fn check_key(key: &str) -> Result<(), CliError> {
-    if cell::valid_key(key) {
-        Ok(())
-    } else if let Some((name, _)) = key.split_once('=') {
-        // `KEY=value` in one argument: the part after `=` is a value; never echo it.
-        Err(CliError::new(
-            code::USAGE,
-            format!(
-                "'{}=…' is not a valid key name: the key and the value are separate arguments (`clef set TARGET {} VALUE`, or omit VALUE to be prompted); the value was not stored or shown",
-                name.escape_debug(),
-                name.escape_debug()
-            ),
-        ))
-    } else {
-        Err(CliError::new(
-            code::USAGE,
-            format!(
-                "'{}' is not a valid key name (a letter or _, then letters, digits, _ . -; not 'sops')",
-                key.escape_debug()
-            ),
-        ))
-    }
 }
 
 /// The cells a command addresses: `ns/env`, or with `--all-envs` `ns` or `ns/env` (every environment of `ns`).
@@ -426,23 +130,6 @@ pub fn confirm_protected(repo: &Repo, cells: &[Cell], yes: bool) -> Result<(), C
             ),
         ))
     }
-}
-
-/// A new random placeholder: 32 bytes from the OS, hex-encoded.
-fn random_value() -> Result<Zeroizing<String>, CliError> {
-    let mut b = Zeroizing::new([0u8; 32]);
-    getrandom::getrandom(&mut *b).map_err(|_| {
-        CliError::new(
-            code::GENERIC,
-            "the operating system's random number generator failed",
-        )
-    })?;
-    let mut s = Zeroizing::new(String::with_capacity(64));
-    for x in b.iter() {
-        s.push(char::from(b"0123456789abcdef"[usize::from(x >> 4)]));
-        s.push(char::from(b"0123456789abcdef"[usize::from(x & 15)]));
-    }
-    Ok(s)
 }
 
 /// Reads a value without echo from the terminal, or all of stdin when piped
@@ -521,73 +208,39 @@ pub struct SetArgs {
     pub allow_unencrypted: bool,
 }
 
-/// Refuses to store `keys` in clear text (the cell's crypt rule does not
-/// encrypt them) unless `allowed`; says so loudly when allowed.
-fn check_in_clear(e: &Editing, keys: &[&str], allowed: bool) -> Result<(), CliError> {
-    let clear = cell::keys_in_clear(&e.plain, keys).map_err(|x| CliError::sops(&e.cell.file, x))?;
-    if clear.is_empty() {
-        return Ok(());
-    }
-    let names = clear.join(", ");
-    if !allowed {
-        return Err(CliError::new(
-            code::USAGE,
-            format!(
-                "{}: {names} would be stored in CLEAR TEXT: the cell's crypt rule ({}: {:?}) does not encrypt it; rename the key, or pass --allow-unencrypted if it is not a secret. Nothing was written",
-                e.cell.file.display(),
-                e.plain.meta.rule.field(),
-                e.plain.meta.rule.arg()
-            ),
-        ));
-    }
-    out::note(format!(
-        "WARNING: {}: {names} is stored in CLEAR TEXT (not encrypted; --allow-unencrypted)",
-        e.cell.target()
-    ));
-    Ok(())
-}
-
 /// Runs `clef set`.
 pub fn set(dir: Option<&Path>, a: SetArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
-    check_key(&a.key)?;
+    ops::check_key(&a.key)?;
     let cells = targets(&repo, &a.target, a.all_envs)?;
     // Refuse early (before prompting); take the lock only once the value is in.
     drop(repo.check_writable(&cells.iter().collect::<Vec<_>>())?);
     confirm_protected(&repo, &cells, a.yes)?;
-    let value: Option<Zeroizing<String>> = match (&a.value, a.random) {
-        (_, true) => None,
+    let value = match (&a.value, a.random) {
+        (_, true) => ops::NewValue::Random,
         (Some(v), false) => {
             if out::stdin_is_tty() {
                 out::note(
                     "note: a value on the command line stays in your shell history; omit it to be prompted",
                 );
             }
-            Some(Zeroizing::new(v.clone()))
+            ops::NewValue::Value(Zeroizing::new(v.clone()))
         }
-        (None, false) => Some(read_value(&a.key)?),
+        (None, false) => ops::NewValue::Value(read_value(&a.key)?),
     };
     let _lock = repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
     let ids = repo.identities()?;
     let now = clef_sops::time::now_rfc3339();
     let by = repo::author(&repo.root);
-    let mut edits = Vec::new();
-    for c in &cells {
-        let mut e = open_for_edit_keys(&repo, c, &ids, &[a.key.as_str()])?;
-        let v = match &value {
-            Some(v) => v.clone(),
-            None => random_value()?,
-        };
-        doc_mut(&mut e.plain).insert(&a.key, Value::Str(v));
-        check_in_clear(&e, &[a.key.as_str()], a.allow_unencrypted)?;
-        if a.random {
-            e.sidecar.mark_pending(&a.key, &now, "clef set --random");
-        } else {
-            e.sidecar.record_rotation(&a.key, &now, &by);
-        }
-        edits.push(e);
-    }
-    commit(&repo, &edits)?;
+    let input = ops::Set {
+        cells: &cells,
+        key: &a.key,
+        value,
+        allow_unencrypted: a.allow_unencrypted,
+        now: &now,
+        by: &by,
+    };
+    print_notes(ops::set(repo.edit(), &ids, input)?);
     for c in &cells {
         let what = if a.random {
             " (random placeholder, pending)"
@@ -618,32 +271,7 @@ pub fn get(dir: Option<&Path>, a: GetArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     let c = repo.manifest.target(&a.target)?;
     let ids = repo.identities()?;
-    let (_, _, plain) = decrypt_cell(&repo, &c, &ids)?;
-    let v = plain
-        .docs
-        .first()
-        .and_then(|d| d.get(&a.key))
-        .ok_or_else(|| {
-            CliError::new(
-                code::GENERIC,
-                format!(
-                    "{}: key '{}' not found in {}",
-                    c.file.display(),
-                    a.key.escape_debug(),
-                    c.target()
-                ),
-            )
-        })?;
-    let text = cell::value_text(v).ok_or_else(|| {
-        CliError::new(
-            code::GENERIC,
-            format!(
-                "{}: key '{}' holds a nested value, not a scalar",
-                c.file.display(),
-                a.key.escape_debug()
-            ),
-        )
-    })?;
+    let text = ops::get(repo.edit(), &ids, &c, &a.key)?;
     if a.json {
         let j = Zeroizing::new(
             Json::Obj(vec![
@@ -687,34 +315,10 @@ pub fn delete(dir: Option<&Path>, a: DeleteArgs) -> Result<(), CliError> {
     confirm_protected(&repo, &cells, a.yes)?;
     let _lock = repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
     let ids = repo.identities()?;
-    let mut edits = Vec::new();
-    for c in &cells {
-        if !c.path_in(&repo.root).exists() {
-            continue;
-        }
-        let mut e = open_for_edit_keys(&repo, c, &ids, &[a.key.as_str()])?;
-        if doc_mut(&mut e.plain).remove(&a.key).is_some() {
-            e.sidecar.forget(&a.key);
-            edits.push(e);
-        }
-    }
-    if edits.is_empty() {
-        return Err(CliError::new(
-            code::GENERIC,
-            format!(
-                "key '{}' not found in {}",
-                a.key.escape_debug(),
-                cells
-                    .iter()
-                    .map(Cell::target)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
-    }
-    commit(&repo, &edits)?;
-    for e in &edits {
-        out::note(format!("deleted {} from {}", a.key, e.cell.target()));
+    let done = ops::delete(repo.edit(), &ids, &cells, &a.key)?;
+    print_notes(done.notes);
+    for c in &done.from {
+        out::note(format!("deleted {} from {}", a.key, c.target()));
     }
     Ok(())
 }
@@ -809,33 +413,21 @@ fn valid_env_name(k: &str) -> bool {
         && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
 }
 
-/// The decrypted key/values of a list of cells, first cell winning.
-fn collect_values(
-    repo: &Repo,
-    cells: &[Cell],
-    ids: &Keyring,
-) -> Result<Vec<(String, Zeroizing<String>)>, CliError> {
-    let mut vars: Vec<(String, Zeroizing<String>)> = Vec::new();
-    for c in cells {
-        let (_, _, plain) = decrypt_cell(repo, c, ids)?;
-        let Some(doc) = plain.docs.first() else {
-            continue;
-        };
-        for item in &doc.0 {
-            let Item::Entry(k, v) = item else { continue };
-            if vars.iter().any(|(x, _)| x == k) {
-                continue;
-            }
-            match cell::value_text(v) {
-                Some(t) => vars.push((k.clone(), t)),
-                None => out::note(format!(
-                    "warning: {}: key '{k}' holds a nested value; skipped",
-                    c.file.display()
-                )),
-            }
-        }
-    }
+/// The decrypted key/values of a list of cells, first cell winning
+/// ([`ops::values`]); says which nested values are skipped.
+fn collect_values(repo: &Repo, cells: &[Cell], ids: &Keyring) -> Result<ops::Values, CliError> {
+    let (vars, nested) = ops::values(repo.edit(), ids, cells)?;
+    warn_nested(&nested);
     Ok(vars)
+}
+
+fn warn_nested(nested: &[(PathBuf, String)]) {
+    for (file, k) in nested {
+        out::note(format!(
+            "warning: {}: key '{k}' holds a nested value; skipped",
+            file.display()
+        ));
+    }
 }
 
 /// Runs `clef exec`: replaces this process with the command (Unix `exec`),
@@ -1155,7 +747,7 @@ pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
         Some(repo.check_writable(&[&c])?)
     };
     let ids = repo.identities()?;
-    let mut e = open_for_edit(&repo, &c, &ids)?;
+    let mut e = open_for_edit(&repo, &c, &ids, &[])?;
     let now = clef_sops::time::now_rfc3339();
     let by = repo::author(&repo.root);
     let mut plan: Vec<(String, &'static str)> = Vec::new();
@@ -1174,7 +766,7 @@ pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
             plan.push((k.clone(), "skipped: not a scalar value"));
             continue;
         };
-        let d = doc_mut(&mut e.plain);
+        let d = ops::doc_mut(&mut e.plain);
         let action = match d.get(k).and_then(cell::value_text) {
             Some(old) if old == t => "unchanged",
             Some(_) if !a.overwrite => "skipped: exists (use --overwrite)",
@@ -1193,7 +785,8 @@ pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
         .filter(|(_, act)| matches!(*act, "overwrite" | "add"))
         .map(|(k, _)| k.as_str())
         .collect();
-    check_in_clear(&e, &written, a.allow_unencrypted)?;
+    ops::check_in_clear(&mut e, &written, a.allow_unencrypted)?;
+    print_notes(e.notes.drain(..));
     if a.json {
         let arr = plan
             .iter()
@@ -1252,32 +845,9 @@ pub fn diff(dir: Option<&Path>, a: DiffArgs) -> Result<(), CliError> {
     let ca = repo.manifest.cell(&a.namespace, &a.env_a)?;
     let cb = repo.manifest.cell(&a.namespace, &a.env_b)?;
     let ids = repo.identities()?;
-    let va = collect_values(&repo, std::slice::from_ref(&ca), &ids)?;
-    let vb = collect_values(&repo, std::slice::from_ref(&cb), &ids)?;
-    let mut keys: Vec<&String> = va.iter().map(|(k, _)| k).collect();
-    for (k, _) in &vb {
-        if !keys.contains(&k) {
-            keys.push(k);
-        }
-    }
-    let find = |vs: &'_ [(String, Zeroizing<String>)], k: &str| {
-        vs.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone())
-    };
-    let mut rows = Vec::new();
-    let mut differs = false;
-    for k in keys {
-        let (x, y) = (find(&va, k), find(&vb, k));
-        let status = match (&x, &y) {
-            (Some(p), Some(q)) if p == q => "identical",
-            (Some(_), Some(_)) => "changed",
-            (None, _) => "missing_a",
-            (_, None) => "missing_b",
-        };
-        if status != "identical" {
-            differs = true;
-        }
-        rows.push((k.clone(), status, x, y));
-    }
+    let (rows, nested) = ops::diff(repo.edit(), &ids, &ca, &cb)?;
+    warn_nested(&nested);
+    let differs = rows.iter().any(|r| r.status != ops::DiffStatus::Identical);
     let shown = |v: &Option<Zeroizing<String>>| -> Zeroizing<String> {
         match v {
             None => Zeroizing::new("(absent)".into()),
@@ -1285,12 +855,13 @@ pub fn diff(dir: Option<&Path>, a: DiffArgs) -> Result<(), CliError> {
             Some(_) => Zeroizing::new(MASK.into()),
         }
     };
+    let identical = |r: &ops::DiffRow| r.status == ops::DiffStatus::Identical;
     let mut text = Zeroizing::new(String::new());
     if a.json {
         let arr = rows
             .iter()
-            .filter(|r| a.show_identical || r.1 != "identical")
-            .map(|(k, st, x, y)| {
+            .filter(|r| a.show_identical || !identical(r))
+            .map(|r| {
                 let val = |v: &Option<Zeroizing<String>>| {
                     if a.show_values {
                         Json::opt(v.as_ref().map(|s| s.to_string()))
@@ -1299,10 +870,10 @@ pub fn diff(dir: Option<&Path>, a: DiffArgs) -> Result<(), CliError> {
                     }
                 };
                 Json::Obj(vec![
-                    ("key", Json::s(k)),
-                    ("status", Json::s(*st)),
-                    ("a", val(x)),
-                    ("b", val(y)),
+                    ("key", Json::s(&r.key)),
+                    ("status", Json::s(r.status.name())),
+                    ("a", val(&r.a)),
+                    ("b", val(&r.b)),
                 ])
             })
             .collect();
@@ -1310,25 +881,25 @@ pub fn diff(dir: Option<&Path>, a: DiffArgs) -> Result<(), CliError> {
     } else {
         let width = rows
             .iter()
-            .map(|r| out::shown(&r.0).len())
+            .map(|r| out::shown(&r.key).len())
             .max()
             .unwrap_or(0);
-        for (k, st, x, y) in &rows {
-            if *st == "identical" && !a.show_identical {
+        for r in &rows {
+            if identical(r) && !a.show_identical {
                 continue;
             }
-            let k = out::shown(k);
-            let st = match *st {
-                "missing_a" => format!("only in {}", a.env_b),
-                "missing_b" => format!("only in {}", a.env_a),
-                other => other.to_owned(),
+            let k = out::shown(&r.key);
+            let st = match r.status {
+                ops::DiffStatus::MissingA => format!("only in {}", a.env_b),
+                ops::DiffStatus::MissingB => format!("only in {}", a.env_a),
+                other => other.name().to_owned(),
             };
             text.push_str(&format!(
                 "{st:<10} {k:<width$}  {}: {}  {}: {}\n",
                 a.env_a,
-                shown(x).as_str(),
+                shown(&r.a).as_str(),
                 a.env_b,
-                shown(y).as_str()
+                shown(&r.b).as_str()
             ));
         }
         if !differs {
@@ -1368,15 +939,6 @@ mod tests {
                 .unwrap();
             assert_eq!(String::from_utf8_lossy(&out.stdout), v);
         }
-    }
-
-    #[test]
-    fn random_values_are_64_hex_and_distinct() {
-        let a = random_value().unwrap();
-        let b = random_value().unwrap();
-        assert_eq!(a.len(), 64);
-        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, b);
     }
 
     #[test]
