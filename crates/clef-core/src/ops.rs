@@ -1,6 +1,6 @@
 //! The everyday secret operations on cells, as typed functions: `set`,
-//! `get`, `delete`, the decrypted values of cells (for `exec`/`export`)
-//! and `diff`. Each takes an input, returns an outcome or an [`OpError`];
+//! `get`, `delete`, the decrypted values of cells (for `exec`/`export`),
+//! `diff` and `import` (format detection, parsing, the plan). Each takes an input, returns an outcome or an [`OpError`];
 //! none prints, prompts or exits. The caller holds the write lock
 //! ([`crate::lock::check_writable`]) around a writing operation and asks
 //! the user (protected environments, hidden prompts) before calling.
@@ -360,6 +360,128 @@ pub fn diff(
     Ok((rows, nested))
 }
 
+/// Input formats of `clef import`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportFormat {
+    /// KEY=value lines (the dotenv libraries' conventions, [`crate::envfile`]).
+    Dotenv,
+    /// A JSON object (scalars only).
+    Json,
+    /// A YAML mapping (scalars only).
+    Yaml,
+}
+
+/// The format of an import: from the file's extension (`.json`,
+/// `.yaml`/`.yml`, `.env`, a name starting with `.env`), else from the content.
+pub fn detect_format(file: Option<&std::path::Path>, text: &str) -> ImportFormat {
+    let name = file.and_then(|f| f.file_name()).and_then(|n| n.to_str());
+    let ext = name
+        .and_then(|n| n.rsplit_once('.'))
+        .map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("json") => return ImportFormat::Json,
+        Some("yaml" | "yml") => return ImportFormat::Yaml,
+        Some("env") => return ImportFormat::Dotenv,
+        _ => {}
+    }
+    if name.is_some_and(|n| n.starts_with(".env")) {
+        return ImportFormat::Dotenv;
+    }
+    let t = text.trim_start();
+    if t.starts_with('{') {
+        ImportFormat::Json
+    } else if t
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .all(|l| l.contains('=') && !l.contains(": "))
+    {
+        ImportFormat::Dotenv
+    } else {
+        ImportFormat::Yaml
+    }
+}
+
+/// Parses an import's text into a mapping (the first YAML document).
+/// The error is the parser's message (positions, never values).
+pub fn parse_import(text: &str, format: ImportFormat) -> Result<Branch, String> {
+    Ok(match format {
+        ImportFormat::Dotenv => Branch(
+            crate::envfile::parse(text)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|e| Item::Entry(e.key, Value::Str(e.value)))
+                .collect(),
+        ),
+        ImportFormat::Json => clef_doc::json::parse(text).map_err(|e| e.to_string())?,
+        ImportFormat::Yaml => clef_doc::yaml::parse(text)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .next()
+            .unwrap_or_default(),
+    })
+}
+
+/// What [`import_into`] takes from the input.
+pub struct ImportOptions<'a> {
+    /// Only these keys of the input (names as in the input; empty: all).
+    pub keys: &'a [String],
+    /// Prefix for every imported key.
+    pub prefix: &'a str,
+    /// Replace keys that exist with another value.
+    pub overwrite: bool,
+    /// When (RFC 3339), for the sidecar.
+    pub now: &'a str,
+    /// Who, for the rotation records.
+    pub by: &'a str,
+}
+
+/// What happens to one key of an import (`add`, `overwrite`, `unchanged`
+/// or `skipped: …`).
+pub type ImportPlan = Vec<(String, &'static str)>;
+
+/// Whether a planned action writes the key.
+pub fn import_writes(action: &str) -> bool {
+    matches!(action, "overwrite" | "add")
+}
+
+/// Applies an imported mapping to an open cell (in memory) and returns the
+/// plan, key by key; nothing is written until [`edit::commit`].
+pub fn import_into(e: &mut Editing, doc: &Branch, opts: &ImportOptions<'_>) -> ImportPlan {
+    let mut plan = Vec::new();
+    for item in &doc.0 {
+        let Item::Entry(k, v) = item else { continue };
+        if !opts.keys.is_empty() && !opts.keys.contains(k) {
+            continue;
+        }
+        let k = format!("{}{k}", opts.prefix);
+        if !cell::valid_key(&k) {
+            plan.push((k, "skipped: not a valid key name"));
+            continue;
+        }
+        let text = match v {
+            Value::Bool(b) => Some(Zeroizing::new(b.to_string())),
+            other => cell::value_text(other),
+        };
+        let Some(t) = text else {
+            plan.push((k, "skipped: not a scalar value"));
+            continue;
+        };
+        let d = doc_mut(&mut e.plain);
+        let action = match d.get(&k).and_then(cell::value_text) {
+            Some(old) if old == t => "unchanged",
+            Some(_) if !opts.overwrite => "skipped: exists (use --overwrite)",
+            Some(_) => "overwrite",
+            None => "add",
+        };
+        if import_writes(action) {
+            d.insert(&k, Value::Str(t));
+            e.sidecar.record_rotation(&k, opts.now, opts.by);
+        }
+        plan.push((k, action));
+    }
+    plan
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +493,25 @@ mod tests {
         assert_eq!(a.len(), 64);
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn import_format_detection() {
+        use std::path::Path;
+        assert_eq!(
+            detect_format(Some(Path::new("x.json")), "A=1"),
+            ImportFormat::Json
+        );
+        assert_eq!(
+            detect_format(Some(Path::new(".env.production")), "A: 1"),
+            ImportFormat::Dotenv
+        );
+        assert_eq!(detect_format(None, "{\"A\": \"1\"}"), ImportFormat::Json);
+        assert_eq!(
+            detect_format(None, "# c\nA=1\nB=x=y\n"),
+            ImportFormat::Dotenv
+        );
+        assert_eq!(detect_format(None, "A: 1\n"), ImportFormat::Yaml);
     }
 
     #[test]

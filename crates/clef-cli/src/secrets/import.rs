@@ -51,43 +51,13 @@ pub struct ImportArgs {
     pub allow_unencrypted: bool,
 }
 
-fn detect_format(file: Option<&Path>, text: &str) -> ImportFormat {
-    let ext = file
-        .and_then(|f| f.file_name())
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.rsplit_once('.'))
-        .map(|(_, e)| e.to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("json") => return ImportFormat::Json,
-        Some("yaml" | "yml") => return ImportFormat::Yaml,
-        Some("env") => return ImportFormat::Dotenv,
-        _ => {}
-    }
-    if file
-        .and_then(|f| f.file_name())
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with(".env"))
-    {
-        return ImportFormat::Dotenv;
-    }
-    let t = text.trim_start();
-    if t.starts_with('{') {
-        ImportFormat::Json
-    } else if t
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .all(|l| l.contains('=') && !l.contains(": "))
-    {
-        ImportFormat::Dotenv
-    } else {
-        ImportFormat::Yaml
-    }
-}
-
-fn import_text(v: &Value) -> Option<Zeroizing<String>> {
-    match v {
-        Value::Bool(b) => Some(Zeroizing::new(b.to_string())),
-        other => cell::value_text(other),
+impl From<ImportFormat> for ops::ImportFormat {
+    fn from(f: ImportFormat) -> Self {
+        match f {
+            ImportFormat::Dotenv => ops::ImportFormat::Dotenv,
+            ImportFormat::Json => ops::ImportFormat::Json,
+            ImportFormat::Yaml => ops::ImportFormat::Yaml,
+        }
     }
 }
 
@@ -125,25 +95,12 @@ pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
             format!("{source}: not UTF-8 (byte {})", e.valid_up_to()),
         )
     })?;
-    let format = a
-        .format
-        .unwrap_or_else(|| detect_format(a.file.as_deref(), text));
-    let bad = |e: &dyn std::fmt::Display| CliError::new(code::READ, format!("{source}: {e}"));
-    let doc = match format {
-        ImportFormat::Dotenv => Branch(
-            clef_core::envfile::parse(text)
-                .map_err(|e| bad(&e))?
-                .into_iter()
-                .map(|e| Item::Entry(e.key, Value::Str(e.value)))
-                .collect(),
-        ),
-        ImportFormat::Json => clef_doc::json::parse(text).map_err(|e| bad(&e))?,
-        ImportFormat::Yaml => clef_doc::yaml::parse(text)
-            .map_err(|e| bad(&e))?
-            .into_iter()
-            .next()
-            .unwrap_or_default(),
-    };
+    let format = a.format.map_or_else(
+        || ops::detect_format(a.file.as_deref(), text),
+        ops::ImportFormat::from,
+    );
+    let doc = ops::parse_import(text, format)
+        .map_err(|e| CliError::new(code::READ, format!("{source}: {e}")))?;
     if !a.dry_run {
         confirm_protected(&repo, std::slice::from_ref(&c), a.yes)?;
     }
@@ -156,41 +113,20 @@ pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
     let mut e = open_for_edit(&repo, &c, &ids, &[])?;
     let now = clef_sops::time::now_rfc3339();
     let by = repo::author(&repo.root);
-    let mut plan: Vec<(String, &'static str)> = Vec::new();
-    let mut changed = false;
-    for item in &doc.0 {
-        let Item::Entry(k, v) = item else { continue };
-        if !a.keys.is_empty() && !a.keys.contains(k) {
-            continue;
-        }
-        let k = &format!("{}{k}", a.prefix.as_deref().unwrap_or(""));
-        if !cell::valid_key(k) {
-            plan.push((k.clone(), "skipped: not a valid key name"));
-            continue;
-        }
-        let Some(t) = import_text(v) else {
-            plan.push((k.clone(), "skipped: not a scalar value"));
-            continue;
-        };
-        let d = ops::doc_mut(&mut e.plain);
-        let action = match d.get(k).and_then(cell::value_text) {
-            Some(old) if old == t => "unchanged",
-            Some(_) if !a.overwrite => "skipped: exists (use --overwrite)",
-            Some(_) => "overwrite",
-            None => "add",
-        };
-        if matches!(action, "overwrite" | "add") {
-            d.insert(k, Value::Str(t));
-            e.sidecar.record_rotation(k, &now, &by);
-            changed = true;
-        }
-        plan.push((k.clone(), action));
-    }
+    let opts = ops::ImportOptions {
+        keys: &a.keys,
+        prefix: a.prefix.as_deref().unwrap_or(""),
+        overwrite: a.overwrite,
+        now: &now,
+        by: &by,
+    };
+    let plan = ops::import_into(&mut e, &doc, &opts);
     let written: Vec<&str> = plan
         .iter()
-        .filter(|(_, act)| matches!(*act, "overwrite" | "add"))
+        .filter(|(_, act)| ops::import_writes(act))
         .map(|(k, _)| k.as_str())
         .collect();
+    let changed = !written.is_empty();
     ops::check_in_clear(&mut e, &written, a.allow_unencrypted)?;
     print_notes(e.notes.drain(..));
     if a.json {
@@ -221,28 +157,4 @@ pub fn import(dir: Option<&Path>, a: ImportArgs) -> Result<(), CliError> {
         out::note(format!("imported into {}", c.target()));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn import_format_detection() {
-        assert_eq!(
-            detect_format(Some(Path::new("x.json")), "A=1"),
-            ImportFormat::Json
-        );
-        assert_eq!(
-            detect_format(Some(Path::new(".env.production")), "A: 1"),
-            ImportFormat::Dotenv
-        );
-        assert_eq!(detect_format(None, "{\"A\": \"1\"}"), ImportFormat::Json);
-        assert_eq!(
-            detect_format(None, "# c\nA=1\nB=x=y\n"),
-            ImportFormat::Dotenv
-        );
-        assert_eq!(detect_format(None, "A: 1\n"), ImportFormat::Yaml);
-        assert!(valid_env_name("_A1") && !valid_env_name("A.B") && !valid_env_name("1A"));
-    }
 }

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use clef_core::Cell;
 use clef_core::cell;
-use clef_doc::{Branch, Item, Value};
 use clef_sops::Keyring;
 use clef_sops::PlainFile;
 use zeroize::Zeroizing;
@@ -233,5 +232,15 @@ fn warn_nested(nested: &ops::Nested) {
             "warning: {}: key '{k}' holds a nested value; skipped",
             file.display()
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names() {
+        assert!(valid_env_name("_A1") && !valid_env_name("A.B") && !valid_env_name("1A"));
     }
 }
