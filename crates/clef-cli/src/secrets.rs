@@ -131,20 +131,49 @@ pub fn open_for_edit_keys(
             .map(|k| k.path.to_string())
             .filter(|k| !keys.contains(&k.as_str()))
             .collect();
-        if keys.is_empty() || !others.is_empty() {
+        // The keys of this command that conflict too: resolved in the same
+        // step (any side: the command overwrites them after).
+        let mine: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|k| st.keys.iter().any(|c| c.path.to_string() == *k))
+            .collect();
+        let mut choice = clef_merge::Choice {
+            default: Some(clef_merge::Side::Ours),
+            picks: Vec::new(),
+        };
+        // Git's record of the merge, when it has one: the document must still
+        // say what the index stages say (a hand-edited one is refused), and
+        // on a terminal the other conflicting keys are asked for one by one.
+        let recorded = crate::integrations::stages_of(&path).ok();
+        if let Some((_, _, stages)) = &recorded {
+            clef_merge::resolve::verify_stages(&raw, cell.format(), ids, stages).map_err(|e| {
+                CliError::new(code::GENERIC, format!("{}: {e}", cell.file.display()))
+            })?;
+        }
+        let ask = !keys.is_empty() && !others.is_empty() && out::stdin_is_tty();
+        if let (true, Some((top, op, _))) = (ask, &recorded) {
+            let (ours_name, theirs_name) = crate::integrations::side_names(top, op);
+            choice.default = None;
+            choice.picks = mine
+                .iter()
+                .map(|k| ((*k).to_owned(), clef_merge::Side::Ours))
+                .collect();
+            crate::integrations::ask_sides(
+                &cell.file,
+                &raw,
+                cell.format(),
+                &ours_name,
+                &theirs_name,
+                &mut choice,
+            )?;
+        } else if keys.is_empty() || !others.is_empty() {
             let file = cell.file.display();
             let what = if others.is_empty() {
                 "some keys".to_owned()
             } else {
                 others.join(", ")
             };
-            // The keys of this command that conflict too: resolved in the
-            // same step (any side: the command overwrites them after).
-            let mine: Vec<&str> = keys
-                .iter()
-                .copied()
-                .filter(|k| st.keys.iter().any(|c| c.path.to_string() == *k))
-                .collect();
             let picks: String = others
                 .iter()
                 .map(|k| format!(" --pick {k}=ours|theirs"))
@@ -161,14 +190,10 @@ pub fn open_for_edit_keys(
             return Err(CliError::new(
                 code::GENERIC,
                 format!(
-                    "{file}: unresolved merge conflict on {what}; decide it first: `clef merge resolve {file}{picks}`{then}; or `clef merge resolve {file}` on a terminal, which asks key by key"
+                    "{file}: unresolved merge conflict on {what}; decide it first: `clef merge resolve {file}{picks}`{then}; or run this command on a terminal, which asks key by key"
                 ),
             ));
         }
-        let choice = clef_merge::Choice {
-            default: Some(clef_merge::Side::Ours),
-            picks: Vec::new(),
-        };
         let resolved = clef_merge::resolve(&raw, cell.format(), ids, &choice)
             .map_err(|e| CliError::new(code::GENERIC, format!("{}: {e}", cell.file.display())))?;
         let file = clef_sops::EncryptedFile::parse(&resolved.bytes, cell.format())
