@@ -72,3 +72,44 @@ fn kms_creation_rules_in_sops_yaml_like_sops() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no arn"));
     assert!(o.stdout.is_empty());
 }
+
+#[test]
+fn updatekeys_with_a_kms_rule_is_up_to_date_like_sops() {
+    let (Some(m), Some(sops)) = (Moto::get(), sops_bin()) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let (a1, a2) = (m.create_key(), m.create_key());
+    let rule = |arns: &str| format!("creation_rules:\n  - kms: {arns}\n");
+    std::fs::write(dir.join(".sops.yaml"), rule(&a1)).expect("write");
+    std::fs::write(dir.join("p.yaml"), "a: 1\n").expect("write");
+    let enc = ok(run(tool(&m, dir, &sops, false, &["encrypt", "p.yaml"])));
+    std::fs::write(dir.join("f.enc.yaml"), &enc).expect("write");
+    // In step with the rule: nothing written, as sops says.
+    let o = run(tool(
+        &m,
+        dir,
+        &bin("clef"),
+        true,
+        &["updatekeys", "-y", "f.enc.yaml"],
+    ));
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already up to date"));
+    assert_eq!(std::fs::read(dir.join("f.enc.yaml")).unwrap(), enc);
+    // A second key in the rule: added (shown as sops shows it), and either key opens it.
+    std::fs::write(dir.join(".sops.yaml"), rule(&format!("{a1},{a2}"))).expect("write");
+    let o = run(tool(
+        &m,
+        dir,
+        &bin("clef"),
+        true,
+        &["updatekeys", "-y", "f.enc.yaml"],
+    ));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("+++ {a2}")));
+    let text = std::fs::read_to_string(dir.join("f.enc.yaml")).unwrap();
+    assert_eq!(text.matches("- arn: ").count(), 2, "{text}");
+    let out = ok(run(tool(&m, dir, &sops, false, &["decrypt", "f.enc.yaml"])));
+    assert_eq!(out, b"a: 1\n");
+}

@@ -1194,14 +1194,34 @@ fn updatekeys(a: UpdateKeysArgs) -> Result<(), CliError> {
     let config = config_path(a.config.as_deref())?;
     let c = clef_sops::config::creation_for(&config, &a.file)
         .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
-    let recipients = |gs: &[KeyGroup]| -> Vec<Vec<String>> {
+    // Every master key of each group by what names it, as sops shows them:
+    // an age recipient, a PGP fingerprint, a KMS ARN (+ role), a resource id.
+    let master_keys = |gs: &[KeyGroup]| -> Vec<Vec<String>> {
+        fn field<'a>(v: &'a clef_doc::Value, f: &str) -> &'a str {
+            clef_sops::masterkey::stanza_field(v, f).unwrap_or("")
+        }
         gs.iter()
-            .map(|g| g.age.iter().map(|k| k.recipient.clone()).collect())
+            .map(|g| {
+                let other = g.other.iter().map(|(kind, v)| match kind.as_str() {
+                    "pgp" => field(v, "fp").to_owned(),
+                    "kms" if field(v, "role").is_empty() => field(v, "arn").to_owned(),
+                    "kms" => format!("{}+{}", field(v, "arn"), field(v, "role")),
+                    "gcp_kms" => field(v, "resource_id").to_owned(),
+                    k => format!("{k} key"),
+                });
+                g.age
+                    .iter()
+                    .map(|k| k.recipient.clone())
+                    .chain(other)
+                    .collect()
+            })
             .collect()
     };
-    let (now, want) = (recipients(&file.meta.key_groups), recipients(&c.groups));
-    let others = file.meta.key_groups.iter().any(|g| !g.other.is_empty());
-    if now == want && !others && file.meta.shamir_threshold == c.shamir_threshold {
+    let (now, want) = (master_keys(&file.meta.key_groups), master_keys(&c.groups));
+    let others = [&file.meta.key_groups, &c.groups]
+        .iter()
+        .any(|gs| gs.iter().any(|g| !g.other.is_empty()));
+    if now == want && file.meta.shamir_threshold == c.shamir_threshold {
         crate::out::info(format!("File {} already up to date", a.file.display()));
         return Ok(());
     }
