@@ -218,6 +218,87 @@ fn values_and_secret_keys_are_never_echoed_and_names_are_escaped() {
     }
 }
 
+/// The bytes of `o`'s stdout and stderr, checked for a raw escape and for
+/// the escaped form `shown`.
+fn assert_escaped(o: &std::process::Output, shown: &str) {
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(o));
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "raw escape: {text:?}"
+    );
+    assert!(text.contains(shown), "{text}");
+}
+
+#[test]
+fn clef_sops_messages_escape_file_names() {
+    let Some(e) = crate::sops_interop::env() else {
+        return;
+    };
+    let plain = e.write("plain.yaml", b"a: 1\nb: two\n");
+    let made = ok(e.sops(&["encrypt", "--age", &e.k1.recipient, &plain], &e.k1.file));
+    e.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - age: {},{}\n",
+            e.k1.recipient, e.k2.recipient
+        )
+        .as_bytes(),
+    );
+    let evil = e.write("x\u{1b}]0;pwned\u{7}\u{1b}[2J.enc.yaml", &made);
+    let shown = "x\\x1b]0;pwned\\x07\\x1b[2J.enc.yaml";
+    let o = e.clef(&["updatekeys", "-y", &evil], &e.k1.file);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_escaped(&o, shown);
+    // Nothing left to do: the "already up to date" line.
+    let o = e.clef(&["updatekeys", "-y", &evil], &e.k1.file);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_escaped(&o, shown);
+    // --ignore-mac's warning names the file.
+    let text = std::fs::read_to_string(&evil).unwrap();
+    let tampered: String = text
+        .split_inclusive('\n')
+        .filter(|l| !l.starts_with("b: "))
+        .collect();
+    std::fs::write(&evil, tampered).unwrap();
+    let o = e.clef(&["decrypt", "--ignore-mac", &evil], &e.k1.file);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("MAC mismatch ignored"),
+        "{}",
+        stderr(&o)
+    );
+    let err = std::process::Output {
+        stdout: Vec::new(),
+        ..o
+    };
+    assert_escaped(&err, shown);
+}
+
+#[test]
+fn service_listings_escape_what_clef_yaml_says() {
+    let w = World::new();
+    let d = repo(&w, "sven");
+    let out = d.ok(&[
+        "service",
+        "create",
+        "gw",
+        "--namespaces",
+        "api",
+        "--description",
+        "gate\u{1b}]0;pwned\u{7}\u{1b}[2Jway",
+    ]);
+    assert!(out.contains("Private keys of 'gw'"), "{out}");
+    let shown = "gate\\x1b]0;pwned\\x07\\x1b[2Jway";
+    assert_escaped(&d.clef(&["service", "show", "gw"]), shown);
+    // JSON keeps the exact text, as JSON escapes.
+    let json = d.ok(&["service", "show", "gw", "--json"]);
+    assert!(!json.contains('\u{1b}'), "{json:?}");
+    assert!(
+        json.to_lowercase().contains("gate\\u001b]0;pwned"),
+        "{json}"
+    );
+}
+
 // ---------------------------------------------------------------- item 7
 
 #[test]
@@ -584,6 +665,81 @@ fn a_second_clone_and_a_worktree_reuse_the_granted_identity() {
     assert_eq!(ok(clef_e2e::run(c)), b"from-main");
 }
 
+#[test]
+fn a_clone_reuses_a_granted_identity_from_the_sops_locations() {
+    let w = World::new();
+    let alice = repo(&w, "alice");
+    // Bob already uses sops: his age key is not in clef's key store.
+    let kf = w.dir.path().join("bob-sops-key.txt");
+    let mut c = alice.cmd("age-keygen");
+    c.arg("-o").arg(&kf);
+    ok(clef_e2e::run(c));
+    let key = std::fs::read_to_string(&kf).unwrap();
+    let bob = key
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_owned();
+    alice.ok(&["recipients", "add", &bob, "--label", "bob"]);
+    ok(alice.git(&["add", "-A"]));
+    ok(alice.git(&["commit", "-q", "--no-verify", "-m", "bob"]));
+
+    let secret = key
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap()
+        .to_owned();
+    let cmd = format!("cat '{}'", kf.display());
+    // (location, variable to set, whether clef records a file for it)
+    let cases = [
+        ("default", None, true),
+        (
+            "file",
+            Some(("SOPS_AGE_KEY_FILE", kf.to_str().unwrap())),
+            true,
+        ),
+        ("key", Some(("SOPS_AGE_KEY", &secret)), false),
+        ("cmd", Some(("SOPS_AGE_KEY_CMD", &cmd)), false),
+    ];
+    for (name, var, recorded) in cases {
+        let d = w.clone_dev(&format!("bob-{name}"), &alice);
+        if var.is_none() {
+            let default = d.home.join(".config/sops/age/keys.txt");
+            std::fs::create_dir_all(default.parent().unwrap()).unwrap();
+            std::fs::copy(&kf, &default).unwrap();
+        }
+        let with = |args: &[&str], var: Option<(&str, &str)>| {
+            let mut c = d.cmd(bin("clef"));
+            c.args(args);
+            if let Some((k, v)) = var {
+                c.env(k, v);
+            }
+            clef_e2e::run(c)
+        };
+        let o = with(&["init"], var);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("reusing your sops identity") && err.contains(&bob),
+            "{name}: {err}"
+        );
+        assert!(!err.contains(&secret), "{name}: secret echoed");
+        assert!(
+            !d.home.join(".config/clef/keys").exists(),
+            "{name}: a new identity was made"
+        );
+        let local = d.root.join(".clef/config.yaml");
+        assert_eq!(local.exists(), recorded, "{name}: local config");
+        // A recorded file works without the variable (git's merge driver and
+        // hooks may run without it); a key with no file needs it.
+        let o = with(
+            &["get", "api/dev", "DB_URL"],
+            if recorded { None } else { var },
+        );
+        assert_eq!(ok(o), b"postgres://base-value", "{name}");
+    }
+}
+
 // ---------------------------------------------------------------- item 16
 
 #[test]
@@ -766,10 +922,7 @@ fn resolving_conflicts_is_not_a_dead_end() {
     let o = d.clef(&["set", "api/dev", "A", "resolved-a-value"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("resolved and staged"), "{}", stderr(&o));
-    let unmerged =
-        String::from_utf8(ok(d.git(&["diff", "--name-only", "--diff-filter=U"]))).unwrap();
-    assert!(unmerged.trim().is_empty(), "still unmerged: {unmerged}");
-    ok(d.git(&["commit", "-q", "--no-verify", "--no-edit"]));
+    commit_the_merge(&d);
     assert_eq!(d.ok(&["get", "api/dev", "A"]), "resolved-a-value");
 
     // On a terminal, resolve asks for each key (values are not shown).
@@ -807,6 +960,14 @@ fn resolving_conflicts_is_not_a_dead_end() {
     assert_eq!(d.ok(&["get", "api/dev", "A"]), "ours-a-value");
 }
 
+/// Nothing is left unmerged, and the merge commits.
+fn commit_the_merge(d: &Dev) {
+    let unmerged =
+        String::from_utf8(ok(d.git(&["diff", "--name-only", "--diff-filter=U"]))).unwrap();
+    assert!(unmerged.trim().is_empty(), "still unmerged: {unmerged}");
+    ok(d.git(&["commit", "-q", "--no-verify", "--no-edit"]));
+}
+
 /// [`conflicted`], but the merge runs without the clef driver (git's text merge).
 fn conflicted_without_driver(w: &World, name: &str) -> Dev {
     let d = diverged(w, name);
@@ -815,10 +976,9 @@ fn conflicted_without_driver(w: &World, name: &str) -> Dev {
     d
 }
 
-#[test]
-fn two_conflicting_keys_have_a_way_out() {
-    let w = World::new();
-    let d = repo(&w, "eve");
+/// A repository mid-merge where `main` and `feature` both changed `A` and `B`.
+fn two_key_conflict(w: &World, name: &str) -> Dev {
+    let d = repo(w, name);
     for (k, v) in [("A", "base-a"), ("B", "base-b")] {
         d.ok(&["set", "api/dev", k, v]);
     }
@@ -834,6 +994,13 @@ fn two_conflicting_keys_have_a_way_out() {
     }
     ok(d.git(&["commit", "-q", "--no-verify", "-am", "main"]));
     assert!(!d.git(&["merge", "--no-edit", "feature"]).status.success());
+    d
+}
+
+#[test]
+fn two_conflicting_keys_have_a_way_out() {
+    let w = World::new();
+    let d = two_key_conflict(&w, "eve");
     let o = d.clef(&["set", "api/dev", "A", "new-a-value"]);
     assert_eq!(o.status.code(), Some(1));
     let hint = "clef merge resolve secrets/api/dev.enc.yaml --pick B=ours|theirs --pick A=ours";
@@ -852,4 +1019,51 @@ fn two_conflicting_keys_have_a_way_out() {
     assert_eq!(d.ok(&["get", "api/dev", "A"]), "new-a-value");
     assert_eq!(d.ok(&["get", "api/dev", "B"]), "theirs-b");
     ok(d.git(&["commit", "-q", "--no-verify", "-am", "merged"]));
+}
+
+#[test]
+fn set_on_a_terminal_resolves_a_two_key_conflict() {
+    let w = World::new();
+    let d = two_key_conflict(&w, "fay");
+    // `set A` asks which side B keeps (naming the branches, never a value),
+    // writes A, and stages the cell: the merge can be committed at once.
+    let (done, text) = crate::cli_support::clef_in_pty(
+        &d,
+        "set api/dev A new-a-value",
+        &[(
+            "B (changed on both sides): keep [o]urs (your branch main) or [t]heirs (the merged branch feature)",
+            "t",
+        )],
+    );
+    assert!(done, "{text}");
+    assert!(
+        !text.contains("A (changed"),
+        "A is being set: not asked: {text}"
+    );
+    for v in ["theirs-b", "ours-b", "theirs-a", "ours-a", "new-a-value"] {
+        assert!(!text.contains(v), "value {v} shown: {text}");
+    }
+    assert!(text.contains("conflict resolved and staged"), "{text}");
+    commit_the_merge(&d);
+    assert_eq!(d.ok(&["get", "api/dev", "A"]), "new-a-value");
+    assert_eq!(d.ok(&["get", "api/dev", "B"]), "theirs-b");
+    assert_eq!(d.ok(&["get", "api/dev", "DB_URL"]), "postgres://base-value");
+
+    // A conflict document edited by hand (a clean key deleted) is refused by
+    // `set` too, as by `merge resolve`: nothing is sealed under a fresh MAC.
+    let d = two_key_conflict(&w, "gus");
+    let cell = d.root.join("secrets/api/dev.enc.yaml");
+    let text = std::fs::read_to_string(&cell).unwrap();
+    let tampered: String = text
+        .split_inclusive('\n')
+        .filter(|l| !l.starts_with("DB_URL:"))
+        .collect();
+    assert_ne!(text, tampered);
+    std::fs::write(&cell, tampered).unwrap();
+    let (done, text) = crate::cli_support::clef_in_pty(&d, "set api/dev A new-a-value", &[]);
+    assert!(!done, "{text}");
+    assert!(
+        text.contains("DB_URL") && text.contains("was edited"),
+        "{text}"
+    );
 }

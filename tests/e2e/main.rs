@@ -31,4 +31,5 @@ mod sops_dropin;
 mod sops_functional;
 mod sops_interop;
 mod sops_stores;
+mod sops_yaml_kms;
 mod sops_yaml_sync;

@@ -321,7 +321,10 @@ fn unknown_commands_and_options_name_the_sops_equivalent() {
             vec!["decrypt", "--indent", "2", &f],
             "'--indent' is sops 3.11's, but clef sops does not support it",
         ),
-        (vec!["rotate", "--add-pgp", "FP", &f], "adding PGP keys"),
+        (
+            vec!["edit", "--add-pgp", "FP", &f],
+            "'--add-pgp' is sops 3.11's, but clef sops does not support it",
+        ),
     ] {
         let r = run_with(&e, true, &args, &[], b"");
         let err = String::from_utf8_lossy(&r.stderr);
@@ -334,22 +337,28 @@ fn unknown_commands_and_options_name_the_sops_equivalent() {
     }
 }
 
-#[test]
-fn ssh_ed25519_recipients_and_identities_both_ways() {
-    let Some(e) = env() else { return };
-    let key = e.dir.join("id_ed25519");
+/// A new ssh-ed25519 key pair at `key` (no passphrase); returns its public
+/// key as an age recipient (`ssh-ed25519 AAAA…`).
+fn ssh_keygen(key: &Path) -> String {
     let keygen = std::process::Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "test@example", "-f"])
-        .arg(&key)
+        .arg(key)
         .output()
         .expect("ssh-keygen");
     assert!(keygen.status.success());
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let recipient: String = public
+    public
         .split_whitespace()
         .take(2)
         .collect::<Vec<_>>()
-        .join(" ");
+        .join(" ")
+}
+
+#[test]
+fn ssh_ed25519_recipients_and_identities_both_ways() {
+    let Some(e) = env() else { return };
+    let key = e.dir.join("id_ed25519");
+    let recipient = ssh_keygen(&key);
     let plain = e.write("ssh.yaml", b"a: via-ssh\n");
     let vars = [("SOPS_AGE_SSH_PRIVATE_KEY_FILE", key.to_str().unwrap())];
     let args = ["encrypt", "--age", &recipient, &plain];
@@ -366,4 +375,57 @@ fn ssh_ed25519_recipients_and_identities_both_ways() {
     let r = run_with(&e, true, &["decrypt", &fs], &[], b"");
     assert_eq!(r.status.code(), Some(128));
     assert!(String::from_utf8_lossy(&r.stderr).contains("ssh-ed25519"));
+}
+
+#[test]
+fn the_default_ssh_key_opens_files_like_sops() {
+    let Some(e) = env() else { return };
+    let ssh = e.home.join(".ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    let key = ssh.join("id_ed25519");
+    let recipient = ssh_keygen(&key);
+    let plain = e.write("dssh.yaml", b"a: via-default-ssh\n");
+    let (s, c) = both(&e, &["encrypt", "--age", &recipient, &plain], &[], b"");
+    let fs = e.write("dssh.sops.enc.yaml", &ok(s));
+    let fc = e.write("dssh.clef.enc.yaml", &ok(c));
+    // SOPS_AGE_KEY_FILE names k2, no recipient: only ~/.ssh/id_ed25519 opens them.
+    let k2 = [("SOPS_AGE_KEY_FILE", e.k2.file.to_str().unwrap())];
+    for f in [&fs, &fc] {
+        let (s, c) = both(&e, &["decrypt", f], &k2, b"");
+        assert_eq!(ok(s), b"a: via-default-ssh\n".to_vec(), "sops {f}");
+        assert_eq!(ok(c), b"a: via-default-ssh\n".to_vec(), "clef {f}");
+    }
+    // Without it, neither can.
+    std::fs::rename(&key, e.dir.join("moved")).unwrap();
+    let (s, c) = both(&e, &["decrypt", &fc], &k2, b"");
+    assert_eq!(s.status.code(), Some(128));
+    assert_eq!(c.status.code(), Some(128));
+}
+
+#[test]
+fn filestatus_matches_sops() {
+    let Some(e) = env() else { return };
+    let enc = encrypted(&e, "fst", "a: 1\n");
+    let plain = e.write("fst.yaml", b"a: 1\n");
+    let json = e.write("fst.json", b"{\"a\": 1}\n");
+    for f in [&enc, &plain, &json] {
+        let (s, c) = both(&e, &["filestatus", f], &[], b"");
+        assert_eq!(c.status.code(), s.status.code(), "{f}");
+        assert_eq!(
+            String::from_utf8_lossy(&c.stdout),
+            String::from_utf8_lossy(&s.stdout),
+            "{f}"
+        );
+    }
+    let (s, c) = both(
+        &e,
+        &[
+            "filestatus",
+            &e.dir.join("absent.yaml").display().to_string(),
+        ],
+        &[],
+        b"",
+    );
+    assert_eq!(c.status.code(), s.status.code());
+    assert!(c.stdout.is_empty());
 }

@@ -4,7 +4,7 @@
 
 use clef_e2e::ok;
 
-use crate::sops_interop::{Env, env};
+use crate::sops_interop::{Env, env, normalize};
 
 /// Runs the same arguments through sops and clef; returns (sops, clef) output.
 fn both(e: &Env, args: &[&str]) -> (std::process::Output, std::process::Output) {
@@ -212,6 +212,39 @@ fn list_indexes_count_comments_like_sops() {
 }
 
 #[test]
+fn extracting_a_comment_item_prints_what_sops_prints() {
+    let Some(e) = env() else { return };
+    let plain = e.write(
+        "lc.yaml",
+        b"l:\n    # c\n    - a\n    - b\nm:\n    # only\n    x: 1\n",
+    );
+    let enc = ok(e.sops(&["encrypt", "--age", &e.k1.recipient, &plain], &e.k1.file));
+    let f = e.write("lc.enc.yaml", &enc);
+    for (path, t) in [
+        (r#"["l"][0]"#, "yaml"),
+        (r#"["l"][0]"#, "json"),
+        (r#"["l"]"#, "yaml"),
+        (r#"["l"]"#, "json"),
+        (r#"["m"]"#, "yaml"),
+        (r#"["m"]"#, "json"),
+        (r#"["m"]"#, "dotenv"),
+    ] {
+        same_stdout(&e, &["decrypt", "--output-type", t, "--extract", path, &f]);
+    }
+    // dotenv holds only strings (and whole maps): a comment, a list or a
+    // number is sops's "error dumping" (4), nothing on stdout.
+    for path in [r#"["l"][0]"#, r#"["l"]"#, r#"["m"]["x"]"#] {
+        let (s, c) = both(
+            &e,
+            &["decrypt", "--output-type", "dotenv", "--extract", path, &f],
+        );
+        assert_eq!(s.status.code(), Some(4), "sops {path}");
+        assert_eq!(c.status.code(), Some(4), "clef {path}");
+        assert!(c.stdout.is_empty() && s.stdout.is_empty());
+    }
+}
+
+#[test]
 fn multi_document_yaml_to_one_document_formats() {
     let Some(e) = env() else { return };
     // The second document is empty: nothing is lost, so clef prints the first, as sops does.
@@ -268,6 +301,20 @@ fn gpg_key(e: &Env) -> Option<String> {
     })
 }
 
+/// [`gpg_key`], or a skip where gpg is missing; never a silent skip under
+/// ./test.sh, which installs gnupg and sets CLEF_REQUIRE_ORACLE.
+fn gpg_key_or_skip(e: &Env) -> Option<String> {
+    let fp = gpg_key(e);
+    if fp.is_none() {
+        assert!(
+            std::env::var_os("CLEF_REQUIRE_ORACLE").is_none(),
+            "gpg is needed for the PGP interop test"
+        );
+        eprintln!("SKIP: gpg not installed or cannot make a key");
+    }
+    fp
+}
+
 fn stop_gpg_agent(e: &Env) {
     let mut c = clef_e2e::clean_cmd(std::path::Path::new("gpgconf"), &e.home);
     c.args(["--kill", "gpg-agent"]);
@@ -277,13 +324,7 @@ fn stop_gpg_agent(e: &Env) {
 #[test]
 fn pgp_stanzas_through_gpg_both_ways() {
     let Some(e) = env() else { return };
-    let Some(fp) = gpg_key(&e) else {
-        // ./test.sh installs gnupg and sets CLEF_REQUIRE_ORACLE: no silent skip there.
-        assert!(
-            std::env::var_os("CLEF_REQUIRE_ORACLE").is_none(),
-            "gpg is needed for the PGP interop test"
-        );
-        eprintln!("SKIP: gpg not installed or cannot make a key");
+    let Some(fp) = gpg_key_or_skip(&e) else {
         return;
     };
     let plain = e.write("p.yaml", b"a: 1\nb: secret\n");
@@ -318,5 +359,119 @@ fn pgp_stanzas_through_gpg_both_ways() {
     ok(e.clef(&["rotate", "-i", &fs], &e.k1.file));
     let s = ok(e.sops(&["decrypt", &fs], &e.k1.file));
     assert_eq!(String::from_utf8_lossy(&s), "a: 1\nb: secret\n");
+    stop_gpg_agent(&e);
+}
+
+/// [`normalize`] that also hides what differs between two gpg wrappings of
+/// a data key: the PGP armor and its `created_at`.
+fn normalize_pgp(text: &str) -> String {
+    let mut out = String::new();
+    let mut armor = false;
+    for l in normalize(text).lines() {
+        if l.contains("-----BEGIN PGP MESSAGE-----") {
+            armor = true;
+        }
+        if armor {
+            if l.contains("-----END PGP MESSAGE-----") {
+                armor = false;
+                out.push_str("<pgp armor>\n");
+            }
+            continue;
+        }
+        if l.trim_start().starts_with("created_at:") {
+            out.push_str("created_at: <time>\n");
+            continue;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn rotate_and_updatekeys_add_and_rm_pgp_like_sops() {
+    let Some(e) = env() else { return };
+    let Some(fp) = gpg_key_or_skip(&e) else {
+        return;
+    };
+    let plain = e.write("ap.yaml", b"a: 1\nb: secret\n");
+    let made = ok(e.sops(&["encrypt", "--age", &e.k1.recipient, &plain], &e.k1.file));
+    let (fs, fc) = (
+        e.write("ap-sops.enc.yaml", &made),
+        e.write("ap-clef.enc.yaml", &made),
+    );
+    // k2 is no recipient: with it, only gpg can open the file.
+    let opens = |f: &str, key: &std::path::Path| {
+        let s = e.sops(&["decrypt", f], key);
+        let c = e.clef(&["decrypt", f], key);
+        assert_eq!(
+            s.status.success(),
+            c.status.success(),
+            "tools disagree on {f}"
+        );
+        if s.status.success() {
+            assert_eq!(s.stdout, b"a: 1\nb: secret\n");
+            assert_eq!(s.stdout, c.stdout);
+        }
+        s.status.success()
+    };
+    assert!(!opens(&fc, &e.k2.file));
+    // rotate --add-pgp, each tool on its copy.
+    ok(e.sops(&["rotate", "-i", "--add-pgp", &fp, &fs], &e.k1.file));
+    ok(e.clef(&["rotate", "-i", "--add-pgp", &fp, &fc], &e.k1.file));
+    for f in [&fs, &fc] {
+        assert!(opens(f, &e.k2.file), "{f}: PGP key added");
+        assert!(opens(f, &e.k1.file));
+    }
+    let text = std::fs::read_to_string(&fc).unwrap();
+    assert!(text.contains(&format!("fp: {fp}")), "{text}");
+    assert_eq!(
+        normalize_pgp(&std::fs::read_to_string(&fs).unwrap()),
+        normalize_pgp(&text),
+        "layout differs from sops's"
+    );
+    // Adding it again changes nothing but the data key.
+    ok(e.clef(&["rotate", "-i", "--add-pgp", &fp, &fc], &e.k1.file));
+    assert_eq!(
+        std::fs::read_to_string(&fc)
+            .unwrap()
+            .matches("fp: ")
+            .count(),
+        1
+    );
+    // rotate --rm-pgp: k2 (gpg) no longer opens it, in either tool (clef
+    // compares fingerprints without case, as gpg reads them).
+    ok(e.sops(&["rotate", "-i", "--rm-pgp", &fp, &fs], &e.k1.file));
+    ok(e.clef(
+        &["rotate", "-i", "--rm-pgp", &fp.to_lowercase(), &fc],
+        &e.k1.file,
+    ));
+    for f in [&fs, &fc] {
+        assert!(!opens(f, &e.k2.file), "{f}: PGP key removed");
+        assert!(opens(f, &e.k1.file));
+        assert!(!std::fs::read_to_string(f).unwrap().contains("pgp"), "{f}");
+    }
+    // The legacy form, as scripts write it.
+    ok(e.clef(&["-r", "-i", "--add-pgp", &fp, &fc], &e.k1.file));
+    assert!(opens(&fc, &e.k2.file));
+    ok(e.clef(&["-r", "-i", "--rm-pgp", &fp, &fc], &e.k1.file));
+    // clef's updatekeys extension keeps the data key: every ENC[...] stays.
+    let before = std::fs::read_to_string(&fc).unwrap();
+    ok(e.clef(&["updatekeys", "-y", "--add-pgp", &fp, &fc], &e.k1.file));
+    let after = std::fs::read_to_string(&fc).unwrap();
+    for l in before.lines().filter(|l| l.contains("ENC[")) {
+        assert!(after.contains(l), "updatekeys changed a value: {l}");
+    }
+    assert!(opens(&fc, &e.k2.file));
+    ok(e.clef(&["updatekeys", "-y", "--rm-pgp", &fp, &fc], &e.k1.file));
+    assert!(!opens(&fc, &e.k2.file));
+    // Removing the last master key is refused, nothing written.
+    let before = std::fs::read_to_string(&fc).unwrap();
+    let r = e.clef(
+        &["updatekeys", "-y", "--rm-age", &e.k1.recipient, &fc],
+        &e.k1.file,
+    );
+    assert!(!r.status.success());
+    assert_eq!(std::fs::read_to_string(&fc).unwrap(), before);
     stop_gpg_agent(&e);
 }

@@ -99,3 +99,65 @@ fn sops_yaml_follows_clef_yaml() {
         own
     );
 }
+
+/// `clef sops` changes to who can unwrap a cell's data key go through
+/// clef.yaml: PGP or age keys added by `rotate`/`updatekeys` on a cell are
+/// refused, naming `clef recipients`, and the cell is left as it was (key
+/// groups: `access::clef_sops_groups_add_and_delete_on_a_cell_are_refused_but_work_on_other_sops_files`).
+#[test]
+fn clef_sops_cannot_change_a_cells_readers_behind_clef_yaml() {
+    let w = World::new();
+    let d = w.dev("olga");
+    d.ok(&[
+        "init",
+        "--namespaces",
+        "api",
+        "--environments",
+        "dev",
+        "--non-interactive",
+    ]);
+    d.ok(&["set", "api/dev", "K", "v"]);
+    let cell = "secrets/api/dev.enc.yaml";
+    let before = std::fs::read(d.root.join(cell)).expect("cell");
+    let keys = w.dir.path().join("mallory-keys");
+    std::fs::create_dir_all(&keys).expect("mkdir");
+    let mallory = TestKey::new(&keys, "key.txt");
+    for args in [
+        vec![
+            "sops",
+            "rotate",
+            "-i",
+            "--add-pgp",
+            "0123456789ABCDEF0123456789ABCDEF01234567",
+            cell,
+        ],
+        vec![
+            "sops",
+            "updatekeys",
+            "-y",
+            "--add-pgp",
+            "0123456789ABCDEF0123456789ABCDEF01234567",
+            cell,
+        ],
+        vec![
+            "sops",
+            "rotate",
+            "-i",
+            "--add-age",
+            &mallory.recipient,
+            cell,
+        ],
+    ] {
+        let mut c = d.cmd(clef_e2e::bin("clef"));
+        c.env("SOPS_AGE_KEY_FILE", d.identity()).args(&args);
+        let o = clef_e2e::run(c);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(err.contains("clef recipients"), "{args:?}: {err}");
+        assert_eq!(
+            std::fs::read(d.root.join(cell)).expect("cell"),
+            before,
+            "{args:?}"
+        );
+    }
+}

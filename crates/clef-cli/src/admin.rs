@@ -292,11 +292,46 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// `init` in a clone whose granted identity is in a sops location: its file
+/// becomes this clone's `age_key_file` (so git's merge driver and hooks find
+/// it whatever their environment); a key with no file is used as it is.
+fn reuse_sops_identity(
+    root: &Path,
+    (found, r): (local::SopsKeySource, String),
+) -> Result<(), CliError> {
+    match found {
+        local::SopsKeySource::File { path, what } => {
+            let path = std::fs::canonicalize(&path).unwrap_or(path);
+            local_setup(root, &path)?;
+            crate::integrations::install_hooks(root)?;
+            out::note(format!(
+                "reusing your sops identity {} ({what}; recipient {r}): clef.yaml already grants it",
+                path.display()
+            ));
+        }
+        local::SopsKeySource::Env(var) => {
+            crate::integrations::install_hooks(root)?;
+            out::note(format!(
+                "reusing your sops identity from {var} (recipient {r}): clef.yaml already grants it; it is not in a file, so clef and the merge driver find it only where {var} is set"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn init_second_developer(root: &Path, a: &InitArgs) -> Result<(), CliError> {
     let manifest = Manifest::load(root)?;
     let known = manifest.all_recipients();
     let ids = local::identities(root, &repo::env)?;
-    if let Some(r) = ids.recipients().into_iter().find(|r| known.contains(r)) {
+    // A clone without its own setup goes on below: it reuses a granted
+    // identity from clef's key store, then from the sops locations.
+    // (A linked worktree shares its main work tree's setup.)
+    let set_up = a.age_key_file.is_some() || local::load_config(root)?.age_key_file.is_some();
+    if let Some(r) = ids
+        .recipients()
+        .into_iter()
+        .find(|r| set_up && known.contains(r))
+    {
         if !root.join(local::CONFIG_PATH).exists()
             && let Some(f) = &a.age_key_file
         {
@@ -332,7 +367,10 @@ fn init_second_developer(root: &Path, a: &InitArgs) -> Result<(), CliError> {
                     ));
                     return Ok(());
                 }
-                None => new_identity(root)?,
+                None => match local::sops_identity_for(&repo::env, &known) {
+                    Some(found) => return reuse_sops_identity(root, found),
+                    None => new_identity(root)?,
+                },
             },
         },
     };

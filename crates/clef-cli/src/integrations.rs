@@ -232,7 +232,7 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
 
 /// The work tree, its operation in progress and the file's index stages:
 /// refuses a file that is not unmerged in a merge/rebase/cherry-pick/revert.
-fn stages_of(
+pub(crate) fn stages_of(
     path: &Path,
 ) -> Result<(PathBuf, &'static str, clef_merge::resolve::Stages), CliError> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -288,7 +288,7 @@ fn stages_of(
 
 /// What "ours" and "theirs" are in this operation, in words (during a
 /// rebase "theirs" is your own commit being replayed).
-fn side_names(top: &Path, op: &str) -> (String, String) {
+pub(crate) fn side_names(top: &Path, op: &str) -> (String, String) {
     let line = |args: &[&str]| {
         clef_git::worktree::stdout_if_ok(top, args)
             .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
@@ -333,7 +333,7 @@ fn driver_made(bytes: &[u8]) -> bool {
 
 /// On a terminal: asks which side each conflicting key without a `--pick`
 /// keeps (values are never shown).
-fn ask_sides(
+pub(crate) fn ask_sides(
     path: &Path,
     bytes: &[u8],
     format: clef_sops::Format,

@@ -101,6 +101,18 @@ pub fn note(msg: impl AsRef<str>) {
     eprintln!("clef: {}", clef_core::term::escape_lines(msg.as_ref()));
 }
 
+/// A line for the user on stderr as is (sops's own wording, no `clef: `
+/// prefix), its control characters escaped like [`note`]'s.
+pub fn info(msg: impl AsRef<str>) {
+    eprintln!("{}", clef_core::term::escape_lines(msg.as_ref()));
+}
+
+/// Text for stdout that a person reads (listings, not data): control
+/// characters in names, descriptions or paths are escaped.
+pub fn print_human(s: &str) -> Result<(), CliError> {
+    print_str(&clef_core::term::escape_lines(s))
+}
+
 /// A name (key, file, branch) escaped for a terminal.
 pub fn shown(name: &str) -> std::borrow::Cow<'_, str> {
     clef_core::term::escape(name)

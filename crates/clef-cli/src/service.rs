@@ -214,11 +214,12 @@ fn show_keys(name: &str, keys: &NewKeys) -> Result<(), CliError> {
     if keys.is_empty() {
         return Ok(());
     }
+    let name = out::shown(name);
     let mut s = Zeroizing::new(format!(
         "# Private keys of '{name}', one per environment. Shown once, stored nowhere:\n# give each to the workload of its environment (e.g. CLEF_AGENT_AGE_KEY).\n"
     ));
     for (env, k) in keys {
-        s.push_str(&format!("{env}: {}\n", k.as_str()));
+        s.push_str(&format!("{}: {}\n", out::shown(env), k.as_str()));
     }
     out::print_str(&s)
 }
@@ -235,7 +236,7 @@ fn finish(
     if json {
         return out::print_str(&Zeroizing::new(Json::Obj(fields).render()));
     }
-    eprintln!("clef: {msg}");
+    out::note(msg);
     show_keys(name, keys)
 }
 
@@ -284,7 +285,7 @@ pub fn run(dir: Option<&Path>, c: ServiceCmd) -> Result<(), CliError> {
                     if si.pack_only { "  pack_only" } else { "" }
                 ));
             }
-            out::print_str(&s)
+            out::print_human(&s)
         }
         ServiceCmd::Show(a) => {
             let si = &repo.manifest.service_identities[find(&repo, &a.name)?];
@@ -305,7 +306,7 @@ pub fn run(dir: Option<&Path>, c: ServiceCmd) -> Result<(), CliError> {
                 };
                 s.push_str(&format!("env {e:<8} {v}\n"));
             }
-            out::print_str(&s)
+            out::print_human(&s)
         }
         ServiceCmd::Validate(a) => validate(&repo, a.json),
         ServiceCmd::Update(a) => update(&repo, a),
@@ -324,7 +325,7 @@ pub fn run(dir: Option<&Path>, c: ServiceCmd) -> Result<(), CliError> {
                     .render(),
                 )
             } else {
-                out::print_str(&format!("deleted service identity '{}'\n", a.name))
+                out::print_human(&format!("deleted service identity '{}'\n", a.name))
             }
         }
         ServiceCmd::Rotate(a) => rotate(&repo, a),
@@ -553,7 +554,7 @@ fn validate(repo: &Repo, json: bool) -> Result<(), CliError> {
         if issues.is_empty() {
             s.push_str("service identities: no issues\n");
         }
-        out::print_str(&s)?;
+        out::print_human(&s)?;
     }
     if issues.is_empty() {
         Ok(())

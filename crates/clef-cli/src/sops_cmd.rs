@@ -142,8 +142,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "-s",
         "editing master keys in the editor (sops -s); use updatekeys or rotate --add-age/--rm-age",
     ),
-    ("--add-pgp", "adding PGP keys (sops --add-pgp)"),
-    ("--rm-pgp", "removing PGP keys (sops --rm-pgp)"),
     (
         "--add-azure-kv",
         "Azure Key Vault keys (sops --add-azure-kv)",
@@ -662,6 +660,12 @@ pub struct UpdateKeysArgs {
     /// age recipients to remove (comma-separated, repeatable).
     #[arg(long)]
     pub rm_age: Vec<String>,
+    /// PGP fingerprints to add (comma-separated, repeatable; wrapped by gpg).
+    #[arg(long)]
+    pub add_pgp: Vec<String>,
+    /// PGP fingerprints to remove (comma-separated, repeatable).
+    #[arg(long)]
+    pub rm_pgp: Vec<String>,
     /// Accepted for compatibility with `sops updatekeys -y`; clef never prompts.
     #[arg(short = 'y', long)]
     pub yes: bool,
@@ -685,6 +689,12 @@ pub struct RotateArgs {
     /// age recipients to remove while rotating.
     #[arg(long)]
     pub rm_age: Vec<String>,
+    /// PGP fingerprints to add while rotating (comma-separated; wrapped by gpg).
+    #[arg(long)]
+    pub add_pgp: Vec<String>,
+    /// PGP fingerprints to remove while rotating.
+    #[arg(long)]
+    pub rm_pgp: Vec<String>,
 }
 
 /// `set`
@@ -913,15 +923,15 @@ fn decrypt(a: DecryptArgs) -> Result<(), CliError> {
             .decrypt_unchecked(key)
             .map_err(|e| fail(&input.name, e))?;
         if !ok {
-            eprintln!(
-                "clef: warning: {}: MAC {} ignored (--ignore-mac)",
+            crate::out::note(format!(
+                "warning: {}: MAC {} ignored (--ignore-mac)",
                 input.name.display(),
                 if file.meta.mac.is_empty() {
                     "absent"
                 } else {
                     "mismatch"
                 }
-            );
+            ));
         }
         p
     } else {
@@ -963,6 +973,37 @@ fn extract_bytes(v: &clef_doc::Value, f: Format) -> Result<zeroize::Zeroizing<Ve
     }
     // sops's INI store marshals a single value as JSON.
     let f = if f == Format::Ini { Format::Json } else { f };
+    // sops's dotenv store emits strings (and whole maps) only.
+    if f == Format::Dotenv && !matches!(v, Value::Map(_)) {
+        let what = match v {
+            Value::Null => "null",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a float",
+            Value::Bool(_) => "a boolean",
+            Value::Time(_) => "a timestamp",
+            Value::List(_) => "a list",
+            _ => "a comment",
+        };
+        return Err(SopsError::Output {
+            format: "dotenv",
+            reason: format!("the dotenv store only supports emitting strings, got {what}"),
+        });
+    }
+    if let Value::Comment(c) = v {
+        // A comment item of a list is sops's `Comment{Value}` struct: YAML
+        // and JSON marshal its one field.
+        let field = |name: &str| Branch(vec![Item::Entry(name.into(), Value::Str(c.clone()))]);
+        return match f {
+            Format::Yaml => clef_sops::emit_plain(&[field("value")], Format::Yaml),
+            _ => {
+                let mut text = clef_sops::emit_plain(&[field("Value")], Format::Json)?;
+                if text.last() == Some(&b'\n') {
+                    text.pop();
+                }
+                Ok(text)
+            }
+        };
+    }
     if let Value::Map(b) = v {
         return clef_sops::emit_plain(std::slice::from_ref(b), f);
     }
@@ -1124,8 +1165,9 @@ fn updatekeys(a: UpdateKeysArgs) -> Result<(), CliError> {
     let mut file = load(&a.file, a.input.input_type.as_deref())?;
     let add = split_recipients(&a.add_age);
     let rm = split_recipients(&a.rm_age);
+    let (add_pgp, rm_pgp) = (split_recipients(&a.add_pgp), split_recipients(&a.rm_pgp));
     // A cell of clef.yaml gets exactly the recipients clef.yaml grants.
-    if let Some(access) = governed(&a.file, &add, &rm)? {
+    if let Some(access) = governed(&a.file, &[&add[..], &add_pgp].concat(), &rm)? {
         let ids = identities()?;
         let mut plain = file.decrypt(&ids).map_err(|e| fail(&a.file, e))?;
         let done = access
@@ -1141,9 +1183,10 @@ fn updatekeys(a: UpdateKeysArgs) -> Result<(), CliError> {
         return write_file(&a.file, &out);
     }
     let ids = identities()?;
-    if !add.is_empty() || !rm.is_empty() {
-        // clef's extension: change recipients without a .sops.yaml.
-        clef_sops::update_recipients(&mut file, &ids, &add, &rm).map_err(|e| fail(&a.file, e))?;
+    if [&add, &rm, &add_pgp, &rm_pgp].iter().any(|l| !l.is_empty()) {
+        // clef's extension: change master keys without a .sops.yaml.
+        clef_sops::update_master_keys(&mut file, &ids, &add, &rm, &add_pgp, &rm_pgp)
+            .map_err(|e| fail(&a.file, e))?;
         let out = file.to_bytes().map_err(|e| fail(&a.file, e))?;
         return write_file(&a.file, &out);
     }
@@ -1151,26 +1194,46 @@ fn updatekeys(a: UpdateKeysArgs) -> Result<(), CliError> {
     let config = config_path(a.config.as_deref())?;
     let c = clef_sops::config::creation_for(&config, &a.file)
         .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
-    let recipients = |gs: &[KeyGroup]| -> Vec<Vec<String>> {
+    // Every master key of each group by what names it, as sops shows them:
+    // an age recipient, a PGP fingerprint, a KMS ARN (+ role), a resource id.
+    let master_keys = |gs: &[KeyGroup]| -> Vec<Vec<String>> {
+        fn field<'a>(v: &'a clef_doc::Value, f: &str) -> &'a str {
+            clef_sops::masterkey::stanza_field(v, f).unwrap_or("")
+        }
         gs.iter()
-            .map(|g| g.age.iter().map(|k| k.recipient.clone()).collect())
+            .map(|g| {
+                let other = g.other.iter().map(|(kind, v)| match kind.as_str() {
+                    "pgp" => field(v, "fp").to_owned(),
+                    "kms" if field(v, "role").is_empty() => field(v, "arn").to_owned(),
+                    "kms" => format!("{}+{}", field(v, "arn"), field(v, "role")),
+                    "gcp_kms" => field(v, "resource_id").to_owned(),
+                    k => format!("{k} key"),
+                });
+                g.age
+                    .iter()
+                    .map(|k| k.recipient.clone())
+                    .chain(other)
+                    .collect()
+            })
             .collect()
     };
-    let (now, want) = (recipients(&file.meta.key_groups), recipients(&c.groups));
-    let others = file.meta.key_groups.iter().any(|g| !g.other.is_empty());
-    if now == want && !others && file.meta.shamir_threshold == c.shamir_threshold {
-        eprintln!("File {} already up to date", a.file.display());
+    let (now, want) = (master_keys(&file.meta.key_groups), master_keys(&c.groups));
+    let others = [&file.meta.key_groups, &c.groups]
+        .iter()
+        .any(|gs| gs.iter().any(|g| !g.other.is_empty()));
+    if now == want && file.meta.shamir_threshold == c.shamir_threshold {
+        crate::out::info(format!("File {} already up to date", a.file.display()));
         return Ok(());
     }
     for (i, g) in want.iter().enumerate() {
-        eprintln!("Group {}", i + 1);
+        crate::out::info(format!("Group {}", i + 1));
         let had = now.get(i).cloned().unwrap_or_default();
         for r in g {
             let mark = if had.contains(r) { "   " } else { "+++" };
-            eprintln!("    {mark} {r}");
+            crate::out::info(format!("    {mark} {r}"));
         }
         for r in had.iter().filter(|r| !g.contains(r)) {
-            eprintln!("    --- {r}");
+            crate::out::info(format!("    --- {r}"));
         }
     }
     if now.len() <= 1 && want.len() == 1 && !others && c.shamir_threshold == 0 {
@@ -1192,7 +1255,7 @@ fn updatekeys(a: UpdateKeysArgs) -> Result<(), CliError> {
     .map_err(|e| fail(&a.file, e))?;
     let out = file.to_bytes().map_err(|e| fail(&a.file, e))?;
     write_file(&a.file, &out)?;
-    eprintln!("File {} synced with new keys", a.file.display());
+    crate::out::info(format!("File {} synced with new keys", a.file.display()));
     Ok(())
 }
 
@@ -1262,7 +1325,8 @@ fn rotate(a: RotateArgs) -> Result<(), CliError> {
     )?;
     let add = split_recipients(&a.add_age);
     let rm = split_recipients(&a.rm_age);
-    let access = governed(&input.name, &add, &rm)?;
+    let (add_pgp, rm_pgp) = (split_recipients(&a.add_pgp), split_recipients(&a.rm_pgp));
+    let access = governed(&input.name, &[&add[..], &add_pgp].concat(), &rm)?;
     for r in &add {
         clef_keys::check_recipient(r)
             .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
@@ -1290,6 +1354,7 @@ fn rotate(a: RotateArgs) -> Result<(), CliError> {
             });
         }
     }
+    clef_sops::pgp::change_stanzas(groups, &add_pgp, &rm_pgp);
     match access {
         // A cell of clef.yaml gets exactly the recipients clef.yaml grants.
         Some(access) => access.conform(&mut plain, true, &ids).map(drop),
@@ -1377,7 +1442,8 @@ fn unset(a: UnsetArgs) -> Result<(), CliError> {
 
 fn filestatus(a: FileArg) -> Result<(), CliError> {
     let format = format_of(&a.file, a.input.input_type.as_deref())?;
-    let bytes = read_file(&a.file)?;
+    // sops's filestatus fails every unreadable file with its generic code.
+    let bytes = read_file(&a.file).map_err(|e| CliError::new(sops_code::GENERIC, e.msg))?;
     let encrypted = EncryptedFile::parse(&bytes, format).is_ok();
     write_stdout(format!("{{\"encrypted\":{encrypted}}}\n").as_bytes())
 }

@@ -224,9 +224,9 @@ pub fn edit(a: EditArgs) -> Result<(), CliError> {
         match clef_sops::parse_plain(&edited, plain.format) {
             Ok(d) => break d,
             Err(e) if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
-                eprintln!(
-                    "clef: could not load the edited file ({e}); press Enter to edit it again, Ctrl-D to give up"
-                );
+                crate::out::note(format!(
+                    "could not load the edited file ({e}); press Enter to edit it again, Ctrl-D to give up"
+                ));
                 let mut line = String::new();
                 if std::io::stdin().read_line(&mut line).unwrap_or(0) == 0 {
                     return Err(fail(&a.file, e));

@@ -225,7 +225,7 @@ fn conflict_message(file: &Path, others: &[String], mine: &[String]) -> String {
         )
     };
     format!(
-        "{file}: unresolved merge conflict on {what}; decide it first: `clef merge resolve {file}{picks}`{then}; or `clef merge resolve {file}` on a terminal, which asks key by key"
+        "{file}: unresolved merge conflict on {what}; decide it first: `clef merge resolve {file}{picks}`{then}; or run this command (or `clef merge resolve {file}`) on a terminal, which asks key by key"
     )
 }
 
@@ -297,11 +297,36 @@ pub fn open(
     ids: &Keyring,
     keys: &[&str],
 ) -> Result<Editing, EditError> {
+    open_settling(repo, cell, ids, keys, &Settle::default())
+}
+
+/// How a write settles a conflict document beyond the keys it overwrites.
+#[derive(Default)]
+pub struct Settle<'a> {
+    /// Sides chosen for other conflicting keys (asked on a terminal); a
+    /// conflicting key with no side here and not written by the command is
+    /// refused ([`EditError::ConflictOn`]).
+    pub picks: Vec<(String, Side)>,
+    /// Git's index stages of the unmerged cell, when git recorded the
+    /// merge: the document must still say what they say
+    /// ([`crate::merge::resolve::verify_stages`]), so a hand-edited one is
+    /// not sealed under a fresh MAC.
+    pub stages: Option<&'a crate::merge::resolve::Stages>,
+}
+
+/// [`open`], settling a conflict document as `settle` says.
+pub fn open_settling(
+    repo: Repo<'_>,
+    cell: &Cell,
+    ids: &Keyring,
+    keys: &[&str],
+    settle: &Settle<'_>,
+) -> Result<Editing, EditError> {
     let mut notes = Vec::new();
     let raw = read_cell(repo, cell)?;
     let (loaded, plain) = match raw {
         Some(raw) if crate::conflict::is_conflict_document(&raw) => {
-            let (file, plain) = resolve_for(repo, cell, ids, keys, &raw, &mut notes)?;
+            let (file, plain) = resolve_for(repo, cell, ids, (keys, settle), &raw, &mut notes)?;
             (Some((file, raw)), plain)
         }
         Some(raw) => {
@@ -336,7 +361,7 @@ fn resolve_for(
     repo: Repo<'_>,
     cell: &Cell,
     ids: &Keyring,
-    keys: &[&str],
+    (keys, settle): (&[&str], &Settle<'_>),
     raw: &[u8],
     notes: &mut Vec<Note>,
 ) -> Result<(EncryptedFile, PlainFile), EditError> {
@@ -344,11 +369,19 @@ fn resolve_for(
         file: cell.file.clone(),
         source,
     })?;
+    if let Some(stages) = settle.stages {
+        crate::merge::resolve::verify_stages(raw, cell.format(), ids, stages).map_err(
+            |source| EditError::Resolve {
+                file: cell.file.clone(),
+                source,
+            },
+        )?;
+    }
     let others: Vec<String> = st
         .keys
         .iter()
         .map(|k| k.path.to_string())
-        .filter(|k| !keys.contains(&k.as_str()))
+        .filter(|k| !keys.contains(&k.as_str()) && !settle.picks.iter().any(|(p, _)| p == k))
         .collect();
     if keys.is_empty() || !others.is_empty() {
         // The keys of this command that conflict too: resolved in the
@@ -366,7 +399,7 @@ fn resolve_for(
     }
     let choice = Choice {
         default: Some(Side::Ours),
-        picks: Vec::new(),
+        picks: settle.picks.clone(),
     };
     let resolved = crate::merge::resolve(raw, cell.format(), ids, &choice).map_err(|source| {
         EditError::Resolve {

@@ -165,6 +165,60 @@ pub fn stored_identity_for(
     })
 }
 
+/// Where [`sops_identity_for`] found an identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SopsKeySource {
+    /// A key file: `SOPS_AGE_KEY_FILE`, or sops's default
+    /// `$XDG_CONFIG_HOME/sops/age/keys.txt` (`what` says which).
+    File {
+        /// The file.
+        path: PathBuf,
+        /// `SOPS_AGE_KEY_FILE` or `sops's default key file`.
+        what: &'static str,
+    },
+    /// A variable with no file behind it: `SOPS_AGE_KEY` or `SOPS_AGE_KEY_CMD`.
+    Env(&'static str),
+}
+
+/// An identity in the usual sops locations whose recipient is one of
+/// `known`, looked for in that order: `SOPS_AGE_KEY_FILE`, sops's default
+/// key file (`$XDG_CONFIG_HOME/sops/age/keys.txt`, else
+/// `~/.config/sops/age/keys.txt`), `SOPS_AGE_KEY`, `SOPS_AGE_KEY_CMD`. A
+/// location that cannot be read is skipped (it is someone else's setup, not
+/// an error of this repository). Returns where, and the recipient.
+pub fn sops_identity_for(
+    env: &dyn Fn(&str) -> Option<String>,
+    known: &[String],
+) -> Option<(SopsKeySource, String)> {
+    let granted = |ids: &Identities| ids.recipients().into_iter().find(|r| known.contains(r));
+    let file = |path: PathBuf, what: &'static str| {
+        let mut ids = Identities::empty();
+        ids.add_file(&path).ok()?;
+        granted(&ids).map(|r| (SopsKeySource::File { path, what }, r))
+    };
+    let set = |var: &str| env(var).filter(|v| !v.trim().is_empty());
+    if let Some(found) = set("SOPS_AGE_KEY_FILE").and_then(|p| file(p.into(), "SOPS_AGE_KEY_FILE"))
+    {
+        return Some(found);
+    }
+    let default = config_home(env).map(|c| c.join("sops").join("age").join("keys.txt"));
+    if let Some(found) = default
+        .filter(|p| p.is_file())
+        .and_then(|p| file(p, "sops's default key file"))
+    {
+        return Some(found);
+    }
+    ["SOPS_AGE_KEY", "SOPS_AGE_KEY_CMD"]
+        .into_iter()
+        .find_map(|var| {
+            set(var)?;
+            // Only this one variable: the discovery reads the others too.
+            let one = |name: &str| (name == var).then(|| env(name)).flatten();
+            let ids = Identities::discover_with(&one).ok()?;
+            granted(&ids).map(|r| (SopsKeySource::Env(var), r))
+        })
+}
+
 /// Every identity available for this repository: the sops/Clef environment
 /// sources plus the local config's `age_key_file` (see [`load_config`]).
 pub fn identities(

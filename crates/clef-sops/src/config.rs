@@ -126,24 +126,104 @@ pub fn creation_for(config: &Path, file: &Path) -> Result<Creation, ConfigError>
 }
 
 fn group_from(b: &Branch) -> Result<KeyGroup, String> {
-    for t in [
-        "kms",
-        "gcp_kms",
-        "azure_keyvault",
-        "hc_vault_transit_uri",
-        "hc_vault",
-    ] {
+    for t in ["azure_keyvault", "hc_vault_transit_uri", "hc_vault"] {
         if !list_of_strings(b.get(t)).is_empty()
             || matches!(b.get(t), Some(Value::List(l)) if !l.is_empty())
         {
             return Err(format!(
-                "'{t}' keys are not supported by clef in .sops.yaml (age and pgp only)"
+                "'{t}' keys are not supported by clef in .sops.yaml (age, pgp, kms and gcp_kms only)"
             ));
         }
     }
     let mut g = KeyGroup::of_recipients(&list_of_strings(b.get("age")));
-    g.other = pgp_stanzas(&list_of_strings(b.get("pgp")));
+    g.other = kms_stanzas(b)?;
+    g.other.extend(pgp_stanzas(&list_of_strings(b.get("pgp"))));
     Ok(g)
+}
+
+/// The `kms` and `gcp_kms` stanzas of a rule or key group, to be wrapped (no
+/// `enc` yet), as sops 3.11 reads them: in a rule, comma-separated
+/// `ARN[+ROLE_ARN]` (with the rule's `aws_profile`) and resource ids; in a
+/// key group, lists of `{arn, role, context, aws_profile}` and
+/// `{resource_id}` maps. The cloud backends (clef-kms) wrap them.
+fn kms_stanzas(b: &Branch) -> Result<Vec<(String, Value)>, String> {
+    use clef_doc::Item;
+    let field = |m: &Branch, k: &str| match m.get(k) {
+        Some(Value::Str(s)) => s.trim().to_owned(),
+        _ => String::new(),
+    };
+    let stanza = |fields: Vec<(&str, String)>, context: Option<Value>| {
+        let mut st = Branch::new();
+        for (k, v) in fields.into_iter().filter(|(_, v)| !v.is_empty()) {
+            st.0.push(Item::Entry(k.to_owned(), Value::str(v)));
+        }
+        if let Some(c) = context {
+            st.0.push(Item::Entry("context".to_owned(), c));
+        }
+        Value::Map(st)
+    };
+    let mut out = Vec::new();
+    match b.get("kms") {
+        Some(Value::List(l)) if l.iter().any(|v| matches!(v, Value::Map(_))) => {
+            for v in l {
+                let Value::Map(m) = v else {
+                    return Err("each kms key of a key group must be a mapping (arn, role, context, aws_profile)".into());
+                };
+                let arn = field(m, "arn");
+                if arn.is_empty() {
+                    return Err("a kms key of a key group has no arn".into());
+                }
+                let context = match m.get("context") {
+                    Some(Value::Map(c)) if !c.0.is_empty() => Some(Value::Map(c.clone())),
+                    _ => None,
+                };
+                let fields = vec![
+                    ("arn", arn),
+                    ("role", field(m, "role")),
+                    ("aws_profile", field(m, "aws_profile")),
+                ];
+                out.push(("kms".to_owned(), stanza(fields, context)));
+            }
+        }
+        v => {
+            for arg in list_of_strings(v) {
+                let arg: String = arg.chars().filter(|c| *c != ' ').collect();
+                let (arn, role) = match arg.find("+arn:aws:iam::") {
+                    Some(i) if i > 0 => (arg[..i].to_owned(), arg[i + 1..].to_owned()),
+                    _ => (arg, String::new()),
+                };
+                let fields = vec![
+                    ("arn", arn),
+                    ("role", role),
+                    ("aws_profile", field(b, "aws_profile")),
+                ];
+                out.push(("kms".to_owned(), stanza(fields, None)));
+            }
+        }
+    }
+    let gcp: Vec<String> = match b.get("gcp_kms") {
+        Some(Value::List(l)) if l.iter().any(|v| matches!(v, Value::Map(_))) => l
+            .iter()
+            .map(|v| match v {
+                Value::Map(m) => Ok(field(m, "resource_id")),
+                _ => Err(
+                    "each gcp_kms key of a key group must be a mapping (resource_id)".to_owned(),
+                ),
+            })
+            .collect::<Result<_, _>>()?,
+        v => list_of_strings(v),
+    };
+    for id in gcp {
+        if id.is_empty() {
+            return Err("a gcp_kms key has no resource_id".into());
+        }
+        let id: String = id.chars().filter(|c| *c != ' ').collect();
+        out.push((
+            "gcp_kms".to_owned(),
+            stanza(vec![("resource_id", id)], None),
+        ));
+    }
+    Ok(out)
 }
 
 /// `pgp` stanzas to be wrapped (no `enc` yet) for these fingerprints.

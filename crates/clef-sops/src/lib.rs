@@ -914,6 +914,20 @@ pub fn update_recipients(
     add: &[String],
     remove: &[String],
 ) -> Result<(), SopsError> {
+    update_master_keys(file, keys, add, remove, &[], &[])
+}
+
+/// [`update_recipients`] for age recipients and PGP fingerprints
+/// (`add_pgp`/`rm_pgp`, as sops's `--add-pgp`/`--rm-pgp`; see
+/// [`pgp::change_stanzas`]). The data key stays: new keys wrap the current one.
+pub fn update_master_keys(
+    file: &mut EncryptedFile,
+    keys: &Keyring,
+    add: &[String],
+    remove: &[String],
+    add_pgp: &[String],
+    rm_pgp: &[String],
+) -> Result<(), SopsError> {
     for r in add {
         clef_keys::check_recipient(r)?;
     }
@@ -938,6 +952,7 @@ pub fn update_recipients(
             });
         }
     }
+    pgp::change_stanzas(&mut groups, add_pgp, rm_pgp);
     if groups
         .iter()
         .all(|g| g.age.is_empty() && g.other.is_empty())

@@ -115,3 +115,33 @@ impl MasterKey for GpgBackend {
         ]))
     }
 }
+
+/// sops's `--add-pgp` / `--rm-pgp` on a file's key groups: the `pgp`
+/// stanzas whose fingerprint is in `rm` leave every group; each fingerprint of
+/// `add` that no group has yet joins the first group (as sops does), with no
+/// wrapped key yet: the caller wraps it (a rotation, or
+/// [`crate::update_master_keys`] with the current data key). Fingerprints
+/// compare without case and surrounding blanks.
+pub fn change_stanzas(groups: &mut Vec<crate::KeyGroup>, add: &[String], rm: &[String]) {
+    let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+    let fp_in = |v: &Value, list: &[String]| {
+        stanza_field(v, "fp").is_some_and(|fp| list.iter().any(|x| same(x, fp)))
+    };
+    if groups.is_empty() {
+        groups.push(crate::KeyGroup::default());
+    }
+    for g in groups.iter_mut() {
+        g.other.retain(|(kind, v)| kind != "pgp" || !fp_in(v, rm));
+    }
+    for fp in add {
+        let one = std::slice::from_ref(fp);
+        let there = groups
+            .iter()
+            .any(|g| g.other.iter().any(|(k, v)| k == "pgp" && fp_in(v, one)));
+        if !there {
+            groups[0]
+                .other
+                .extend(crate::config::pgp_stanzas(&[fp.trim().to_owned()]));
+        }
+    }
+}

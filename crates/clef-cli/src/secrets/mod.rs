@@ -73,7 +73,50 @@ pub fn open_for_edit(
     ids: &Keyring,
     keys: &[&str],
 ) -> Result<Editing, CliError> {
-    let mut e = clef_core::edit::open(repo.edit(), cell, ids, keys)?;
+    // A cell git lists as unmerged: its index stages check the document,
+    // and on a terminal the other conflicting keys are asked for one by one.
+    let path = cell.path_in(&repo.root);
+    let recorded = std::fs::read(&path)
+        .ok()
+        .filter(|raw| clef_core::conflict::is_conflict_document(raw))
+        .and_then(|raw| Some((raw, crate::integrations::stages_of(&path).ok()?)));
+    let mut settle = clef_core::edit::Settle {
+        picks: Vec::new(),
+        stages: recorded.as_ref().map(|(_, (_, _, stages))| stages),
+    };
+    let mut e = match clef_core::edit::open_settling(repo.edit(), cell, ids, keys, &settle) {
+        Err(clef_core::edit::EditError::ConflictOn { others, mine, .. })
+            if !keys.is_empty() && !others.is_empty() && out::stdin_is_tty() =>
+        {
+            let Some((raw, (top, op, _))) = &recorded else {
+                return Err(clef_core::edit::EditError::ConflictOn {
+                    file: cell.file.clone(),
+                    others,
+                    mine,
+                }
+                .into());
+            };
+            let (ours, theirs) = crate::integrations::side_names(top, op);
+            let mut choice = clef_merge::Choice {
+                default: None,
+                picks: mine
+                    .into_iter()
+                    .map(|k| (k, clef_merge::Side::Ours))
+                    .collect(),
+            };
+            crate::integrations::ask_sides(
+                &cell.file,
+                raw,
+                cell.format(),
+                &ours,
+                &theirs,
+                &mut choice,
+            )?;
+            settle.picks = choice.picks;
+            clef_core::edit::open_settling(repo.edit(), cell, ids, keys, &settle)?
+        }
+        r => r?,
+    };
     print_notes(e.notes.drain(..));
     Ok(e)
 }
