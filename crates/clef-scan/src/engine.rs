@@ -438,6 +438,13 @@ impl Scanner {
         }
         let mut r = self.scan_bytes(path, &added.buf);
         r.findings.retain_mut(|f| added.place(f));
+        // judged on the whole blob, as a work-tree scan judges it: the
+        // `#[cfg(test)]` line is seldom among the added lines
+        for f in &mut r.findings {
+            if f.fixture.is_none() {
+                f.fixture = crate::finding::fixture_context(path, new, f.offset);
+            }
+        }
         r
     }
 

@@ -154,6 +154,30 @@ fn history_and_range_scan_the_lines_each_commit_added() {
         format!("<config>\n{filler}<apiToken>\n  {secret}\n</apiToken>\n</config>\n"),
     );
     let third = s.commit_all("xml token");
+    // a key added inside a Rust test module is a fixture in history as in
+    // the work tree, though the `#[cfg(test)]` line is not among the added
+    let tests: String = (0..30).map(|i| format!("    fn t{i}() {{}}\n")).collect();
+    s.write(
+        "lib.rs",
+        format!("pub fn f() {{}}\n#[cfg(test)]\nmod tests {{\n{tests}}}\n"),
+    );
+    s.commit_all("lib");
+    s.write(
+        "lib.rs",
+        format!("pub fn f() {{}}\n#[cfg(test)]\nmod tests {{\n{tests}    const K: &str = \"{STRIPE}\";\n}}\n"),
+    );
+    s.commit_all("lib key");
+    let (_, v) = s.scan_json(&["--history"]);
+    let lib: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["path"] == "lib.rs")
+        .collect();
+    assert_eq!(lib.len(), 1, "{v}");
+    assert_eq!(lib[0]["line"], 34);
+    assert_eq!(lib[0]["severity"], "low", "{v}");
+    assert_eq!(lib[0]["fixture"], "#[cfg(test)] module", "{v}");
 
     let (code, v) = s.scan_json(&["--history"]);
     assert_eq!(code, 1, "{v}");
@@ -192,7 +216,7 @@ fn history_and_range_scan_the_lines_each_commit_added() {
         )),
         "{got:?}"
     );
-    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got.len(), 4, "{got:?}");
     // the range of the second commit reports only the key it added, not the
     // token already there
     let (code, v) = s.scan_json(&["--range", &format!("{first}..{second}")]);
