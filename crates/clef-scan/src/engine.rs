@@ -1226,6 +1226,8 @@ const EXCLUDE_WORDS: &[&str] = &[
     "url",
     "uri",
     "endpoint",
+    "domain",
+    "hostname",
     "length",
     "len",
     "size",
@@ -1782,6 +1784,33 @@ mod tests {
             "photo_key = \"photos/2026/10/07/IMG_0001.jpg\"\n",
         ] {
             assert!(scan("src/lib.rs", text).is_empty(), "{text}");
+        }
+        // issue 16's noise classes
+        for (path, text) in [
+            ("src/a.rs", "use crate::error::TokenError;\n"),
+            ("src/a.rs", "let s = format!(\"password={x}\");\n"),
+            (
+                "src/a.rs",
+                "let u = format!(\"postgres://user:{password}@localhost/db\");\n",
+            ),
+            (
+                "src/a.rs",
+                "pub struct Conn { password: Option<String>, api_token: SecretString }\n",
+            ),
+            (
+                "src/a.h",
+                "struct auth { char *password; unsigned char secret_key[32]; };\n",
+            ),
+            (
+                ".circleci/config.yml",
+                "          key: v1-dependencies-{{ checksum \"package.json\" }}-{{ .Branch }}\n",
+            ),
+            (
+                "web/firebase.js",
+                "  authDomain: \"myapp-project-123.firebaseapp.com\",\n",
+            ),
+        ] {
+            assert!(scan(path, text).is_empty(), "{text}");
         }
         // translation catalogues: prose about passphrases, not passphrases
         let ftl = "passphrase = X9kq2Lmv7Tz\n";
