@@ -97,6 +97,15 @@ accuracy() {
   if [ -n "$KINGFISHER" ]; then "$KINGFISHER" scan . --format json --no-validate --no-update-check --no-dedup >"$tmp/kf.json" 2>/dev/null || true; score kingfisher "$tmp/kf.json"; fi
   if [ -n "$RIPSECRETS" ]; then "$RIPSECRETS" . >"$tmp/rs.txt" 2>/dev/null || true; score ripsecrets "$tmp/rs.txt"; fi
   if [ -n "$DETECT" ]; then "$DETECT" scan --all-files . >"$tmp/ds.json" 2>/dev/null || true; score detect-secrets "$tmp/ds.json"; fi
+  echo
+  echo "Recall per embedding context (files/contexts/<context>/: tool, context, found/labelled, recall, false positives):"
+  echo
+  echo '```'
+  for t in clef:clef.json gitleaks:gl.json betterleaks:bl.json kingfisher:kf.json; do
+    f="$tmp/${t#*:}"
+    [ -s "$f" ] && python3 "$here/bench/scan_score.py" "$corpus/labels.tsv" "${t%%:*}" "$f" --by-dir 2>&1 >/dev/null | grep 'contexts/' || true
+  done
+  echo '```'
   cd - >/dev/null
 }
 

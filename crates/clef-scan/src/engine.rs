@@ -438,6 +438,13 @@ impl Scanner {
         }
         let mut r = self.scan_bytes(path, &added.buf);
         r.findings.retain_mut(|f| added.place(f));
+        // judged on the whole blob, as a work-tree scan judges it: the
+        // `#[cfg(test)]` line is seldom among the added lines
+        for f in &mut r.findings {
+            if f.fixture.is_none() {
+                f.fixture = crate::finding::fixture_context(path, new, f.offset);
+            }
+        }
         r
     }
 
@@ -1219,6 +1226,8 @@ const EXCLUDE_WORDS: &[&str] = &[
     "url",
     "uri",
     "endpoint",
+    "domain",
+    "hostname",
     "length",
     "len",
     "size",
@@ -1534,12 +1543,13 @@ fn password_value_ok(v: &[u8], bare: bool) -> bool {
 
 /// The random body of a token behind a short vendor prefix (one to three
 /// segments of 2-8 letters, each ended by `.`, `_` or `-`): `dp.ct.<43
-/// alphanumerics>`, `mlsn.<64 hex>`, `sl.<…>`, `svc_<40 hex>`. The whole
+/// alphanumerics>`, `mlsn.<64 hex>`, `sl.<url-safe base64>`, `svc_<40 hex>`. The whole
 /// value's charset would be "other" (dots) or base64 (`_`), whose entropy
 /// floor a hex body cannot reach, and a dotted value looks like a member
 /// path; the body alone is judged by its own charset instead: at least 16
-/// characters, hex with digits and letters or alphanumerics with lower,
-/// upper and 2+ digits, and random for that charset.
+/// characters, hex with digits and letters, alphanumerics with lower, upper
+/// and 2+ digits, or 32+ url-safe base64 characters with all four classes,
+/// and random for that charset.
 fn prefixed_body(v: &[u8]) -> Option<&[u8]> {
     let mut i = 0;
     for _ in 0..3 {
@@ -1561,7 +1571,9 @@ fn prefixed_body(v: &[u8]) -> Option<&[u8]> {
     let shaped = match cs {
         Charset::Hex => digits > 0 && digits < body.len(),
         Charset::Alphanumeric => digits >= 2 && entropy::class_count(body) == 3,
-        _ => false,
+        // url-safe base64 (Dropbox `sl.<…>`): long, and all four classes
+        Charset::Base64 => body.len() >= 32 && digits >= 2 && entropy::class_count(body) == 4,
+        Charset::Other => false,
     };
     (shaped && entropy::shannon(body) >= entropy::generic_threshold(cs, body.len())).then_some(body)
 }
@@ -1743,6 +1755,62 @@ mod tests {
             ),
         ] {
             assert!(scan("ctx.txt", &text).is_empty(), "{what}");
+        }
+        // a random body behind a short vendor prefix, judged on its own
+        for v in [
+            "dp.ct.Xk9mQ2pLv8nR3wZa7TqBXk9mQ2pLv8nR3wZa7TqBu1c",
+            "mlsn.3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a3f9a8b7c6d5e4f3a2b1c0d9e",
+            "svc_3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a",
+            "sl.u_Bk3-QzR8mX2pLw9vN4tY7aC1sD6fG0hJ5kE-Zq_Tb8nMv2Lx",
+        ] {
+            let f = scan("ctx.txt", &format!("SERVICE_TOKEN={v}\n"));
+            assert_eq!(f.len(), 1, "{v}: {f:?}");
+            assert_eq!(f[0].secret.expose(), v);
+        }
+        for v in [
+            "self.config.token_value",
+            "svc_deadbeefdeadbeefdeadbeef",
+            "sl.some_config_value_of_the_app",
+        ] {
+            assert!(
+                scan("ctx.txt", &format!("SERVICE_TOKEN={v}\n")).is_empty(),
+                "{v}"
+            );
+        }
+        // tuples and call arguments with an unquoted name are code; a file path is not a secret
+        for text in [
+            "    (&rfc4403::UDDIV_3_BUSINESS_KEY, \"uddiv3BusinessKey\"),\n",
+            "    .with_file(Kind::Credentials, \"some/path/to/credentials-file\")\n",
+            "photo_key = \"photos/2026/10/07/IMG_0001.jpg\"\n",
+        ] {
+            assert!(scan("src/lib.rs", text).is_empty(), "{text}");
+        }
+        // issue 16's noise classes
+        for (path, text) in [
+            ("src/a.rs", "use crate::error::TokenError;\n"),
+            ("src/a.rs", "let s = format!(\"password={x}\");\n"),
+            (
+                "src/a.rs",
+                "let u = format!(\"postgres://user:{password}@localhost/db\");\n",
+            ),
+            (
+                "src/a.rs",
+                "pub struct Conn { password: Option<String>, api_token: SecretString }\n",
+            ),
+            (
+                "src/a.h",
+                "struct auth { char *password; unsigned char secret_key[32]; };\n",
+            ),
+            (
+                ".circleci/config.yml",
+                "          key: v1-dependencies-{{ checksum \"package.json\" }}-{{ .Branch }}\n",
+            ),
+            (
+                "web/firebase.js",
+                "  authDomain: \"myapp-project-123.firebaseapp.com\",\n",
+            ),
+        ] {
+            assert!(scan(path, text).is_empty(), "{text}");
         }
         // translation catalogues: prose about passphrases, not passphrases
         let ftl = "passphrase = X9kq2Lmv7Tz\n";

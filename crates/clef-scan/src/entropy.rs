@@ -235,6 +235,15 @@ pub fn is_reference(s: &[u8]) -> bool {
     if t.starts_with('$') || t.starts_with('%') || t.starts_with('@') || t.starts_with('&') {
         return true;
     }
+    // a format placeholder: Rust `format!("…{password}…")`, Python
+    // `"{}".format(…)` / f-strings, `{0}`
+    if let Some(inner) = t.strip_prefix('{').and_then(|r| r.strip_suffix('}'))
+        && inner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'?'))
+    {
+        return true;
+    }
     const MARKERS: &[&str] = &[
         "${",
         "{{",
@@ -278,6 +287,14 @@ mod tests {
         assert!(shannon(b"4xK9mQ2pLv8nR3wZaT7cBhJqYdEsFgHu") > 4.5);
         let sentence = shannon(b"the quick brown fox jumps over the lazy dog");
         assert!(sentence > 2.5 && sentence < 4.5, "{sentence}");
+    }
+
+    #[test]
+    fn format_placeholders_are_references() {
+        for v in ["{password}", "{}", "{0}", "{self.pw}", "{pw:?}"] {
+            assert!(is_reference(v.as_bytes()), "{v}");
+        }
+        assert!(!is_reference(b"{Xk9mQ2pLv8nR3w-Za7}"));
     }
 
     #[test]

@@ -181,6 +181,14 @@ pub fn fixture_reason(path: &str, secret: &str) -> Option<&'static str> {
     if EXAMPLE_WORDS.iter().any(|w| v.contains(w)) {
         return Some("example value");
     }
+    // made-up digits in sequence: Firebase's documented apiKey
+    // `AIzaSyDOCAbC123dEf456GhI789jKl012-MnO`
+    if let Some(a) = secret.find("123")
+        && let Some(b) = secret[a..].find("456")
+        && secret[a + b..].contains("789")
+    {
+        return Some("example value (digits in sequence)");
+    }
     // jwt.io's published example payload, {"sub":"1234567890","name":"John Doe"…
     if secret.contains("eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lI") {
         return Some("published example (jwt.io)");
@@ -384,6 +392,12 @@ mod tests {
         assert!(fixture_reason("crate/benches/serialize.rs", "s").is_some());
         assert!(fixture_reason("src/attestation/mod.rs", "s").is_none());
         assert!(fixture_reason("pem-rfc7468/README.md", "s").is_some());
+        assert!(
+            fixture_reason("web/firebase.js", "AIzaSyDOCAbC123dEf456GhI789jKl012-MnO").is_some()
+        );
+        assert!(
+            fixture_reason("web/firebase.js", "AIzaSyQ7w2Kd9pLm4Tn8Xv1Bc6Rz3Hy5Jf0Ga").is_none()
+        );
         let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiYWRtaW4iOnRydWV9.sig";
         assert!(fixture_reason("src/login.rs", jwt).is_some());
     }

@@ -133,6 +133,101 @@ fn range_scans_only_what_the_range_added() {
 }
 
 #[test]
+fn history_and_range_scan_the_lines_each_commit_added() {
+    let s = Sandbox::new();
+    s.git_init();
+    let filler: String = (0..60).map(|i| format!("let value_{i} = {i};\n")).collect();
+    s.write("app.rs", format!("const A: &str = \"{GHP}\";\n{filler}"));
+    let first = s.commit_all("token");
+    // a later edit far from the token adds a key; the token's line is kept
+    s.write(
+        "app.rs",
+        format!("const A: &str = \"{GHP}\";\n{filler}let k = \"{AKIA}\";\n"),
+    );
+    let second = s.commit_all("key");
+    // an XML value on the line after its tag: the tag is context, the value is added
+    s.write("conf.xml", format!("<config>\n{filler}</config>\n"));
+    s.commit_all("xml");
+    let secret = "kG7pQ2xZ9vR4mT8nW3cB6yL1hJ5dF0sA";
+    s.write(
+        "conf.xml",
+        format!("<config>\n{filler}<apiToken>\n  {secret}\n</apiToken>\n</config>\n"),
+    );
+    let third = s.commit_all("xml token");
+    // a key added inside a Rust test module is a fixture in history as in
+    // the work tree, though the `#[cfg(test)]` line is not among the added
+    let tests: String = (0..30).map(|i| format!("    fn t{i}() {{}}\n")).collect();
+    s.write(
+        "lib.rs",
+        format!("pub fn f() {{}}\n#[cfg(test)]\nmod tests {{\n{tests}}}\n"),
+    );
+    s.commit_all("lib");
+    s.write(
+        "lib.rs",
+        format!("pub fn f() {{}}\n#[cfg(test)]\nmod tests {{\n{tests}    const K: &str = \"{STRIPE}\";\n}}\n"),
+    );
+    s.commit_all("lib key");
+    let (_, v) = s.scan_json(&["--history"]);
+    let lib: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["path"] == "lib.rs")
+        .collect();
+    assert_eq!(lib.len(), 1, "{v}");
+    assert_eq!(lib[0]["line"], 34);
+    assert_eq!(lib[0]["severity"], "low", "{v}");
+    assert_eq!(lib[0]["fixture"], "#[cfg(test)] module", "{v}");
+
+    let (code, v) = s.scan_json(&["--history"]);
+    assert_eq!(code, 1, "{v}");
+    let f = v["findings"].as_array().expect("findings");
+    let got: Vec<(String, String, u64, String)> = f
+        .iter()
+        .map(|x| {
+            (
+                x["rule"].as_str().unwrap_or_default().to_string(),
+                x["path"].as_str().unwrap_or_default().to_string(),
+                x["line"].as_u64().unwrap_or_default(),
+                x["commit"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    // each secret once, at its line in the blob, with the commit that added it
+    assert!(
+        got.contains(&("github-pat".into(), "app.rs".into(), 1, first.clone())),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&(
+            "aws-access-key-id".into(),
+            "app.rs".into(),
+            62,
+            second.clone()
+        )),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&(
+            "generic-secret".into(),
+            "conf.xml".into(),
+            63,
+            third.clone()
+        )),
+        "{got:?}"
+    );
+    assert_eq!(got.len(), 4, "{got:?}");
+    // the range of the second commit reports only the key it added, not the
+    // token already there
+    let (code, v) = s.scan_json(&["--range", &format!("{first}..{second}")]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(
+        rules_of(&v),
+        vec![("aws-access-key-id".to_string(), "app.rs".to_string(), 62)]
+    );
+}
+
+#[test]
 fn baseline_applies_to_history_too() {
     let (s, _, _) = repo_with_history();
     assert_eq!(
