@@ -28,6 +28,12 @@ struct Fx {
 }
 
 fn fixture() -> Fx {
+    fixture_with(|svc| format!("        recipient: {}\n", svc.recipient))
+}
+
+/// [`fixture`] with `production`'s entry under `service_identities` given
+/// by `production(svc)` (indented lines, e.g. a `kms:` block).
+fn fixture_with(production: impl Fn(&TestKey) -> String) -> Fx {
     let w = World::new();
     let d = w.dev("ops");
     d.ok(&[
@@ -41,11 +47,14 @@ fn fixture() -> Fx {
         "--non-interactive",
     ]);
     let svc = TestKey::new(&d.home, "svc-keys.txt");
+    let prod = production(&svc);
     let mut m = std::fs::read_to_string(d.root.join("clef.yaml")).unwrap();
     m.push_str(&format!(
-        "service_identities:\n  - name: gw\n    description: gateway\n    namespaces: [api, web]\n    environments:\n      dev:\n        recipient: {}\n      production:\n        recipient: {}\n",
+        "service_identities:\n  - name: gw\n    description: gateway\n    namespaces: [api, web]\n{}    environments:\n      dev:\n        recipient: {}\n      production:\n{}",
+        // a KMS environment has no recipient in the cells
+        if prod.contains("kms:") { "    pack_only: true\n" } else { "" },
         TestKey::new(&d.home, "svc-dev.txt").recipient,
-        svc.recipient
+        prod
     ));
     std::fs::write(d.root.join("clef.yaml"), m).unwrap();
     d.ok(&["set", "api/production", "DB_URL", DB_URL]);
@@ -1108,4 +1117,290 @@ fn clef_serve_packs_in_memory_and_refuses_protected_envs() {
         fx.d.clef(&["serve", "-i", "gw", "-e", "production", "-p", "0"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(crate::cli_support::stderr(&o).contains("protected"));
+}
+
+/// The AWS variables `m.env` sets, as pairs for [`start`].
+fn aws_env(m: &crate::pack_aws::IamMoto) -> Vec<(String, String)> {
+    let mut probe = Command::new("true");
+    m.env(&mut probe);
+    probe
+        .get_envs()
+        .filter_map(|(k, v)| Some((k.to_str()?.to_owned(), v?.to_str()?.to_owned())))
+        .collect()
+}
+
+fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+#[test]
+fn agent_s3_source_kms_envelope_jit_and_a_kms_that_denies() {
+    let Some(mut m) = crate::pack_aws::IamMoto::start() else {
+        return;
+    };
+    let key = m.key.clone();
+    let fx = fixture_with(|_| {
+        format!("        kms:\n          provider: aws\n          keyId: {key}\n")
+    });
+    // `clef pack` delivers the KMS-envelope artifact to S3, signed
+    let url = "s3://clef-iam/gw/production.json";
+    let mut c = fx.d.cmd(clef_e2e::bin("clef"));
+    m.env(&mut c).env("CLEF_SIGNING_KEY", &fx.private).args([
+        "pack",
+        "gw",
+        "production",
+        "-b",
+        url,
+    ]);
+    ok(clef_e2e::run(c));
+    let cache = fx.dir().join("s3-cache");
+    let mut env = aws_env(&m);
+    env.extend(
+        [
+            ("CLEF_AGENT_SOURCE", url),
+            ("CLEF_AGENT_VERIFY_KEY", fx.public.as_str()),
+            ("CLEF_AGENT_POLL_INTERVAL", "0.2"),
+            ("CLEF_AGENT_CACHE_PATH", cache.to_str().unwrap()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    // cached mode: unwrapped once with the workload's identity (KMS Decrypt)
+    let cached = start(&fx, &pairs(&env));
+    cached.wait_ready();
+    assert_eq!(cached.get("/v1/secrets").body, SECRETS);
+    // polls are conditional (S3 answers 304): one refresh, no failure
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(cached.count("artifact.refreshed"), 1, "{}", cached.logs());
+    assert_eq!(cached.count("fetch.failed"), 0, "{}", cached.logs());
+    // JIT mode: KMS Decrypt on every request
+    let mut jit_env = env.clone();
+    jit_env.push(("CLEF_AGENT_CACHE_TTL".into(), "0".into()));
+    jit_env.retain(|(k, _)| k != "CLEF_AGENT_CACHE_PATH");
+    let jit = start(&fx, &pairs(&jit_env));
+    jit.wait_ready();
+    assert_eq!(jit.get("/v1/secrets").body, SECRETS);
+    assert!(jit.get("/v1/health").body.contains("\"mode\":\"jit\""));
+
+    // the workload loses kms:Decrypt: JIT answers 503 on the next request
+    // (proof it asks KMS each time), cached mode keeps its values
+    m.deny(&["kms:Decrypt"]);
+    let r = jit.get("/v1/secrets");
+    assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!(r.body, r#"{"error":"Decryption failed"}"#);
+    assert_eq!(jit.get("/v1/secrets/api/DB_URL").status, 503);
+    let failed = jit.logs();
+    assert!(
+        failed.contains("decrypt.failed")
+            && failed.contains("AccessDenied")
+            && failed.contains(&key),
+        "{failed}"
+    );
+    assert_eq!(cached.get("/v1/secrets").body, SECRETS);
+    // a new agent under the denial: never ready, nothing served, one clear
+    // line naming the key and the AWS code; exit 1 (the disk cache cannot be
+    // opened either)
+    let (mut c, log) = agent_cmd(&fx, &pairs(&env));
+    assert_eq!(c.status().unwrap().code(), Some(1));
+    let logs = std::fs::read_to_string(&log).unwrap();
+    let invalid: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("\"artifact.invalid\""))
+        .collect();
+    assert!(!invalid.is_empty(), "{logs}");
+    assert!(
+        invalid[0].contains("AccessDenied") && invalid[0].contains(&key),
+        "{}",
+        invalid[0]
+    );
+    assert!(logs.contains("agent.start_failed"), "{logs}");
+
+    // S3 unavailable at start (GetObject denied), KMS fine: the disk cache
+    // of the encrypted artifact serves the restart
+    m.deny(&["s3:GetObject"]);
+    let restarted = start(&fx, &pairs(&env));
+    restarted.wait_ready();
+    assert_eq!(restarted.get("/v1/secrets").body, SECRETS);
+    let logs = restarted.logs();
+    assert!(
+        logs.contains("disk cache") && logs.contains("AccessDenied"),
+        "{logs}"
+    );
+    // AWS goes away entirely: both keep serving what they hold
+    m.stop();
+    cached.wait_event("fetch.failed", 0);
+    restarted.wait_event("fetch.failed", 3);
+    assert_eq!(cached.get("/v1/secrets").body, SECRETS);
+    assert_eq!(restarted.get("/v1/secrets").body, SECRETS);
+    for a in [&cached, &jit, &restarted] {
+        assert_no_value("the agent log", &a.logs());
+    }
+    let disk = std::fs::read_to_string(cache.join("artifact.json")).unwrap();
+    assert_no_value("the disk cache", &disk);
+    for a in [cached, jit, restarted] {
+        assert_eq!(a.stop(), 0);
+    }
+}
+
+/// An HTTPS server on 127.0.0.1 with a certificate from a throw-away CA
+/// (Python `cryptography`): writes `ca.pem` and `other-ca.pem` to DIR,
+/// serves DIR/served.json only to requests carrying `PRIVATE-TOKEN: TOKEN`
+/// (404 otherwise, as GitLab's raw API), prints its port.
+const HTTPS_PY: &str = r#"
+import datetime, http.server, ipaddress, os, ssl, sys
+from cryptography import x509
+from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+d, token = sys.argv[1], sys.argv[2]
+now = datetime.datetime.now(datetime.timezone.utc)
+day = datetime.timedelta(days=1)
+def name(cn): return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+def ca(cn):
+    k = ec.generate_private_key(ec.SECP256R1())
+    c = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(name(cn))
+         .public_key(k.public_key()).serial_number(x509.random_serial_number())
+         .not_valid_before(now - day).not_valid_after(now + day)
+         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+         .sign(k, hashes.SHA256()))
+    return k, c
+def pem(c): return c.public_bytes(serialization.Encoding.PEM)
+ca_key, ca_cert = ca("clef test CA")
+_, other = ca("clef other CA")
+k = ec.generate_private_key(ec.SECP256R1())
+cert = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca_cert.subject)
+        .public_key(k.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - day).not_valid_after(now + day)
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256()))
+open(os.path.join(d, "ca.pem"), "wb").write(pem(ca_cert))
+open(os.path.join(d, "other-ca.pem"), "wb").write(pem(other))
+open(os.path.join(d, "server.pem"), "wb").write(pem(cert) + pem(ca_cert))
+open(os.path.join(d, "server.key"), "wb").write(k.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.headers.get("PRIVATE-TOKEN") != token:
+            self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers(); return
+        body = open(os.path.join(d, "served.json"), "rb").read()
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", '"%x"' % hash(body)); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(os.path.join(d, "server.pem"), os.path.join(d, "server.key"))
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+/// A running [`HTTPS_PY`] server.
+struct HttpsSource {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for HttpsSource {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn agent_https_source_with_a_private_ca_a_header_and_a_wrong_ca() {
+    let Some(py) = crate::pack_artifact::python() else {
+        return;
+    };
+    let fx = fixture();
+    let dir = fx.dir().join("https");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fx.pack("gw.json", true, &[]), dir.join("served.json")).unwrap();
+    let header_token = "glpat-source-canary-5521";
+    let mut c = Command::new(py);
+    c.arg("-c")
+        .arg(HTTPS_PY)
+        .arg(&dir)
+        .arg(header_token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let src = HttpsSource {
+        port: line.trim().parse().expect("the HTTPS server's port"),
+        child,
+    };
+    let url = format!(
+        "https://127.0.0.1:{}/api/v4/projects/1/repository/files/gw.json/raw",
+        src.port
+    );
+    let header = format!("PRIVATE-TOKEN: {header_token}");
+    let ca = dir.join("ca.pem");
+    let other = dir.join("other-ca.pem");
+    let base = [
+        ("CLEF_AGENT_SOURCE", url.as_str()),
+        ("CLEF_AGENT_VERIFY_KEY", fx.public.as_str()),
+        ("CLEF_AGENT_POLL_INTERVAL", "0.1"),
+    ];
+    // trusted through CLEF_AGENT_CA_BUNDLE, with the private-URL header
+    let mut env = base.to_vec();
+    env.extend([
+        ("CLEF_AGENT_CA_BUNDLE", ca.to_str().unwrap()),
+        ("CLEF_AGENT_SOURCE_HEADER", header.as_str()),
+    ]);
+    let a = start(&fx, &env);
+    a.wait_ready();
+    assert_eq!(a.get("/v1/secrets").body, SECRETS);
+    assert!(!a.logs().contains(header_token), "the header is not logged");
+    assert_eq!(a.stop(), 0);
+    // through SSL_CERT_FILE, as other TLS clients
+    let mut env = base.to_vec();
+    env.extend([
+        ("SSL_CERT_FILE", ca.to_str().unwrap()),
+        ("CLEF_AGENT_SOURCE_HEADER", header.as_str()),
+    ]);
+    let a = start(&fx, &env);
+    a.wait_ready();
+    assert_eq!(a.get("/v1/secrets").body, SECRETS);
+    assert_eq!(a.stop(), 0);
+    // without the header: the private URL answers 404, the agent says so
+    let mut env = base.to_vec();
+    env.push(("CLEF_AGENT_CA_BUNDLE", ca.to_str().unwrap()));
+    let (mut c, log) = agent_cmd(&fx, &env);
+    assert_eq!(c.status().unwrap().code(), Some(1));
+    assert!(std::fs::read_to_string(&log).unwrap().contains("HTTP 404"));
+    // the wrong CA: a clear TLS error, nothing fetched, exit 1
+    for wrong in [
+        ("CLEF_AGENT_CA_BUNDLE", other.to_str().unwrap()),
+        ("SSL_CERT_FILE", other.to_str().unwrap()),
+    ] {
+        let mut env = base.to_vec();
+        env.extend([wrong, ("CLEF_AGENT_SOURCE_HEADER", header.as_str())]);
+        let (mut c, log) = agent_cmd(&fx, &env);
+        assert_eq!(c.status().unwrap().code(), Some(1));
+        let logs = std::fs::read_to_string(&log).unwrap();
+        let failed = logs
+            .lines()
+            .find(|l| l.contains("\"fetch.failed\""))
+            .unwrap_or_else(|| panic!("{logs}"));
+        assert!(
+            failed.contains("certificate") && failed.contains("UnknownIssuer"),
+            "{failed}"
+        );
+        assert!(!logs.contains(header_token));
+    }
+    // a CA bundle that is not PEM: refused at start, exit 2
+    let mut env = base.to_vec();
+    env.push(("CLEF_AGENT_CA_BUNDLE", url.as_str()));
+    let (mut c, log) = agent_cmd(&fx, &env);
+    assert_eq!(
+        c.status().unwrap().code(),
+        Some(2),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    drop(src);
 }

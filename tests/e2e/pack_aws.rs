@@ -5,8 +5,9 @@
 //! Manager and Parameter Store backends (64 KiB check, prune, nothing
 //! delivered on error).
 
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 
 use crate::cli_support::{Dev, World, stderr};
 use crate::pack_artifact::{PAYLOAD_PY, python};
@@ -25,6 +26,18 @@ struct Aws {
 /// moto KMS key, dev with an age key).
 fn setup() -> Option<Aws> {
     let m = Moto::get()?;
+    let kms_key = m.create_key();
+    let (w, d) = repo(&kms_key);
+    Some(Aws {
+        _w: w,
+        d,
+        m,
+        kms_key,
+    })
+}
+
+/// The repository of [`setup`], its `gw`/production sealed with `kms_key`.
+fn repo(kms_key: &str) -> (World, Dev) {
     let w = World::new();
     let d = w.dev("pat");
     d.ok(&[
@@ -37,7 +50,6 @@ fn setup() -> Option<Aws> {
         "age",
         "--non-interactive",
     ]);
-    let kms_key = m.create_key();
     let mut man = std::fs::read_to_string(d.root.join("clef.yaml")).unwrap();
     man.push_str(&format!(
         "service_identities:\n  - name: gw\n    description: gateway\n    namespaces: [api, web]\n    pack_only: true\n    environments:\n      dev:\n        recipient: {}\n      production:\n        kms:\n          provider: aws\n          keyId: {kms_key}\n",
@@ -53,12 +65,7 @@ fn setup() -> Option<Aws> {
         ]);
         d.ok(&["set", &format!("web/{env}"), "TOKEN", "web-canary-9931"]);
     }
-    Some(Aws {
-        _w: w,
-        d,
-        m,
-        kms_key,
-    })
+    (w, d)
 }
 
 impl Aws {
@@ -516,4 +523,220 @@ fn parameter_store_securestrings_tags_prune_and_nothing_on_error() {
     let ps = v["Parameters"].as_array().unwrap();
     assert_eq!(ps.len(), 1, "{body}");
     assert_eq!(ps[0]["Value"], "old-value");
+}
+
+/// Starts a moto_server of its own that checks every request against IAM
+/// (`INITIAL_NO_AUTH_ACTION_COUNT`: the first 4 calls, the set-up, go
+/// unchecked), with a `workload` user, its access key, a KMS key and a bucket;
+/// then replaces the user's policy on each stdin line ("allow everything but
+/// the actions named"). Closing stdin stops the server. moto 5.2.5 ignores a
+/// key's Disabled state and its key policy on Encrypt/Decrypt, so an IAM
+/// denial is how a KMS that really says no is tested here.
+const IAM_MOTO_PY: &str = r#"
+import boto3, json, os, socket, subprocess, sys, time, urllib.request
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+p = subprocess.Popen([sys.argv[1], "-H", "127.0.0.1", "-p", str(port)],
+                     env=dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="4"),
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+try:
+    ep = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(ep + "/moto-api/", timeout=1); break
+        except Exception:
+            assert p.poll() is None, "moto_server exited"
+            time.sleep(0.1)
+    def doc(deny):
+        st = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+        if deny:
+            st.append({"Effect": "Deny", "Action": deny, "Resource": "*"})
+        return json.dumps({"Version": "2012-10-17", "Statement": st})
+    root = dict(endpoint_url=ep, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    iam = boto3.client("iam", **root)
+    iam.create_user(UserName="workload")
+    iam.put_user_policy(UserName="workload", PolicyName="clef", PolicyDocument=doc([]))
+    k = iam.create_access_key(UserName="workload")["AccessKey"]
+    arn = boto3.client("kms", **root).create_key(Description="clef IAM test key")["KeyMetadata"]["Arn"]
+    me = dict(endpoint_url=ep, region_name="us-east-1", aws_access_key_id=k["AccessKeyId"], aws_secret_access_key=k["SecretAccessKey"])
+    boto3.client("s3", **me).create_bucket(Bucket="clef-iam")
+    print(json.dumps({"endpoint": ep, "id": k["AccessKeyId"], "secret": k["SecretAccessKey"], "key": arn}), flush=True)
+    for line in sys.stdin:
+        if line.startswith("exists "):
+            try:
+                boto3.client("s3", **me).head_object(Bucket="clef-iam", Key=line.split()[1]); print("yes", flush=True)
+            except Exception:
+                print("no", flush=True)
+            continue
+        boto3.client("iam", **me).put_user_policy(UserName="workload", PolicyName="clef", PolicyDocument=doc(line.split()))
+        print("ok", flush=True)
+finally:
+    p.kill()
+"#;
+
+/// A moto_server that enforces IAM (see [`IAM_MOTO_PY`]): bucket `clef-iam`,
+/// a KMS key, and the `workload` user's credentials.
+pub(crate) struct IamMoto {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    /// `http://127.0.0.1:PORT`
+    pub endpoint: String,
+    id: String,
+    secret: String,
+    /// The KMS key's ARN.
+    pub key: String,
+}
+
+impl IamMoto {
+    /// `None` (the test skips) without the test venv, unless the test command
+    /// requires moto.
+    pub(crate) fn start() -> Option<IamMoto> {
+        let Some(py) = python() else {
+            assert!(
+                std::env::var("CLEF_REQUIRE_MOTO").as_deref() != Ok("1"),
+                "moto_server is required but the test venv is missing; run ./test.sh"
+            );
+            return None;
+        };
+        let moto = py.with_file_name("moto_server");
+        let mut c = Command::new(&py);
+        c.arg("-c")
+            .arg(IAM_MOTO_PY)
+            .arg(&moto)
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = c.spawn().expect("start the IAM-checking moto_server");
+        let stdin = child.stdin.take();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("the IAM moto did not start: {line}"));
+        let f = |k: &str| v[k].as_str().unwrap().to_owned();
+        Some(IamMoto {
+            endpoint: f("endpoint"),
+            id: f("id"),
+            secret: f("secret"),
+            key: f("key"),
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    fn say(&mut self, line: &str) -> String {
+        let i = self.stdin.as_mut().unwrap();
+        writeln!(i, "{line}").unwrap();
+        i.flush().unwrap();
+        let mut out = String::new();
+        self.stdout.read_line(&mut out).unwrap();
+        out.trim().to_owned()
+    }
+
+    /// The workload may do everything but `actions` (`kms:Decrypt`, `s3:GetObject`...).
+    pub(crate) fn deny(&mut self, actions: &[&str]) {
+        assert_eq!(self.say(&actions.join(" ")), "ok");
+    }
+
+    /// Whether `key` exists in bucket `clef-iam`.
+    pub(crate) fn exists(&mut self, key: &str) -> bool {
+        self.say(&format!("exists {key}")) == "yes"
+    }
+
+    /// The AWS variables of a process running as the workload user.
+    pub(crate) fn env<'a>(&self, c: &'a mut Command) -> &'a mut Command {
+        for v in ["KMS", "STS", "S3", "SECRETS_MANAGER", "SSM"] {
+            c.env(format!("AWS_ENDPOINT_URL_{v}"), &self.endpoint);
+        }
+        c.env("AWS_ACCESS_KEY_ID", &self.id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret)
+            .env("AWS_REGION", clef_e2e::aws::REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("CLEF_KMS_TIMEOUT", "5")
+    }
+
+    /// Stops the server (closing stdin ends the script, which kills moto).
+    pub(crate) fn stop(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for IamMoto {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `repo` with `gw`/production sealed by the IAM moto's key, and `clef`
+/// run as its workload user.
+fn iam_clef(m: &IamMoto, d: &Dev, args: &[&str]) -> Output {
+    let mut c = d.cmd(clef_e2e::bin("clef"));
+    m.env(&mut c);
+    c.args(args);
+    run(c)
+}
+
+#[test]
+fn denied_kms_names_the_key_and_the_aws_code_and_delivers_nothing() {
+    let Some(mut m) = IamMoto::start() else {
+        return;
+    };
+    let (_w, d) = repo(&m.key);
+    let file = d.tmp.join("denied.json");
+    // allowed: the artifact reaches S3
+    let o = iam_clef(
+        &m,
+        &d,
+        &["pack", "gw", "production", "-b", "s3://clef-iam/ok.json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(m.exists("ok.json"));
+    // Encrypt denied: one line naming the key and the AWS code; nothing
+    // written, nothing delivered
+    m.deny(&["kms:Encrypt"]);
+    for target in [
+        vec!["-b", "s3://clef-iam/denied.json"],
+        vec!["-o", file.to_str().unwrap()],
+    ] {
+        let mut args = vec!["pack", "gw", "production"];
+        args.extend(&target);
+        let o = iam_clef(&m, &d, &args);
+        let e = stderr(&o);
+        assert!(!o.status.success(), "{target:?} should fail");
+        assert_eq!(e.trim().lines().count(), 1, "one line: {e}");
+        assert!(e.contains(&m.key) && e.contains("AccessDenied"), "{e}");
+        assert!(!e.contains("canary"), "a value leaked: {e}");
+    }
+    assert!(!m.exists("denied.json"), "nothing delivered");
+    assert!(!file.exists(), "nothing written");
+    // KMS signing denied: the same
+    m.deny(&["kms:Sign"]);
+    let key = m.key.clone();
+    let o = iam_clef(
+        &m,
+        &d,
+        &[
+            "pack",
+            "gw",
+            "production",
+            "-o",
+            file.to_str().unwrap(),
+            "--signing-kms-key",
+            &key,
+        ],
+    );
+    let e = stderr(&o);
+    assert!(
+        !o.status.success() && e.contains("AccessDenied") && e.contains(&m.key),
+        "{e}"
+    );
+    assert!(!file.exists(), "nothing written");
 }

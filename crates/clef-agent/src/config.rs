@@ -19,6 +19,8 @@ pub const DEFAULT_PORT: u16 = 7779;
 pub const DEFAULT_TTL: u64 = 300;
 /// Default connection cap.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default runtime threads serving the API (see [`crate::runtime`]).
+pub const DEFAULT_WORKER_THREADS: usize = 1;
 
 /// Every variable the agent reads (the config file may hold only these).
 pub const VARIABLES: &[&str] = &[
@@ -26,6 +28,7 @@ pub const VARIABLES: &[&str] = &[
     "CLEF_AGENT_SOURCE_HEADER",
     "CLEF_AGENT_SOURCE_HEADER_FILE",
     "CLEF_AGENT_CA_FILE",
+    "CLEF_AGENT_CA_BUNDLE",
     "CLEF_AGENT_PORT",
     "CLEF_AGENT_CACHE_TTL",
     "CLEF_AGENT_CACHE_PATH",
@@ -39,6 +42,7 @@ pub const VARIABLES: &[&str] = &[
     "CLEF_AGENT_ENVIRONMENT",
     "CLEF_AGENT_MAX_CONNECTIONS",
     "CLEF_AGENT_POLL_INTERVAL",
+    "CLEF_AGENT_WORKER_THREADS",
     "CLEF_AGENT_ID",
 ];
 
@@ -86,6 +90,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Overrides the reference's refresh schedule.
     pub poll_interval: Option<Duration>,
+    /// Threads serving the API (1: single-threaded; 0: one per core, at most 4).
+    pub worker_threads: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -302,10 +308,24 @@ impl Config {
                     })?,
             ),
         };
+        let worker_threads = match plain("CLEF_AGENT_WORKER_THREADS") {
+            None => DEFAULT_WORKER_THREADS,
+            Some(n) => n
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n <= 64)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "CLEF_AGENT_WORKER_THREADS '{n}': 0 (one per core) to 64"
+                    ))
+                })?,
+        };
         Ok(Config {
             source,
             source_header,
-            ca_file: plain("CLEF_AGENT_CA_FILE").map(PathBuf::from),
+            ca_file: plain("CLEF_AGENT_CA_FILE")
+                .or_else(|| plain("CLEF_AGENT_CA_BUNDLE"))
+                .map(PathBuf::from),
             port,
             cache_ttl,
             cache_path: plain("CLEF_AGENT_CACHE_PATH").map(PathBuf::from),
@@ -316,6 +336,7 @@ impl Config {
             environment: plain("CLEF_AGENT_ENVIRONMENT"),
             max_connections,
             poll_interval,
+            worker_threads,
         })
     }
 

@@ -49,6 +49,15 @@ pub fn env_of(state: &State) -> Result<Env, String> {
     Ok(env)
 }
 
+/// [`env_of`] off the async workers: in JIT mode it decrypts, possibly
+/// through KMS (a blocking call).
+async fn env_of_blocking(state: &Arc<State>) -> Result<Env, String> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || env_of(&state))
+        .await
+        .map_err(|_| "the decryption was interrupted".to_owned())?
+}
+
 fn spawn(cmd: &[OsString], env: &Env) -> Result<tokio::process::Child, String> {
     let mut c = tokio::process::Command::new(&cmd[0]);
     c.args(&cmd[1..]);
@@ -85,7 +94,7 @@ enum Ev {
 /// Runs the child until it exits; returns its exit code.
 pub async fn supervise(state: Arc<State>, cmd: Vec<OsString>, debounce: Duration) -> i32 {
     use tokio::signal::unix::{SignalKind, signal as sig};
-    let mut env = match env_of(&state) {
+    let mut env = match env_of_blocking(&state).await {
         Ok(e) => e,
         Err(e) => {
             eprintln!("clef-agent exec: {e}");
@@ -157,7 +166,7 @@ pub async fn supervise(state: Arc<State>, cmd: Vec<OsString>, debounce: Duration
                 // debounce: let a burst of revisions settle
                 tokio::time::sleep(debounce).await;
                 changes.borrow_and_update();
-                let new = match env_of(&state) {
+                let new = match env_of_blocking(&state).await {
                     Ok(e) => e,
                     Err(e) => {
                         // expired or revoked: the child keeps what it has

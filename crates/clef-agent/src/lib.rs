@@ -108,21 +108,35 @@ pub fn verifier(cfg: &mut Config) -> Result<Verifier, AgentError> {
     Ok(Verifier {
         verify_key: cfg.verify_key.take(),
         ids,
+        #[cfg(feature = "aws")]
         kms: Some(Box::new(state::KmsUnwrapper::from_env())),
+        #[cfg(not(feature = "aws"))]
+        kms: None,
         identity: cfg.identity.clone(),
         environment: cfg.environment.clone(),
     })
 }
 
-/// The runtime the agent runs on: a few worker threads (the API is cheap;
-/// decryption runs on the blocking pool).
-pub fn runtime() -> Result<tokio::runtime::Runtime, AgentError> {
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 4);
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .max_blocking_threads(16)
+/// The runtime the agent runs on. `workers` 1: one thread serves
+/// everything (the default: lowest tail latency and memory, see the README);
+/// more: a work-stealing pool of that many; 0: one per core, at most 4.
+/// Decryption and KMS/S3 calls run on the blocking pool either way.
+pub fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, AgentError> {
+    let workers = if workers == 0 {
+        std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 4)
+    } else {
+        workers
+    };
+    let mut b = if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(workers);
+        b
+    };
+    b.max_blocking_threads(16)
         .enable_all()
         .build()
         .map_err(|e| AgentError::Start(format!("cannot start the runtime: {e}")))
@@ -162,9 +176,13 @@ pub fn run(mut cfg: Config, exec: Option<Vec<OsString>>, debounce: Duration) -> 
     };
     let src = match source::Source::new(&cfg) {
         Ok(s) => s,
-        Err(e) => return fail(&e),
+        Err(e) => {
+            // a CA bundle that cannot be read, an unsupported source: configuration
+            eprintln!("clef-agent: {e}");
+            return 2;
+        }
     };
-    let rt = match runtime() {
+    let rt = match runtime(cfg.worker_threads) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
@@ -289,7 +307,7 @@ pub fn serve_until_terminated(
     port: u16,
     ready: impl FnOnce(u16),
 ) -> Result<(), AgentError> {
-    let rt = runtime()?;
+    let rt = runtime(config::DEFAULT_WORKER_THREADS)?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await

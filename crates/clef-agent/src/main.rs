@@ -52,7 +52,8 @@ struct Cli {
     /// [env: CLEF_AGENT_SOURCE_HEADER_FILE; or CLEF_AGENT_SOURCE_HEADER]
     #[arg(long = "source-header-file", global = true)]
     source_header_file: Option<String>,
-    /// PEM file of extra trust anchors for an https source [env: CLEF_AGENT_CA_FILE]
+    /// PEM file of extra trust anchors for an https source [env: CLEF_AGENT_CA_FILE or
+    /// CLEF_AGENT_CA_BUNDLE; SSL_CERT_FILE/SSL_CERT_DIR replace the system roots]
     #[arg(long = "ca-file", global = true)]
     ca_file: Option<String>,
     /// Refuse artifacts of another identity [env: CLEF_AGENT_IDENTITY]

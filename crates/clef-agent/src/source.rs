@@ -40,6 +40,8 @@ pub struct Source {
     spec: SourceSpec,
     header: Option<(String, Zeroizing<String>)>,
     http: Option<HttpClient>,
+    #[cfg(feature = "aws")]
+    s3: Option<Arc<clef_kms::AwsApi>>,
 }
 
 impl std::fmt::Debug for Source {
@@ -97,10 +99,22 @@ impl Source {
             }
             _ => None,
         };
+        #[cfg(not(feature = "aws"))]
+        if matches!(cfg.source, SourceSpec::S3 { .. }) {
+            return Err(
+                "s3:// sources need the AWS support of clef-agent (cargo feature `aws`), which is not in this build"
+                    .to_owned(),
+            );
+        }
         Ok(Source {
             spec: cfg.source.clone(),
             header: cfg.source_header.clone(),
             http,
+            // the workload's own credentials: the SDK's default chain (env,
+            // profile/SSO, web identity/IRSA, ECS, IMDS), loaded on first use
+            #[cfg(feature = "aws")]
+            s3: matches!(cfg.source, SourceSpec::S3 { .. })
+                .then(|| Arc::new(clef_kms::AwsApi::from_env(None))),
         })
     }
 
@@ -130,10 +144,29 @@ impl Source {
                     .await
                     .map_err(|_| format!("no answer within {}s", FETCH_TIMEOUT.as_secs()))?
             }
-            SourceSpec::S3 { .. } => Err(
-                "s3:// sources need the S3 support of clef-kms, which is not in this build"
-                    .to_owned(),
-            ),
+            #[cfg(feature = "aws")]
+            SourceSpec::S3 { bucket, key } => {
+                let api = self.s3.clone().ok_or("no S3 client")?;
+                let (bucket, key) = (bucket.clone(), key.clone());
+                let etag = etag.map(str::to_owned);
+                // clef-kms's calls are synchronous (its own runtime, bounded
+                // by CLEF_KMS_TIMEOUT and its retries): off the workers
+                let got = tokio::task::spawn_blocking(move || {
+                    api.get_object(&bucket, &key, etag.as_deref())
+                })
+                .await
+                .map_err(|_| "the S3 request was interrupted".to_owned())?;
+                match got {
+                    Ok(None) => Ok(Fetched::NotModified),
+                    Ok(Some((bytes, etag))) if bytes.len() <= MAX_ARTIFACT => {
+                        Ok(Fetched::New { bytes, etag })
+                    }
+                    Ok(Some(_)) => Err(format!("larger than {MAX_ARTIFACT} bytes")),
+                    Err(e) => Err(format!("S3 GetObject: {e}")),
+                }
+            }
+            #[cfg(not(feature = "aws"))]
+            SourceSpec::S3 { .. } => Err("no S3 support in this build".to_owned()),
         }
     }
 
@@ -159,7 +192,14 @@ impl Source {
             while let Some(src) = s.source() {
                 s = src;
             }
-            format!("request failed: {s}")
+            let why = s.to_string();
+            if why.contains("certificate") {
+                format!(
+                    "TLS: {why} (trust the server's CA with CLEF_AGENT_CA_BUNDLE or SSL_CERT_FILE)"
+                )
+            } else {
+                format!("request failed: {why}")
+            }
         })?;
         let status = resp.status().as_u16();
         if status == 304 {

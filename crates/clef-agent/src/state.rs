@@ -15,11 +15,13 @@ use zeroize::Zeroizing;
 
 use crate::log::{self, F};
 
+#[cfg(feature = "aws")]
 /// Unwraps an AWS KMS envelope's data key with the workload's own identity
 /// (the AWS SDK's default credential chain: env, profile, web identity/IRSA,
 /// ECS, IMDS).
 pub struct KmsUnwrapper(clef_kms::AwsKms);
 
+#[cfg(feature = "aws")]
 impl KmsUnwrapper {
     /// From `CLEF_AWS_PROFILE`, `CLEF_AWS_ROLE`, `CLEF_KMS_TIMEOUT`.
     pub fn from_env() -> KmsUnwrapper {
@@ -27,6 +29,7 @@ impl KmsUnwrapper {
     }
 }
 
+#[cfg(feature = "aws")]
 impl clef_artifact::seal::KeyWrapper for KmsUnwrapper {
     fn provider(&self) -> &'static str {
         "aws"

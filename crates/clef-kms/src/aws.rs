@@ -183,7 +183,17 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     if let SdkError::ServiceError(s) = e {
-        let code = s.err().code().unwrap_or("unknown error").to_owned();
+        let Some(code) = s.err().code() else {
+            // an answer the SDK could not classify (an IAM denial in an XML
+            // body, a proxy's page): its code from the raw answer
+            let raw = s.raw();
+            let e = crate::awsapi::api_error(
+                raw.status().as_u16(),
+                raw.body().bytes().unwrap_or_default(),
+            );
+            return (e.to_string(), false);
+        };
+        let code = code.to_owned();
         let own = KEY_ERRORS.contains(&code.as_str());
         let line = match s.err().message() {
             Some(m) if !m.is_empty() => format!("{code}: {}", one_line(m)),

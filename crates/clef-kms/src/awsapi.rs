@@ -115,8 +115,9 @@ fn xml_text<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
     Some(&body[i..j])
 }
 
-/// The code and message of an error body (JSON `__type`/`message`, or S3's XML).
-fn api_error(status: u16, body: &[u8]) -> ApiError {
+/// The code and message of an error body (JSON `__type`/`message`, or the
+/// XML of S3 and of IAM denials).
+pub(crate) fn api_error(status: u16, body: &[u8]) -> ApiError {
     let text = String::from_utf8_lossy(body);
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
         let code = v["__type"]
