@@ -212,9 +212,9 @@ pub fn open_for_edit_keys(
             sidecar,
         });
     }
-    let recipients = cell_recipients(repo, cell)?;
-    let plain =
-        cell::new_plain(cell.format(), &recipients).map_err(|e| CliError::sops(&cell.file, e))?;
+    let access = cell_access(repo, cell)?;
+    let plain = cell::new_for(cell.format(), &access, &repo.identities()?)
+        .map_err(|e| CliError::sops(&cell.file, e))?;
     let (sidecar, _) = cell::load_sidecar(&repo.root, cell)?;
     Ok(Editing {
         cell: cell.clone(),
@@ -227,7 +227,8 @@ pub fn open_for_edit_keys(
 /// Makes a decrypted cell's recipients exactly what clef.yaml grants before
 /// it is written (a new data key when its block granted anyone else; see
 /// [`clef_core::access::Access::conform`]), and says so. `rotate` forces a
-/// new data key. Cells of environments on another backend are left alone.
+/// new data key. Cells of environments on a backend clef does not govern
+/// (azurekv, pgp, hsm) are left alone.
 pub fn conform(
     repo: &Repo,
     cell: &Cell,
@@ -235,14 +236,10 @@ pub fn conform(
     rotate: bool,
 ) -> Result<Option<clef_core::access::Conformed>, CliError> {
     let access = repo.manifest.access(cell);
-    if access.age.is_empty() {
-        cell_recipients(repo, cell)?;
+    if access.kms.is_none() && access.age.is_empty() {
+        cell_access(repo, cell)?;
     }
-    if repo
-        .manifest
-        .environment(&cell.environment)
-        .is_some_and(|e| repo.manifest.backend_of(e) != clef_core::manifest::Backend::Age)
-    {
+    if access.kms.is_none() && access.backend != clef_core::manifest::Backend::Age {
         return Ok(None);
     }
     let done = access
@@ -262,16 +259,21 @@ pub fn conform(
     Ok(done)
 }
 
-/// The recipients a cell must be encrypted for (age backend only).
-pub fn cell_recipients(repo: &Repo, cell: &Cell) -> Result<Vec<String>, CliError> {
+/// What a cell must be sealed for (clef.yaml's access list), when clef can
+/// seal it: an age environment with recipients, or a cloud KMS environment.
+pub fn cell_access(repo: &Repo, cell: &Cell) -> Result<clef_core::access::Access, CliError> {
     let m = &repo.manifest;
+    let access = m.access(cell);
+    if access.kms.is_some() {
+        return Ok(access);
+    }
     if let Some(env) = m.environment(&cell.environment) {
         let b = m.backend_of(env);
         if b != clef_core::manifest::Backend::Age {
             return Err(CliError::new(
                 code::USAGE,
                 format!(
-                    "{}: environment '{}' uses the {} backend; clef can only encrypt for age recipients",
+                    "{}: environment '{}' uses the {} backend; clef encrypts for age, AWS KMS and GCP KMS only",
                     cell.file.display(),
                     env.name,
                     b.name()
@@ -279,8 +281,7 @@ pub fn cell_recipients(repo: &Repo, cell: &Cell) -> Result<Vec<String>, CliError
             ));
         }
     }
-    let r = m.access(cell).age;
-    if r.is_empty() {
+    if access.age.is_empty() {
         return Err(CliError::new(
             code::USAGE,
             format!(
@@ -290,7 +291,7 @@ pub fn cell_recipients(repo: &Repo, cell: &Cell) -> Result<Vec<String>, CliError
             ),
         ));
     }
-    Ok(r)
+    Ok(access)
 }
 
 /// Encrypts edits and writes each cell with its sidecar in one step.

@@ -35,6 +35,7 @@ pub mod locate;
 pub mod lock;
 pub mod manifest;
 pub mod matrix;
+pub mod migrate;
 pub mod recipients;
 pub mod schema;
 pub mod service;
