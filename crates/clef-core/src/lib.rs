@@ -6,9 +6,12 @@
 //! * [`sidecar`]: the plaintext `.clef-meta.yaml` bookkeeping (pending
 //!   placeholders, rotation records).
 //! * [`cell`]: reading and writing a cell together with its sidecar.
+//! * [`edit`]: the edit session (open → edit → write cell and sidecar together).
+//! * [`ops`]: set, get, delete, values (exec/export) and diff as typed operations.
 //! * [`envfile`]: `.env` files as the dotenv libraries read them (for import).
 //! * [`classify`]: what a path is (cell, sidecar, other SOPS file, other).
 //! * [`conflict`]: is this a conflict document (the one predicate).
+//! * [`merge`]: the three-way merge engine, conflict documents and their resolution.
 //! * [`access`]: who may read a cell (the access list) and how a cell's
 //!   `sops` block drifts from it.
 //! * [`recipients`]: editing the recipient lists.
@@ -27,6 +30,7 @@ pub mod access;
 pub mod cell;
 pub mod classify;
 pub mod conflict;
+pub mod edit;
 pub mod envfile;
 pub mod exit;
 pub mod lint;
@@ -35,7 +39,9 @@ pub mod locate;
 pub mod lock;
 pub mod manifest;
 pub mod matrix;
+pub mod merge;
 pub mod migrate;
+pub mod ops;
 pub mod recipients;
 pub mod schema;
 pub mod service;
