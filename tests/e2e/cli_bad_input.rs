@@ -477,6 +477,11 @@ fn init_refuses_unsafe_setups() {
     one_line_failure(
         &d.clef(&["init", "--namespaces", "api", "--backend", "awskms"]),
         2,
-        &["backend 'awskms' is not supported"],
+        &["--backend awskms needs --aws-kms-arn"],
+    );
+    one_line_failure(
+        &d.clef(&["init", "--namespaces", "api", "--backend", "pgp"]),
+        2,
+        &["backend 'pgp' is not supported"],
     );
 }

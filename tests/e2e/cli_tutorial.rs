@@ -418,6 +418,7 @@ fn every_command_documents_itself() {
             "{cmd} --help lacks the exit-code table"
         );
     }
+    assert!(d.ok(&["migrate-backend", "--help"]).contains("Exit codes:"));
     for cmd in [
         ["recipients", "list"],
         ["recipients", "add"],

@@ -22,6 +22,7 @@ mod hooks_install;
 mod hooks_precommit;
 mod hooks_push;
 pub mod hooks_util;
+mod kms_clef;
 mod kms_sops;
 mod pack_artifact;
 mod pack_aws;

@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use clef_core::Cell;
+use clef_core::access::Access;
 use clef_core::cell;
 use clef_core::lint::{self, Severity};
 use clef_core::local::{self, LocalConfig};
-use clef_core::manifest::{self, Manifest, Recipient};
+use clef_core::manifest::{self, KmsKey, Manifest, Recipient};
 use clef_keys::Identities;
 use zeroize::Zeroizing;
 
@@ -71,9 +72,20 @@ pub struct InitArgs {
     /// Environments (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "dev,staging,production")]
     pub environments: Vec<String>,
-    /// Encryption backend (clef encrypts for age only).
+    /// Encryption backend: age, awskms (with --aws-kms-arn) or gcpkms (with
+    /// --gcp-kms-resource-id).
     #[arg(long, default_value = "age")]
     pub backend: String,
+    /// The AWS KMS key (key or alias ARN) of `--backend awskms`.
+    #[arg(long, value_name = "ARN")]
+    pub aws_kms_arn: Option<String>,
+    /// The GCP Cloud KMS key of `--backend gcpkms`.
+    #[arg(long, value_name = "ID")]
+    pub gcp_kms_resource_id: Option<String>,
+    /// A break-glass age recipient kept in every KMS cell beside the KMS key
+    /// (its identity in a safe: a lost KMS key does not lose the data).
+    #[arg(long, value_name = "AGE1…")]
+    pub break_glass: Option<String>,
     /// Never prompt (clef init does not prompt; accepted for compatibility).
     #[arg(long)]
     pub non_interactive: bool,
@@ -196,15 +208,7 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
     let top = PathBuf::from(String::from_utf8_lossy(&top).trim());
     let top = std::fs::canonicalize(&top).unwrap_or(top);
     let root = repo::find_root(&root).unwrap_or(top);
-    if a.backend != "age" {
-        return Err(CliError::new(
-            code::USAGE,
-            format!(
-                "backend '{}' is not supported: clef encrypts for age recipients only",
-                a.backend
-            ),
-        ));
-    }
+    let kms = init_kms_key(&a)?;
     if root.join(manifest::FILE_NAME).is_file() {
         return init_second_developer(&root, &a);
     }
@@ -248,8 +252,33 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
         ),
         None => new_identity(&root)?,
     };
-    let text = Manifest::initial_text(&a.namespaces, &a.environments, &recipient);
+    let text = match &kms {
+        None => Manifest::initial_text(&a.namespaces, &a.environments, &recipient),
+        Some(k) => Manifest::initial_text_kms(
+            &a.namespaces,
+            &a.environments,
+            &recipient,
+            k,
+            a.break_glass.as_deref(),
+        ),
+    };
     let manifest = Manifest::parse(&text, Path::new(manifest::FILE_NAME))?;
+    // Empty cells, so the matrix is complete from the start; sealed before
+    // anything is written (a KMS key that cannot be used leaves no trace).
+    let missing: Vec<(Cell, Access)> = manifest
+        .cells()
+        .into_iter()
+        .filter(|c| !c.path_in(&root).exists())
+        .map(|c| {
+            let r = manifest.access(&c);
+            (c, r)
+        })
+        .collect();
+    let keys = clef_kms::with_cloud_backends(
+        clef_sops::Keyring::empty(),
+        clef_kms::AwsOptions::from_env(),
+    );
+    let empty_cells = seal_empty_cells(&root, &missing, &keys)?;
     write_text(&root.join(manifest::FILE_NAME), &text, false)?;
     // Plain `sops` in this repository then picks the recipients clef.yaml grants.
     if clef_core::sops_config::is_ours(&root) {
@@ -264,17 +293,7 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
     if !root.join(".clefignore").exists() {
         write_text(&root.join(".clefignore"), CLEFIGNORE, false)?;
     }
-    // Empty cells, so the matrix is complete from the start.
-    let missing: Vec<(Cell, Vec<String>)> = manifest
-        .cells()
-        .into_iter()
-        .filter(|c| !c.path_in(&root).exists())
-        .map(|c| {
-            let r = manifest.access(&c).age;
-            (c, r)
-        })
-        .collect();
-    write_empty_cells(&root, &missing)?;
+    cell::write_blobs(&root, &empty_cells)?;
     crate::integrations::install_hooks(&root)?;
     out::note(format!(
         "initialised {} ({} namespaces x {} environments)",
@@ -408,18 +427,66 @@ pub struct LintArgs {
 }
 
 /// Runs `clef lint`.
-/// Encrypts an empty cell for each `(cell, recipients)` and writes them all
-/// in one batch (`cell::write_blobs`: all or nothing).
-fn write_empty_cells(root: &Path, cells: &[(Cell, Vec<String>)]) -> Result<(), CliError> {
+/// An empty cell sealed for each `(cell, access)` (age recipients and the
+/// KMS key through `keys`), ready for one `cell::write_blobs` batch.
+fn seal_empty_cells(
+    root: &Path,
+    cells: &[(Cell, Access)],
+    keys: &clef_sops::Keyring,
+) -> Result<Vec<cell::Blob>, CliError> {
     let mut blobs = Vec::new();
-    for (c, recipients) in cells {
-        let bytes = cell::new_plain(c.format(), recipients)
+    for (c, access) in cells {
+        let bytes = cell::new_for(c.format(), access, keys)
             .and_then(|plain| plain.encrypt())
             .and_then(|f| f.to_bytes())
             .map_err(|e| CliError::sops(&c.file, e))?;
         blobs.push((c.path_in(root), bytes, None));
     }
-    Ok(cell::write_blobs(root, &blobs)?)
+    Ok(blobs)
+}
+
+/// The KMS key of `clef init --backend awskms|gcpkms`, checked against the
+/// flags; `None` for age.
+fn init_kms_key(a: &InitArgs) -> Result<Option<KmsKey>, CliError> {
+    let usage = |m: String| Err(CliError::new(code::USAGE, m));
+    let backend = manifest::Backend::parse(&a.backend);
+    let key = match (backend, &a.aws_kms_arn, &a.gcp_kms_resource_id) {
+        (Some(manifest::Backend::Age), None, None) => None,
+        (Some(manifest::Backend::AwsKms), Some(arn), None) => Some(KmsKey::Aws(arn.trim().into())),
+        (Some(manifest::Backend::GcpKms), None, Some(id)) => Some(KmsKey::Gcp(id.trim().into())),
+        (Some(manifest::Backend::AwsKms), None, _) => {
+            return usage("--backend awskms needs --aws-kms-arn ARN".into());
+        }
+        (Some(manifest::Backend::GcpKms), _, None) => {
+            return usage("--backend gcpkms needs --gcp-kms-resource-id ID".into());
+        }
+        (
+            Some(manifest::Backend::Age | manifest::Backend::AwsKms | manifest::Backend::GcpKms),
+            ..,
+        ) => {
+            return usage(format!(
+                "--aws-kms-arn goes with --backend awskms, --gcp-kms-resource-id with --backend gcpkms (got --backend {})",
+                a.backend
+            ));
+        }
+        _ => {
+            return usage(format!(
+                "backend '{}' is not supported: clef encrypts for age, awskms and gcpkms",
+                a.backend
+            ));
+        }
+    };
+    if a.break_glass.is_some() && key.is_none() {
+        return usage("--break-glass goes with a KMS backend (--backend awskms|gcpkms)".into());
+    }
+    if let Some(b) = &a.break_glass
+        && clef_keys::parse_recipient(b).is_err()
+    {
+        return usage(format!(
+            "--break-glass: '{b}' is not an age recipient (age1…)"
+        ));
+    }
+    Ok(key)
 }
 
 pub fn lint_cmd(dir: Option<&Path>, a: LintArgs) -> Result<(), CliError> {
@@ -433,11 +500,12 @@ pub fn lint_cmd(dir: Option<&Path>, a: LintArgs) -> Result<(), CliError> {
             .filter(|c| !c.path_in(&repo.root).exists())
             .collect();
         let lock = repo.check_writable(&missing.iter().collect::<Vec<_>>())?;
-        let with_recipients = missing
+        let with_access = missing
             .iter()
-            .map(|c| Ok((c.clone(), crate::secrets::cell_recipients(&repo, c)?)))
+            .map(|c| Ok((c.clone(), crate::secrets::cell_access(&repo, c)?)))
             .collect::<Result<Vec<_>, CliError>>()?;
-        write_empty_cells(&repo.root, &with_recipients)?;
+        let blobs = seal_empty_cells(&repo.root, &with_access, &ids)?;
+        cell::write_blobs(&repo.root, &blobs)?;
         drop(lock);
         for c in &missing {
             out::note(format!("created the empty cell {}", c.file.display()));
@@ -866,7 +934,7 @@ pub fn rotate(dir: Option<&Path>, a: RotateArgs) -> Result<(), CliError> {
             None if a.all => continue,
             None => return Err(cell::CellError::Missing(c.file.clone()).into()),
         };
-        crate::secrets::cell_recipients(&repo, c)?;
+        crate::secrets::cell_access(&repo, c)?;
         let mut plain = loaded
             .file
             .decrypt(&ids)
@@ -891,6 +959,58 @@ pub struct DoctorArgs {
     /// Print [{"check","ok","detail","fix"}].
     #[arg(long)]
     pub json: bool,
+}
+
+/// One check per cloud KMS key clef.yaml names: `DescribeKey` (AWS: the key
+/// is Enabled), then a real `Encrypt` and `Decrypt` of a random probe
+/// through the same backends `clef` uses, so it
+/// says whether the KMS is reachable and whether the caller may use the key
+/// (the error names the key and the service's error code).
+fn kms_checks(repo: &Repo, checks: &mut Vec<Check>) {
+    let m = &repo.manifest;
+    let mut keys: Vec<KmsKey> = Vec::new();
+    for k in m.environments.iter().filter_map(|e| m.kms_key(e)) {
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    if keys.is_empty() {
+        return;
+    }
+    let ring = clef_kms::with_cloud_backends(
+        clef_sops::Keyring::empty(),
+        clef_kms::AwsOptions::from_env(),
+    );
+    let aws = clef_kms::AwsKms::new(clef_kms::AwsOptions::from_env());
+    for k in keys {
+        let probe = clef_sops::DataKey::random();
+        let template = clef_sops::masterkey::stanza(&[(k.id_field(), k.id())]);
+        let state = match &k {
+            KmsKey::Aws(arn) => aws.check_enabled(arn).map_err(|e| e.to_string()),
+            KmsKey::Gcp(_) => Ok(()),
+        };
+        let result = state.and_then(|()| {
+            ring.wrap(k.kind(), &template, probe.bytes())
+                .and_then(|st| ring.unwrap(k.kind(), &st))
+                .map_err(|e| e.to_string())
+        });
+        let (ok, detail) = match result {
+            Ok(back) if back.as_slice() == probe.bytes() => {
+                (true, format!("{k}: reachable; Encrypt and Decrypt allowed"))
+            }
+            Ok(_) => (false, format!("{k}: Decrypt returned another key")),
+            Err(e) => (false, e),
+        };
+        checks.push(Check {
+            name: "kms key",
+            ok,
+            detail,
+            fix: Some(format!(
+                "check the network and your credentials (AWS_PROFILE, AWS_REGION, the role) and the key's policy for {}",
+                k.id()
+            )),
+        });
+    }
 }
 
 struct Check {
@@ -1058,6 +1178,9 @@ pub fn doctor(dir: Option<&Path>, a: DoctorArgs) -> Result<(), CliError> {
             },
             fix: Some("add `.clef/config.yaml` to .gitignore".into()),
         });
+    }
+    if let Ok(r) = &repo {
+        kms_checks(r, &mut checks);
     }
     for b in ["clef", "clef-merge", "clef-hook"] {
         let p = on_path(b);

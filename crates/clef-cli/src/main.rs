@@ -6,6 +6,7 @@ mod envelope;
 mod error;
 mod integrations;
 mod kms_flags;
+mod migrate;
 mod out;
 mod pack;
 mod repo;
@@ -81,6 +82,10 @@ enum Cmd {
     /// .gitattributes, binaries on PATH (one line per check, with a fix).
     #[command(after_long_help = clef_core::exit::help())]
     Doctor(admin::DoctorArgs),
+    /// Move cells to another backend (age, AWS KMS, GCP KMS) in place and
+    /// update clef.yaml; verified, all or nothing.
+    #[command(after_long_help = clef_core::exit::help())]
+    MigrateBackend(migrate::MigrateArgs),
     /// Install or remove the git hooks and merge drivers in this clone.
     #[command(subcommand)]
     Hooks(integrations::HooksCmd),
@@ -165,6 +170,7 @@ fn main() {
         Cmd::Recipients(c) => admin::recipients(dir, c),
         Cmd::Rotate(a) => admin::rotate(dir, a),
         Cmd::Doctor(a) => admin::doctor(dir, a),
+        Cmd::MigrateBackend(a) => migrate::run(dir, a),
         Cmd::Hooks(c) => integrations::hooks(dir, c),
         Cmd::Merge(c) => integrations::merge(dir, c),
         Cmd::Scan { args } => {

@@ -9,22 +9,29 @@
 
 use std::path::Path;
 
+use clef_doc::Value;
 use clef_keys::Identities;
-use clef_sops::masterkey::Keyring;
+use clef_sops::masterkey::{Keyring, stanza, stanza_field, stanza_id};
 use clef_sops::{CryptRule, KeyGroup, Metadata, PlainFile, SopsError};
 
-use crate::manifest::{Backend, Manifest, ServiceKey};
+use crate::manifest::{Backend, KmsKey, Manifest, ServiceKey};
 use crate::matrix::Cell;
 
 /// Who may read one cell, as clef.yaml grants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
-    /// The environment's backend. Only age cells are checked stanza by
-    /// stanza so far; the cloud KMS backends extend this type.
+    /// The environment's backend.
     pub backend: Backend,
-    /// The age recipients, without duplicates, in manifest order.
+    /// The age recipients, without duplicates, in manifest order (for a
+    /// cloud KMS environment: the break-glass recipient and the service
+    /// identities' recipients).
     pub age: Vec<String>,
+    /// The cloud KMS key of a KMS environment (its only `kms`/`gcp_kms` stanza).
+    pub kms: Option<KmsKey>,
 }
+
+/// The stanza kinds of the cloud KMS backends clef governs.
+pub const KMS_KINDS: [&str; 2] = ["kms", "gcp_kms"];
 
 /// How a cell's `sops` block differs from its [`Access`] and from clef's
 /// crypt defaults. Empty everywhere: the cell conforms.
@@ -36,8 +43,16 @@ pub struct Drift {
     pub missing: Vec<String>,
     /// Recipients labelled on more than one stanza (one of them is not theirs).
     pub duplicated: Vec<String>,
-    /// Master keys of other kinds (`kms`, `pgp`, …) clef.yaml does not grant.
+    /// Cloud KMS keys with a stanza that clef.yaml does not grant
+    /// (`kms arn:…`, `gcp_kms projects/…`).
+    pub foreign_kms: Vec<String>,
+    /// The cloud KMS key clef.yaml grants, when the cell has no stanza for it.
+    pub missing_kms: Option<String>,
+    /// Master keys of other kinds (`pgp`, `azure_kv`, …) clef.yaml does not grant.
     pub other_kinds: Vec<String>,
+    /// The cell is sealed with another backend than clef.yaml names for its
+    /// environment: `(found, expected)` (`clef migrate-backend` moves it).
+    pub backend: Option<(Backend, Backend)>,
     /// More than one key group (Shamir): clef writes one.
     pub key_groups: bool,
     /// The crypt rule or `mac_only_encrypted` is not clef's default:
@@ -56,6 +71,7 @@ impl Drift {
     pub fn grants_extra(&self) -> bool {
         !self.foreign.is_empty()
             || !self.duplicated.is_empty()
+            || !self.foreign_kms.is_empty()
             || !self.other_kinds.is_empty()
             || self.key_groups
     }
@@ -75,6 +91,11 @@ impl Drift {
                 "recipient {r} labels more than one stanza (a stanza is mislabelled)"
             ));
         }
+        for k in &self.foreign_kms {
+            out.push(format!(
+                "{k} can decrypt this cell but clef.yaml does not grant it"
+            ));
+        }
         for k in &self.other_kinds {
             out.push(format!(
                 "a {k} master key can decrypt this cell but clef.yaml does not grant it"
@@ -84,10 +105,20 @@ impl Drift {
             out.push("the cell uses Shamir key groups; clef writes one group".into());
         }
         let errors = out.len();
+        if let Some((found, expected)) = self.backend {
+            out.push(format!(
+                "the cell is sealed with {} but clef.yaml names {} for its environment (run `clef migrate-backend`)",
+                found.name(),
+                expected.name()
+            ));
+        }
         for r in &self.missing {
             out.push(format!(
                 "recipient {r} is in clef.yaml but cannot decrypt this cell"
             ));
+        }
+        if let Some(k) = &self.missing_kms {
+            out.push(format!("{k} is in clef.yaml but cannot decrypt this cell"));
         }
         let missing_end = out.len();
         if let Some((field, arg)) = &self.crypt {
@@ -109,11 +140,42 @@ pub fn default_crypt() -> (CryptRule, bool) {
 
 impl Access {
     /// Whether this list decides, stanza by stanza, who may read the cell:
-    /// an age cell of a manifest that names at least one reader (other
-    /// backends are not governed yet; a manifest naming nobody cannot be
-    /// used to write a cell at all, so there is nothing to compare with).
+    /// a cloud KMS environment with its key, or an age cell of a manifest
+    /// that names at least one reader (azurekv/pgp/hsm environments are not
+    /// governed; a manifest naming nobody cannot be used to write a cell at
+    /// all, so there is nothing to compare with).
     pub fn governs_keys(&self) -> bool {
-        self.backend == Backend::Age && !self.age.is_empty()
+        self.kms.is_some() || (self.backend == Backend::Age && !self.age.is_empty())
+    }
+
+    /// Whether clef.yaml grants a stanza of a cloud KMS `kind`: `None` for
+    /// other kinds (age, pgp, …), which this does not answer.
+    pub fn grants_kms_stanza(&self, kind: &str, stanza: &Value) -> Option<bool> {
+        if !KMS_KINDS.contains(&kind) {
+            return None;
+        }
+        Some(self.kms.as_ref().is_some_and(|k| {
+            k.kind() == kind && stanza_field(stanza, k.id_field()) == Some(k.id())
+        }))
+    }
+
+    /// The backend a cell's block is sealed with, as the old Clef detects
+    /// it: a cloud KMS stanza makes it that backend (a break-glass age
+    /// stanza beside it does not count), else age.
+    pub fn sealed_with(meta: &Metadata) -> Backend {
+        let kinds = || {
+            meta.key_groups
+                .iter()
+                .flat_map(|g| &g.other)
+                .map(|(k, _)| k.as_str())
+        };
+        if kinds().any(|k| k == "kms") {
+            Backend::AwsKms
+        } else if kinds().any(|k| k == "gcp_kms") {
+            Backend::GcpKms
+        } else {
+            Backend::Age
+        }
     }
 
     /// Compares a cell's metadata with this access list and clef's defaults.
@@ -144,10 +206,31 @@ impl Access {
             .filter(|a| !labels.contains(&a.as_str()))
             .cloned()
             .collect();
-        for (kind, _) in meta.key_groups.iter().flat_map(|g| &g.other) {
-            if !d.other_kinds.contains(kind) {
-                d.other_kinds.push(kind.clone());
+        let mut kms_seen = 0;
+        for (kind, st) in meta.key_groups.iter().flat_map(|g| &g.other) {
+            match self.grants_kms_stanza(kind, st) {
+                Some(true) => kms_seen += 1,
+                Some(false) => {
+                    let id = stanza_id(kind, st);
+                    if !d.foreign_kms.contains(&id) {
+                        d.foreign_kms.push(id);
+                    }
+                }
+                None if !d.other_kinds.contains(kind) => d.other_kinds.push(kind.clone()),
+                None => {}
             }
+        }
+        if let Some(k) = &self.kms {
+            match kms_seen {
+                0 => d.missing_kms = Some(k.to_string()),
+                1 => {}
+                _ => d.duplicated.push(k.to_string()),
+            }
+        }
+        let found = Self::sealed_with(meta);
+        let expected = self.kms.as_ref().map_or(Backend::Age, KmsKey::backend);
+        if found != expected {
+            d.backend = Some((found, expected));
         }
         d.key_groups = meta.key_groups.len() > 1;
         d
@@ -169,9 +252,16 @@ impl Access {
         out
     }
 
-    /// The key groups a new or re-keyed cell gets: exactly these recipients.
+    /// The key groups a new or re-keyed cell gets: exactly these recipients
+    /// and the KMS key (stanzas not wrapped yet: a `Keyring` with the cloud
+    /// backends wraps them).
     pub fn key_groups(&self) -> Vec<KeyGroup> {
-        vec![KeyGroup::of_recipients(&self.age)]
+        let mut g = KeyGroup::of_recipients(&self.age);
+        if let Some(k) = &self.kms {
+            g.other
+                .push((k.kind().to_owned(), stanza(&[(k.id_field(), k.id())])));
+        }
+        vec![g]
     }
 
     /// Makes a decrypted cell's recipients exactly this list (and its crypt
@@ -225,18 +315,41 @@ impl Manifest {
     /// the one answer to "who may read this cell".
     pub fn access(&self, cell: &Cell) -> Access {
         let mut out: Vec<String> = Vec::new();
-        let mut push = |r: &str| {
-            if !out.iter().any(|x| x == r) {
-                out.push(r.to_owned());
-            }
-        };
-        match self
+        let listed = match self
             .environment(&cell.environment)
             .and_then(|e| e.recipients.as_ref())
         {
-            Some(list) => list.iter().for_each(|r| push(&r.key)),
-            None => self.age_recipients.iter().for_each(|r| push(&r.key)),
+            Some(list) => list,
+            None => &self.age_recipients,
+        };
+        for r in listed {
+            if !out.contains(&r.key) {
+                out.push(r.key.clone());
+            }
         }
+        self.service_recipients(cell, &mut out);
+        let env = self.environment(&cell.environment);
+        let backend = env.map_or(Backend::Age, |e| self.backend_of(e));
+        let kms = env.and_then(|e| self.kms_key(e));
+        if kms.is_some() {
+            // a KMS cell: the KMS key, the break-glass recipient and the
+            // service identities; the developers' age list does not apply
+            out.clear();
+            if let Some(b) = &self.break_glass {
+                out.push(b.clone());
+            }
+            self.service_recipients(cell, &mut out);
+        }
+        Access {
+            backend,
+            age: out,
+            kms,
+        }
+    }
+
+    /// Adds the age recipients of the service identities that read `cell`
+    /// (not `pack_only`) to `out`, without duplicates.
+    fn service_recipients(&self, cell: &Cell, out: &mut Vec<String>) {
         for si in &self.service_identities {
             if si.pack_only || !si.namespaces.contains(&cell.namespace) {
                 continue;
@@ -244,15 +357,12 @@ impl Manifest {
             for (env, key) in &si.environments {
                 if *env == cell.environment
                     && let ServiceKey::Recipient(r) = key
+                    && !out.contains(r)
                 {
-                    push(r);
+                    out.push(r.clone());
                 }
             }
         }
-        let backend = self
-            .environment(&cell.environment)
-            .map_or(Backend::Age, |e| self.backend_of(e));
-        Access { backend, age: out }
     }
 
     /// The cell stored at `path` (relative to the repository root), if the
@@ -335,6 +445,75 @@ mod tests {
             Some(("encrypted_regex".into(), "^NOTHING$".into()))
         );
         assert!(d.describe().iter().all(|(error, _)| *error));
+    }
+
+    const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    #[test]
+    fn a_kms_environment_grants_its_key_the_break_glass_and_service_recipients() {
+        let (_, dev) = clef_keys::generate_identity();
+        let (_, glass) = clef_keys::generate_identity();
+        let text = Manifest::initial_text(&["api".into()], &["dev".into(), "prod".into()], &dev)
+            .replace(
+                "  - name: prod\n    description: Live system\n",
+                &format!("  - name: prod\n    description: Live system\n    sops:\n      backend: awskms\n      aws_kms_arn: {ARN}\n"),
+            )
+            .replace("  default_backend: age\n", &format!("  default_backend: age\n  break_glass: {glass}\n"));
+        let m = Manifest::parse(&text, Path::new("clef.yaml")).unwrap();
+        let prod = m.access(&m.target("api/prod").unwrap());
+        assert_eq!(prod.kms, Some(KmsKey::Aws(ARN.into())));
+        assert_eq!(prod.age, std::slice::from_ref(&glass), "no developer key");
+        assert!(prod.governs_keys());
+        let dev_access = m.access(&m.target("api/dev").unwrap());
+        assert_eq!(dev_access.kms, None);
+        assert_eq!(dev_access.age, std::slice::from_ref(&dev));
+
+        // a prod cell still on age: the developer is foreign, the key and the
+        // break-glass recipient are missing, the backend differs
+        let meta = Metadata::new(
+            vec![KeyGroup::of_recipients(&[&dev])],
+            0,
+            CryptRule::default(),
+            false,
+        );
+        let d = prod.drift(&meta);
+        assert_eq!(d.foreign, std::slice::from_ref(&dev));
+        assert_eq!(d.missing_kms, Some(format!("kms {ARN}")));
+        assert_eq!(d.backend, Some((Backend::Age, Backend::AwsKms)));
+        // the groups clef writes: the break-glass recipient and the key
+        let groups = prod.key_groups();
+        let d = prod.drift(&Metadata::new(
+            groups.clone(),
+            0,
+            CryptRule::default(),
+            false,
+        ));
+        assert!(d.is_clean(), "{d:?}");
+        // a second, foreign KMS key is an error that grants a reader
+        let mut evil = groups;
+        evil[0].other.push((
+            "kms".into(),
+            stanza(&[("arn", "arn:aws:kms:us-east-1:999999999999:key/evil")]),
+        ));
+        let d = prod.drift(&Metadata::new(evil, 0, CryptRule::default(), false));
+        assert_eq!(
+            d.foreign_kms,
+            ["kms arn:aws:kms:us-east-1:999999999999:key/evil"]
+        );
+        assert!(d.grants_extra());
+        assert!(
+            d.describe()
+                .iter()
+                .any(|(e, l)| *e && l.contains("key/evil"))
+        );
+        // the age environment refuses any KMS stanza
+        let d = dev_access.drift(&Metadata::new(
+            prod.key_groups(),
+            0,
+            CryptRule::default(),
+            false,
+        ));
+        assert_eq!(d.foreign_kms, [format!("kms {ARN}")]);
     }
 
     #[test]

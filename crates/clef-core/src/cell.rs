@@ -191,6 +191,24 @@ pub fn new_plain(format: Format, recipients: &[String]) -> Result<PlainFile, Sop
     )
 }
 
+/// A new, empty cell sealed exactly as `access` grants (age recipients and
+/// the environment's KMS key, wrapped through `keys`).
+pub fn new_for(
+    format: Format,
+    access: &crate::access::Access,
+    keys: &clef_sops::Keyring,
+) -> Result<PlainFile, SopsError> {
+    PlainFile::new(
+        format,
+        vec![Branch::new()],
+        access.key_groups(),
+        0,
+        CryptRule::default(),
+        false,
+        keys,
+    )
+}
+
 /// Removes the temp files an interrupted write of this cell or its sidecar
 /// left next to them (`.<name>.clef-tmp-<hex>`, the names
 /// [`clef_sops::io::atomic_write`] uses). Call only while holding the

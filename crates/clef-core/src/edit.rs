@@ -180,7 +180,7 @@ pub enum EditError {
     },
     /// The environment uses a backend clef cannot encrypt for.
     #[error(
-        "{}: environment '{environment}' uses the {backend} backend; clef can only encrypt for age recipients",
+        "{}: environment '{environment}' uses the {backend} backend; clef encrypts for age, AWS KMS and GCP KMS only",
         file.display()
     )]
     Backend {
@@ -335,8 +335,8 @@ pub fn open_settling(
             (Some((file, raw)), plain)
         }
         None => {
-            let recipients = cell_recipients(repo, cell)?;
-            let plain = cell::new_plain(cell.format(), &recipients)
+            let access = cell_access(repo, cell)?;
+            let plain = cell::new_for(cell.format(), &access, ids)
                 .map_err(|e| EditError::sops(cell, e))?;
             (None, plain)
         }
@@ -421,8 +421,8 @@ fn resolve_for(
 /// Makes a decrypted cell's recipients exactly what clef.yaml grants before
 /// it is written (a new data key when its block granted anyone else; see
 /// [`crate::access::Access::conform`]), with a [`Note`] per change. `rotate`
-/// forces a new data key. Cells of environments on another backend are
-/// left alone.
+/// forces a new data key. Cells of environments on a backend clef does not
+/// govern (azurekv, pgp, hsm) are left alone.
 pub fn conform(
     repo: Repo<'_>,
     cell: &Cell,
@@ -433,12 +433,10 @@ pub fn conform(
 ) -> Result<Option<Conformed>, EditError> {
     let m = repo.manifest;
     let access = m.access(cell);
-    if access.age.is_empty() {
-        cell_recipients(repo, cell)?;
+    if access.kms.is_none() && access.age.is_empty() {
+        cell_access(repo, cell)?;
     }
-    if m.environment(&cell.environment)
-        .is_some_and(|e| m.backend_of(e) != Backend::Age)
-    {
+    if access.kms.is_none() && access.backend != Backend::Age {
         return Ok(None);
     }
     let done = access
@@ -460,9 +458,14 @@ pub fn conform(
     Ok(done)
 }
 
-/// The recipients a cell must be encrypted for (age backend only).
-pub fn cell_recipients(repo: Repo<'_>, cell: &Cell) -> Result<Vec<String>, EditError> {
+/// What a cell must be sealed for (clef.yaml's access list), when clef can
+/// seal it: a cloud KMS environment, or an age environment with recipients.
+pub fn cell_access(repo: Repo<'_>, cell: &Cell) -> Result<crate::access::Access, EditError> {
     let m = repo.manifest;
+    let access = m.access(cell);
+    if access.kms.is_some() {
+        return Ok(access);
+    }
     if let Some(env) = m.environment(&cell.environment) {
         let b = m.backend_of(env);
         if b != Backend::Age {
@@ -473,14 +476,13 @@ pub fn cell_recipients(repo: Repo<'_>, cell: &Cell) -> Result<Vec<String>, EditE
             });
         }
     }
-    let r = m.access(cell).age;
-    if r.is_empty() {
+    if access.age.is_empty() {
         return Err(EditError::NoRecipients {
             file: cell.file.clone(),
             target: cell.target(),
         });
     }
-    Ok(r)
+    Ok(access)
 }
 
 /// Encrypts the edits and writes each cell with its sidecar in one step

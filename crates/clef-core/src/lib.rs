@@ -40,6 +40,7 @@ pub mod lock;
 pub mod manifest;
 pub mod matrix;
 pub mod merge;
+pub mod migrate;
 pub mod ops;
 pub mod recipients;
 pub mod schema;

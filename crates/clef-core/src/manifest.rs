@@ -130,6 +130,64 @@ impl Backend {
     }
 }
 
+/// The cloud KMS key clef.yaml names for an environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KmsKey {
+    /// An AWS KMS key or alias ARN (`kms` stanzas).
+    Aws(String),
+    /// A GCP Cloud KMS crypto key resource id (`gcp_kms` stanzas).
+    Gcp(String),
+}
+
+impl KmsKey {
+    /// The sops stanza kind: `kms` or `gcp_kms`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KmsKey::Aws(_) => "kms",
+            KmsKey::Gcp(_) => "gcp_kms",
+        }
+    }
+
+    /// The ARN or resource id.
+    pub fn id(&self) -> &str {
+        match self {
+            KmsKey::Aws(s) | KmsKey::Gcp(s) => s,
+        }
+    }
+
+    /// The stanza field holding [`KmsKey::id`]: `arn` or `resource_id`.
+    pub fn id_field(&self) -> &'static str {
+        match self {
+            KmsKey::Aws(_) => "arn",
+            KmsKey::Gcp(_) => "resource_id",
+        }
+    }
+
+    /// The backend that uses this key.
+    pub fn backend(&self) -> Backend {
+        match self {
+            KmsKey::Aws(_) => Backend::AwsKms,
+            KmsKey::Gcp(_) => Backend::GcpKms,
+        }
+    }
+
+    /// The key for `backend` named `id`; `None` for a backend that is not a
+    /// cloud KMS clef can use.
+    pub fn of(backend: Backend, id: &str) -> Option<KmsKey> {
+        match backend {
+            Backend::AwsKms => Some(KmsKey::Aws(id.to_owned())),
+            Backend::GcpKms => Some(KmsKey::Gcp(id.to_owned())),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for KmsKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind(), self.id())
+    }
+}
+
 const KEY_FIELDS: [&str; 5] = [
     "aws_kms_arn",
     "gcp_kms_resource_id",
@@ -158,6 +216,10 @@ pub struct Environment {
     pub protected: bool,
     /// Per-environment backend override.
     pub backend: Option<Backend>,
+    /// `sops.aws_kms_arn` of the override, when it names one.
+    pub aws_kms_arn: Option<String>,
+    /// `sops.gcp_kms_resource_id` of the override, when it names one.
+    pub gcp_kms_resource_id: Option<String>,
     /// Per-environment recipients: when present, the complete list for this env.
     pub recipients: Option<Vec<Recipient>>,
 }
@@ -215,6 +277,13 @@ pub struct Manifest {
     pub default_backend: Backend,
     /// `sops.age.recipients`.
     pub age_recipients: Vec<Recipient>,
+    /// `sops.aws_kms_arn`.
+    pub aws_kms_arn: Option<String>,
+    /// `sops.gcp_kms_resource_id`.
+    pub gcp_kms_resource_id: Option<String>,
+    /// `sops.break_glass`: an age recipient kept in every KMS cell beside
+    /// the KMS key, so a lost KMS key does not lose the data.
+    pub break_glass: Option<String>,
     /// `file_pattern`.
     pub file_pattern: String,
     /// `service_identities`.
@@ -424,7 +493,7 @@ impl Manifest {
         let sops_v = root
             .get("sops")
             .ok_or_else(|| cx.err(&[], "'sops' is required"))?;
-        let mut sops_keys = vec!["default_backend", "age"];
+        let mut sops_keys = vec!["default_backend", "age", "break_glass"];
         sops_keys.extend(KEY_FIELDS);
         let sops = cx.map(sops_v, &sops_at, &sops_keys)?;
         let backend_name = cx
@@ -440,6 +509,17 @@ impl Manifest {
         })?;
         if let Some(f) = default_backend.key_field() {
             cx.string(sops, &sops_at, f, true)?;
+        }
+        let aws_kms_arn = cx.string(sops, &sops_at, "aws_kms_arn", false)?;
+        let gcp_kms_resource_id = cx.string(sops, &sops_at, "gcp_kms_resource_id", false)?;
+        let break_glass = cx.string(sops, &sops_at, "break_glass", false)?;
+        if let Some(b) = &break_glass
+            && clef_keys::parse_recipient(b).is_err()
+        {
+            return Err(cx.err(
+                &[Seg::key("sops"), Seg::key("break_glass")],
+                format!("'{b}' is not a valid age recipient (age1…)"),
+            ));
         }
         let age_recipients = match sops.get("age") {
             None | Some(Value::Null) => Vec::new(),
@@ -493,6 +573,7 @@ impl Manifest {
                     ));
                 }
             };
+            let (mut env_arn, mut env_gcp) = (None, None);
             let backend = match m.get("sops") {
                 None | Some(Value::Null) => None,
                 Some(sv) => {
@@ -511,9 +592,17 @@ impl Manifest {
                             ),
                         )
                     })?;
+                    // a cloud KMS environment may use the global key field
+                    let global = match b {
+                        Backend::AwsKms => aws_kms_arn.is_some(),
+                        Backend::GcpKms => gcp_kms_resource_id.is_some(),
+                        _ => false,
+                    };
                     if let Some(f) = b.key_field() {
-                        cx.string(s, &sat, f, true)?;
+                        cx.string(s, &sat, f, !global)?;
                     }
+                    env_arn = cx.string(s, &sat, "aws_kms_arn", false)?;
+                    env_gcp = cx.string(s, &sat, "gcp_kms_resource_id", false)?;
                     Some(b)
                 }
             };
@@ -536,6 +625,8 @@ impl Manifest {
                 description,
                 protected,
                 backend,
+                aws_kms_arn: env_arn,
+                gcp_kms_resource_id: env_gcp,
                 recipients,
             });
         }
@@ -750,6 +841,9 @@ impl Manifest {
             namespaces,
             default_backend,
             age_recipients,
+            aws_kms_arn,
+            gcp_kms_resource_id,
+            break_glass,
             file_pattern,
             service_identities,
             doc,
@@ -775,6 +869,106 @@ impl Manifest {
     /// The effective backend of an environment.
     pub fn backend_of(&self, env: &Environment) -> Backend {
         env.backend.unwrap_or(self.default_backend)
+    }
+
+    /// The cloud KMS key an environment's cells are sealed with: its own
+    /// `sops` override's key field, else the global one; `None` for an
+    /// environment on age (or on a backend clef cannot use).
+    pub fn kms_key(&self, env: &Environment) -> Option<KmsKey> {
+        let backend = self.backend_of(env);
+        let id = match backend {
+            Backend::AwsKms => env.aws_kms_arn.as_ref().or(self.aws_kms_arn.as_ref()),
+            Backend::GcpKms => env
+                .gcp_kms_resource_id
+                .as_ref()
+                .or(self.gcp_kms_resource_id.as_ref()),
+            _ => None,
+        }?;
+        KmsKey::of(backend, id)
+    }
+
+    /// Points the manifest at another backend, globally (`env` = None:
+    /// `sops.default_backend` and its key field) or for one environment (its
+    /// `sops` override). `key` is the ARN or resource id (`None` for age). The
+    /// document keeps its comments and order; the parsed fields are not
+    /// updated: callers re-parse [`Manifest::to_text`].
+    pub fn set_backend(
+        &mut self,
+        env: Option<&str>,
+        backend: Backend,
+        key: Option<&str>,
+    ) -> Result<(), ManifestError> {
+        let field = backend.key_field();
+        let set_fields = |b: &mut Branch, backend_field: &str| {
+            b.insert(backend_field, Value::str(backend.name()));
+            for f in ["aws_kms_arn", "gcp_kms_resource_id"] {
+                if Some(f) != field {
+                    b.0.retain(|i| !matches!(i, Item::Entry(k, _) if k == f));
+                }
+            }
+            if let (Some(f), Some(k)) = (field, key) {
+                b.insert(f, Value::str(k));
+            }
+        };
+        match env {
+            None => {
+                let Some(Value::Map(sops)) = self.doc.get_mut("sops") else {
+                    return Err(self.invalid("sops", "must be a mapping".into()));
+                };
+                set_fields(sops, "default_backend");
+            }
+            Some(e) => {
+                let idx = self.env_index(e)?;
+                let Some(Value::List(envs)) = self.doc.get_mut("environments") else {
+                    return Err(self.invalid("environments", "must be a list".into()));
+                };
+                let Some(Value::Map(m)) = envs
+                    .iter_mut()
+                    .filter(|v| !matches!(v, Value::Comment(_)))
+                    .nth(idx)
+                else {
+                    return Err(self.invalid("environments", format!("'{e}' is not a mapping")));
+                };
+                if !matches!(m.get("sops"), Some(Value::Map(_))) {
+                    m.insert("sops", Value::Map(Branch::new()));
+                }
+                if let Some(Value::Map(s)) = m.get_mut("sops") {
+                    set_fields(s, "backend");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn env_index(&self, e: &str) -> Result<usize, ManifestError> {
+        self.environments
+            .iter()
+            .position(|x| x.name == e)
+            .ok_or_else(|| self.invalid("environments", format!("unknown environment '{e}'")))
+    }
+
+    /// The manifest text for a new repository whose cells are sealed with a
+    /// cloud KMS key (`clef init --backend awskms|gcpkms`), with an optional
+    /// break-glass age recipient; `recipient` stays the age list (for
+    /// environments later moved to age).
+    pub fn initial_text_kms(
+        namespaces: &[String],
+        environments: &[String],
+        recipient: &str,
+        key: &KmsKey,
+        break_glass: Option<&str>,
+    ) -> String {
+        let age = Self::initial_text(namespaces, environments, recipient);
+        let field = key.backend().key_field().unwrap_or_default();
+        let mut sops = format!(
+            "sops:\n  default_backend: {}\n  {field}: {}\n",
+            key.backend().name(),
+            key.id()
+        );
+        if let Some(b) = break_glass {
+            sops.push_str(&format!("  break_glass: {b}\n"));
+        }
+        age.replacen("sops:\n  default_backend: age\n", &sops, 1)
     }
 
     /// The manifest text for a new repository.
@@ -1005,6 +1199,62 @@ mod tests {
             &["dev".into(), "production".into()],
             R1,
         )
+    }
+
+    #[test]
+    fn set_backend_moves_one_environment_or_all_and_keeps_comments() {
+        let arn = "arn:aws:kms:eu-west-1:111122223333:key/k1";
+        let text = base().replace("namespaces:\n", "# ours\nnamespaces:\n");
+        let mut m = parse(&text).unwrap();
+        m.set_backend(Some("production"), Backend::AwsKms, Some(arn))
+            .unwrap();
+        let m2 = parse(&m.to_text()).unwrap();
+        assert!(m.to_text().contains("# ours"));
+        assert_eq!(
+            m2.kms_key(m2.environment("production").unwrap()),
+            Some(KmsKey::Aws(arn.into()))
+        );
+        assert_eq!(m2.kms_key(m2.environment("dev").unwrap()), None);
+        let mut m3 = m2.clone();
+        m3.set_backend(Some("production"), Backend::Age, None)
+            .unwrap();
+        let m3 = parse(&m3.to_text()).unwrap();
+        assert_eq!(m3.kms_key(m3.environment("production").unwrap()), None);
+        assert!(!m3.to_text().contains(arn));
+        // globally, with a per-environment key taking precedence
+        let mut g = m2.clone();
+        g.set_backend(
+            None,
+            Backend::AwsKms,
+            Some("arn:aws:kms:eu-west-1:111122223333:key/g"),
+        )
+        .unwrap();
+        let g = parse(&g.to_text()).unwrap();
+        assert_eq!(g.default_backend, Backend::AwsKms);
+        assert_eq!(
+            g.kms_key(g.environment("dev").unwrap())
+                .map(|k| k.id().to_owned()),
+            Some("arn:aws:kms:eu-west-1:111122223333:key/g".into())
+        );
+        assert_eq!(
+            g.kms_key(g.environment("production").unwrap()),
+            Some(KmsKey::Aws(arn.into()))
+        );
+        // init's KMS text, with a break-glass recipient
+        let t = Manifest::initial_text_kms(
+            &["api".into()],
+            &["dev".into()],
+            R1,
+            &KmsKey::Gcp("projects/p/locations/global/keyRings/r/cryptoKeys/k".into()),
+            Some(R1),
+        );
+        let k = parse(&t).unwrap();
+        assert_eq!(k.default_backend, Backend::GcpKms);
+        assert_eq!(k.break_glass.as_deref(), Some(R1));
+        assert!(
+            err(&t.replace(&format!("break_glass: {R1}"), "break_glass: nope"))
+                .contains("break_glass")
+        );
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub fn render(m: &Manifest) -> String {
     let rules: Vec<CreationRule> = m
         .cells()
         .iter()
+        // clef-sops's .sops.yaml reader takes age keys only: a cloud KMS
+        // cell gets no rule (sops then needs --kms/--gcp-kms explicitly)
+        .filter(|c| m.access(c).kms.is_none())
         .map(|c| CreationRule {
             path_regex: format!("^{}$", re2_escape(&c.file.to_string_lossy())),
             creation: Creation {

@@ -481,6 +481,25 @@ impl AwsKms {
         })
     }
 
+    /// `DescribeKey` on `arn`: an error naming the key unless it is
+    /// `Enabled` (a disabled key answers `DisabledException`, one pending
+    /// deletion `KMSInvalidStateException`, to every `Encrypt`/`Decrypt`).
+    /// Used before a change that would seal cells with the key.
+    pub fn check_enabled(&self, arn: &str) -> Result<(), KmsError> {
+        let state = self.key_state(&AwsStanza::from_arg(arn, &[], ""))?;
+        match state.as_str() {
+            "Enabled" => Ok(()),
+            "Disabled" => Err(KmsError::new(
+                arn,
+                "the key is Disabled (KMS answers DisabledException)",
+            )),
+            other => Err(KmsError::new(
+                arn,
+                format!("the key is {other} (KMS answers KMSInvalidStateException)"),
+            )),
+        }
+    }
+
     /// Recovers the secret from one `kms` stanza of a file.
     pub fn unwrap_stanza(&self, stanza: &Value) -> Result<Zeroizing<Vec<u8>>, KmsError> {
         let st = AwsStanza::from_value(stanza)?;

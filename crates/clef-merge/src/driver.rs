@@ -19,6 +19,7 @@ use clef_core::access::Access;
 use clef_core::classify::{MergeKind, merge_kind};
 use clef_doc::tree::Branch;
 use clef_sops::Keyring;
+use clef_sops::masterkey::{stanza_field, stanza_id};
 use clef_sops::{DataKey, EncryptedFile, Format, PlainFile, SopsError};
 use std::fs;
 use std::path::Path;
@@ -263,6 +264,14 @@ fn granted_only(
             }
             ok
         });
+        // a cloud KMS stanza clef.yaml does not grant goes the same way
+        g.other.retain(|(kind, st)| {
+            let ok = access.grants_kms_stanza(kind, st) != Some(false);
+            if !ok {
+                dropped.push((side, stanza_id(kind, st)));
+            }
+            ok
+        });
     }
     f
 }
@@ -278,7 +287,8 @@ fn dropped_notes(dropped: &[(&'static str, String)]) -> Vec<String> {
     names
         .into_iter()
         .map(|r| {
-            format!("recipient {r} is not granted by clef.yaml at HEAD: the merged data key is not wrapped for it")
+            let who = if r.starts_with("age1") { format!("recipient {r}") } else { r.to_owned() };
+            format!("{who} is not granted by clef.yaml at HEAD: the merged data key is not wrapped for it")
         })
         .collect()
 }
@@ -379,14 +389,21 @@ fn keyless(
     et: &EncryptedFile,
     why: SopsError,
 ) -> Result<Outcome, DriverError> {
+    // the same wrapped key under the same recipient or KMS key on both sides
+    let wrapped = |f: &EncryptedFile| -> Vec<(String, String)> {
+        let groups = || f.meta.key_groups.iter();
+        groups()
+            .flat_map(|g| &g.age)
+            .map(|k| (k.recipient.clone(), k.enc.clone()))
+            .chain(groups().flat_map(|g| &g.other).filter_map(|(kind, st)| {
+                let enc = stanza_field(st, "enc").filter(|e| !e.is_empty())?;
+                Some((stanza_id(kind, st), enc.to_owned()))
+            }))
+            .collect()
+    };
     let same_key = |a: &EncryptedFile, b: &EncryptedFile| {
-        a.meta.key_groups.iter().flat_map(|g| &g.age).any(|x| {
-            b.meta
-                .key_groups
-                .iter()
-                .flat_map(|g| &g.age)
-                .any(|y| x.recipient == y.recipient && x.enc == y.enc)
-        })
+        let wb = wrapped(b);
+        wrapped(a).iter().any(|x| wb.contains(x))
     };
     let same_docs = |a: &EncryptedFile, b: &EncryptedFile| {
         a.docs.len() == b.docs.len()

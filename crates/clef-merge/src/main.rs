@@ -50,7 +50,14 @@ fn main() -> ExitCode {
         let here = std::env::current_dir().unwrap_or_default();
         let r = driver::run(
             &args,
-            &|| Ok(clef_core::local::identities_near(&here)?.into()),
+            // and the cloud KMS backends: no runtime starts, no SDK config is
+            // read, unless a side's data key is only reachable through KMS
+            &|| {
+                Ok(clef_kms::with_cloud_backends(
+                    clef_core::local::identities_near(&here)?.into(),
+                    clef_kms::AwsOptions::from_env(),
+                ))
+            },
             &|path| driver::head_access(&here, path),
         );
         report(&path, &r);

@@ -136,9 +136,10 @@ pub fn conform(
     Ok(done?)
 }
 
-/// The recipients a cell must be encrypted for (age backend only).
-pub fn cell_recipients(repo: &Repo, cell: &Cell) -> Result<Vec<String>, CliError> {
-    Ok(clef_core::edit::cell_recipients(repo.edit(), cell)?)
+/// What a cell must be sealed for, when clef can seal it
+/// ([`clef_core::edit::cell_access`]).
+pub fn cell_access(repo: &Repo, cell: &Cell) -> Result<clef_core::access::Access, CliError> {
+    Ok(clef_core::edit::cell_access(repo.edit(), cell)?)
 }
 
 /// Encrypts edits and writes each cell with its sidecar in one step
