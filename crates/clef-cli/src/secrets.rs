@@ -351,7 +351,7 @@ fn stage_resolved(repo: &Repo, edits: &[Editing]) {
     }
 }
 
-fn doc_mut(plain: &mut PlainFile) -> &mut Branch {
+pub(crate) fn doc_mut(plain: &mut PlainFile) -> &mut Branch {
     if plain.docs.is_empty() {
         plain.docs.push(Branch::new());
     }
@@ -429,7 +429,7 @@ pub fn confirm_protected(repo: &Repo, cells: &[Cell], yes: bool) -> Result<(), C
 }
 
 /// A new random placeholder: 32 bytes from the OS, hex-encoded.
-fn random_value() -> Result<Zeroizing<String>, CliError> {
+pub(crate) fn random_value() -> Result<Zeroizing<String>, CliError> {
     let mut b = Zeroizing::new([0u8; 32]);
     getrandom::getrandom(&mut *b).map_err(|_| {
         CliError::new(
@@ -447,7 +447,7 @@ fn random_value() -> Result<Zeroizing<String>, CliError> {
 
 /// Reads a value without echo from the terminal, or all of stdin when piped
 /// (one trailing newline removed).
-fn read_value(key: &str) -> Result<Zeroizing<String>, CliError> {
+pub(crate) fn read_value(key: &str) -> Result<Zeroizing<String>, CliError> {
     // Reserved up front: growing the buffer would leave unwiped copies behind.
     let mut s = Zeroizing::new(String::with_capacity(64 * 1024));
     if out::stdin_is_tty() {

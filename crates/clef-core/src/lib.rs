@@ -14,6 +14,12 @@
 //! * [`recipients`]: editing the recipient lists.
 //! * [`schema`]: namespace schemas (checked without ever printing values).
 //! * [`lint`]: the repository health check.
+//! * [`policy`]: `.clef/policy.yaml` and the rotation verdicts.
+//! * [`drift`]: key-name drift between repositories, constant-time value comparison.
+//! * [`structure`]: adding, renaming and removing namespaces and environments.
+//! * [`report`]: `clef report`, the metadata report (no key names).
+//! * [`ci`]: the CI job `clef policy init` scaffolds.
+//! * [`compliance`]: `compliance.json` (the CI evidence).
 //! * [`service`]: service identities: scope, lookup, validation.
 //! * [`exit`]: the exit codes of `clef` and its help table.
 //! * [`lock`]: the edit session's guard (flock write lock: no stale lock after a crash; no write mid-merge).
@@ -25,8 +31,11 @@
 
 pub mod access;
 pub mod cell;
+pub mod ci;
 pub mod classify;
+pub mod compliance;
 pub mod conflict;
+pub mod drift;
 pub mod envfile;
 pub mod exit;
 pub mod lint;
@@ -35,11 +44,14 @@ pub mod locate;
 pub mod lock;
 pub mod manifest;
 pub mod matrix;
+pub mod policy;
 pub mod recipients;
+pub mod report;
 pub mod schema;
 pub mod service;
 pub mod sidecar;
 pub mod sops_config;
+pub mod structure;
 pub mod term;
 
 pub use manifest::{Manifest, ManifestError};
