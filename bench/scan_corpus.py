@@ -533,6 +533,116 @@ add(p, "Tokens look like `ghp_` followed by 36 characters, e.g. `ghp_xxxxxxxxxxx
 add(p, "short = " + crc_token("ghp_")[:-1])
 add(p, "see the sighp_handler and npm_config_cache settings")
 
+# ------------------------------------------------------------ embedding contexts (issue 16)
+# Every family below in every context of issue 16's table, each value freshly
+# generated in the vendor's documented shape; one file per context under
+# contexts/, so bench/scan_score.py --by-dir gives the recall per context. Each
+# file also holds near misses in the same syntax (references, placeholders,
+# hashes under non-secret names), which are false positives if flagged.
+xrng = random.Random(1717)
+
+
+def xr(chars, n):
+    while True:
+        s = "".join(xrng.choice(chars) for _ in range(n))
+        if n < 8 or any(c.isdigit() for c in s) or not any(c.isdigit() for c in chars):
+            if chars in (ALNUM, B64, URL) and not (any(c.islower() for c in s) and any(c.isupper() for c in s)):
+                continue
+            return s
+
+
+def xuuid():
+    h = xr(HEX, 32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def xpassword():
+    words = ["Gl4cier", "Ember", "N0rth", "Qu4rtz", "Fj0rd", "Ca5cade", "T1mber", "Mar1ne"]
+    return xrng.choice(words) + xrng.choice("!#%&*") + str(xrng.randrange(10, 9999)) + xr(ALNUM, 5)
+
+
+# family, (camelCase name, UPPER_NAME), value generator
+XFAMILIES = [
+    ("generic-api-key", ("apiToken", "API_TOKEN"), lambda: xr(ALNUM, 32)),
+    ("datadog", ("datadogApiKey", "DD_API_KEY"), lambda: xr(HEX, 32)),
+    ("twilio", ("twilioAuthToken", "TWILIO_AUTH_TOKEN"), lambda: xr(HEX, 32)),
+    ("aws-secret-key", ("awsSecretAccessKey", "AWS_SECRET_ACCESS_KEY"), lambda: xr(B64, 40)),
+    ("heroku", ("herokuApiKey", "HEROKU_API_KEY"), xuuid),
+    ("sumologic", ("sumoAccessKey", "SUMO_ACCESS_KEY"), lambda: xr(ALNUM, 64)),
+    ("hubspot", ("hubspotToken", "HUBSPOT_TOKEN"), lambda: "pat-na1-" + xuuid()),
+    ("sourcegraph", ("srcAccessToken", "SRC_ACCESS_TOKEN"), lambda: "sgp_" + xr(HEX, 16) + "_" + xr(HEX, 40)),
+    ("openshift", ("openshiftToken", "OPENSHIFT_TOKEN"), lambda: "sha256~" + xr(URL, 43)),
+    ("mailgun", ("mailgunPublicKey", "MAILGUN_PUBLIC_KEY"), lambda: "pubkey-" + xr(HEX, 32)),
+    ("lob", ("lobPublishableKey", "LOB_PUBLISHABLE_KEY"), lambda: "test_pub_" + xr(HEX, 31)),
+    ("elevenlabs", ("elevenLabsKey", "ELEVENLABS_API_KEY"), lambda: "sk_" + xr(HEX, 48)),
+    ("alibaba-sts", ("stsToken", "ALIBABA_STS_TOKEN"), lambda: "STS." + xr(ALNUM, 28)),
+    ("doppler", ("dopplerToken", "DOPPLER_TOKEN"), lambda: "dp.ct." + xr(ALNUM, 43)),
+    ("mailersend", ("mailersendToken", "MAILERSEND_API_TOKEN"), lambda: "mlsn." + xr(HEX, 64)),
+    ("prefixed-hex", ("serviceToken", "SERVICE_TOKEN"), lambda: "svc_" + xr(HEX, 40)),
+    ("generic-password", ("dbPassword", "DB_PASSWORD"), xpassword),
+]
+
+# context -> (path, list of line templates for one value; {c} camel name,
+# {u} UPPER name, {v} value). The labelled line is the one holding {v}, or
+# the whole element for a multi-line template.
+XCONTEXTS = {
+    "go-typed": ("contexts/go_typed/config.go", ['var {c} string = "{v}"']),
+    "go-typed-const": ("contexts/go_typed/const.go", ['const {c} string = "{v}"']),
+    "xml-multiline": ("contexts/xml/settings.xml", ["<{c}>", "    {v}", "</{c}>"]),
+    "make-?=": ("contexts/make/Makefile", ["{u} ?= {v}"]),
+    "make-::=": ("contexts/make/defs.mk", ["{u} ::= {v}"]),
+    "make-:::=": ("contexts/make/vars.mk", ["{u} :::= {v}"]),
+    "php-.=": ("contexts/php/boot.php", ['${c} .= "{v}";']),
+    "java-setProperty": ("contexts/java/Main.java", ['        System.setProperty("{u}", "{v}");']),
+    "json-escaped": ("contexts/json_escaped/task.json", ['  {{"name": "job", "env": "LOG_LEVEL=info\\n{u}={v}\\nREGION=eu-west-1"}},']),
+    "yaml": ("contexts/plain/config.yaml", ["{c}: {v}"]),
+    "ini": ("contexts/plain/app.ini", ["{c} = {v}"]),
+    "json": ("contexts/plain/config.json", ['  "{c}": "{v}",']),
+}
+for ctx, (path, tmpl) in XCONTEXTS.items():
+    if path.endswith(".json"):
+        add(path, "[" if "escaped" in path else "{")
+    for fam, (camel, upper), gen in XFAMILIES:
+        v = gen()
+        if len(tmpl) > 1:
+            # a multi-line element: the label spans it (tools report the
+            # opening tag's line or the value's)
+            add(path, tmpl[0].format(c=camel, u=upper, v=v), fam)
+            for t in tmpl[1:]:
+                add(path, t.format(c=camel, u=upper, v=v))
+            extend_last_label(path)
+            continue
+        for t in tmpl:
+            line = t.format(c=camel, u=upper, v=v)
+            add(path, line, fam if "{v}" in t else None)
+    # near misses in the same syntax
+    for t in tmpl:
+        if "{v}" not in t:
+            continue
+        for c, u, v in [
+            ("apiToken", "API_TOKEN", "${API_TOKEN}"),
+            ("apiToken", "API_TOKEN", "changeme"),
+            ("apiToken", "API_TOKEN", "<your-api-token>"),
+            ("buildSha", "BUILD_SHA", xr(HEX, 40)),
+            ("requestId", "REQUEST_ID", xuuid()),
+            ("apiTokenHeader", "API_TOKEN_HEADER", "X-Api-Token"),
+        ]:
+            add(path, t.format(c=c, u=u, v=v) if len(tmpl) == 1 else f"<{c}>{v}</{c}>")
+    if path.endswith(".json"):
+        add(path, '  {"end": true}')
+        add(path, "]" if "escaped" in path else "}")
+# curl -u user:password (a password, or a token as the password)
+p = "contexts/curl/deploy.sh"
+for i in range(12):
+    user = xrng.choice(["deploy", "ci", "admin", "svc-release", "api"])
+    v = xpassword() if i % 2 else xr(ALNUM, 32)
+    add(p, f"curl -fsS -u {user}:{v} https://artifacts.example.internal/upload -T dist.tgz", "curl-basic-auth")
+for neg in ['curl -u "$USER:$PASS" https://artifacts.example.internal/',
+            "curl -u admin:changeme http://localhost:8080/",
+            "curl -u ${CI_USER}:${CI_TOKEN} https://artifacts.example.internal/",
+            "curl -u user:password https://example.com/"]:
+    add(p, neg)
+
 # ------------------------------------------------------------ bulk filler
 for d in range(8):
     p = f"src/module{d}/lib.rs"

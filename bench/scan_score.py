@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Score a scanner's output against bench-corpus/scan/labels.tsv.
 
-usage: scan_score.py LABELS TOOL OUTPUT_FILE
+usage: scan_score.py LABELS TOOL OUTPUT_FILE [-v] [--by-dir]
 TOOL: clef | gitleaks | betterleaks | kingfisher | ripsecrets | detect-secrets
 
 A finding is a (path, line). It is a true positive if it falls on a labelled
@@ -106,6 +106,19 @@ def main():
     recall = tp / len(labels) if labels else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     print(f"{tool}\t{tp}\t{len(fp)}\t{fn}\t{precision:.3f}\t{recall:.3f}\t{f1:.3f}")
+    if "--by-dir" in sys.argv:
+        # recall per directory of labelled secrets (contexts/<context>/...)
+        dirs = {}
+        for i, (p, s, e, fam) in enumerate(labels):
+            d = "/".join(p.split("/")[:2]) if p.startswith("contexts/") else p.split("/")[0]
+            t = dirs.setdefault(d, [0, 0, 0])
+            t[0] += 1
+            t[1] += i in hit
+        for p, _ in fp:
+            d = "/".join(p.split("/")[:2]) if p.startswith("contexts/") else p.split("/")[0]
+            dirs.setdefault(d, [0, 0, 0])[2] += 1
+        for d, (n, h, f) in sorted(dirs.items()):
+            print(f"  {tool}\t{d}\t{h}/{n}\t{h / n if n else 0:.2f}\tfp {f}", file=sys.stderr)
     if "-v" in sys.argv:
         for i, (p, s, e, fam) in enumerate(labels):
             if i not in hit:

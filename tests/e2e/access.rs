@@ -385,3 +385,52 @@ fn clef_sops_rotate_and_updatekeys_on_a_cell_follow_clef_yaml() {
     );
     d.oracle_decrypts_all();
 }
+
+#[test]
+fn clef_sops_groups_add_and_delete_on_a_cell_are_refused_but_work_on_other_sops_files() {
+    let w = World::new();
+    let d = repo(&w);
+    let eve = outsider(&w, "eve");
+    let before = cell_bytes(&d, CELL);
+    let add = d.clef(&[
+        "sops",
+        "groups",
+        "add",
+        "--file",
+        CELL,
+        "-i",
+        "--age",
+        &eve.recipient,
+    ]);
+    assert_eq!(add.status.code(), Some(2), "{}", stderr(&add));
+    assert!(
+        stderr(&add).contains("clef recipients add"),
+        "{}",
+        stderr(&add)
+    );
+    let del = d.clef(&["sops", "groups", "delete", "--file", CELL, "-i", "0"]);
+    assert_eq!(del.status.code(), Some(2), "{}", stderr(&del));
+    assert_eq!(cell_bytes(&d, CELL), before, "the cell was written");
+    assert!(!can_read(&w, &eve, &before));
+
+    // A SOPS file that clef.yaml does not govern keeps sops's semantics.
+    let other = d.root.join("other.enc.yaml");
+    std::fs::write(d.root.join("other.yaml"), "token: abc\n").unwrap();
+    let enc = d.ok(&["sops", "encrypt", "--age", &d.recipient(), "other.yaml"]);
+    std::fs::write(&other, enc).unwrap();
+    d.ok(&[
+        "sops",
+        "groups",
+        "add",
+        "--file",
+        "other.enc.yaml",
+        "-i",
+        "--age",
+        &eve.recipient,
+    ]);
+    // (sops's rule: the new group joins the threshold, so both keys are needed now)
+    let text = std::fs::read_to_string(&other).unwrap();
+    assert!(text.contains(&eve.recipient), "group added: {text}");
+    assert_eq!(text.matches("- recipient:").count(), 2, "{text}");
+    assert!(text.contains("shamir_threshold: 2"), "{text}");
+}

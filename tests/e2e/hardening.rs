@@ -809,15 +809,7 @@ fn resolving_conflicts_is_not_a_dead_end() {
 
 /// [`conflicted`], but the merge runs without the clef driver (git's text merge).
 fn conflicted_without_driver(w: &World, name: &str) -> Dev {
-    let d = repo(w, name);
-    d.ok(&["set", "api/dev", "A", "base-a-value"]);
-    ok(d.git(&["commit", "-q", "--no-verify", "-am", "base2"]));
-    ok(d.git(&["checkout", "-q", "-b", "feature"]));
-    d.ok(&["set", "api/dev", "A", "theirs-a-value"]);
-    ok(d.git(&["commit", "-q", "--no-verify", "-am", "feature"]));
-    ok(d.git(&["checkout", "-q", "main"]));
-    d.ok(&["set", "api/dev", "A", "ours-a-value"]);
-    ok(d.git(&["commit", "-q", "--no-verify", "-am", "main"]));
+    let d = diverged(w, name);
     d.ok(&["hooks", "uninstall"]);
     assert!(!d.git(&["merge", "--no-edit", "feature"]).status.success());
     d

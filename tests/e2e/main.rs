@@ -13,6 +13,7 @@ mod cli_bad_input;
 mod cli_merge;
 mod cli_support;
 mod cli_tutorial;
+mod cmd_snapshots;
 mod exit_codes;
 mod hardening;
 mod hooks_framework;

@@ -151,7 +151,8 @@ fn new_identity(root: &Path) -> Result<(PathBuf, String), CliError> {
         clef_sops::time::now_rfc3339(),
         clef_keys::expose(&secret)
     ));
-    clef_sops::io::atomic_write(&path, text.as_bytes(), true).map_err(|e| write_err(&path, &e))?;
+    clef_sops::io::write_private_key(&path, text.as_bytes(), false)
+        .map_err(|e| write_err(&path, &e))?;
     Ok((path, recipient))
 }
 

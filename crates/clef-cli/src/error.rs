@@ -115,3 +115,37 @@ impl From<CellError> for CliError {
         }
     }
 }
+
+impl From<clef_core::edit::EditError> for CliError {
+    fn from(e: clef_core::edit::EditError) -> Self {
+        use clef_core::edit::EditError;
+        let c = match e {
+            EditError::Cell(c) => return c.into(),
+            EditError::Sops { file, source } => return CliError::sops(&file, source),
+            EditError::Read { .. } | EditError::Status { .. } => code::READ,
+            EditError::Conflicted { .. }
+            | EditError::ConflictOn { .. }
+            | EditError::Resolve { .. } => code::GENERIC,
+            EditError::NoIdentity { .. } => code::KEY,
+            EditError::Backend { .. } | EditError::NoRecipients { .. } => code::USAGE,
+        };
+        CliError::new(c, e.to_string())
+    }
+}
+
+impl From<clef_core::ops::OpError> for CliError {
+    fn from(e: clef_core::ops::OpError) -> Self {
+        use clef_core::ops::OpError;
+        let c = match e {
+            OpError::Edit(e) => return e.into(),
+            OpError::KeyWithValue(_) | OpError::InvalidKey(_) | OpError::InClear { .. } => {
+                code::USAGE
+            }
+            OpError::NotFound { .. }
+            | OpError::NotFoundIn { .. }
+            | OpError::Nested { .. }
+            | OpError::Random => code::GENERIC,
+        };
+        CliError::new(c, e.to_string())
+    }
+}

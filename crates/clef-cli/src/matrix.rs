@@ -539,10 +539,10 @@ pub fn sync(dir: Option<&Path>, a: &SyncArgs) -> Result<(), CliError> {
     let mut edits = Vec::new();
     for (c, keys) in &gaps {
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let mut e = crate::secrets::open_for_edit_keys(&repo, c, &ids, &refs)?;
+        let mut e = crate::secrets::open_for_edit(&repo, c, &ids, &refs)?;
         for k in keys {
-            let v = crate::secrets::random_value()?;
-            crate::secrets::doc_mut(&mut e.plain).insert(k, clef_doc::Value::Str(v));
+            let v = clef_core::ops::random_value()?;
+            clef_core::ops::doc_mut(&mut e.plain).insert(k, clef_doc::Value::Str(v));
             e.sidecar.mark_pending(k, &now, "clef sync");
         }
         edits.push(e);

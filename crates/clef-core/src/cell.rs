@@ -115,10 +115,11 @@ pub fn check_cell_paths(root: &Path, cell: &Cell) -> Result<(), CellError> {
     confined(root, &cell.sidecar_in(root))
 }
 
-fn read(path: &Path) -> Result<Option<Vec<u8>>, CellError> {
+/// A file's bytes; `None` when it is missing (or under something that is
+/// not a directory).
+pub(crate) fn read_if_exists(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
         Ok(b) => Ok(Some(b)),
-        // A missing file, or a path under something that is not a directory.
         Err(e)
             if matches!(
                 e.kind(),
@@ -127,11 +128,15 @@ fn read(path: &Path) -> Result<Option<Vec<u8>>, CellError> {
         {
             Ok(None)
         }
-        Err(e) => Err(CellError::Read {
-            file: path.to_owned(),
-            reason: e.kind().to_string(),
-        }),
+        Err(e) => Err(e),
     }
+}
+
+fn read(path: &Path) -> Result<Option<Vec<u8>>, CellError> {
+    read_if_exists(path).map_err(|e| CellError::Read {
+        file: path.to_owned(),
+        reason: e.kind().to_string(),
+    })
 }
 
 /// Reads a cell's sidecar (absent: empty).

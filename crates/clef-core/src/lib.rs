@@ -6,9 +6,12 @@
 //! * [`sidecar`]: the plaintext `.clef-meta.yaml` bookkeeping (pending
 //!   placeholders, rotation records).
 //! * [`cell`]: reading and writing a cell together with its sidecar.
+//! * [`edit`]: the edit session (open → edit → write cell and sidecar together).
+//! * [`ops`]: set, get, delete, values (exec/export) and diff as typed operations.
 //! * [`envfile`]: `.env` files as the dotenv libraries read them (for import).
 //! * [`classify`]: what a path is (cell, sidecar, other SOPS file, other).
 //! * [`conflict`]: is this a conflict document (the one predicate).
+//! * [`merge`]: the three-way merge engine, conflict documents and their resolution.
 //! * [`access`]: who may read a cell (the access list) and how a cell's
 //!   `sops` block drifts from it.
 //! * [`recipients`]: editing the recipient lists.
@@ -36,6 +39,7 @@ pub mod classify;
 pub mod compliance;
 pub mod conflict;
 pub mod drift;
+pub mod edit;
 pub mod envfile;
 pub mod exit;
 pub mod lint;
@@ -44,6 +48,8 @@ pub mod locate;
 pub mod lock;
 pub mod manifest;
 pub mod matrix;
+pub mod merge;
+pub mod ops;
 pub mod policy;
 pub mod recipients;
 pub mod report;

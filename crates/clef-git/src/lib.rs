@@ -96,6 +96,10 @@ pub struct Change {
     pub path: String,
     /// Blob id (hex).
     pub oid: String,
+    /// The blob it replaced at the same path in the commit's first parent,
+    /// when the commit modified a regular file (`None` for an added file and
+    /// for staged blobs): what the commit added is the difference.
+    pub parent: Option<String>,
     /// The commit that introduced it (`None` for staged blobs).
     pub commit: Option<CommitInfo>,
 }
@@ -215,6 +219,7 @@ impl Repo {
                 changes.push(Change {
                     path: String::from_utf8_lossy(path).into_owned(),
                     oid,
+                    parent: None,
                     commit: None,
                 });
             }
@@ -301,6 +306,7 @@ impl Repo {
                 changes.push(Change {
                     path,
                     oid,
+                    parent: raw_old_blob(tok),
                     commit: commit.clone(),
                 });
             }
@@ -549,6 +555,19 @@ fn trim_newlines(mut s: &[u8]) -> &[u8] {
 /// From a `--raw` line `:100644 100644 <old> <new> M`, the new blob id, if the
 /// new side is a regular file or executable (not a symlink, submodule or
 /// deletion).
+/// The old blob of a `--raw` entry that modified a regular file.
+fn raw_old_blob(meta: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(meta).ok()?;
+    let mut parts = text.trim_start_matches(':').split(' ');
+    let old_mode = parts.next()?;
+    let _new_mode = parts.next()?;
+    let old = parts.next()?;
+    if !(old_mode == "100644" || old_mode == "100755") || old.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    Some(old.to_string())
+}
+
 fn raw_new_blob(meta: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(meta).ok()?;
     let mut parts = text.trim_start_matches(':').split(' ');

@@ -314,6 +314,7 @@ impl AwsKms {
                 reasons.join("; then with the default credentials: "),
             ))
         })
+        .map_err(|e| KmsError::new(&st.arn, e.to_string()))?
     }
 
     /// Wraps `secret` for the stanza's key with KMS `Encrypt` and the stanza's

@@ -355,6 +355,7 @@ impl AwsApi {
             serde_json::from_slice(&a.body)
                 .map_err(|_| transport(format!("{operation}: the answer is not JSON")))
         })
+        .map_err(|e| transport(e.to_string()))?
     }
 
     /// Host URL and encoded path of an object.
@@ -404,6 +405,7 @@ impl AwsApi {
                 .map(str::to_owned);
             Ok(Some((a.body.to_vec(), etag)))
         })
+        .map_err(|e| transport(e.to_string()))?
     }
 
     /// S3 `PutObject`; returns the new object's ETag.
@@ -426,6 +428,7 @@ impl AwsApi {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned))
         })
+        .map_err(|e| transport(e.to_string()))?
     }
 }
 

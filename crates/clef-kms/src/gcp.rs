@@ -349,6 +349,7 @@ impl GcpKms {
                 .ok_or_else(|| err(format!("{verb} answer has no \"{field}\"")))?;
             Ok(Zeroizing::new(out.to_owned()))
         })
+        .map_err(|e| err(e.to_string()))?
     }
 
     /// Wraps `secret` with `:encrypt`; returns the base64 ciphertext (the `enc` field).

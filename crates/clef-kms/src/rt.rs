@@ -6,30 +6,32 @@
 use std::future::Future;
 use std::sync::OnceLock;
 
-static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+
+/// The runtime could not be started (the OS refused an epoll fd or a
+/// timer): no cloud call can be made in this process.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot start the async runtime for KMS calls: {0}")]
+pub struct RuntimeError(String);
 
 /// Whether the runtime has been created in this process (for tests and diagnostics).
 pub fn started() -> bool {
-    RUNTIME.get().is_some()
+    RUNTIME.get().is_some_and(Result::is_ok)
 }
 
-/// Runs `f` to completion on the shared current-thread runtime, creating it on first use.
-/// Must not be called from inside an async context.
-#[allow(
-    clippy::disallowed_methods,
-    reason = "no runtime, no KMS: exits 70 (EX_SOFTWARE); to be turned into an error by the owner"
-)]
-pub fn block_on<F: Future>(f: F) -> F::Output {
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap_or_else(|e| {
-                    // Only fails when the OS refuses an epoll fd or a timer: nothing to recover.
-                    eprintln!("clef: cannot start the async runtime for KMS calls: {e}");
-                    std::process::exit(70)
-                })
-        })
-        .block_on(f)
+/// Runs `f` to completion on the shared current-thread runtime, creating it
+/// on first use; an error when it cannot be created (each call says so, the
+/// caller's error names the key or service). Must not be called from inside
+/// an async context.
+pub fn block_on<F: Future>(f: F) -> Result<F::Output, RuntimeError> {
+    let rt = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+    });
+    match rt {
+        Ok(rt) => Ok(rt.block_on(f)),
+        Err(e) => Err(RuntimeError(e.clone())),
+    }
 }

@@ -1,11 +1,10 @@
 //! `clef-merge`: a SOPS-aware three-way merge driver for git.
 //!
-//! * [`tree3`]: the pure three-way merge of decrypted document trees.
-//! * [`conflict`]: ciphertext-only conflict documents (render and split).
+//! * [`tree3`], [`conflict`], [`resolve`]: the merge engine, from
+//!   `clef_core::merge` (the edit session needs it below clef-core).
 //! * [`sidecar`]: the `.clef-meta.yaml` rotation/pending bookkeeping merge.
 //! * [`driver`]: file-level merges (decrypt, merge, re-encrypt) and the
 //!   driver itself ([`driver::run`]).
-//! * [`resolve`]: `clef merge status` / `clef merge resolve` as functions.
 //! * [`args`]: git's command line for the driver.
 //!
 //! Plaintext lives only in memory ([`clef_doc::tree::Secret`] zeroizes on
@@ -13,19 +12,19 @@
 //! errors name paths and keys, never values.
 
 pub mod args;
-pub mod conflict;
 pub mod driver;
 mod meta;
 pub mod ops;
-pub mod resolve;
 pub mod sidecar;
-pub mod tree3;
 
-pub use driver::{Outcome, merge_sidecar_bytes, merge_sops, merge_sops_governed, run};
-pub use resolve::{
-    Candidates, Choice, ConflictedKey, Resolved, Status, candidates, resolve, status,
+// The engine lives in clef-core (below the edit session); re-exported here
+// under the paths the driver has always used.
+// (`resolve` names both the module and its function.)
+pub use clef_core::merge::{
+    Candidates, Choice, Conflict, ConflictKind, ConflictedKey, KeyPath, MergeError, Merged,
+    ResolveError, Resolved, Side, Status, candidates, conflict, merge_docs, resolve, status, tree3,
 };
-pub use tree3::{Conflict, ConflictKind, KeyPath, Merged, Side, merge_docs};
+pub use driver::{Outcome, merge_sidecar_bytes, merge_sops, merge_sops_governed, run};
 
 use std::path::PathBuf;
 
@@ -66,38 +65,6 @@ pub mod exit {
         }
         s
     }
-}
-
-/// Errors of the pure engine. Messages carry paths, key names and counts,
-/// never a value.
-#[derive(Debug, thiserror::Error)]
-pub enum MergeError {
-    /// The inputs have different numbers of YAML documents.
-    #[error(
-        "the sides have different numbers of YAML documents (base {base}, ours {ours}, theirs {theirs})"
-    )]
-    DocumentCount {
-        /// Documents in the base.
-        base: usize,
-        /// Documents in ours.
-        ours: usize,
-        /// Documents in theirs.
-        theirs: usize,
-    },
-    /// A mapping has the same key twice.
-    #[error("duplicate key `{0}`")]
-    DuplicateKey(KeyPath),
-    /// Conflict markers that cannot be read back.
-    #[error("malformed conflict markers at line {line}: {what}")]
-    BadMarkers {
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong.
-        what: String,
-    },
-    /// A `.clef-meta.yaml` sidecar that is not in the expected shape.
-    #[error("malformed .clef-meta.yaml: {0}")]
-    Sidecar(String),
 }
 
 /// Everything that stops the driver, `status` or `resolve`. For the driver
@@ -169,13 +136,7 @@ pub enum DriverError {
     /// The sidecar could not be read.
     #[error("malformed .clef-meta.yaml: {0}")]
     Sidecar(String),
-    /// `resolve` was given a file that is not a conflict document.
-    #[error("not a clef conflict document (no conflict markers, no conflict MAC)")]
-    NotConflictDocument,
-    /// `resolve` was not told what to do with these keys.
-    #[error("no side chosen for {} conflicting key(s): {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
-    Unresolved(Vec<KeyPath>),
-    /// `resolve --pick` named a key that is not in conflict.
-    #[error("`{0}` is not a conflicting key (see `clef merge status`)")]
-    UnknownPick(String),
+    /// Reading a conflict document failed.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
 }

@@ -145,7 +145,12 @@ mod tests {
     fn exit_codes_follow_git_protocol() {
         assert_eq!(guarded(|| Ok(outcome(0))), 0);
         assert_eq!(guarded(|| Ok(outcome(2))), 1);
-        assert_eq!(guarded(|| Err(DriverError::NotConflictDocument)), 129);
+        assert_eq!(
+            guarded(|| Err(DriverError::Resolve(
+                clef_core::merge::ResolveError::NotConflictDocument
+            ))),
+            129
+        );
         assert!(guarded(|| Err(DriverError::NotUtf8("%A"))) > 128);
     }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use clef_core::classify::{MergeKind, merge_kind};
 use clef_sops::{Format, Keyring};
 
-use crate::{Choice, ConflictKind, DriverError, Side};
+use crate::{Choice, ConflictKind, ResolveError, Side};
 
 /// Why a merge operation failed. Messages carry paths and key names only.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +39,7 @@ pub enum OpError {
         /// The file.
         path: PathBuf,
         /// What is wrong.
-        source: DriverError,
+        source: ResolveError,
     },
     /// The resolved file cannot be written.
     #[error("{}: cannot write: {kind}", path.display())]

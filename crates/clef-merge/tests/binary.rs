@@ -362,5 +362,5 @@ fn more_refusals() {
     // resolve on a file that is not a conflict document.
     let err = clef_merge::resolve(&o, Format::Yaml, &ids, &clef_merge::Choice::default())
         .expect_err("not a conflict");
-    assert!(matches!(err, clef_merge::DriverError::NotConflictDocument));
+    assert!(matches!(err, clef_merge::ResolveError::NotConflictDocument));
 }

@@ -8,6 +8,12 @@ positive and negative examples. Example values are random (seeded, so the
 output is reproducible) and were never issued by any provider.
 
 Run: python3 crates/clef-scan/rules/gen_rules.py > crates/clef-scan/rules/builtin.toml
+
+NOTE: builtin.toml is no longer generated. Since issue 16 it has been edited
+by hand (new vendor rules, Heroku/ElevenLabs formats, the wider operator set
+`= := ::= :::= ?= .= += : => , >` and typed declarations in every contextual
+rule); running this script would undo those edits. builtin.toml is the source
+of truth; this script only documents how the original families were made.
 """
 import random
 import string

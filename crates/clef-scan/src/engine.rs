@@ -412,6 +412,35 @@ impl Scanner {
         }
     }
 
+    /// Scan only what `new` adds to `old`, the blob it replaced at the same
+    /// path ([`crate::added`]); findings carry their positions in `new`.
+    /// Falls back to scanning `new` whole where a part would not be exact: a
+    /// binary or UTF-16 blob, a SOPS file (its metadata decides what is a
+    /// secret), or a change that rewrote most of the file.
+    pub fn scan_added(&self, path: &str, old: &[u8], new: &[u8]) -> BlobScan {
+        let whole = self.is_ignored(path, false)
+            || new.len() as u64 > self.max_file_size
+            || old.len() as u64 > self.max_file_size
+            || classify(new) != Content::Text
+            || classify(old) != Content::Text
+            || sops::is_encrypted_name(path)
+            || memchr::memmem::find(new, b"sops").is_some();
+        let added = if whole {
+            None
+        } else {
+            crate::added::Added::diff(old, new)
+        };
+        let Some(added) = added else {
+            return self.scan_blob_detailed(path, new);
+        };
+        if added.buf.is_empty() {
+            return BlobScan::default();
+        }
+        let mut r = self.scan_bytes(path, &added.buf);
+        r.findings.retain_mut(|f| added.place(f));
+        r
+    }
+
     /// Scans bytes that are text (UTF-8, or bytes with stray NULs).
     fn scan_bytes(&self, path: &str, bytes: &[u8]) -> BlobScan {
         let mut out = BlobScan::default();
@@ -611,7 +640,8 @@ impl Scanner {
             } else {
                 pos.locate(bytes, r.range.end)
             };
-            let fixture = crate::finding::fixture_reason(path, &secret);
+            let fixture = crate::finding::fixture_reason(path, &secret)
+                .or_else(|| crate::finding::fixture_context(path, bytes, r.range.start));
             let checksum = match r.rule {
                 RawRule::Rule(_) => checksum::verify(&rule_id, &secret),
                 _ => None,
@@ -866,6 +896,10 @@ fn window(
     let s = line.start.max(start.saturating_sub(WINDOW_BEFORE));
     let e = if multiline {
         bytes.len().min(end + MULTILINE_AFTER)
+    } else if bytes[line.clone()].trim_ascii_end().ends_with(b">") && line.end < bytes.len() {
+        // an XML element whose value is on the next line:
+        // `<herokuApiKey>` / `  value` / `</herokuApiKey>`
+        line_of(bytes, line.end + 1).end.min(end + WINDOW_AFTER)
     } else {
         line.end.min(end + WINDOW_AFTER)
     };
@@ -1027,6 +1061,7 @@ fn split_assignment(s: &[u8]) -> Option<(&[u8], Range<usize>, bool, bool)> {
     while i < s.len() && matches!(s[i], b'"' | b'\'' | b'`' | b']') {
         i += 1;
     }
+    let name_quoted = i > name_end;
     let ws = |s: &[u8], mut i: usize| {
         while i < s.len() && s[i].is_ascii_whitespace() {
             i += 1;
@@ -1051,7 +1086,10 @@ fn split_assignment(s: &[u8]) -> Option<(&[u8], Range<usize>, bool, bool)> {
         return None;
     }
     let q = s[i];
-    if matches!(q, b'"' | b'\'' | b'`') && s.len() >= i + 2 && s[s.len() - 1] == q {
+    if comma && !name_quoted {
+        // `NAME, "value"` is a tuple or an argument list, not an assignment
+        None
+    } else if matches!(q, b'"' | b'\'' | b'`') && s.len() >= i + 2 && s[s.len() - 1] == q {
         Some((name, i + 1..s.len() - 1, false, colon))
     } else if comma {
         // `name, value` only as a call's quoted arguments:
@@ -1371,9 +1409,13 @@ fn name_kind(name: &[u8]) -> NameKind {
     let n = String::from_utf8_lossy(name).to_ascii_lowercase();
     let words = name_words(name);
     let last = words.last().map_or("", String::as_str);
-    if exclude_substr().is_match(n.as_bytes())
-        || words.iter().any(|w| exclude_words().contains(w.as_str()))
-    {
+    // `token_service`, `key_provider` are code; `service_token` is a token
+    const LAST_ONLY: &[&str] = &["service", "provider", "manager", "store"];
+    let excluded = |(i, w): (usize, &String)| {
+        exclude_words().contains(w.as_str())
+            && (i + 1 == words.len() || !LAST_ONLY.contains(&w.as_str()))
+    };
+    if exclude_substr().is_match(n.as_bytes()) || words.iter().enumerate().any(excluded) {
         return NameKind::None;
     }
     let has = |w: &str| words.iter().any(|x| x == w);
@@ -1424,6 +1466,14 @@ fn code_like(v: &[u8]) -> bool {
         return true;
     }
     if t.contains("://") || t.starts_with('/') || t.starts_with("./") || t.starts_with("~/") {
+        return true;
+    }
+    // a relative file path: photos/2026/10/07/IMG_0001.jpg
+    if t.contains('/')
+        && t.rsplit_once('.').is_some_and(|(_, ext)| {
+            (1..=4).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_lowercase())
+        })
+    {
         return true;
     }
     // identifiers and member paths without digits: foo, self.password, getToken
@@ -1482,9 +1532,46 @@ fn password_value_ok(v: &[u8], bare: bool) -> bool {
     entropy::class_count(t) >= 2 || t.len() >= 12
 }
 
+/// The random body of a token behind a short vendor prefix (one to three
+/// segments of 2-8 letters, each ended by `.`, `_` or `-`): `dp.ct.<43
+/// alphanumerics>`, `mlsn.<64 hex>`, `sl.<…>`, `svc_<40 hex>`. The whole
+/// value's charset would be "other" (dots) or base64 (`_`), whose entropy
+/// floor a hex body cannot reach, and a dotted value looks like a member
+/// path; the body alone is judged by its own charset instead: at least 16
+/// characters, hex with digits and letters or alphanumerics with lower,
+/// upper and 2+ digits, and random for that charset.
+fn prefixed_body(v: &[u8]) -> Option<&[u8]> {
+    let mut i = 0;
+    for _ in 0..3 {
+        let n = v[i..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic())
+            .count();
+        if !(2..=8).contains(&n) || !matches!(v.get(i + n), Some(b'.' | b'_' | b'-')) {
+            break;
+        }
+        i += n + 1;
+    }
+    let body = &v[i..];
+    if i == 0 || body.len() < 16 {
+        return None;
+    }
+    let digits = body.iter().filter(|b| b.is_ascii_digit()).count();
+    let cs = entropy::charset(body);
+    let shaped = match cs {
+        Charset::Hex => digits > 0 && digits < body.len(),
+        Charset::Alphanumeric => digits >= 2 && entropy::class_count(body) == 3,
+        _ => false,
+    };
+    (shaped && entropy::shannon(body) >= entropy::generic_threshold(cs, body.len())).then_some(body)
+}
+
 fn secret_value_ok(v: &[u8], bare: bool) -> bool {
     if v.len() < 16 || v.len() > 200 {
         return false;
+    }
+    if prefixed_body(v).is_some() && !entropy::is_placeholder(v) && !entropy::is_reference(v) {
+        return true;
     }
     if entropy::is_placeholder(v) || entropy::is_reference(v) || code_like(v) || is_uuid(v) {
         return false;

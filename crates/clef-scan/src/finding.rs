@@ -123,7 +123,23 @@ const FIXTURE_DIRS: &[&str] = &[
     "examples",
     "sample",
     "samples",
+    "bench",
+    "benches",
+    "benchmark",
+    "benchmarks",
+    "testutil",
+    "testutils",
+    "test-utils",
+    "test_utils",
 ];
+
+/// Words that make a directory a test suite when they end its name
+/// (`aws-signing-test-suite`, `integration-tests`, `conformance_tests`).
+const FIXTURE_DIR_SUFFIXES: &[&str] = &["-test-suite", "_test_suite", "-tests", "_tests"];
+
+/// Name prefixes that mark a constant or variable as made up for tests or
+/// documentation: `TEST_KEY`, `test_token`, `EXAMPLE_SECRET`, `mockPassword`.
+const FIXTURE_NAME_PREFIXES: &[&str] = &["test", "example", "sample", "dummy", "fake", "mock"];
 
 /// Words in a value that mark it as made up for documentation or tests.
 const EXAMPLE_WORDS: &[&str] = &["example", "dummy", "fake", "sample", "placeholder"];
@@ -137,10 +153,16 @@ pub fn fixture_reason(path: &str, secret: &str) -> Option<&'static str> {
     let lower = path.to_ascii_lowercase();
     let mut parts: Vec<&str> = lower.split('/').collect();
     let name = parts.pop().unwrap_or("");
-    if parts.iter().any(|d| FIXTURE_DIRS.contains(d)) {
+    if parts
+        .iter()
+        .any(|d| FIXTURE_DIRS.contains(d) || FIXTURE_DIR_SUFFIXES.iter().any(|x| d.ends_with(x)))
+    {
         return Some("test or example directory");
     }
     let stem = name.split('.').next().unwrap_or(name);
+    if stem == "testutil" || stem == "test_util" || stem == "test" {
+        return Some("test file");
+    }
     if stem.ends_with("_test")
         || stem.ends_with("_tests")
         || stem.starts_with("test_")
@@ -152,11 +174,130 @@ pub fn fixture_reason(path: &str, secret: &str) -> Option<&'static str> {
     {
         return Some("test file");
     }
+    if stem == "readme" {
+        return Some("documentation (README)");
+    }
     let v = secret.to_ascii_lowercase();
     if EXAMPLE_WORDS.iter().any(|w| v.contains(w)) {
         return Some("example value");
     }
+    // jwt.io's published example payload, {"sub":"1234567890","name":"John Doe"…
+    if secret.contains("eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lI") {
+        return Some("published example (jwt.io)");
+    }
     None
+}
+
+/// Whether the text around a finding at byte `at` of `bytes` says it is a
+/// test fixture or a documentation example: a Rust doc comment (`///`,
+/// `//!`: code examples), a `#[cfg(test)]` module of a `.rs` file, or a
+/// name on the line such as `TEST_KEY`, `test_token`, `EXAMPLE_SECRET`.
+pub fn fixture_context(path: &str, bytes: &[u8], at: usize) -> Option<&'static str> {
+    let at = at.min(bytes.len());
+    let start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
+    let before = &bytes[start..at];
+    let trimmed = before.trim_ascii_start();
+    if trimmed.starts_with(b"///") || trimmed.starts_with(b"//!") {
+        return Some("documentation example (doc comment)");
+    }
+    let fixture_name = before
+        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .any(|w| {
+            let w = w.to_ascii_lowercase();
+            FIXTURE_NAME_PREFIXES.iter().any(|p| {
+                w.strip_prefix(p.as_bytes())
+                    .is_some_and(|rest| rest.is_empty() || rest[0] == b'_')
+            })
+        });
+    let camel_fixture = before
+        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .any(|w| {
+            FIXTURE_NAME_PREFIXES.iter().any(|p| {
+                w.strip_prefix(p.as_bytes())
+                    .is_some_and(|rest| rest.first().is_some_and(u8::is_ascii_uppercase))
+            })
+        });
+    if fixture_name || camel_fixture {
+        return Some("test or example name");
+    }
+    if path.ends_with(".rs") && in_rust_test_module(bytes, at) {
+        return Some("#[cfg(test)] module");
+    }
+    None
+}
+
+/// Whether byte `at` is inside a top-level `#[cfg(test)] mod name { … }`
+/// (or `#[cfg(all(test, …))]`).
+fn in_rust_test_module(bytes: &[u8], at: usize) -> bool {
+    const MARK: &[u8] = b"#[cfg(";
+    let mut end = at;
+    while let Some(i) = memchr::memmem::rfind(&bytes[..end], MARK) {
+        end = i;
+        if i > 0 && bytes[i - 1] != b'\n' {
+            continue; // indented: an item's attribute, not a module's
+        }
+        let attr_end = memchr::memchr(b'\n', &bytes[i..]).map_or(bytes.len(), |k| i + k);
+        let attr = &bytes[i..attr_end];
+        let names_test = attr
+            .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+            .any(|w| w == b"test");
+        if !names_test || memchr::memmem::find(attr, b"not(").is_some() {
+            continue;
+        }
+        // the item after the attribute (and any more attributes)
+        let mut j = attr_end;
+        loop {
+            while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            if bytes[j..].starts_with(b"#[") {
+                j = memchr::memchr(b'\n', &bytes[j..]).map_or(bytes.len(), |k| j + k);
+                continue;
+            }
+            break;
+        }
+        let line_end = memchr::memchr(b'\n', &bytes[j..]).map_or(bytes.len(), |k| j + k);
+        let item = &bytes[j..line_end];
+        let is_mod = item.starts_with(b"mod ")
+            || item.starts_with(b"pub mod ")
+            || item.starts_with(b"pub(crate) mod ");
+        let Some(open) = memchr::memchr(b'{', item).map(|k| j + k) else {
+            continue;
+        };
+        if !is_mod || open > at {
+            continue;
+        }
+        return at < matching_brace(bytes, open);
+    }
+    false
+}
+
+/// The offset of the `}` closing the `{` at `open` (the end of the buffer if
+/// none), skipping braces inside string and character literals.
+fn matching_brace(bytes: &[u8], open: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'\'' if bytes.get(i + 2) == Some(&b'\'') => i += 2,
+            _ => {}
+        }
+        i += 1;
+    }
+    bytes.len()
 }
 
 /// The fingerprint of a finding: the first 32 hex digits of
@@ -238,6 +379,65 @@ mod tests {
         assert!(fixture_reason("cfg.env", "AKIAIOSFODNN7EXAMPLE").is_some());
         assert!(fixture_reason("src/config.py", "ghp_live").is_none());
         assert!(fixture_reason("src/latest/contest.rs", "x").is_none());
+        assert!(fixture_reason("aws-signing-test-suite/v4/context.json", "s").is_some());
+        assert!(fixture_reason("ring/src/testutil.rs", "s").is_some());
+        assert!(fixture_reason("crate/benches/serialize.rs", "s").is_some());
+        assert!(fixture_reason("src/attestation/mod.rs", "s").is_none());
+        assert!(fixture_reason("pem-rfc7468/README.md", "s").is_some());
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiYWRtaW4iOnRydWV9.sig";
+        assert!(fixture_reason("src/login.rs", jwt).is_some());
+    }
+
+    #[test]
+    fn fixtures_by_context() {
+        let at = |text: &str, needle: &str| text.find(needle).expect("needle");
+        let src = "pub fn f() {}\nconst KEY: &str = \"A\";\n#[cfg(test)]\nmod tests {\n    fn g() { let s = \"}\"; let c = '{'; }\n    const K: &str = \"B\";\n}\nconst LATE: &str = \"C\";\n";
+        assert_eq!(
+            fixture_context("src/lib.rs", src.as_bytes(), at(src, "\"A")),
+            None
+        );
+        assert_eq!(
+            fixture_context("src/lib.rs", src.as_bytes(), at(src, "\"B")),
+            Some("#[cfg(test)] module")
+        );
+        assert_eq!(
+            fixture_context("src/lib.rs", src.as_bytes(), at(src, "\"C")),
+            None
+        );
+        let sso = "#[cfg(all(test, feature = \"sso\"))]\nmod sso_test {\n    const K: &str = \"B\";\n}\n#[cfg(not(test))]\nmod real {\n    const K: &str = \"D\";\n}\n";
+        assert!(fixture_context("src/lib.rs", sso.as_bytes(), at(sso, "\"B")).is_some());
+        assert_eq!(
+            fixture_context("src/lib.rs", sso.as_bytes(), at(sso, "\"D")),
+            None
+        );
+        // the same text in another language is not judged by Rust's rules
+        assert_eq!(
+            fixture_context("src/lib.py", src.as_bytes(), at(src, "\"B")),
+            None
+        );
+        let doc = "/// let url = Url::parse(\"ftp://user1:secret1@example.com\")?;\n";
+        assert!(fixture_context("src/lib.rs", doc.as_bytes(), at(doc, "secret1")).is_some());
+        for line in [
+            "const TEST_KEY: &str = \"zz9\";",
+            "let test_token = \"zz9\";",
+            "mockPassword = \"zz9\"",
+            "EXAMPLE_SECRET=zz9",
+        ] {
+            assert!(
+                fixture_context("a.rs", line.as_bytes(), at(line, "zz9")).is_some(),
+                "{line}"
+            );
+        }
+        for line in [
+            "let latest_token = \"zz9\";",
+            "testimony_key = \"zz9\"",
+            "API_TOKEN=zz9",
+        ] {
+            assert!(
+                fixture_context("a.rs", line.as_bytes(), at(line, "zz9")).is_none(),
+                "{line}"
+            );
+        }
     }
 
     #[test]

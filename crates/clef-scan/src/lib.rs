@@ -38,6 +38,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod added;
 pub mod baseline;
 pub mod checksum;
 pub mod cli;

@@ -129,11 +129,15 @@ impl std::fmt::Debug for DataKey {
 }
 
 /// Fills `buf` from the OS random source.
+///
+/// # Panics
+/// When the OS random source fails (Linux's `getrandom(2)` does not, once
+/// the pool is initialised): nothing may be encrypted without it, and the
+/// binaries' panic handling (abort in release, exit 134 in `clef-merge`)
+/// stops the process before anything is written. The library prints nothing.
 pub(crate) fn fill_random(buf: &mut [u8]) {
-    // The OS RNG failing is unrecoverable; refusing to continue is the only safe option.
     if getrandom::getrandom(buf).is_err() {
-        eprintln!("clef: the operating system's random number generator failed");
-        std::process::abort();
+        panic!("the operating system's random number generator failed");
     }
 }
 

@@ -11,7 +11,7 @@
 //! [`split`] is the inverse: it recovers the three variants from a document
 //! (possibly partly hand-edited), which `resolve` and `status` then parse.
 
-use crate::MergeError;
+use super::MergeError;
 use similar::{Algorithm, DiffOp, capture_diff_slices};
 
 /// Labels for the markers (`%X`, `%S`, `%Y`).
@@ -25,7 +25,7 @@ pub struct Labels {
     pub theirs: String,
 }
 
-use clef_core::conflict::{DEFAULT_MARKER_SIZE, marker_kind};
+use crate::conflict::{DEFAULT_MARKER_SIZE, marker_kind};
 
 /// Renders a diff3-style conflict document from three variant texts.
 /// Returns the document and the number of conflict hunks.

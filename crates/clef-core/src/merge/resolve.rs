@@ -7,10 +7,10 @@
 //! memory, applies the choices, and returns a valid sops file (fresh MAC;
 //! every value it did not have to change keeps its exact `ENC[...]`).
 
-use crate::DriverError;
-use crate::conflict;
-use crate::tree3::{ConflictKind, KeyPath, Side, differing_paths, merge_docs};
-use clef_core::conflict::CONFLICT_MAC;
+use super::ResolveError;
+use super::conflict;
+use super::tree3::{ConflictKind, KeyPath, Side, differing_paths, merge_docs};
+use crate::conflict::CONFLICT_MAC;
 use clef_sops::Keyring;
 use clef_sops::{EncryptedFile, Format, PlainFile};
 use std::collections::HashMap;
@@ -80,17 +80,17 @@ struct Variants {
 impl Variants {
     /// Base, ours and theirs decrypted with the document's one data key
     /// (their MACs are not checked: the document's is the sentinel).
-    fn decrypt(&self, ids: &Keyring) -> Result<[PlainFile; 3], DriverError> {
+    fn decrypt(&self, ids: &Keyring) -> Result<[PlainFile; 3], ResolveError> {
         let key = self
             .ours
             .data_key(ids)
-            .map_err(|source| DriverError::Sops {
+            .map_err(|source| ResolveError::Sops {
                 side: "conflict document",
                 source,
             })?;
         let dec = |f: &EncryptedFile, side: &'static str| {
             f.decrypt_ignore_mac(key.clone())
-                .map_err(|source| DriverError::Sops { side, source })
+                .map_err(|source| ResolveError::Sops { side, source })
         };
         Ok([
             dec(&self.base, "base")?,
@@ -100,12 +100,12 @@ impl Variants {
     }
 }
 
-fn variants(doc: &[u8], format: Format) -> Result<Variants, DriverError> {
-    let text = std::str::from_utf8(doc).map_err(|_| DriverError::NotUtf8("conflict document"))?;
+fn variants(doc: &[u8], format: Format) -> Result<Variants, ResolveError> {
+    let text = std::str::from_utf8(doc).map_err(|_| ResolveError::NotUtf8("conflict document"))?;
     let v = conflict::split(text)?;
     let parse = |t: &str, side: &'static str| {
         EncryptedFile::parse(t.as_bytes(), format)
-            .map_err(|source| DriverError::Sops { side, source })
+            .map_err(|source| ResolveError::Sops { side, source })
     };
     let ours = parse(&v.ours, "ours")?;
     let sentinel = ours.meta.mac == CONFLICT_MAC;
@@ -121,7 +121,7 @@ fn variants(doc: &[u8], format: Format) -> Result<Variants, DriverError> {
 /// Lists the conflicting keys of a conflict document. Needs no key: the
 /// variants share one data key and reuse IVs, so their ciphertexts differ
 /// exactly at the conflicts.
-pub fn status(doc: &[u8], format: Format) -> Result<Status, DriverError> {
+pub fn status(doc: &[u8], format: Format) -> Result<Status, ResolveError> {
     let v = variants(doc, format)?;
     let has = |f: &EncryptedFile, p: &KeyPath| get_path(&f.docs, p).is_some();
     let keys = differing_paths(&v.ours.docs, &v.theirs.docs)
@@ -155,22 +155,22 @@ fn get_path<'a>(docs: &'a [clef_doc::Branch], p: &KeyPath) -> Option<&'a clef_do
 /// Resolves a conflict document into a valid sops file, in memory.
 ///
 /// Every conflicting key needs a side (a pick, else `choice.default`);
-/// otherwise [`DriverError::Unresolved`] lists the keys left. A pick naming a
+/// otherwise [`ResolveError::Unresolved`] lists the keys left. A pick naming a
 /// key that is not in conflict is an error (a typo must not pass silently).
 pub fn resolve(
     doc: &[u8],
     format: Format,
     ids: &Keyring,
     choice: &Choice,
-) -> Result<Resolved, DriverError> {
+) -> Result<Resolved, ResolveError> {
     let v = variants(doc, format)?;
     if !v.sentinel && v.hunks == 0 {
-        return Err(DriverError::NotConflictDocument);
+        return Err(ResolveError::NotConflictDocument);
     }
     if v.base.meta.key_groups != v.ours.meta.key_groups
         || v.theirs.meta.key_groups != v.ours.meta.key_groups
     {
-        return Err(DriverError::Policy(
+        return Err(ResolveError::Policy(
             "the conflict document's variants have different metadata (hand-edited inside the `sops` block?)".into(),
         ));
     }
@@ -187,7 +187,7 @@ pub fn resolve(
         .map(|c| c.path.to_string())
         .collect();
     if let Some((k, _)) = choice.picks.iter().find(|(k, _)| !known.contains(k)) {
-        return Err(DriverError::UnknownPick(k.clone()));
+        return Err(ResolveError::UnknownPick(k.clone()));
     }
     let mut unresolved = Vec::new();
     let mut taken = Vec::new();
@@ -202,7 +202,7 @@ pub fn resolve(
         }
     }
     if !unresolved.is_empty() {
-        return Err(DriverError::Unresolved(unresolved));
+        return Err(ResolveError::Unresolved(unresolved));
     }
     let docs = merged.materialize(&mut |p: &KeyPath| {
         taken
@@ -221,8 +221,8 @@ pub fn resolve(
     po.absorb_stash(&pb);
     drop((pb, pt));
     po.docs = docs;
-    let enc = po.encrypt().map_err(DriverError::Encrypt)?;
-    let bytes = enc.to_bytes().map_err(DriverError::Encrypt)?;
+    let enc = po.encrypt().map_err(ResolveError::Encrypt)?;
+    let bytes = enc.to_bytes().map_err(ResolveError::Encrypt)?;
     Ok(Resolved { bytes, taken })
 }
 
@@ -249,15 +249,15 @@ pub fn verify_stages(
     format: Format,
     ids: &Keyring,
     stages: &Stages,
-) -> Result<(), DriverError> {
+) -> Result<(), ResolveError> {
     let v = variants(doc, format)?;
     let [vb, vo, vt] = v.decrypt(ids)?;
-    let dec_stage = |b: &Option<Vec<u8>>, side: &'static str| -> Result<_, DriverError> {
+    let dec_stage = |b: &Option<Vec<u8>>, side: &'static str| -> Result<_, ResolveError> {
         let Some(b) = b else { return Ok(Vec::new()) };
         EncryptedFile::parse(b, format)
             .and_then(|f| f.decrypt(ids))
             .map(|p| p.docs)
-            .map_err(|source| DriverError::Sops { side, source })
+            .map_err(|source| ResolveError::Sops { side, source })
     };
     let sb = dec_stage(&stages.base, "index stage 1 (base)")?;
     let so = dec_stage(&stages.ours, "index stage 2 (ours)")?;
@@ -272,7 +272,7 @@ pub fn verify_stages(
         let differ = differing_paths(&expected, found);
         if !differ.is_empty() {
             let keys: Vec<String> = differ.iter().map(ToString::to_string).collect();
-            return Err(DriverError::Policy(format!(
+            return Err(ResolveError::Policy(format!(
                 "the conflict document was edited: in its {name} side, {} {} not what git recorded for the merge; recreate it with `git checkout -m FILE` and resolve again",
                 keys.join(", "),
                 if keys.len() == 1 { "is" } else { "are" }
@@ -385,7 +385,7 @@ pub fn candidates(
     doc: &[u8],
     format: Format,
     ids: &Keyring,
-) -> Result<Vec<Candidates>, DriverError> {
+) -> Result<Vec<Candidates>, ResolveError> {
     let v = variants(doc, format)?;
     let [pb, po, pt] = v.decrypt(ids)?;
     let merged = merge_docs(&pb.docs, &po.docs, &pt.docs)?;

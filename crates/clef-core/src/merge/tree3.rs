@@ -23,7 +23,7 @@
 //!   [`Merged::comment_conflicts`], never a blocking conflict);
 //! * an empty base (git's add/add) is a two-way merge.
 
-use crate::MergeError;
+use super::MergeError;
 use clef_doc::tree::{Branch, Item, Secret, Value, go_format_float_f};
 use std::collections::HashMap;
 use std::fmt;

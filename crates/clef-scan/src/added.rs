@@ -1,0 +1,217 @@
+//! What a commit added to a file: the lines of the new blob that the blob it
+//! replaced (the same path in the commit's first parent) does not have.
+//!
+//! A history scan reads every line any commit added exactly once this way:
+//! a line whose content the parent already had at the same path was scanned
+//! when that content was first added there (and a finding is reported once per
+//! rule, path and secret anyway). The set difference is taken on line hashes
+//! keyed with a per-process random key ([`std::hash::RandomState`]), so no
+//! one can craft a secret line that collides with an old one.
+//!
+//! The added lines are copied, with [`CONTEXT`] lines either side of each run,
+//! into one buffer that the engine scans like a file: a value whose name sits
+//! on the line before (an XML element, a YAML block) keeps it. Runs are
+//! separated by an empty line, so a multi-line pattern cannot join two runs.
+//! Findings are mapped back to the new blob's lines and byte offsets, and a
+//! finding that touches no added line (only context) is dropped.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
+use std::ops::Range;
+
+use crate::finding::Finding;
+
+/// Lines of context copied either side of a run of added lines.
+pub const CONTEXT: usize = 2;
+
+/// The added lines of a blob, ready to scan, and the way back to the blob.
+#[derive(Debug, Default)]
+pub struct Added {
+    /// The lines to scan.
+    pub buf: Vec<u8>,
+    /// For each line of `buf` (0-based): its 1-based line in the new blob,
+    /// or 0 for a separator between runs.
+    line_map: Vec<usize>,
+    /// For each line of `buf`: whether the commit added it.
+    added: Vec<bool>,
+    /// Start of each copied run: (offset in `buf`, offset in the blob).
+    runs: Vec<(usize, usize)>,
+}
+
+/// `(head, tail)`: `new[..head]` and `new[tail..]` are whole lines equal to
+/// the start and the end of `old` (they do not overlap).
+fn common_lines(old: &[u8], new: &[u8]) -> (usize, usize) {
+    let max = old.len().min(new.len());
+    let head = old.iter().zip(new).position(|(a, b)| a != b).unwrap_or(max);
+    // back to the start of the line the first difference is on
+    let head = if head < new.len() || head < old.len() {
+        memchr::memrchr(b'\n', &new[..head]).map_or(0, |i| i + 1)
+    } else {
+        head
+    };
+    let mut same = old
+        .iter()
+        .rev()
+        .zip(new.iter().rev())
+        .take(max - head)
+        .position(|(a, b)| a != b)
+        .unwrap_or(max - head);
+    // forward to the start of a line in both
+    let line_start = |b: &[u8], at: usize| at == 0 || b[at - 1] == b'\n';
+    while same > 0 && !(line_start(new, new.len() - same) && line_start(old, old.len() - same)) {
+        same -= 1;
+    }
+    (head, new.len() - same)
+}
+
+fn lines(b: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= b.len() {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', &b[start..]).map_or(b.len(), |i| start + i);
+        let r = start..end;
+        start = end + 1;
+        Some(r)
+    })
+}
+
+impl Added {
+    /// The lines `new` adds to `old`, or `None` when scanning `new` whole is
+    /// as cheap (more than half of it is new).
+    pub fn diff(old: &[u8], new: &[u8]) -> Option<Added> {
+        // The common head and tail (whole lines) are unchanged: only the
+        // middle is hashed, so a one-line edit of a large file costs two
+        // memcmp-speed passes, not a hash per line.
+        let (head, tail) = common_lines(old, new);
+        let old_mid = &old[head..old.len() - (new.len() - tail)];
+        let state = RandomState::new();
+        let seen: HashSet<u64> = lines(old_mid)
+            .map(|r| state.hash_one(&old_mid[r]))
+            .collect();
+        // the middle, with CONTEXT lines of the head and tail around it
+        let lo = (0..CONTEXT).fold(head, |at, _| {
+            if at == 0 {
+                0
+            } else {
+                memchr::memrchr(b'\n', &new[..at - 1]).map_or(0, |i| i + 1)
+            }
+        });
+        let hi = (0..CONTEXT).fold(tail, |at, _| {
+            memchr::memchr(b'\n', &new[at..]).map_or(new.len(), |i| at + i + 1)
+        });
+        let first_line = memchr::memchr_iter(b'\n', &new[..lo]).count();
+        let region = &new[lo..hi];
+        let new_lines: Vec<(Range<usize>, bool)> = lines(region)
+            .map(|r| {
+                let at = lo + r.start;
+                let fresh =
+                    at >= head && at < tail && !seen.contains(&state.hash_one(&region[r.clone()]));
+                (lo + r.start..lo + r.end, fresh)
+            })
+            .collect();
+        let added_bytes: usize = new_lines
+            .iter()
+            .filter(|(_, fresh)| *fresh)
+            .map(|(r, _)| r.len() + 1)
+            .sum();
+        if added_bytes * 2 > new.len() {
+            return None;
+        }
+        // lines within CONTEXT of an added line
+        let n = new_lines.len();
+        let mut keep = vec![false; n];
+        for (i, (_, fresh)) in new_lines.iter().enumerate() {
+            if *fresh {
+                let lo = i.saturating_sub(CONTEXT);
+                let hi = (i + CONTEXT).min(n - 1);
+                keep[lo..=hi].iter_mut().for_each(|k| *k = true);
+            }
+        }
+        let mut a = Added::default();
+        for (i, (r, fresh)) in new_lines.into_iter().enumerate() {
+            if !keep[i] {
+                continue;
+            }
+            if i == 0 || !keep[i - 1] {
+                if !a.buf.is_empty() {
+                    a.buf.push(b'\n');
+                    a.line_map.push(0);
+                    a.added.push(false);
+                }
+                a.runs.push((a.buf.len(), r.start));
+            }
+            a.buf.extend_from_slice(&new[r]);
+            a.buf.push(b'\n');
+            a.line_map.push(first_line + i + 1);
+            a.added.push(fresh);
+        }
+        Some(a)
+    }
+
+    /// Move a finding made on [`Added::buf`] to its place in the new blob.
+    /// `false` when it touches no added line (it was there before).
+    pub fn place(&self, f: &mut Finding) -> bool {
+        let lo = f.line.saturating_sub(1);
+        let hi = f
+            .end_line
+            .max(f.line)
+            .saturating_sub(1)
+            .min(self.added.len() - 1);
+        if lo > hi || !self.added[lo..=hi].iter().any(|a| *a) {
+            return false;
+        }
+        let Some(end_line) = self.line_map[lo..=hi]
+            .iter()
+            .rev()
+            .find(|l| **l != 0)
+            .copied()
+        else {
+            return false;
+        };
+        let k = self.runs.partition_point(|(b, _)| *b <= f.offset);
+        let Some(&(buf_start, blob_start)) = k.checked_sub(1).and_then(|k| self.runs.get(k)) else {
+            return false;
+        };
+        f.line = self.line_map[lo];
+        f.end_line = end_line;
+        f.offset = blob_start + (f.offset - buf_start);
+        f.line != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_added_lines_with_context() {
+        let old: String = (1..=40).map(|i| format!("line {i}\n")).collect();
+        let mut new = old.replace("line 20\n", "line 20\nADDED\n");
+        new.push_str("TAIL\n");
+        let a = Added::diff(old.as_bytes(), new.as_bytes()).expect("small change");
+        let text = String::from_utf8(a.buf.clone()).expect("utf8");
+        assert_eq!(
+            text,
+            "line 19\nline 20\nADDED\nline 21\nline 22\n\nline 39\nline 40\nTAIL\n"
+        );
+        assert_eq!(a.line_map, vec![19, 20, 21, 22, 23, 0, 40, 41, 42]);
+        // mostly new: scan it whole
+        assert!(Added::diff(b"a\n", b"b\nc\nd\n").is_none());
+        // a line equal to one elsewhere in the middle is not added
+        let old2 = format!("{old}x = 1\ny = 2\n");
+        let new2 = format!("{old}y = 2\nx = 1\nz = 3\n");
+        let a = Added::diff(old2.as_bytes(), new2.as_bytes()).expect("small change");
+        let added: Vec<usize> = (0..a.added.len())
+            .filter(|&i| a.added[i])
+            .map(|i| a.line_map[i])
+            .collect();
+        assert_eq!(added, vec![43]);
+        // nothing added
+        let a = Added::diff(old.as_bytes(), old.as_bytes()).expect("same");
+        assert!(a.buf.is_empty());
+        let a = Added::diff(new.as_bytes(), old.as_bytes()).expect("deletion");
+        assert!(a.added.iter().all(|x| !x));
+    }
+}
