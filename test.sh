@@ -26,6 +26,8 @@ export SOPS_BIN
 export PRE_COMMIT_BIN="$CACHE/venv/bin/pre-commit" CLEF_REQUIRE_PRECOMMIT=1
 # Python's `cryptography`, the independent check of artifact signatures (tests/e2e/pack_*.rs)
 "$CACHE/venv/bin/python" -c 'import cryptography' 2>/dev/null || "$CACHE/venv/bin/pip" install -q cryptography
+# Python's `jsonschema` and `yaml`: compliance.json against its schema, the scaffolded CI workflows (tests/e2e/policy.rs)
+"$CACHE/venv/bin/python" -c 'import jsonschema, yaml' 2>/dev/null || "$CACHE/venv/bin/pip" install -q jsonschema pyyaml
 export CLEF_TEST_PYTHON="$CACHE/venv/bin/python"
 # node: the TypeScript Clef's runtime, to check artifacts with its own crypto calls
 if ! command -v node >/dev/null 2>&1; then

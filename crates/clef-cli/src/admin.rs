@@ -92,6 +92,10 @@ pub struct InitArgs {
     /// Use this existing age identity file instead of generating one.
     #[arg(long)]
     pub age_key_file: Option<PathBuf>,
+    /// In a repository that already has clef.yaml: add the --namespaces and
+    /// --environments it lacks (with their cells). Without it, init lists them and fails.
+    #[arg(long)]
+    pub add: bool,
 }
 
 fn repo_label(root: &Path) -> Result<String, CliError> {
@@ -210,6 +214,7 @@ pub fn init(dir: Option<&Path>, a: InitArgs) -> Result<(), CliError> {
     let root = repo::find_root(&root).unwrap_or(top);
     let kms = init_kms_key(&a)?;
     if root.join(manifest::FILE_NAME).is_file() {
+        crate::matrix::init_additions(&root, &a.namespaces, &a.environments, a.add)?;
         return init_second_developer(&root, &a);
     }
     if a.namespaces.is_empty() {
@@ -512,7 +517,8 @@ pub fn lint_cmd(dir: Option<&Path>, a: LintArgs) -> Result<(), CliError> {
         }
         fix_access(&repo, &ids)?;
     }
-    let report = lint::run(&repo.root, &repo.manifest, &ids);
+    let mut report = lint::run(&repo.root, &repo.manifest, &ids);
+    report.issues.extend(crate::policy::lint_issues(&repo));
     if a.json {
         let issues = report
             .issues

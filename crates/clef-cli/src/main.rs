@@ -6,9 +6,11 @@ mod envelope;
 mod error;
 mod integrations;
 mod kms_flags;
+mod matrix;
 mod migrate;
 mod out;
 mod pack;
+mod policy;
 mod repo;
 mod secrets;
 mod self_check;
@@ -132,6 +134,36 @@ enum Cmd {
     /// error or unknown key, 5 expired or revoked.
     #[command(subcommand)]
     Envelope(envelope::EnvelopeCmd),
+    /// Rotation policy (.clef/policy.yaml) and the compliance evidence CI uploads
+    /// (compliance.json): init, show, check, report.
+    #[command(subcommand, after_long_help = clef_core::exit::help())]
+    Policy(policy::PolicyCmd),
+    /// Add, rename, edit or remove a namespace (clef.yaml and its cells, in one step).
+    #[command(subcommand, after_long_help = clef_core::exit::help())]
+    Namespace(matrix::StructureCmd),
+    /// Add, rename, edit or remove an environment (clef.yaml and its cells, in one step).
+    #[command(subcommand, after_long_help = clef_core::exit::help())]
+    Env(matrix::StructureCmd),
+    /// Compare a stored value with one you give (constant time; prompts when VALUE is
+    /// omitted). Exit 0 when they match, 1 when not; neither value is printed.
+    #[command(after_long_help = clef_core::exit::help())]
+    Compare(matrix::CompareArgs),
+    /// Compare key names with another clef repository, without decrypting (the cells
+    /// both declare). Exit 1 on any difference.
+    #[command(after_long_help = clef_core::exit::help())]
+    Drift(matrix::DriftArgs),
+    /// Scaffold or show a namespace schema (the keys its cells must hold).
+    #[command(subcommand, after_long_help = clef_core::exit::help())]
+    Schema(matrix::SchemaCmd),
+    /// Fill key gaps: every key a namespace's other environments hold is added where it
+    /// is missing, as a random placeholder marked pending (`--dry-run` lists them).
+    #[command(after_long_help = clef_core::exit::help())]
+    Sync(matrix::SyncArgs),
+    /// The metadata report (the old Clef's `clef report` JSON): repository identity,
+    /// manifest structure, matrix (key counts, no values, no key names), sanitised
+    /// lint issues and recipients. Exit 1 when lint finds errors.
+    #[command(after_long_help = clef_core::exit::help())]
+    Report(policy::ReportCmdArgs),
     /// Check that the installation works: an in-memory encrypt/decrypt round trip
     /// with a throw-away key, and the other Clef binaries answer.
     SelfCheck {
@@ -189,6 +221,14 @@ fn main() {
         Cmd::Service(c) => service::run(dir, c),
         Cmd::Envelope(c) => envelope::run(c),
         Cmd::Serve(a) => serve::serve(dir, a),
+        Cmd::Policy(c) => policy::run(dir, c),
+        Cmd::Report(a) => policy::metadata_report(dir, &a),
+        Cmd::Compare(a) => matrix::compare(dir, a),
+        Cmd::Drift(a) => matrix::drift(dir, &a),
+        Cmd::Schema(c) => matrix::schema(dir, c),
+        Cmd::Sync(a) => matrix::sync(dir, &a),
+        Cmd::Namespace(c) => matrix::run(dir, clef_core::structure::Kind::Namespace, c),
+        Cmd::Env(c) => matrix::run(dir, clef_core::structure::Kind::Environment, c),
     };
     if let Err(e) = result {
         if !e.msg.is_empty() {

@@ -17,6 +17,12 @@
 //! * [`recipients`]: editing the recipient lists.
 //! * [`schema`]: namespace schemas (checked without ever printing values).
 //! * [`lint`]: the repository health check.
+//! * [`policy`]: `.clef/policy.yaml` and the rotation verdicts.
+//! * [`drift`]: key-name drift between repositories, constant-time value comparison.
+//! * [`structure`]: adding, renaming and removing namespaces and environments.
+//! * [`report`]: `clef report`, the metadata report (no key names).
+//! * [`ci`]: the CI job `clef policy init` scaffolds.
+//! * [`compliance`]: `compliance.json` (the CI evidence).
 //! * [`service`]: service identities: scope, lookup, validation.
 //! * [`exit`]: the exit codes of `clef` and its help table.
 //! * [`lock`]: the edit session's guard (flock write lock: no stale lock after a crash; no write mid-merge).
@@ -28,8 +34,11 @@
 
 pub mod access;
 pub mod cell;
+pub mod ci;
 pub mod classify;
+pub mod compliance;
 pub mod conflict;
+pub mod drift;
 pub mod edit;
 pub mod envfile;
 pub mod exit;
@@ -42,11 +51,14 @@ pub mod matrix;
 pub mod merge;
 pub mod migrate;
 pub mod ops;
+pub mod policy;
 pub mod recipients;
+pub mod report;
 pub mod schema;
 pub mod service;
 pub mod sidecar;
 pub mod sops_config;
+pub mod structure;
 pub mod term;
 
 pub use manifest::{Manifest, ManifestError};

@@ -197,7 +197,7 @@ pub fn confirm_protected(repo: &Repo, cells: &[Cell], yes: bool) -> Result<(), C
 
 /// Reads a value without echo from the terminal, or all of stdin when piped
 /// (one trailing newline removed).
-fn read_value(key: &str) -> Result<Zeroizing<String>, CliError> {
+pub(crate) fn read_value(key: &str) -> Result<Zeroizing<String>, CliError> {
     // Reserved up front: growing the buffer would leave unwiped copies behind.
     let mut s = Zeroizing::new(String::with_capacity(64 * 1024));
     if out::stdin_is_tty() {

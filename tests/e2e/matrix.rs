@@ -1,0 +1,301 @@
+//! `clef namespace|env add|edit|remove` end to end: real git (renames that
+//! `git log --follow` follows), real sops 3.11 decrypting every cell after
+//! each step, clef.yaml's comments kept, bad input changing nothing.
+
+use crate::cli_support::{Dev, World, stderr};
+use clef_e2e::ok;
+
+fn commit(d: &Dev, msg: &str) {
+    ok(d.git(&["add", "-A"]));
+    ok(d.git(&["commit", "-qm", msg]));
+}
+
+fn manifest(d: &Dev) -> String {
+    std::fs::read_to_string(d.root.join("clef.yaml")).unwrap()
+}
+
+fn setup(w: &World) -> Dev {
+    let d = w.dev("max");
+    d.ok(&[
+        "init",
+        "--namespaces",
+        "api",
+        "--environments",
+        "dev,production",
+    ]);
+    let text = manifest(&d);
+    std::fs::write(
+        d.root.join("clef.yaml"),
+        format!("# Our matrix. Keep this comment.\n{text}"),
+    )
+    .unwrap();
+    d.ok(&["set", "api/dev", "DB_URL", "postgres://dev"]);
+    commit(&d, "first value");
+    d
+}
+
+#[test]
+fn add_and_rename_namespaces_and_environments_with_history() {
+    let w = World::new();
+    let d = setup(&w);
+
+    d.ok(&[
+        "namespace",
+        "add",
+        "payments",
+        "--description",
+        "Payment service",
+    ]);
+    for env in ["dev", "production"] {
+        assert!(
+            d.root
+                .join(format!("secrets/payments/{env}.enc.yaml"))
+                .is_file()
+        );
+    }
+    assert!(manifest(&d).starts_with("# Our matrix. Keep this comment.\n"));
+    assert!(manifest(&d).contains("description: Payment service"));
+    d.oracle_decrypts_all();
+    commit(&d, "payments");
+
+    d.ok(&["env", "add", "staging", "--protect"]);
+    assert!(d.root.join("secrets/api/staging.enc.yaml").is_file());
+    assert!(d.root.join("secrets/payments/staging.enc.yaml").is_file());
+    d.oracle_decrypts_all();
+    d.ok(&["lint"]);
+    commit(&d, "staging");
+
+    // Rename a namespace: cells and sidecars move, staged as renames.
+    d.ok(&["namespace", "edit", "api", "--rename", "core"]);
+    assert!(!d.root.join("secrets/api").exists());
+    assert!(d.root.join("secrets/core/dev.enc.yaml").is_file());
+    assert!(d.root.join("secrets/core/dev.clef-meta.yaml").is_file());
+    let status = String::from_utf8(ok(d.git(&["status", "--porcelain"]))).unwrap();
+    assert!(
+        status.contains("R  secrets/api/dev.enc.yaml -> secrets/core/dev.enc.yaml"),
+        "{status}"
+    );
+    assert_eq!(
+        d.ok(&["get", "core/dev", "DB_URL"]).trim(),
+        "postgres://dev"
+    );
+    d.oracle_decrypts_all();
+    commit(&d, "rename api to core");
+
+    // Rename an environment.
+    d.ok(&[
+        "env",
+        "edit",
+        "dev",
+        "--rename",
+        "development",
+        "--description",
+        "Laptops",
+    ]);
+    assert!(d.root.join("secrets/core/development.enc.yaml").is_file());
+    assert!(
+        d.root
+            .join("secrets/payments/development.enc.yaml")
+            .is_file()
+    );
+    assert!(manifest(&d).contains("  - name: development\n    description: Laptops\n"));
+    assert!(manifest(&d).starts_with("# Our matrix. Keep this comment.\n"));
+    d.oracle_decrypts_all();
+    commit(&d, "rename dev to development");
+    let log = String::from_utf8(ok(d.git(&[
+        "log",
+        "--follow",
+        "--format=%s",
+        "--",
+        "secrets/core/development.enc.yaml",
+    ])))
+    .unwrap();
+    assert!(
+        log.contains("first value") && log.contains("rename api to core"),
+        "git log --follow must reach the history: {log}"
+    );
+    let log = String::from_utf8(ok(d.git(&[
+        "log",
+        "--follow",
+        "--format=%s",
+        "--",
+        "secrets/core/development.clef-meta.yaml",
+    ])))
+    .unwrap();
+    assert!(log.contains("first value"), "{log}");
+    d.ok(&["policy", "check"]);
+    assert_eq!(
+        d.ok(&["get", "core/development", "DB_URL"]).trim(),
+        "postgres://dev"
+    );
+
+    // Protection and removal.
+    let o = d.clef(&["env", "remove", "staging", "--yes"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("protected"));
+    d.ok(&["env", "edit", "staging", "--unprotect"]);
+    let o = d.clef(&["env", "remove", "staging"]);
+    assert_eq!(o.status.code(), Some(2), "remove needs --yes");
+    d.ok(&["env", "remove", "staging", "--yes"]);
+    assert!(!d.root.join("secrets/core/staging.enc.yaml").exists());
+    d.ok(&["namespace", "remove", "payments", "--yes"]);
+    assert!(!d.root.join("secrets/payments").exists());
+    d.oracle_decrypts_all();
+    d.ok(&["lint"]);
+}
+
+#[test]
+fn bad_structure_edits_change_nothing() {
+    let w = World::new();
+    let d = setup(&w);
+    let before = manifest(&d);
+    let cases: [(&[&str], i32, &str); 8] = [
+        (&["namespace", "add", "Foo"], 2, "^[a-z][a-z0-9_-]*$"),
+        (&["env", "add", "pro d"], 2, "not a valid environment name"),
+        (&["namespace", "add", "api"], 2, "already exists"),
+        (&["env", "edit", "dev"], 2, "nothing to change"),
+        (
+            &["env", "edit", "nope", "--rename", "x"],
+            2,
+            "no environment named 'nope'",
+        ),
+        (
+            &["env", "edit", "dev", "--rename", "production"],
+            2,
+            "already exists",
+        ),
+        (&["env", "remove", "production", "--yes"], 4, "protected"),
+        (
+            &["namespace", "remove", "api", "--yes"],
+            4,
+            "last namespace",
+        ),
+    ];
+    for (args, code, want) in cases {
+        let o = d.clef(args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+        assert_eq!(manifest(&d), before, "{args:?} changed clef.yaml");
+    }
+    let status = String::from_utf8(ok(d.git(&["status", "--porcelain"]))).unwrap();
+    assert!(status.is_empty(), "nothing changed: {status}");
+}
+
+#[test]
+fn init_again_names_what_it_would_add_and_adds_only_with_add() {
+    let w = World::new();
+    let d = setup(&w);
+    let before = manifest(&d);
+    let args = [
+        "init",
+        "--namespaces",
+        "api,billing",
+        "--environments",
+        "dev,production,qa",
+    ];
+    let o = d.clef(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("lacks namespace 'billing', environment 'qa'")
+            && stderr(&o).contains("--add"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(manifest(&d), before);
+    let mut with_add = args.to_vec();
+    with_add.push("--add");
+    d.ok(&with_add);
+    for cell in ["billing/qa", "billing/dev", "api/qa"] {
+        assert!(
+            d.root.join(format!("secrets/{cell}.enc.yaml")).is_file(),
+            "{cell}"
+        );
+    }
+    assert!(manifest(&d).starts_with("# Our matrix. Keep this comment.\n"));
+    d.oracle_decrypts_all();
+    // Nothing new: init is the second-developer setup, as before.
+    d.ok(&["init"]);
+}
+
+#[test]
+fn drift_and_compare() {
+    let w = World::new();
+    let a = setup(&w);
+    let b = w.clone_dev("bob", &a);
+    a.ok(&["drift", b.root.to_str().unwrap()]);
+    a.ok(&["set", "api/production", "ONLY_A", "x"]);
+    let o = a.clef(&["drift", b.root.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("api/production: ONLY_A only here"), "{out}");
+    let o = a.clef(&["drift", "--json", b.root.to_str().unwrap()]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["cells"][0]["onlyHere"][0], "ONLY_A");
+
+    assert_eq!(
+        a.ok(&["compare", "api/dev", "DB_URL", "postgres://dev"]),
+        "match\n"
+    );
+    let o = a.clef(&["compare", "api/dev", "DB_URL", "postgres://dev2"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("postgres"));
+    let o = a.clef_stdin(&["compare", "api/dev", "DB_URL"], b"postgres://dev\n");
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn schema_new_attaches_and_show_prints() {
+    let w = World::new();
+    let d = setup(&w);
+    let o = d.clef(&["schema", "show", "api"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    d.ok(&["schema", "new", "api", "--template", "keys"]);
+    assert!(manifest(&d).contains("schema: schemas/api.yaml"));
+    assert!(manifest(&d).starts_with("# Our matrix. Keep this comment.\n"));
+    let shown = d.ok(&["schema", "show", "api"]);
+    assert!(
+        shown.contains("  DB_URL:\n    type: string\n    required: true\n"),
+        "{shown}"
+    );
+    // production lacks DB_URL, which the schema now requires; sync fills it.
+    let l = d.clef(&["lint"]);
+    assert_eq!(l.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&l.stdout).contains("DB_URL: required key is missing"));
+    d.ok(&["sync", "api"]);
+    d.ok(&["lint"]);
+    let o = d.clef(&["schema", "new", "api"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--force"));
+    let o = d.clef(&["schema", "new", "api", "--force", "--template", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    d.ok(&["schema", "new", "api", "--force", "--template", "example"]);
+    let l = d.clef(&["lint"]);
+    assert!(String::from_utf8_lossy(&l.stdout).contains("DATABASE_URL: required key is missing"));
+}
+
+#[test]
+fn sync_fills_gaps_with_pending_placeholders() {
+    let w = World::new();
+    let d = setup(&w);
+    let out = d.ok(&["sync", "api", "--dry-run"]);
+    assert!(
+        out.contains("api/production: DB_URL") && out.contains("1 keys would be added in 1 cells"),
+        "{out}"
+    );
+    assert!(!d.ok(&["list", "api/production"]).contains("DB_URL"));
+    let o = d.clef(&["sync", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    d.ok(&["sync", "--all"]);
+    assert!(d.ok(&["list", "api/production"]).contains("DB_URL"));
+    let side =
+        std::fs::read_to_string(d.root.join("secrets/api/production.clef-meta.yaml")).unwrap();
+    assert!(side.contains("setBy: clef sync"), "{side}");
+    let v = d.ok(&["get", "api/production", "DB_URL"]);
+    assert_eq!(v.trim().len(), 64, "a 64-hex placeholder");
+    assert!(d.ok(&["lint"]).contains("pending"));
+    d.oracle_decrypts_all();
+    assert!(
+        d.ok(&["sync", "--all"])
+            .contains("0 keys missing in 0 cells")
+    );
+}
