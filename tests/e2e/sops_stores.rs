@@ -378,7 +378,11 @@ fn normalize_pgp(text: &str) -> String {
             }
             continue;
         }
-        if l.trim_start().starts_with("created_at:") {
+        // `created_at:` alone or as a stanza's first field (`- created_at:`);
+        // the indentation and the dash are layout and stay
+        let field = l.trim_start().trim_start_matches("- ");
+        if field.starts_with("created_at:") {
+            out.push_str(&l[..l.len() - field.len()]);
             out.push_str("created_at: <time>\n");
             continue;
         }
