@@ -154,6 +154,21 @@ fn init_with_awskms_seals_every_cell_with_the_key_and_the_break_glass_recipient(
         "DB_PASSWORD: s3cr3t-prod\n",
         "break-glass alone, KMS unreachable"
     );
+    // plain sops run in the repository seals a new prod file for the same
+    // readers, from the .sops.yaml clef keeps in step with clef.yaml
+    let mut c = k.cmd(&d, sops_bin().unwrap());
+    c.args(["encrypt", "--input-type", "yaml", "--filename-override", PROD])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("spawn sops");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"K: v\n").expect("stdin");
+    let theirs = child.wait_with_output().expect("sops");
+    assert!(theirs.status.success(), "plain sops: {}", stderr(&theirs));
+    let theirs = String::from_utf8(theirs.stdout).unwrap();
+    assert!(theirs.contains(&format!("- arn: {arn}")), "{theirs}");
+    assert!(theirs.contains(&glass.recipient), "{theirs}");
+    assert!(!theirs.contains(&d.recipient()), "{theirs}");
     // lint agrees with the manifest
     let lint = k.clef(&d, &["lint"]);
     assert!(lint.status.success(), "{}", stderr(&lint));

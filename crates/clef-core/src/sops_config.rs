@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use clef_sops::KeyGroup;
+use clef_sops::masterkey::stanza;
 use clef_sops::config::{Creation, CreationRule, render_creation_rules};
 
 use crate::manifest::Manifest;
@@ -25,15 +26,24 @@ pub fn render(m: &Manifest) -> String {
     let rules: Vec<CreationRule> = m
         .cells()
         .iter()
-        // clef-sops's .sops.yaml reader takes age keys only: a cloud KMS
-        // cell gets no rule (sops then needs --kms/--gcp-kms explicitly)
-        .filter(|c| m.access(c).kms.is_none())
-        .map(|c| CreationRule {
-            path_regex: format!("^{}$", re2_escape(&c.file.to_string_lossy())),
-            creation: Creation {
-                groups: vec![KeyGroup::of_recipients(&m.access(c).age)],
-                ..Default::default()
-            },
+        .map(|c| {
+            let access = m.access(c);
+            let mut group = KeyGroup::of_recipients(&access.age);
+            // a cloud KMS cell: its key beside the break-glass and service
+            // recipients, as sops's rule form `kms: ARN` / `gcp_kms: ID`
+            if let Some(key) = &access.kms {
+                group.other.push((
+                    key.kind().to_owned(),
+                    stanza(&[(key.id_field(), key.id())]),
+                ));
+            }
+            CreationRule {
+                path_regex: format!("^{}$", re2_escape(&c.file.to_string_lossy())),
+                creation: Creation {
+                    groups: vec![group],
+                    ..Default::default()
+                },
+            }
         })
         .collect();
     format!("{HEADER}{}", render_creation_rules(&rules))

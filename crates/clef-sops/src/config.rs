@@ -300,6 +300,39 @@ pub fn render_creation_rules(rules: &[CreationRule]) -> String {
                 .join(","),
         )
     };
+    // The `kms`/`gcp_kms` stanzas of a group: in a rule, sops's
+    // comma-separated `ARN[+ROLE_ARN]` and resource ids; in a key group, the
+    // lists of `{arn, role, context}` / `{resource_id}` maps (context only
+    // fits there).
+    let cloud = |g: &KeyGroup, grouped: bool| -> Vec<Item> {
+        let of = |kind: &str| g.other.iter().filter(move |(k, _)| k == kind);
+        let field = |v: &Value, f: &str| crate::masterkey::stanza_field(v, f).unwrap_or("").to_owned();
+        let mut items = Vec::new();
+        if of("kms").next().is_some() {
+            if grouped {
+                let maps = of("kms").map(|(_, v)| v.clone()).collect();
+                items.push(entry("kms", Value::List(maps)));
+            } else {
+                let arns: Vec<String> = of("kms")
+                    .map(|(_, v)| match field(v, "role") {
+                        r if r.is_empty() => field(v, "arn"),
+                        r => format!("{}+{r}", field(v, "arn")),
+                    })
+                    .collect();
+                items.push(entry("kms", Value::str(arns.join(","))));
+            }
+        }
+        if of("gcp_kms").next().is_some() {
+            if grouped {
+                let maps = of("gcp_kms").map(|(_, v)| v.clone()).collect();
+                items.push(entry("gcp_kms", Value::List(maps)));
+            } else {
+                let ids: Vec<String> = of("gcp_kms").map(|(_, v)| field(v, "resource_id")).collect();
+                items.push(entry("gcp_kms", Value::str(ids.join(","))));
+            }
+        }
+        items
+    };
     let list = rules
         .iter()
         .map(|r| {
@@ -308,12 +341,30 @@ pub fn render_creation_rules(rules: &[CreationRule]) -> String {
             if !r.path_regex.is_empty() {
                 b.0.push(entry("path_regex", Value::str(r.path_regex.clone())));
             }
+            // a rule form needs no context; a stanza with one goes in a key group
+            let has_context = |g: &KeyGroup| {
+                g.other
+                    .iter()
+                    .any(|(_, v)| matches!(v, Value::Map(m) if m.get("context").is_some()))
+            };
             match c.groups.as_slice() {
-                [g] => b.0.push(entry("age", age(g))),
+                [g] if !has_context(g) => {
+                    if !g.age.is_empty() {
+                        b.0.push(entry("age", age(g)));
+                    }
+                    b.0.extend(cloud(g, false));
+                }
                 gs => {
                     let groups = gs
                         .iter()
-                        .map(|g| Value::Map(Branch(vec![entry("age", age(g))])))
+                        .map(|g| {
+                            let mut items = Vec::new();
+                            if !g.age.is_empty() {
+                                items.push(entry("age", age(g)));
+                            }
+                            items.extend(cloud(g, true));
+                            Value::Map(Branch(items))
+                        })
                         .collect();
                     b.0.push(entry("key_groups", Value::List(groups)));
                 }
@@ -383,6 +434,58 @@ mod tests {
             Err(ConfigError::NoMatch(_))
         ));
         assert!(matches!(at("other.yaml"), Err(ConfigError::NoMatch(_))));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn cloud_kms_keys_render_in_sops_forms_and_read_back() {
+        use crate::masterkey::stanza;
+        let arn = "arn:aws:kms:eu-west-1:111122223333:key/k1";
+        let mut rule_form = KeyGroup::of_recipients(&["age1glass"]);
+        rule_form.other = vec![
+            ("kms".to_owned(), stanza(&[("arn", arn)])),
+            (
+                "gcp_kms".to_owned(),
+                stanza(&[("resource_id", "projects/p/locations/l/keyRings/r/cryptoKeys/k")]),
+            ),
+        ];
+        // an encryption context only fits sops's key-group form
+        let mut with_context = stanza(&[("arn", arn)]);
+        if let Value::Map(m) = &mut with_context {
+            let mut ctx = Branch::new();
+            ctx.0.push(clef_doc::Item::Entry("app".into(), Value::str("api")));
+            m.0.push(clef_doc::Item::Entry("context".into(), Value::Map(ctx)));
+        }
+        let grouped = KeyGroup {
+            other: vec![("kms".to_owned(), with_context)],
+            ..KeyGroup::default()
+        };
+        let only_kms = Creation {
+            groups: vec![rule_form],
+            ..Creation::default()
+        };
+        let ctx = Creation {
+            groups: vec![grouped],
+            ..Creation::default()
+        };
+        let text = render_creation_rules(&[
+            CreationRule {
+                path_regex: "^a$".into(),
+                creation: only_kms.clone(),
+            },
+            CreationRule {
+                path_regex: "^b$".into(),
+                creation: ctx.clone(),
+            },
+        ]);
+        assert!(text.contains(&format!("kms: {arn}")), "{text}");
+        assert!(text.contains("key_groups:"), "{text}");
+        let dir = std::env::temp_dir().join(format!("clef-render-kms-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join(".sops.yaml");
+        crate::io::atomic_write(&cfg, text.as_bytes(), false).unwrap();
+        assert_eq!(creation_for(&cfg, &dir.join("a")).unwrap(), only_kms);
+        assert_eq!(creation_for(&cfg, &dir.join("b")).unwrap(), ctx);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
