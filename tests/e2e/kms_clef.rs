@@ -157,10 +157,16 @@ fn init_with_awskms_seals_every_cell_with_the_key_and_the_break_glass_recipient(
     // plain sops run in the repository seals a new prod file for the same
     // readers, from the .sops.yaml clef keeps in step with clef.yaml
     let mut c = k.cmd(&d, sops_bin().unwrap());
-    c.args(["encrypt", "--input-type", "yaml", "--filename-override", PROD])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+    c.args([
+        "encrypt",
+        "--input-type",
+        "yaml",
+        "--filename-override",
+        PROD,
+    ])
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
     let mut child = c.spawn().expect("spawn sops");
     std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"K: v\n").expect("stdin");
     let theirs = child.wait_with_output().expect("sops");

@@ -9,8 +9,8 @@
 use std::path::Path;
 
 use clef_sops::KeyGroup;
-use clef_sops::masterkey::stanza;
 use clef_sops::config::{Creation, CreationRule, render_creation_rules};
+use clef_sops::masterkey::stanza;
 
 use crate::manifest::Manifest;
 
@@ -32,10 +32,9 @@ pub fn render(m: &Manifest) -> String {
             // a cloud KMS cell: its key beside the break-glass and service
             // recipients, as sops's rule form `kms: ARN` / `gcp_kms: ID`
             if let Some(key) = &access.kms {
-                group.other.push((
-                    key.kind().to_owned(),
-                    stanza(&[(key.id_field(), key.id())]),
-                ));
+                group
+                    .other
+                    .push((key.kind().to_owned(), stanza(&[(key.id_field(), key.id())])));
             }
             CreationRule {
                 path_regex: format!("^{}$", re2_escape(&c.file.to_string_lossy())),

@@ -305,8 +305,12 @@ pub fn render_creation_rules(rules: &[CreationRule]) -> String {
     // lists of `{arn, role, context}` / `{resource_id}` maps (context only
     // fits there).
     let cloud = |g: &KeyGroup, grouped: bool| -> Vec<Item> {
-        let of = |kind: &str| g.other.iter().filter(move |(k, _)| k == kind);
-        let field = |v: &Value, f: &str| crate::masterkey::stanza_field(v, f).unwrap_or("").to_owned();
+        let of = |kind: &'static str| g.other.iter().filter(move |(k, _)| k == kind);
+        let field = |v: &Value, f: &str| {
+            crate::masterkey::stanza_field(v, f)
+                .unwrap_or("")
+                .to_owned()
+        };
         let mut items = Vec::new();
         if of("kms").next().is_some() {
             if grouped {
@@ -327,7 +331,9 @@ pub fn render_creation_rules(rules: &[CreationRule]) -> String {
                 let maps = of("gcp_kms").map(|(_, v)| v.clone()).collect();
                 items.push(entry("gcp_kms", Value::List(maps)));
             } else {
-                let ids: Vec<String> = of("gcp_kms").map(|(_, v)| field(v, "resource_id")).collect();
+                let ids: Vec<String> = of("gcp_kms")
+                    .map(|(_, v)| field(v, "resource_id"))
+                    .collect();
                 items.push(entry("gcp_kms", Value::str(ids.join(","))));
             }
         }
@@ -446,14 +452,18 @@ mod tests {
             ("kms".to_owned(), stanza(&[("arn", arn)])),
             (
                 "gcp_kms".to_owned(),
-                stanza(&[("resource_id", "projects/p/locations/l/keyRings/r/cryptoKeys/k")]),
+                stanza(&[(
+                    "resource_id",
+                    "projects/p/locations/l/keyRings/r/cryptoKeys/k",
+                )]),
             ),
         ];
         // an encryption context only fits sops's key-group form
         let mut with_context = stanza(&[("arn", arn)]);
         if let Value::Map(m) = &mut with_context {
             let mut ctx = Branch::new();
-            ctx.0.push(clef_doc::Item::Entry("app".into(), Value::str("api")));
+            ctx.0
+                .push(clef_doc::Item::Entry("app".into(), Value::str("api")));
             m.0.push(clef_doc::Item::Entry("context".into(), Value::Map(ctx)));
         }
         let grouped = KeyGroup {
