@@ -289,8 +289,9 @@ pub fn scan_changes(
         })
         .collect();
     // One path's versions next to each other, oldest first (the sort is
-    // stable): each version's parent is the version before, already in
-    // memory, and a pack stores a file's versions as deltas of each other.
+    // stable; workers walk each chunk backwards, newest first): a version's
+    // parent is usually its neighbour, and a pack stores a file's versions
+    // as deltas of each other.
     let mut changes = changes;
     changes.sort_by(|a, b| a.path.cmp(&b.path));
     // Inflating blobs (zlib + delta chains) is the cost of a history scan. So
