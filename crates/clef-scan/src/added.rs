@@ -4,9 +4,10 @@
 //! A history scan reads every line any commit added exactly once this way:
 //! a line whose content the parent already had at the same path was scanned
 //! when that content was first added there (and a finding is reported once per
-//! rule, path and secret anyway). The set difference is taken on line hashes
-//! keyed with a per-process random key ([`std::hash::RandomState`]), so no
-//! one can craft a secret line that collides with an old one.
+//! rule, path and secret anyway). The set difference compares the lines'
+//! bytes: a hash (foldhash, randomly seeded per run) only picks the bucket,
+//! so a line that collides with an old one is still compared in full and
+//! never taken for old.
 //!
 //! The added lines are copied, with [`CONTEXT`] lines either side of each run,
 //! into one buffer that the engine scans like a file: a value whose name sits
@@ -16,7 +17,6 @@
 //! finding that touches no added line (only context) is dropped.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, RandomState};
 use std::ops::Range;
 
 use crate::finding::Finding;
@@ -41,27 +41,54 @@ pub struct Added {
 /// `(head, tail)`: `new[..head]` and `new[tail..]` are whole lines equal to
 /// the start and the end of `old` (they do not overlap).
 fn common_lines(old: &[u8], new: &[u8]) -> (usize, usize) {
-    let max = old.len().min(new.len());
-    let head = old.iter().zip(new).position(|(a, b)| a != b).unwrap_or(max);
+    let head = mismatch(old, new);
     // back to the start of the line the first difference is on
     let head = if head < new.len() || head < old.len() {
         memchr::memrchr(b'\n', &new[..head]).map_or(0, |i| i + 1)
     } else {
         head
     };
-    let mut same = old
-        .iter()
-        .rev()
-        .zip(new.iter().rev())
-        .take(max - head)
-        .position(|(a, b)| a != b)
-        .unwrap_or(max - head);
+    let mut same = mismatch_rev(&old[head..], &new[head..]);
     // forward to the start of a line in both
     let line_start = |b: &[u8], at: usize| at == 0 || b[at - 1] == b'\n';
     while same > 0 && !(line_start(new, new.len() - same) && line_start(old, old.len() - same)) {
         same -= 1;
     }
     (head, new.len() - same)
+}
+
+/// Bytes compared in one `memcmp` by [`mismatch`] and [`mismatch_rev`].
+const BLOCK: usize = 64;
+
+/// Length of the common prefix of `a` and `b`: block by block at `memcmp`
+/// speed, then byte by byte inside the first block that differs.
+fn mismatch(a: &[u8], b: &[u8]) -> usize {
+    let max = a.len().min(b.len());
+    let mut i = 0;
+    while i + BLOCK <= max && a[i..i + BLOCK] == b[i..i + BLOCK] {
+        i += BLOCK;
+    }
+    i + a[i..max]
+        .iter()
+        .zip(&b[i..max])
+        .position(|(x, y)| x != y)
+        .unwrap_or(max - i)
+}
+
+/// Length of the common suffix of `a` and `b`.
+fn mismatch_rev(a: &[u8], b: &[u8]) -> usize {
+    let max = a.len().min(b.len());
+    let (a, b) = (&a[a.len() - max..], &b[b.len() - max..]);
+    let mut n = 0;
+    while n + BLOCK <= max && a[max - n - BLOCK..max - n] == b[max - n - BLOCK..max - n] {
+        n += BLOCK;
+    }
+    n + a[..max - n]
+        .iter()
+        .rev()
+        .zip(b[..max - n].iter().rev())
+        .position(|(x, y)| x != y)
+        .unwrap_or(max - n)
 }
 
 fn lines(b: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
@@ -86,10 +113,9 @@ impl Added {
         // memcmp-speed passes, not a hash per line.
         let (head, tail) = common_lines(old, new);
         let old_mid = &old[head..old.len() - (new.len() - tail)];
-        let state = RandomState::new();
-        let seen: HashSet<u64> = lines(old_mid)
-            .map(|r| state.hash_one(&old_mid[r]))
-            .collect();
+        let mut seen: HashSet<&[u8], foldhash::fast::RandomState> =
+            HashSet::with_hasher(foldhash::fast::RandomState::default());
+        seen.extend(lines(old_mid).map(|r| &old_mid[r]));
         // the middle, with CONTEXT lines of the head and tail around it
         let lo = (0..CONTEXT).fold(head, |at, _| {
             if at == 0 {
@@ -106,8 +132,7 @@ impl Added {
         let new_lines: Vec<(Range<usize>, bool)> = lines(region)
             .map(|r| {
                 let at = lo + r.start;
-                let fresh =
-                    at >= head && at < tail && !seen.contains(&state.hash_one(&region[r.clone()]));
+                let fresh = at >= head && at < tail && !seen.contains(&region[r.clone()]);
                 (lo + r.start..lo + r.end, fresh)
             })
             .collect();
@@ -184,6 +209,32 @@ impl Added {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_mismatch_equals_byte_by_byte() {
+        let naive = |a: &[u8], b: &[u8]| a.iter().zip(b).take_while(|(x, y)| x == y).count();
+        let naive_rev = |a: &[u8], b: &[u8]| {
+            a.iter()
+                .rev()
+                .zip(b.iter().rev())
+                .take_while(|(x, y)| x == y)
+                .count()
+        };
+        let base: Vec<u8> = (0..300u32).map(|i| (i * 7 % 251) as u8).collect();
+        for len in [0, 1, 63, 64, 65, 128, 200, 300] {
+            for at in [0, 1, 31, 63, 64, 65, 127, 128, 199, 299] {
+                let a = &base[..len];
+                let mut b = a.to_vec();
+                if at < len {
+                    b[at] ^= 1;
+                }
+                for (x, y) in [(a, &b[..]), (a, &b[..len.saturating_sub(3)])] {
+                    assert_eq!(mismatch(x, y), naive(x, y), "len {len} at {at}");
+                    assert_eq!(mismatch_rev(x, y), naive_rev(x, y), "len {len} at {at}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn only_added_lines_with_context() {

@@ -435,3 +435,84 @@ fn long_history_is_attributed_the_same_with_and_without_the_object_store() {
     let v2: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(commits(&v2), want);
 }
+
+/// A distinct AWS access key id per `i` (base-32 digits of a scrambled `i`).
+fn aws_key(i: usize) -> String {
+    const B32: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut n = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5DEE_CE66_D1CE_4E5B;
+    let tail: String = (0..16)
+        .map(|_| {
+            let c = B32[(n % 32) as usize] as char;
+            n /= 32;
+            c
+        })
+        .collect();
+    format!("AKIA{tail}")
+}
+
+#[test]
+fn history_reports_every_line_any_commit_added_across_chunks_and_branches() {
+    // One file with many versions, each adding one key (read newest first,
+    // in chunks that cut the path's versions apart), edits that remove keys
+    // again, and a side branch whose versions' parents are not the versions
+    // next to them in the path's list.
+    let s = Sandbox::new();
+    s.git_init();
+    let filler: String = (0..40).map(|i| format!("value_{i} = {i}\n")).collect();
+    let mut keys: Vec<String> = Vec::new();
+    let mut want: Vec<(String, String)> = Vec::new(); // (key, commit)
+    let line = |i: usize| format!("AWS_KEY_{i} = \"{}\"\n", aws_key(i));
+    let body = |keys: &[String]| -> String { format!("{filler}{}{filler}", keys.concat()) };
+    for i in 0..60 {
+        keys.push(line(i));
+        if i % 7 == 6 {
+            keys.remove(0); // a later commit deletes an old key: still reported once
+        }
+        s.write("conf.py", body(&keys));
+        want.push((aws_key(i), s.commit_all(&format!("v{i}"))));
+        if i == 30 {
+            // a side branch with keys of its own, then back to main
+            s.git(&["checkout", "-q", "-b", "side"]);
+            let mut side = keys.clone();
+            for j in 100..105 {
+                side.push(line(j));
+                s.write("conf.py", body(&side));
+                want.push((aws_key(j), s.commit_all(&format!("side {j}"))));
+            }
+            s.git(&["checkout", "-q", "-"]);
+        }
+    }
+    let (code, v) = s.scan_json(&["--history", "--no-redact"]);
+    assert_eq!(code, 1, "{v}");
+    let mut got: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "aws-access-key-id")
+        .map(|f| {
+            (
+                f["secret"].as_str().unwrap_or_default().to_string(),
+                f["commit"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    // the keys the detector finds at all (a work-tree scan of every line)
+    let all = Sandbox::new();
+    all.write(
+        "keys.py",
+        (0..60).chain(100..105).map(line).collect::<String>(),
+    );
+    let (_, v) = all.scan_json(&["--no-redact"]);
+    let found: std::collections::HashSet<String> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "aws-access-key-id")
+        .map(|f| f["secret"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(found.len() >= 60, "{} of 65 keys found", found.len());
+    want.retain(|(k, _)| found.contains(k));
+    want.sort();
+    assert_eq!(got, want);
+}
