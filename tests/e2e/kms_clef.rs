@@ -170,7 +170,12 @@ fn init_with_awskms_seals_every_cell_with_the_key_and_the_break_glass_recipient(
     let mut child = c.spawn().expect("spawn sops");
     std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"K: v\n").expect("stdin");
     let theirs = child.wait_with_output().expect("sops");
-    assert!(theirs.status.success(), "plain sops: {}", stderr(&theirs));
+    assert!(
+        theirs.status.success(),
+        "plain sops: {}\n{}",
+        stderr(&theirs),
+        read(&d, ".sops.yaml")
+    );
     let theirs = String::from_utf8(theirs.stdout).unwrap();
     assert!(theirs.contains(&format!("- arn: {arn}")), "{theirs}");
     assert!(theirs.contains(&glass.recipient), "{theirs}");
