@@ -66,7 +66,8 @@ pub fn help() -> String {
     for (code, what) in TABLE {
         s.push_str(&format!("  {code:<4} {what}\n"));
     }
-    s.push_str("  exec passes the command's own exit code through (126/127: cannot run it)");
+    s.push_str("  exec passes the command's own exit code through (126/127: cannot run it)\n");
+    s.push_str("  a bug (panic) exits with 101 and says only where it happened");
     s
 }
 
