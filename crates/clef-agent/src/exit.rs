@@ -17,13 +17,13 @@ pub const TABLE: [(u8, &str); 3] = [
 
 /// The table as help text (`Exit codes:` then one line a code).
 pub fn help() -> String {
-    let mut s = String::from("Exit codes:\n");
-    for (code, what) in TABLE {
-        s.push_str(&format!("  {code:<4} {what}\n"));
-    }
-    s.push_str("  exec passes the command's own exit code through\n");
-    s.push_str("  a bug (panic) exits with 101 and says only where it happened");
-    s
+    clef_sops::process::exit_help(
+        &TABLE,
+        &[
+            "exec passes the command's own exit code through",
+            "a bug (panic) exits with 101 and says only where it happened",
+        ],
+    )
 }
 
 #[cfg(test)]

@@ -85,13 +85,7 @@ enum Cmd {
 }
 
 fn main() -> std::process::ExitCode {
-    std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("clef-agent: internal error{at}");
-    }));
+    clef_sops::process::quiet_panics("clef-agent", "");
     let cli = Cli::parse();
     let flags: HashMap<&str, String> = [
         ("CLEF_AGENT_SOURCE", &cli.source),

@@ -121,13 +121,7 @@ fn main() -> ExitCode {
     // A panic is a check that could not run: exit::FAILED (fail closed),
     // never Rust's undocumented 101, and its message (which could quote a
     // staged line) is not printed, only where it happened.
-    std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("clef-hook: internal error{at}");
-    }));
+    clef_sops::process::quiet_panics("clef-hook", "");
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Ok(r) = std::panic::catch_unwind(|| run(&args)) else {
         eprintln!(

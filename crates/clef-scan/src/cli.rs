@@ -31,11 +31,7 @@ pub const EXIT_TABLE: [(i32, &str); 3] = [
 
 /// The exit-code table as help text (`Exit codes:` then one line a code).
 pub fn exit_help() -> String {
-    let mut s = String::from("Exit codes:\n");
-    for (code, what) in EXIT_TABLE {
-        s.push_str(&format!("  {code:<4} {what}\n"));
-    }
-    s
+    clef_sops::process::exit_help(&EXIT_TABLE, &[])
 }
 
 /// What `--help` prints after the options: the exit codes, then suppression.

@@ -9,13 +9,7 @@
     reason = "the binary's main: the one place its exit code is set"
 )]
 fn main() {
-    std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("clef-scan: internal error{at}; the scan is incomplete");
-    }));
+    clef_sops::process::quiet_panics("clef-scan", "; the scan is incomplete");
     let code = std::panic::catch_unwind(|| clef_scan::run_cli(std::env::args_os()))
         .unwrap_or(clef_scan::EXIT_ERROR);
     std::process::exit(code);
