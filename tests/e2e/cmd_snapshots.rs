@@ -5,13 +5,14 @@
 //! fresh git repository, then the hook) run in a copy of `<name>.in/`.
 //! Every binary's `--help`, and each documented exit code that needs no
 //! key: clef 0/1/2/3/92/100/128/203, clef-hook 0/1/2, clef-merge 0/129,
-//! clef-scan 0/1/2, clef-agent 2. The others need repositories and keys
+//! clef-scan 0/1/2, clef-agent 1/2. The others need repositories and keys
 //! made at run time (`exit_codes.rs`), a signal (clef-agent 0) or a bug
 //! (clef-merge 134). `TRYCMD=overwrite` rewrites the snapshots after a
 //! deliberate change; review the diff.
 //!
-//! Each case runs with an empty environment plus `PATH`, so no key, config
-//! or locale of the machine leaks into the output.
+//! Each `.toml` case runs with an empty environment plus `PATH`, so no key,
+//! config or locale of the machine leaks into the output; the `.trycmd`
+//! steps set `HOME` to the sandbox and turn off system git config.
 
 use clef_e2e::bin;
 
