@@ -1,6 +1,7 @@
-//! Exit codes are a protocol: `clef --help`, `clef-hook --help` and `clef-merge --help`
-//! print their tables, and each listed code is produced by a real run
-//! (arguments, stdin, expected status and output as cases).
+//! Exit codes are a protocol: the `--help` of `clef`, `clef-hook`,
+//! `clef-merge`, `clef-scan` and `clef-agent` print their tables (generated
+//! from each library's constants), and each listed code is produced by a
+//! real run (arguments, stdin, expected status and output as cases).
 
 use crate::hooks_util::{repo, token};
 use clef_e2e::{GitSandbox, bin, ok, run};
@@ -69,6 +70,51 @@ fn clef_merge_help_lists_the_git_driver_protocol() {
     assert_eq!(o.status.code(), Some(129));
     assert!(String::from_utf8_lossy(&o.stderr).contains("usage: clef-merge"));
     assert_eq!(std::fs::read(s.root.join("a.yaml")).unwrap(), b"a: 1\n");
+}
+
+#[test]
+fn clef_scan_produces_exactly_the_codes_its_help_lists() {
+    let s = GitSandbox::new();
+    let help = help_of(&s, "clef-scan");
+    assert_eq!(listed(&help), [0, 1, 2], "{help}");
+    s.write("clean.txt", "nothing to see here\n");
+    s.write("leak.py", format!("TOKEN = \"{}\"\n", token()));
+    let cases: [(&str, i32, &str); 3] = [
+        ("clean.txt", 0, ""),
+        ("leak.py", 1, "github-pat"),
+        ("no-such-path", 2, "no-such-path"),
+    ];
+    for (arg, status, out) in cases {
+        let mut c = s.cmd(bin("clef-scan"));
+        c.arg(arg);
+        let o = run(c);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(o.status.code(), Some(status), "{arg}: {all}");
+        assert!(all.contains(out), "{arg}: {all}");
+    }
+}
+
+#[test]
+fn clef_agent_help_lists_its_table() {
+    let s = GitSandbox::new();
+    let help = help_of(&s, "clef-agent");
+    assert_eq!(listed(&help), [0, 1, 2], "{help}");
+    // 2: bad configuration (a flag it does not know; a bad --debounce)
+    for args in [
+        &["--no-such-flag"][..],
+        &["exec", "--debounce", "-1", "--", "true"],
+    ] {
+        let mut c = s.cmd(bin("clef-agent"));
+        c.args(args);
+        assert_eq!(run(c).status.code(), Some(2), "{args:?}");
+    }
+    // 1 (no valid artifact at start) is a snapshot case
+    // (tests/cmd/clef-agent-no-artifact-1.toml); 0 and exec's pass-through
+    // are agent.rs's (a SIGTERM, a child's code).
 }
 
 /// `clef --help` lists every code of `clef_core::exit::TABLE`, and each is

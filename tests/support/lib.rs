@@ -130,16 +130,13 @@ pub fn changed_lines(a: &str, b: &str) -> (Vec<String>, Vec<String>) {
     (added, removed)
 }
 
-/// A throw-away git repository driven with a sanitized environment: only
-/// `PATH` (with the built binaries first) is kept; `HOME` and
-/// `XDG_CONFIG_HOME` point into the temp dir, system config is off, and
-/// author/committer identity and dates are fixed. Used by the hooks tests.
+/// A throw-away git repository driven with a sanitized environment: a
+/// [`World`] with one developer (`Clef Test <test@clef.invalid>`, dates
+/// fixed), `git init -b main` done. Derefs to that [`Dev`] (`home`, `root`,
+/// `cmd`, `git`, `git_in`, `write`). Used by the hooks tests.
 pub struct GitSandbox {
-    _tmp: tempfile::TempDir,
-    /// The temp dir (also `HOME`).
-    pub home: PathBuf,
-    /// The repository's work tree.
-    pub root: PathBuf,
+    _world: World,
+    dev: Dev,
 }
 
 /// The environment of every e2e command that may run git or clef: only
@@ -171,17 +168,12 @@ pub fn sandbox_cmd(
 impl GitSandbox {
     /// `git init -b main` in a fresh temp dir.
     pub fn new() -> GitSandbox {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let home = tmp.path().to_path_buf();
-        let root = home.join("repo");
-        std::fs::create_dir_all(&root).expect("mkdir repo");
-        let s = GitSandbox {
-            _tmp: tmp,
-            home,
-            root,
-        };
-        ok(s.git(&["init", "-q", "-b", "main"]));
-        s
+        let world = World::new();
+        let dev = world
+            .dev("test")
+            .with_identity("Clef Test", "test@clef.invalid")
+            .with_date("2026-01-01T00:00:00Z");
+        GitSandbox { _world: world, dev }
     }
 
     /// `PATH` with the workspace's built binaries first.
@@ -192,36 +184,13 @@ impl GitSandbox {
         }
         std::env::join_paths(dirs).expect("PATH")
     }
+}
 
-    /// A command with the sandbox environment ([`sandbox_cmd`]) and fixed
-    /// author/committer dates, run in the work tree.
-    pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = sandbox_cmd(program, &self.home, "Clef Test", "test@clef.invalid");
-        c.env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-            .current_dir(&self.root);
-        c
-    }
+impl std::ops::Deref for GitSandbox {
+    type Target = Dev;
 
-    /// Runs git in `dir`.
-    pub fn git_in(&self, dir: &Path, args: &[&str]) -> Output {
-        let mut c = self.cmd("git");
-        c.current_dir(dir).args(args);
-        run(c)
-    }
-
-    /// Runs git in the work tree.
-    pub fn git(&self, args: &[&str]) -> Output {
-        self.git_in(&self.root, args)
-    }
-
-    /// Writes a file (creating directories) relative to the work tree.
-    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
-        let p = self.root.join(rel);
-        if let Some(d) = p.parent() {
-            std::fs::create_dir_all(d).expect("mkdir");
-        }
-        std::fs::write(p, content).expect("write file");
+    fn deref(&self) -> &Dev {
+        &self.dev
     }
 }
 
@@ -230,5 +199,8 @@ impl Default for GitSandbox {
         Self::new()
     }
 }
+
+pub mod sandbox;
+pub use sandbox::{Dev, World, files_below};
 
 pub mod aws;

@@ -10,12 +10,14 @@
 //! * [`cache`]: the disk cache of the encrypted artifact.
 //! * [`server`]: the HTTP API.
 //! * [`exec`]: `clef-agent exec -- CMD`.
+//! * [`exit`]: the exit codes and the table `--help` prints.
 //! * [`log`]: JSON lines on stderr.
 #![deny(missing_docs)]
 
 pub mod cache;
 pub mod config;
 pub mod exec;
+pub mod exit;
 pub mod log;
 pub mod refresh;
 pub mod server;
@@ -168,7 +170,7 @@ pub async fn terminated() {
 pub fn run(mut cfg: Config, exec: Option<Vec<OsString>>, debounce: Duration) -> i32 {
     let fail = |e: &dyn std::fmt::Display| {
         eprintln!("clef-agent: {e}");
-        1
+        i32::from(exit::FAILED)
     };
     let verifier = match verifier(&mut cfg) {
         Ok(v) => v,
@@ -179,7 +181,7 @@ pub fn run(mut cfg: Config, exec: Option<Vec<OsString>>, debounce: Duration) -> 
         Err(e) => {
             // a CA bundle that cannot be read, an unsupported source: configuration
             eprintln!("clef-agent: {e}");
-            return 2;
+            return i32::from(exit::CONFIG);
         }
     };
     let rt = match runtime(cfg.worker_threads) {
@@ -265,10 +267,10 @@ pub fn run(mut cfg: Config, exec: Option<Vec<OsString>>, debounce: Duration) -> 
             .await
         };
         let code = match first {
-            None => 0,
+            None => i32::from(exit::STOPPED),
             Some(Err(e)) => {
                 log::error("agent.start_failed", &[("reason", F::S(&e))]);
-                1
+                i32::from(exit::FAILED)
             }
             Some(Ok(())) => {
                 let refresher = tokio::spawn(r.run(stop_rx.clone()));
@@ -276,7 +278,7 @@ pub fn run(mut cfg: Config, exec: Option<Vec<OsString>>, debounce: Duration) -> 
                     Some(cmd) => exec::supervise(state.clone(), cmd.clone(), debounce).await,
                     None => {
                         term_wait(&mut term_rx2).await;
-                        0
+                        i32::from(exit::STOPPED)
                     }
                 };
                 let _ = stop_tx.send(true);

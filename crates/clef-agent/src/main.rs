@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use clef_agent::exit;
 use zeroize::Zeroizing;
 
 /// Serves a Clef packed artifact's values on 127.0.0.1 behind a bearer token.
@@ -14,11 +15,8 @@ use zeroize::Zeroizing;
 /// a `KEY=VALUE` line of a config file; flags win over the environment,
 /// which wins over the file. Secrets (token, age key, source header) come
 /// from the environment or files only.
-///
-/// Exit codes: 0 stopped by SIGTERM/SIGINT; 1 no valid artifact at start,
-/// or cannot listen; 2 bad configuration. `exec` passes the command's code.
 #[derive(Parser, Debug)]
-#[command(name = "clef-agent", version)]
+#[command(name = "clef-agent", version, after_help = clef_agent::exit::help())]
 struct Cli {
     /// Config file of CLEF_AGENT_*=VALUE lines [env: CLEF_AGENT_CONFIG]
     #[arg(long, global = true)]
@@ -87,13 +85,7 @@ enum Cmd {
 }
 
 fn main() -> std::process::ExitCode {
-    std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("clef-agent: internal error{at}");
-    }));
+    clef_sops::process::quiet_panics("clef-agent", "");
     let cli = Cli::parse();
     let flags: HashMap<&str, String> = [
         ("CLEF_AGENT_SOURCE", &cli.source),
@@ -126,7 +118,7 @@ fn main() -> std::process::ExitCode {
         Some(Ok(m)) => m,
         Some(Err(e)) => {
             eprintln!("clef-agent: {e}");
-            return std::process::ExitCode::from(2);
+            return std::process::ExitCode::from(exit::CONFIG);
         }
     };
     let get = |k: &str| -> Option<Zeroizing<String>> {
@@ -147,19 +139,21 @@ fn main() -> std::process::ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("clef-agent: {e}");
-            return std::process::ExitCode::from(2);
+            return std::process::ExitCode::from(exit::CONFIG);
         }
     };
     let (exec, debounce) = match cli.cmd {
         Some(Cmd::Exec { debounce, command }) => {
             if !(debounce.is_finite() && (0.0..=3600.0).contains(&debounce)) {
                 eprintln!("clef-agent: --debounce: seconds, 0 to 3600");
-                return std::process::ExitCode::from(2);
+                return std::process::ExitCode::from(exit::CONFIG);
             }
             (Some(command), Duration::from_secs_f64(debounce))
         }
         None => (None, Duration::ZERO),
     };
     // the exit code of `exec`'s child passes through; codes outside 0..=255 become 1
-    std::process::ExitCode::from(u8::try_from(clef_agent::run(cfg, exec, debounce)).unwrap_or(1))
+    std::process::ExitCode::from(
+        u8::try_from(clef_agent::run(cfg, exec, debounce)).unwrap_or(exit::FAILED),
+    )
 }

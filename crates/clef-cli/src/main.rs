@@ -179,13 +179,7 @@ enum Cmd {
 )]
 fn main() {
     // A panic message could quote anything; say only where it happened.
-    std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("clef: internal error{at}");
-    }));
+    clef_sops::process::quiet_panics("clef", "");
     let cli = Cli::parse();
     let dir = cli.dir.as_deref();
     let result = match cli.cmd {

@@ -62,12 +62,13 @@ pub const TABLE: [(i32, &str); 12] = [
 
 /// The table as help text (`Exit codes:` then one line a code).
 pub fn help() -> String {
-    let mut s = String::from("Exit codes:\n");
-    for (code, what) in TABLE {
-        s.push_str(&format!("  {code:<4} {what}\n"));
-    }
-    s.push_str("  exec passes the command's own exit code through (126/127: cannot run it)");
-    s
+    clef_sops::process::exit_help(
+        &TABLE,
+        &[
+            "exec passes the command's own exit code through (126/127: cannot run it)",
+            "a bug (panic) exits with 101 and says only where it happened",
+        ],
+    )
 }
 
 #[cfg(test)]

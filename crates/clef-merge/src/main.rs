@@ -35,13 +35,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     // A panic message could quote anything; print only where it happened.
-    std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("clef-merge: internal error{at}; the merge was refused, nothing was changed");
-    }));
+    clef_sops::process::quiet_panics("clef-merge", "; the merge was refused, nothing was changed");
     ExitCode::from(guarded(|| {
         let args = Args::parse(argv).inspect_err(|e| eprintln!("clef-merge: {e}"))?;
         let path = args.path.display().to_string();

@@ -11,7 +11,6 @@ use clef_sops::{CryptRule, Format, KeyGroup, PlainFile};
 use common::*;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static N: AtomicUsize = AtomicUsize::new(0);
@@ -47,10 +46,8 @@ fn drive(
     fs::write(dir.join(".merge_file_O1"), o).expect("write");
     fs::write(dir.join(".merge_file_A1"), a).expect("write");
     fs::write(dir.join(".merge_file_B1"), b).expect("write");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_clef-merge"));
+    let mut c = clef_e2e::clean_cmd(Path::new(env!("CARGO_BIN_EXE_clef-merge")), dir);
     c.current_dir(dir)
-        .env_clear()
-        .env("HOME", dir)
         .args([".merge_file_O1", ".merge_file_A1", ".merge_file_B1"])
         .args(extra)
         .stdin(std::process::Stdio::null());
@@ -328,9 +325,8 @@ fn more_refusals() {
     assert!(err.contains("rotations"), "{err}");
     // A missing input file.
     fs::write(d.0.join(".merge_file_A1"), &o).expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_clef-merge"))
+    let out = clef_e2e::clean_cmd(Path::new(env!("CARGO_BIN_EXE_clef-merge")), &d.0)
         .current_dir(&d.0)
-        .env_clear()
         .env("SOPS_AGE_KEY_FILE", key_file(1))
         .args([
             ".merge_file_O1",
@@ -344,9 +340,8 @@ fn more_refusals() {
     assert_eq!(out.status.code(), Some(129));
     // An identity file that is not one.
     fs::write(d.0.join("bad-key.txt"), "not a key\n").expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_clef-merge"))
+    let out = clef_e2e::clean_cmd(Path::new(env!("CARGO_BIN_EXE_clef-merge")), &d.0)
         .current_dir(&d.0)
-        .env_clear()
         .env("SOPS_AGE_KEY_FILE", d.0.join("bad-key.txt"))
         .args([
             ".merge_file_O1",

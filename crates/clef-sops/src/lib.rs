@@ -19,6 +19,7 @@ pub mod masterkey;
 pub mod metadata;
 pub mod path;
 pub mod pgp;
+pub mod process;
 pub mod re2;
 pub mod shamir;
 pub mod time;

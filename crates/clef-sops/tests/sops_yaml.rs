@@ -1,7 +1,6 @@
 //! A `.sops.yaml` rendered by `config::render_creation_rules` steers the real
-//! sops 3.11 (from $SOPS_BIN, as test.sh sets it) to the same recipients.
+//! sops 3.11 (`clef_e2e::sops_bin`: $SOPS_BIN, as test.sh sets it) to the same recipients.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use clef_sops::config::{Creation, CreationRule, cell_path_regex, render_creation_rules};
@@ -9,8 +8,8 @@ use clef_sops::{EncryptedFile, Format, KeyGroup};
 
 #[test]
 fn real_sops_follows_the_rendered_rules() {
-    let Some(sops) = std::env::var_os("SOPS_BIN").map(PathBuf::from) else {
-        eprintln!("SKIP: SOPS_BIN not set");
+    let Some(sops) = clef_e2e::sops_bin() else {
+        eprintln!("SKIP: the real sops is not installed (set SOPS_BIN)");
         return;
     };
     let (_, dev1) = clef_keys::generate_identity();

@@ -13,22 +13,32 @@ pub const STRIPE: &str = "sk_live_9fQ2xLm7Rt4Kp8Zv3Nw6Bc1Y";
 /// A fake AWS access key id.
 pub const AKIA: &str = "AKIAQ7XZ3KD5MLPW2RTY";
 
-/// A temp directory that the tests own.
+/// A temp directory that the tests own: the test-support crate's one
+/// sandbox (a world with one developer, Ada, and her work tree).
 pub struct Sandbox {
-    pub dir: tempfile::TempDir,
-    pub home: tempfile::TempDir,
+    _world: clef_e2e::World,
+    dev: clef_e2e::Dev,
 }
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        Sandbox {
-            dir: tempfile::tempdir().expect("tempdir"),
-            home: tempfile::tempdir().expect("tempdir"),
-        }
+        let world = clef_e2e::World::new();
+        let dev = world
+            .person("ada")
+            .with_identity("Ada Tester", "ada@example.test")
+            .with_date("2026-01-02T03:04:05Z");
+        std::fs::create_dir_all(&dev.root).expect("mkdir");
+        Sandbox { _world: world, dev }
     }
 
+    /// The work tree (the scanned directory).
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.dev.root
+    }
+
+    /// HOME: outside the work tree.
+    pub fn home(&self) -> &Path {
+        &self.dev.home
     }
 
     pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> PathBuf {
@@ -40,25 +50,14 @@ impl Sandbox {
         p
     }
 
-    fn env(&self, cmd: &mut Command) {
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.home.path())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Ada Tester")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.test")
-            .env("GIT_COMMITTER_NAME", "Ada Tester")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.test")
-            .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
-            .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
-            .current_dir(self.path());
+    /// `program` with the sandbox environment (`clef_e2e::sandbox_cmd`:
+    /// fixed identity and dates), run in the work tree.
+    fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        self.dev.cmd(program)
     }
 
     pub fn git(&self, args: &[&str]) -> String {
-        let mut cmd = Command::new("git");
-        self.env(&mut cmd);
-        let out = cmd.args(args).output().expect("run git");
+        let out = self.cmd("git").args(args).output().expect("run git");
         assert!(
             out.status.success(),
             "git {args:?} failed: {}",
@@ -85,9 +84,8 @@ impl Sandbox {
 
     /// Run `clef-scan` with extra environment variables.
     pub fn scan_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clef-scan"));
-        self.env(&mut cmd);
-        cmd.envs(vars.iter().copied())
+        self.cmd(env!("CARGO_BIN_EXE_clef-scan"))
+            .envs(vars.iter().copied())
             .args(args)
             .output()
             .expect("run clef-scan")
@@ -95,8 +93,7 @@ impl Sandbox {
 
     pub fn scan_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
         use std::io::Write;
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clef-scan"));
-        self.env(&mut cmd);
+        let mut cmd = self.cmd(env!("CARGO_BIN_EXE_clef-scan"));
         cmd.args(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
