@@ -444,8 +444,7 @@ struct Head {
     host: Option<std::ops::Range<usize>>,
     authorization: Option<std::ops::Range<usize>>,
     forwarded: bool,
-    /// A body follows (or may): answer, then close.
-    has_body: bool,
+    /// `Connection: close`, HTTP/1.0, or a body follows (answer, then close).
     close: bool,
     /// HTTP/1.0 with `Connection: keep-alive`.
     keep_alive_10: bool,
@@ -518,7 +517,6 @@ fn parse_head(buf: &[u8]) -> Parsed {
         host: if hosts == 1 { host } else { None },
         authorization,
         forwarded,
-        has_body,
         close: close || has_body,
         keep_alive_10: keep_alive_10 && !has_body,
     })
