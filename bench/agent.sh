@@ -14,7 +14,8 @@
 #   env:   ASM_AGENT (the AWS agent binary; default: built from its public
 #          source with cargo into /tmp/asm-target), MOTO (moto_server; default:
 #          the test venv's), DURATION (default 10), WRK_THREADS, PIN (above),
-#          CLEF (the clef binary that packs the artifact; default: release build)
+#          CLEF (the clef binary that packs the artifact; default: release build);
+#          ASM_AGENT=none measures clef-agent alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }
@@ -30,7 +31,9 @@ VENV=${CLEF_TEST_CACHE:-$HOME/.cache/clef-test}/venv
 MOTO=${MOTO:-$VENV/bin/moto_server}
 PY=$VENV/bin/python
 DURATION=${DURATION:-10}
-if [ -z "${ASM_AGENT:-}" ]; then
+if [ "${ASM_AGENT:-}" = none ]; then
+  echo "ASM_AGENT=none: clef-agent alone, no AWS agent columns" >&2
+elif [ -z "${ASM_AGENT:-}" ]; then
   ASM_AGENT=/tmp/asm-target/release/aws_secretsmanager_agent
   if [ ! -x "$ASM_AGENT" ]; then
     echo "ASM_AGENT not set: build it from github.com/aws/aws-secretsmanager-agent with" >&2
@@ -107,6 +110,7 @@ CPID=$(start_clef); PIDS+=("$CPID")
 for _ in $(seq 100); do curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$CPORT/v1/secrets" && break; sleep 0.05; done
 curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$CPORT/v1/secrets" > "$W/clef-body.json"
 
+if [ "$ASM_AGENT" != none ]; then
 # moto as Secrets Manager with the same 50 values (compact JSON of KEY: value)
 MPORT=$(free_port)
 "$MOTO" -H 127.0.0.1 -p "$MPORT" >"$W/moto.log" 2>&1 & PIDS+=($!)
@@ -138,6 +142,9 @@ AURL="http://127.0.0.1:$APORT/secretsmanager/get?secretId=bench"
 for _ in $(seq 100); do curl -sf -o /dev/null -H "X-Aws-Parameters-Secrets-Token: $TOKEN" "$AURL" && break; sleep 0.1; done
 curl -sf -H "X-Aws-Parameters-Secrets-Token: $TOKEN" "$AURL" > "$W/asm-body.json" || { cat "$W/asm.log" >&2; exit 1; }
 ASM_PID=$(pgrep -f -n "$ASM_AGENT --config $W/asm.toml" || echo "$APID")
+else
+  echo "-" > "$W/asm-body.json"; ASM_PID=""
+fi
 
 run_wrk() { # url header conns -> "rps p50_ms p99_ms"
   $ON_LOAD wrk -t"$(( $3 < WRK_THREADS ? $3 : WRK_THREADS ))" -c"$3" -d"${DURATION}s" --latency -H "$2" "$1" > "$W/wrk.txt" 2>&1 || true
@@ -154,7 +161,7 @@ sock = re.search(r"Socket errors: (.*)", t)
 print(f"{rps:.0f} {p50:.3f} {p99:.3f} {errs.group(1) if errs else 0} {('['+sock.group(1)+']').replace(' ','') if sock else '-'}")
 PY
 }
-hwm() { awk '/VmHWM/ {print $2/1024}' "/proc/$1/status"; }
+hwm() { [ -n "$1" ] && awk '/VmHWM/ {print $2/1024}' "/proc/$1/status" || echo -; }
 
 echo "wrk threads: $WRK_THREADS; pinned: ${PIN:-0}; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "payload: clef-agent $(wc -c < "$W/clef-body.json") bytes, AWS agent $(wc -c < "$W/asm-body.json") bytes (its JSON envelope around the same 50 values)"
@@ -163,8 +170,12 @@ echo "| connections | clef-agent rps | AWS agent rps | clef / AWS | clef p50 / p
 echo "|---:|---:|---:|---:|---|---|"
 for c in 1 64 1000; do
   read -r crps cp50 cp99 cerr csock <<<"$(run_wrk "http://127.0.0.1:$CPORT/v1/secrets" "Authorization: Bearer $TOKEN" "$c")"
-  read -r arps ap50 ap99 aerr asock <<<"$(run_wrk "$AURL" "X-Aws-Parameters-Secrets-Token: $TOKEN" "$c")"
-  ratio=$("$PY" -c "print(f'{$crps/$arps:.2f}x')")
+  if [ -n "$ASM_PID" ]; then
+    read -r arps ap50 ap99 aerr asock <<<"$(run_wrk "$AURL" "X-Aws-Parameters-Secrets-Token: $TOKEN" "$c")"
+    ratio=$("$PY" -c "print(f'{$crps/$arps:.2f}x')")
+  else
+    arps=- ap50=- ap99=- aerr=0 asock=- ratio=-
+  fi
   echo "| $c | $crps | $arps | $ratio | $cp50 / $cp99 | $ap50 / $ap99 |"
   [ "$cerr$aerr" = "00" ] || echo "  (non-2xx: clef $cerr, AWS $aerr; socket errors: clef $csock, AWS $asock)"
 done
