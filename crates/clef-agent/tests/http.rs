@@ -175,9 +175,11 @@ fn bad_heads_and_bodies_are_answered_once_then_closed() {
             format!("GET /v1/ready HTTP/1.1\r\nHost: {host}\r\n{many}\r\n"),
             431,
         ),
-        // two Host fields: refused like a wrong one
+        // two Host fields: refused like a wrong one (closed as asked)
         (
-            format!("GET /v1/ready HTTP/1.1\r\nHost: {host}\r\nHost: {host}\r\n\r\n"),
+            format!(
+                "GET /v1/ready HTTP/1.1\r\nHost: {host}\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            ),
             403,
         ),
         // a body: answered, then the connection is closed (the body is
