@@ -4,24 +4,36 @@
 #   clef-agent:  GET /v1/secrets            (file source, artifact from `clef pack`)
 #   AWS agent:   GET /secretsmanager/get?secretId=bench   (moto_server as Secrets
 #                Manager; measured from its warm cache: one request first)
-# Load: wrk (Debian), 1 / 64 / 1000 connections, 2 threads, DURATION s each.
+# Load: wrk (Debian), 1 / 64 / 1000 connections, WRK_THREADS threads (default
+# 2; never more than the connections), DURATION s each. PIN=1 pins wrk to CPU 0
+# and both agents to CPU 1 (taskset), so the load generator cannot preempt the
+# agent under test on a 2-core machine.
 # Also: peak RSS (VmHWM) of each agent after the load, and clef-agent's start
 # to /v1/ready = 200 (median of 20 starts).
 #   usage: bench/agent.sh
 #   env:   ASM_AGENT (the AWS agent binary; default: built from its public
 #          source with cargo into /tmp/asm-target), MOTO (moto_server; default:
-#          the test venv's), DURATION (default 10)
+#          the test venv's), DURATION (default 10), WRK_THREADS, PIN (above),
+#          CLEF (the clef binary that packs the artifact; default: release build);
+#          ASM_AGENT=none measures clef-agent alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }
 TARGET=${CARGO_TARGET_DIR:-target}
-cargo build --release -p clef-cli -p clef-agent >/dev/null
-CLEF=$(realpath "$TARGET/release/clef"); AGENT=$(realpath "$TARGET/release/clef-agent")
+if [ -z "${CLEF:-}" ]; then
+  cargo build --release -p clef-cli >/dev/null; CLEF=$TARGET/release/clef
+fi
+cargo build --release -p clef-agent >/dev/null
+CLEF=$(realpath "$CLEF"); AGENT=$(realpath "$TARGET/release/clef-agent")
+WRK_THREADS=${WRK_THREADS:-2}
+if [ "${PIN:-0}" = 1 ]; then ON_LOAD="taskset -c 0"; ON_AGENT="taskset -c 1"; else ON_LOAD=""; ON_AGENT=""; fi
 VENV=${CLEF_TEST_CACHE:-$HOME/.cache/clef-test}/venv
 MOTO=${MOTO:-$VENV/bin/moto_server}
 PY=$VENV/bin/python
 DURATION=${DURATION:-10}
-if [ -z "${ASM_AGENT:-}" ]; then
+if [ "${ASM_AGENT:-}" = none ]; then
+  echo "ASM_AGENT=none: clef-agent alone, no AWS agent columns" >&2
+elif [ -z "${ASM_AGENT:-}" ]; then
   ASM_AGENT=/tmp/asm-target/release/aws_secretsmanager_agent
   if [ ! -x "$ASM_AGENT" ]; then
     echo "ASM_AGENT not set: build it from github.com/aws/aws-secretsmanager-agent with" >&2
@@ -64,7 +76,7 @@ TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 CPORT=$(free_port)
 start_clef() {
   CLEF_AGENT_SOURCE="$W/art.json" CLEF_AGENT_AGE_KEY_FILE="$W/svc.txt" CLEF_AGENT_TOKEN="$TOKEN" \
-    CLEF_AGENT_PORT="$CPORT" "$AGENT" >/dev/null 2>>"$W/clef-agent.log" &
+    CLEF_AGENT_PORT="$CPORT" $ON_AGENT "$AGENT" >/dev/null 2>>"$W/clef-agent.log" &
   echo $!
 }
 
@@ -98,6 +110,7 @@ CPID=$(start_clef); PIDS+=("$CPID")
 for _ in $(seq 100); do curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$CPORT/v1/secrets" && break; sleep 0.05; done
 curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$CPORT/v1/secrets" > "$W/clef-body.json"
 
+if [ "$ASM_AGENT" != none ]; then
 # moto as Secrets Manager with the same 50 values (compact JSON of KEY: value)
 MPORT=$(free_port)
 "$MOTO" -H 127.0.0.1 -p "$MPORT" >"$W/moto.log" 2>&1 & PIDS+=($!)
@@ -123,15 +136,18 @@ http_port = "$APORT"
 ttl_seconds = "300"
 max_conn = "1000"
 T
-(cd "$W" && AWS_TOKEN="$TOKEN" "$ASM_AGENT" --config "$W/asm.toml" >"$W/asm.log" 2>&1) & PIDS+=($!)
+(cd "$W" && AWS_TOKEN="$TOKEN" $ON_AGENT "$ASM_AGENT" --config "$W/asm.toml" >"$W/asm.log" 2>&1) & PIDS+=($!)
 APID=$!
 AURL="http://127.0.0.1:$APORT/secretsmanager/get?secretId=bench"
 for _ in $(seq 100); do curl -sf -o /dev/null -H "X-Aws-Parameters-Secrets-Token: $TOKEN" "$AURL" && break; sleep 0.1; done
 curl -sf -H "X-Aws-Parameters-Secrets-Token: $TOKEN" "$AURL" > "$W/asm-body.json" || { cat "$W/asm.log" >&2; exit 1; }
 ASM_PID=$(pgrep -f -n "$ASM_AGENT --config $W/asm.toml" || echo "$APID")
+else
+  echo "-" > "$W/asm-body.json"; ASM_PID=""
+fi
 
 run_wrk() { # url header conns -> "rps p50_ms p99_ms"
-  wrk -t"$(( $3 < 2 ? $3 : 2 ))" -c"$3" -d"${DURATION}s" --latency -H "$2" "$1" > "$W/wrk.txt" 2>&1 || true
+  $ON_LOAD wrk -t"$(( $3 < WRK_THREADS ? $3 : WRK_THREADS ))" -c"$3" -d"${DURATION}s" --latency -H "$2" "$1" > "$W/wrk.txt" 2>&1 || true
   "$PY" - "$W/wrk.txt" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
@@ -145,16 +161,21 @@ sock = re.search(r"Socket errors: (.*)", t)
 print(f"{rps:.0f} {p50:.3f} {p99:.3f} {errs.group(1) if errs else 0} {('['+sock.group(1)+']').replace(' ','') if sock else '-'}")
 PY
 }
-hwm() { awk '/VmHWM/ {print $2/1024}' "/proc/$1/status"; }
+hwm() { [ -n "$1" ] && awk '/VmHWM/ {print $2/1024}' "/proc/$1/status" || echo -; }
 
+echo "wrk threads: $WRK_THREADS; pinned: ${PIN:-0}; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "payload: clef-agent $(wc -c < "$W/clef-body.json") bytes, AWS agent $(wc -c < "$W/asm-body.json") bytes (its JSON envelope around the same 50 values)"
 echo
 echo "| connections | clef-agent rps | AWS agent rps | clef / AWS | clef p50 / p99 (ms) | AWS p50 / p99 (ms) |"
 echo "|---:|---:|---:|---:|---|---|"
 for c in 1 64 1000; do
   read -r crps cp50 cp99 cerr csock <<<"$(run_wrk "http://127.0.0.1:$CPORT/v1/secrets" "Authorization: Bearer $TOKEN" "$c")"
-  read -r arps ap50 ap99 aerr asock <<<"$(run_wrk "$AURL" "X-Aws-Parameters-Secrets-Token: $TOKEN" "$c")"
-  ratio=$("$PY" -c "print(f'{$crps/$arps:.2f}x')")
+  if [ -n "$ASM_PID" ]; then
+    read -r arps ap50 ap99 aerr asock <<<"$(run_wrk "$AURL" "X-Aws-Parameters-Secrets-Token: $TOKEN" "$c")"
+    ratio=$("$PY" -c "print(f'{$crps/$arps:.2f}x')")
+  else
+    arps=- ap50=- ap99=- aerr=0 asock=- ratio=-
+  fi
   echo "| $c | $crps | $arps | $ratio | $cp50 / $cp99 | $ap50 / $ap99 |"
   [ "$cerr$aerr" = "00" ] || echo "  (non-2xx: clef $cerr, AWS $aerr; socket errors: clef $csock, AWS $asock)"
 done

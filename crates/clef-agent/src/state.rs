@@ -118,18 +118,6 @@ pub struct Loaded {
     pub values: Option<Values>,
 }
 
-/// A response body that borrows the loaded values (no copy per request).
-pub struct SecretsView(pub Arc<Loaded>);
-
-impl AsRef<[u8]> for SecretsView {
-    fn as_ref(&self) -> &[u8] {
-        self.0
-            .values
-            .as_ref()
-            .map_or(&b"{}"[..], |v| v.secrets_json.as_bytes())
-    }
-}
-
 /// Why nothing can be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unavailable {
