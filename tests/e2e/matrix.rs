@@ -299,3 +299,133 @@ fn sync_fills_gaps_with_pending_placeholders() {
             .contains("0 keys missing in 0 cells")
     );
 }
+
+fn status(d: &Dev) -> String {
+    String::from_utf8(ok(d.git(&["status", "--porcelain"]))).unwrap()
+}
+
+#[test]
+fn reset_replaces_unreadable_cells_without_decrypting() {
+    let w = World::new();
+    let d = setup(&w);
+    d.ok(&[
+        "set",
+        "api/production",
+        "DB_URL",
+        "postgres://prod",
+        "--yes",
+    ]);
+    d.ok(&["schema", "new", "api", "--template", "keys"]);
+    commit(&d, "schema");
+    let dev = d.root.join("secrets/api/dev.enc.yaml");
+    let prod = d.root.join("secrets/api/production.enc.yaml");
+    let (dev_before, prod_before) = (std::fs::read(&dev).unwrap(), std::fs::read(&prod).unwrap());
+
+    // Bad input, or no confirmation: one line, a non-zero exit, nothing changed.
+    let cases: [(&[&str], i32, &str); 8] = [
+        (&["reset", "--cell", "api/dev"], 2, "confirm with --yes"),
+        (
+            &["reset", "--env", "production"],
+            4,
+            "environment 'production' is protected",
+        ),
+        (
+            &["reset", "--env", "qa", "--yes"],
+            2,
+            "no environment named 'qa'",
+        ),
+        (
+            &["reset", "--namespace", "nope", "--yes"],
+            2,
+            "no namespace named 'nope'",
+        ),
+        (&["reset", "--cell", "api", "--yes"], 2, "api"),
+        (
+            &["reset", "--cell", "api/dev", "--keys", "1BAD", "--yes"],
+            2,
+            "not a valid key name",
+        ),
+        (
+            &["reset", "--env", "dev", "--namespace", "api", "--yes"],
+            2,
+            "cannot be used with",
+        ),
+        (&["reset", "--yes"], 2, "required"),
+    ];
+    for (args, code, want) in cases {
+        let o = d.clef(args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+        assert_eq!(status(&d), "", "{args:?} changed the work tree");
+    }
+    let plan = d.ok(&["reset", "--env", "dev", "--dry-run"]);
+    assert!(
+        plan.contains("api/dev: 1 key(s) (schema schemas/api.yaml): DB_URL")
+            && plan.contains("1 cell(s) would be reset"),
+        "{plan}"
+    );
+    assert_eq!(status(&d), "");
+
+    // Disaster: the dev cell is damaged and no identity is at hand.
+    std::fs::write(&dev, b"sops: garbage\n").unwrap();
+    assert!(!d.clef(&["get", "api/dev", "DB_URL"]).status.success());
+    let id = d.identity();
+    let away = id.with_extension("away");
+    std::fs::rename(&id, &away).unwrap();
+    let out = d.ok(&["reset", "--cell", "api/dev", "--yes"]);
+    std::fs::rename(&away, &id).unwrap();
+    assert!(
+        out.contains("reset 1 cell(s); 1 pending placeholder(s)"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read(&prod).unwrap(),
+        prod_before,
+        "only the cell named"
+    );
+    assert_ne!(std::fs::read(&dev).unwrap(), dev_before);
+    let v = d.ok(&["get", "api/dev", "DB_URL"]);
+    assert!(
+        v.trim().len() == 64 && v.trim().bytes().all(|b| b.is_ascii_hexdigit()),
+        "a 64-hex placeholder"
+    );
+    let side = std::fs::read_to_string(d.root.join("secrets/api/dev.clef-meta.yaml")).unwrap();
+    assert!(
+        side.contains("key: DB_URL")
+            && side.contains("setBy: clef reset")
+            && side.contains("rotations: []"),
+        "{side}"
+    );
+    assert!(d.ok(&["lint"]).contains("pending"));
+    d.oracle_decrypts_all();
+    d.ok(&["set", "api/dev", "DB_URL", "postgres://dev-again"]);
+    commit(&d, "reset dev");
+
+    // A protected environment with --yes; --keys wins over the schema.
+    d.ok(&[
+        "reset",
+        "--namespace",
+        "api",
+        "--keys",
+        "A_KEY,B_KEY",
+        "--yes",
+    ]);
+    for cell in ["api/dev", "api/production"] {
+        let l = d.ok(&["list", cell]);
+        assert!(
+            l.contains("A_KEY") && l.contains("B_KEY") && !l.contains("DB_URL"),
+            "{cell}: {l}"
+        );
+    }
+    let side =
+        std::fs::read_to_string(d.root.join("secrets/api/production.clef-meta.yaml")).unwrap();
+    assert!(
+        !side.contains("DB_URL"),
+        "the old records go with the values: {side}"
+    );
+    d.oracle_decrypts_all();
+    // The schema still requires DB_URL, which --keys left out: lint says so.
+    let l = d.clef(&["lint"]);
+    assert_eq!(l.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&l.stdout).contains("DB_URL: required key is missing"));
+}

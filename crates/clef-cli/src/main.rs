@@ -159,6 +159,12 @@ enum Cmd {
     /// is missing, as a random placeholder marked pending (`--dry-run` lists them).
     #[command(after_long_help = clef_core::exit::help())]
     Sync(matrix::SyncArgs),
+    /// Disaster recovery without decrypting: replace the cells of an environment,
+    /// a namespace or one cell with fresh ones sealed for what clef.yaml grants,
+    /// holding the keys of --keys (else of the namespace's schema) as random
+    /// placeholders marked pending. Needs --yes (or a terminal's confirmation).
+    #[command(after_long_help = clef_core::exit::help())]
+    Reset(matrix::ResetArgs),
     /// The metadata report (the old Clef's `clef report` JSON): repository identity,
     /// manifest structure, matrix (key counts, no values, no key names), sanitised
     /// lint issues and recipients. Exit 1 when lint finds errors.
@@ -221,6 +227,7 @@ fn main() {
         Cmd::Drift(a) => matrix::drift(dir, &a),
         Cmd::Schema(c) => matrix::schema(dir, c),
         Cmd::Sync(a) => matrix::sync(dir, &a),
+        Cmd::Reset(a) => matrix::reset(dir, &a),
         Cmd::Namespace(c) => matrix::run(dir, clef_core::structure::Kind::Namespace, c),
         Cmd::Env(c) => matrix::run(dir, clef_core::structure::Kind::Environment, c),
     };

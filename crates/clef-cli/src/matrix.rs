@@ -554,3 +554,151 @@ pub fn sync(dir: Option<&Path>, a: &SyncArgs) -> Result<(), CliError> {
     ));
     out::print_str(&s)
 }
+
+/// `clef reset`
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("scope").required(true).args(["env", "namespace", "cell"])))]
+pub struct ResetArgs {
+    /// Every cell of this environment.
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Every cell of this namespace.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// One cell.
+    #[arg(long, value_name = "NS/ENV")]
+    pub cell: Option<String>,
+    /// The keys the new cells hold as pending placeholders (comma-separated;
+    /// default: the keys the namespace's schema declares, else none).
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub keys: Option<Vec<String>>,
+    /// List the cells and keys; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm (the cells' current values are replaced; git history keeps the old files).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+impl From<clef_core::reset::ResetError> for CliError {
+    fn from(e: clef_core::reset::ResetError) -> Self {
+        use clef_core::reset::ResetError;
+        match e {
+            ResetError::Access(e) => e.into(),
+            ResetError::Cell(e) => e.into(),
+            ResetError::Seal { file, source } => CliError::sops(&file, source),
+            ResetError::Usage(_) | ResetError::Schema { .. } => {
+                CliError::new(code::USAGE, e.to_string())
+            }
+            ResetError::Random => CliError::new(code::GENERIC, e.to_string()),
+        }
+    }
+}
+
+/// Asks on a terminal whether to reset; without one, only `--yes` confirms.
+/// A protected environment is named and refused unless confirmed.
+fn confirm_reset(targets: &[clef_core::reset::Target], yes: bool) -> Result<(), CliError> {
+    if yes {
+        return Ok(());
+    }
+    let mut protected: Vec<&str> = targets
+        .iter()
+        .filter(|t| t.protected)
+        .map(|t| t.cell.environment.as_str())
+        .collect();
+    protected.dedup();
+    let what = format!("reset replaces {} cell(s) and their values", targets.len());
+    let (c, why) = if protected.is_empty() {
+        (code::USAGE, what.clone())
+    } else {
+        (
+            code::REFUSED,
+            format!(
+                "{} is protected; {what}",
+                protected
+                    .iter()
+                    .map(|e| format!("environment '{e}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    };
+    if !out::stdin_is_tty() {
+        return Err(CliError::new(
+            c,
+            format!("{why}: confirm with --yes (nothing was written)"),
+        ));
+    }
+    eprint!("clef: {why}. Go on? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::new(code::READ, format!("cannot read the answer: {}", e.kind())))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        Ok(())
+    } else {
+        Err(CliError::new(c, "not confirmed; nothing was written"))
+    }
+}
+
+/// Runs `clef reset`: disaster recovery. The cells in scope are replaced by
+/// fresh ones sealed for what clef.yaml grants now, without decrypting
+/// anything (no identity needed for age); the keys come from `--keys`, else
+/// the namespace's schema, and hold random placeholders marked pending.
+pub fn reset(dir: Option<&Path>, a: &ResetArgs) -> Result<(), CliError> {
+    use clef_core::reset::{self, KeySource, Scope};
+    let repo = Repo::open(dir)?;
+    let scope = match (&a.env, &a.namespace, &a.cell) {
+        (Some(e), None, None) => Scope::Environment(e.clone()),
+        (None, Some(n), None) => Scope::Namespace(n.clone()),
+        (None, None, Some(c)) => Scope::Cell(c.clone()),
+        _ => {
+            return Err(CliError::new(
+                code::USAGE,
+                "give exactly one of --env, --namespace, --cell",
+            ));
+        }
+    };
+    let targets = reset::plan(&repo.root, &repo.manifest, &scope, a.keys.as_deref())?;
+    let mut s = String::new();
+    for t in &targets {
+        let from = match &t.source {
+            KeySource::Given => "--keys".to_owned(),
+            KeySource::Schema(p) => format!("schema {p}"),
+            KeySource::None => "no schema, no --keys: empty".to_owned(),
+        };
+        let keys: Vec<String> = t.keys.iter().map(|k| out::shown(k).into_owned()).collect();
+        s.push_str(&format!(
+            "{}{}: {} key(s) ({from}){}{}\n",
+            t.cell.target(),
+            if t.protected { " [protected]" } else { "" },
+            t.keys.len(),
+            if keys.is_empty() { "" } else { ": " },
+            keys.join(", ")
+        ));
+    }
+    if a.dry_run {
+        s.push_str(&format!(
+            "{} cell(s) would be reset; nothing written\n",
+            targets.len()
+        ));
+        return out::print_str(&s);
+    }
+    confirm_reset(&targets, a.yes)?;
+    let cells: Vec<&clef_core::Cell> = targets.iter().map(|t| &t.cell).collect();
+    let _lock = repo.check_writable(&cells)?;
+    // Sealing needs no identity: age wraps for public keys; a cloud KMS
+    // environment wraps through its KMS.
+    let kms = clef_kms::with_cloud_backends(
+        clef_sops::Keyring::empty(),
+        clef_kms::AwsOptions::from_env(),
+    );
+    let now = clef_sops::time::now_rfc3339();
+    reset::apply(&repo.root, &repo.manifest, &targets, &kms, &now)?;
+    let pending: usize = targets.iter().map(|t| t.keys.len()).sum();
+    s.push_str(&format!(
+        "reset {} cell(s); {pending} pending placeholder(s) to replace with `clef set` (`clef lint` lists them)\n",
+        targets.len()
+    ));
+    out::print_str(&s)
+}

@@ -21,6 +21,7 @@
 //! * [`drift`]: key-name drift between repositories, constant-time value comparison.
 //! * [`structure`]: adding, renaming and removing namespaces and environments.
 //! * [`report`]: `clef report`, the metadata report (no key names).
+//! * [`reset`]: `clef reset`, disaster recovery: fresh cells without decrypting.
 //! * [`ci`]: the CI job `clef policy init` scaffolds.
 //! * [`compliance`]: `compliance.json` (the CI evidence).
 //! * [`service`]: service identities: scope, lookup, validation.
@@ -54,6 +55,7 @@ pub mod ops;
 pub mod policy;
 pub mod recipients;
 pub mod report;
+pub mod reset;
 pub mod schema;
 pub mod service;
 pub mod sidecar;
