@@ -1067,3 +1067,44 @@ fn set_on_a_terminal_resolves_a_two_key_conflict() {
         "{text}"
     );
 }
+
+#[test]
+fn during_a_rebase_the_sides_are_named_for_what_they_are() {
+    let w = World::new();
+    // Rebasing feature onto main: git's "theirs" is your own feature commit
+    // being replayed, "ours" is main. The note must say so, not "theirs".
+    let d = diverged(&w, "hal");
+    ok(d.git(&["checkout", "-q", "feature"]));
+    let feature = String::from_utf8(ok(d.git(&["rev-parse", "--short", "HEAD"]))).unwrap();
+    assert!(!d.git(&["rebase", "main"]).status.success());
+    let o = d.clef(&["merge", "resolve", "--theirs"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "A: took theirs: your commit {} feature being replayed",
+            feature.trim()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("merged branch"), "{err}");
+    assert_eq!(d.ok(&["get", "api/dev", "A"]), "theirs-a-value");
+    ok(d.git(&["-c", "core.editor=true", "rebase", "--continue"]));
+
+    // The same rebase, keeping "ours": main's commit is named.
+    let d = diverged(&w, "ida");
+    ok(d.git(&["checkout", "-q", "feature"]));
+    let main = String::from_utf8(ok(d.git(&["rev-parse", "--short", "main"]))).unwrap();
+    assert!(!d.git(&["rebase", "main"]).status.success());
+    let o = d.clef(&["merge", "resolve", "--ours"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "A: took ours: the branch being rebased onto (commit {} main)",
+            main.trim()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(d.ok(&["get", "api/dev", "A"]), "ours-a-value");
+}
