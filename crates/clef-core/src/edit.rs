@@ -336,8 +336,8 @@ pub fn open_settling(
         }
         None => {
             let access = cell_access(repo, cell)?;
-            let plain = cell::new_for(cell.format(), &access, ids)
-                .map_err(|e| EditError::sops(cell, e))?;
+            let plain =
+                cell::new_for(cell.format(), &access, ids).map_err(|e| EditError::sops(cell, e))?;
             (None, plain)
         }
     };
