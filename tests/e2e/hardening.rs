@@ -808,6 +808,13 @@ fn onboarding_and_everyday_rough_edges() {
         out.contains("damaged") && !out.contains("clear text"),
         "{out}"
     );
+    // ... and its fix is to restore or set it again, not `rotate`
+    assert!(
+        out.lines()
+            .filter(|l| l.contains("ONLY_DEV"))
+            .all(|l| !l.contains("rotate")),
+        "{out}"
+    );
     std::fs::write(
         &cell,
         format!("<<<<<<< ours\n{text}=======\n{text}>>>>>>> theirs\n"),
@@ -1066,4 +1073,90 @@ fn set_on_a_terminal_resolves_a_two_key_conflict() {
         text.contains("DB_URL") && text.contains("was edited"),
         "{text}"
     );
+}
+
+#[test]
+fn during_a_rebase_the_sides_are_named_for_what_they_are() {
+    let w = World::new();
+    // Rebasing feature onto main: git's "theirs" is your own feature commit
+    // being replayed, "ours" is main. The note must say so, not "theirs".
+    let d = diverged(&w, "hal");
+    ok(d.git(&["checkout", "-q", "feature"]));
+    let feature = String::from_utf8(ok(d.git(&["rev-parse", "--short", "HEAD"]))).unwrap();
+    assert!(!d.git(&["rebase", "main"]).status.success());
+    // status names the conflict in words, not with the engine's label
+    let st = d.ok(&["merge", "status"]);
+    assert!(
+        st.contains("A  (changed on both sides)") && !st.contains("ModifyModify"),
+        "{st}"
+    );
+    let o = d.clef(&["merge", "resolve", "--theirs"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "A: took theirs: your commit {} feature being replayed",
+            feature.trim()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("merged branch"), "{err}");
+    assert_eq!(d.ok(&["get", "api/dev", "A"]), "theirs-a-value");
+    ok(d.git(&["-c", "core.editor=true", "rebase", "--continue"]));
+
+    // The same rebase, keeping "ours": main's commit is named.
+    let d = diverged(&w, "ida");
+    ok(d.git(&["checkout", "-q", "feature"]));
+    let main = String::from_utf8(ok(d.git(&["rev-parse", "--short", "main"]))).unwrap();
+    assert!(!d.git(&["rebase", "main"]).status.success());
+    let o = d.clef(&["merge", "resolve", "--ours"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "A: took ours: the branch being rebased onto (commit {} main)",
+            main.trim()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(d.ok(&["get", "api/dev", "A"]), "ours-a-value");
+}
+
+#[test]
+fn delete_on_a_tampered_conflict_document_is_refused() {
+    let w = World::new();
+    // `delete` of the conflicting key resolves the cell, so it checks the
+    // document against git's index stages as `merge resolve` and `set` do.
+    let d = conflicted(&w, "joe");
+    let path = d.root.join("secrets/api/dev.enc.yaml");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let tampered: String = doc
+        .split_inclusive('\n')
+        .filter(|l| !l.starts_with("CLEAN:"))
+        .collect();
+    assert_ne!(tampered, doc);
+    std::fs::write(&path, &tampered).unwrap();
+    let o = d.clef(&["delete", "api/dev", "A"]);
+    assert!(!o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("was edited") && stderr(&o).contains("CLEAN"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("clean-value"));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        tampered,
+        "nothing written"
+    );
+    // Recreated by git, the same delete resolves the cell; CLEAN stays.
+    ok(d.git(&["checkout", "-m", "secrets/api/dev.enc.yaml"]));
+    d.ok(&["delete", "api/dev", "A"]);
+    assert_eq!(d.ok(&["get", "api/dev", "CLEAN"]), "clean-value");
+    assert!(
+        !d.ok(&["list", "api/dev"])
+            .lines()
+            .any(|l| l.starts_with("A "))
+    );
+    d.oracle_decrypts_all();
 }

@@ -301,6 +301,8 @@ fn exit_codes_are_sops_codes() {
             None,
             &["encrypt", "--age", "age1nope", "FILE"],
         ),
+        // no --age and no .sops.yaml above the temp directory
+        ("no recipients", None, &["encrypt", "FILE"]),
     ];
     let mut wrong = Vec::new();
     for (i, (name, mangle, args)) in cases.iter().enumerate() {

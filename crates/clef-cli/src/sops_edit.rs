@@ -85,6 +85,12 @@ fn shm_dir() -> Result<PrivateDir, CliError> {
         candidates.push(v.into());
     }
     candidates.push("/tmp".into());
+    shm_dir_in(candidates)
+}
+
+/// The first of `candidates` that is memory-backed and writable, with a
+/// fresh private directory in it; else the refusal.
+fn shm_dir_in(candidates: Vec<PathBuf>) -> Result<PrivateDir, CliError> {
     for c in candidates {
         if !matches!(fs_type(&c).as_deref(), Some("tmpfs" | "ramfs")) {
             continue;
@@ -242,4 +248,54 @@ pub fn edit(a: EditArgs) -> Result<(), CliError> {
         .and_then(|f| f.to_bytes())
         .map_err(|e| fail(&a.file, e))?;
     write_file(&a.file, &out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn private_dirs(base: &Path) -> usize {
+        std::fs::read_dir(base)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("clef-edit-"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn without_memory_backed_storage_the_edit_is_refused() {
+        // The crate's own directory: on disk wherever the tests run (a tmpfs
+        // checkout cannot show the refusal, and says so).
+        let disk = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let kind = fs_type(&disk);
+        assert!(kind.is_some(), "no mount found for {}", disk.display());
+        if matches!(kind.as_deref(), Some("tmpfs" | "ramfs")) {
+            eprintln!("skipped: {} is itself memory-backed", disk.display());
+            return;
+        }
+        let before = private_dirs(&disk);
+        let Err(e) = shm_dir_in(vec![disk.clone(), disk.join("src")]) else {
+            panic!("a disk-backed directory was accepted for the plaintext");
+        };
+        assert_eq!(e.code, sops_code::GENERIC);
+        assert!(e.msg.starts_with("no memory-backed storage"), "{}", e.msg);
+        assert!(!e.msg.contains('\n'));
+        assert_eq!(private_dirs(&disk), before, "a directory was made on disk");
+        // A memory-backed candidate after the disk one is the one taken:
+        // a fresh 0700 directory, removed on drop.
+        let shm = PathBuf::from("/dev/shm");
+        if matches!(fs_type(&shm).as_deref(), Some("tmpfs" | "ramfs")) {
+            let d = shm_dir_in(vec![disk.clone(), shm.clone()]).expect("/dev/shm");
+            assert!(d.0.starts_with(&shm), "{}", d.0.display());
+            let mode = std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(&d.0).expect("dir").permissions(),
+            );
+            assert_eq!(mode & 0o777, 0o700);
+            let made = d.0.clone();
+            drop(d);
+            assert!(!made.exists());
+        }
+    }
 }

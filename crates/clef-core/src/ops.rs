@@ -164,11 +164,22 @@ pub struct Set<'a> {
 /// Sets a key in every cell of the input, all cells written in one step.
 /// Returns what to tell the user, in order.
 pub fn set(repo: Repo<'_>, ids: &Keyring, input: Set<'_>) -> Result<Vec<Note>, OpError> {
+    set_with(repo, input, |c, keys| Ok(edit::open(repo, c, ids, keys)?))
+}
+
+/// [`set`], opening each cell with `open` (the CLI's opens a cell git lists
+/// as unmerged with [`edit::open_settling`]: the document checked against
+/// git's index stages, the other conflicting keys asked for on a terminal).
+pub fn set_with<E: From<OpError>>(
+    repo: Repo<'_>,
+    input: Set<'_>,
+    mut open: impl FnMut(&Cell, &[&str]) -> Result<Editing, E>,
+) -> Result<Vec<Note>, E> {
     check_key(input.key)?;
     let mut notes = Vec::new();
     let mut edits = Vec::new();
     for c in input.cells {
-        let mut e = edit::open(repo, c, ids, &[input.key])?;
+        let mut e = open(c, &[input.key])?;
         let v = match &input.value {
             NewValue::Value(v) => v.clone(),
             NewValue::Random => random_value()?,
@@ -184,7 +195,7 @@ pub fn set(repo: Repo<'_>, ids: &Keyring, input: Set<'_>) -> Result<Vec<Note>, O
         notes.append(&mut e.notes);
         edits.push(e);
     }
-    notes.extend(edit::commit(repo, &edits)?);
+    notes.extend(edit::commit(repo, &edits).map_err(OpError::from)?);
     Ok(notes)
 }
 
@@ -204,13 +215,25 @@ pub fn delete(
     cells: &[Cell],
     key: &str,
 ) -> Result<Deleted, OpError> {
+    delete_with(repo, cells, key, |c, keys| {
+        Ok(edit::open(repo, c, ids, keys)?)
+    })
+}
+
+/// [`delete`], opening each cell with `open` (see [`set_with`]).
+pub fn delete_with<E: From<OpError>>(
+    repo: Repo<'_>,
+    cells: &[Cell],
+    key: &str,
+    mut open: impl FnMut(&Cell, &[&str]) -> Result<Editing, E>,
+) -> Result<Deleted, E> {
     let mut notes = Vec::new();
     let mut edits = Vec::new();
     for c in cells {
         if !c.path_in(repo.root).exists() {
             continue;
         }
-        let mut e = edit::open(repo, c, ids, &[key])?;
+        let mut e = open(c, &[key])?;
         notes.append(&mut e.notes);
         if doc_mut(&mut e.plain).remove(key).is_some() {
             e.sidecar.forget(key);
@@ -221,9 +244,10 @@ pub fn delete(
         return Err(OpError::NotFoundIn {
             key: key.to_owned(),
             targets: cells.iter().map(Cell::target).collect(),
-        });
+        }
+        .into());
     }
-    notes.extend(edit::commit(repo, &edits)?);
+    notes.extend(edit::commit(repo, &edits).map_err(OpError::from)?);
     Ok(Deleted {
         notes,
         from: edits.into_iter().map(|e| e.cell).collect(),

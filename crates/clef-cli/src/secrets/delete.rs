@@ -24,7 +24,10 @@ pub fn delete(dir: Option<&Path>, a: DeleteArgs) -> Result<(), CliError> {
     confirm_protected(&repo, &cells, a.yes)?;
     let _lock = repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
     let ids = repo.identities()?;
-    let done = ops::delete(repo.edit(), &ids, &cells, &a.key)?;
+    // An unmerged cell is checked against git's index stages first (see set).
+    let done = ops::delete_with(repo.edit(), &cells, &a.key, |c, keys| {
+        open_for_edit(&repo, c, &ids, keys)
+    })?;
     print_notes(done.notes);
     for c in &done.from {
         out::note(format!("deleted {} from {}", a.key, c.target()));

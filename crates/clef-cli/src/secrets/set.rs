@@ -60,7 +60,12 @@ pub fn set(dir: Option<&Path>, a: SetArgs) -> Result<(), CliError> {
         now: &now,
         by: &by,
     };
-    print_notes(ops::set(repo.edit(), &ids, input)?);
+    // Cells git lists as unmerged are opened as the other writers open them:
+    // checked against git's index stages, other conflicts asked on a terminal.
+    let notes = ops::set_with(repo.edit(), input, |c, keys| {
+        open_for_edit(&repo, c, &ids, keys)
+    })?;
+    print_notes(notes);
     for c in &cells {
         let what = if a.random {
             " (random placeholder, pending)"
