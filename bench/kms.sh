@@ -77,7 +77,7 @@ WANT=$(grep '^KEY_00100:' "$W/f200.yaml" | cut -d' ' -f2)
 hyperfine -N -w 3 -r 30 --export-json "$W/h.json" \
   "$SOPS_BIN decrypt $W/kms.enc.yaml" "$CLEF sops decrypt $W/kms.enc.yaml" \
   "env SOPS_AGE_KEY_FILE=$W/key.txt $CLEF sops decrypt $W/age.enc.yaml" \
-  "$SOPS_BIN decrypt --extract [\"KEY_00100\"] $W/kms.enc.yaml" \
+  "$SOPS_BIN decrypt --extract '[\"KEY_00100\"]' $W/kms.enc.yaml" \
   "$CLEF --dir $W/repo-kms get api/prod KEY_00100" \
   "env SOPS_AGE_KEY_FILE=$W/key.txt $CLEF --dir $W/repo-age get api/prod KEY_00100" >/dev/null 2>&1
 python3 - "$W/h.json" <<'PY'
