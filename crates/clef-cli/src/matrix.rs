@@ -629,12 +629,7 @@ fn confirm_reset(targets: &[clef_core::reset::Target], yes: bool) -> Result<(), 
             format!("{why}: confirm with --yes (nothing was written)"),
         ));
     }
-    eprint!("clef: {why}. Go on? [y/N] ");
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::new(code::READ, format!("cannot read the answer: {}", e.kind())))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+    if out::confirm(&format!("clef: {why}. Go on?"))? {
         Ok(())
     } else {
         Err(CliError::new(c, "not confirmed; nothing was written"))

@@ -121,6 +121,20 @@ pub fn shown(name: &str) -> std::borrow::Cow<'_, str> {
 /// What a hidden value looks like in listings.
 pub const MASK: &str = "********";
 
+/// Asks `prompt` (followed by ` [y/N] `) on stderr and reads one line of
+/// stdin: whether the answer is yes.
+pub fn confirm(prompt: &str) -> Result<bool, CliError> {
+    eprint!("{prompt} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|e| {
+        CliError::new(
+            crate::error::code::READ,
+            format!("cannot read the answer: {}", e.kind()),
+        )
+    })?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
 /// Whether stdin is a terminal.
 pub fn stdin_is_tty() -> bool {
     use std::io::IsTerminal;

@@ -174,15 +174,10 @@ pub fn confirm_protected(repo: &Repo, cells: &[Cell], yes: bool) -> Result<(), C
     if protected.is_empty() || yes || !out::stdin_is_tty() {
         return Ok(());
     }
-    eprint!(
-        "clef: {} is protected. Write to it? [y/N] ",
+    if out::confirm(&format!(
+        "clef: {} is protected. Write to it?",
         protected.join(", ")
-    );
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::new(code::READ, format!("cannot read the answer: {}", e.kind())))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+    ))? {
         Ok(())
     } else {
         Err(CliError::new(
