@@ -8,6 +8,9 @@
 # 2; never more than the connections), DURATION s each. PIN=1 pins wrk to CPU 0
 # and both agents to CPU 1 (taskset), so the load generator cannot preempt the
 # agent under test on a 2-core machine.
+# PIN=same puts wrk and the agent on CPU 0: in this VM, waking an idle vCPU
+# for a request costs milliseconds in 1-2% of requests (p99 ~2 ms even at one
+# connection, for both agents); one shared core has no cross-CPU wake-ups.
 # Also: peak RSS (VmHWM) of each agent after the load, and clef-agent's start
 # to /v1/ready = 200 (median of 20 starts).
 #   usage: bench/agent.sh
@@ -21,12 +24,18 @@ cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }
 TARGET=${CARGO_TARGET_DIR:-target}
 if [ -z "${CLEF:-}" ]; then
-  cargo build --release -p clef-cli >/dev/null; CLEF=$TARGET/release/clef
+  CLEF=$TARGET/release/clef
 fi
-cargo build --release -p clef-agent >/dev/null
+# the workspace's feature set (as install.sh builds it): `-p clef-agent` alone
+# would rebuild the dependency graph with other features
+cargo build --release --workspace --bins >/dev/null
 CLEF=$(realpath "$CLEF"); AGENT=$(realpath "$TARGET/release/clef-agent")
 WRK_THREADS=${WRK_THREADS:-2}
-if [ "${PIN:-0}" = 1 ]; then ON_LOAD="taskset -c 0"; ON_AGENT="taskset -c 1"; else ON_LOAD=""; ON_AGENT=""; fi
+case "${PIN:-0}" in
+  1) ON_LOAD="taskset -c 0"; ON_AGENT="taskset -c 1" ;;
+  same) ON_LOAD="taskset -c 0"; ON_AGENT="taskset -c 0" ;;
+  *) ON_LOAD=""; ON_AGENT="" ;;
+esac
 VENV=${CLEF_TEST_CACHE:-$HOME/.cache/clef-test}/venv
 MOTO=${MOTO:-$VENV/bin/moto_server}
 PY=$VENV/bin/python
@@ -142,6 +151,7 @@ AURL="http://127.0.0.1:$APORT/secretsmanager/get?secretId=bench"
 for _ in $(seq 100); do curl -sf -o /dev/null -H "X-Aws-Parameters-Secrets-Token: $TOKEN" "$AURL" && break; sleep 0.1; done
 curl -sf -H "X-Aws-Parameters-Secrets-Token: $TOKEN" "$AURL" > "$W/asm-body.json" || { cat "$W/asm.log" >&2; exit 1; }
 ASM_PID=$(pgrep -f -n "$ASM_AGENT --config $W/asm.toml" || echo "$APID")
+PIDS+=("$ASM_PID")
 else
   echo "-" > "$W/asm-body.json"; ASM_PID=""
 fi
@@ -160,6 +170,7 @@ errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 sock = re.search(r"Socket errors: (.*)", t)
 print(f"{rps:.0f} {p50:.3f} {p99:.3f} {errs.group(1) if errs else 0} {('['+sock.group(1)+']').replace(' ','') if sock else '-'}")
 PY
+  [ $? = 0 ] || { echo "wrk output not understood:" >&2; cat "$W/wrk.txt" >&2; }
 }
 hwm() { [ -n "$1" ] && awk '/VmHWM/ {print $2/1024}' "/proc/$1/status" || echo -; }
 

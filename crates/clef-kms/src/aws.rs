@@ -21,6 +21,13 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use clef_doc::Value;
@@ -105,9 +112,12 @@ pub async fn load_sdk_config(
     role: &str,
     timeout: Duration,
 ) -> Result<SdkConfig, KmsError> {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+    let http = SharedHttpClient::new(LazyTls {
+        plain: aws_smithy_http_client::Builder::new().build_http(),
+        tls: aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https(),
+    });
     let attempt = timeout.min(Duration::from_secs(5));
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
@@ -145,6 +155,65 @@ pub async fn load_sdk_config(
             provider,
         ))
         .build())
+}
+
+/// The SDK's HTTP client, with TLS set up on the first `https` request.
+///
+/// The SDK's own HTTPS client loads the trust roots (every file of the
+/// system's certificate store) when the client is configured, before any
+/// request. A plain `http` endpoint (a local KMS, IMDS) never needs them, so
+/// requests are sent by their scheme: `http` through a plain client, anything
+/// else through the rustls client, which is configured on its first use.
+#[derive(Debug)]
+struct LazyTls {
+    plain: SharedHttpClient,
+    tls: SharedHttpClient,
+}
+
+impl HttpClient for LazyTls {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(ByScheme {
+            settings: settings.clone(),
+            components: components.clone(),
+            plain: self.plain.clone(),
+            tls: self.tls.clone(),
+        })
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.tls.connector_metadata()
+    }
+}
+
+/// One request's connector: the plain or the TLS client's, by the URI scheme.
+struct ByScheme {
+    settings: HttpConnectorSettings,
+    components: RuntimeComponents,
+    plain: SharedHttpClient,
+    tls: SharedHttpClient,
+}
+
+impl std::fmt::Debug for ByScheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ByScheme")
+    }
+}
+
+impl HttpConnector for ByScheme {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let client = if request.uri().starts_with("http://") {
+            &self.plain
+        } else {
+            &self.tls
+        };
+        client
+            .http_connector(&self.settings, &self.components)
+            .call(request)
+    }
 }
 
 /// `clef@<hostname>`, sanitized and cut to STS's 64 characters (as sops names its sessions `sops@<hostname>`).
