@@ -241,6 +241,16 @@ fn drift_and_compare() {
     assert!(!String::from_utf8_lossy(&o.stdout).contains("postgres"));
     let o = a.clef_stdin(&["compare", "api/dev", "DB_URL"], b"postgres://dev\n");
     assert!(o.status.success(), "{}", stderr(&o));
+    // Without VALUE on a terminal: a hidden prompt, the typed value not echoed.
+    let (same, seen) = crate::cli_support::clef_in_pty(
+        &a,
+        "compare api/dev DB_URL",
+        &[("Value for DB_URL (input hidden): ", "postgres://dev")],
+    );
+    assert!(
+        same && seen.contains("match") && !seen.contains("postgres://dev"),
+        "{seen}"
+    );
 }
 
 #[test]
@@ -490,6 +500,18 @@ fn renames_reach_identities_and_recipient_lists_and_an_identitys_only_scope_stay
             "{cell} keeps its per-environment recipient"
         );
     }
+    // A namespace added now gets cells for each environment's readers.
+    d.ok(&["namespace", "add", "billing"]);
+    let prod = std::fs::read_to_string(d.root.join("secrets/billing/prod.enc.yaml")).unwrap();
+    let dev = std::fs::read_to_string(d.root.join("secrets/billing/dev.enc.yaml")).unwrap();
+    assert!(
+        prod.contains(&extra) && prod.contains(&d.recipient()),
+        "{prod}"
+    );
+    assert!(
+        !dev.contains(&extra) && dev.contains(&d.recipient()),
+        "{dev}"
+    );
     d.ok(&["lint"]);
     d.oracle_decrypts_all();
 }
