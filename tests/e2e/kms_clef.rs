@@ -257,6 +257,8 @@ fn migrate_backend_moves_an_environment_to_kms_and_back_and_sops_reads_every_ste
     let m = read(&d, "clef.yaml");
     assert!(m.contains("# the team's namespaces"), "{m}");
     assert!(m.contains("backend: awskms") && m.contains(&arn), "{m}");
+    // clef's .sops.yaml follows, so plain sops seals new prod files for KMS
+    assert!(read(&d, ".sops.yaml").contains(&arn));
     assert!(k.clef(&d, &["lint"]).status.success());
     assert_eq!(k.ok(&d, &["get", "api/prod", "ALPHA"]), "s3cr3t-a");
     // a new value goes in under KMS
@@ -273,6 +275,7 @@ fn migrate_backend_moves_an_environment_to_kms_and_back_and_sops_reads_every_ste
     );
     let m = read(&d, "clef.yaml");
     assert!(!m.contains(&arn), "{m}");
+    assert!(!read(&d, ".sops.yaml").contains(&arn));
     assert!(k.clef(&d, &["lint"]).status.success());
 }
 
