@@ -257,6 +257,8 @@ fn migrate_backend_moves_an_environment_to_kms_and_back_and_sops_reads_every_ste
     let m = read(&d, "clef.yaml");
     assert!(m.contains("# the team's namespaces"), "{m}");
     assert!(m.contains("backend: awskms") && m.contains(&arn), "{m}");
+    // clef's .sops.yaml follows, so plain sops seals new prod files for KMS
+    assert!(read(&d, ".sops.yaml").contains(&arn));
     assert!(k.clef(&d, &["lint"]).status.success());
     assert_eq!(k.ok(&d, &["get", "api/prod", "ALPHA"]), "s3cr3t-a");
     // a new value goes in under KMS
@@ -273,6 +275,7 @@ fn migrate_backend_moves_an_environment_to_kms_and_back_and_sops_reads_every_ste
     );
     let m = read(&d, "clef.yaml");
     assert!(!m.contains(&arn), "{m}");
+    assert!(!read(&d, ".sops.yaml").contains(&arn));
     assert!(k.clef(&d, &["lint"]).status.success());
 }
 
@@ -415,4 +418,164 @@ fn doctor_probes_the_kms_key() {
         out.contains(&arn) && out.contains("DisabledException"),
         "{out}"
     );
+}
+
+#[test]
+fn reset_switches_an_environment_to_kms_and_back_without_decrypting() {
+    let Some(k) = Kms::new() else { return };
+    let arn = k.moto.create_key();
+    let d = k.w.dev("alice");
+    k.ok(
+        &d,
+        &[
+            "init",
+            "--namespaces",
+            "api,web",
+            "--environments",
+            "dev,prod",
+        ],
+    );
+    k.ok(&d, &["set", "api/prod", "DB_PASSWORD", "s3cr3t-old"]);
+    k.ok(&d, &["set", "api/dev", "DB_PASSWORD", "s3cr3t-dev"]);
+    commit(&k, &d, "base");
+    let before = snapshot(&d);
+    let sops_yaml = read(&d, ".sops.yaml");
+    const WEB: &str = "secrets/web/prod.enc.yaml";
+
+    // Bad input: one line, nothing written.
+    // The override covers all of prod, but web/prod is outside the scope.
+    let o = k.clef(
+        &d,
+        &[
+            "reset",
+            "--cell",
+            "api/prod",
+            "--aws-kms-arn",
+            &arn,
+            "--yes",
+        ],
+    );
+    one_line_failure(&o, &["web/prod", "--env", "nothing was written"]);
+    assert_eq!(snapshot(&d), before);
+    let o = k.clef(
+        &d,
+        &[
+            "reset",
+            "--env",
+            "prod",
+            "--azure-kv-url",
+            "https://v.vault.azure.net/keys/k",
+            "--yes",
+        ],
+    );
+    one_line_failure(&o, &["--azure-kv-url", "age, AWS KMS and GCP KMS only"]);
+    let o = k.clef(
+        &d,
+        &[
+            "reset",
+            "--env",
+            "prod",
+            "--aws-kms-arn",
+            &arn,
+            "--age",
+            "--yes",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
+    // A disabled key and a key that does not exist: named, with AWS's code.
+    let off = k.moto.create_key();
+    k.moto.disable_key(&off);
+    let o = k.clef(
+        &d,
+        &["reset", "--env", "prod", "--aws-kms-arn", &off, "--yes"],
+    );
+    one_line_failure(&o, &[&off, "Disabled", "nothing was written"]);
+    let gone = arn.replace(
+        arn.rsplit('/').next().unwrap(),
+        "00000000-0000-0000-0000-000000000000",
+    );
+    let o = k.clef(
+        &d,
+        &["reset", "--env", "prod", "--aws-kms-arn", &gone, "--yes"],
+    );
+    one_line_failure(&o, &[&gone, "NotFoundException"]);
+    assert_eq!(snapshot(&d), before);
+    assert_eq!(read(&d, ".sops.yaml"), sops_yaml);
+    // The dry run says what, writes nothing.
+    let to_kms = |last: &str| {
+        k.ok(
+            &d,
+            &[
+                "reset",
+                "--env",
+                "prod",
+                "--aws-kms-arn",
+                &arn,
+                "--keys",
+                "DB_PASSWORD",
+                last,
+            ],
+        )
+    };
+    let plan = to_kms("--dry-run");
+    assert!(
+        plan.contains(&format!("clef.yaml: environment 'prod' -> kms {arn}"))
+            && plan.contains("2 cell(s) would be reset"),
+        "{plan}"
+    );
+    assert_eq!(snapshot(&d), before);
+
+    // Disaster: no identity at hand. prod is reset onto the KMS key.
+    let id = d.identity();
+    let away = id.with_extension("away");
+    std::fs::rename(&id, &away).unwrap();
+    let out = to_kms("--yes");
+    std::fs::rename(&away, &id).unwrap();
+    assert!(
+        out.contains("reset 2 cell(s); 2 pending placeholder(s)")
+            && out.contains("updated clef.yaml"),
+        "{out}"
+    );
+    let m = read(&d, "clef.yaml");
+    assert!(m.contains("backend: awskms") && m.contains(&arn), "{m}");
+    for cell in [PROD, WEB] {
+        let text = read(&d, cell);
+        assert!(text.contains(&format!("- arn: {arn}")), "{text}");
+        assert!(!text.contains(&d.recipient()), "the access list: {text}");
+        // the real sops, through moto, with no age key at all
+        let plain = k.oracle(&d, cell, None);
+        let v = plain.strip_prefix("DB_PASSWORD: ").unwrap_or("").trim();
+        assert!(
+            v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{cell}: a 64-hex placeholder: {plain}"
+        );
+    }
+    assert_eq!(
+        read(&d, DEV),
+        String::from_utf8(before[0].1.clone()).unwrap()
+    );
+    assert_eq!(k.oracle(&d, DEV, Some(&id)), "DB_PASSWORD: s3cr3t-dev\n");
+    let side = read(&d, "secrets/api/prod.clef-meta.yaml");
+    assert!(side.contains("setBy: clef reset"), "{side}");
+    // clef's .sops.yaml follows clef.yaml; lint agrees (pending is a warning).
+    assert!(read(&d, ".sops.yaml").contains(&arn));
+    let lint = k.clef(&d, &["lint"]);
+    assert!(lint.status.success(), "{}", stderr(&lint));
+    k.ok(&d, &["set", "api/prod", "DB_PASSWORD", "s3cr3t-new"]);
+    assert_eq!(k.oracle(&d, PROD, None), "DB_PASSWORD: s3cr3t-new\n");
+    commit(&k, &d, "reset prod onto KMS");
+
+    // And back to age, for the recipients clef.yaml lists.
+    k.ok(&d, &["reset", "--env", "prod", "--age", "--yes"]);
+    let m = read(&d, "clef.yaml");
+    assert!(!m.contains(&arn), "{m}");
+    for cell in [PROD, WEB] {
+        let text = read(&d, cell);
+        assert!(!text.contains("arn:aws:kms"), "{text}");
+        assert!(text.contains(&d.recipient()), "{text}");
+    }
+    assert!(!read(&d, ".sops.yaml").contains(&arn));
+    assert!(k.clef(&d, &["lint"]).status.success());
+    d.oracle_decrypts_all();
 }

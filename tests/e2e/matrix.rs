@@ -241,6 +241,16 @@ fn drift_and_compare() {
     assert!(!String::from_utf8_lossy(&o.stdout).contains("postgres"));
     let o = a.clef_stdin(&["compare", "api/dev", "DB_URL"], b"postgres://dev\n");
     assert!(o.status.success(), "{}", stderr(&o));
+    // Without VALUE on a terminal: a hidden prompt, the typed value not echoed.
+    let (same, seen) = crate::cli_support::clef_in_pty(
+        &a,
+        "compare api/dev DB_URL",
+        &[("Value for DB_URL (input hidden): ", "postgres://dev")],
+    );
+    assert!(
+        same && seen.contains("match") && !seen.contains("postgres://dev"),
+        "{seen}"
+    );
 }
 
 #[test]
@@ -401,8 +411,9 @@ fn reset_replaces_unreadable_cells_without_decrypting() {
     d.ok(&["set", "api/dev", "DB_URL", "postgres://dev-again"]);
     commit(&d, "reset dev");
 
-    // A protected environment with --yes; --keys wins over the schema.
-    d.ok(&[
+    // A protected environment with --yes; --keys wins over the schema, and
+    // each cell left without a key the schema requires is named on stderr.
+    let o = d.clef(&[
         "reset",
         "--namespace",
         "api",
@@ -410,6 +421,22 @@ fn reset_replaces_unreadable_cells_without_decrypting() {
         "A_KEY,B_KEY",
         "--yes",
     ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let warned: Vec<String> = stderr(&o)
+        .lines()
+        .filter_map(|l| l.strip_prefix("clef: "))
+        .filter(|l| l.starts_with("warning: "))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        warned,
+        [
+            "warning: api/dev: --keys leaves out DB_URL, which the namespace's schema requires (`clef lint` will report it until it is set)",
+            "warning: api/production: --keys leaves out DB_URL, which the namespace's schema requires (`clef lint` will report it until it is set)",
+        ],
+        "{}",
+        stderr(&o)
+    );
     for cell in ["api/dev", "api/production"] {
         let l = d.ok(&["list", cell]);
         assert!(
@@ -428,4 +455,63 @@ fn reset_replaces_unreadable_cells_without_decrypting() {
     let l = d.clef(&["lint"]);
     assert_eq!(l.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&l.stdout).contains("DB_URL: required key is missing"));
+}
+
+#[test]
+fn renames_reach_identities_and_recipient_lists_and_an_identitys_only_scope_stays() {
+    let w = World::new();
+    let d = setup(&w);
+    d.ok(&["namespace", "add", "web"]);
+    d.ok(&["service", "create", "gw", "--namespaces", "web"]);
+    let (_, extra) = clef_keys::generate_identity();
+    d.ok(&["recipients", "add", &extra, "-e", "production"]);
+    commit(&d, "identity, per-environment recipient");
+
+    // Removing web would leave gw with no scope: refused, nothing changed.
+    let before = manifest(&d);
+    let o = d.clef(&["namespace", "remove", "web", "--yes"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("service identity 'gw'"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stderr(&o).trim_end().lines().count(), 1);
+    assert_eq!(manifest(&d), before);
+    assert_eq!(status(&d), "");
+
+    // Renames: the identity's namespace and environment keys follow, and
+    // the per-environment recipient list moves with its environment.
+    d.ok(&["namespace", "edit", "web", "--rename", "www"]);
+    d.ok(&["env", "edit", "production", "--rename", "prod"]);
+    let shown = d.ok(&["service", "show", "gw", "--json"]);
+    assert!(
+        shown.contains("\"namespaces\":[\"www\"]")
+            && shown.contains("\"prod\":{\"recipient\":\"age1")
+            && !shown.contains("production"),
+        "{shown}"
+    );
+    let m = manifest(&d);
+    assert!(m.starts_with("# Our matrix. Keep this comment.\n"), "{m}");
+    for cell in ["secrets/api/prod.enc.yaml", "secrets/www/prod.enc.yaml"] {
+        let text = std::fs::read_to_string(d.root.join(cell)).unwrap();
+        assert!(
+            text.contains(&extra),
+            "{cell} keeps its per-environment recipient"
+        );
+    }
+    // A namespace added now gets cells for each environment's readers.
+    d.ok(&["namespace", "add", "billing"]);
+    let prod = std::fs::read_to_string(d.root.join("secrets/billing/prod.enc.yaml")).unwrap();
+    let dev = std::fs::read_to_string(d.root.join("secrets/billing/dev.enc.yaml")).unwrap();
+    assert!(
+        prod.contains(&extra) && prod.contains(&d.recipient()),
+        "{prod}"
+    );
+    assert!(
+        !dev.contains(&extra) && dev.contains(&d.recipient()),
+        "{dev}"
+    );
+    d.ok(&["lint"]);
+    d.oracle_decrypts_all();
 }

@@ -300,6 +300,75 @@ fn compliance_json_validates_and_hashes_like_the_old_tool() {
     );
     assert_eq!(j["summary"]["total_files"], 1, "-e filters the files");
     assert_valid(&p2);
+    // --repo wins over CI variables and git.
+    let j: serde_json::Value = serde_json::from_str(&d.ok(&[
+        "policy",
+        "report",
+        "--no-scan",
+        "--no-lint",
+        "--repo",
+        "acme/flagged",
+    ]))
+    .unwrap();
+    assert_eq!(j["repo"], "acme/flagged");
+
+    // -n/-e filter the scan and lint too, not only the files: a lint error
+    // in production only (the schema requires API_TOKEN, which production
+    // lacks), and a dev cell in clear text holding a token.
+    std::fs::remove_file(d.root.join(".clef/policy.yaml")).unwrap();
+    d.ok(&["schema", "new", "api", "--template", "keys"]);
+    std::fs::write(
+        d.root.join("secrets/api/dev.enc.yaml"),
+        "API_TOKEN: ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789\n",
+    )
+    .unwrap();
+    let report = |env: &str| -> serde_json::Value {
+        serde_json::from_str(&d.ok(&["policy", "report", "-e", env])).unwrap()
+    };
+    let dev = report("dev");
+    let prod = report("production");
+    let files_of = |j: &serde_json::Value| {
+        j["lint"]["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["file"].as_str().unwrap_or("").to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        dev["scan"]["unencryptedMatrixFiles"],
+        serde_json::json!(["secrets/api/dev.enc.yaml"])
+    );
+    assert_eq!(
+        prod["scan"]["unencryptedMatrixFiles"],
+        serde_json::json!([])
+    );
+    assert!(
+        !prod["scan"].to_string().contains("secrets/api/dev"),
+        "{}",
+        prod["scan"]
+    );
+    assert!(
+        files_of(&prod)
+            .iter()
+            .all(|f| !f.contains("secrets/api/dev")),
+        "{:?}",
+        files_of(&prod)
+    );
+    assert!(
+        files_of(&prod)
+            .iter()
+            .any(|f| f == "secrets/api/production.enc.yaml"),
+        "{:?}",
+        files_of(&prod)
+    );
+    assert!(
+        files_of(&dev)
+            .iter()
+            .all(|f| !f.contains("secrets/api/production")),
+        "{:?}",
+        files_of(&dev)
+    );
 }
 
 #[test]
@@ -387,4 +456,289 @@ fn policy_help_documents_its_exit_codes() {
         help.contains("0 every key compliant") && help.contains("2 configuration error"),
         "{help}"
     );
+}
+
+/// The rotation record of `key` in a sidecar (its lines), if any.
+fn record(d: &Dev, env: &str, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(sidecar(d, env)).ok()?;
+    let (_, rotations) = text.split_once("\nrotations:")?;
+    rotations
+        .split("  - key: ")
+        .find(|r| r.starts_with(&format!("{key}\n")))
+        .map(str::to_owned)
+}
+
+fn enc_line(d: &Dev, env: &str, key: &str) -> String {
+    std::fs::read_to_string(d.root.join(format!("secrets/api/{env}.enc.yaml")))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with(&format!("{key}:")))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn rotate_with_keys_records_rotations_and_a_data_key_rotation_does_not() {
+    let w = World::new();
+    let d = repo(&w);
+    d.ok(&["set", "api/dev", "DB_URL", "postgres://one"]);
+    d.ok(&["set", "api/dev", "TOKEN", "tok-one-s3cr3t"]);
+    d.ok(&["set", "api/production", "DB_URL", "postgres://prod-one"]);
+    backdate(&d, "dev", "2020-01-01T00:00:00Z");
+    ok(d.git(&["add", "-A"]));
+    ok(d.git(&["commit", "-qm", "values"]));
+    assert_eq!(d.clef(&["policy", "check"]).status.code(), Some(1));
+
+    // No KEY: a new data key only. The records stay and the user is told
+    // that no value was rotated.
+    let side = std::fs::read_to_string(sidecar(&d, "dev")).unwrap();
+    let enc = enc_line(&d, "dev", "DB_URL");
+    let o = d.clef(&["rotate", "api/dev"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("values were not rotated")
+            && stderr(&o).contains("clef rotate NS/ENV KEY"),
+        "{}",
+        stderr(&o)
+    );
+    assert_ne!(enc_line(&d, "dev", "DB_URL"), enc, "a new data key");
+    assert_eq!(std::fs::read_to_string(sidecar(&d, "dev")).unwrap(), side);
+    assert_eq!(d.clef(&["policy", "check"]).status.code(), Some(1));
+    d.ok(&["rotate", "--all"]);
+    assert_eq!(std::fs::read_to_string(sidecar(&d, "dev")).unwrap(), side);
+
+    // One KEY, its value on stdin: new value, new data key, a record.
+    let o = d.clef_stdin(&["rotate", "api/dev", "DB_URL"], b"postgres://two\n");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(d.ok(&["get", "api/dev", "DB_URL"]), "postgres://two");
+    assert_eq!(d.ok(&["get", "api/dev", "TOKEN"]), "tok-one-s3cr3t");
+    let r = record(&d, "dev", "DB_URL").unwrap();
+    assert!(
+        r.contains("rotation_count: 2")
+            && r.contains("rotated_by: pat <pat@clef.invalid>")
+            && !r.contains("2020-01-01"),
+        "{r}"
+    );
+    let t = record(&d, "dev", "TOKEN").unwrap();
+    assert!(
+        t.contains("rotation_count: 1") && t.contains("2020-01-01"),
+        "only the key named: {t}"
+    );
+    // TOKEN is still overdue (one row per key).
+    let o = d.clef(&["policy", "check", "--per-key"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("KEY"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("TOKEN ") && l.contains("overdue")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("DB_URL ") && !l.contains("overdue")),
+        "{out}"
+    );
+
+    // --random: a fresh 64-hex value that counts as a rotation, not pending.
+    d.ok(&["rotate", "api/dev", "TOKEN", "--random"]);
+    let v = d.ok(&["get", "api/dev", "TOKEN"]);
+    assert!(
+        v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{v}"
+    );
+    assert!(
+        record(&d, "dev", "TOKEN")
+            .unwrap()
+            .contains("rotation_count: 2")
+    );
+    assert!(
+        std::fs::read_to_string(sidecar(&d, "dev"))
+            .unwrap()
+            .contains("pending: []")
+    );
+    // The overdue keys are rotated: the check passes.
+    d.ok(&["policy", "check"]);
+
+    // A pending placeholder given a real value by rotate is no longer pending.
+    d.ok(&["set", "api/dev", "API_KEY", "--random"]);
+    assert!(
+        std::fs::read_to_string(sidecar(&d, "dev"))
+            .unwrap()
+            .contains("key: API_KEY")
+    );
+    let o = d.clef_stdin(&["rotate", "api/dev", "API_KEY"], b"real-api-key-s3cr3t");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let side = std::fs::read_to_string(sidecar(&d, "dev")).unwrap();
+    assert!(side.contains("pending: []"), "{side}");
+    assert!(
+        record(&d, "dev", "API_KEY")
+            .unwrap()
+            .contains("rotation_count: 1")
+    );
+    // import records a changed value as a rotation, and leaves an unchanged one.
+    let o = d.clef_stdin(
+        &[
+            "import",
+            "api/dev",
+            "--stdin",
+            "--format",
+            "dotenv",
+            "--overwrite",
+        ],
+        b"DB_URL=postgres://three\nAPI_KEY=real-api-key-s3cr3t\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        record(&d, "dev", "DB_URL")
+            .unwrap()
+            .contains("rotation_count: 3")
+    );
+    assert!(
+        record(&d, "dev", "API_KEY")
+            .unwrap()
+            .contains("rotation_count: 1")
+    );
+    d.oracle_decrypts_all();
+    ok(d.git(&["add", "-A"]));
+    ok(d.git(&["commit", "-qm", "rotated"]));
+
+    // Bad input: one line, a non-zero exit, nothing changed.
+    let cases: [(&[&str], i32, &[&str]); 8] = [
+        (
+            &["rotate", "api/dev", "NOPE"],
+            1,
+            &["key 'NOPE' not found in api/dev"],
+        ),
+        (
+            &["rotate", "api/production", "TOKEN", "--yes"],
+            1,
+            &["key 'TOKEN' not found in api/production"],
+        ),
+        (
+            &["rotate", "api/dev", "DB_URL=postgres://leak"],
+            2,
+            &["not a valid key name"],
+        ),
+        (&["rotate", "api/qa", "DB_URL"], 2, &["qa"]),
+        (
+            &["rotate", "api/production", "DB_URL"],
+            4,
+            &["api/production is protected", "--yes"],
+        ),
+        (
+            &["rotate", "api/dev", "DB_URL", "TOKEN"],
+            2,
+            &["no terminal", "--random"],
+        ),
+        (&["rotate", "--all", "DB_URL"], 2, &["cannot be used with"]),
+        (&["rotate", "api/dev", "--random"], 2, &["KEY"]),
+    ];
+    for (args, code, want) in cases {
+        // stdin is not a terminal (and these read none of it)
+        let o = d.clef(args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+        for w in want {
+            assert!(err.contains(w), "{args:?}: {err}");
+        }
+        assert!(!err.contains("leak"), "{args:?} shows a value: {err}");
+        if !args.contains(&"--all") && !args.contains(&"--random") {
+            assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        }
+        let st = String::from_utf8(ok(d.git(&["status", "--porcelain"]))).unwrap();
+        assert_eq!(st, "", "{args:?} changed the work tree");
+    }
+
+    // A protected environment with --yes.
+    let o = d.clef_stdin(
+        &["rotate", "api/production", "DB_URL", "--yes"],
+        b"postgres://prod-two",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        d.ok(&["get", "api/production", "DB_URL"]),
+        "postgres://prod-two"
+    );
+    assert!(
+        record(&d, "production", "DB_URL")
+            .unwrap()
+            .contains("rotation_count: 2")
+    );
+
+    // On a terminal: one hidden prompt per key (never echoed), and a
+    // protected environment asks first.
+    let (done, seen) = crate::cli_support::clef_in_pty(
+        &d,
+        "rotate api/dev DB_URL TOKEN",
+        &[
+            ("Value for DB_URL (input hidden): ", "typed-db-5150"),
+            ("Value for TOKEN (input hidden): ", "typed-tok-5150"),
+        ],
+    );
+    assert!(done, "{seen}");
+    assert!(
+        !seen.contains("typed-db-5150") && !seen.contains("typed-tok-5150"),
+        "{seen}"
+    );
+    assert_eq!(d.ok(&["get", "api/dev", "DB_URL"]), "typed-db-5150");
+    assert_eq!(d.ok(&["get", "api/dev", "TOKEN"]), "typed-tok-5150");
+    let cell = std::fs::read(d.root.join("secrets/api/production.enc.yaml")).unwrap();
+    let (done, seen) = crate::cli_support::clef_in_pty(
+        &d,
+        "rotate api/production DB_URL",
+        &[("Write to it? [y/N] ", "n")],
+    );
+    assert!(!done && seen.contains("nothing was written"), "{seen}");
+    assert_eq!(
+        std::fs::read(d.root.join("secrets/api/production.enc.yaml")).unwrap(),
+        cell
+    );
+    d.oracle_decrypts_all();
+}
+
+#[test]
+fn clef_report_has_the_old_shape_and_no_key_names() {
+    let w = World::new();
+    let d = repo(&w);
+    d.ok(&["set", "api/dev", "DB_URL", "postgres://s3cr3t"]);
+    d.ok(&["set", "api/dev", "API_TOKEN", "--random"]);
+    let j: serde_json::Value = serde_json::from_str(&d.ok(&["report"])).expect("json");
+    let top: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
+    for k in [
+        "schemaVersion",
+        "repoIdentity",
+        "manifest",
+        "matrix",
+        "policy",
+        "recipients",
+    ] {
+        assert!(top.contains(&k), "{k} in {top:?}");
+    }
+    assert_eq!(j["schemaVersion"], 1);
+    assert_eq!(j["manifest"]["environments"][1]["name"], "production");
+    assert_eq!(j["manifest"]["environments"][1]["protected"], true);
+    let dev = j["matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["environment"] == "dev")
+        .unwrap();
+    assert_eq!(dev["keyCount"], 2);
+    assert_eq!(dev["pendingCount"], 1);
+    assert_eq!(j["recipients"][d.recipient()]["type"], "age");
+    let raw = j.to_string();
+    for secret in ["DB_URL", "API_TOKEN", "s3cr3t"] {
+        assert!(!raw.contains(secret), "{secret} in the report: {raw}");
+    }
+    // A schema error: exit 1, the issue counted, still no key name.
+    d.ok(&["schema", "new", "api", "--template", "keys"]);
+    let o = d.clef(&["report"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        j["policy"]["issueCount"]["error"].as_u64().unwrap() >= 1,
+        "{j}"
+    );
+    assert!(!j.to_string().contains("DB_URL"), "{j}");
 }

@@ -9,6 +9,7 @@ use clef_core::cell;
 use clef_core::lint::{self, Severity};
 use clef_core::local::{self, LocalConfig};
 use clef_core::manifest::{self, KmsKey, Manifest, Recipient};
+use clef_core::ops;
 use clef_keys::Identities;
 use zeroize::Zeroizing;
 
@@ -873,11 +874,7 @@ pub(crate) fn apply_recipients(repo: &Repo, new: Manifest, removing: bool) -> Re
         old_manifest,
     ));
     // Keep clef's .sops.yaml in step with clef.yaml.
-    if clef_core::sops_config::is_ours(&repo.root) {
-        let path = repo.root.join(clef_core::sops_config::FILE_NAME);
-        let old = std::fs::read(&path).ok();
-        blobs.push((path, clef_core::sops_config::render(&new).into_bytes(), old));
-    }
+    blobs.extend(clef_core::sops_config::blob(&repo.root, &new));
     cell::write_blobs(&repo.root, &blobs)?;
     let what = if removing {
         "new data key, re-encrypted"
@@ -913,47 +910,106 @@ pub struct RotateArgs {
     /// namespace/environment (or --all).
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub target: Option<String>,
-    /// Every cell of the matrix.
+    /// Keys of the cell whose values to rotate: each gets a new value (typed
+    /// at a hidden prompt, or piped on stdin for one key, or --random) and a
+    /// rotation record. Without keys, only the data key changes.
+    #[arg(value_name = "KEY", requires = "target")]
+    pub keys: Vec<String>,
+    /// Every cell of the matrix (data keys only).
     #[arg(long)]
     pub all: bool,
-    /// Do not ask before writing to a protected environment (asked only on a terminal).
+    /// A new random 64-hex-digit value for each KEY (a real value: recorded
+    /// as a rotation, not as a pending placeholder).
+    #[arg(long, requires = "keys")]
+    pub random: bool,
+    /// Allow a KEY the cell's crypt rule leaves in clear text.
+    #[arg(long, requires = "keys")]
+    pub allow_unencrypted: bool,
+    /// Do not ask before writing to a protected environment. New values for
+    /// a protected environment need it when no terminal can ask.
     #[arg(short = 'y', long)]
     pub yes: bool,
 }
 
-/// Runs `clef rotate`: a new data key per cell, wrapped for the recipients
-/// clef.yaml lists for it (recipient changes are reported).
+/// Runs `clef rotate`. With KEYs: new values for those keys and a new data
+/// key for the cell, with rotation records ([`ops::rotate_values_with`]).
+/// Without: a new data key per cell, wrapped for what clef.yaml grants
+/// ([`ops::rotate_data_keys`]); values and rotation records stay, and the
+/// user is told so.
 pub fn rotate(dir: Option<&Path>, a: RotateArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     let cells = match &a.target {
         Some(t) => vec![repo.manifest.target(t)?],
         None => repo.manifest.cells(),
     };
-    drop(repo.check_writable(&cells.iter().collect::<Vec<_>>())?);
-    crate::secrets::confirm_protected(&repo, &cells, a.yes)?;
-    let _lock = repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
-    let ids = repo.identities()?;
-    let mut blobs: Vec<cell::Blob> = Vec::new();
-    for c in &cells {
-        let loaded = match cell::load(&repo.root, c)? {
-            Some(l) => l,
-            None if a.all => continue,
-            None => return Err(cell::CellError::Missing(c.file.clone()).into()),
-        };
-        crate::secrets::cell_access(&repo, c)?;
-        let mut plain = loaded
-            .file
-            .decrypt(&ids)
-            .map_err(|e| CliError::sops(&c.file, e))?;
-        crate::secrets::conform(&repo, c, &mut plain, true)?;
-        let bytes = plain
-            .encrypt()
-            .and_then(|f| f.to_bytes())
-            .map_err(|e| CliError::sops(&c.file, e))?;
-        blobs.push((c.path_in(&repo.root), bytes, Some(loaded.raw)));
+    let mut keys: Vec<&str> = Vec::new();
+    for k in &a.keys {
+        ops::check_key(k)?;
+        if !keys.contains(&k.as_str()) {
+            keys.push(k);
+        }
     }
-    cell::write_blobs(&repo.root, &blobs)?;
-    out::note(format!("rotated the data key of {} cell(s)", blobs.len()));
+    drop(repo.check_writable(&cells.iter().collect::<Vec<_>>())?);
+    if keys.is_empty() {
+        crate::secrets::confirm_protected(&repo, &cells, a.yes)?;
+        let _lock = repo.check_writable(&cells.iter().collect::<Vec<_>>())?;
+        let ids = repo.identities()?;
+        let (n, notes) = ops::rotate_data_keys(repo.edit(), &ids, &cells, a.all)?;
+        for note in notes {
+            out::note(note.to_string());
+        }
+        out::note(format!("rotated the data key of {n} cell(s)"));
+        out::note(
+            "values were not rotated and their rotation records are unchanged; to rotate values: clef rotate NS/ENV KEY… (a prompt, stdin, or --random)",
+        );
+        return Ok(());
+    }
+    crate::secrets::confirm_new_values(&repo, &cells, a.yes)?;
+    // Every key is checked against the cell before any value is asked for.
+    let c = &cells[0];
+    let ids = repo.identities()?;
+    let (_, _, plain) = crate::secrets::decrypt_cell(&repo, c, &ids)?;
+    ops::check_held(&plain, c, &keys)?;
+    drop(plain);
+    if !a.random && keys.len() > 1 && !out::stdin_is_tty() {
+        return Err(CliError::new(
+            code::USAGE,
+            format!(
+                "{} keys to rotate but no terminal to ask for their values: pass --random, or rotate one key at a time with its value on stdin; nothing was written",
+                keys.len()
+            ),
+        ));
+    }
+    let mut values = Vec::new();
+    for k in &keys {
+        let v = if a.random {
+            ops::NewValue::Random
+        } else {
+            ops::NewValue::Value(crate::secrets::read_value(k)?)
+        };
+        values.push(((*k).to_owned(), v));
+    }
+    let _lock = repo.check_writable(&[c])?;
+    let now = clef_sops::time::now_rfc3339();
+    let by = crate::repo::author(&repo.root);
+    let input = ops::Rotate {
+        cell: c,
+        values,
+        allow_unencrypted: a.allow_unencrypted,
+        now: &now,
+        by: &by,
+    };
+    let notes = ops::rotate_values_with(repo.edit(), &ids, input, |c, keys| {
+        crate::secrets::open_for_edit(&repo, c, &ids, keys)
+    })?;
+    for n in notes {
+        out::note(n.to_string());
+    }
+    out::note(format!(
+        "rotated {} in {} (new values, new data key; rotation records updated)",
+        keys.join(", "),
+        c.target()
+    ));
     Ok(())
 }
 

@@ -77,7 +77,9 @@ enum Cmd {
     /// List, add or remove age recipients (updates clef.yaml and the cells).
     #[command(subcommand, after_long_help = clef_core::exit::help())]
     Recipients(admin::RecipientsCmd),
-    /// Give cells a new data key, wrapped for the recipients clef.yaml lists.
+    /// Rotate credentials: `rotate NS/ENV KEY…` gives those keys new values (prompt,
+    /// stdin or --random) and the cell a new data key, and records the rotations;
+    /// without KEY (or with --all), only the data key changes.
     #[command(after_long_help = clef_core::exit::help())]
     Rotate(admin::RotateArgs),
     /// Check the setup: git, clef.yaml, your identity, merge drivers, hooks,
@@ -162,7 +164,9 @@ enum Cmd {
     /// Disaster recovery without decrypting: replace the cells of an environment,
     /// a namespace or one cell with fresh ones sealed for what clef.yaml grants,
     /// holding the keys of --keys (else of the namespace's schema) as random
-    /// placeholders marked pending. Needs --yes (or a terminal's confirmation).
+    /// placeholders marked pending; --age/--aws-kms-arn/--gcp-kms-resource-id also
+    /// switch those environments' backend in clef.yaml. Needs --yes (or a terminal's
+    /// confirmation).
     #[command(after_long_help = clef_core::exit::help())]
     Reset(matrix::ResetArgs),
     /// The metadata report (the old Clef's `clef report` JSON): repository identity,

@@ -558,6 +558,7 @@ pub fn sync(dir: Option<&Path>, a: &SyncArgs) -> Result<(), CliError> {
 /// `clef reset`
 #[derive(Args, Debug)]
 #[command(group(clap::ArgGroup::new("scope").required(true).args(["env", "namespace", "cell"])))]
+#[command(group(clap::ArgGroup::new("backend").args(["aws_kms_arn", "gcp_kms_resource_id", "age", "azure_kv_url", "pgp_fingerprint"])))]
 pub struct ResetArgs {
     /// Every cell of this environment.
     #[arg(long, value_name = "ENV")]
@@ -572,6 +573,26 @@ pub struct ResetArgs {
     /// default: the keys the namespace's schema declares, else none).
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     pub keys: Option<Vec<String>>,
+    /// Switch the environments in scope to this AWS KMS key (a per-environment
+    /// override in clef.yaml, written with the new cells). The override covers
+    /// the whole environment: refused while a cell of it outside the scope is
+    /// sealed another way.
+    #[arg(long, value_name = "ARN")]
+    pub aws_kms_arn: Option<String>,
+    /// Switch the environments in scope to this GCP Cloud KMS key
+    /// (projects/P/locations/L/keyRings/R/cryptoKeys/K).
+    #[arg(long, value_name = "ID")]
+    pub gcp_kms_resource_id: Option<String>,
+    /// Switch the environments in scope to age (the recipients clef.yaml lists).
+    #[arg(long)]
+    pub age: bool,
+    /// The old Clef's Azure Key Vault switch: refused (clef seals with age,
+    /// AWS KMS and GCP KMS only).
+    #[arg(long, value_name = "URL", hide = true)]
+    pub azure_kv_url: Option<String>,
+    /// The old Clef's PGP switch: refused, as --azure-kv-url.
+    #[arg(long, value_name = "FP", hide = true)]
+    pub pgp_fingerprint: Option<String>,
     /// List the cells and keys; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -580,14 +601,63 @@ pub struct ResetArgs {
     pub yes: bool,
 }
 
+impl ResetArgs {
+    /// The backend switch the flags ask for.
+    fn switch(&self) -> Result<Option<clef_core::migrate::Target>, CliError> {
+        use clef_core::manifest::KmsKey;
+        use clef_core::migrate::Target;
+        let refused = |flag: &str| {
+            CliError::new(
+                code::USAGE,
+                format!(
+                    "--{flag}: clef seals cells with age, AWS KMS and GCP KMS only (--age, --aws-kms-arn, --gcp-kms-resource-id); nothing was written"
+                ),
+            )
+        };
+        if self.azure_kv_url.is_some() {
+            return Err(refused("azure-kv-url"));
+        }
+        if self.pgp_fingerprint.is_some() {
+            return Err(refused("pgp-fingerprint"));
+        }
+        let nonempty = |flag: &str, v: &str| {
+            let v = v.trim();
+            if v.is_empty() {
+                Err(CliError::new(
+                    code::USAGE,
+                    format!("--{flag}: empty; nothing was written"),
+                ))
+            } else {
+                Ok(v.to_owned())
+            }
+        };
+        Ok(match (&self.aws_kms_arn, &self.gcp_kms_resource_id) {
+            (Some(a), _) => Some(Target::Kms(KmsKey::Aws(nonempty(
+                "aws-kms-arn",
+                a.as_str(),
+            )?))),
+            (_, Some(g)) => Some(Target::Kms(KmsKey::Gcp(nonempty(
+                "gcp-kms-resource-id",
+                g.as_str(),
+            )?))),
+            _ if self.age => Some(Target::Age),
+            _ => None,
+        })
+    }
+}
+
 impl From<clef_core::reset::ResetError> for CliError {
     fn from(e: clef_core::reset::ResetError) -> Self {
         use clef_core::reset::ResetError;
         match e {
             ResetError::Access(e) => e.into(),
             ResetError::Cell(e) => e.into(),
-            ResetError::Seal { file, source } => CliError::sops(&file, source),
-            ResetError::Usage(_) | ResetError::Schema { .. } => {
+            ResetError::Seal { file, source } => {
+                let c = CliError::sops(&file, source);
+                CliError::new(c.code, format!("{}; nothing was written", c.msg))
+            }
+            ResetError::Verify { .. } => CliError::new(code::KEY, e.to_string()),
+            ResetError::Usage(_) | ResetError::Schema { .. } | ResetError::Manifest(_) => {
                 CliError::new(code::USAGE, e.to_string())
             }
             ResetError::Random => CliError::new(code::GENERIC, e.to_string()),
@@ -637,9 +707,10 @@ fn confirm_reset(targets: &[clef_core::reset::Target], yes: bool) -> Result<(), 
 }
 
 /// Runs `clef reset`: disaster recovery. The cells in scope are replaced by
-/// fresh ones sealed for what clef.yaml grants now, without decrypting
-/// anything (no identity needed for age); the keys come from `--keys`, else
-/// the namespace's schema, and hold random placeholders marked pending.
+/// fresh ones sealed for what clef.yaml grants now (or, with a backend flag,
+/// after switching their environments), without decrypting anything (no
+/// identity needed for age); the keys come from `--keys`, else the
+/// namespace's schema, and hold random placeholders marked pending.
 pub fn reset(dir: Option<&Path>, a: &ResetArgs) -> Result<(), CliError> {
     use clef_core::reset::{self, KeySource, Scope};
     let repo = Repo::open(dir)?;
@@ -654,9 +725,35 @@ pub fn reset(dir: Option<&Path>, a: &ResetArgs) -> Result<(), CliError> {
             ));
         }
     };
-    let targets = reset::plan(&repo.root, &repo.manifest, &scope, a.keys.as_deref())?;
+    let to = a.switch()?;
+    let plan = reset::plan(
+        &repo.root,
+        &repo.manifest,
+        &scope,
+        a.keys.as_deref(),
+        to.as_ref(),
+    )?;
+    let targets = &plan.targets;
+    for t in targets {
+        for k in &t.missing_required {
+            out::note(format!(
+                "warning: {}: --keys leaves out {}, which the namespace's schema requires (`clef lint` will report it until it is set)",
+                t.cell.target(),
+                out::shown(k)
+            ));
+        }
+    }
     let mut s = String::new();
-    for t in &targets {
+    if let Some(sw) = &plan.switch {
+        let to = match &sw.to {
+            clef_core::migrate::Target::Age => "age".to_owned(),
+            clef_core::migrate::Target::Kms(k) => k.to_string(),
+        };
+        for e in &sw.environments {
+            s.push_str(&format!("clef.yaml: environment '{e}' -> {to}\n"));
+        }
+    }
+    for t in targets {
         let from = match &t.source {
             KeySource::Given => "--keys".to_owned(),
             KeySource::Schema(p) => format!("schema {p}"),
@@ -679,7 +776,15 @@ pub fn reset(dir: Option<&Path>, a: &ResetArgs) -> Result<(), CliError> {
         ));
         return out::print_str(&s);
     }
-    confirm_reset(&targets, a.yes)?;
+    confirm_reset(targets, a.yes)?;
+    if let Some(clef_core::migrate::Target::Kms(clef_core::manifest::KmsKey::Aws(arn))) =
+        plan.switch.as_ref().map(|sw| &sw.to)
+    {
+        // one DescribeKey first: a disabled or unknown key is named before any work
+        clef_kms::AwsKms::new(clef_kms::AwsOptions::from_env())
+            .check_enabled(arn)
+            .map_err(|e| CliError::new(code::KEY, format!("{e}; nothing was written")))?;
+    }
     let cells: Vec<&clef_core::Cell> = targets.iter().map(|t| &t.cell).collect();
     let _lock = repo.check_writable(&cells)?;
     // Sealing needs no identity: age wraps for public keys; a cloud KMS
@@ -689,11 +794,14 @@ pub fn reset(dir: Option<&Path>, a: &ResetArgs) -> Result<(), CliError> {
         clef_kms::AwsOptions::from_env(),
     );
     let now = clef_sops::time::now_rfc3339();
-    reset::apply(&repo.root, &repo.manifest, &targets, &kms, &now)?;
+    reset::apply(&repo.root, &repo.manifest, &plan, &kms, &now)?;
     let pending: usize = targets.iter().map(|t| t.keys.len()).sum();
     s.push_str(&format!(
         "reset {} cell(s); {pending} pending placeholder(s) to replace with `clef set` (`clef lint` lists them)\n",
         targets.len()
     ));
+    if plan.switch.as_ref().is_some_and(|sw| sw.manifest_changed) {
+        s.push_str("updated clef.yaml; commit it with the cells\n");
+    }
     out::print_str(&s)
 }

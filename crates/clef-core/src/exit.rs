@@ -12,7 +12,9 @@ pub const FAILURE: i32 = 1;
 pub const USAGE: i32 = 2;
 /// Cannot write the output.
 pub const WRITE: i32 = 3;
-/// A write refused because a merge/rebase/cherry-pick/revert is in progress.
+/// A write refused: a merge/rebase/cherry-pick/revert is in progress, the
+/// write lock is held, a protected environment was not confirmed, or a
+/// removal clef.yaml does not allow.
 pub const REFUSED: i32 = 4;
 /// The tree could not be encrypted or decrypted (sops).
 pub const TREE: i32 = 23;
@@ -46,7 +48,7 @@ pub const TABLE: [(i32, &str); 12] = [
     ),
     (
         REFUSED,
-        "refused: a merge/rebase/cherry-pick/revert is in progress and the cell is not part of it, or another clef command holds the write lock",
+        "refused: a merge/rebase/cherry-pick/revert is in progress and the cell is not part of it, another clef command holds the write lock, a protected environment was not confirmed (--yes), or the removal is not allowed (the last namespace or environment, a service identity's only scope)",
     ),
     (TREE, "the values could not be encrypted or decrypted"),
     (MAC, "MAC mismatch: the cell was modified without its key"),

@@ -190,6 +190,8 @@ pub fn migrate(root: &Path, req: &Request, keys: &Keyring) -> Result<Outcome, Mi
         let path = root.join(crate::manifest::FILE_NAME);
         let before = std::fs::read(&path).ok();
         blobs.push((path, text.into_bytes(), before));
+        // clef's .sops.yaml follows the backend too
+        blobs.extend(crate::sops_config::blob(root, &new));
     }
     cell::write_blobs(root, &blobs).map_err(MigrateError::Write)?;
     Ok(outcome)
@@ -216,16 +218,28 @@ fn reseal(file: &EncryptedFile, access: &Access, keys: &Keyring) -> Result<Vec<u
     access.conform(&mut plain, true, keys)?;
     let bytes = plain.encrypt()?.to_bytes()?;
     let again = EncryptedFile::parse(&bytes, file.format)?;
-    for (kind, st) in again.meta.key_groups.iter().flat_map(|g| &g.other) {
+    check_stanzas(&again, plain.data_key().bytes(), keys)?;
+    if again.decrypt(keys)?.docs != plain.docs {
+        return Err(ResealError::Verify("it decrypts to other values"));
+    }
+    Ok(bytes)
+}
+
+/// Checks that every cloud KMS stanza of a freshly sealed `file` unwraps
+/// (a real `Decrypt` through `keys`) to `data_key`: a key clef may encrypt
+/// with but not decrypt with would leave cells nobody can open.
+pub(crate) fn check_stanzas(
+    file: &EncryptedFile,
+    data_key: &[u8],
+    keys: &Keyring,
+) -> Result<(), ResealError> {
+    for (kind, st) in file.meta.key_groups.iter().flat_map(|g| &g.other) {
         let k = keys.unwrap(kind, st).map_err(SopsError::Wrap)?;
-        if k.as_slice() != plain.data_key().bytes() {
+        if k.as_slice() != data_key {
             return Err(ResealError::Verify(
                 "a KMS stanza unwraps to another data key",
             ));
         }
     }
-    if again.decrypt(keys)?.docs != plain.docs {
-        return Err(ResealError::Verify("it decrypts to other values"));
-    }
-    Ok(bytes)
+    Ok(())
 }

@@ -180,12 +180,7 @@ pub fn set_with<E: From<OpError>>(
     let mut edits = Vec::new();
     for c in input.cells {
         let mut e = open(c, &[input.key])?;
-        let v = match &input.value {
-            NewValue::Value(v) => v.clone(),
-            NewValue::Random => random_value()?,
-        };
-        doc_mut(&mut e.plain).insert(input.key, Value::Str(v));
-        check_in_clear(&mut e, &[input.key], input.allow_unencrypted)?;
+        put(&mut e, input.key, &input.value, input.allow_unencrypted)?;
         match input.value {
             NewValue::Random => e
                 .sidecar
@@ -197,6 +192,125 @@ pub fn set_with<E: From<OpError>>(
     }
     notes.extend(edit::commit(repo, &edits).map_err(OpError::from)?);
     Ok(notes)
+}
+
+/// Stores `value` (a random one is drawn here) under `key` in an open cell,
+/// refusing clear text unless `allow_unencrypted`; the caller records it
+/// in the sidecar.
+fn put(
+    e: &mut Editing,
+    key: &str,
+    value: &NewValue,
+    allow_unencrypted: bool,
+) -> Result<(), OpError> {
+    let v = match value {
+        NewValue::Value(v) => v.clone(),
+        NewValue::Random => random_value()?,
+    };
+    doc_mut(&mut e.plain).insert(key, Value::Str(v));
+    check_in_clear(e, &[key], allow_unencrypted)
+}
+
+/// The input of [`rotate_values_with`].
+pub struct Rotate<'a> {
+    /// The cell.
+    pub cell: &'a Cell,
+    /// The keys (each one the cell holds, given once) and their new values.
+    /// [`NewValue::Random`] draws a fresh random value that counts as a
+    /// real one: it is recorded as a rotation, not as a pending placeholder.
+    pub values: Vec<(String, NewValue)>,
+    /// Store a key even if the crypt rule leaves it in clear text.
+    pub allow_unencrypted: bool,
+    /// When (RFC 3339), for the rotation records.
+    pub now: &'a str,
+    /// Who (`Name <email>`), for the rotation records.
+    pub by: &'a str,
+}
+
+/// `clef rotate TARGET KEY…`: replaces the values of keys the cell holds
+/// and gives it a new data key (wrapped for exactly what clef.yaml grants),
+/// with a rotation record per key in the sidecar (count+1, `now`, `by`; no
+/// longer pending); cell and sidecar are written in one step. A key the
+/// cell does not hold, or that holds a map or a list, is refused before
+/// anything is written. The cell is opened with `open` (see [`set_with`]).
+pub fn rotate_values_with<E: From<OpError>>(
+    repo: Repo<'_>,
+    ids: &Keyring,
+    input: Rotate<'_>,
+    open: impl FnOnce(&Cell, &[&str]) -> Result<Editing, E>,
+) -> Result<Vec<Note>, E> {
+    let keys: Vec<&str> = input.values.iter().map(|(k, _)| k.as_str()).collect();
+    for k in &keys {
+        check_key(k)?;
+    }
+    let mut e = open(input.cell, &keys)?;
+    check_held(&e.plain, &e.cell, &keys)?;
+    for (k, v) in &input.values {
+        put(&mut e, k, v, input.allow_unencrypted)?;
+        e.sidecar.record_rotation(k, input.now, input.by);
+    }
+    edit::conform(repo, &e.cell, &mut e.plain, true, ids, &mut e.notes).map_err(OpError::from)?;
+    let mut notes = std::mem::take(&mut e.notes);
+    notes.extend(edit::commit(repo, std::slice::from_ref(&e)).map_err(OpError::from)?);
+    Ok(notes)
+}
+
+/// Refuses (by name) a key the decrypted cell does not hold, or that holds
+/// a map or a list: what `rotate` may give a new value.
+pub fn check_held(plain: &PlainFile, cell: &Cell, keys: &[&str]) -> Result<(), OpError> {
+    for k in keys {
+        match plain.docs.first().and_then(|d| d.get(k)) {
+            None => {
+                return Err(OpError::NotFound {
+                    file: cell.file.clone(),
+                    key: (*k).to_owned(),
+                    target: cell.target(),
+                });
+            }
+            Some(v) if cell::value_text(v).is_none() => {
+                return Err(OpError::Nested {
+                    file: cell.file.clone(),
+                    key: (*k).to_owned(),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// `clef rotate TARGET|--all`: a new data key for each cell of `cells`,
+/// wrapped for exactly what clef.yaml grants. Values, their ciphertext
+/// layout and the sidecars' rotation records are unchanged (a new data key
+/// is not a new credential). A cell that does not exist is refused, or
+/// skipped with `skip_missing`. All cells are written in one step; returns
+/// how many, and what to tell the user.
+pub fn rotate_data_keys(
+    repo: Repo<'_>,
+    ids: &Keyring,
+    cells: &[Cell],
+    skip_missing: bool,
+) -> Result<(usize, Vec<Note>), OpError> {
+    let mut notes = Vec::new();
+    let mut blobs: Vec<cell::Blob> = Vec::new();
+    for c in cells {
+        let (_, raw, mut plain) = match edit::decrypt_cell(repo, c, ids) {
+            Err(EditError::Cell(cell::CellError::Missing(_))) if skip_missing => continue,
+            r => r?,
+        };
+        edit::cell_access(repo, c)?;
+        edit::conform(repo, c, &mut plain, true, ids, &mut notes)?;
+        let bytes = plain
+            .encrypt()
+            .and_then(|f| f.to_bytes())
+            .map_err(|source| EditError::Sops {
+                file: c.file.clone(),
+                source,
+            })?;
+        blobs.push((c.path_in(repo.root), bytes, Some(raw)));
+    }
+    cell::write_blobs(repo.root, &blobs).map_err(EditError::from)?;
+    Ok((blobs.len(), notes))
 }
 
 /// The outcome of [`delete`].

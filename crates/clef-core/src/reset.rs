@@ -11,8 +11,20 @@
 //!
 //! The keys are, in order of precedence: `--keys` (given explicitly), else
 //! every key the namespace's schema declares, else none (an empty cell).
-//! [`plan`] is pure apart from reading schemas and the cells' current bytes;
-//! [`apply`] writes every cell and sidecar as one batch (all or nothing).
+//! Keys the schema requires that `--keys` leaves out are listed
+//! ([`Target::missing_required`]) so the front end can warn.
+//!
+//! A reset can also switch the environments in scope to another backend
+//! (`--age`, `--aws-kms-arn`, `--gcp-kms-resource-id`): each gets a
+//! per-environment `sops` override in clef.yaml, and the new cells are
+//! sealed for what the *new* clef.yaml grants. The override covers every
+//! namespace of the environment, so a switch is refused while a cell of such
+//! an environment outside the scope would be left sealed the old way.
+//!
+//! [`plan`] is pure apart from reading clef.yaml, schemas and the cells'
+//! current bytes; [`apply`] writes every cell and sidecar, and clef.yaml
+//! (with clef's `.sops.yaml`) when the backend changes, as one batch (all or
+//! nothing).
 
 use std::path::{Path, PathBuf};
 
@@ -21,8 +33,9 @@ use clef_sops::{Keyring, SopsError};
 
 use crate::cell::{self, CellError};
 use crate::edit::{self, EditError};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, ManifestError};
 use crate::matrix::Cell;
+use crate::migrate::{self, ResealError};
 use crate::sidecar::Sidecar;
 
 /// What `setBy` says for the placeholders reset writes.
@@ -61,6 +74,8 @@ pub struct Target {
     pub source: KeySource,
     /// Whether the cell's environment is protected.
     pub protected: bool,
+    /// Keys the namespace's schema requires that `--keys` leaves out.
+    pub missing_required: Vec<String>,
     /// The cell file's bytes now (None: it does not exist).
     old_cell: Option<Vec<u8>>,
     /// The sidecar's bytes now (None: it does not exist).
@@ -72,6 +87,28 @@ impl Target {
     pub fn exists(&self) -> bool {
         self.old_cell.is_some()
     }
+}
+
+/// A reset as planned: the cells, and the backend switch if any.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The cells to replace, in matrix order.
+    pub targets: Vec<Target>,
+    /// The backend switch (`None`: the cells are sealed as clef.yaml says now).
+    pub switch: Option<Switch>,
+}
+
+/// A backend switch: clef.yaml as it will be.
+#[derive(Debug, Clone)]
+pub struct Switch {
+    /// Where the environments go.
+    pub to: migrate::Target,
+    /// The environments that get the per-environment override, in order.
+    pub environments: Vec<String>,
+    /// Whether clef.yaml's text changes (not when they are there already).
+    pub manifest_changed: bool,
+    manifest: Manifest,
+    text: String,
 }
 
 /// Why reset refuses (nothing has been written). Names files and keys,
@@ -95,13 +132,24 @@ pub enum ResetError {
     /// Reading or writing a cell or sidecar.
     #[error(transparent)]
     Cell(#[from] CellError),
-    /// Sealing a new cell failed.
-    #[error("{}: {source}", file.display())]
+    /// clef.yaml would not be valid with the backend switch.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// Sealing a new cell failed (a KMS error names the key and its code).
+    #[error("{}: {source}; nothing was written", file.display())]
     Seal {
         /// The cell file.
         file: PathBuf,
         /// Why.
         source: SopsError,
+    },
+    /// A new cell's KMS stanza does not unwrap to its data key.
+    #[error("{}: {source}; nothing was written", file.display())]
+    Verify {
+        /// The cell file.
+        file: PathBuf,
+        /// Why.
+        source: ResealError,
     },
     /// The OS random source failed.
     #[error("the OS random number generator failed")]
@@ -119,7 +167,7 @@ fn read(root: &Path, rel: &Path) -> Result<Option<Vec<u8>>, ResetError> {
     })
 }
 
-/// The key names of a namespace's schema (none when it has no schema).
+/// The keys of a namespace's schema (none when it has no schema).
 fn schema_keys(root: &Path, m: &Manifest, namespace: &str) -> Result<KeyList, ResetError> {
     let Some(path) = m.namespace(namespace).and_then(|n| n.schema.clone()) else {
         return Ok(None);
@@ -134,6 +182,12 @@ fn schema_keys(root: &Path, m: &Manifest, namespace: &str) -> Result<KeyList, Re
         file: path.clone(),
         reason: e.to_string(),
     })?;
+    let required = s
+        .keys
+        .iter()
+        .filter(|k| k.required)
+        .map(|k| k.name.clone())
+        .collect();
     let keys: Vec<String> = s.keys.into_iter().map(|k| k.name).collect();
     if let Some(bad) = keys.iter().find(|k| !cell::valid_key(k)) {
         return Err(ResetError::Schema {
@@ -141,21 +195,35 @@ fn schema_keys(root: &Path, m: &Manifest, namespace: &str) -> Result<KeyList, Re
             reason: format!("'{bad}' is not a valid key name"),
         });
     }
-    Ok(Some((keys, path)))
+    Ok(Some(SchemaKeys {
+        keys,
+        required,
+        path,
+    }))
 }
 
-type KeyList = Option<(Vec<String>, String)>;
+/// What a namespace's schema declares.
+struct SchemaKeys {
+    keys: Vec<String>,
+    required: Vec<String>,
+    path: String,
+}
 
-/// The cells `scope` names, each with the keys it will hold. `keys`
+type KeyList = Option<SchemaKeys>;
+
+/// The cells `scope` names, each with the keys it will hold, and the
+/// backend switch `to` (if any) as clef.yaml will have it. `keys`
 /// (`--keys`) wins over the namespaces' schemas. Checks every name and key
 /// up front, and that clef can seal every cell (age recipients or a cloud
-/// KMS key in clef.yaml); reads nothing but schemas and the current bytes.
+/// KMS key in clef.yaml as it will be); reads nothing but schemas and the
+/// current bytes, and calls no KMS.
 pub fn plan(
     root: &Path,
     m: &Manifest,
     scope: &Scope,
     keys: Option<&[String]>,
-) -> Result<Vec<Target>, ResetError> {
+    to: Option<&migrate::Target>,
+) -> Result<Plan, ResetError> {
     let cells: Vec<Cell> = match scope {
         Scope::Environment(e) => {
             if m.environment(e).is_none() {
@@ -211,15 +279,32 @@ pub fn plan(
             Some(out)
         }
     };
-    let repo = edit::Repo { root, manifest: m };
+    let switch = match to {
+        Some(to) => Some(plan_switch(root, m, &cells, to)?),
+        None => None,
+    };
+    let after = switch.as_ref().map_or(m, |s| &s.manifest);
+    let repo = edit::Repo {
+        root,
+        manifest: after,
+    };
     let mut out = Vec::new();
     for c in cells {
         edit::cell_access(repo, &c)?;
-        let (keys, source) = match &given {
-            Some(k) => (k.clone(), KeySource::Given),
+        let (keys, source, missing_required) = match &given {
+            // A schema that cannot be read does not stop a reset that names its keys.
+            Some(k) => {
+                let required = schema_keys(root, m, &c.namespace)
+                    .ok()
+                    .flatten()
+                    .map(|s| s.required)
+                    .unwrap_or_default();
+                let missing = required.into_iter().filter(|r| !k.contains(r)).collect();
+                (k.clone(), KeySource::Given, missing)
+            }
             None => match schema_keys(root, m, &c.namespace)? {
-                Some((k, path)) => (k, KeySource::Schema(path)),
-                None => (Vec::new(), KeySource::None),
+                Some(s) => (s.keys, KeySource::Schema(s.path), Vec::new()),
+                None => (Vec::new(), KeySource::None, Vec::new()),
             },
         };
         let old_cell = read(root, &c.file)?;
@@ -229,29 +314,94 @@ pub fn plan(
             cell: c,
             keys,
             source,
+            missing_required,
             old_cell,
             old_sidecar,
         });
     }
-    Ok(out)
+    Ok(Plan {
+        targets: out,
+        switch,
+    })
+}
+
+/// clef.yaml with a per-environment override to `to` for every environment
+/// of `cells`. Refused while a cell of one of those environments outside
+/// `cells` exists and would be left sealed with another backend or key.
+fn plan_switch(
+    root: &Path,
+    m: &Manifest,
+    cells: &[Cell],
+    to: &migrate::Target,
+) -> Result<Switch, ResetError> {
+    let mut environments: Vec<String> = Vec::new();
+    for c in cells {
+        if !environments.contains(&c.environment) {
+            environments.push(c.environment.clone());
+        }
+    }
+    let key = match to {
+        migrate::Target::Age => None,
+        migrate::Target::Kms(k) => Some(k.id()),
+    };
+    let mut edited = m.clone();
+    for e in &environments {
+        edited.set_backend(Some(e.as_str()), to.backend(), key)?;
+    }
+    let text = edited.to_text();
+    let manifest = Manifest::parse(&text, m.path())?;
+    let mut left: Vec<String> = Vec::new();
+    for c in manifest.cells() {
+        if !environments.contains(&c.environment) || cells.contains(&c) {
+            continue;
+        }
+        let Ok(Some(l)) = cell::load(root, &c) else {
+            continue;
+        };
+        let d = manifest.access(&c).drift(&l.file.meta);
+        if d.backend.is_some() || d.missing_kms.is_some() || !d.foreign_kms.is_empty() {
+            left.push(c.target());
+        }
+    }
+    if !left.is_empty() {
+        let envs: Vec<String> = environments.iter().map(|e| format!("'{e}'")).collect();
+        return Err(ResetError::Usage(format!(
+            "the backend switch applies to all of environment {}, but {} would stay sealed the old way: reset the whole environment (--env), or move the cells first with `clef migrate-backend -e ENV`; nothing was written",
+            envs.join(", "),
+            left.join(", ")
+        )));
+    }
+    Ok(Switch {
+        to: to.clone(),
+        manifest_changed: text != m.to_text(),
+        environments,
+        manifest,
+        text,
+    })
 }
 
 /// Replaces every planned cell with a fresh one sealed for what clef.yaml
-/// grants (new data key; `kms` wraps through `kms`, which needs no identity
-/// for age), holding a random placeholder per key, and its sidecar with a
-/// pending record per key dated `now` (no rotation records). All cells and
-/// sidecars are written as one batch: on failure, nothing changes. The
-/// caller holds the write lock.
+/// grants (after the backend switch, if any; new data key; `kms` wraps
+/// through `kms`, which needs no identity for age, and every KMS stanza is
+/// checked to unwrap to the new data key), holding a random placeholder per
+/// key, and its sidecar with a pending record per key dated `now` (no
+/// rotation records). All cells and sidecars, and clef.yaml and clef's
+/// `.sops.yaml` when the backend changes, are written as one batch: on
+/// failure, nothing changes. The caller holds the write lock.
 pub fn apply(
     root: &Path,
     m: &Manifest,
-    targets: &[Target],
+    plan: &Plan,
     kms: &Keyring,
     now: &str,
 ) -> Result<(), ResetError> {
-    let repo = edit::Repo { root, manifest: m };
+    let after = plan.switch.as_ref().map_or(m, |s| &s.manifest);
+    let repo = edit::Repo {
+        root,
+        manifest: after,
+    };
     let mut blobs: Vec<cell::Blob> = Vec::new();
-    for t in targets {
+    for t in &plan.targets {
         let c = &t.cell;
         let access = edit::cell_access(repo, c)?;
         let seal = |e| ResetError::Seal {
@@ -268,7 +418,14 @@ pub fn apply(
                 side.mark_pending(k, now, SET_BY);
             }
         }
-        let bytes = plain.encrypt().and_then(|f| f.to_bytes()).map_err(seal)?;
+        let sealed = plain.encrypt().map_err(seal)?;
+        migrate::check_stanzas(&sealed, plain.data_key().bytes(), kms).map_err(|source| {
+            ResetError::Verify {
+                file: c.file.clone(),
+                source,
+            }
+        })?;
+        let bytes = sealed.to_bytes().map_err(seal)?;
         blobs.push((c.path_in(root), bytes, t.old_cell.clone()));
         if !t.keys.is_empty() || t.old_sidecar.is_some() {
             blobs.push((
@@ -277,6 +434,12 @@ pub fn apply(
                 t.old_sidecar.clone(),
             ));
         }
+    }
+    if let Some(s) = plan.switch.as_ref().filter(|s| s.manifest_changed) {
+        let path = root.join(crate::manifest::FILE_NAME);
+        let before = read(root, Path::new(crate::manifest::FILE_NAME))?;
+        blobs.push((path, s.text.clone().into_bytes(), before));
+        blobs.extend(crate::sops_config::blob(root, &s.manifest));
     }
     cell::write_blobs(root, &blobs)?;
     Ok(())
@@ -326,7 +489,15 @@ mod tests {
     #[test]
     fn keys_come_from_keys_then_schema_then_nothing() {
         let (d, m) = repo();
-        let p = plan(d.path(), &m, &Scope::Environment("production".into()), None).unwrap();
+        let p = plan(
+            d.path(),
+            &m,
+            &Scope::Environment("production".into()),
+            None,
+            None,
+        )
+        .unwrap()
+        .targets;
         assert_eq!(p.len(), 2);
         assert!(p.iter().all(|t| t.protected && !t.exists()));
         assert_eq!(p[0].keys, ["DB_URL", "PORT"]);
@@ -334,9 +505,29 @@ mod tests {
         assert!(p[1].keys.is_empty());
         assert_eq!(p[1].source, KeySource::None);
         let given = ["A".to_owned(), " B ".to_owned(), "A".to_owned()];
-        let p = plan(d.path(), &m, &Scope::Namespace("api".into()), Some(&given)).unwrap();
+        let p = plan(
+            d.path(),
+            &m,
+            &Scope::Namespace("api".into()),
+            Some(&given),
+            None,
+        )
+        .unwrap()
+        .targets;
         assert_eq!(p[0].keys, ["A", "B"]);
         assert_eq!(p[0].source, KeySource::Given);
+        // The schema requires DB_URL (PORT is optional): it is named as left out.
+        assert!(p.iter().all(|t| t.missing_required == ["DB_URL"]));
+        let given = ["DB_URL".to_owned()];
+        let p = plan(
+            d.path(),
+            &m,
+            &Scope::Cell("api/dev".into()),
+            Some(&given),
+            None,
+        )
+        .unwrap();
+        assert!(p.targets[0].missing_required.is_empty());
     }
 
     #[test]
@@ -358,13 +549,13 @@ mod tests {
             ),
             (Scope::Cell("web/dev".into()), Some(vec![]), "no key names"),
         ] {
-            let e = plan(d.path(), &m, &scope, keys.as_deref())
+            let e = plan(d.path(), &m, &scope, keys.as_deref(), None)
                 .unwrap_err()
                 .to_string();
             assert!(e.contains(want), "{scope:?}: {e}");
         }
         std::fs::write(d.path().join("schemas/api.yaml"), "keys: [1, 2]\n").unwrap();
-        let e = plan(d.path(), &m, &Scope::Cell("api/dev".into()), None)
+        let e = plan(d.path(), &m, &Scope::Cell("api/dev".into()), None, None)
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("schemas/api.yaml: "), "{e}");
@@ -373,7 +564,7 @@ mod tests {
     #[test]
     fn apply_writes_sealed_cells_and_pending_records() {
         let (d, m) = repo();
-        let p = plan(d.path(), &m, &Scope::Cell("api/dev".into()), None).unwrap();
+        let p = plan(d.path(), &m, &Scope::Cell("api/dev".into()), None, None).unwrap();
         apply(d.path(), &m, &p, &Keyring::empty(), "2026-01-02T03:04:05Z").unwrap();
         let raw = std::fs::read(d.path().join("secrets/api/dev.enc.yaml")).unwrap();
         let f = clef_sops::EncryptedFile::parse(&raw, clef_sops::Format::Yaml).unwrap();
@@ -385,9 +576,71 @@ mod tests {
         assert_eq!(s.pending[0].set_by, SET_BY);
         assert!(s.rotations.is_empty());
         // An empty cell with no sidecar before gets none.
-        let p = plan(d.path(), &m, &Scope::Cell("web/dev".into()), None).unwrap();
+        let p = plan(d.path(), &m, &Scope::Cell("web/dev".into()), None, None).unwrap();
         apply(d.path(), &m, &p, &Keyring::empty(), "2026-01-02T03:04:05Z").unwrap();
         assert!(d.path().join("secrets/web/dev.enc.yaml").is_file());
         assert!(!d.path().join("secrets/web/dev.clef-meta.yaml").exists());
+    }
+
+    #[test]
+    fn a_backend_switch_covers_whole_environments() {
+        let (d, m) = repo();
+        let arn = "arn:aws:kms:us-east-1:111122223333:key/k1";
+        let to = migrate::Target::Kms(crate::manifest::KmsKey::Aws(arn.into()));
+        // Nothing exists yet: one cell may switch its environment.
+        let p = plan(
+            d.path(),
+            &m,
+            &Scope::Cell("api/dev".into()),
+            None,
+            Some(&to),
+        )
+        .unwrap();
+        let s = p.switch.as_ref().unwrap();
+        assert_eq!(s.environments, ["dev"]);
+        assert!(s.manifest_changed);
+        assert!(s.manifest.access(&p.targets[0].cell).kms.is_some());
+        // Once web/dev exists, sealed with age, only --env dev may switch.
+        let web = plan(d.path(), &m, &Scope::Cell("web/dev".into()), None, None).unwrap();
+        apply(
+            d.path(),
+            &m,
+            &web,
+            &Keyring::empty(),
+            "2026-01-02T03:04:05Z",
+        )
+        .unwrap();
+        let e = plan(
+            d.path(),
+            &m,
+            &Scope::Cell("api/dev".into()),
+            None,
+            Some(&to),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("environment 'dev'") && e.contains("web/dev") && e.contains("--env"),
+            "{e}"
+        );
+        let p = plan(
+            d.path(),
+            &m,
+            &Scope::Environment("dev".into()),
+            None,
+            Some(&to),
+        )
+        .unwrap();
+        assert_eq!(p.targets.len(), 2);
+        // --age writes the override even where the default is age already.
+        let p = plan(
+            d.path(),
+            &m,
+            &Scope::Environment("dev".into()),
+            None,
+            Some(&migrate::Target::Age),
+        )
+        .unwrap();
+        assert!(p.switch.unwrap().manifest_changed);
     }
 }

@@ -57,6 +57,19 @@ pub fn is_ours(root: &Path) -> bool {
     }
 }
 
+/// The write that keeps clef's `.sops.yaml` in step with a changed
+/// clef.yaml `m` (the file, its new text, its bytes now), for the same batch
+/// as clef.yaml ([`crate::cell::write_blobs`]); `None` when the file is
+/// hand-written ([`is_ours`]).
+pub fn blob(root: &Path, m: &Manifest) -> Option<crate::cell::Blob> {
+    if !is_ours(root) {
+        return None;
+    }
+    let path = root.join(FILE_NAME);
+    let old = std::fs::read(&path).ok();
+    Some((path, render(m).into_bytes(), old))
+}
+
 /// `s` as a literal in a Go RE2 pattern.
 fn re2_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

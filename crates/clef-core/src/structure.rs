@@ -492,14 +492,7 @@ pub fn apply(root: &Path, old_text: &str, plan: &Plan) -> Result<(), StructureEr
         plan.text.clone().into_bytes(),
         Some(old_text.as_bytes().to_vec()),
     )];
-    if crate::sops_config::is_ours(root) {
-        let p = root.join(crate::sops_config::FILE_NAME);
-        blobs.push((
-            p.clone(),
-            crate::sops_config::render(&plan.manifest).into_bytes(),
-            std::fs::read(&p).ok(),
-        ));
-    }
+    blobs.extend(crate::sops_config::blob(root, &plan.manifest));
     for c in &plan.create {
         if c.path_in(root).exists() {
             continue;

@@ -162,6 +162,21 @@ fn targets(repo: &Repo, target: &str, all_envs: bool) -> Result<Vec<Cell>, CliEr
 /// On a terminal, asks before writing to a protected environment (scripts
 /// and CI, without a terminal, are not asked; `--yes` skips the question).
 pub fn confirm_protected(repo: &Repo, cells: &[Cell], yes: bool) -> Result<(), CliError> {
+    ask_protected(repo, cells, yes, false)
+}
+
+/// [`confirm_protected`] for new values of existing credentials (`clef
+/// rotate KEY…`): without a terminal to ask, only `--yes` confirms.
+pub fn confirm_new_values(repo: &Repo, cells: &[Cell], yes: bool) -> Result<(), CliError> {
+    ask_protected(repo, cells, yes, true)
+}
+
+fn ask_protected(
+    repo: &Repo,
+    cells: &[Cell],
+    yes: bool,
+    yes_off_terminal: bool,
+) -> Result<(), CliError> {
     let protected: Vec<String> = cells
         .iter()
         .filter(|c| {
@@ -171,8 +186,20 @@ pub fn confirm_protected(repo: &Repo, cells: &[Cell], yes: bool) -> Result<(), C
         })
         .map(Cell::target)
         .collect();
-    if protected.is_empty() || yes || !out::stdin_is_tty() {
+    if protected.is_empty() || yes {
         return Ok(());
+    }
+    if !out::stdin_is_tty() {
+        if !yes_off_terminal {
+            return Ok(());
+        }
+        return Err(CliError::new(
+            code::REFUSED,
+            format!(
+                "{} is protected: confirm new values with --yes (no terminal to ask); nothing was written",
+                protected.join(", ")
+            ),
+        ));
     }
     if out::confirm(&format!(
         "clef: {} is protected. Write to it?",
