@@ -85,7 +85,7 @@ enum Cmd {
 }
 
 fn main() -> std::process::ExitCode {
-    clef_sops::process::quiet_panics("clef-agent", "");
+    clef_sops::process::quiet_panics("clef-agent", "", exit::INTERNAL.into());
     let cli = Cli::parse();
     let flags: HashMap<&str, String> = [
         ("CLEF_AGENT_SOURCE", &cli.source),
