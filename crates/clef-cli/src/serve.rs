@@ -30,6 +30,11 @@ pub struct ServeArgs {
 
 /// Runs `clef serve`.
 pub fn serve(dir: Option<&Path>, a: ServeArgs) -> Result<(), CliError> {
+    // the agent library's log lines (JSON, names and reasons only): to stderr
+    let _ = clef_agent::log::set_sink(Box::new(|line: &str| {
+        use std::io::Write as _;
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }));
     let repo = Repo::open(dir)?;
     let scope = repo
         .manifest
