@@ -5,7 +5,7 @@
 //! bug (panic). Never prompts, never touches `%P` or the work tree.
 
 use clef_merge::exit::{self, PANIC as EXIT_PANIC, REFUSED as EXIT_REFUSED};
-use clef_merge::{DriverError, Outcome, args::Args, driver};
+use clef_merge::{DriverError, Outcome, ResolveError, args::Args, driver};
 use std::process::ExitCode;
 
 /// The one place results become exit codes.
@@ -64,10 +64,10 @@ fn merge(argv: Vec<std::ffi::OsString>) -> Result<Outcome, DriverError> {
         &|path| driver::head_access(&here, path),
     );
     report(&path, &r);
-    if let Err(DriverError::Sops {
+    if let Err(DriverError::Resolve(ResolveError::Sops {
         source: clef_sops::SopsError::NoIdentity { .. } | clef_sops::SopsError::Threshold { .. },
         ..
-    }) = &r
+    })) = &r
     {
         who_can_merge(&here, &args.path, &path);
     }
@@ -155,7 +155,7 @@ mod tests {
             ))),
             129
         );
-        assert!(exit_code(&Err(DriverError::NotUtf8("%A"))) > 128);
+        assert!(exit_code(&Err(ResolveError::NotUtf8("%A").into())) > 128);
         // a panic: clef_sops::process's hook exits with EXIT_PANIC (> 128,
         // checked at compile time below; the hook's test is clef-sops's
         // tests/panic_hook.rs)
