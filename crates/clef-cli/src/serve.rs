@@ -60,7 +60,7 @@ pub fn serve(dir: Option<&Path>, a: ServeArgs) -> Result<(), CliError> {
     drop(p);
     let art = Artifact::new(&a.identity, &a.environment, ct, None, None, clock::now_ms());
     let mut ids = clef_keys::Identities::empty();
-    ids.add_text(clef_keys::expose(&secret), "ephemeral key")
+    ids.add_text(secret.expose(), "ephemeral key")
         .map_err(|e| CliError::new(code::GENERIC, e.to_string()))?;
     drop(secret);
     let state = Arc::new(State::new(

@@ -376,7 +376,7 @@ impl<'a, E> Ctx<'a, E> {
                 if required && s.trim().is_empty() {
                     Err(self.err(&p, "must not be empty"))
                 } else {
-                    Ok(Some(s.to_string()))
+                    Ok(Some(s.expose().to_owned()))
                 }
             }
             Some(_) => Err(self.err(&p, "must be a string")),
@@ -673,7 +673,7 @@ impl Manifest {
             if let Some(l) = cx.list(m, &at, "owners")? {
                 for (j, o) in items(l).enumerate() {
                     match o {
-                        Value::Str(s) => owners.push(s.to_string()),
+                        Value::Str(s) => owners.push(s.expose().to_owned()),
                         _ => {
                             return Err(cx.err(
                                 &[
@@ -771,7 +771,7 @@ impl Manifest {
                     if !namespaces.iter().any(|x| x.name == **n) {
                         return Err(cx.err(&p, format!("unknown namespace '{}'", n.as_str())));
                     }
-                    sns.push(n.to_string());
+                    sns.push(n.expose().to_owned());
                 }
                 if sns.is_empty() {
                     return Err(cx.err(&nat, "must list at least one namespace"));

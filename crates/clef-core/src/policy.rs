@@ -447,7 +447,7 @@ pub fn backend_of(meta: &clef_sops::Metadata) -> (String, Vec<String>) {
             .filter(|(t, _)| t == kind)
             .filter_map(|(_, v)| match v {
                 Value::Map(b) => match b.get(field) {
-                    Some(Value::Str(s)) => Some(s.to_string()),
+                    Some(Value::Str(s)) => Some(s.expose().to_owned()),
                     _ => None,
                 },
                 _ => None,
