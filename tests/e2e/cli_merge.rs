@@ -52,6 +52,16 @@ fn set_resolves_a_conflict_mid_merge() {
         st.contains("secrets/api/dev.enc.yaml: 1 conflicting key(s)") && st.contains("PASSWORD"),
         "{st}"
     );
+    // --json: a stable, documented label for the kind (git's words), never
+    // the name of a Rust enum variant
+    let j: serde_json::Value =
+        serde_json::from_str(&d.ok(&["merge", "status", "--json"])).expect("JSON");
+    assert_eq!(
+        j[0]["keys"],
+        serde_json::json!([{"key": "PASSWORD", "kind": "both-modified"}]),
+        "{j}"
+    );
+    assert_eq!(j[0]["conflict"], true, "{j}");
     let other = d.clef(&["set", "api/dev", "OTHER", "x-value-1"]);
     assert_eq!(
         other.status.code(),

@@ -12,17 +12,9 @@ use clef_e2e::{bin, ok};
 /// and one committed key.
 fn repo(w: &World, name: &str) -> Dev {
     let d = w.dev(name);
-    d.ok(&[
-        "init",
-        "--namespaces",
-        "api",
-        "--environments",
-        "dev,production",
-        "--non-interactive",
-    ]);
+    d.init("api", "dev,production", &["--non-interactive"]);
     d.ok(&["set", "api/dev", "DB_URL", "postgres://base-value"]);
-    ok(d.git(&["add", "-A"]));
-    ok(d.git(&["commit", "-q", "--no-verify", "-m", "base"]));
+    d.commit_all_unchecked("base");
     d
 }
 
@@ -446,6 +438,28 @@ fn conflicted(w: &World, name: &str) -> Dev {
     d
 }
 
+/// Edits `d`'s conflicted `api/dev` by hand: every line of `key` (one in
+/// each variant of the conflict document) deleted. Returns the cell's path
+/// and the tampered text.
+fn tamper(d: &Dev, key: &str) -> (std::path::PathBuf, String) {
+    let path = d.root.join("secrets/api/dev.enc.yaml");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let tampered: String = doc
+        .split_inclusive('\n')
+        .filter(|l| !l.starts_with(&format!("{key}:")))
+        .collect();
+    assert_ne!(tampered, doc);
+    std::fs::write(&path, &tampered).unwrap();
+    (path, tampered)
+}
+
+/// A conflicted cell whose clean key was then deleted by hand ([`tamper`]).
+fn tampered_conflict(w: &World, name: &str) -> (Dev, std::path::PathBuf, String) {
+    let d = conflicted(w, name);
+    let (path, tampered) = tamper(&d, "CLEAN");
+    (d, path, tampered)
+}
+
 /// `main` and `feature` both changed `A` since their base (no merge yet).
 fn diverged(w: &World, name: &str) -> Dev {
     let d = repo(w, name);
@@ -498,16 +512,7 @@ fn resolve_outside_a_merge_is_refused() {
 #[test]
 fn a_tampered_conflict_document_is_refused() {
     let w = World::new();
-    let d = conflicted(&w, "wes");
-    let path = d.root.join("secrets/api/dev.enc.yaml");
-    let doc = std::fs::read_to_string(&path).unwrap();
-    // Delete the clean key's line (it is in all three variants).
-    let tampered: String = doc
-        .split_inclusive('\n')
-        .filter(|l| !l.starts_with("CLEAN:"))
-        .collect();
-    assert_ne!(tampered, doc);
-    std::fs::write(&path, &tampered).unwrap();
+    let (d, _, _) = tampered_conflict(&w, "wes");
     let o = d.clef(&["merge", "resolve", "secrets/api/dev.enc.yaml", "--ours"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
@@ -681,8 +686,7 @@ fn a_clone_reuses_a_granted_identity_from_the_sops_locations() {
         .unwrap()
         .to_owned();
     alice.ok(&["recipients", "add", &bob, "--label", "bob"]);
-    ok(alice.git(&["add", "-A"]));
-    ok(alice.git(&["commit", "-q", "--no-verify", "-m", "bob"]));
+    alice.commit_all_unchecked("bob");
 
     let secret = key
         .lines()
@@ -915,8 +919,7 @@ fn a_plaintext_value_in_a_cell_gets_a_fix_that_works() {
         "secrets/api/dev.enc.yaml",
     ]));
     d.ok(&["set", "api/dev", "DB_URL", "postgres://new-value"]);
-    ok(d.git(&["add", "-A"]));
-    ok(d.git(&["commit", "-q", "-m", "fixed"]));
+    d.commit_all("fixed");
 }
 
 // ---------------------------------------------------------------- item 14
@@ -1059,14 +1062,7 @@ fn set_on_a_terminal_resolves_a_two_key_conflict() {
     // A conflict document edited by hand (a clean key deleted) is refused by
     // `set` too, as by `merge resolve`: nothing is sealed under a fresh MAC.
     let d = two_key_conflict(&w, "gus");
-    let cell = d.root.join("secrets/api/dev.enc.yaml");
-    let text = std::fs::read_to_string(&cell).unwrap();
-    let tampered: String = text
-        .split_inclusive('\n')
-        .filter(|l| !l.starts_with("DB_URL:"))
-        .collect();
-    assert_ne!(text, tampered);
-    std::fs::write(&cell, tampered).unwrap();
+    tamper(&d, "DB_URL");
     let (done, text) = crate::cli_support::clef_in_pty(&d, "set api/dev A new-a-value", &[]);
     assert!(!done, "{text}");
     assert!(
@@ -1127,15 +1123,7 @@ fn delete_on_a_tampered_conflict_document_is_refused() {
     let w = World::new();
     // `delete` of the conflicting key resolves the cell, so it checks the
     // document against git's index stages as `merge resolve` and `set` do.
-    let d = conflicted(&w, "joe");
-    let path = d.root.join("secrets/api/dev.enc.yaml");
-    let doc = std::fs::read_to_string(&path).unwrap();
-    let tampered: String = doc
-        .split_inclusive('\n')
-        .filter(|l| !l.starts_with("CLEAN:"))
-        .collect();
-    assert_ne!(tampered, doc);
-    std::fs::write(&path, &tampered).unwrap();
+    let (d, path, tampered) = tampered_conflict(&w, "joe");
     let o = d.clef(&["delete", "api/dev", "A"]);
     assert!(!o.status.success(), "{}", stderr(&o));
     assert!(

@@ -6,72 +6,11 @@
 //! merge driver refuse a foreign key), a merge of KMS cells under real git,
 //! and `clef doctor`'s probe.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use crate::cli_support::{Dev, World, stderr};
-use clef_e2e::aws::Moto;
+use crate::cli_support::{Dev, stderr};
+use clef_e2e::aws::Kms;
 use clef_e2e::{TestKey, bin, ok, run, sops_bin};
-
-/// What a test needs: moto, the oracle, one developer.
-struct Kms {
-    moto: Moto,
-    w: World,
-}
-
-impl Kms {
-    fn new() -> Option<Kms> {
-        let moto = Moto::get()?;
-        sops_bin()?;
-        Some(Kms {
-            moto,
-            w: World::new(),
-        })
-    }
-
-    /// `program` as `d` runs it, with the AWS variables that reach moto.
-    fn cmd(&self, d: &Dev, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = d.cmd(program);
-        self.moto.env(&mut c);
-        c
-    }
-
-    fn clef(&self, d: &Dev, args: &[&str]) -> Output {
-        let mut c = self.cmd(d, bin("clef"));
-        c.args(args);
-        run(c)
-    }
-
-    #[track_caller]
-    fn ok(&self, d: &Dev, args: &[&str]) -> String {
-        String::from_utf8(ok(self.clef(d, args))).expect("utf-8")
-    }
-
-    fn git(&self, d: &Dev, args: &[&str]) -> Output {
-        let mut c = self.cmd(d, "git");
-        c.args(args);
-        run(c)
-    }
-
-    /// The real sops decrypts `rel` with only the given age identity (or
-    /// none: KMS only), to what `clef sops decrypt` prints.
-    #[track_caller]
-    fn oracle(&self, d: &Dev, rel: &str, age: Option<&Path>) -> String {
-        let mut c = self.cmd(d, sops_bin().unwrap());
-        c.env(
-            "SOPS_AGE_KEY_FILE",
-            age.unwrap_or(Path::new("/nonexistent")),
-        )
-        .args(["decrypt", rel]);
-        let theirs = run(c);
-        assert!(
-            theirs.status.success(),
-            "sops cannot decrypt {rel}: {}",
-            stderr(&theirs)
-        );
-        String::from_utf8(theirs.stdout).unwrap()
-    }
-}
 
 fn commit(k: &Kms, d: &Dev, msg: &str) {
     ok(k.git(d, &["add", "-A"]));
@@ -192,12 +131,7 @@ fn init_with_awskms_seals_every_cell_with_the_key_and_the_break_glass_recipient(
 #[test]
 fn migrate_backend_moves_an_environment_to_kms_and_back_and_sops_reads_every_step() {
     let Some(k) = Kms::new() else { return };
-    let arn = k.moto.create_key();
-    let d = k.w.dev("alice");
-    k.ok(
-        &d,
-        &["init", "--namespaces", "api", "--environments", "dev,prod"],
-    );
+    let (arn, d) = k.key_and_age_repo("alice");
     // a comment in clef.yaml must survive the edit
     let m =
         read(&d, "clef.yaml").replace("namespaces:\n", "# the team's namespaces\nnamespaces:\n");
@@ -282,12 +216,7 @@ fn migrate_backend_moves_an_environment_to_kms_and_back_and_sops_reads_every_ste
 #[test]
 fn migrate_backend_with_kms_unreachable_or_refusing_says_so_and_writes_nothing() {
     let Some(k) = Kms::new() else { return };
-    let arn = k.moto.create_key();
-    let d = k.w.dev("alice");
-    k.ok(
-        &d,
-        &["init", "--namespaces", "api", "--environments", "dev,prod"],
-    );
+    let (arn, d) = k.key_and_age_repo("alice");
     k.ok(&d, &["set", "api/prod", "K", "s3cr3t-1"]);
     let before = snapshot(&d);
 

@@ -5,24 +5,13 @@
 use crate::cli_support::{Dev, World, stderr};
 use clef_e2e::ok;
 
-fn commit(d: &Dev, msg: &str) {
-    ok(d.git(&["add", "-A"]));
-    ok(d.git(&["commit", "-qm", msg]));
-}
-
 fn manifest(d: &Dev) -> String {
     std::fs::read_to_string(d.root.join("clef.yaml")).unwrap()
 }
 
 fn setup(w: &World) -> Dev {
     let d = w.dev("max");
-    d.ok(&[
-        "init",
-        "--namespaces",
-        "api",
-        "--environments",
-        "dev,production",
-    ]);
+    d.init("api", "dev,production", &[]);
     let text = manifest(&d);
     std::fs::write(
         d.root.join("clef.yaml"),
@@ -30,7 +19,7 @@ fn setup(w: &World) -> Dev {
     )
     .unwrap();
     d.ok(&["set", "api/dev", "DB_URL", "postgres://dev"]);
-    commit(&d, "first value");
+    d.commit_all("first value");
     d
 }
 
@@ -56,14 +45,14 @@ fn add_and_rename_namespaces_and_environments_with_history() {
     assert!(manifest(&d).starts_with("# Our matrix. Keep this comment.\n"));
     assert!(manifest(&d).contains("description: Payment service"));
     d.oracle_decrypts_all();
-    commit(&d, "payments");
+    d.commit_all("payments");
 
     d.ok(&["env", "add", "staging", "--protect"]);
     assert!(d.root.join("secrets/api/staging.enc.yaml").is_file());
     assert!(d.root.join("secrets/payments/staging.enc.yaml").is_file());
     d.oracle_decrypts_all();
     d.ok(&["lint"]);
-    commit(&d, "staging");
+    d.commit_all("staging");
 
     // Rename a namespace: cells and sidecars move, staged as renames.
     d.ok(&["namespace", "edit", "api", "--rename", "core"]);
@@ -80,7 +69,7 @@ fn add_and_rename_namespaces_and_environments_with_history() {
         "postgres://dev"
     );
     d.oracle_decrypts_all();
-    commit(&d, "rename api to core");
+    d.commit_all("rename api to core");
 
     // Rename an environment.
     d.ok(&[
@@ -101,7 +90,7 @@ fn add_and_rename_namespaces_and_environments_with_history() {
     assert!(manifest(&d).contains("  - name: development\n    description: Laptops\n"));
     assert!(manifest(&d).starts_with("# Our matrix. Keep this comment.\n"));
     d.oracle_decrypts_all();
-    commit(&d, "rename dev to development");
+    d.commit_all("rename dev to development");
     let log = String::from_utf8(ok(d.git(&[
         "log",
         "--follow",
@@ -326,7 +315,7 @@ fn reset_replaces_unreadable_cells_without_decrypting() {
         "--yes",
     ]);
     d.ok(&["schema", "new", "api", "--template", "keys"]);
-    commit(&d, "schema");
+    d.commit_all("schema");
     let dev = d.root.join("secrets/api/dev.enc.yaml");
     let prod = d.root.join("secrets/api/production.enc.yaml");
     let (dev_before, prod_before) = (std::fs::read(&dev).unwrap(), std::fs::read(&prod).unwrap());
@@ -409,7 +398,7 @@ fn reset_replaces_unreadable_cells_without_decrypting() {
     assert!(d.ok(&["lint"]).contains("pending"));
     d.oracle_decrypts_all();
     d.ok(&["set", "api/dev", "DB_URL", "postgres://dev-again"]);
-    commit(&d, "reset dev");
+    d.commit_all("reset dev");
 
     // A protected environment with --yes; --keys wins over the schema, and
     // each cell left without a key the schema requires is named on stderr.
@@ -465,7 +454,7 @@ fn renames_reach_identities_and_recipient_lists_and_an_identitys_only_scope_stay
     d.ok(&["service", "create", "gw", "--namespaces", "web"]);
     let (_, extra) = clef_keys::generate_identity();
     d.ok(&["recipients", "add", &extra, "-e", "production"]);
-    commit(&d, "identity, per-environment recipient");
+    d.commit_all("identity, per-environment recipient");
 
     // Removing web would leave gw with no scope: refused, nothing changed.
     let before = manifest(&d);

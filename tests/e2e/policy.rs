@@ -68,15 +68,8 @@ fn assert_valid(doc: &Path) -> bool {
 /// A repository with one namespace and two environments, committed.
 fn repo(w: &World) -> Dev {
     let d = w.dev("pat");
-    d.ok(&[
-        "init",
-        "--namespaces",
-        "api",
-        "--environments",
-        "dev,production",
-    ]);
-    ok(d.git(&["add", "-A"]));
-    ok(d.git(&["commit", "-qm", "init"]));
+    d.init("api", "dev,production", &[]);
+    d.commit_all("init");
     d
 }
 
@@ -399,8 +392,7 @@ fn policy_init_scaffolds_a_committable_policy_and_a_workflow_that_runs() {
             .contains("exists")
     );
     d.ok(&["set", "api/dev", "DB_URL", "postgres://x"]);
-    ok(d.git(&["add", "-A"]));
-    ok(d.git(&["commit", "-qm", "policy"]));
+    d.commit_all("policy");
 
     let wf = d.root.join(".github/workflows/clef-compliance.yml");
     // The workflow parses as YAML; its run steps that call clef, in order.

@@ -5,8 +5,11 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 use std::time::Duration;
+
+use crate::{Dev, World, bin, ok, run, sops_bin};
 
 /// Region every test key lives in.
 pub const REGION: &str = "us-east-1";
@@ -242,4 +245,84 @@ pub fn mask_random(file: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// What a test of clef over AWS KMS needs: moto, the sops oracle, a world
+/// of developers (`tests/e2e/kms_clef.rs`).
+pub struct Kms {
+    /// The moto server.
+    pub moto: Moto,
+    /// The developers' world.
+    pub w: World,
+}
+
+impl Kms {
+    /// `None` (the test skips) without moto or the oracle.
+    pub fn new() -> Option<Kms> {
+        let moto = Moto::get()?;
+        sops_bin()?;
+        Some(Kms {
+            moto,
+            w: World::new(),
+        })
+    }
+
+    /// `program` as `d` runs it, with the AWS variables that reach moto.
+    pub fn cmd(&self, d: &Dev, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = d.cmd(program);
+        self.moto.env(&mut c);
+        c
+    }
+
+    /// Runs `clef ARGS` as `d`, reaching moto.
+    pub fn clef(&self, d: &Dev, args: &[&str]) -> Output {
+        let mut c = self.cmd(d, bin("clef"));
+        c.args(args);
+        run(c)
+    }
+
+    /// `clef ARGS` as `d` must succeed; returns stdout.
+    #[track_caller]
+    pub fn ok(&self, d: &Dev, args: &[&str]) -> String {
+        String::from_utf8(ok(self.clef(d, args))).expect("utf-8")
+    }
+
+    /// Runs git as `d`, reaching moto (the merge driver may call KMS).
+    pub fn git(&self, d: &Dev, args: &[&str]) -> Output {
+        let mut c = self.cmd(d, "git");
+        c.args(args);
+        run(c)
+    }
+
+    /// The real sops decrypts `rel` with only the given age identity (or
+    /// none: KMS only), to what `clef sops decrypt` prints.
+    #[track_caller]
+    pub fn oracle(&self, d: &Dev, rel: &str, age: Option<&Path>) -> String {
+        let mut c = self.cmd(d, sops_bin().unwrap());
+        c.env(
+            "SOPS_AGE_KEY_FILE",
+            age.unwrap_or(Path::new("/nonexistent")),
+        )
+        .args(["decrypt", rel]);
+        let theirs = run(c);
+        assert!(
+            theirs.status.success(),
+            "sops cannot decrypt {rel}: {}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        String::from_utf8(theirs.stdout).unwrap()
+    }
+
+    /// A new key in moto and `name`'s repository (`api` × `dev`, `prod`)
+    /// sealed for age: where the `migrate-backend` tests start.
+    #[track_caller]
+    pub fn key_and_age_repo(&self, name: &str) -> (String, Dev) {
+        let arn = self.moto.create_key();
+        let d = self.w.dev(name);
+        self.ok(
+            &d,
+            &["init", "--namespaces", "api", "--environments", "dev,prod"],
+        );
+        (arn, d)
+    }
 }

@@ -70,10 +70,7 @@ impl TestKey {
         let file = dir.join(name);
         std::fs::write(
             &file,
-            format!(
-                "# public key: {recipient}\n{}\n",
-                clef_keys::expose(&secret)
-            ),
+            format!("# public key: {recipient}\n{}\n", secret.expose()),
         )
         .expect("write key file");
         TestKey { file, recipient }

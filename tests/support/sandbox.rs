@@ -152,6 +152,36 @@ impl Dev {
         String::from_utf8(ok(self.clef(args))).expect("utf-8 stdout")
     }
 
+    /// `clef init --namespaces NAMESPACES --environments ENVIRONMENTS` and
+    /// `extra` flags, which must succeed: this developer's new repository.
+    #[track_caller]
+    pub fn init(&self, namespaces: &str, environments: &str, extra: &[&str]) -> String {
+        let mut args = vec![
+            "init",
+            "--namespaces",
+            namespaces,
+            "--environments",
+            environments,
+        ];
+        args.extend_from_slice(extra);
+        self.ok(&args)
+    }
+
+    /// `git add -A`, then `git commit -q -m MSG` with the hooks running;
+    /// both must succeed.
+    #[track_caller]
+    pub fn commit_all(&self, msg: &str) {
+        ok(self.git(&["add", "-A"]));
+        ok(self.git(&["commit", "-q", "-m", msg]));
+    }
+
+    /// [`Dev::commit_all`] with `--no-verify`: the hooks do not run.
+    #[track_caller]
+    pub fn commit_all_unchecked(&self, msg: &str) {
+        ok(self.git(&["add", "-A"]));
+        ok(self.git(&["commit", "-q", "--no-verify", "-m", msg]));
+    }
+
     /// The identity file init created under this developer's config dir.
     pub fn identity(&self) -> PathBuf {
         let keys = self.home.join(".config/clef/keys");

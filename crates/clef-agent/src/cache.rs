@@ -79,7 +79,7 @@ impl DiskCache {
             _ => return None,
         };
         let etag = match doc.get("etag") {
-            Some(clef_doc::Value::Str(s)) => Some(s.to_string()),
+            Some(clef_doc::Value::Str(s)) => Some(s.expose().to_owned()),
             _ => None,
         };
         Some(Cached {

@@ -97,14 +97,14 @@ pub async fn supervise(state: Arc<State>, cmd: Vec<OsString>, debounce: Duration
     let mut env = match env_of_blocking(&state).await {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("clef-agent exec: {e}");
+            log::say(&format!("clef-agent exec: {e}"));
             return 1;
         }
     };
     let mut child = match spawn(&cmd, &env) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("clef-agent exec: {e}");
+            log::say(&format!("clef-agent exec: {e}"));
             return 127;
         }
     };
@@ -193,7 +193,7 @@ pub async fn supervise(state: Arc<State>, cmd: Vec<OsString>, debounce: Duration
                 child = match spawn(&cmd, &env) {
                     Ok(c) => c,
                     Err(e) => {
-                        eprintln!("clef-agent exec: {e}");
+                        log::say(&format!("clef-agent exec: {e}"));
                         return 127;
                     }
                 };

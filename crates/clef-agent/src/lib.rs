@@ -11,7 +11,7 @@
 //! * [`server`]: the HTTP API.
 //! * [`exec`]: `clef-agent exec -- CMD`.
 //! * [`exit`]: the exit codes and the table `--help` prints.
-//! * [`log`]: JSON lines on stderr.
+//! * [`log`]: JSON lines and failure lines, to the sink the binary installs.
 #![deny(missing_docs)]
 
 pub mod cache;
@@ -169,7 +169,7 @@ pub async fn terminated() {
 /// SIGTERM; returns the process exit code.
 pub fn run(mut cfg: Config, exec: Option<Vec<OsString>>, debounce: Duration) -> i32 {
     let fail = |e: &dyn std::fmt::Display| {
-        eprintln!("clef-agent: {e}");
+        log::say(&format!("clef-agent: {e}"));
         i32::from(exit::FAILED)
     };
     let verifier = match verifier(&mut cfg) {
@@ -180,7 +180,7 @@ pub fn run(mut cfg: Config, exec: Option<Vec<OsString>>, debounce: Duration) -> 
         Ok(s) => s,
         Err(e) => {
             // a CA bundle that cannot be read, an unsupported source: configuration
-            eprintln!("clef-agent: {e}");
+            log::say(&format!("clef-agent: {e}"));
             return i32::from(exit::CONFIG);
         }
     };

@@ -85,7 +85,13 @@ enum Cmd {
 }
 
 fn main() -> std::process::ExitCode {
-    clef_sops::process::quiet_panics("clef-agent", "");
+    clef_sops::process::quiet_panics("clef-agent", "", exit::INTERNAL.into());
+    // The library's log lines (JSON events, failure lines; names and reasons,
+    // never a value) go to stderr, one write a line.
+    let _ = clef_agent::log::set_sink(Box::new(|line: &str| {
+        use std::io::Write as _;
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }));
     let cli = Cli::parse();
     let flags: HashMap<&str, String> = [
         ("CLEF_AGENT_SOURCE", &cli.source),

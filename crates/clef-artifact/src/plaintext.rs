@@ -89,7 +89,7 @@ impl Plaintext {
                         "'{ns}.{k}' is not a string"
                     )));
                 };
-                bucket.push((k.clone(), Zeroizing::new(s.to_string())));
+                bucket.push((k.clone(), Zeroizing::new(s.expose().to_owned())));
             }
             out.namespaces.push((ns.clone(), bucket));
         }

@@ -32,7 +32,7 @@ fn plaintext() -> Plaintext {
 fn ids_and_recipient() -> (clef_keys::Identities, String) {
     let (sk, pk) = clef_keys::generate_identity();
     let mut ids = clef_keys::Identities::empty();
-    ids.add_text(clef_keys::expose(&sk), "test").unwrap();
+    ids.add_text(sk.expose(), "test").unwrap();
     (ids, pk)
 }
 

@@ -162,7 +162,7 @@ fn new_identity(root: &Path) -> Result<(PathBuf, String), CliError> {
     let text = Zeroizing::new(format!(
         "# created: {}\n# public key: {recipient}\n{}\n",
         clef_sops::time::now_rfc3339(),
-        clef_keys::expose(&secret)
+        secret.expose()
     ));
     clef_sops::io::write_private_key(&path, text.as_bytes(), false)
         .map_err(|e| write_err(&path, &e))?;

@@ -72,7 +72,9 @@ pub enum MergeCmd {
     Status {
         /// Conflicted files.
         files: Vec<PathBuf>,
-        /// Print [{"file","keys":[{"key","kind"}]}].
+        /// Print [{"file","conflict","keys":[{"key","kind"}]}]; kind is one of
+        /// both-modified, both-added, deleted-by-them (ours changed the key,
+        /// theirs deleted it), deleted-by-us (the reverse).
         #[arg(long)]
         json: bool,
     },
@@ -141,7 +143,7 @@ pub fn merge(dir: Option<&Path>, cmd: MergeCmd) -> Result<(), CliError> {
                                         .map(|(k, kind)| {
                                             Json::Obj(vec![
                                                 ("key", Json::s(k.as_str())),
-                                                ("kind", Json::s(format!("{kind:?}"))),
+                                                ("kind", Json::s(kind.label())),
                                             ])
                                         })
                                         .collect(),

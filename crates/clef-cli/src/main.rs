@@ -189,7 +189,7 @@ enum Cmd {
 )]
 fn main() {
     // A panic message could quote anything; say only where it happened.
-    clef_sops::process::quiet_panics("clef", "");
+    clef_sops::process::quiet_panics("clef", "", clef_core::exit::INTERNAL);
     let cli = Cli::parse();
     let dir = cli.dir.as_deref();
     let result = match cli.cmd {

@@ -542,7 +542,7 @@ pub fn sync(dir: Option<&Path>, a: &SyncArgs) -> Result<(), CliError> {
         let mut e = crate::secrets::open_for_edit(&repo, c, &ids, &refs)?;
         for k in keys {
             let v = clef_core::ops::random_value()?;
-            clef_core::ops::doc_mut(&mut e.plain).insert(k, clef_doc::Value::Str(v));
+            clef_core::ops::doc_mut(&mut e.plain).insert(k, clef_doc::Value::Str(v.into()));
             e.sidecar.mark_pending(k, &now, "clef sync");
         }
         edits.push(e);

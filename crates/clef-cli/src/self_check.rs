@@ -14,7 +14,7 @@ pub fn run() -> Result<(), CliError> {
     };
     let (secret, recipient) = clef_keys::generate_identity();
     let mut ids = Identities::empty();
-    ids.add_text(clef_keys::expose(&secret), "self-check")
+    ids.add_text(secret.expose(), "self-check")
         .map_err(|e| fail("identity", &e))?;
     let sample = b"# self-check\napp:\n    password: self-check-value\n    port: 8080\n    list:\n        - a\n        - b\n";
     let docs = clef_sops::parse_plain(sample, Format::Yaml).map_err(|e| fail("parse", &e))?;

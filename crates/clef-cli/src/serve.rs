@@ -30,6 +30,11 @@ pub struct ServeArgs {
 
 /// Runs `clef serve`.
 pub fn serve(dir: Option<&Path>, a: ServeArgs) -> Result<(), CliError> {
+    // the agent library's log lines (JSON, names and reasons only): to stderr
+    let _ = clef_agent::log::set_sink(Box::new(|line: &str| {
+        use std::io::Write as _;
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }));
     let repo = Repo::open(dir)?;
     let scope = repo
         .manifest
@@ -55,7 +60,7 @@ pub fn serve(dir: Option<&Path>, a: ServeArgs) -> Result<(), CliError> {
     drop(p);
     let art = Artifact::new(&a.identity, &a.environment, ct, None, None, clock::now_ms());
     let mut ids = clef_keys::Identities::empty();
-    ids.add_text(clef_keys::expose(&secret), "ephemeral key")
+    ids.add_text(secret.expose(), "ephemeral key")
         .map_err(|e| CliError::new(code::GENERIC, e.to_string()))?;
     drop(secret);
     let state = Arc::new(State::new(

@@ -157,10 +157,7 @@ type NewKeys = Vec<(String, Zeroizing<String>)>;
 
 fn new_age_key(env: &str, keys: &mut NewKeys) -> ServiceKey {
     let (secret, public) = clef_keys::generate_identity();
-    keys.push((
-        env.to_owned(),
-        Zeroizing::new(clef_keys::expose(&secret).to_owned()),
-    ));
+    keys.push((env.to_owned(), secret.into_zeroizing()));
     ServiceKey::Recipient(public)
 }
 

@@ -296,7 +296,7 @@ pub fn write_blobs(root: &Path, blobs: &[Blob]) -> Result<(), CellError> {
 /// sops's canonical form); `None` for maps, lists and null.
 pub fn value_text(v: &Value) -> Option<Zeroizing<String>> {
     match v {
-        Value::Str(s) => Some(s.clone()),
+        Value::Str(s) => Some(s.clone().into_zeroizing()),
         Value::Map(_) | Value::List(_) | Value::Null | Value::Comment(_) => None,
         other => {
             let b = Zeroizing::new(clef_sops::to_bytes(other)?);

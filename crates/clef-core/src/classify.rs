@@ -119,7 +119,7 @@ impl Layout {
             reason: e.reason.clone(),
         })?;
         let file_pattern = docs.first().and_then(|d| match d.get("file_pattern") {
-            Some(Value::Str(s)) => Some(s.to_string()),
+            Some(Value::Str(s)) => Some(s.expose().to_owned()),
             _ => None,
         });
         Ok(Some(Layout { file_pattern }))

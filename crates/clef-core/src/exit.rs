@@ -28,11 +28,15 @@ pub const EMPTY: i32 = 92;
 pub const NO_FILE: i32 = 100;
 /// The data key could not be retrieved: no identity unwraps it (sops).
 pub const KEY: i32 = 128;
+/// An internal error (a bug: a panic). The panic hook exits with it, on
+/// any thread and in any build; it says only where it happened. 134 is also
+/// what an abort gives, so nothing else can yield an unlisted code.
+pub const INTERNAL: i32 = 134;
 /// The file is already encrypted (sops).
 pub const ALREADY_ENCRYPTED: i32 = 203;
 
 /// Every code with its meaning, in order: the one source of the help table.
-pub const TABLE: [(i32, &str); 12] = [
+pub const TABLE: [(i32, &str); 13] = [
     (SUCCESS, "success"),
     (
         FAILURE,
@@ -59,6 +63,10 @@ pub const TABLE: [(i32, &str); 12] = [
     (EMPTY, "the file is empty"),
     (NO_FILE, "the cell file does not exist"),
     (KEY, "no identity can decrypt the cell"),
+    (
+        INTERNAL,
+        "internal error (a bug): one line saying where it happened, never a value",
+    ),
     (ALREADY_ENCRYPTED, "the file is already encrypted"),
 ];
 
@@ -66,10 +74,7 @@ pub const TABLE: [(i32, &str); 12] = [
 pub fn help() -> String {
     clef_sops::process::exit_help(
         &TABLE,
-        &[
-            "exec passes the command's own exit code through (126/127: cannot run it)",
-            "a bug (panic) exits with 101 and says only where it happened",
-        ],
+        &["exec passes the command's own exit code through (126/127: cannot run it)"],
     )
 }
 

@@ -307,31 +307,41 @@ fn valid_dns_label(s: &str) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
-struct Ctx<'a> {
+/// Checks a YAML document field by field, each error naming the field and
+/// its line (`locate`): clef.yaml's reader, and `.clef/policy.yaml`'s
+/// (`crate::policy`), each building its own error type with `invalid`.
+pub(crate) struct Ctx<'a, E> {
     text: &'a str,
-    path: &'a Path,
+    invalid: &'a dyn Fn(usize, String, String) -> E,
 }
 
-impl Ctx<'_> {
-    fn err(&self, at: &[Seg], reason: impl Into<String>) -> ManifestError {
-        ManifestError::Invalid {
-            path: self.path.to_owned(),
-            line: locate::line_of(self.text, at).unwrap_or(0),
-            field: if at.is_empty() {
+impl<'a, E> Ctx<'a, E> {
+    /// Errors of the document `text` are built by `invalid(line, field, reason)`.
+    pub(crate) fn new(text: &'a str, invalid: &'a dyn Fn(usize, String, String) -> E) -> Self {
+        Ctx { text, invalid }
+    }
+
+    /// The error for the field at `at` (the top level when empty).
+    pub(crate) fn err(&self, at: &[Seg], reason: impl Into<String>) -> E {
+        (self.invalid)(
+            locate::line_of(self.text, at).unwrap_or(0),
+            if at.is_empty() {
                 "(top level)".into()
             } else {
                 locate::display(at)
             },
-            reason: reason.into(),
-        }
+            reason.into(),
+        )
     }
 
-    fn map<'v>(
+    /// `v` as a mapping with no duplicate key and, unless `allowed` is
+    /// empty, no key outside `allowed`.
+    pub(crate) fn map<'v>(
         &self,
         v: &'v Value,
         at: &[Seg],
         allowed: &[&str],
-    ) -> Result<&'v Branch, ManifestError> {
+    ) -> Result<&'v Branch, E> {
         let Value::Map(b) = v else {
             return Err(self.err(at, "must be a mapping"));
         };
@@ -339,7 +349,7 @@ impl Ctx<'_> {
         for k in b.keys() {
             let mut p = at.to_vec();
             p.push(Seg::key(k));
-            if !allowed.contains(&k) {
+            if !allowed.is_empty() && !allowed.contains(&k) {
                 return Err(self.err(&p, format!("unknown key (allowed: {})", allowed.join(", "))));
             }
             if seen.contains(&k) {
@@ -356,7 +366,7 @@ impl Ctx<'_> {
         at: &[Seg],
         key: &str,
         required: bool,
-    ) -> Result<Option<String>, ManifestError> {
+    ) -> Result<Option<String>, E> {
         let mut p = at.to_vec();
         p.push(Seg::key(key));
         match b.get(key) {
@@ -366,19 +376,14 @@ impl Ctx<'_> {
                 if required && s.trim().is_empty() {
                     Err(self.err(&p, "must not be empty"))
                 } else {
-                    Ok(Some(s.to_string()))
+                    Ok(Some(s.expose().to_owned()))
                 }
             }
             Some(_) => Err(self.err(&p, "must be a string")),
         }
     }
 
-    fn list<'v>(
-        &self,
-        b: &'v Branch,
-        at: &[Seg],
-        key: &str,
-    ) -> Result<Option<&'v [Value]>, ManifestError> {
+    fn list<'v>(&self, b: &'v Branch, at: &[Seg], key: &str) -> Result<Option<&'v [Value]>, E> {
         let mut p = at.to_vec();
         p.push(Seg::key(key));
         match b.get(key) {
@@ -393,7 +398,7 @@ impl Ctx<'_> {
         list: &[Value],
         at: &[Seg],
         check_keys: bool,
-    ) -> Result<Vec<Recipient>, ManifestError> {
+    ) -> Result<Vec<Recipient>, E> {
         let mut out = Vec::new();
         for (i, v) in items(list).enumerate() {
             let mut p = at.to_vec();
@@ -463,7 +468,13 @@ impl Manifest {
             line: e.line,
             reason: e.reason.clone(),
         })?;
-        let cx = Ctx { text, path };
+        let invalid = |line, field, reason| ManifestError::Invalid {
+            path: path.to_owned(),
+            line,
+            field,
+            reason,
+        };
+        let cx = Ctx::new(text, &invalid);
         let doc = match docs.as_slice() {
             [d] => d.clone(),
             [] => return Err(cx.err(&[], "the file is empty")),
@@ -662,7 +673,7 @@ impl Manifest {
             if let Some(l) = cx.list(m, &at, "owners")? {
                 for (j, o) in items(l).enumerate() {
                     match o {
-                        Value::Str(s) => owners.push(s.to_string()),
+                        Value::Str(s) => owners.push(s.expose().to_owned()),
                         _ => {
                             return Err(cx.err(
                                 &[
@@ -760,7 +771,7 @@ impl Manifest {
                     if !namespaces.iter().any(|x| x.name == **n) {
                         return Err(cx.err(&p, format!("unknown namespace '{}'", n.as_str())));
                     }
-                    sns.push(n.to_string());
+                    sns.push(n.expose().to_owned());
                 }
                 if sns.is_empty() {
                     return Err(cx.err(&nat, "must list at least one namespace"));

@@ -207,7 +207,7 @@ fn put(
         NewValue::Value(v) => v.clone(),
         NewValue::Random => random_value()?,
     };
-    doc_mut(&mut e.plain).insert(key, Value::Str(v));
+    doc_mut(&mut e.plain).insert(key, Value::Str(v.into()));
     check_in_clear(e, &[key], allow_unencrypted)
 }
 
@@ -547,7 +547,7 @@ pub fn parse_import(text: &str, format: ImportFormat) -> Result<Branch, String> 
             crate::envfile::parse(text)
                 .map_err(|e| e.to_string())?
                 .into_iter()
-                .map(|e| Item::Entry(e.key, Value::Str(e.value)))
+                .map(|e| Item::Entry(e.key, Value::Str(e.value.into())))
                 .collect(),
         ),
         ImportFormat::Json => clef_doc::json::parse(text).map_err(|e| e.to_string())?,
@@ -612,7 +612,7 @@ pub fn import_into(e: &mut Editing, doc: &Branch, opts: &ImportOptions<'_>) -> I
             None => "add",
         };
         if import_writes(action) {
-            d.insert(&k, Value::Str(t));
+            d.insert(&k, Value::Str(t.into()));
             e.sidecar.record_rotation(&k, opts.now, opts.by);
         }
         plan.push((k, action));

@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 use clef_doc::{Branch, Item, Value};
 use sha2::{Digest, Sha256};
 
-use crate::locate::{self, Seg};
-use crate::manifest::Manifest;
+use crate::locate::Seg;
+use crate::manifest::{Ctx, Manifest};
 use crate::matrix::Cell;
 
 /// Where the policy lives, relative to the repository root.
@@ -84,64 +84,27 @@ impl Default for Policy {
     }
 }
 
-struct Ctx<'a> {
-    text: &'a str,
-    file: &'a Path,
-}
-
-impl Ctx<'_> {
-    fn err(&self, at: &[Seg], reason: impl Into<String>) -> PolicyError {
-        PolicyError::Invalid {
-            file: self.file.to_owned(),
-            line: locate::line_of(self.text, at).unwrap_or(0),
-            field: if at.is_empty() {
-                "(top level)".into()
-            } else {
-                locate::display(at)
-            },
-            reason: reason.into(),
-        }
-    }
-
-    fn map<'v>(
-        &self,
-        v: &'v Value,
-        at: &[Seg],
-        allowed: &[&str],
-    ) -> Result<&'v Branch, PolicyError> {
-        let Value::Map(b) = v else {
-            return Err(self.err(at, "must be a mapping"));
-        };
-        let mut seen: Vec<&str> = Vec::new();
-        for k in b.keys() {
-            let mut p = at.to_vec();
-            p.push(Seg::key(k));
-            if !allowed.is_empty() && !allowed.contains(&k) {
-                return Err(self.err(&p, format!("unknown key (allowed: {})", allowed.join(", "))));
-            }
-            if seen.contains(&k) {
-                return Err(self.err(&p, "duplicate key"));
-            }
-            seen.push(k);
-        }
-        Ok(b)
-    }
-
-    fn days(&self, b: &Branch, at: &[Seg]) -> Result<u64, PolicyError> {
-        let mut p = at.to_vec();
-        p.push(Seg::key("max_age_days"));
-        match b.get("max_age_days") {
-            None | Some(Value::Null) => Err(self.err(&p, "is required")),
-            Some(Value::Int(n)) if *n > 0 => Ok(u64::try_from(*n).unwrap_or(u64::MAX)),
-            Some(_) => Err(self.err(&p, "must be a whole number of days greater than 0")),
-        }
+/// `b.max_age_days`: required, a whole number of days above 0.
+fn days(cx: &Ctx<'_, PolicyError>, b: &Branch, at: &[Seg]) -> Result<u64, PolicyError> {
+    let mut p = at.to_vec();
+    p.push(Seg::key("max_age_days"));
+    match b.get("max_age_days") {
+        None | Some(Value::Null) => Err(cx.err(&p, "is required")),
+        Some(Value::Int(n)) if *n > 0 => Ok(u64::try_from(*n).unwrap_or(u64::MAX)),
+        Some(_) => Err(cx.err(&p, "must be a whole number of days greater than 0")),
     }
 }
 
 impl Policy {
     /// Parses policy text; `file` names it in errors.
     pub fn parse(text: &str, file: &Path) -> Result<Policy, PolicyError> {
-        let cx = Ctx { text, file };
+        let invalid = |line, field, reason| PolicyError::Invalid {
+            file: file.to_owned(),
+            line,
+            field,
+            reason,
+        };
+        let cx = Ctx::new(text, &invalid);
         let docs = clef_doc::yaml::parse(text).map_err(|e| PolicyError::Invalid {
             file: file.to_owned(),
             line: e.line,
@@ -164,7 +127,7 @@ impl Policy {
             None | Some(Value::Null) => {}
             Some(v) => {
                 let rot = cx.map(v, &rot_at, &["max_age_days", "environments"])?;
-                policy.max_age_days = cx.days(rot, &rot_at)?;
+                policy.max_age_days = days(&cx, rot, &rot_at)?;
                 let env_at = [Seg::key("rotation"), Seg::key("environments")];
                 match rot.get("environments") {
                     None | Some(Value::Null) => {}
@@ -185,7 +148,7 @@ impl Policy {
                             let b = cx.map(v, &at, &["max_age_days"])?;
                             policy
                                 .environments
-                                .push((name.to_owned(), cx.days(b, &at)?));
+                                .push((name.to_owned(), days(&cx, b, &at)?));
                         }
                     }
                 }
@@ -484,7 +447,7 @@ pub fn backend_of(meta: &clef_sops::Metadata) -> (String, Vec<String>) {
             .filter(|(t, _)| t == kind)
             .filter_map(|(_, v)| match v {
                 Value::Map(b) => match b.get(field) {
-                    Some(Value::Str(s)) => Some(s.to_string()),
+                    Some(Value::Str(s)) => Some(s.expose().to_owned()),
                     _ => None,
                 },
                 _ => None,

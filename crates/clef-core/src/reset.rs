@@ -414,7 +414,7 @@ pub fn apply(
             let doc = crate::ops::doc_mut(&mut plain);
             for k in &t.keys {
                 let v = crate::ops::random_value().map_err(|_| ResetError::Random)?;
-                doc.insert(k, Value::Str(v));
+                doc.insert(k, Value::Str(v.into()));
                 side.mark_pending(k, now, SET_BY);
             }
         }

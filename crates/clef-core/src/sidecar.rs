@@ -77,7 +77,7 @@ pub struct Sidecar {
 
 fn text(v: Option<&Value>) -> Option<String> {
     match v? {
-        Value::Str(s) => Some(s.to_string()),
+        Value::Str(s) => Some(s.expose().to_owned()),
         Value::Time(t) => Some(t.clone()),
         Value::Int(i) => Some(i.to_string()),
         _ => None,

@@ -6,18 +6,17 @@
 //! comment line. Order is never changed and nothing is sorted.
 //!
 //! Plaintext secrets live in this tree while a file is decrypted, so string
-//! values and comments are [`Secret`]s (`Zeroizing<String>`: wiped from memory
-//! on drop), and `Debug` never prints scalar contents.
+//! values and comments are [`Secret`]s (wiped from memory on drop, redacted
+//! by `Debug`), and `Debug` never prints scalar contents.
 
 use std::fmt;
 pub use zeroize::Zeroizing;
 
-/// A string that is wiped from memory when dropped.
-pub type Secret = Zeroizing<String>;
+pub use crate::secret::Secret;
 
 /// Wraps a string as a [`Secret`].
 pub fn secret(s: impl Into<String>) -> Secret {
-    Zeroizing::new(s.into())
+    Secret::new(s)
 }
 
 /// One document: an ordered mapping whose items may be comments.
@@ -260,7 +259,7 @@ mod tests {
 
     #[test]
     fn go_val_to_string_like_sops() {
-        let f = |x: f64| go_val_to_string(&Value::Float(x)).to_string();
+        let f = |x: f64| go_val_to_string(&Value::Float(x)).expose().to_owned();
         assert_eq!(f(1.0), "1.0");
         assert_eq!(f(1e21), "1E+21");
         assert_eq!(f(5e-324), "5E-324");

@@ -121,14 +121,13 @@ fn main() -> ExitCode {
     // A panic is a check that could not run: exit::FAILED (fail closed),
     // never Rust's undocumented 101, and its message (which could quote a
     // staged line) is not printed, only where it happened.
-    clef_sops::process::quiet_panics("clef-hook", "");
+    clef_sops::process::quiet_panics(
+        "clef-hook",
+        "\nclef-hook: the check could not run, so git was stopped; fix the cause, or bypass once with --no-verify",
+        exit::FAILED.into(),
+    );
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Ok(r) = std::panic::catch_unwind(|| run(&args)) else {
-        eprintln!(
-            "clef-hook: the check could not run, so git was stopped; fix the cause, or bypass once with --no-verify"
-        );
-        return ExitCode::from(exit::FAILED);
-    };
+    let r = run(&args);
     match &r {
         Ok(Outcome::Verdict(v, kind)) => eprint!("{}", clef_hooks::render(v, *kind)),
         Ok(Outcome::Done(text)) => print!("{text}"),

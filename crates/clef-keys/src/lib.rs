@@ -20,6 +20,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use clef_doc::Secret;
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
@@ -297,11 +298,14 @@ pub fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     Ok(buf)
 }
 
-/// Generates a new X25519 identity; returns (secret key line, public recipient).
-pub fn generate_identity() -> (secrecy::SecretString, String) {
+/// Generates a new X25519 identity; returns (secret key line, public
+/// recipient). The key is a [`Secret`] (the one secret type): read it with
+/// [`Secret::expose`] to write the identity file.
+pub fn generate_identity() -> (Secret, String) {
     let id = age::x25519::Identity::generate();
     let public = id.to_public().to_string();
-    (id.to_string(), public)
+    // age's own SecretString is wiped when it drops here
+    (Secret::new(id.to_string().expose_secret()), public)
 }
 
 /// The public recipient of a secret key string, if it is one.
@@ -465,11 +469,6 @@ fn split_command(s: &str) -> Option<Vec<String>> {
     Some(out)
 }
 
-/// Exposes a generated secret key as text (for writing a new identity file).
-pub fn expose(s: &secrecy::SecretString) -> &str {
-    s.expose_secret()
-}
-
 #[cfg(test)]
 #[allow(clippy::disallowed_methods, reason = "tests write fixtures directly")]
 mod tests {
@@ -495,7 +494,7 @@ mod tests {
         let enc = wrap(PUB, &[1u8; 32]).unwrap();
         let (other, _) = generate_identity();
         let mut ids = Identities::empty();
-        ids.add_text(expose(&other), "other").unwrap();
+        ids.add_text(other.expose(), "other").unwrap();
         assert!(matches!(ids.unwrap(&enc), Err(KeyError::NoMatch)));
         assert!(matches!(
             Identities::empty().unwrap(&enc),
@@ -521,7 +520,7 @@ mod tests {
         let (k2, p2) = generate_identity();
         std::fs::write(
             dir.join("sops/age/keys.txt"),
-            format!("# x\n{}\n", expose(&k2)),
+            format!("# x\n{}\n", k2.expose()),
         )
         .unwrap();
         let env = |k: &str| match k {

@@ -57,7 +57,7 @@ fn map<'a>(v: &'a Value, kind: &str) -> Result<&'a Branch, KmsError> {
 
 fn text(b: &Branch, field: &str) -> String {
     match b.get(field) {
-        Some(Value::Str(s)) => s.to_string(),
+        Some(Value::Str(s)) => s.expose().to_owned(),
         Some(Value::Time(s)) => s.clone(),
         _ => String::new(),
     }
@@ -98,7 +98,7 @@ impl AwsStanza {
             for it in &c.0 {
                 if let Item::Entry(k, v) = it {
                     match v {
-                        Value::Str(s) => context.push((k.clone(), s.to_string())),
+                        Value::Str(s) => context.push((k.clone(), s.expose().to_owned())),
                         // sops drops a context with a non-string value (with a warning)
                         _ => {
                             context.clear();

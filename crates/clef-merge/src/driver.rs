@@ -14,7 +14,7 @@ use crate::args::Args;
 use crate::conflict::{self, Labels};
 use crate::meta::{MetaSide, merge_meta};
 use crate::tree3::{Conflict, Merged, Side, merge_docs};
-use crate::{DriverError, sidecar};
+use crate::{DriverError, MergeError, ResolveError, sidecar};
 use clef_core::access::Access;
 use clef_core::classify::{MergeKind, merge_kind};
 use clef_doc::tree::Branch;
@@ -47,7 +47,7 @@ impl Outcome {
 }
 
 fn text<'a>(bytes: &'a [u8], side: &'static str) -> Result<&'a str, DriverError> {
-    let t = std::str::from_utf8(bytes).map_err(|_| DriverError::NotUtf8(side))?;
+    let t = std::str::from_utf8(bytes).map_err(|_| ResolveError::NotUtf8(side))?;
     if has_markers(t) {
         return Err(DriverError::Markers(side));
     }
@@ -60,7 +60,7 @@ fn parse_side(
     side: &'static str,
 ) -> Result<EncryptedFile, DriverError> {
     text(bytes, side)?;
-    EncryptedFile::parse(bytes, format).map_err(|source| DriverError::Sops { side, source })
+    EncryptedFile::parse(bytes, format).map_err(|source| ResolveError::Sops { side, source }.into())
 }
 
 /// Merges three sops files of `format`. `base` may be empty (add/add).
@@ -120,13 +120,13 @@ pub fn merge_sops_governed(
     };
     let po = eo
         .decrypt_with_key(ko.clone())
-        .map_err(|source| DriverError::Sops {
+        .map_err(|source| ResolveError::Sops {
             side: "ours",
             source,
         })?;
     let pt = et
         .decrypt_with_key(kt.clone())
-        .map_err(|source| DriverError::Sops {
+        .map_err(|source| ResolveError::Sops {
             side: "theirs",
             source,
         })?;
@@ -232,8 +232,8 @@ pub fn merge_sops_governed(
 
     if merged.is_clean() {
         result.docs = merged.materialize_side(Side::Ours);
-        let enc = result.encrypt().map_err(DriverError::Encrypt)?;
-        let bytes = enc.to_bytes().map_err(DriverError::Encrypt)?;
+        let enc = result.encrypt().map_err(ResolveError::Encrypt)?;
+        let bytes = enc.to_bytes().map_err(ResolveError::Encrypt)?;
         return Ok(Outcome {
             bytes,
             conflicts: Vec::new(),
@@ -306,12 +306,12 @@ fn decrypt_base(
     ko: &DataKey,
     kt: &DataKey,
 ) -> Result<PlainFile, DriverError> {
-    let err = |source| DriverError::Sops {
+    let err = |source| ResolveError::Sops {
         side: "base",
         source,
     };
     match eb.data_key(ids) {
-        Ok(k) => eb.decrypt_with_key(k).map_err(err),
+        Ok(k) => Ok(eb.decrypt_with_key(k).map_err(err)?),
         Err(first) => {
             // The base predates a recipient change that kept the data key.
             for k in [ko, kt] {
@@ -319,7 +319,7 @@ fn decrypt_base(
                     return Ok(p);
                 }
             }
-            Err(err(first))
+            Err(err(first).into())
         }
     }
 }
@@ -338,17 +338,17 @@ fn conflict_document(
         result.docs = merged.materialize_side(side);
         let mut enc = result
             .encrypt_at(&lastmodified)
-            .map_err(DriverError::Encrypt)?;
+            .map_err(ResolveError::Encrypt)?;
         enc.meta.mac = CONFLICT_MAC.to_owned();
-        let bytes = enc.to_bytes().map_err(DriverError::Encrypt)?;
-        String::from_utf8(bytes).map_err(|_| DriverError::NotUtf8("merged"))
+        let bytes = enc.to_bytes().map_err(ResolveError::Encrypt)?;
+        String::from_utf8(bytes).map_err(|_| ResolveError::NotUtf8("merged").into())
     };
     // Encrypt ours' variant first and remember its IVs, so that every clean
     // value has the same ciphertext in all three variants.
     let ours_text = render(result, Side::Ours)?;
     let reread = EncryptedFile::parse(ours_text.as_bytes(), result.format)
         .and_then(|e| e.decrypt_ignore_mac(key))
-        .map_err(DriverError::Encrypt)?;
+        .map_err(ResolveError::Encrypt)?;
     result.absorb_stash(&reread);
     drop(reread);
     let base_text = render(result, Side::Base)?;
@@ -369,9 +369,10 @@ fn rendered(
     let (doc, _) = conflict::render(base, ours, theirs, marker_size, labels);
     let v = conflict::split(&doc)?;
     if v.base != base || v.ours != ours || v.theirs != theirs {
-        return Err(DriverError::Policy(
+        return Err(ResolveError::Policy(
             "the conflict document would not read back exactly (a value's text contains conflict markers?)".into(),
-        ));
+        )
+        .into());
     }
     Ok(doc.into_bytes())
 }
@@ -426,10 +427,11 @@ fn keyless(
         None
     };
     let Some(values_from) = values_from else {
-        return Err(DriverError::Sops {
+        return Err(ResolveError::Sops {
             side: "ours/theirs",
             source: why,
-        });
+        }
+        .into());
     };
     let (mut meta, _) = merge_meta(eb.map(verbatim), verbatim(eo), verbatim(et), None)?;
     meta.lastmodified = values_from.meta.lastmodified.clone();
@@ -440,7 +442,7 @@ fn keyless(
         meta,
     };
     Ok(Outcome {
-        bytes: merged.to_bytes().map_err(DriverError::Encrypt)?,
+        bytes: merged.to_bytes().map_err(ResolveError::Encrypt)?,
         conflicts: Vec::new(),
         notes: vec![
             "merged without decrypting (no identity): only one side changed values and the data key is unchanged".to_owned(),
@@ -470,13 +472,11 @@ pub fn merge_sidecar_bytes(
             return Ok(None);
         }
         let mut docs =
-            clef_doc::yaml::parse(t).map_err(|e| DriverError::Sidecar(format!("{side}: {e}")))?;
+            clef_doc::yaml::parse(t).map_err(|e| MergeError::Sidecar(format!("{side}: {e}")))?;
         match docs.len() {
             0 => Ok(None),
             1 => Ok(docs.pop()),
-            _ => Err(DriverError::Sidecar(format!(
-                "{side}: more than one YAML document"
-            ))),
+            _ => Err(MergeError::Sidecar(format!("{side}: more than one YAML document")).into()),
         }
     };
     let b = parse(base, "base")?;

@@ -82,35 +82,15 @@ pub enum DriverError {
     /// `%P` has no extension clef can merge.
     #[error("{}: unknown file format (expected .yaml/.yml, .json, .env or .clef-meta.yaml)", .0.display())]
     UnknownFormat(PathBuf),
-    /// An input is not UTF-8.
-    #[error("{0} is not valid UTF-8")]
-    NotUtf8(&'static str),
     /// An input already contains conflict markers.
     #[error("{0} already contains conflict markers (an unresolved conflict was committed?)")]
     Markers(&'static str),
-    /// Parsing or decrypting one side failed (including a MAC mismatch or no identity).
-    #[error("{side}: {source}")]
-    Sops {
-        /// Which side.
-        side: &'static str,
-        /// What sops-level step failed.
-        source: clef_sops::SopsError,
-    },
-    /// Encrypting or writing the result failed.
-    #[error("re-encrypting the merged file: {0}")]
-    Encrypt(clef_sops::SopsError),
     /// Loading identities failed.
     #[error("loading age identities: {0}")]
     Keys(#[from] clef_keys::KeyError),
     /// This clone's `.clef/config.yaml` is unreadable, or the identity it names.
     #[error(transparent)]
     Local(#[from] clef_core::local::LocalError),
-    /// The tree merge refused the inputs.
-    #[error(transparent)]
-    Merge(#[from] MergeError),
-    /// The sides disagree on policy (crypt rule, MAC scope, key groups).
-    #[error("cannot merge safely: {0}")]
-    Policy(String),
     /// A master key would need re-wrapping that clef cannot do offline.
     #[error("cannot merge safely: {0}")]
     Rewrap(String),
@@ -129,10 +109,17 @@ pub enum DriverError {
     /// `clef.yaml` at HEAD cannot be read or parsed.
     #[error("clef.yaml at HEAD: {0}")]
     Manifest(String),
-    /// The sidecar could not be read.
-    #[error("malformed .clef-meta.yaml: {0}")]
-    Sidecar(String),
-    /// Reading a conflict document failed.
+    /// What the driver shares with `clef merge status|resolve`
+    /// ([`ResolveError`], the one error of a three-way merge of SOPS files):
+    /// an input not UTF-8, a side that does not parse or decrypt, the result
+    /// not re-encrypting, the tree merge refusing, the sides disagreeing on
+    /// policy, or a conflict document that cannot be read.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+}
+
+impl From<MergeError> for DriverError {
+    fn from(e: MergeError) -> Self {
+        DriverError::Resolve(ResolveError::Merge(e))
+    }
 }

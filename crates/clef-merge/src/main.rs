@@ -5,7 +5,7 @@
 //! bug (panic). Never prompts, never touches `%P` or the work tree.
 
 use clef_merge::exit::{self, PANIC as EXIT_PANIC, REFUSED as EXIT_REFUSED};
-use clef_merge::{DriverError, Outcome, args::Args, driver};
+use clef_merge::{DriverError, Outcome, ResolveError, args::Args, driver};
 use std::process::ExitCode;
 
 /// The one place results become exit codes.
@@ -34,45 +34,48 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    // A panic message could quote anything; print only where it happened.
-    clef_sops::process::quiet_panics("clef-merge", "; the merge was refused, nothing was changed");
-    ExitCode::from(guarded(|| {
-        let args = Args::parse(argv).inspect_err(|e| eprintln!("clef-merge: {e}"))?;
-        let path = args.path.display().to_string();
-        // git runs drivers at the top of the work tree: also use the identity
-        // that this clone's `.clef/config.yaml` names (what `clef init` set up).
-        let here = std::env::current_dir().unwrap_or_default();
-        let r = driver::run(
-            &args,
-            // and the cloud KMS backends: no runtime starts, no SDK config is
-            // read, unless a side's data key is only reachable through KMS
-            &|| {
-                Ok(clef_kms::with_cloud_backends(
-                    clef_core::local::identities_near(&here)?.into(),
-                    clef_kms::AwsOptions::from_env(),
-                ))
-            },
-            &|path| driver::head_access(&here, path),
-        );
-        report(&path, &r);
-        if let Err(DriverError::Sops {
-            source: clef_sops::SopsError::NoIdentity { .. } | clef_sops::SopsError::Threshold { .. },
-            ..
-        }) = &r
-        {
-            who_can_merge(&here, &args.path, &path);
-        }
-        r
-    }))
+    // A panic message could quote anything; print only where it happened,
+    // and exit EXIT_PANIC (> 128: git refuses the merge), never 0 or 1.
+    clef_sops::process::quiet_panics(
+        "clef-merge",
+        "; the merge was refused, nothing was changed",
+        EXIT_PANIC.into(),
+    );
+    ExitCode::from(exit_code(&merge(argv)))
 }
 
-/// Runs the driver; a panic becomes [`EXIT_PANIC`], never 0 or 1.
-fn guarded(f: impl FnOnce() -> Result<Outcome, DriverError> + std::panic::UnwindSafe) -> u8 {
-    match std::panic::catch_unwind(f) {
-        Ok(r) => exit_code(&r),
-        Err(_) => EXIT_PANIC,
+/// Runs the driver on git's arguments; messages go to stderr.
+fn merge(argv: Vec<std::ffi::OsString>) -> Result<Outcome, DriverError> {
+    let args = Args::parse(argv).inspect_err(|e| eprintln!("clef-merge: {e}"))?;
+    let path = args.path.display().to_string();
+    // git runs drivers at the top of the work tree: also use the identity
+    // that this clone's `.clef/config.yaml` names (what `clef init` set up).
+    let here = std::env::current_dir().unwrap_or_default();
+    let r = driver::run(
+        &args,
+        // and the cloud KMS backends: no runtime starts, no SDK config is
+        // read, unless a side's data key is only reachable through KMS
+        &|| {
+            Ok(clef_kms::with_cloud_backends(
+                clef_core::local::identities_near(&here)?.into(),
+                clef_kms::AwsOptions::from_env(),
+            ))
+        },
+        &|path| driver::head_access(&here, path),
+    );
+    report(&path, &r);
+    if let Err(DriverError::Resolve(ResolveError::Sops {
+        source: clef_sops::SopsError::NoIdentity { .. } | clef_sops::SopsError::Threshold { .. },
+        ..
+    })) = &r
+    {
+        who_can_merge(&here, &args.path, &path);
     }
+    r
 }
+
+// a panic must make git refuse the merge, like any other failure
+const _: () = assert!(EXIT_PANIC > 128);
 
 /// Messages go to stderr (git shows them); key names only, never values.
 fn report(path: &str, r: &Result<Outcome, DriverError>) {
@@ -144,23 +147,17 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_git_protocol() {
-        assert_eq!(guarded(|| Ok(outcome(0))), 0);
-        assert_eq!(guarded(|| Ok(outcome(2))), 1);
+        assert_eq!(exit_code(&Ok(outcome(0))), 0);
+        assert_eq!(exit_code(&Ok(outcome(2))), 1);
         assert_eq!(
-            guarded(|| Err(DriverError::Resolve(
+            exit_code(&Err(DriverError::Resolve(
                 clef_core::merge::ResolveError::NotConflictDocument
             ))),
             129
         );
-        assert!(guarded(|| Err(DriverError::NotUtf8("%A"))) > 128);
-    }
-
-    #[test]
-    fn a_panic_is_a_failure_not_a_conflict() {
-        std::panic::set_hook(Box::new(|_| {}));
-        let code = guarded(|| panic!("boom"));
-        let _ = std::panic::take_hook();
-        assert_eq!(code, EXIT_PANIC);
-        assert!(code > 128);
+        assert!(exit_code(&Err(ResolveError::NotUtf8("%A").into())) > 128);
+        // a panic: clef_sops::process's hook exits with EXIT_PANIC (> 128,
+        // checked at compile time below; the hook's test is clef-sops's
+        // tests/panic_hook.rs)
     }
 }

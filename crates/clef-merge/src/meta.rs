@@ -11,8 +11,8 @@
 //!   merged one; an age recipient only known under another data key is
 //!   re-wrapped offline (single key group); anything else is refused.
 
-use crate::DriverError;
 use crate::tree3::value_eq;
+use crate::{DriverError, ResolveError};
 use clef_doc::tree::{Branch, Item, Value};
 use clef_sops::{AgeKey, DataKey, KeyGroup, Metadata};
 
@@ -33,29 +33,29 @@ pub(crate) fn merge_meta(
 ) -> Result<(Metadata, bool), DriverError> {
     let (o, t) = (ours.meta, theirs.meta);
     if o.rule != t.rule {
-        return Err(DriverError::Policy(format!(
+        return Err(ResolveError::Policy(format!(
             "the sides use different encryption rules (ours `{}: {}`, theirs `{}: {}`); align them with sops on one branch first",
             o.rule.field(),
             o.rule.arg(),
             t.rule.field(),
             t.rule.arg()
-        )));
+        )).into());
     }
     if o.mac_only_encrypted != t.mac_only_encrypted {
-        return Err(DriverError::Policy(
-            "the sides disagree on `mac_only_encrypted`".into(),
-        ));
+        return Err(
+            ResolveError::Policy("the sides disagree on `mac_only_encrypted`".into()).into(),
+        );
     }
     if o.key_groups.len() != t.key_groups.len()
         || o.effective_threshold() != t.effective_threshold()
     {
-        return Err(DriverError::Policy(format!(
+        return Err(ResolveError::Policy(format!(
             "the sides have different key-group layouts (ours {} groups, threshold {}; theirs {} groups, threshold {})",
             o.key_groups.len(),
             o.effective_threshold(),
             t.key_groups.len(),
             t.effective_threshold()
-        )));
+        )).into());
     }
     let single_group = o.key_groups.len() <= 1;
     let mut groups = Vec::with_capacity(o.key_groups.len());
@@ -73,9 +73,7 @@ pub(crate) fn merge_meta(
         .iter()
         .all(|g| g.age.is_empty() && g.other.is_empty())
     {
-        return Err(DriverError::Policy(
-            "the merge would remove every recipient".into(),
-        ));
+        return Err(ResolveError::Policy("the merge would remove every recipient".into()).into());
     }
     let mut rewrap = false;
     if !single_group {

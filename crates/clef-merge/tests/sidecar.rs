@@ -52,7 +52,7 @@ fn list<'a>(d: &'a Branch, section: &str) -> &'a [Value] {
 fn field(v: &Value, f: &str) -> String {
     let Value::Map(m) = v else { panic!() };
     match m.get(f) {
-        Some(Value::Str(s)) => s.to_string(),
+        Some(Value::Str(s)) => s.expose().to_owned(),
         Some(Value::Time(s)) => s.clone(),
         Some(Value::Int(i)) => i.to_string(),
         other => panic!("{f}: {other:?}"),

@@ -386,11 +386,22 @@ impl Scanner {
     /// Like [`Scanner::scan_blob`], but also says whether the buffer was skipped
     /// and whether it was valid UTF-8.
     pub fn scan_blob_detailed(&self, path: &str, bytes: &[u8]) -> BlobScan {
-        let mut out = BlobScan::default();
         if self.is_ignored(path, false) {
-            out.skipped = Some(Skip::Ignored);
-            return out;
+            return BlobScan {
+                skipped: Some(Skip::Ignored),
+                ..BlobScan::default()
+            };
         }
+        self.scan_named(path, bytes)
+    }
+
+    /// Like [`Scanner::scan_blob_detailed`], for a file the user named on
+    /// the command line: the path ignore rules (`.clefignore`, the config's
+    /// allowlist paths) choose among what a directory walk finds, so they do
+    /// not apply here, as in rg. `rule:` lines, allowlist regexes, inline
+    /// markers, the baseline and the size limit still do.
+    pub fn scan_named(&self, path: &str, bytes: &[u8]) -> BlobScan {
+        let mut out = BlobScan::default();
         if bytes.len() as u64 > self.max_file_size {
             out.skipped = Some(Skip::TooLarge(bytes.len() as u64));
             return out;

@@ -1,47 +1,14 @@
-//! Findings and the secret wrapper that keeps values out of logs.
-
-use std::fmt;
+//! Findings, whose values are [`Secret`]s (kept out of logs).
 
 use sha2::{Digest, Sha256};
 
 use crate::checksum::Checksum;
 
-/// A detected secret value. `Debug` never shows it; the only ways to see it are
-/// [`Secret::expose`] (used for `--no-redact` output and fingerprints) and
-/// [`Secret::redacted`].
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wrap a value.
-    pub fn new(value: String) -> Secret {
-        Secret(value)
-    }
-
-    /// The raw value. Only for `--no-redact` output and hashing.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// A display form that does not reveal the secret: the first four
-    /// characters of long values (usually a public prefix such as `ghp_`)
-    /// followed by asterisks; short values are fully masked.
-    pub fn redacted(&self) -> String {
-        let chars: Vec<char> = self.0.chars().collect();
-        if chars.len() >= 16 {
-            let head: String = chars[..4].iter().collect();
-            format!("{head}*****")
-        } else {
-            "*****".to_string()
-        }
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
+/// A detected secret value: the one secret type of every crate
+/// ([`clef_doc::Secret`]: zeroized on drop, redacted `Debug`/`Display`, no
+/// serde). Reporters read it through [`Secret::expose`] (`--no-redact`,
+/// fingerprints) and [`Secret::redacted`] only.
+pub use clef_doc::Secret;
 
 /// One finding.
 #[derive(Debug, Clone)]
@@ -354,10 +321,10 @@ mod tests {
 
     #[test]
     fn debug_and_redaction_hide_the_value() {
-        let s = Secret::new("ghp_abcdefghijklmnopqrstuvwxyz0123456789".into());
+        let s = Secret::new("ghp_abcdefghijklmnopqrstuvwxyz0123456789");
         assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
         assert_eq!(s.redacted(), "ghp_*****");
-        assert_eq!(Secret::new("hunter2".into()).redacted(), "*****");
+        assert_eq!(Secret::new("hunter2").redacted(), "*****");
     }
 
     #[test]

@@ -9,8 +9,10 @@
     reason = "the binary's main: the one place its exit code is set"
 )]
 fn main() {
-    clef_sops::process::quiet_panics("clef-scan", "; the scan is incomplete");
-    let code = std::panic::catch_unwind(|| clef_scan::run_cli(std::env::args_os()))
-        .unwrap_or(clef_scan::EXIT_ERROR);
-    std::process::exit(code);
+    clef_sops::process::quiet_panics(
+        "clef-scan",
+        "; the scan is incomplete",
+        clef_scan::EXIT_ERROR,
+    );
+    std::process::exit(clef_scan::run_cli(std::env::args_os()));
 }

@@ -222,12 +222,23 @@ pub fn scan_paths(
                 if !scanner.in_shard(&display) {
                     return WalkState::Continue;
                 }
-                if scanner.is_ignored(&display, false) {
+                // The argument itself is a file: it is scanned whatever the
+                // path ignore rules say (they choose among what a walk
+                // finds), and a skip says why.
+                let named = entry.depth() == 0;
+                if !named && scanner.is_ignored(&display, false) {
                     counters.skipped.fetch_add(1, Ordering::Relaxed);
                     return WalkState::Continue;
                 }
                 let scan = |bytes: &[u8]| {
-                    let r = scanner.scan_blob_detailed(&display, bytes);
+                    let r = if named {
+                        scanner.scan_named(&display, bytes)
+                    } else {
+                        scanner.scan_blob_detailed(&display, bytes)
+                    };
+                    if named && matches!(r.skipped, Some(Skip::Binary)) {
+                        sink.problem(&display, "skipped: a binary file".into(), false);
+                    }
                     sink.record(counters, &display, bytes.len(), r, |_| {});
                 };
                 match reader.read(entry.path(), scanner.max_file_size()) {

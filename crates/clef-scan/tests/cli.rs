@@ -154,6 +154,39 @@ fn inline_markers_and_clefignore() {
 }
 
 #[test]
+fn a_file_named_on_the_command_line_is_scanned_whatever_clefignore_says() {
+    // As rg does: ignore rules choose among what a directory walk finds; a
+    // file the user names is scanned (it was silently "0 files, 1 skipped").
+    let s = Sandbox::new();
+    s.write("clef.yaml", format!("token: {GHP}\n"));
+    s.write(".clefignore", "clef.yaml\n");
+    let (code, v) = s.scan_json(&["."]);
+    assert_eq!(code, 0, "the walk honours .clefignore: {v}");
+    assert!(rules_of(&v).is_empty(), "{v}");
+    let (code, v) = s.scan_json(&["clef.yaml"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(
+        rules_of(&v),
+        vec![("github-pat".to_string(), "clef.yaml".to_string(), 1)]
+    );
+    assert_eq!(v["stats"]["files"], 1, "{v}");
+    assert_eq!(v["stats"]["skipped"], 0, "{v}");
+    // a named file that is skipped anyway (binary) says why
+    s.write(
+        "blob.bin",
+        [0u8, 1, 2, 3, 0, 0, 0, 7, 8, 0, 0, 0, 1, 2].repeat(64),
+    );
+    let out = s.scan(&["blob.bin"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("blob.bin") && all.contains("binary"), "{all}");
+}
+
+#[test]
 fn gitignore_is_honoured_in_tree_mode() {
     let s = Sandbox::new();
     s.write(".gitignore", "build/\n");

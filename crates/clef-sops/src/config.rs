@@ -256,7 +256,7 @@ fn creation_from_rule(rule: &Branch) -> Result<Creation, String> {
             if c.rule.is_some() {
                 return Err("a creation rule may set only one of the six crypt rules".into());
             }
-            c.rule = CryptRule::from_field(f, s.to_string());
+            c.rule = CryptRule::from_field(f, s.expose().to_owned());
         }
     }
     c.mac_only_encrypted = matches!(rule.get("mac_only_encrypted"), Some(Value::Bool(true)));

@@ -431,7 +431,7 @@ impl EncryptedFile {
                     match item {
                         Item::Entry(k, v) if k.starts_with("sops_") => {
                             let text = match v {
-                                Value::Str(s) => s.to_string(),
+                                Value::Str(s) => s.expose().to_owned(),
                                 _ => String::new(),
                             };
                             flat.push((k["sops_".len()..].to_owned(), text));

@@ -299,7 +299,7 @@ mod tests {
     fn age_backend_round_trip_and_reasons() {
         let (secret, public) = clef_keys::generate_identity();
         let mut ids = Identities::empty();
-        ids.add_text(clef_keys::expose(&secret), "t").unwrap();
+        ids.add_text(secret.expose(), "t").unwrap();
         let ring = Keyring::new(ids);
         let w = ring
             .wrap("age", &stanza(&[("recipient", &public)]), &[5; 32])

@@ -435,7 +435,7 @@ fn read_group(b: &Branch, ctx: &str) -> Result<KeyGroup, MetaError> {
 
 fn scalar_text(v: Option<&Value>) -> Option<String> {
     match v? {
-        Value::Str(s) => Some(s.to_string()),
+        Value::Str(s) => Some(s.expose().to_owned()),
         Value::Time(s) => Some(s.clone()),
         Value::Int(i) => Some(i.to_string()),
         Value::Float(f) => Some(clef_doc::tree::go_format_float_f(*f)),

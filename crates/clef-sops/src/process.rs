@@ -20,15 +20,29 @@ pub fn exit_help<C: Display + Copy>(table: &[(C, &str)], notes: &[&str]) -> Stri
 }
 
 /// Installs the panic hook of binary `program`: one line on stderr,
-/// `PROGRAM: internal error at FILE:LINE` and `then`, never the message.
-pub fn quiet_panics(program: &'static str, then: &'static str) {
+/// `PROGRAM: internal error at FILE:LINE` and `then`, never the message,
+/// then the process exits with `code` (the binary's documented
+/// internal-error code). It exits from the hook itself, so the code is the
+/// same whether the build unwinds (tests) or aborts (release,
+/// `panic = "abort"`), and whichever thread panicked.
+pub fn quiet_panics(program: &'static str, then: &'static str, code: i32) {
     std::panic::set_hook(Box::new(move |info| {
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!("{program}: internal error{at}{then}");
+        let at = info.location().map(|l| (l.file(), l.line()));
+        eprintln!("{}", panic_line(program, then, at));
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the panic hook: a panic's one exit, for every binary (each main passes its code)"
+        )]
+        std::process::exit(code);
     }));
+}
+
+/// The line the hook prints: where, never what.
+fn panic_line(program: &str, then: &str, at: Option<(&str, u32)>) -> String {
+    let at = at
+        .map(|(file, line)| format!(" at {file}:{line}"))
+        .unwrap_or_default();
+    format!("{program}: internal error{at}{then}")
 }
 
 #[cfg(test)]
@@ -39,5 +53,14 @@ mod tests {
     fn help_lists_each_code_then_the_notes() {
         let h = exit_help(&[(0u8, "fine"), (129, "refused")], &["a note"]);
         assert_eq!(h, "Exit codes:\n  0    fine\n  129  refused\n  a note\n");
+    }
+
+    #[test]
+    fn the_panic_line_says_where_never_what() {
+        assert_eq!(
+            panic_line("clef-x", "; nothing changed", Some(("src/a.rs", 7))),
+            "clef-x: internal error at src/a.rs:7; nothing changed"
+        );
+        assert_eq!(panic_line("clef-x", "", None), "clef-x: internal error");
     }
 }

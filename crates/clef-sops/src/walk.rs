@@ -243,7 +243,7 @@ impl Walker<'_> {
             match item {
                 Item::Comment(c) => {
                     if let Some(top) = stack.last_mut() {
-                        top.push(c.to_string());
+                        top.push(c.expose().to_owned());
                     }
                     let enc = self.rule.should_encrypt(path, stack, true);
                     out.push(Item::Comment(self.comment(c, path, enc)?));
@@ -277,7 +277,7 @@ impl Walker<'_> {
                 for item in items {
                     if let Value::Comment(c) = item {
                         if let Some(top) = stack.last_mut() {
-                            top.push(c.to_string());
+                            top.push(c.expose().to_owned());
                         }
                         let enc = self.rule.should_encrypt(path, stack, true);
                         let text = self.comment(c, path, enc)?;

@@ -43,7 +43,7 @@ impl MasterKey for XorKms {
 fn ids() -> (Identities, String) {
     let (secret, public) = clef_keys::generate_identity();
     let mut ids = Identities::empty();
-    ids.add_text(clef_keys::expose(&secret), "test").unwrap();
+    ids.add_text(secret.expose(), "test").unwrap();
     (ids, public)
 }
 

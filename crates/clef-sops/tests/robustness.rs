@@ -23,7 +23,7 @@ impl Rng {
 fn sample(format: Format) -> (Vec<u8>, Identities) {
     let (secret, recipient) = clef_keys::generate_identity();
     let mut ids = Identities::empty();
-    ids.add_text(clef_keys::expose(&secret), "test").unwrap();
+    ids.add_text(secret.expose(), "test").unwrap();
     let mut nested = Branch::new();
     nested.insert("secret", Value::str("hunter2"));
     nested.insert("n", Value::Int(5));

@@ -62,6 +62,19 @@ impl ConflictKind {
             ConflictKind::DeleteModify => "deleted in ours, changed in theirs",
         }
     }
+
+    /// The stable machine label (`clef merge status --json`'s `kind`),
+    /// git's own words for the same states in kebab-case: `both-modified`,
+    /// `both-added`, `deleted-by-them` (ours changed it, theirs deleted it),
+    /// `deleted-by-us` (ours deleted it, theirs changed it).
+    pub fn label(self) -> &'static str {
+        match self {
+            ConflictKind::ModifyModify => "both-modified",
+            ConflictKind::AddAdd => "both-added",
+            ConflictKind::ModifyDelete => "deleted-by-them",
+            ConflictKind::DeleteModify => "deleted-by-us",
+        }
+    }
 }
 
 /// A path of mapping keys from the document root (list indices are never
@@ -495,5 +508,24 @@ fn diff_branch(a: &Branch, b: &Branch, path: &mut KeyPath, out: &mut Vec<KeyPath
             _ => out.push(path.clone()),
         }
         path.keys.pop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConflictKind;
+
+    #[test]
+    fn conflict_labels_are_stable_kebab_case() {
+        // `clef merge status --json` prints these: scripts depend on them
+        let all = [
+            (ConflictKind::ModifyModify, "both-modified"),
+            (ConflictKind::AddAdd, "both-added"),
+            (ConflictKind::ModifyDelete, "deleted-by-them"),
+            (ConflictKind::DeleteModify, "deleted-by-us"),
+        ];
+        for (kind, label) in all {
+            assert_eq!(kind.label(), label);
+        }
     }
 }
