@@ -14,9 +14,6 @@ mod spec {
 }
 use spec::RuleFile;
 
-#[path = "../link.rs"]
-mod link;
-
 fn strs(v: &[String]) -> String {
     let items: Vec<String> = v.iter().map(|s| format!("{s:?}")).collect();
     format!("&[{}]", items.join(", "))
@@ -27,7 +24,6 @@ fn strs(v: &[String]) -> String {
     reason = "a build script writes its generated code to OUT_DIR"
 )]
 fn main() {
-    link::main();
     let src = "rules/builtin.toml";
     println!("cargo::rerun-if-changed={src}");
     println!("cargo::rerun-if-changed=src/spec.rs");
