@@ -792,6 +792,12 @@ fn agent_expiry_revocation_and_a_source_that_goes_down() {
         ],
     );
     a.wait_ready();
+    // the disk cache is written right after the artifact is applied (which is
+    // what makes the agent ready): give it the moment it takes
+    let t0 = std::time::Instant::now();
+    while !cache.join("artifact.json").exists() && t0.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(cache.join("artifact.json").exists());
     fx.d.ok(&["revoke", "gw", "production"]);
     a.wait_event("artifact.revoked", 0);

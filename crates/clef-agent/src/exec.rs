@@ -58,6 +58,21 @@ async fn env_of_blocking(state: &Arc<State>) -> Result<Env, String> {
         .map_err(|_| "the decryption was interrupted".to_owned())?
 }
 
+/// Starts the command and logs `exec.started`; `None`, said on stderr, when
+/// it cannot be started (the caller exits 127, as a shell does).
+fn start(cmd: &[OsString], env: &Env) -> Option<tokio::process::Child> {
+    match spawn(cmd, env) {
+        Ok(c) => {
+            log::info("exec.started", &[("pid", F::N(c.id().unwrap_or(0) as i64))]);
+            Some(c)
+        }
+        Err(e) => {
+            log::say(&format!("clef-agent exec: {e}"));
+            None
+        }
+    }
+}
+
 fn spawn(cmd: &[OsString], env: &Env) -> Result<tokio::process::Child, String> {
     let mut c = tokio::process::Command::new(&cmd[0]);
     c.args(&cmd[1..]);
@@ -101,17 +116,9 @@ pub async fn supervise(state: Arc<State>, cmd: Vec<OsString>, debounce: Duration
             return 1;
         }
     };
-    let mut child = match spawn(&cmd, &env) {
-        Ok(c) => c,
-        Err(e) => {
-            log::say(&format!("clef-agent exec: {e}"));
-            return 127;
-        }
+    let Some(mut child) = start(&cmd, &env) else {
+        return 127;
     };
-    log::info(
-        "exec.started",
-        &[("pid", F::N(child.id().unwrap_or(0) as i64))],
-    );
     let mut changes = state.changes.subscribe();
     changes.borrow_and_update();
     let kinds = [
@@ -190,17 +197,10 @@ pub async fn supervise(state: Arc<State>, cmd: Vec<OsString>, debounce: Duration
                     let _ = child.kill().await;
                 }
                 env = new;
-                child = match spawn(&cmd, &env) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        log::say(&format!("clef-agent exec: {e}"));
-                        return 127;
-                    }
+                let Some(c) = start(&cmd, &env) else {
+                    return 127;
                 };
-                log::info(
-                    "exec.started",
-                    &[("pid", F::N(child.id().unwrap_or(0) as i64))],
-                );
+                child = c;
             }
         }
     }

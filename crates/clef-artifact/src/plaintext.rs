@@ -97,27 +97,7 @@ impl Plaintext {
     }
 }
 
-/// Appends `s` as a JSON string escaped exactly as `JSON.stringify` does
-/// (only `"`, `\` and control characters; `\b \f \n \r \t` short forms).
-pub fn write_js_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+pub use clef_doc::json::write_js_string;
 
 #[cfg(test)]
 mod tests {

@@ -415,8 +415,22 @@ pub fn go_json_float(f: f64) -> Option<String> {
     }
 }
 
-/// Appends `s` as a JSON string with Go's escaping rules.
+/// Appends `s` as a JSON string with Go's escaping rules (`encoding/json`:
+/// also `<`, `>`, `&`, U+2028 and U+2029 as `\uXXXX`).
 pub fn write_string(out: &mut String, s: &str) {
+    write_escaped(out, s, true);
+}
+
+/// Appends `s` as a JSON string escaped exactly as JavaScript's
+/// `JSON.stringify` does (only `"`, `\` and control characters).
+pub fn write_js_string(out: &mut String, s: &str) {
+    write_escaped(out, s, false);
+}
+
+/// The one JSON string escaper: `"`, `\`, the `\b \f \n \r \t` short
+/// forms and `\u00XX` for other control characters; `go` adds Go's HTML-safe
+/// and line-separator escapes.
+fn write_escaped(out: &mut String, s: &str, go: bool) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -427,11 +441,11 @@ pub fn write_string(out: &mut String, s: &str) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
+            '<' if go => out.push_str("\\u003c"),
+            '>' if go => out.push_str("\\u003e"),
+            '&' if go => out.push_str("\\u0026"),
+            '\u{2028}' if go => out.push_str("\\u2028"),
+            '\u{2029}' if go => out.push_str("\\u2029"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
