@@ -115,6 +115,7 @@ pub struct Scanner {
     salt: String,
     max_file_size: u64,
     shard: Option<crate::shard::Shard>,
+    plain_keywords: bool,
 }
 
 /// Keywords that send a line to the generic detector. `key` only counts
@@ -298,6 +299,7 @@ impl Scanner {
             salt: baseline.salt,
             max_file_size,
             shard: None,
+            plain_keywords: false,
         })
     }
 
@@ -343,6 +345,14 @@ impl Scanner {
     /// Restricts work-tree and git scans to one shard (`--shard I/N`).
     pub fn with_shard(mut self, shard: Option<crate::shard::Shard>) -> Scanner {
         self.shard = shard;
+        self
+    }
+
+    /// Finds keywords with the plain, slower search
+    /// ([`Keywords::find_all_plain`]) instead of the fast pass: the reference
+    /// that tests compare the fast pass's findings with.
+    pub fn with_plain_keyword_pass(mut self, plain: bool) -> Scanner {
+        self.plain_keywords = plain;
         self
     }
 
@@ -456,7 +466,8 @@ impl Scanner {
         let mut raw: Vec<Raw> = Vec::new();
 
         // 1. keyword pass
-        let mut windows: Vec<Option<Range<usize>>> = vec![None; self.rules.len()];
+        // (rule, window) per rule hit, in hit order; merged per rule below
+        // (no per-file table sized by the catalogue: most files hit few rules)
         let mut pending: Vec<(u32, Range<usize>)> = Vec::new();
         let mut generic_lines: Vec<Range<usize>> = Vec::new();
         let mut export_lines: Vec<Range<usize>> = Vec::new();
@@ -464,7 +475,12 @@ impl Scanner {
         // hits come sorted by start: each line is looked up once (a 10 MB
         // line with a hit every few bytes stays linear)
         let mut line = LineCache::default();
-        for m in self.keywords.find_all(bytes) {
+        let hits = if self.plain_keywords {
+            self.keywords.find_all_plain(bytes)
+        } else {
+            self.keywords.find_all(bytes)
+        };
+        for m in hits {
             for t in &self.targets[m.pattern as usize] {
                 match *t {
                     Target::Rule(r) => {
@@ -476,15 +492,7 @@ impl Scanner {
                             m.end,
                             rule.spec.multiline,
                         );
-                        let slot = &mut windows[r as usize];
-                        match slot {
-                            Some(cur) if w.start <= cur.end => cur.end = cur.end.max(w.end),
-                            _ => {
-                                if let Some(done) = slot.replace(w) {
-                                    pending.push((r, done));
-                                }
-                            }
-                        }
+                        pending.push((r, w));
                     }
                     Target::Generic => push_line(&mut generic_lines, line.at(bytes, m.start)),
                     Target::Export => push_line(&mut export_lines, line.at(bytes, m.start)),
@@ -492,11 +500,7 @@ impl Scanner {
                 }
             }
         }
-        for (r, w) in windows.into_iter().enumerate() {
-            if let Some(w) = w {
-                pending.push((r as u32, w));
-            }
-        }
+        let pending = merge_windows(pending);
 
         // 2. confirm with the rule regexes
         for (r, w) in pending {
@@ -681,6 +685,11 @@ impl Scanner {
         }
         self.generic_xml(bytes, line.clone(), raw);
         let hay = &bytes[line.clone()];
+        // most code lines with `token` or `key` are not assignments: the
+        // regex runs only where an assignment can follow a name
+        if !generic_possible(hay) {
+            return;
+        }
         // `find` (lazy DFA) plus a hand split of the match is much cheaper
         // than capture groups (bounded backtracker) on this hot path.
         for m in generic_regex().find_iter(hay) {
@@ -911,6 +920,22 @@ fn window(
         line.end.min(end + WINDOW_AFTER)
     };
     s..e
+}
+
+/// One rule's windows, which come in the order of their hits (so with
+/// non-decreasing starts), joined where they overlap or touch: each part of
+/// the buffer is searched once per rule.
+fn merge_windows(mut hits: Vec<(u32, Range<usize>)>) -> Vec<(u32, Range<usize>)> {
+    // stable: a rule's windows keep their order
+    hits.sort_by_key(|(r, _)| *r);
+    let mut out: Vec<(u32, Range<usize>)> = Vec::with_capacity(hits.len());
+    for (r, w) in hits {
+        match out.last_mut() {
+            Some((lr, cur)) if *lr == r && w.start <= cur.end => cur.end = cur.end.max(w.end),
+            _ => out.push((r, w)),
+        }
+    }
+    out
 }
 
 fn push_line(lines: &mut Vec<Range<usize>>, l: Range<usize>) {
@@ -1158,6 +1183,68 @@ fn generic_regex() -> &'static Regex {
         )
         .unwrap_or_else(|e| unreachable!("constant generic regex compiles: {e}"))
     })
+}
+
+/// Words one of which every name the generic regex accepts contains
+/// (`api[_.-]?key`, `access…key`, `private…key` and `apikey` contain `key`,
+/// `passw(?:or)?d` contains `passw`, `credentials?` contains `credential`).
+const GENERIC_NAME_WORDS: &[&str] = &[
+    "passw",
+    "passphrase",
+    "pwd",
+    "secret",
+    "token",
+    "auth",
+    "credential",
+    "key",
+];
+
+fn generic_name_words() -> &'static aho_corasick::AhoCorasick {
+    static AC: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+    AC.get_or_init(|| {
+        aho_corasick::AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(GENERIC_NAME_WORDS)
+            .unwrap_or_else(|e| unreachable!("constant patterns build: {e}"))
+    })
+}
+
+/// Whether [`generic_regex`] can match in `line` (a necessary condition,
+/// much cheaper than the regex): after some name word, the rest of its name
+/// (`[A-Za-z0-9_.-]*`), at most one of `` "'`] `` and blanks, comes the first
+/// character of an operator (`= : ? . + < | ,`), or blanks then a Go type
+/// (`string`, `[]byte`). The regex's name can only end where this looks: a
+/// name ending before the end of its run is followed by a name character,
+/// and the only operator starting with one is `.=`, whose `=` ends the run.
+fn generic_possible(line: &[u8]) -> bool {
+    // `\s` of an ASCII regex
+    let blank = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r');
+    let name_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    for m in generic_name_words().find_overlapping_iter(line) {
+        let mut i = m.end();
+        while i < line.len() && name_char(line[i]) {
+            i += 1;
+        }
+        if i < line.len() && matches!(line[i], b'"' | b'\'' | b'`' | b']') {
+            i += 1;
+        }
+        let after_name = i;
+        while i < line.len() && blank(line[i]) {
+            i += 1;
+        }
+        let Some(&c) = line.get(i) else {
+            continue;
+        };
+        if matches!(c, b'=' | b':' | b'?' | b'.' | b'+' | b'<' | b'|' | b',') {
+            return true;
+        }
+        let rest = &line[i..];
+        let starts = |w: &[u8]| rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w);
+        if i > after_name && (starts(b"string") || starts(b"[]byte")) {
+            return true;
+        }
+    }
+    false
 }
 
 fn export_regex() -> &'static Regex {
@@ -1677,6 +1764,96 @@ mod tests {
             (2, 10, 2, 50)
         );
         assert_eq!(f[0].rule, "github-pat");
+    }
+
+    /// The precheck never turns down a line the generic regex matches: every
+    /// line of the labelled corpus and of this crate's sources, and lines
+    /// built around each name word with every separator and operator.
+    #[test]
+    fn generic_precheck_never_refuses_a_line_the_regex_matches() {
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut dirs = vec![here.join("../../bench-corpus/scan/files"), here.join("src")];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    let bytes = std::fs::read(&p).expect("read");
+                    lines.extend(bytes.split(|&b| b == b'\n').map(<[u8]>::to_vec));
+                }
+            }
+        }
+        let names = [
+            "api_token",
+            "DB_PASSWORD",
+            "secretKey",
+            "x.auth",
+            "my-cred",
+            "apikey",
+            "passphrase",
+        ];
+        let between = [
+            "",
+            "\"",
+            "'",
+            "`",
+            "]",
+            " ",
+            "\t",
+            "\" ",
+            ": string ",
+            " string ",
+            " []byte ",
+            ": &str ",
+        ];
+        let ops = [
+            "=", ":=", "::=", "?=", ".=", "+=", ":", "=>", "<-", "||=", ",", "->", ">", "( ", ".",
+        ];
+        for n in names {
+            for b in between {
+                for o in ops {
+                    for v in [
+                        "\"Zq8mR2vL9xT4nB7cK1pW\"",
+                        " Zq8mR2vL9xT4nB7cK1pW",
+                        "'Zq8mR2vL9xT4nB7cK1pW'",
+                    ] {
+                        lines.push(format!("  {n}{b}{o}{v};").into_bytes());
+                        lines.push(format!("{n}.{n}{b}{o}{v}").into_bytes());
+                    }
+                }
+            }
+        }
+        let (mut refused, mut matched) = (0, 0);
+        for l in &lines {
+            let m = generic_regex().find(l).is_some();
+            matched += usize::from(m);
+            if !generic_possible(l) {
+                refused += 1;
+                assert!(
+                    !m,
+                    "refused a line the regex matches: {}",
+                    String::from_utf8_lossy(l)
+                );
+            }
+        }
+        assert!(
+            matched > 1000 && refused > 1000,
+            "{matched} matched, {refused} refused"
+        );
+        for (l, ok) in [
+            (
+                "fn parse(input: ParseStream) -> Result<TokenStream> {",
+                false,
+            ),
+            ("let tokens = input.parse()?;", true),
+            ("fn f(x: u8) -> Option<Token> {", false),
+            ("use crate::auth::TokenError;", true),
+            ("apiToken string = \"v\"", true),
+        ] {
+            assert_eq!(generic_possible(l.as_bytes()), ok, "{l}");
+        }
     }
 
     #[test]
