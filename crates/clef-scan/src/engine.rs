@@ -685,11 +685,6 @@ impl Scanner {
         }
         self.generic_xml(bytes, line.clone(), raw);
         let hay = &bytes[line.clone()];
-        // most code lines with `token` or `key` are not assignments: the
-        // regex runs only where an assignment can follow a name
-        if !generic_possible(hay) {
-            return;
-        }
         // `find` (lazy DFA) plus a hand split of the match is much cheaper
         // than capture groups (bounded backtracker) on this hot path.
         for m in generic_regex().find_iter(hay) {
@@ -1183,68 +1178,6 @@ fn generic_regex() -> &'static Regex {
         )
         .unwrap_or_else(|e| unreachable!("constant generic regex compiles: {e}"))
     })
-}
-
-/// Words one of which every name the generic regex accepts contains
-/// (`api[_.-]?key`, `access…key`, `private…key` and `apikey` contain `key`,
-/// `passw(?:or)?d` contains `passw`, `credentials?` contains `credential`).
-const GENERIC_NAME_WORDS: &[&str] = &[
-    "passw",
-    "passphrase",
-    "pwd",
-    "secret",
-    "token",
-    "auth",
-    "credential",
-    "key",
-];
-
-fn generic_name_words() -> &'static aho_corasick::AhoCorasick {
-    static AC: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
-    AC.get_or_init(|| {
-        aho_corasick::AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .build(GENERIC_NAME_WORDS)
-            .unwrap_or_else(|e| unreachable!("constant patterns build: {e}"))
-    })
-}
-
-/// Whether [`generic_regex`] can match in `line` (a necessary condition,
-/// much cheaper than the regex): after some name word, the rest of its name
-/// (`[A-Za-z0-9_.-]*`), at most one of `` "'`] `` and blanks, comes the first
-/// character of an operator (`= : ? . + < | ,`), or blanks then a Go type
-/// (`string`, `[]byte`). The regex's name can only end where this looks: a
-/// name ending before the end of its run is followed by a name character,
-/// and the only operator starting with one is `.=`, whose `=` ends the run.
-fn generic_possible(line: &[u8]) -> bool {
-    // `\s` of an ASCII regex
-    let blank = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r');
-    let name_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
-    for m in generic_name_words().find_overlapping_iter(line) {
-        let mut i = m.end();
-        while i < line.len() && name_char(line[i]) {
-            i += 1;
-        }
-        if i < line.len() && matches!(line[i], b'"' | b'\'' | b'`' | b']') {
-            i += 1;
-        }
-        let after_name = i;
-        while i < line.len() && blank(line[i]) {
-            i += 1;
-        }
-        let Some(&c) = line.get(i) else {
-            continue;
-        };
-        if matches!(c, b'=' | b':' | b'?' | b'.' | b'+' | b'<' | b'|' | b',') {
-            return true;
-        }
-        let rest = &line[i..];
-        let starts = |w: &[u8]| rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w);
-        if i > after_name && (starts(b"string") || starts(b"[]byte")) {
-            return true;
-        }
-    }
-    false
 }
 
 fn export_regex() -> &'static Regex {
@@ -1764,96 +1697,6 @@ mod tests {
             (2, 10, 2, 50)
         );
         assert_eq!(f[0].rule, "github-pat");
-    }
-
-    /// The precheck never turns down a line the generic regex matches: every
-    /// line of the labelled corpus and of this crate's sources, and lines
-    /// built around each name word with every separator and operator.
-    #[test]
-    fn generic_precheck_never_refuses_a_line_the_regex_matches() {
-        let mut lines: Vec<Vec<u8>> = Vec::new();
-        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut dirs = vec![here.join("../../bench-corpus/scan/files"), here.join("src")];
-        while let Some(d) = dirs.pop() {
-            for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    dirs.push(p);
-                } else {
-                    let bytes = std::fs::read(&p).expect("read");
-                    lines.extend(bytes.split(|&b| b == b'\n').map(<[u8]>::to_vec));
-                }
-            }
-        }
-        let names = [
-            "api_token",
-            "DB_PASSWORD",
-            "secretKey",
-            "x.auth",
-            "my-cred",
-            "apikey",
-            "passphrase",
-        ];
-        let between = [
-            "",
-            "\"",
-            "'",
-            "`",
-            "]",
-            " ",
-            "\t",
-            "\" ",
-            ": string ",
-            " string ",
-            " []byte ",
-            ": &str ",
-        ];
-        let ops = [
-            "=", ":=", "::=", "?=", ".=", "+=", ":", "=>", "<-", "||=", ",", "->", ">", "( ", ".",
-        ];
-        for n in names {
-            for b in between {
-                for o in ops {
-                    for v in [
-                        "\"Zq8mR2vL9xT4nB7cK1pW\"",
-                        " Zq8mR2vL9xT4nB7cK1pW",
-                        "'Zq8mR2vL9xT4nB7cK1pW'",
-                    ] {
-                        lines.push(format!("  {n}{b}{o}{v};").into_bytes());
-                        lines.push(format!("{n}.{n}{b}{o}{v}").into_bytes());
-                    }
-                }
-            }
-        }
-        let (mut refused, mut matched) = (0, 0);
-        for l in &lines {
-            let m = generic_regex().find(l).is_some();
-            matched += usize::from(m);
-            if !generic_possible(l) {
-                refused += 1;
-                assert!(
-                    !m,
-                    "refused a line the regex matches: {}",
-                    String::from_utf8_lossy(l)
-                );
-            }
-        }
-        assert!(
-            matched > 1000 && refused > 1000,
-            "{matched} matched, {refused} refused"
-        );
-        for (l, ok) in [
-            (
-                "fn parse(input: ParseStream) -> Result<TokenStream> {",
-                false,
-            ),
-            ("let tokens = input.parse()?;", true),
-            ("fn f(x: u8) -> Option<Token> {", false),
-            ("use crate::auth::TokenError;", true),
-            ("apiToken string = \"v\"", true),
-        ] {
-            assert_eq!(generic_possible(l.as_bytes()), ok, "{l}");
-        }
     }
 
     #[test]
