@@ -131,6 +131,11 @@ pub struct Args {
     /// No progress line, no summary.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Text output: list the findings in test fixtures and examples one by
+    /// one (by default they are counted by reason in one line; JSON and
+    /// SARIF always list every finding, with severity low).
+    #[arg(long)]
+    pub show_fixtures: bool,
     /// List the active rules and exit.
     #[arg(long)]
     pub list_rules: bool,
@@ -329,7 +334,7 @@ fn execute(
                         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                 }
             };
-            report.to_text(redact, color, !args.quiet)
+            report.to_text(redact, color, !args.quiet, args.show_fixtures)
         }
     };
     match &args.output {

@@ -115,6 +115,7 @@ pub struct Scanner {
     salt: String,
     max_file_size: u64,
     shard: Option<crate::shard::Shard>,
+    plain_keywords: bool,
 }
 
 /// Keywords that send a line to the generic detector. `key` only counts
@@ -298,6 +299,7 @@ impl Scanner {
             salt: baseline.salt,
             max_file_size,
             shard: None,
+            plain_keywords: false,
         })
     }
 
@@ -343,6 +345,14 @@ impl Scanner {
     /// Restricts work-tree and git scans to one shard (`--shard I/N`).
     pub fn with_shard(mut self, shard: Option<crate::shard::Shard>) -> Scanner {
         self.shard = shard;
+        self
+    }
+
+    /// Finds keywords with the plain, slower search
+    /// ([`Keywords::find_all_plain`]) instead of the fast pass: the reference
+    /// that tests compare the fast pass's findings with.
+    pub fn with_plain_keyword_pass(mut self, plain: bool) -> Scanner {
+        self.plain_keywords = plain;
         self
     }
 
@@ -467,7 +477,8 @@ impl Scanner {
         let mut raw: Vec<Raw> = Vec::new();
 
         // 1. keyword pass
-        let mut windows: Vec<Option<Range<usize>>> = vec![None; self.rules.len()];
+        // (rule, window) per rule hit, in hit order; merged per rule below
+        // (no per-file table sized by the catalogue: most files hit few rules)
         let mut pending: Vec<(u32, Range<usize>)> = Vec::new();
         let mut generic_lines: Vec<Range<usize>> = Vec::new();
         let mut export_lines: Vec<Range<usize>> = Vec::new();
@@ -475,7 +486,12 @@ impl Scanner {
         // hits come sorted by start: each line is looked up once (a 10 MB
         // line with a hit every few bytes stays linear)
         let mut line = LineCache::default();
-        for m in self.keywords.find_all(bytes) {
+        let hits = if self.plain_keywords {
+            self.keywords.find_all_plain(bytes)
+        } else {
+            self.keywords.find_all(bytes)
+        };
+        for m in hits {
             for t in &self.targets[m.pattern as usize] {
                 match *t {
                     Target::Rule(r) => {
@@ -487,15 +503,7 @@ impl Scanner {
                             m.end,
                             rule.spec.multiline,
                         );
-                        let slot = &mut windows[r as usize];
-                        match slot {
-                            Some(cur) if w.start <= cur.end => cur.end = cur.end.max(w.end),
-                            _ => {
-                                if let Some(done) = slot.replace(w) {
-                                    pending.push((r, done));
-                                }
-                            }
-                        }
+                        pending.push((r, w));
                     }
                     Target::Generic => push_line(&mut generic_lines, line.at(bytes, m.start)),
                     Target::Export => push_line(&mut export_lines, line.at(bytes, m.start)),
@@ -503,11 +511,7 @@ impl Scanner {
                 }
             }
         }
-        for (r, w) in windows.into_iter().enumerate() {
-            if let Some(w) = w {
-                pending.push((r as u32, w));
-            }
-        }
+        let pending = merge_windows(pending);
 
         // 2. confirm with the rule regexes
         for (r, w) in pending {
@@ -922,6 +926,22 @@ fn window(
         line.end.min(end + WINDOW_AFTER)
     };
     s..e
+}
+
+/// One rule's windows, which come in the order of their hits (so with
+/// non-decreasing starts), joined where they overlap or touch: each part of
+/// the buffer is searched once per rule.
+fn merge_windows(mut hits: Vec<(u32, Range<usize>)>) -> Vec<(u32, Range<usize>)> {
+    // stable: a rule's windows keep their order
+    hits.sort_by_key(|(r, _)| *r);
+    let mut out: Vec<(u32, Range<usize>)> = Vec::with_capacity(hits.len());
+    for (r, w) in hits {
+        match out.last_mut() {
+            Some((lr, cur)) if *lr == r && w.start <= cur.end => cur.end = cur.end.max(w.end),
+            _ => out.push((r, w)),
+        }
+    }
+    out
 }
 
 fn push_line(lines: &mut Vec<Range<usize>>, l: Range<usize>) {

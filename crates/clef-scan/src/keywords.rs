@@ -22,7 +22,7 @@ use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::{Builder, DFA};
 use aho_corasick::{Anchored, MatchKind};
 
-/// Slices walked in lock step.
+/// Slices walked in lock step (the walk below is written out for four).
 const STREAMS: usize = 4;
 /// Buffers shorter than this are walked in one stream.
 const MIN_SPLIT: usize = 1024;
@@ -38,11 +38,54 @@ pub struct Hit {
     pub end: usize,
 }
 
+/// Per keyword, where its last reported occurrence ends (0: none yet), for
+/// one stream. Kept per thread and reset entry by entry (only the keywords
+/// a buffer hit), so a small file costs no table of the whole catalogue.
+#[derive(Debug, Default)]
+struct LastEnd {
+    end: Vec<usize>,
+    touched: Vec<u32>,
+}
+
+impl LastEnd {
+    fn reset(&mut self, patterns: usize) {
+        for &p in &self.touched {
+            self.end[p as usize] = 0;
+        }
+        self.touched.clear();
+        if self.end.len() != patterns {
+            self.end.clear();
+            self.end.resize(patterns, 0);
+        }
+    }
+
+    /// Records an occurrence `start..end` of keyword `p`; false when it
+    /// starts inside the last one reported (not reported again).
+    fn advance(&mut self, p: usize, start: usize, end: usize) -> bool {
+        let slot = &mut self.end[p];
+        if start < *slot {
+            return false;
+        }
+        if *slot == 0 {
+            self.touched.push(p as u32);
+        }
+        *slot = end;
+        true
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<[LastEnd; STREAMS]> = std::cell::RefCell::default();
+}
+
 /// A compiled keyword set.
 #[derive(Debug, Clone)]
 pub struct Keywords {
     dfa: DFA,
     longest: usize,
+    patterns: Vec<Vec<u8>>,
+    /// The plain search ([`Keywords::find_all_plain`]), built on first use.
+    plain: std::sync::OnceLock<Result<aho_corasick::AhoCorasick, String>>,
 }
 
 impl Keywords {
@@ -55,28 +98,72 @@ impl Keywords {
             .build(patterns)
             .map_err(|e| e.to_string())?;
         let longest = patterns.iter().map(|p| p.as_ref().len()).max().unwrap_or(0);
-        Ok(Keywords { dfa, longest })
+        Ok(Keywords {
+            dfa,
+            longest,
+            patterns: patterns.iter().map(|p| p.as_ref().to_vec()).collect(),
+            plain: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Every occurrence, found the plain way: `aho_corasick`'s own
+    /// overlapping search, one stream, nothing skipped, sorted like
+    /// [`Keywords::find_all`]. Slower; the reference that tests hold the fast
+    /// pass to (a scan must find the same with either).
+    pub fn find_all_plain(&self, bytes: &[u8]) -> Vec<Hit> {
+        let ac = self.plain.get_or_init(|| {
+            aho_corasick::AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .build(&self.patterns)
+                .map_err(|e| e.to_string())
+        });
+        let Ok(ac) = ac else {
+            return Vec::new();
+        };
+        let mut v: Vec<Hit> = ac
+            .find_overlapping_iter(bytes)
+            .map(|m| Hit {
+                start: m.start(),
+                pattern: m.pattern().as_u32(),
+                end: m.end(),
+            })
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     /// Every occurrence in `bytes`, sorted by start offset (then pattern).
-    // `t` indexes all four slices in the same step: that is the point
-    #[allow(clippy::needless_range_loop)]
     pub fn find_all(&self, bytes: &[u8]) -> Vec<Hit> {
         let mut out = Vec::new();
         let Ok(start) = self.dfa.start_state(Anchored::No) else {
             return out;
         };
-        let mut last_end = vec![0usize; self.dfa.patterns_len()];
+        SCRATCH.with_borrow_mut(|last| self.find_all_with(bytes, start, last, &mut out));
+        out.sort_unstable();
+        out
+    }
+
+    // `k` indexes the streams' states, ends and tables together
+    #[allow(clippy::needless_range_loop)]
+    fn find_all_with(
+        &self,
+        bytes: &[u8],
+        start: StateID,
+        last: &mut [LastEnd; STREAMS],
+        out: &mut Vec<Hit>,
+    ) {
+        for l in last.iter_mut() {
+            l.reset(self.dfa.patterns_len());
+        }
         if bytes.len() < MIN_SPLIT {
             let mut sid = start;
             for (i, &b) in bytes.iter().enumerate() {
                 sid = self.dfa.next_state(Anchored::No, sid, b);
                 if self.dfa.is_special(sid) && self.dfa.is_match(sid) {
-                    self.report(sid, i + 1, &mut last_end, &mut out);
+                    self.report(sid, i + 1, &mut last[0], out);
                 }
             }
-            out.sort_unstable();
-            return out;
+            return;
         }
         let n = bytes.len();
         let chunk = n / STREAMS;
@@ -87,19 +174,20 @@ impl Keywords {
             std::array::from_fn(|k| if k + 1 == STREAMS { n } else { (k + 1) * chunk });
         let from: [usize; STREAMS] = std::array::from_fn(|k| own[k].saturating_sub(self.longest));
         let mut sid = [start; STREAMS];
-        // one "last end" table per stream
-        let mut last: [Vec<usize>; STREAMS] = std::array::from_fn(|_| last_end.clone());
         let common = (0..STREAMS).map(|k| ends[k] - from[k]).min().unwrap_or(0);
-        let slices: [&[u8]; STREAMS] = std::array::from_fn(|k| &bytes[from[k]..from[k] + common]);
-        for t in 0..common {
-            for k in 0..STREAMS {
-                sid[k] = self.dfa.next_state(Anchored::No, sid[k], slices[k][t]);
-            }
+        let [s0, s1, s2, s3]: [&[u8]; STREAMS] =
+            std::array::from_fn(|k| &bytes[from[k]..from[k] + common]);
+        // zipped iterators: no bounds check per byte and stream
+        for (t, (((&b0, &b1), &b2), &b3)) in s0.iter().zip(s1).zip(s2).zip(s3).enumerate() {
+            sid[0] = self.dfa.next_state(Anchored::No, sid[0], b0);
+            sid[1] = self.dfa.next_state(Anchored::No, sid[1], b1);
+            sid[2] = self.dfa.next_state(Anchored::No, sid[2], b2);
+            sid[3] = self.dfa.next_state(Anchored::No, sid[3], b3);
             if sid.iter().any(|&s| self.dfa.is_special(s)) {
                 for k in 0..STREAMS {
                     let end = from[k] + t + 1;
                     if self.dfa.is_special(sid[k]) && self.dfa.is_match(sid[k]) && end > own[k] {
-                        self.report(sid[k], end, &mut last[k], &mut out);
+                        self.report(sid[k], end, &mut last[k], out);
                     }
                 }
             }
@@ -109,24 +197,20 @@ impl Keywords {
                 sid[k] = self.dfa.next_state(Anchored::No, sid[k], b);
                 let end = from[k] + common + i + 1;
                 if self.dfa.is_special(sid[k]) && self.dfa.is_match(sid[k]) && end > own[k] {
-                    self.report(sid[k], end, &mut last[k], &mut out);
+                    self.report(sid[k], end, &mut last[k], out);
                 }
             }
         }
-        out.sort_unstable();
-        out
     }
 
     #[inline(never)]
-    fn report(&self, sid: StateID, end: usize, last_end: &mut [usize], out: &mut Vec<Hit>) {
+    fn report(&self, sid: StateID, end: usize, last_end: &mut LastEnd, out: &mut Vec<Hit>) {
         for i in 0..self.dfa.match_len(sid) {
             let p = self.dfa.match_pattern(sid, i);
             let start = end - self.dfa.pattern_len(p);
-            let slot = &mut last_end[p.as_usize()];
-            if start < *slot {
+            if !last_end.advance(p.as_usize(), start, end) {
                 continue;
             }
-            *slot = end;
             out.push(Hit {
                 start,
                 pattern: p.as_u32(),
@@ -139,24 +223,11 @@ impl Keywords {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aho_corasick::AhoCorasickBuilder;
 
-    /// The reference: aho_corasick's own overlapping search (every occurrence).
+    /// The reference: aho_corasick's own overlapping search (every
+    /// occurrence), which is what `find_all_plain` runs.
     fn reference(patterns: &[&str], hay: &[u8]) -> Vec<Hit> {
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .build(patterns)
-            .expect("build");
-        let mut v: Vec<Hit> = ac
-            .find_overlapping_iter(hay)
-            .map(|m| Hit {
-                start: m.start(),
-                pattern: m.pattern().as_u32(),
-                end: m.end(),
-            })
-            .collect();
-        v.sort_unstable();
-        v
+        Keywords::new(patterns).expect("build").find_all_plain(hay)
     }
 
     /// `got` holds only real occurrences, sorted, and every occurrence starts
@@ -221,6 +292,24 @@ mod tests {
                 &format!("len {len}"),
             );
         }
+    }
+
+    #[test]
+    fn the_per_thread_scratch_carries_nothing_from_one_buffer_or_set_to_the_next() {
+        let big = Keywords::new(&["key", "token", "pass", "kkkkkkkk", "sa"]).expect("build");
+        let small = Keywords::new(&["ok"]).expect("build");
+        let hay = text(70_001, 11);
+        let first = big.find_all(&hay);
+        assert!(first.len() > 100, "{}", first.len());
+        // another buffer, then another keyword set with fewer keywords, on
+        // the same thread: the next pass over `hay` must not see their ends
+        let short = text(300, 12);
+        covers(&big.find_all(&short), &big.find_all_plain(&short), "short");
+        assert!(!small.find_all(&hay).is_empty());
+        assert_eq!(big.find_all(&hay), first);
+        let all = reference(&["key", "token", "pass", "kkkkkkkk", "sa"], &hay);
+        assert_eq!(big.find_all_plain(&hay), all);
+        covers(&first, &all, "scratch");
     }
 
     #[test]

@@ -207,9 +207,40 @@ impl Report {
         })
     }
 
+    /// One line counting the findings in test fixtures and examples by
+    /// reason, most frequent first, and naming the flag that lists them
+    /// (`None` when there are none).
+    pub fn fixture_summary(&self) -> Option<String> {
+        let mut by_reason: Vec<(&'static str, usize)> = Vec::new();
+        for why in self.findings.iter().filter_map(|f| f.fixture) {
+            match by_reason.iter_mut().find(|(r, _)| *r == why) {
+                Some((_, n)) => *n += 1,
+                None => by_reason.push((why, 1)),
+            }
+        }
+        if by_reason.is_empty() {
+            return None;
+        }
+        by_reason.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let total: usize = by_reason.iter().map(|(_, n)| n).sum();
+        let reasons: Vec<String> = by_reason
+            .iter()
+            .map(|(why, n)| format!("{n} {why}"))
+            .collect();
+        Some(format!(
+            "{total} finding{} in test fixtures or examples not listed (low severity: {}); --show-fixtures lists them",
+            if total == 1 { "" } else { "s" },
+            reasons.join(", ")
+        ))
+    }
+
     /// Human-readable text. `color` adds ANSI colours; `summary` adds the
-    /// closing count line.
-    pub fn to_text(&self, redact: bool, color: bool, summary: bool) -> String {
+    /// closing count line. Findings in test fixtures and examples
+    /// ([`Finding::fixture`]) are listed one by one only with
+    /// `list_fixtures`; otherwise they are counted by reason in one line
+    /// (printed even without the summary), so that a scan of a code base full
+    /// of test vectors shows what matters first and never hides the rest.
+    pub fn to_text(&self, redact: bool, color: bool, summary: bool, list_fixtures: bool) -> String {
         let (red, bold, dim, reset) = if color {
             ("\x1b[31m", "\x1b[1m", "\x1b[2m", "\x1b[0m")
         } else {
@@ -217,6 +248,9 @@ impl Report {
         };
         let mut s = String::new();
         for f in &self.findings {
+            if f.fixture.is_some() && !list_fixtures {
+                continue;
+            }
             let shown = if redact {
                 f.secret.redacted()
             } else {
@@ -250,6 +284,9 @@ impl Report {
                 p.path,
                 p.message
             );
+        }
+        if !list_fixtures && let Some(line) = self.fixture_summary() {
+            let _ = writeln!(s, "{dim}{line}{reset}");
         }
         if !summary {
             return s;

@@ -42,6 +42,68 @@ fn text_output_is_redacted_unless_no_redact() {
 }
 
 #[test]
+fn text_output_counts_fixtures_by_reason_and_lists_them_on_request() {
+    let s = Sandbox::new();
+    s.write("app.env", format!("STRIPE_SECRET_KEY={STRIPE}\n"));
+    s.write("tests/fixture.env", format!("AWS={AKIA}\n"));
+    s.write(
+        "src/lib.rs",
+        format!("const TEST_AWS: &str = \"{AKIA}\";\n"),
+    );
+    let text = |args: &[&str]| {
+        let mut a = vec!["--color", "never"];
+        a.extend_from_slice(args);
+        let out = s.scan(&a);
+        // fixtures are still findings: the exit code says so
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let count = "2 findings in test fixtures or examples not listed \
+                 (low severity: 1 test or example directory, 1 test or example name); \
+                 --show-fixtures lists them";
+    let t = text(&["."]);
+    assert!(t.contains("app.env:1:19 stripe-secret-key"), "{t}");
+    assert!(
+        !t.contains("tests/fixture.env") && !t.contains("src/lib.rs"),
+        "{t}"
+    );
+    assert!(t.contains(count), "{t}");
+    assert!(t.contains("3 findings (2 low severity"), "{t}");
+    // --quiet drops the summary, never the count of what is not listed
+    let t = text(&["-q", "."]);
+    assert!(t.contains(count), "{t}");
+    let t = text(&["--show-fixtures", "."]);
+    assert!(!t.contains("not listed"), "{t}");
+    for line in [
+        "tests/fixture.env:1:5 aws-access-key-id AKIA***** (low severity: test or example directory)",
+        "src/lib.rs:1:25 aws-access-key-id AKIA***** (low severity: test or example name)",
+    ] {
+        assert!(t.contains(line), "{line} not in {t}");
+    }
+    // JSON and SARIF list every finding
+    let (_, v) = s.scan_json(&["."]);
+    let fx: Vec<(&str, &str)> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["severity"].as_str().unwrap_or(""),
+                f["fixture"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fx,
+        vec![
+            ("high", ""),
+            ("low", "test or example name"),
+            ("low", "test or example directory"),
+        ]
+    );
+}
+
+#[test]
 fn color_only_when_asked_and_no_color_respected() {
     let s = Sandbox::new();
     s.write("a.env", format!("TOKEN={GHP}\n"));
