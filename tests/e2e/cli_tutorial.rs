@@ -493,7 +493,8 @@ fn scan_and_hooks_fronts() {
     );
     std::fs::write(
         d.root.join("config.py"),
-        "token = 'ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789'\n",
+        // not an example-looking value: those are summarised, not listed
+        "token = 'ghp_R8kq2ZxW9mTfLp3VnB7cYd5HsJ1gQe6uAo4i'\n",
     )
     .unwrap();
     let found = d.clef(&["scan"]);
