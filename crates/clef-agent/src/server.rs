@@ -351,16 +351,7 @@ fn format_date(secs: u64) -> [u8; 29] {
     let days = secs / 86400;
     let rem = secs % 86400;
     let (h, m, s) = (rem / 3600, rem / 60 % 60, rem % 60);
-    // civil from days (Howard Hinnant's algorithm), days since 1970-01-01
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
+    let (y, mo, d) = clef_sops::time::civil_from_days(days as i64);
     let mut o = [0u8; 29];
     let w = |o: &mut [u8], n: u64, width: usize| {
         let mut n = n;

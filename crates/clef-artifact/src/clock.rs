@@ -20,14 +20,7 @@ pub fn iso_ms(ms: i64) -> String {
 pub fn parse_ms(s: &str) -> Option<i64> {
     let st = clef_sops::time::parse_rfc3339(s)?;
     let (y, mo, d, h, mi, sec) = st.fields;
-    // Howard Hinnant's days_from_civil.
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (i64::from(mo) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = clef_sops::time::days_from_civil(y, mo, d);
     let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(sec)
         - i64::from(st.offset_min) * 60;
     let frac: String = st.frac.chars().chain("000".chars()).take(3).collect();

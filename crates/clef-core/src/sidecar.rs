@@ -248,17 +248,7 @@ pub fn records<'a>(
 pub fn instant(s: &str) -> Option<(i64, u32)> {
     let st = clef_sops::time::parse_rfc3339(s)?;
     let (y, mo, d, h, mi, se) = st.fields;
-    // Days from civil (Howard Hinnant's algorithm).
-    let (y2, m2) = if mo <= 2 {
-        (y - 1, i64::from(mo) + 9)
-    } else {
-        (y, i64::from(mo) - 3)
-    };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * m2 + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = clef_sops::time::days_from_civil(y, mo, d);
     let mut frac: String = st.frac.chars().take(9).collect();
     while frac.len() < 9 {
         frac.push('0');
