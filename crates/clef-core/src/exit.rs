@@ -70,12 +70,17 @@ pub const TABLE: [(i32, &str); 13] = [
     (ALREADY_ENCRYPTED, "the file is already encrypted"),
 ];
 
-/// The table as help text (`Exit codes:` then one line a code).
-pub fn help() -> String {
-    clef_sops::process::exit_help(
-        &TABLE,
-        &["exec passes the command's own exit code through (126/127: cannot run it)"],
-    )
+/// The table as help text (`Exit codes:` then one line a code), formatted
+/// once: every `clef` subcommand's help ends with it, and clap asks for it
+/// for each of them while it builds the command line.
+pub fn help() -> &'static str {
+    static HELP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HELP.get_or_init(|| {
+        clef_sops::process::exit_help(
+            &TABLE,
+            &["exec passes the command's own exit code through (126/127: cannot run it)"],
+        )
+    })
 }
 
 #[cfg(test)]
