@@ -172,6 +172,14 @@ impl Sandbox {
         r.stdout
     }
 
+    /// `rel` decrypts (with sops) to values that include each `(key, value)`.
+    fn assert_values(&self, dir: &Path, rel: &str, want: &[(&str, &str)]) {
+        let out = self.sops_decrypt(dir, rel);
+        for (key, value) in want {
+            assert_eq!(value_of(&out, key).as_deref(), Some(*value), "{key}: {out}");
+        }
+    }
+
     /// No planted plaintext anywhere on disk: work trees, the temp dir, and
     /// every object of every repository (loose, packed, dangling).
     fn assert_no_plaintext(&self) {
@@ -256,15 +264,14 @@ const OURS_CONFLICT: &str = "db_host: db.internal\ndb_password: canary-ours-pw-4
 const THEIRS_CONFLICT: &str = "db_host: db.internal\ndb_password: canary-theirs-pw-5555\napi_key: canary-api-2222\npool_size: 10\ntimeout: canary-timeout-3333\n";
 
 fn assert_clean_result(sb: &Sandbox, dir: &Path) {
-    let out = sb.sops_decrypt(dir, "secrets/dev.enc.yaml");
-    assert_eq!(value_of(&out, "pool_size").as_deref(), Some("25"), "{out}");
-    assert_eq!(
-        value_of(&out, "timeout").as_deref(),
-        Some("canary-timeout-3333")
-    );
-    assert_eq!(
-        value_of(&out, "db_password").as_deref(),
-        Some("canary-base-pw-1111")
+    sb.assert_values(
+        dir,
+        "secrets/dev.enc.yaml",
+        &[
+            ("pool_size", "25"),
+            ("timeout", "canary-timeout-3333"),
+            ("db_password", "canary-base-pw-1111"),
+        ],
     );
 }
 
@@ -364,18 +371,20 @@ fn merge_conflict_then_resolve_each_way() {
         fs::write(dir.join("secrets/dev.enc.yaml"), &res.bytes).expect("write");
         sb.git(&dir, &["add", "secrets/dev.enc.yaml"]);
         sb.git(&dir, &["commit", "-q", "--no-edit"]);
-        let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
         let want = if *choice == "ours" {
             "canary-ours-pw-4444"
         } else {
             "canary-theirs-pw-5555"
         };
-        assert_eq!(value_of(&out, "db_password").as_deref(), Some(want));
         // Clean changes from both sides survived the conflict.
-        assert_eq!(value_of(&out, "pool_size").as_deref(), Some("25"));
-        assert_eq!(
-            value_of(&out, "timeout").as_deref(),
-            Some("canary-timeout-3333")
+        sb.assert_values(
+            &dir,
+            "secrets/dev.enc.yaml",
+            &[
+                ("db_password", want),
+                ("pool_size", "25"),
+                ("timeout", "canary-timeout-3333"),
+            ],
         );
         assert_ne!(sb.git(&dir, &["rev-parse", "HEAD"]), head);
     }
@@ -411,12 +420,14 @@ fn rebase_with_swapped_sides_clean_and_conflicting() {
     fs::write(dir.join("secrets/dev.enc.yaml"), &res.bytes).expect("write");
     sb.git(&dir, &["add", "secrets/dev.enc.yaml"]);
     sb.git(&dir, &["-c", "core.editor=true", "rebase", "--continue"]);
-    let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(
-        value_of(&out, "db_password").as_deref(),
-        Some("canary-theirs-pw-5555")
+    sb.assert_values(
+        &dir,
+        "secrets/dev.enc.yaml",
+        &[
+            ("db_password", "canary-theirs-pw-5555"),
+            ("pool_size", "25"),
+        ],
     );
-    assert_eq!(value_of(&out, "pool_size").as_deref(), Some("25"));
     sb.assert_no_plaintext();
 }
 
@@ -430,11 +441,10 @@ fn cherry_pick_revert_and_stash_pop() {
     // Revert main's earlier change while the file has moved on since.
     let main_change = sb.git(&dir, &["rev-parse", "HEAD~1"]).trim().to_owned();
     sb.git(&dir, &["revert", "--no-edit", &main_change]);
-    let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(value_of(&out, "pool_size").as_deref(), Some("10"), "{out}");
-    assert_eq!(
-        value_of(&out, "timeout").as_deref(),
-        Some("canary-timeout-3333")
+    sb.assert_values(
+        &dir,
+        "secrets/dev.enc.yaml",
+        &[("pool_size", "10"), ("timeout", "canary-timeout-3333")],
     );
 
     // stash: local edit, upstream edit of another key, pop.
@@ -451,12 +461,14 @@ fn cherry_pick_revert_and_stash_pop() {
     );
     sb.commit_all(&dir, "host change");
     sb.git(&dir, &["stash", "pop", "-q"]);
-    let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(
-        value_of(&out, "db_password").as_deref(),
-        Some("canary-stashed-6666")
+    sb.assert_values(
+        &dir,
+        "secrets/dev.enc.yaml",
+        &[
+            ("db_password", "canary-stashed-6666"),
+            ("db_host", "db2.internal"),
+        ],
     );
-    assert_eq!(value_of(&out, "db_host").as_deref(), Some("db2.internal"));
     sb.assert_no_plaintext();
 }
 
@@ -499,12 +511,14 @@ fn pull_from_a_second_clone_and_criss_cross() {
     let bases = sb.git(&dir, &["merge-base", "--all", "main", "feature"]);
     assert_eq!(bases.lines().count(), 2, "criss-cross has two merge bases");
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
-    let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(
-        value_of(&out, "api_key").as_deref(),
-        Some("canary-api-rotated-7777")
+    sb.assert_values(
+        &dir,
+        "secrets/dev.enc.yaml",
+        &[
+            ("api_key", "canary-api-rotated-7777"),
+            ("db_host", "db3.internal"),
+        ],
     );
-    assert_eq!(value_of(&out, "db_host").as_deref(), Some("db3.internal"));
     sb.assert_no_plaintext();
 }
 
@@ -529,14 +543,13 @@ fn add_add_and_rename_on_one_side() {
     );
     sb.commit_all(&dir, "ours adds");
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
-    let out = sb.sops_decrypt(&dir, "secrets/new.enc.yaml");
-    assert_eq!(
-        value_of(&out, "from_theirs").as_deref(),
-        Some("canary-t-9999")
-    );
-    assert_eq!(
-        value_of(&out, "from_ours").as_deref(),
-        Some("canary-o-1010")
+    sb.assert_values(
+        &dir,
+        "secrets/new.enc.yaml",
+        &[
+            ("from_theirs", "canary-t-9999"),
+            ("from_ours", "canary-o-1010"),
+        ],
     );
 
     // Rename on one side, modify on the other: %P is the renamed path.
@@ -550,11 +563,10 @@ fn add_add_and_rename_on_one_side() {
     sb.commit_all(&dir, "modify renamed");
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
     assert!(!dir.join("secrets/dev.enc.yaml").exists());
-    let out = sb.sops_decrypt(&dir, "secrets/development.enc.yaml");
-    assert_eq!(value_of(&out, "pool_size").as_deref(), Some("25"));
-    assert_eq!(
-        value_of(&out, "timeout").as_deref(),
-        Some("canary-timeout-3333")
+    sb.assert_values(
+        &dir,
+        "secrets/development.enc.yaml",
+        &[("pool_size", "25"), ("timeout", "canary-timeout-3333")],
     );
     sb.assert_no_plaintext();
 }
@@ -718,10 +730,10 @@ fn keyless_merge_when_one_side_only_resaved() {
         false,
     );
     assert!(r.ok, "{}", r.stderr);
-    let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(
-        value_of(&out, "timeout").as_deref(),
-        Some("canary-timeout-3333")
+    sb.assert_values(
+        &dir,
+        "secrets/dev.enc.yaml",
+        &[("timeout", "canary-timeout-3333")],
     );
     // Ours only added a recipient (same data key), theirs changed values: still
     // mergeable without any identity; R2's wrapped key is copied verbatim.
@@ -753,10 +765,10 @@ fn keyless_merge_when_one_side_only_resaved() {
         .decrypt(&ids(&[2]))
         .expect("R2 decrypts, MAC valid");
     assert!(p.docs[0].keys().any(|k| k == "timeout"));
-    let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(
-        value_of(&out, "timeout").as_deref(),
-        Some("canary-timeout-3333")
+    sb.assert_values(
+        &dir,
+        "secrets/dev.enc.yaml",
+        &[("timeout", "canary-timeout-3333")],
     );
 
     // Both sides changed values: refused without an identity.
@@ -856,14 +868,13 @@ fn apply_backend_checkout_m_and_refusal_in_the_sequencer() {
         "db_host: db.internal\ndb_password: canary-base-pw-1111\napi_key: canary-local-1616\npool_size: 10\n",
     );
     sb.git(&dir, &["checkout", "-q", "-m", "feature"]);
-    let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(
-        value_of(&out, "api_key").as_deref(),
-        Some("canary-local-1616")
-    );
-    assert_eq!(
-        value_of(&out, "timeout").as_deref(),
-        Some("canary-timeout-3333")
+    sb.assert_values(
+        &dir,
+        "secrets/dev.enc.yaml",
+        &[
+            ("api_key", "canary-local-1616"),
+            ("timeout", "canary-timeout-3333"),
+        ],
     );
 
     // A refusal (no identity) during cherry-pick and rebase: nothing changes.
