@@ -166,6 +166,41 @@ impl Sandbox {
         self.git(dir, &["commit", "-q", "-m", msg]);
     }
 
+    /// Checks out `branch` (`["-b", name]` creates it here), commits what
+    /// `theirs` changes, then checks out main and commits what `ours`
+    /// changes; main stays checked out.
+    fn commit_both_sides(
+        &mut self,
+        dir: &Path,
+        branch: &[&str],
+        theirs: impl FnOnce(&mut Sandbox),
+        ours: impl FnOnce(&mut Sandbox),
+    ) {
+        self.git(dir, &[&["checkout", "-q"], branch].concat());
+        theirs(self);
+        self.commit_all(dir, "theirs");
+        self.git(dir, &["checkout", "-q", "main"]);
+        ours(self);
+        self.commit_all(dir, "ours");
+    }
+
+    /// [`Sandbox::commit_both_sides`] where each side writes `rel`.
+    fn write_both_sides(
+        &mut self,
+        dir: &Path,
+        branch: &[&str],
+        rel: &str,
+        ours: &str,
+        theirs: &str,
+    ) {
+        self.commit_both_sides(
+            dir,
+            branch,
+            |sb| sb.write_secret(dir, rel, theirs),
+            |sb| sb.write_secret(dir, rel, ours),
+        );
+    }
+
     fn sops_decrypt(&self, dir: &Path, rel: &str) -> String {
         let r = self.cmd(dir, &sops_bin(), &["decrypt", rel], true);
         assert!(r.ok, "sops decrypt {rel} failed: {}", r.stderr);
@@ -244,17 +279,29 @@ fn value_of(decrypted_yaml: &str, key: &str) -> Option<String> {
 
 const BASE: &str = "db_host: db.internal\ndb_password: canary-base-pw-1111\napi_key: canary-api-2222\npool_size: 10\n";
 
+/// `sops updatekeys` of the file at `f`, in place.
+fn change_recipients(f: &Path, add: &[&str], remove: &[&str]) {
+    let bytes = fs::read(f).expect("read");
+    let changed = recipients(&bytes, Format::Yaml, &ids(&[1]), add, remove);
+    fs::write(f, changed).expect("write");
+}
+
+fn add_recipient(f: &Path, r: &str) {
+    change_recipients(f, &[r], &[]);
+}
+
 /// main: BASE; branch `feature` and main then diverge.
 fn diverged(sb: &mut Sandbox, name: &str, ours: &str, theirs: &str) -> PathBuf {
     let dir = sb.init(name);
     sb.write_secret(&dir, "secrets/dev.enc.yaml", BASE);
     sb.commit_all(&dir, "base");
-    sb.git(&dir, &["checkout", "-q", "-b", "feature"]);
-    sb.write_secret(&dir, "secrets/dev.enc.yaml", theirs);
-    sb.commit_all(&dir, "feature change");
-    sb.git(&dir, &["checkout", "-q", "main"]);
-    sb.write_secret(&dir, "secrets/dev.enc.yaml", ours);
-    sb.commit_all(&dir, "main change");
+    sb.write_both_sides(
+        &dir,
+        &["-b", "feature"],
+        "secrets/dev.enc.yaml",
+        ours,
+        theirs,
+    );
     dir
 }
 
@@ -495,19 +542,13 @@ fn pull_from_a_second_clone_and_criss_cross() {
     sb.git(&dir, &["merge", "-q", "--no-edit", &feat0]);
     sb.git(&dir, &["checkout", "-q", "feature"]);
     sb.git(&dir, &["merge", "-q", "--no-edit", &main0]);
-    sb.write_secret(
+    sb.write_both_sides(
         &dir,
-        "secrets/dev.enc.yaml",
-        "db_host: db.internal\ndb_password: canary-base-pw-1111\napi_key: canary-api-rotated-7777\npool_size: 25\ntimeout: canary-timeout-3333\n",
-    );
-    sb.commit_all(&dir, "feature after criss");
-    sb.git(&dir, &["checkout", "-q", "main"]);
-    sb.write_secret(
-        &dir,
+        &["feature"],
         "secrets/dev.enc.yaml",
         "db_host: db3.internal\ndb_password: canary-base-pw-1111\napi_key: canary-api-2222\npool_size: 25\ntimeout: canary-timeout-3333\n",
+        "db_host: db.internal\ndb_password: canary-base-pw-1111\napi_key: canary-api-rotated-7777\npool_size: 25\ntimeout: canary-timeout-3333\n",
     );
-    sb.commit_all(&dir, "main after criss");
     let bases = sb.git(&dir, &["merge-base", "--all", "main", "feature"]);
     assert_eq!(bases.lines().count(), 2, "criss-cross has two merge bases");
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
@@ -528,20 +569,13 @@ fn add_add_and_rename_on_one_side() {
     let dir = sb.init("r");
     fs::write(dir.join("README"), "readme\n").expect("write");
     sb.commit_all(&dir, "start");
-    sb.git(&dir, &["checkout", "-q", "-b", "feature"]);
-    sb.write_secret(
+    sb.write_both_sides(
         &dir,
-        "secrets/new.enc.yaml",
-        "shared: canary-same-8888\nfrom_theirs: canary-t-9999\n",
-    );
-    sb.commit_all(&dir, "theirs adds");
-    sb.git(&dir, &["checkout", "-q", "main"]);
-    sb.write_secret(
-        &dir,
+        &["-b", "feature"],
         "secrets/new.enc.yaml",
         "shared: canary-same-8888\nfrom_ours: canary-o-1010\n",
+        "shared: canary-same-8888\nfrom_theirs: canary-t-9999\n",
     );
-    sb.commit_all(&dir, "ours adds");
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
     sb.assert_values(
         &dir,
@@ -597,32 +631,12 @@ fn rotated_key_and_recipient_changes() {
     // Recipients: theirs adds R2, ours adds R3 and changes a value.
     let dir = diverged(&mut sb, "recipients", OURS_CLEAN, BASE);
     let f = dir.join("secrets/dev.enc.yaml");
-    sb.git(&dir, &["checkout", "-q", "feature"]);
-    fs::write(
-        &f,
-        recipients(
-            &fs::read(&f).expect("read"),
-            Format::Yaml,
-            &ids(&[1]),
-            &[R2],
-            &[],
-        ),
-    )
-    .expect("write");
-    sb.commit_all(&dir, "add R2");
-    sb.git(&dir, &["checkout", "-q", "main"]);
-    fs::write(
-        &f,
-        recipients(
-            &fs::read(&f).expect("read"),
-            Format::Yaml,
-            &ids(&[1]),
-            &[R3],
-            &[],
-        ),
-    )
-    .expect("write");
-    sb.commit_all(&dir, "add R3");
+    sb.commit_both_sides(
+        &dir,
+        &["feature"],
+        |_| add_recipient(&f, R2),
+        |_| add_recipient(&f, R3),
+    );
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
     let bytes = fs::read(&f).expect("read");
     let meta = parse(&bytes, Format::Yaml).meta;
@@ -643,22 +657,12 @@ fn rotated_key_and_recipient_changes() {
 
     // Removal on one side wins.
     let f2 = "secrets/dev.enc.yaml";
-    sb.git(&dir, &["checkout", "-q", "-b", "drop-r3"]);
-    fs::write(
-        &f,
-        recipients(
-            &fs::read(&f).expect("read"),
-            Format::Yaml,
-            &ids(&[1]),
-            &[],
-            &[R3],
-        ),
-    )
-    .expect("write");
-    sb.commit_all(&dir, "remove R3");
-    sb.git(&dir, &["checkout", "-q", "main"]);
-    sb.write_secret(&dir, f2, OURS_CONFLICT);
-    sb.commit_all(&dir, "change pw");
+    sb.commit_both_sides(
+        &dir,
+        &["-b", "drop-r3"],
+        |_| change_recipients(&f, &[], &[R3]),
+        |sb| sb.write_secret(&dir, f2, OURS_CONFLICT),
+    );
     sb.git(&dir, &["merge", "-q", "--no-edit", "drop-r3"]);
     let meta = parse(&fs::read(&f).expect("read"), Format::Yaml).meta;
     assert_eq!(meta.age_recipients(), [R1, R2]);
@@ -713,16 +717,8 @@ fn no_identity_and_missing_binary_refuse_the_merge() {
 #[test]
 fn keyless_merge_when_one_side_only_resaved() {
     let mut sb = Sandbox::new("keyless");
-    let dir = sb.init("r");
-    sb.write_secret(&dir, "secrets/dev.enc.yaml", BASE);
-    sb.commit_all(&dir, "base");
-    sb.git(&dir, &["checkout", "-q", "-b", "feature"]);
-    sb.write_secret(&dir, "secrets/dev.enc.yaml", THEIRS_CLEAN);
-    sb.commit_all(&dir, "theirs");
-    sb.git(&dir, &["checkout", "-q", "main"]);
     // Ours re-saved the file without changing any value: new lastmodified/mac only.
-    sb.write_secret(&dir, "secrets/dev.enc.yaml", BASE);
-    sb.commit_all(&dir, "resave");
+    let dir = diverged(&mut sb, "r", BASE, THEIRS_CLEAN);
     let r = sb.cmd(
         &dir,
         Path::new("git"),
@@ -795,35 +791,26 @@ fn json_files_and_sidecars() {
     let meta_base = "# Managed by Clef. Do not edit manually.\nversion: 1\npending: []\nrotations:\n  - key: password\n    last_rotated_at: 2026-01-01T00:00:00Z\n    rotated_by: Base <b@x>\n    rotation_count: 3\n";
     fs::write(dir.join("secrets/app.clef-meta.yaml"), meta_base).expect("write");
     sb.commit_all(&dir, "base");
-    sb.git(&dir, &["checkout", "-q", "-b", "feature"]);
-    sb.write_secret(
-        &dir,
-        "secrets/app.enc.json",
-        &j(
-            "canary-json-1212",
-            ",\n\t\"token\": \"canary-json-tok-1313\"",
-        ),
+    // A side: the cell's new text, and a rotation of `password` at `at` by `by`.
+    let side = |sb: &mut Sandbox, text: &str, at: &str, by: &str| {
+        sb.write_secret(&dir, "secrets/app.enc.json", text);
+        let meta = meta_base
+            .replace("2026-01-01T00:00:00Z", at)
+            .replace("Base <b@x>", by)
+            .replace(": 3", ": 4");
+        fs::write(dir.join("secrets/app.clef-meta.yaml"), meta).expect("write");
+    };
+    let theirs_text = j(
+        "canary-json-1212",
+        ",\n\t\"token\": \"canary-json-tok-1313\"",
     );
-    fs::write(
-        dir.join("secrets/app.clef-meta.yaml"),
-        meta_base
-            .replace("2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z")
-            .replace("Base <b@x>", "Bob <b@x>")
-            .replace(": 3", ": 4"),
-    )
-    .expect("write");
-    sb.commit_all(&dir, "theirs");
-    sb.git(&dir, &["checkout", "-q", "main"]);
-    sb.write_secret(&dir, "secrets/app.enc.json", &j("canary-json-pw2-1414", ""));
-    fs::write(
-        dir.join("secrets/app.clef-meta.yaml"),
-        meta_base
-            .replace("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")
-            .replace("Base <b@x>", "Alice <a@x>")
-            .replace(": 3", ": 4"),
-    )
-    .expect("write");
-    sb.commit_all(&dir, "ours");
+    let ours_text = j("canary-json-pw2-1414", "");
+    sb.commit_both_sides(
+        &dir,
+        &["-b", "feature"],
+        |sb| side(sb, &theirs_text, "2026-03-01T00:00:00Z", "Bob <b@x>"),
+        |sb| side(sb, &ours_text, "2026-02-01T00:00:00Z", "Alice <a@x>"),
+    );
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
     let out = sb.sops_decrypt(&dir, "secrets/app.enc.json");
     assert!(

@@ -123,6 +123,15 @@ impl Sandbox {
     }
 }
 
+/// The JSON report has exactly one finding: `rule` at `path`, `line`.
+pub fn assert_only(v: &serde_json::Value, rule: &str, path: &str, line: u64) {
+    assert_eq!(
+        rules_of(v),
+        vec![(rule.to_string(), path.to_string(), line)],
+        "{v}"
+    );
+}
+
 /// `(rule, path, line)` of every finding in a JSON report.
 pub fn rules_of(v: &serde_json::Value) -> Vec<(String, String, u64)> {
     v["findings"]
