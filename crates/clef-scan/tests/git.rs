@@ -14,10 +14,7 @@ use clef_git::{BlobData, DiffScope, Repo};
 use common::{AKIA, GHP, STRIPE, Sandbox, assert_only};
 
 fn repo_with_history() -> (Sandbox, String, String) {
-    let s = Sandbox::new();
-    s.git_init();
-    s.write("README.md", "# demo\n");
-    s.commit_all("init");
+    let s = Sandbox::repo_with("README.md", "# demo\n");
     s.write("app.py", format!("import os\nTOKEN = \"{GHP}\"\n"));
     let added = s.commit_all("add token");
     s.write("app.py", "import os\nTOKEN = os.environ[\"TOKEN\"]\n");
@@ -31,10 +28,7 @@ fn repo_with_history() -> (Sandbox, String, String) {
 
 #[test]
 fn staged_scans_the_index_not_the_work_tree() {
-    let s = Sandbox::new();
-    s.git_init();
-    s.write("a.txt", "nothing\n");
-    s.commit_all("init");
+    let s = Sandbox::repo_with("a.txt", "nothing\n");
     s.write("config.env", format!("STRIPE_KEY={STRIPE}\n"));
     s.git(&["add", "config.env"]);
     // edited out of the work tree after staging: the commit would still contain it
@@ -83,10 +77,7 @@ fn history_finds_removed_secrets_once_with_provenance() {
 
 #[test]
 fn history_covers_other_branches_and_tags() {
-    let s = Sandbox::new();
-    s.git_init();
-    s.write("a.txt", "a\n");
-    s.commit_all("init");
+    let s = Sandbox::repo_with("a.txt", "a\n");
     s.git(&["checkout", "-q", "-b", "feature"]);
     s.write("b.env", format!("AWS={AKIA}\n"));
     s.commit_all("feature secret");
@@ -227,10 +218,7 @@ fn baseline_applies_to_history_too() {
 
 #[test]
 fn clef_git_api_staged_blobs_and_added_lines() {
-    let s = Sandbox::new();
-    s.git_init();
-    s.write("a.txt", "one\ntwo\nthree\n");
-    s.commit_all("init");
+    let s = Sandbox::repo_with("a.txt", "one\ntwo\nthree\n");
     s.write("a.txt", "one\ntwo\nINSERTED\nthree\nTAIL\n");
     s.write("new.txt", "x\ny\n");
     s.git(&["add", "."]);

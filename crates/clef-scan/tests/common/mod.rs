@@ -71,6 +71,23 @@ impl Sandbox {
         self.git(&["config", "commit.gpgsign", "false"]);
     }
 
+    /// A new repository whose first commit ("init") holds `rel` with `content`.
+    pub fn repo_with(rel: &str, content: &str) -> Sandbox {
+        let s = Sandbox::new();
+        s.git_init();
+        s.write(rel, content);
+        s.commit_all("init");
+        s
+    }
+
+    /// Runs `clef-scan ARGS`, which must fail with exit code 2: its stderr.
+    pub fn scan_error(&self, args: &[&str]) -> String {
+        let out = self.scan(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        stderr
+    }
+
     pub fn commit_all(&self, msg: &str) -> String {
         self.git(&["add", "-A"]);
         self.git(&["commit", "-q", "-m", msg]);
