@@ -175,12 +175,22 @@ fn key_json(k: &ServiceKey) -> Json {
 }
 
 fn identity_json(si: &ServiceIdentity) -> Json {
+    let [namespaces, environments] = scope_json(si);
     Json::Obj(vec![
         ("name", Json::s(&si.name)),
         (
             "description",
             Json::s(si.description.clone().unwrap_or_default()),
         ),
+        namespaces,
+        environments,
+        ("packOnly", Json::Bool(si.pack_only)),
+    ])
+}
+
+/// The `namespaces` and `environments` fields of an identity.
+fn scope_json(si: &ServiceIdentity) -> [(&'static str, Json); 2] {
+    [
         (
             "namespaces",
             Json::Arr(si.namespaces.iter().map(Json::s).collect()),
@@ -194,8 +204,7 @@ fn identity_json(si: &ServiceIdentity) -> Json {
                     .collect(),
             ),
         ),
-        ("packOnly", Json::Bool(si.pack_only)),
-    ])
+    ]
 }
 
 fn keys_json(keys: &NewKeys) -> Json {
@@ -221,17 +230,21 @@ fn show_keys(name: &str, keys: &NewKeys) -> Result<(), CliError> {
     out::print_str(&s)
 }
 
-/// Prints the outcome of a change: its JSON, or a line on stderr and the
-/// new private keys (once) on stdout.
+/// Prints the outcome of a change to identity `name`: its JSON (`action`,
+/// `identity`, then `fields`), or `msg` on stderr and the new private keys
+/// (once) on stdout.
 fn finish(
     json: bool,
-    fields: Vec<(&'static str, Json)>,
+    action: &str,
     name: &str,
+    fields: Vec<(&'static str, Json)>,
     keys: &NewKeys,
     msg: String,
 ) -> Result<(), CliError> {
     if json {
-        return out::print_str(&Zeroizing::new(Json::Obj(fields).render()));
+        let mut all = vec![("action", Json::s(action)), ("identity", Json::s(name))];
+        all.extend(fields);
+        return out::print_str(&Zeroizing::new(Json::Obj(all).render()));
     }
     out::note(msg);
     show_keys(name, keys)
@@ -368,33 +381,14 @@ fn create(repo: &Repo, a: CreateArgs) -> Result<(), CliError> {
     let mut list = repo.manifest.service_identities.clone();
     list.push(si.clone());
     apply(repo, list, false)?;
-    let fields = vec![
-        ("action", Json::s("created")),
-        ("identity", Json::s(&si.name)),
-        (
-            "namespaces",
-            Json::Arr(si.namespaces.iter().map(Json::s).collect()),
-        ),
-        (
-            "environments",
-            Json::Map(
-                si.environments
-                    .iter()
-                    .map(|(e, k)| (e.clone(), key_json(k)))
-                    .collect(),
-            ),
-        ),
+    let mut fields = Vec::from(scope_json(&si));
+    fields.extend([
         ("privateKeys", keys_json(&keys)),
         ("sharedRecipient", Json::Bool(false)),
         ("packOnly", Json::Bool(si.pack_only)),
-    ];
-    finish(
-        a.json,
-        fields,
-        &si.name,
-        &keys,
-        format!("created service identity '{}'", si.name),
-    )
+    ]);
+    let msg = format!("created service identity '{}'", si.name);
+    finish(a.json, "created", &si.name, fields, &keys, msg)
 }
 
 fn update(repo: &Repo, a: UpdateArgs) -> Result<(), CliError> {
@@ -430,18 +424,11 @@ fn update(repo: &Repo, a: UpdateArgs) -> Result<(), CliError> {
     }
     apply(repo, list, true)?;
     let fields = vec![
-        ("action", Json::s("updated")),
-        ("identity", Json::s(&a.name)),
         ("changed", Json::Arr(changed)),
         ("privateKeys", keys_json(&keys)),
     ];
-    finish(
-        a.json,
-        fields,
-        &a.name,
-        &keys,
-        format!("updated service identity '{}'", a.name),
-    )
+    let msg = format!("updated service identity '{}'", a.name);
+    finish(a.json, "updated", &a.name, fields, &keys, msg)
 }
 
 fn add_env(repo: &Repo, a: AddEnvArgs) -> Result<(), CliError> {
@@ -466,8 +453,6 @@ fn add_env(repo: &Repo, a: AddEnvArgs) -> Result<(), CliError> {
         .push((a.environment.clone(), k.clone()));
     apply(repo, list, false)?;
     let mut fields = vec![
-        ("action", Json::s("env-added")),
-        ("identity", Json::s(&a.name)),
         ("environment", Json::s(&a.environment)),
         ("provider", Json::s(k.kind())),
     ];
@@ -475,7 +460,7 @@ fn add_env(repo: &Repo, a: AddEnvArgs) -> Result<(), CliError> {
         fields.push(("privateKey", Json::s(pk.as_str())));
     }
     let msg = format!("'{}' now has a key for '{}'", a.name, a.environment);
-    finish(a.json, fields, &a.name, &keys, msg)
+    finish(a.json, "env-added", &a.name, fields, &keys, msg)
 }
 
 fn rotate(repo: &Repo, a: RotateArgs) -> Result<(), CliError> {
@@ -498,21 +483,14 @@ fn rotate(repo: &Repo, a: RotateArgs) -> Result<(), CliError> {
     }
     apply(repo, list, true)?;
     let fields = vec![
-        ("action", Json::s("rotated")),
-        ("identity", Json::s(&a.name)),
         (
             "environments",
             Json::Arr(keys.iter().map(|(e, _)| Json::s(e)).collect()),
         ),
         ("privateKeys", keys_json(&keys)),
     ];
-    finish(
-        a.json,
-        fields,
-        &a.name,
-        &keys,
-        format!("new keys for '{}'", a.name),
-    )
+    let msg = format!("new keys for '{}'", a.name);
+    finish(a.json, "rotated", &a.name, fields, &keys, msg)
 }
 
 fn validate(repo: &Repo, json: bool) -> Result<(), CliError> {

@@ -562,6 +562,20 @@ impl Input {
         format_of(&self.logical, input_type)
     }
 
+    /// The input parsed as an encrypted file.
+    fn parse(&self, input_type: Option<&str>) -> Result<EncryptedFile, CliError> {
+        let format = self.format(input_type)?;
+        parse_encrypted(&self.bytes, format, &self.name, &self.logical, input_type)
+    }
+
+    /// `--output-type`, else `format` (the input's).
+    fn output_format(&self, io: &IoOpts, format: Format) -> Result<Format, CliError> {
+        match &io.output_type {
+            Some(t) => format_of(&self.logical, Some(t)),
+            None => Ok(format),
+        }
+    }
+
     /// Writes the result: `--output`, `-i` (over the input) or stdout.
     /// `private`: the bytes are plaintext (decrypt), so a new file gets mode 0600.
     fn write(&self, io: &IoOpts, bytes: &[u8], private: bool) -> Result<(), CliError> {
@@ -654,18 +668,8 @@ pub struct UpdateKeysArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub input: InputOpts,
-    /// age recipients to add (comma-separated, repeatable).
-    #[arg(long)]
-    pub add_age: Vec<String>,
-    /// age recipients to remove (comma-separated, repeatable).
-    #[arg(long)]
-    pub rm_age: Vec<String>,
-    /// PGP fingerprints to add (comma-separated, repeatable; wrapped by gpg).
-    #[arg(long)]
-    pub add_pgp: Vec<String>,
-    /// PGP fingerprints to remove (comma-separated, repeatable).
-    #[arg(long)]
-    pub rm_pgp: Vec<String>,
+    #[command(flatten)]
+    pub keys: KeyChangeArgs,
     /// Accepted for compatibility with `sops updatekeys -y`; clef never prompts.
     #[arg(short = 'y', long)]
     pub yes: bool,
@@ -683,18 +687,52 @@ pub struct RotateArgs {
     pub input: InputOpts,
     #[command(flatten)]
     pub io: IoOpts,
-    /// age recipients to add while rotating.
+    #[command(flatten)]
+    pub keys: KeyChangeArgs,
+}
+
+/// The master keys `updatekeys` and `rotate` add and remove.
+#[derive(Args, Debug)]
+pub struct KeyChangeArgs {
+    /// age recipients to add (comma-separated, repeatable).
     #[arg(long)]
     pub add_age: Vec<String>,
-    /// age recipients to remove while rotating.
+    /// age recipients to remove (comma-separated, repeatable).
     #[arg(long)]
     pub rm_age: Vec<String>,
-    /// PGP fingerprints to add while rotating (comma-separated; wrapped by gpg).
+    /// PGP fingerprints to add (comma-separated, repeatable; wrapped by gpg).
     #[arg(long)]
     pub add_pgp: Vec<String>,
-    /// PGP fingerprints to remove while rotating.
+    /// PGP fingerprints to remove (comma-separated, repeatable).
     #[arg(long)]
     pub rm_pgp: Vec<String>,
+}
+
+/// [`KeyChangeArgs`] with each list split at its commas.
+struct KeyChange {
+    add: Vec<String>,
+    rm: Vec<String>,
+    add_pgp: Vec<String>,
+    rm_pgp: Vec<String>,
+}
+
+impl KeyChangeArgs {
+    fn split(&self) -> KeyChange {
+        KeyChange {
+            add: split_recipients(&self.add_age),
+            rm: split_recipients(&self.rm_age),
+            add_pgp: split_recipients(&self.add_pgp),
+            rm_pgp: split_recipients(&self.rm_pgp),
+        }
+    }
+}
+
+impl KeyChange {
+    /// The access list when clef.yaml governs `file`; refuses a change that
+    /// does not agree with it.
+    fn governed(&self, file: &Path) -> Result<Option<clef_core::access::Access>, CliError> {
+        governed(file, &[&self.add[..], &self.add_pgp].concat(), &self.rm)
+    }
 }
 
 /// `set`
@@ -784,8 +822,7 @@ fn groups(cmd: GroupsCmd) -> Result<(), CliError> {
         GroupsCmd::Add(a) => {
             let mut group = KeyGroup::of_recipients(&split_recipients(&a.age));
             for r in &group.age {
-                clef_keys::check_recipient(&r.recipient)
-                    .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
+                check_age_recipient(&r.recipient)?;
             }
             group.other = a.cloud.stanzas()?;
             group
@@ -904,18 +941,8 @@ pub fn write_file(file: &Path, bytes: &[u8]) -> Result<(), CliError> {
 
 fn decrypt(a: DecryptArgs) -> Result<(), CliError> {
     let input = Input::read(a.file.as_deref(), &a.io)?;
-    let format = input.format(a.input.input_type.as_deref())?;
-    let file = parse_encrypted(
-        &input.bytes,
-        format,
-        &input.name,
-        &input.logical,
-        a.input.input_type.as_deref(),
-    )?;
-    let out_format = match &a.io.output_type {
-        Some(t) => format_of(&input.logical, Some(t))?,
-        None => file.format,
-    };
+    let file = input.parse(a.input.input_type.as_deref())?;
+    let out_format = input.output_format(&a.io, file.format)?;
     let ids = identities()?;
     let key = file.data_key(&ids).map_err(|e| fail(&input.name, e))?;
     let plain = if a.ignore_mac {
@@ -1052,10 +1079,7 @@ fn split_recipients(list: &[String]) -> Vec<String> {
 fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
     let input = Input::read(a.file.as_deref(), &a.io)?;
     let format = input.format(a.input.input_type.as_deref())?;
-    let out_format = match &a.io.output_type {
-        Some(t) => format_of(&input.logical, Some(t))?,
-        None => format,
-    };
+    let out_format = input.output_format(&a.io, format)?;
     if format == Format::Yaml {
         // sops refuses a YAML file without a document: 92 when it is empty, 2
         // (cannot read the input) when it holds only comments.
@@ -1142,8 +1166,7 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
     let threshold = a.shamir_secret_sharing_threshold.unwrap_or(threshold);
     for g in &groups {
         for k in &g.age {
-            clef_keys::check_recipient(&k.recipient)
-                .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
+            check_age_recipient(&k.recipient)?;
         }
     }
     let plain = PlainFile::new(
@@ -1163,11 +1186,9 @@ fn encrypt(a: EncryptArgs) -> Result<(), CliError> {
 
 fn updatekeys(a: UpdateKeysArgs) -> Result<(), CliError> {
     let mut file = load(&a.file, a.input.input_type.as_deref())?;
-    let add = split_recipients(&a.add_age);
-    let rm = split_recipients(&a.rm_age);
-    let (add_pgp, rm_pgp) = (split_recipients(&a.add_pgp), split_recipients(&a.rm_pgp));
+    let change = a.keys.split();
     // A cell of clef.yaml gets exactly the recipients clef.yaml grants.
-    if let Some(access) = governed(&a.file, &[&add[..], &add_pgp].concat(), &rm)? {
+    if let Some(access) = change.governed(&a.file)? {
         let ids = identities()?;
         let mut plain = file.decrypt(&ids).map_err(|e| fail(&a.file, e))?;
         let done = access
@@ -1176,16 +1197,18 @@ fn updatekeys(a: UpdateKeysArgs) -> Result<(), CliError> {
         if done.is_none() {
             return Ok(());
         }
-        let out = plain
-            .encrypt()
-            .and_then(|f| f.to_bytes())
-            .map_err(|e| fail(&a.file, e))?;
-        return write_file(&a.file, &out);
+        return write_file(&a.file, &seal(&plain, &a.file)?);
     }
     let ids = identities()?;
-    if [&add, &rm, &add_pgp, &rm_pgp].iter().any(|l| !l.is_empty()) {
+    let KeyChange {
+        add,
+        rm,
+        add_pgp,
+        rm_pgp,
+    } = &change;
+    if [add, rm, add_pgp, rm_pgp].iter().any(|l| !l.is_empty()) {
         // clef's extension: change master keys without a .sops.yaml.
-        clef_sops::update_master_keys(&mut file, &ids, &add, &rm, &add_pgp, &rm_pgp)
+        clef_sops::update_master_keys(&mut file, &ids, add, rm, add_pgp, rm_pgp)
             .map_err(|e| fail(&a.file, e))?;
         let out = file.to_bytes().map_err(|e| fail(&a.file, e))?;
         return write_file(&a.file, &out);
@@ -1308,28 +1331,26 @@ fn governed(
     Ok(Some(access))
 }
 
-fn decrypt_file(file: &EncryptedFile, name: &Path) -> Result<PlainFile, CliError> {
+/// Loads and decrypts an encrypted file.
+fn open(file: &Path, input_type: Option<&str>) -> Result<PlainFile, CliError> {
+    let f = load(file, input_type)?;
     let ids = identities()?;
-    file.decrypt(&ids).map_err(|e| fail(name, e))
+    f.decrypt(&ids).map_err(|e| fail(file, e))
 }
 
 fn rotate(a: RotateArgs) -> Result<(), CliError> {
     let input = Input::read(a.file.as_deref(), &a.io)?;
-    let format = input.format(a.input.input_type.as_deref())?;
-    let file = parse_encrypted(
-        &input.bytes,
-        format,
-        &input.name,
-        &input.logical,
-        a.input.input_type.as_deref(),
-    )?;
-    let add = split_recipients(&a.add_age);
-    let rm = split_recipients(&a.rm_age);
-    let (add_pgp, rm_pgp) = (split_recipients(&a.add_pgp), split_recipients(&a.rm_pgp));
-    let access = governed(&input.name, &[&add[..], &add_pgp].concat(), &rm)?;
-    for r in &add {
-        clef_keys::check_recipient(r)
-            .map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))?;
+    let file = input.parse(a.input.input_type.as_deref())?;
+    let change = a.keys.split();
+    let access = change.governed(&input.name)?;
+    let KeyChange {
+        add,
+        rm,
+        add_pgp,
+        rm_pgp,
+    } = &change;
+    for r in add {
+        check_age_recipient(r)?;
     }
     // The data key is recovered with the keys the file has now, so removing the
     // only key this user holds (while adding another) works, as in sops.
@@ -1343,7 +1364,7 @@ fn rotate(a: RotateArgs) -> Result<(), CliError> {
     for g in groups.iter_mut() {
         g.age.retain(|k| !rm.contains(&k.recipient));
     }
-    for r in &add {
+    for r in add {
         if !groups
             .iter()
             .any(|g| g.age.iter().any(|k| &k.recipient == r))
@@ -1354,18 +1375,14 @@ fn rotate(a: RotateArgs) -> Result<(), CliError> {
             });
         }
     }
-    clef_sops::pgp::change_stanzas(groups, &add_pgp, &rm_pgp);
+    clef_sops::pgp::change_stanzas(groups, add_pgp, rm_pgp);
     match access {
         // A cell of clef.yaml gets exactly the recipients clef.yaml grants.
         Some(access) => access.conform(&mut plain, true, &ids).map(drop),
         None => plain.rotate(&ids),
     }
     .map_err(|e| fail(&input.name, e))?;
-    let out = plain
-        .encrypt()
-        .and_then(|f| f.to_bytes())
-        .map_err(|e| fail(&input.name, e))?;
-    input.write(&a.io, &out, false)
+    input.write(&a.io, &seal(&plain, &input.name)?, false)
 }
 
 /// Decrypts `file_path`, applies `edit` to its first document and writes it
@@ -1375,24 +1392,31 @@ fn edit_in_place(
     input_type: Option<&str>,
     edit: impl FnOnce(&mut clef_doc::Branch) -> Result<bool, CliError>,
 ) -> Result<(), CliError> {
-    let file = load(file_path, input_type)?;
-    let mut plain = decrypt_file(&file, file_path)?;
+    let mut plain = open(file_path, input_type)?;
     if plain.docs.is_empty() {
         plain.docs.push(clef_doc::Branch::new());
     }
     if !edit(&mut plain.docs[0])? {
         return Ok(());
     }
-    let out = plain
+    write_file(file_path, &seal(&plain, file_path)?)
+}
+
+/// Encrypts `plain` (read from `name`) and serialises it.
+fn seal(plain: &PlainFile, name: &Path) -> Result<Vec<u8>, CliError> {
+    plain
         .encrypt()
         .and_then(|f| f.to_bytes())
-        .map_err(|e| fail(file_path, e))?;
-    write_file(file_path, &out)
+        .map_err(|e| fail(name, e))
+}
+
+/// Refuses a malformed age recipient, with sops's generic code.
+fn check_age_recipient(r: &str) -> Result<(), CliError> {
+    clef_keys::check_recipient(r).map_err(|e| CliError::new(sops_code::GENERIC, e.to_string()))
 }
 
 fn set(a: SetArgs) -> Result<(), CliError> {
-    let steps =
-        path::parse(&a.path).map_err(|e| CliError::new(sops_code::SET_FORMAT, e.to_string()))?;
+    let steps = set_path(&a.path)?;
     let text = match (&a.value, a.value_stdin, a.value_file) {
         (Some(v), false, false) => zeroize::Zeroizing::new(v.clone()),
         (None, true, false) => {
@@ -1426,9 +1450,13 @@ fn set(a: SetArgs) -> Result<(), CliError> {
     })
 }
 
+/// The tree path of `set`/`unset`.
+fn set_path(p: &str) -> Result<Vec<path::Step>, CliError> {
+    path::parse(p).map_err(|e| CliError::new(sops_code::SET_FORMAT, e.to_string()))
+}
+
 fn unset(a: UnsetArgs) -> Result<(), CliError> {
-    let steps =
-        path::parse(&a.path).map_err(|e| CliError::new(sops_code::SET_FORMAT, e.to_string()))?;
+    let steps = set_path(&a.path)?;
     let _lock = crate::repo::lock_near(&a.file)?;
     edit_in_place(&a.file, a.input.input_type.as_deref(), |doc| {
         if a.idempotent && path::get(doc, &steps).is_err() {

@@ -13,9 +13,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use clef_doc::{Item, Value};
-use clef_sops::PlainFile;
 
-use super::{InputOpts, fail, format_of, identities, load, sops_code};
+use super::{InputOpts, fail, format_of, open, sops_code};
 use crate::error::CliError;
 
 /// `exec-env`
@@ -50,12 +49,6 @@ pub struct ExecFileArgs {
     /// sops writes a regular file with this flag: clef refuses.
     #[arg(long)]
     pub no_fifo: bool,
-}
-
-fn open(file: &Path, input_type: Option<&str>) -> Result<PlainFile, CliError> {
-    let f = load(file, input_type)?;
-    let ids = identities()?;
-    f.decrypt(&ids).map_err(|e| fail(file, e))
 }
 
 /// Exits like the command did.

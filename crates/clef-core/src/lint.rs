@@ -8,7 +8,7 @@ use clef_sops::Keyring;
 use clef_sops::SopsError;
 
 use crate::cell::{self, CellError};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, Namespace};
 use crate::schema::{Level, Schema};
 
 /// How serious an issue is.
@@ -86,45 +86,43 @@ fn issue(
     }
 }
 
+/// The namespace's schema, if it has one, or the warning that says why it
+/// cannot be read.
+fn schema_of(root: &Path, ns: &Namespace) -> Result<Option<Schema>, Issue> {
+    let Some(p) = &ns.schema else {
+        return Ok(None);
+    };
+    let warning = |message: String| {
+        issue(
+            Severity::Warning,
+            "schema",
+            Path::new(p),
+            None,
+            message,
+            None,
+        )
+    };
+    let text = std::fs::read_to_string(root.join(p)).map_err(|e| {
+        warning(format!(
+            "cannot read the schema of namespace '{}': {}",
+            ns.name,
+            e.kind()
+        ))
+    })?;
+    Schema::parse(&text)
+        .map(Some)
+        .map_err(|e| warning(format!("invalid schema: {e}")))
+}
+
 /// Runs every check over the matrix.
 pub fn run(root: &Path, manifest: &Manifest, ids: &Keyring) -> Report {
     use Severity::*;
     let mut r = Report::default();
     for ns in &manifest.namespaces {
-        let schema = match &ns.schema {
-            None => None,
-            Some(p) => match std::fs::read_to_string(root.join(p)) {
-                Err(e) => {
-                    r.issues.push(issue(
-                        Warning,
-                        "schema",
-                        Path::new(p),
-                        None,
-                        format!(
-                            "cannot read the schema of namespace '{}': {}",
-                            ns.name,
-                            e.kind()
-                        ),
-                        None,
-                    ));
-                    None
-                }
-                Ok(t) => match Schema::parse(&t) {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        r.issues.push(issue(
-                            Warning,
-                            "schema",
-                            Path::new(p),
-                            None,
-                            format!("invalid schema: {e}"),
-                            None,
-                        ));
-                        None
-                    }
-                },
-            },
-        };
+        let schema = schema_of(root, ns).unwrap_or_else(|warning| {
+            r.issues.push(warning);
+            None
+        });
         let mut key_sets: Vec<(String, std::path::PathBuf, Vec<String>)> = Vec::new();
         for env in &manifest.environments {
             let Ok(c) = manifest.cell(&ns.name, &env.name) else {

@@ -93,23 +93,13 @@ impl Manifest {
         if self.namespace(namespace).is_none() {
             return Err(TargetError::UnknownNamespace {
                 name: namespace.to_owned(),
-                known: self
-                    .namespaces
-                    .iter()
-                    .map(|n| n.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                known: listed(self.namespaces.iter().map(|n| n.name.as_str())),
             });
         }
         if self.environment(environment).is_none() {
             return Err(TargetError::UnknownEnvironment {
                 name: environment.to_owned(),
-                known: self
-                    .environments
-                    .iter()
-                    .map(|e| e.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                known: listed(self.environments.iter().map(|e| e.name.as_str())),
             });
         }
         let file = PathBuf::from(
@@ -153,6 +143,19 @@ impl Manifest {
             .map(|e| self.cell(namespace, &e.name))
             .collect()
     }
+
+    /// The cells of one environment, in namespace order.
+    pub fn environment_cells(&self, environment: &str) -> Result<Vec<Cell>, TargetError> {
+        self.namespaces
+            .iter()
+            .map(|n| self.cell(&n.name, environment))
+            .collect()
+    }
+}
+
+/// Declared names as error messages list them: `a, b, c`.
+fn listed<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ use clef_sops::{Keyring, SopsError};
 use crate::cell::{self, CellError};
 use crate::edit::{self, EditError};
 use crate::manifest::{Manifest, ManifestError};
-use crate::matrix::Cell;
+use crate::matrix::{Cell, TargetError};
 use crate::migrate::{self, ResealError};
 use crate::sidecar::Sidecar;
 
@@ -211,6 +211,19 @@ struct SchemaKeys {
 
 type KeyList = Option<SchemaKeys>;
 
+/// A scope naming no environment or namespace of clef.yaml, in reset's words.
+fn unknown_name(e: TargetError) -> ResetError {
+    ResetError::Usage(match e {
+        TargetError::UnknownEnvironment { name, known } => {
+            format!("no environment named '{name}' in clef.yaml (it has: {known})")
+        }
+        TargetError::UnknownNamespace { name, known } => {
+            format!("no namespace named '{name}' in clef.yaml (it has: {known})")
+        }
+        e @ TargetError::Malformed(_) => e.to_string(),
+    })
+}
+
 /// The cells `scope` names, each with the keys it will hold, and the
 /// backend switch `to` (if any) as clef.yaml will have it. `keys`
 /// (`--keys`) wins over the namespaces' schemas. Checks every name and key
@@ -225,38 +238,8 @@ pub fn plan(
     to: Option<&migrate::Target>,
 ) -> Result<Plan, ResetError> {
     let cells: Vec<Cell> = match scope {
-        Scope::Environment(e) => {
-            if m.environment(e).is_none() {
-                return Err(ResetError::Usage(format!(
-                    "no environment named '{e}' in clef.yaml (it has: {})",
-                    m.environments
-                        .iter()
-                        .map(|e| e.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-            m.cells()
-                .into_iter()
-                .filter(|c| &c.environment == e)
-                .collect()
-        }
-        Scope::Namespace(n) => {
-            if m.namespace(n).is_none() {
-                return Err(ResetError::Usage(format!(
-                    "no namespace named '{n}' in clef.yaml (it has: {})",
-                    m.namespaces
-                        .iter()
-                        .map(|n| n.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-            m.cells()
-                .into_iter()
-                .filter(|c| &c.namespace == n)
-                .collect()
-        }
+        Scope::Environment(e) => m.environment_cells(e).map_err(unknown_name)?,
+        Scope::Namespace(n) => m.namespace_cells(n).map_err(unknown_name)?,
         Scope::Cell(t) => vec![m.target(t).map_err(|e| ResetError::Usage(e.to_string()))?],
     };
     let given: Option<Vec<String>> = match keys {

@@ -95,7 +95,9 @@ impl Repo {
     /// Staged blobs (index against `HEAD`, or against the empty tree before
     /// the first commit) with the lines each adds, in one git process.
     pub fn staged_with_lines(&self) -> Result<Vec<AddedBlob>, GitError> {
-        let out = self.git(DIFF_ARGS.iter().copied().chain(["--cached", "--"]))?;
+        let mut args = diff_args();
+        args.extend(["--cached".into(), "--".into()]);
+        let out = self.git(&args)?;
         let mut blobs = parse_raw_patch(&out, "diff --cached")?;
         for b in &mut blobs {
             b.commit = None;
@@ -109,7 +111,7 @@ impl Repo {
         &self,
         paths: &[String],
     ) -> Result<HashMap<String, Vec<(u32, u32)>>, GitError> {
-        let mut args: Vec<String> = DIFF_ARGS.iter().map(|s| (*s).to_string()).collect();
+        let mut args = diff_args();
         args.push("--cached".into());
         args.push("--".into());
         args.extend(paths.iter().map(|p| format!(":(literal){p}")));
@@ -141,7 +143,7 @@ impl Repo {
         if tips.is_empty() {
             return Ok(Vec::new());
         }
-        let mut args: Vec<String> = LOG_ARGS.iter().map(|s| (*s).to_string()).collect();
+        let mut args = log_args();
         args.extend(tips.iter().cloned());
         args.push("--not".into());
         args.extend(excludes.iter().cloned());
@@ -220,10 +222,9 @@ impl Repo {
     }
 }
 
-const DIFF_ARGS: &[&str] = &[
-    "-c",
-    "core.quotePath=false",
-    "diff",
+/// The options of the raw patch that `parse_raw_patch` reads: raw entries
+/// with full ids, then `-U0` hunks (the added lines), no renames.
+const PATCH_ARGS: &[&str] = &[
     "--raw",
     "-p",
     "-U0",
@@ -236,30 +237,36 @@ const DIFF_ARGS: &[&str] = &[
     "--no-ext-diff",
     "--no-textconv",
     "--no-renames",
-    "--diff-filter=ACMRT",
 ];
 
-const LOG_ARGS: &[&str] = &[
-    "-c",
-    "core.quotePath=false",
-    "log",
-    "--reverse",
-    "--raw",
-    "-p",
-    "-U0",
-    // `-diff` / `binary` attributes (`*.lock -diff`) would turn the hunks
-    // into "Binary files differ" and hide every added line (issue 11, item 1)
-    "--text",
-    "--no-abbrev",
-    "--full-index",
-    "--no-color",
-    "--no-ext-diff",
-    "--no-textconv",
-    "--no-renames",
-    "--diff-merges=first-parent",
-    "--diff-filter=ACMRT",
-    "--format=%x01%H",
-];
+/// `git -c core.quotePath=false COMMAND… PATCH_ARGS… OPTIONS…`.
+fn patch_args(command: &[&str], options: &[&str]) -> Vec<String> {
+    ["-c", "core.quotePath=false"]
+        .iter()
+        .chain(command)
+        .chain(PATCH_ARGS)
+        .chain(options)
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+/// `git diff` of added and modified files.
+fn diff_args() -> Vec<String> {
+    patch_args(&["diff"], &["--diff-filter=ACMRT"])
+}
+
+/// `git log`, oldest first, merges against their first parent, each commit
+/// announced by `\x01` and its id.
+fn log_args() -> Vec<String> {
+    patch_args(
+        &["log", "--reverse"],
+        &[
+            "--diff-merges=first-parent",
+            "--diff-filter=ACMRT",
+            "--format=%x01%H",
+        ],
+    )
+}
 
 /// Undo git's C-style path quoting (`"a\tb"`, octal escapes for bytes).
 fn unquote(p: &[u8]) -> String {

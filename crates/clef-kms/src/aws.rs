@@ -244,6 +244,11 @@ const KEY_ERRORS: [&str; 7] = [
     "KeyUnavailableException",
 ];
 
+/// The stanza's encryption context as KMS takes it: none when it is empty.
+fn encryption_context(st: &AwsStanza) -> Option<HashMap<String, String>> {
+    (!st.context.is_empty()).then(|| st.context.iter().cloned().collect())
+}
+
 /// One line for an SDK error: the AWS error code (and its message) for a service
 /// error, else the innermost causes (network, timeout, credentials). Returns the
 /// line and whether the error is the key's own.
@@ -399,26 +404,7 @@ impl AwsKms {
     /// Wraps `secret` for the stanza's key with KMS `Encrypt` and the stanza's
     /// encryption context; returns the base64 ciphertext blob (the `enc` field).
     pub fn encrypt(&self, st: &AwsStanza, secret: &[u8]) -> Result<String, KmsError> {
-        let ctx: HashMap<String, String> = st.context.iter().cloned().collect();
-        let blob = self.run(st, |cl| {
-            let ctx = ctx.clone();
-            async move {
-                let mut req = cl
-                    .encrypt()
-                    .key_id(&st.arn)
-                    .plaintext(Blob::new(secret.to_vec()));
-                if !ctx.is_empty() {
-                    req = req.set_encryption_context(Some(ctx));
-                }
-                match req.send().await {
-                    Ok(out) => out
-                        .ciphertext_blob
-                        .map(Blob::into_inner)
-                        .ok_or_else(|| ("Encrypt returned no ciphertext".to_owned(), false)),
-                    Err(e) => Err(describe(&e)),
-                }
-            }
-        })?;
+        let (_, blob) = self.kms_encrypt(st, &st.arn, secret)?;
         Ok(B64.encode(blob))
     }
 
@@ -427,50 +413,13 @@ impl AwsKms {
         let blob = B64
             .decode(st.enc.trim())
             .map_err(|_| KmsError::new(&st.arn, "enc is not valid base64"))?;
-        let ctx: HashMap<String, String> = st.context.iter().cloned().collect();
-        self.run(st, |cl| {
-            let ctx = ctx.clone();
-            let blob = blob.clone();
-            async move {
-                let mut req = cl
-                    .decrypt()
-                    .key_id(&st.arn)
-                    .ciphertext_blob(Blob::new(blob));
-                if !ctx.is_empty() {
-                    req = req.set_encryption_context(Some(ctx));
-                }
-                match req.send().await {
-                    Ok(out) => out
-                        .plaintext
-                        .map(|b| Zeroizing::new(b.into_inner()))
-                        .ok_or_else(|| ("Decrypt returned no plaintext".to_owned(), false)),
-                    Err(e) => Err(describe(&e)),
-                }
-            }
-        })
+        self.kms_decrypt(st, &st.arn, &blob)
     }
 
     /// `Encrypt` of a data key for an artifact envelope (no encryption context):
     /// the key ARN as KMS resolved it (aliases resolved) and the ciphertext blob.
     pub fn wrap_data_key(&self, key_id: &str, dek: &[u8]) -> Result<(String, Vec<u8>), KmsError> {
-        let st = AwsStanza::from_arg(key_id, &[], "");
-        self.run(&st, |cl| async move {
-            match cl
-                .encrypt()
-                .key_id(key_id)
-                .plaintext(Blob::new(dek.to_vec()))
-                .send()
-                .await
-            {
-                Ok(out) => {
-                    let resolved = out.key_id.unwrap_or_else(|| key_id.to_owned());
-                    out.ciphertext_blob
-                        .map(|b| (resolved, b.into_inner()))
-                        .ok_or_else(|| ("Encrypt returned no ciphertext".to_owned(), false))
-                }
-                Err(e) => Err(describe(&e)),
-            }
-        })
+        self.kms_encrypt(&AwsStanza::from_arg(key_id, &[], ""), key_id, dek)
     }
 
     /// `Decrypt` of an artifact envelope's wrapped data key (the key id is sent,
@@ -480,20 +429,64 @@ impl AwsKms {
         key_id: &str,
         wrapped: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-        let st = AwsStanza::from_arg(key_id, &[], "");
-        self.run(&st, |cl| async move {
-            match cl
-                .decrypt()
-                .key_id(key_id)
-                .ciphertext_blob(Blob::new(wrapped.to_vec()))
-                .send()
-                .await
-            {
-                Ok(out) => out
-                    .plaintext
-                    .map(|b| Zeroizing::new(b.into_inner()))
-                    .ok_or_else(|| ("Decrypt returned no plaintext".to_owned(), false)),
-                Err(e) => Err(describe(&e)),
+        self.kms_decrypt(&AwsStanza::from_arg(key_id, &[], ""), key_id, wrapped)
+    }
+
+    /// KMS `Encrypt` of `plaintext` under `key_id` with the stanza's
+    /// encryption context (none when it is empty), with the stanza's
+    /// credentials: the key ARN as KMS resolved it and the ciphertext blob.
+    fn kms_encrypt(
+        &self,
+        st: &AwsStanza,
+        key_id: &str,
+        plaintext: &[u8],
+    ) -> Result<(String, Vec<u8>), KmsError> {
+        let ctx = encryption_context(st);
+        self.run(st, |cl| {
+            let ctx = ctx.clone();
+            async move {
+                let req = cl
+                    .encrypt()
+                    .key_id(key_id)
+                    .plaintext(Blob::new(plaintext.to_vec()))
+                    .set_encryption_context(ctx);
+                match req.send().await {
+                    Ok(out) => {
+                        let resolved = out.key_id.unwrap_or_else(|| key_id.to_owned());
+                        out.ciphertext_blob
+                            .map(|b| (resolved, b.into_inner()))
+                            .ok_or_else(|| ("Encrypt returned no ciphertext".to_owned(), false))
+                    }
+                    Err(e) => Err(describe(&e)),
+                }
+            }
+        })
+    }
+
+    /// KMS `Decrypt` of `blob`, sending `key_id` and the stanza's encryption
+    /// context (none when it is empty), with the stanza's credentials.
+    fn kms_decrypt(
+        &self,
+        st: &AwsStanza,
+        key_id: &str,
+        blob: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+        let ctx = encryption_context(st);
+        self.run(st, |cl| {
+            let ctx = ctx.clone();
+            async move {
+                let req = cl
+                    .decrypt()
+                    .key_id(key_id)
+                    .ciphertext_blob(Blob::new(blob.to_vec()))
+                    .set_encryption_context(ctx);
+                match req.send().await {
+                    Ok(out) => out
+                        .plaintext
+                        .map(|b| Zeroizing::new(b.into_inner()))
+                        .ok_or_else(|| ("Decrypt returned no plaintext".to_owned(), false)),
+                    Err(e) => Err(describe(&e)),
+                }
             }
         })
     }

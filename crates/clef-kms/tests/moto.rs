@@ -7,6 +7,7 @@
     reason = "tests write fixtures and tamper with files directly"
 )]
 
+use std::path::Path;
 use std::process::Command;
 
 use clef_e2e::aws::Moto;
@@ -35,6 +36,34 @@ fn sops(m: &Moto) -> Option<Command> {
     let mut c = clef_e2e::clean_cmd(&bin, &home);
     m.env(&mut c);
     Some(c)
+}
+
+/// Runs sops with `args` and then `file`: its stdout, once it succeeded.
+fn sops_ok(m: &Moto, args: &[&str], file: &Path) -> Vec<u8> {
+    let out = sops(m)
+        .expect("sops")
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The encryption context of the sops interop tests.
+const CONTEXT: &str = "env:prod,app:x";
+
+/// `sops encrypt --kms ARN --encryption-context CONTEXT` of `text`, written
+/// to `dir/p.yaml` first.
+fn sops_encrypt_kms(m: &Moto, dir: &Path, arn: &str, text: &str) -> Vec<u8> {
+    let plain = dir.join("p.yaml");
+    std::fs::write(&plain, text).unwrap();
+    let args = ["encrypt", "--kms", arn, "--encryption-context", CONTEXT];
+    sops_ok(m, &args, &plain)
 }
 
 fn backend() -> AwsKms {
@@ -148,38 +177,22 @@ fn keyring() -> Keyring {
 #[test]
 fn clef_decrypts_what_sops_encrypted_with_kms() {
     let Some(m) = moto() else { return };
-    let Some(mut sops_enc) = sops(&m) else { return };
+    if sops(&m).is_none() {
+        return;
+    }
     let arn = m.create_key();
     let dir = tempfile::tempdir().unwrap();
-    let plain = dir.path().join("p.yaml");
-    std::fs::write(&plain, "a: 1\nb: two # note\nlist:\n  - x\n").unwrap();
-    let out = sops_enc
-        .args([
-            "encrypt",
-            "--kms",
-            &arn,
-            "--encryption-context",
-            "env:prod,app:x",
-        ])
-        .arg(&plain)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let file = EncryptedFile::parse(&out.stdout, Format::Yaml).unwrap();
+    let sops_out = sops_encrypt_kms(&m, dir.path(), &arn, "a: 1\nb: two # note\nlist:\n  - x\n");
+    let file = EncryptedFile::parse(&sops_out, Format::Yaml).unwrap();
     assert_eq!(file.meta.key_groups[0].other[0].0, "kms");
     let pf = file.decrypt(&keyring()).unwrap();
     let text = pf.emit(Format::Yaml).unwrap();
     let enc = dir.path().join("s.enc.yaml");
-    std::fs::write(&enc, &out.stdout).unwrap();
-    let theirs = sops(&m).unwrap().arg("decrypt").arg(&enc).output().unwrap();
-    assert!(theirs.status.success());
+    std::fs::write(&enc, &sops_out).unwrap();
+    let theirs = sops_ok(&m, &["decrypt"], &enc);
     assert_eq!(
         String::from_utf8_lossy(&text),
-        String::from_utf8_lossy(&theirs.stdout)
+        String::from_utf8_lossy(&theirs)
     );
     // without the KMS backend the error names the stanza it could not open
     let err = file.decrypt(&Keyring::empty()).unwrap_err().to_string();
@@ -190,9 +203,11 @@ fn clef_decrypts_what_sops_encrypted_with_kms() {
 #[test]
 fn sops_decrypts_what_clef_encrypted_with_kms_and_layouts_match() {
     let Some(m) = moto() else { return };
-    let Some(mut sops_enc) = sops(&m) else { return };
+    if sops(&m).is_none() {
+        return;
+    }
     let arn = m.create_key();
-    let ctx = clef_kms::parse_context("env:prod,app:x").unwrap();
+    let ctx = clef_kms::parse_context(CONTEXT).unwrap();
     let src = "a: 1\nb: two\n";
     let docs = clef_sops::parse_plain(src.as_bytes(), Format::Yaml).unwrap();
     let group = KeyGroup {
@@ -214,35 +229,12 @@ fn sops_decrypts_what_clef_encrypted_with_kms_and_layouts_match() {
     let dir = tempfile::tempdir().unwrap();
     let enc = dir.path().join("c.enc.yaml");
     std::fs::write(&enc, &ours).unwrap();
-    let out = sops(&m)
-        .unwrap()
-        .args(["decrypt"])
-        .arg(&enc)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), src);
+    let out = sops_ok(&m, &["decrypt"], &enc);
+    assert_eq!(String::from_utf8_lossy(&out), src);
 
-    let plain = dir.path().join("p.yaml");
-    std::fs::write(&plain, src).unwrap();
-    let out = sops_enc
-        .args([
-            "encrypt",
-            "--kms",
-            &arn,
-            "--encryption-context",
-            "env:prod,app:x",
-        ])
-        .arg(&plain)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let theirs = sops_encrypt_kms(&m, dir.path(), &arn, src);
     assert_eq!(
         clef_e2e::aws::mask_random(&String::from_utf8_lossy(&ours)),
-        clef_e2e::aws::mask_random(&String::from_utf8_lossy(&out.stdout))
+        clef_e2e::aws::mask_random(&String::from_utf8_lossy(&theirs))
     );
 }

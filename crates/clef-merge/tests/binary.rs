@@ -7,7 +7,7 @@
 
 mod common;
 
-use clef_sops::{CryptRule, Format, KeyGroup, PlainFile};
+use clef_sops::{CryptRule, Format, KeyGroup};
 use common::*;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -46,11 +46,9 @@ fn drive(
     fs::write(dir.join(".merge_file_O1"), o).expect("write");
     fs::write(dir.join(".merge_file_A1"), a).expect("write");
     fs::write(dir.join(".merge_file_B1"), b).expect("write");
-    let mut c = clef_e2e::clean_cmd(Path::new(env!("CARGO_BIN_EXE_clef-merge")), dir);
-    c.current_dir(dir)
-        .args([".merge_file_O1", ".merge_file_A1", ".merge_file_B1"])
-        .args(extra)
-        .stdin(std::process::Stdio::null());
+    let mut c = driver(dir);
+    c.args([".merge_file_O1", ".merge_file_A1", ".merge_file_B1"])
+        .args(extra);
     if key {
         c.env("SOPS_AGE_KEY_FILE", key_file(1));
     }
@@ -62,6 +60,27 @@ fn drive(
         result,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The `clef-merge` binary, run in `dir` with a clean environment and no stdin.
+fn driver(dir: &Path) -> std::process::Command {
+    let mut c = clef_e2e::clean_cmd(Path::new(env!("CARGO_BIN_EXE_clef-merge")), dir);
+    c.current_dir(dir).stdin(std::process::Stdio::null());
+    c
+}
+
+/// `--path` [`P`], `--marker-size SIZE` and `--labels BASE OURS THEIRS`.
+fn labelled<'a>(size: &'a str, [base, ours, theirs]: [&'a str; 3]) -> [&'a str; 8] {
+    [
+        P[0],
+        P[1],
+        "--marker-size",
+        size,
+        "--labels",
+        base,
+        ours,
+        theirs,
+    ]
 }
 
 fn sides() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
@@ -88,23 +107,8 @@ fn no_leftovers(dir: &Path) {
 fn clean_merge_exits_0_and_replaces_a() {
     let d = tmp();
     let (b, o, t) = sides();
-    let (code, out, err) = drive(
-        &d.0,
-        &b,
-        &o,
-        &t,
-        &[
-            P[0],
-            P[1],
-            "--marker-size",
-            "7",
-            "--labels",
-            "base",
-            "HEAD",
-            "feat",
-        ],
-        true,
-    );
+    let args = labelled("7", ["base", "HEAD", "feat"]);
+    let (code, out, err) = drive(&d.0, &b, &o, &t, &args, true);
     assert_eq!(code, 0, "{err}");
     let p = decrypt(&out, Format::Yaml, &ids(&[1]));
     assert_eq!(
@@ -123,23 +127,8 @@ fn conflict_exits_1_with_labelled_markers_of_the_given_size() {
     let (b, _, _) = sides();
     let o = edit(&b, "a: canary-o\nb: canary-b\n", Format::Yaml, &ids);
     let t = edit(&b, "a: canary-t\nb: canary-b\n", Format::Yaml, &ids);
-    let (code, out, err) = drive(
-        &d.0,
-        &b,
-        &o,
-        &t,
-        &[
-            P[0],
-            P[1],
-            "--marker-size",
-            "9",
-            "--labels",
-            "parent of x",
-            "HEAD",
-            "x (subj)",
-        ],
-        true,
-    );
+    let args = labelled("9", ["parent of x", "HEAD", "x (subj)"]);
+    let (code, out, err) = drive(&d.0, &b, &o, &t, &args, true);
     assert_eq!(code, 1, "{err}");
     let text = String::from_utf8(out).expect("utf8");
     assert!(
@@ -150,23 +139,8 @@ fn conflict_exits_1_with_labelled_markers_of_the_given_size() {
     assert!(!text.contains("canary") && !err.contains("canary"));
     assert!(err.contains("a  (changed on both sides)"), "{err}");
     // git < 2.44: literal placeholders become generic labels.
-    let (code, out, _) = drive(
-        &d.0,
-        &b,
-        &o,
-        &t,
-        &[
-            P[0],
-            P[1],
-            "--marker-size",
-            "%L",
-            "--labels",
-            "%S",
-            "%X",
-            "%Y",
-        ],
-        true,
-    );
+    let args = labelled("%L", ["%S", "%X", "%Y"]);
+    let (code, out, _) = drive(&d.0, &b, &o, &t, &args, true);
     assert_eq!(code, 1);
     let text = String::from_utf8(out).expect("utf8");
     assert!(
@@ -215,20 +189,13 @@ fn refusals_exit_129_and_leave_a_untouched() {
     // Plaintext where a sops file is expected.
     check(&P, &b, b"a: canary-plain\n", &t, true, "not encrypted");
     // Different encryption rules on the two sides.
-    let other_rule = PlainFile::new(
+    let other_rule = encrypt_with(
+        "a: canary-a\nb: canary-b3\n",
         Format::Yaml,
-        plain("a: canary-a\nb: canary-b3\n", Format::Yaml),
         vec![KeyGroup::of_recipients(&[R1])],
         0,
         CryptRule::EncryptedRegex("^a$".into()),
-        false,
-        &clef_sops::Keyring::empty(),
-    )
-    .expect("new")
-    .encrypt()
-    .expect("enc")
-    .to_bytes()
-    .expect("emit");
+    );
     let err = check(&P, &b, &o, &other_rule, true, "crypt rule");
     assert!(err.contains("encryption rules"), "{err}");
     no_leftovers(&d.0);
@@ -325,8 +292,7 @@ fn more_refusals() {
     assert!(err.contains("rotations"), "{err}");
     // A missing input file.
     fs::write(d.0.join(".merge_file_A1"), &o).expect("write");
-    let out = clef_e2e::clean_cmd(Path::new(env!("CARGO_BIN_EXE_clef-merge")), &d.0)
-        .current_dir(&d.0)
+    let out = driver(&d.0)
         .env("SOPS_AGE_KEY_FILE", key_file(1))
         .args([
             ".merge_file_O1",
@@ -340,8 +306,7 @@ fn more_refusals() {
     assert_eq!(out.status.code(), Some(129));
     // An identity file that is not one.
     fs::write(d.0.join("bad-key.txt"), "not a key\n").expect("write");
-    let out = clef_e2e::clean_cmd(Path::new(env!("CARGO_BIN_EXE_clef-merge")), &d.0)
-        .current_dir(&d.0)
+    let out = driver(&d.0)
         .env("SOPS_AGE_KEY_FILE", d.0.join("bad-key.txt"))
         .args([
             ".merge_file_O1",

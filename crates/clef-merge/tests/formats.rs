@@ -145,25 +145,18 @@ fn multi_document_yaml_conflict_round_trip() {
 /// is split afresh; never mixed shares.
 #[test]
 fn shamir_groups_never_mix_shares() {
-    use clef_sops::{CryptRule, EncryptedFile, KeyGroup, PlainFile};
+    use clef_sops::{CryptRule, EncryptedFile, KeyGroup};
     let both = ids(&[1, 2]);
-    let base = PlainFile::new(
+    let base = encrypt_with(
+        "a: canary-1\nb: canary-2\n",
         Format::Yaml,
-        plain("a: canary-1\nb: canary-2\n", Format::Yaml),
         vec![
             KeyGroup::of_recipients(&[R1]),
             KeyGroup::of_recipients(&[R2]),
         ],
         2,
         CryptRule::UnencryptedSuffix("_unencrypted".into()),
-        false,
-        &clef_sops::Keyring::empty(),
-    )
-    .expect("new")
-    .encrypt()
-    .expect("enc")
-    .to_bytes()
-    .expect("emit");
+    );
     let regroup = |groups: Vec<KeyGroup>, text: &str| {
         let mut p = EncryptedFile::parse(&base, Format::Yaml)
             .expect("parse")

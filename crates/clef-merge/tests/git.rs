@@ -166,10 +166,53 @@ impl Sandbox {
         self.git(dir, &["commit", "-q", "-m", msg]);
     }
 
+    /// Checks out `branch` (`["-b", name]` creates it here), commits what
+    /// `theirs` changes, then checks out main and commits what `ours`
+    /// changes; main stays checked out.
+    fn commit_both_sides(
+        &mut self,
+        dir: &Path,
+        branch: &[&str],
+        theirs: impl FnOnce(&mut Sandbox),
+        ours: impl FnOnce(&mut Sandbox),
+    ) {
+        self.git(dir, &[&["checkout", "-q"], branch].concat());
+        theirs(self);
+        self.commit_all(dir, "theirs");
+        self.git(dir, &["checkout", "-q", "main"]);
+        ours(self);
+        self.commit_all(dir, "ours");
+    }
+
+    /// [`Sandbox::commit_both_sides`] where each side writes `rel`.
+    fn write_both_sides(
+        &mut self,
+        dir: &Path,
+        branch: &[&str],
+        rel: &str,
+        ours: &str,
+        theirs: &str,
+    ) {
+        self.commit_both_sides(
+            dir,
+            branch,
+            |sb| sb.write_secret(dir, rel, theirs),
+            |sb| sb.write_secret(dir, rel, ours),
+        );
+    }
+
     fn sops_decrypt(&self, dir: &Path, rel: &str) -> String {
         let r = self.cmd(dir, &sops_bin(), &["decrypt", rel], true);
         assert!(r.ok, "sops decrypt {rel} failed: {}", r.stderr);
         r.stdout
+    }
+
+    /// `rel` decrypts (with sops) to values that include each `(key, value)`.
+    fn assert_values(&self, dir: &Path, rel: &str, want: &[(&str, &str)]) {
+        let out = self.sops_decrypt(dir, rel);
+        for (key, value) in want {
+            assert_eq!(value_of(&out, key).as_deref(), Some(*value), "{key}: {out}");
+        }
     }
 
     /// No planted plaintext anywhere on disk: work trees, the temp dir, and
@@ -236,17 +279,29 @@ fn value_of(decrypted_yaml: &str, key: &str) -> Option<String> {
 
 const BASE: &str = "db_host: db.internal\ndb_password: canary-base-pw-1111\napi_key: canary-api-2222\npool_size: 10\n";
 
+/// `sops updatekeys` of the file at `f`, in place.
+fn change_recipients(f: &Path, add: &[&str], remove: &[&str]) {
+    let bytes = fs::read(f).expect("read");
+    let changed = recipients(&bytes, Format::Yaml, &ids(&[1]), add, remove);
+    fs::write(f, changed).expect("write");
+}
+
+fn add_recipient(f: &Path, r: &str) {
+    change_recipients(f, &[r], &[]);
+}
+
 /// main: BASE; branch `feature` and main then diverge.
 fn diverged(sb: &mut Sandbox, name: &str, ours: &str, theirs: &str) -> PathBuf {
     let dir = sb.init(name);
     sb.write_secret(&dir, "secrets/dev.enc.yaml", BASE);
     sb.commit_all(&dir, "base");
-    sb.git(&dir, &["checkout", "-q", "-b", "feature"]);
-    sb.write_secret(&dir, "secrets/dev.enc.yaml", theirs);
-    sb.commit_all(&dir, "feature change");
-    sb.git(&dir, &["checkout", "-q", "main"]);
-    sb.write_secret(&dir, "secrets/dev.enc.yaml", ours);
-    sb.commit_all(&dir, "main change");
+    sb.write_both_sides(
+        &dir,
+        &["-b", "feature"],
+        "secrets/dev.enc.yaml",
+        ours,
+        theirs,
+    );
     dir
 }
 
@@ -256,15 +311,14 @@ const OURS_CONFLICT: &str = "db_host: db.internal\ndb_password: canary-ours-pw-4
 const THEIRS_CONFLICT: &str = "db_host: db.internal\ndb_password: canary-theirs-pw-5555\napi_key: canary-api-2222\npool_size: 10\ntimeout: canary-timeout-3333\n";
 
 fn assert_clean_result(sb: &Sandbox, dir: &Path) {
-    let out = sb.sops_decrypt(dir, "secrets/dev.enc.yaml");
-    assert_eq!(value_of(&out, "pool_size").as_deref(), Some("25"), "{out}");
-    assert_eq!(
-        value_of(&out, "timeout").as_deref(),
-        Some("canary-timeout-3333")
-    );
-    assert_eq!(
-        value_of(&out, "db_password").as_deref(),
-        Some("canary-base-pw-1111")
+    sb.assert_values(
+        dir,
+        "secrets/dev.enc.yaml",
+        &[
+            ("pool_size", "25"),
+            ("timeout", "canary-timeout-3333"),
+            ("db_password", "canary-base-pw-1111"),
+        ],
     );
 }
 
@@ -364,18 +418,20 @@ fn merge_conflict_then_resolve_each_way() {
         fs::write(dir.join("secrets/dev.enc.yaml"), &res.bytes).expect("write");
         sb.git(&dir, &["add", "secrets/dev.enc.yaml"]);
         sb.git(&dir, &["commit", "-q", "--no-edit"]);
-        let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
         let want = if *choice == "ours" {
             "canary-ours-pw-4444"
         } else {
             "canary-theirs-pw-5555"
         };
-        assert_eq!(value_of(&out, "db_password").as_deref(), Some(want));
         // Clean changes from both sides survived the conflict.
-        assert_eq!(value_of(&out, "pool_size").as_deref(), Some("25"));
-        assert_eq!(
-            value_of(&out, "timeout").as_deref(),
-            Some("canary-timeout-3333")
+        sb.assert_values(
+            &dir,
+            "secrets/dev.enc.yaml",
+            &[
+                ("db_password", want),
+                ("pool_size", "25"),
+                ("timeout", "canary-timeout-3333"),
+            ],
         );
         assert_ne!(sb.git(&dir, &["rev-parse", "HEAD"]), head);
     }
@@ -411,12 +467,14 @@ fn rebase_with_swapped_sides_clean_and_conflicting() {
     fs::write(dir.join("secrets/dev.enc.yaml"), &res.bytes).expect("write");
     sb.git(&dir, &["add", "secrets/dev.enc.yaml"]);
     sb.git(&dir, &["-c", "core.editor=true", "rebase", "--continue"]);
-    let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(
-        value_of(&out, "db_password").as_deref(),
-        Some("canary-theirs-pw-5555")
+    sb.assert_values(
+        &dir,
+        "secrets/dev.enc.yaml",
+        &[
+            ("db_password", "canary-theirs-pw-5555"),
+            ("pool_size", "25"),
+        ],
     );
-    assert_eq!(value_of(&out, "pool_size").as_deref(), Some("25"));
     sb.assert_no_plaintext();
 }
 
@@ -430,11 +488,10 @@ fn cherry_pick_revert_and_stash_pop() {
     // Revert main's earlier change while the file has moved on since.
     let main_change = sb.git(&dir, &["rev-parse", "HEAD~1"]).trim().to_owned();
     sb.git(&dir, &["revert", "--no-edit", &main_change]);
-    let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(value_of(&out, "pool_size").as_deref(), Some("10"), "{out}");
-    assert_eq!(
-        value_of(&out, "timeout").as_deref(),
-        Some("canary-timeout-3333")
+    sb.assert_values(
+        &dir,
+        "secrets/dev.enc.yaml",
+        &[("pool_size", "10"), ("timeout", "canary-timeout-3333")],
     );
 
     // stash: local edit, upstream edit of another key, pop.
@@ -451,12 +508,14 @@ fn cherry_pick_revert_and_stash_pop() {
     );
     sb.commit_all(&dir, "host change");
     sb.git(&dir, &["stash", "pop", "-q"]);
-    let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(
-        value_of(&out, "db_password").as_deref(),
-        Some("canary-stashed-6666")
+    sb.assert_values(
+        &dir,
+        "secrets/dev.enc.yaml",
+        &[
+            ("db_password", "canary-stashed-6666"),
+            ("db_host", "db2.internal"),
+        ],
     );
-    assert_eq!(value_of(&out, "db_host").as_deref(), Some("db2.internal"));
     sb.assert_no_plaintext();
 }
 
@@ -483,28 +542,24 @@ fn pull_from_a_second_clone_and_criss_cross() {
     sb.git(&dir, &["merge", "-q", "--no-edit", &feat0]);
     sb.git(&dir, &["checkout", "-q", "feature"]);
     sb.git(&dir, &["merge", "-q", "--no-edit", &main0]);
-    sb.write_secret(
+    sb.write_both_sides(
         &dir,
-        "secrets/dev.enc.yaml",
-        "db_host: db.internal\ndb_password: canary-base-pw-1111\napi_key: canary-api-rotated-7777\npool_size: 25\ntimeout: canary-timeout-3333\n",
-    );
-    sb.commit_all(&dir, "feature after criss");
-    sb.git(&dir, &["checkout", "-q", "main"]);
-    sb.write_secret(
-        &dir,
+        &["feature"],
         "secrets/dev.enc.yaml",
         "db_host: db3.internal\ndb_password: canary-base-pw-1111\napi_key: canary-api-2222\npool_size: 25\ntimeout: canary-timeout-3333\n",
+        "db_host: db.internal\ndb_password: canary-base-pw-1111\napi_key: canary-api-rotated-7777\npool_size: 25\ntimeout: canary-timeout-3333\n",
     );
-    sb.commit_all(&dir, "main after criss");
     let bases = sb.git(&dir, &["merge-base", "--all", "main", "feature"]);
     assert_eq!(bases.lines().count(), 2, "criss-cross has two merge bases");
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
-    let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(
-        value_of(&out, "api_key").as_deref(),
-        Some("canary-api-rotated-7777")
+    sb.assert_values(
+        &dir,
+        "secrets/dev.enc.yaml",
+        &[
+            ("api_key", "canary-api-rotated-7777"),
+            ("db_host", "db3.internal"),
+        ],
     );
-    assert_eq!(value_of(&out, "db_host").as_deref(), Some("db3.internal"));
     sb.assert_no_plaintext();
 }
 
@@ -514,29 +569,21 @@ fn add_add_and_rename_on_one_side() {
     let dir = sb.init("r");
     fs::write(dir.join("README"), "readme\n").expect("write");
     sb.commit_all(&dir, "start");
-    sb.git(&dir, &["checkout", "-q", "-b", "feature"]);
-    sb.write_secret(
+    sb.write_both_sides(
         &dir,
-        "secrets/new.enc.yaml",
-        "shared: canary-same-8888\nfrom_theirs: canary-t-9999\n",
-    );
-    sb.commit_all(&dir, "theirs adds");
-    sb.git(&dir, &["checkout", "-q", "main"]);
-    sb.write_secret(
-        &dir,
+        &["-b", "feature"],
         "secrets/new.enc.yaml",
         "shared: canary-same-8888\nfrom_ours: canary-o-1010\n",
+        "shared: canary-same-8888\nfrom_theirs: canary-t-9999\n",
     );
-    sb.commit_all(&dir, "ours adds");
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
-    let out = sb.sops_decrypt(&dir, "secrets/new.enc.yaml");
-    assert_eq!(
-        value_of(&out, "from_theirs").as_deref(),
-        Some("canary-t-9999")
-    );
-    assert_eq!(
-        value_of(&out, "from_ours").as_deref(),
-        Some("canary-o-1010")
+    sb.assert_values(
+        &dir,
+        "secrets/new.enc.yaml",
+        &[
+            ("from_theirs", "canary-t-9999"),
+            ("from_ours", "canary-o-1010"),
+        ],
     );
 
     // Rename on one side, modify on the other: %P is the renamed path.
@@ -550,11 +597,10 @@ fn add_add_and_rename_on_one_side() {
     sb.commit_all(&dir, "modify renamed");
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
     assert!(!dir.join("secrets/dev.enc.yaml").exists());
-    let out = sb.sops_decrypt(&dir, "secrets/development.enc.yaml");
-    assert_eq!(value_of(&out, "pool_size").as_deref(), Some("25"));
-    assert_eq!(
-        value_of(&out, "timeout").as_deref(),
-        Some("canary-timeout-3333")
+    sb.assert_values(
+        &dir,
+        "secrets/development.enc.yaml",
+        &[("pool_size", "25"), ("timeout", "canary-timeout-3333")],
     );
     sb.assert_no_plaintext();
 }
@@ -585,32 +631,12 @@ fn rotated_key_and_recipient_changes() {
     // Recipients: theirs adds R2, ours adds R3 and changes a value.
     let dir = diverged(&mut sb, "recipients", OURS_CLEAN, BASE);
     let f = dir.join("secrets/dev.enc.yaml");
-    sb.git(&dir, &["checkout", "-q", "feature"]);
-    fs::write(
-        &f,
-        recipients(
-            &fs::read(&f).expect("read"),
-            Format::Yaml,
-            &ids(&[1]),
-            &[R2],
-            &[],
-        ),
-    )
-    .expect("write");
-    sb.commit_all(&dir, "add R2");
-    sb.git(&dir, &["checkout", "-q", "main"]);
-    fs::write(
-        &f,
-        recipients(
-            &fs::read(&f).expect("read"),
-            Format::Yaml,
-            &ids(&[1]),
-            &[R3],
-            &[],
-        ),
-    )
-    .expect("write");
-    sb.commit_all(&dir, "add R3");
+    sb.commit_both_sides(
+        &dir,
+        &["feature"],
+        |_| add_recipient(&f, R2),
+        |_| add_recipient(&f, R3),
+    );
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
     let bytes = fs::read(&f).expect("read");
     let meta = parse(&bytes, Format::Yaml).meta;
@@ -631,22 +657,12 @@ fn rotated_key_and_recipient_changes() {
 
     // Removal on one side wins.
     let f2 = "secrets/dev.enc.yaml";
-    sb.git(&dir, &["checkout", "-q", "-b", "drop-r3"]);
-    fs::write(
-        &f,
-        recipients(
-            &fs::read(&f).expect("read"),
-            Format::Yaml,
-            &ids(&[1]),
-            &[],
-            &[R3],
-        ),
-    )
-    .expect("write");
-    sb.commit_all(&dir, "remove R3");
-    sb.git(&dir, &["checkout", "-q", "main"]);
-    sb.write_secret(&dir, f2, OURS_CONFLICT);
-    sb.commit_all(&dir, "change pw");
+    sb.commit_both_sides(
+        &dir,
+        &["-b", "drop-r3"],
+        |_| change_recipients(&f, &[], &[R3]),
+        |sb| sb.write_secret(&dir, f2, OURS_CONFLICT),
+    );
     sb.git(&dir, &["merge", "-q", "--no-edit", "drop-r3"]);
     let meta = parse(&fs::read(&f).expect("read"), Format::Yaml).meta;
     assert_eq!(meta.age_recipients(), [R1, R2]);
@@ -701,16 +717,8 @@ fn no_identity_and_missing_binary_refuse_the_merge() {
 #[test]
 fn keyless_merge_when_one_side_only_resaved() {
     let mut sb = Sandbox::new("keyless");
-    let dir = sb.init("r");
-    sb.write_secret(&dir, "secrets/dev.enc.yaml", BASE);
-    sb.commit_all(&dir, "base");
-    sb.git(&dir, &["checkout", "-q", "-b", "feature"]);
-    sb.write_secret(&dir, "secrets/dev.enc.yaml", THEIRS_CLEAN);
-    sb.commit_all(&dir, "theirs");
-    sb.git(&dir, &["checkout", "-q", "main"]);
     // Ours re-saved the file without changing any value: new lastmodified/mac only.
-    sb.write_secret(&dir, "secrets/dev.enc.yaml", BASE);
-    sb.commit_all(&dir, "resave");
+    let dir = diverged(&mut sb, "r", BASE, THEIRS_CLEAN);
     let r = sb.cmd(
         &dir,
         Path::new("git"),
@@ -718,10 +726,10 @@ fn keyless_merge_when_one_side_only_resaved() {
         false,
     );
     assert!(r.ok, "{}", r.stderr);
-    let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(
-        value_of(&out, "timeout").as_deref(),
-        Some("canary-timeout-3333")
+    sb.assert_values(
+        &dir,
+        "secrets/dev.enc.yaml",
+        &[("timeout", "canary-timeout-3333")],
     );
     // Ours only added a recipient (same data key), theirs changed values: still
     // mergeable without any identity; R2's wrapped key is copied verbatim.
@@ -753,10 +761,10 @@ fn keyless_merge_when_one_side_only_resaved() {
         .decrypt(&ids(&[2]))
         .expect("R2 decrypts, MAC valid");
     assert!(p.docs[0].keys().any(|k| k == "timeout"));
-    let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(
-        value_of(&out, "timeout").as_deref(),
-        Some("canary-timeout-3333")
+    sb.assert_values(
+        &dir,
+        "secrets/dev.enc.yaml",
+        &[("timeout", "canary-timeout-3333")],
     );
 
     // Both sides changed values: refused without an identity.
@@ -783,35 +791,26 @@ fn json_files_and_sidecars() {
     let meta_base = "# Managed by Clef. Do not edit manually.\nversion: 1\npending: []\nrotations:\n  - key: password\n    last_rotated_at: 2026-01-01T00:00:00Z\n    rotated_by: Base <b@x>\n    rotation_count: 3\n";
     fs::write(dir.join("secrets/app.clef-meta.yaml"), meta_base).expect("write");
     sb.commit_all(&dir, "base");
-    sb.git(&dir, &["checkout", "-q", "-b", "feature"]);
-    sb.write_secret(
-        &dir,
-        "secrets/app.enc.json",
-        &j(
-            "canary-json-1212",
-            ",\n\t\"token\": \"canary-json-tok-1313\"",
-        ),
+    // A side: the cell's new text, and a rotation of `password` at `at` by `by`.
+    let side = |sb: &mut Sandbox, text: &str, at: &str, by: &str| {
+        sb.write_secret(&dir, "secrets/app.enc.json", text);
+        let meta = meta_base
+            .replace("2026-01-01T00:00:00Z", at)
+            .replace("Base <b@x>", by)
+            .replace(": 3", ": 4");
+        fs::write(dir.join("secrets/app.clef-meta.yaml"), meta).expect("write");
+    };
+    let theirs_text = j(
+        "canary-json-1212",
+        ",\n\t\"token\": \"canary-json-tok-1313\"",
     );
-    fs::write(
-        dir.join("secrets/app.clef-meta.yaml"),
-        meta_base
-            .replace("2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z")
-            .replace("Base <b@x>", "Bob <b@x>")
-            .replace(": 3", ": 4"),
-    )
-    .expect("write");
-    sb.commit_all(&dir, "theirs");
-    sb.git(&dir, &["checkout", "-q", "main"]);
-    sb.write_secret(&dir, "secrets/app.enc.json", &j("canary-json-pw2-1414", ""));
-    fs::write(
-        dir.join("secrets/app.clef-meta.yaml"),
-        meta_base
-            .replace("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")
-            .replace("Base <b@x>", "Alice <a@x>")
-            .replace(": 3", ": 4"),
-    )
-    .expect("write");
-    sb.commit_all(&dir, "ours");
+    let ours_text = j("canary-json-pw2-1414", "");
+    sb.commit_both_sides(
+        &dir,
+        &["-b", "feature"],
+        |sb| side(sb, &theirs_text, "2026-03-01T00:00:00Z", "Bob <b@x>"),
+        |sb| side(sb, &ours_text, "2026-02-01T00:00:00Z", "Alice <a@x>"),
+    );
     sb.git(&dir, &["merge", "-q", "--no-edit", "feature"]);
     let out = sb.sops_decrypt(&dir, "secrets/app.enc.json");
     assert!(
@@ -856,14 +855,13 @@ fn apply_backend_checkout_m_and_refusal_in_the_sequencer() {
         "db_host: db.internal\ndb_password: canary-base-pw-1111\napi_key: canary-local-1616\npool_size: 10\n",
     );
     sb.git(&dir, &["checkout", "-q", "-m", "feature"]);
-    let out = sb.sops_decrypt(&dir, "secrets/dev.enc.yaml");
-    assert_eq!(
-        value_of(&out, "api_key").as_deref(),
-        Some("canary-local-1616")
-    );
-    assert_eq!(
-        value_of(&out, "timeout").as_deref(),
-        Some("canary-timeout-3333")
+    sb.assert_values(
+        &dir,
+        "secrets/dev.enc.yaml",
+        &[
+            ("api_key", "canary-local-1616"),
+            ("timeout", "canary-timeout-3333"),
+        ],
     );
 
     // A refusal (no identity) during cherry-pick and rebase: nothing changes.

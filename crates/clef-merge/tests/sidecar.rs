@@ -21,6 +21,11 @@ fn pend(key: &str, since: &str, by: &str) -> Value {
     ]))
 }
 
+/// A sidecar holding one rotation record.
+fn one_rotation(key: &str, at: &str, by: &str, count: i64) -> Branch {
+    doc(vec![], vec![rot(key, at, by, count)])
+}
+
 fn doc(pending: Vec<Value>, rotations: Vec<Value>) -> Branch {
     Branch(vec![
         Item::Comment(secret(" Managed by Clef. Do not edit manually.")),
@@ -76,18 +81,9 @@ fn sorted(d: &Branch, section: &str) -> Vec<String> {
 
 #[test]
 fn rotated_on_both_sides_later_wins_and_count_is_max_plus_one() {
-    let b = doc(
-        vec![],
-        vec![rot("DB_URL", "2026-01-01T00:00:00Z", "Base <b@x>", 3)],
-    );
-    let o = doc(
-        vec![],
-        vec![rot("DB_URL", "2026-02-01T00:00:00Z", "Alice <a@x>", 4)],
-    );
-    let t = doc(
-        vec![],
-        vec![rot("DB_URL", "2026-03-01T00:00:00Z", "Bob <b@x>", 4)],
-    );
+    let b = one_rotation("DB_URL", "2026-01-01T00:00:00Z", "Base <b@x>", 3);
+    let o = one_rotation("DB_URL", "2026-02-01T00:00:00Z", "Alice <a@x>", 4);
+    let t = one_rotation("DB_URL", "2026-03-01T00:00:00Z", "Bob <b@x>", 4);
     let r = run(Some(&b), &o, &t);
     let recs = list(&r, "rotations");
     assert_eq!(recs.len(), 1);
@@ -98,14 +94,8 @@ fn rotated_on_both_sides_later_wins_and_count_is_max_plus_one() {
 
 #[test]
 fn max_plus_one_even_when_the_older_side_has_the_higher_count() {
-    let o = doc(
-        vec![],
-        vec![rot("K", "2026-05-01T00:00:00Z", "Old <o@x>", 5)],
-    );
-    let t = doc(
-        vec![],
-        vec![rot("K", "2026-06-01T00:00:00+02:00", "New <n@x>", 2)],
-    );
+    let o = one_rotation("K", "2026-05-01T00:00:00Z", "Old <o@x>", 5);
+    let t = one_rotation("K", "2026-06-01T00:00:00+02:00", "New <n@x>", 2);
     let r = run(None, &o, &t);
     let recs = list(&r, "rotations");
     assert_eq!(field(&recs[0], "rotation_count"), "6");
@@ -148,10 +138,7 @@ fn untouched_and_one_sided_records_are_kept_verbatim() {
 
 #[test]
 fn a_deletion_on_one_side_stays_deleted() {
-    let b = doc(
-        vec![],
-        vec![rot("GONE", "2025-01-01T00:00:00Z", "K <k@x>", 2)],
-    );
+    let b = one_rotation("GONE", "2025-01-01T00:00:00Z", "K <k@x>", 2);
     let o = doc(vec![], vec![]);
     let r = run(Some(&b), &o, &b);
     assert!(list(&r, "rotations").is_empty());
@@ -162,10 +149,7 @@ fn pending_resolved_on_either_side_is_dropped() {
     let p = pend("API_TOKEN", "2026-01-01T00:00:00Z", "clef set --random");
     let b = doc(vec![p.clone()], vec![]);
     // Ours set a real value: pending removed, rotation recorded.
-    let o = doc(
-        vec![],
-        vec![rot("API_TOKEN", "2026-01-05T00:00:00Z", "A <a@x>", 1)],
-    );
+    let o = one_rotation("API_TOKEN", "2026-01-05T00:00:00Z", "A <a@x>", 1);
     let r = run(Some(&b), &o, &b);
     assert!(list(&r, "pending").is_empty());
     assert_eq!(list(&r, "rotations").len(), 1);

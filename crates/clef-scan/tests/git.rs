@@ -11,13 +11,10 @@
 mod common;
 
 use clef_git::{BlobData, DiffScope, Repo};
-use common::{AKIA, GHP, STRIPE, Sandbox, rules_of};
+use common::{AKIA, GHP, STRIPE, Sandbox, assert_only};
 
 fn repo_with_history() -> (Sandbox, String, String) {
-    let s = Sandbox::new();
-    s.git_init();
-    s.write("README.md", "# demo\n");
-    s.commit_all("init");
+    let s = Sandbox::repo_with("README.md", "# demo\n");
     s.write("app.py", format!("import os\nTOKEN = \"{GHP}\"\n"));
     let added = s.commit_all("add token");
     s.write("app.py", "import os\nTOKEN = os.environ[\"TOKEN\"]\n");
@@ -31,10 +28,7 @@ fn repo_with_history() -> (Sandbox, String, String) {
 
 #[test]
 fn staged_scans_the_index_not_the_work_tree() {
-    let s = Sandbox::new();
-    s.git_init();
-    s.write("a.txt", "nothing\n");
-    s.commit_all("init");
+    let s = Sandbox::repo_with("a.txt", "nothing\n");
     s.write("config.env", format!("STRIPE_KEY={STRIPE}\n"));
     s.git(&["add", "config.env"]);
     // edited out of the work tree after staging: the commit would still contain it
@@ -43,10 +37,7 @@ fn staged_scans_the_index_not_the_work_tree() {
     s.write("a.txt", format!("{GHP}\n"));
     let (code, v) = s.scan_json(&["--staged"]);
     assert_eq!(code, 1, "{v}");
-    assert_eq!(
-        rules_of(&v),
-        vec![("stripe-secret-key".to_string(), "config.env".to_string(), 1)]
-    );
+    assert_only(&v, "stripe-secret-key", "config.env", 1);
     // nothing staged: clean
     s.git(&["reset", "-q"]);
     let (code, v) = s.scan_json(&["--staged"]);
@@ -63,10 +54,7 @@ fn staged_works_before_the_first_commit_and_honours_clefignore() {
     s.git(&["add", "."]);
     let (code, v) = s.scan_json(&["--staged"]);
     assert_eq!(code, 1);
-    assert_eq!(
-        rules_of(&v),
-        vec![("aws-access-key-id".to_string(), "k.env".to_string(), 1)]
-    );
+    assert_only(&v, "aws-access-key-id", "k.env", 1);
 }
 
 #[test]
@@ -89,19 +77,13 @@ fn history_finds_removed_secrets_once_with_provenance() {
 
 #[test]
 fn history_covers_other_branches_and_tags() {
-    let s = Sandbox::new();
-    s.git_init();
-    s.write("a.txt", "a\n");
-    s.commit_all("init");
+    let s = Sandbox::repo_with("a.txt", "a\n");
     s.git(&["checkout", "-q", "-b", "feature"]);
     s.write("b.env", format!("AWS={AKIA}\n"));
     s.commit_all("feature secret");
     s.git(&["checkout", "-q", "main"]);
     let (_, v) = s.scan_json(&["--history"]);
-    assert_eq!(
-        rules_of(&v),
-        vec![("aws-access-key-id".to_string(), "b.env".to_string(), 1)]
-    );
+    assert_only(&v, "aws-access-key-id", "b.env", 1);
 }
 
 #[test]
@@ -122,10 +104,7 @@ fn range_scans_only_what_the_range_added() {
     assert_eq!(f[0]["commit"], added.as_str());
     // a range starting after the secret was added does not see it
     let (code, v) = s.scan_json(&["--range", &format!("{added}..{removed}")]);
-    assert_eq!(
-        rules_of(&v),
-        vec![("github-pat".to_string(), "copy.py".to_string(), 2)]
-    );
+    assert_only(&v, "github-pat", "copy.py", 2);
     assert_eq!(code, 1);
     // option injection is refused
     let out = s.scan(&["--range", "--output=x"]);
@@ -221,10 +200,7 @@ fn history_and_range_scan_the_lines_each_commit_added() {
     // token already there
     let (code, v) = s.scan_json(&["--range", &format!("{first}..{second}")]);
     assert_eq!(code, 1, "{v}");
-    assert_eq!(
-        rules_of(&v),
-        vec![("aws-access-key-id".to_string(), "app.rs".to_string(), 62)]
-    );
+    assert_only(&v, "aws-access-key-id", "app.rs", 62);
 }
 
 #[test]
@@ -242,10 +218,7 @@ fn baseline_applies_to_history_too() {
 
 #[test]
 fn clef_git_api_staged_blobs_and_added_lines() {
-    let s = Sandbox::new();
-    s.git_init();
-    s.write("a.txt", "one\ntwo\nthree\n");
-    s.commit_all("init");
+    let s = Sandbox::repo_with("a.txt", "one\ntwo\nthree\n");
     s.write("a.txt", "one\ntwo\nINSERTED\nthree\nTAIL\n");
     s.write("new.txt", "x\ny\n");
     s.git(&["add", "."]);

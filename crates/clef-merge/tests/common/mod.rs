@@ -52,12 +52,30 @@ pub fn plain(text: &str, format: Format) -> Vec<Branch> {
 
 /// `sops encrypt` of a new file: fresh data key.
 pub fn encrypt_new(text: &str, format: Format, recipients: &[&str]) -> Vec<u8> {
-    let p = PlainFile::new(
+    encrypt_with(
+        text,
         format,
-        plain(text, format),
         vec![KeyGroup::of_recipients(recipients)],
         0,
         CryptRule::UnencryptedSuffix("_unencrypted".into()),
+    )
+}
+
+/// `sops encrypt` of a new file with these key groups, Shamir threshold and
+/// crypt rule: fresh data key.
+pub fn encrypt_with(
+    text: &str,
+    format: Format,
+    groups: Vec<KeyGroup>,
+    threshold: usize,
+    rule: CryptRule,
+) -> Vec<u8> {
+    let p = PlainFile::new(
+        format,
+        plain(text, format),
+        groups,
+        threshold,
+        rule,
         false,
         &clef_sops::Keyring::empty(),
     )

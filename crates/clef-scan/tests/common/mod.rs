@@ -71,6 +71,23 @@ impl Sandbox {
         self.git(&["config", "commit.gpgsign", "false"]);
     }
 
+    /// A new repository whose first commit ("init") holds `rel` with `content`.
+    pub fn repo_with(rel: &str, content: &str) -> Sandbox {
+        let s = Sandbox::new();
+        s.git_init();
+        s.write(rel, content);
+        s.commit_all("init");
+        s
+    }
+
+    /// Runs `clef-scan ARGS`, which must fail with exit code 2: its stderr.
+    pub fn scan_error(&self, args: &[&str]) -> String {
+        let out = self.scan(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        stderr
+    }
+
     pub fn commit_all(&self, msg: &str) -> String {
         self.git(&["add", "-A"]);
         self.git(&["commit", "-q", "-m", msg]);
@@ -121,6 +138,15 @@ impl Sandbox {
         });
         (out.status.code().unwrap_or(-1), v)
     }
+}
+
+/// The JSON report has exactly one finding: `rule` at `path`, `line`.
+pub fn assert_only(v: &serde_json::Value, rule: &str, path: &str, line: u64) {
+    assert_eq!(
+        rules_of(v),
+        vec![(rule.to_string(), path.to_string(), line)],
+        "{v}"
+    );
 }
 
 /// `(rule, path, line)` of every finding in a JSON report.
