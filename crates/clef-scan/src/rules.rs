@@ -79,7 +79,21 @@ pub struct Rule {
     /// The rule as written.
     pub spec: RuleSpec,
     regex: OnceLock<Result<Regex, String>>,
+    relaxed: OnceLock<Option<Relaxed>>,
 }
+
+/// A rule regex with its large repetition bounds dropped ([`relax`]).
+#[derive(Debug)]
+struct Relaxed {
+    regex: Regex,
+    /// The smallest bound dropped: a match no longer than this is a match
+    /// of the rule's own regex.
+    bound: usize,
+}
+
+/// Repetitions of one byte with an upper bound above this are compiled
+/// without it ([`relax`]).
+const LARGE_BOUND: u32 = 1000;
 
 impl Rule {
     /// Wrap a spec; the regex is not compiled yet.
@@ -87,6 +101,7 @@ impl Rule {
         Rule {
             spec,
             regex: OnceLock::new(),
+            relaxed: OnceLock::new(),
         }
     }
 
@@ -100,6 +115,108 @@ impl Rule {
                 message: message.clone(),
             })
     }
+
+    /// Calls `f` on every match of the rule's regex in `hay`, in order,
+    /// exactly as `self.regex()?.captures_iter(hay)` gives them.
+    ///
+    /// A rule with a large counted repetition (the PEM rules' body of
+    /// `{64,16384}?` bytes) costs tens of ms to compile: one NFA state per
+    /// allowed repetition. Such a rule is searched with its relaxed regex
+    /// (the bounds dropped, [`relax`]), which compiles in well under a ms;
+    /// when every match it finds is within the smallest dropped bound, those
+    /// are the rule regex's matches (see [`relax`]). Otherwise the window is
+    /// searched again with the rule's own regex.
+    pub fn for_each_match<'h>(
+        &self,
+        hay: &'h [u8],
+        mut f: impl FnMut(&regex::bytes::Captures<'h>),
+    ) -> Result<(), ScanError> {
+        let relaxed = self.relaxed.get_or_init(|| {
+            let (pattern, bound) = relax(&self.spec.regex)?;
+            let regex = compile(&pattern).ok()?;
+            // the same groups, so `spec.group` names the same one
+            (regex.captures_len() == self.regex_captures_len()?).then_some(Relaxed { regex, bound })
+        });
+        if let Some(r) = relaxed {
+            let all: Vec<regex::bytes::Captures<'h>> = r.regex.captures_iter(hay).collect();
+            let within =
+                |c: &regex::bytes::Captures<'h>| c.get(0).is_none_or(|m| m.len() <= r.bound);
+            if all.iter().all(within) {
+                all.iter().for_each(f);
+                return Ok(());
+            }
+        }
+        for c in self.regex()?.captures_iter(hay) {
+            f(&c);
+        }
+        Ok(())
+    }
+
+    /// The number of groups of the rule's regex (from its syntax tree, so
+    /// that the regex need not be compiled).
+    fn regex_captures_len(&self) -> Option<usize> {
+        let hir = parse_hir(&self.spec.regex)?;
+        Some(hir.properties().explicit_captures_len() + 1)
+    }
+}
+
+fn parse_hir(pattern: &str) -> Option<regex_syntax::hir::Hir> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()
+}
+
+/// `pattern` with the upper bound of every repetition of one byte (a class
+/// or a literal byte: each repetition is exactly one byte long) that is above
+/// [`LARGE_BOUND`] dropped (`x{64,16384}?` becomes `x{64,}?`), and the
+/// smallest bound dropped; `None` when there is none.
+///
+/// Why a relaxed match no longer than that bound is the rule regex's match:
+/// every match of the rule regex is a match of the relaxed one, with the
+/// same priority order among them (dropping a bound adds alternatives, it
+/// does not reorder the others), so at the leftmost start where the rule
+/// regex matches, the relaxed one matches too, and at no earlier start.
+/// The relaxed regex's preferred match there, if its repetitions stay
+/// within their bounds, is also the rule regex's preferred one; and a
+/// repetition of one byte cannot be longer than the match holding it.
+pub fn relax(pattern: &str) -> Option<(String, usize)> {
+    use regex_syntax::hir::{Capture, Hir, HirKind, Repetition};
+    fn walk(h: &Hir, bound: &mut Option<u32>) -> Hir {
+        match h.kind() {
+            HirKind::Repetition(r) => {
+                let one_byte = r.sub.properties().minimum_len() == Some(1)
+                    && r.sub.properties().maximum_len() == Some(1);
+                let max = match r.max {
+                    Some(m) if one_byte && m > LARGE_BOUND && m >= r.min => {
+                        *bound = Some(bound.map_or(m, |b| b.min(m)));
+                        None
+                    }
+                    other => other,
+                };
+                Hir::repetition(Repetition {
+                    min: r.min,
+                    max,
+                    greedy: r.greedy,
+                    sub: Box::new(walk(&r.sub, bound)),
+                })
+            }
+            HirKind::Capture(c) => Hir::capture(Capture {
+                index: c.index,
+                name: c.name.clone(),
+                sub: Box::new(walk(&c.sub, bound)),
+            }),
+            HirKind::Concat(v) => Hir::concat(v.iter().map(|x| walk(x, bound)).collect()),
+            HirKind::Alternation(v) => Hir::alternation(v.iter().map(|x| walk(x, bound)).collect()),
+            _ => h.clone(),
+        }
+    }
+    let hir = parse_hir(pattern)?;
+    let mut bound = None;
+    let relaxed = walk(&hir, &mut bound);
+    Some((relaxed.to_string(), usize::try_from(bound?).ok()?))
 }
 
 /// Compile a rule regex: bytes, ASCII classes, bounded size.
@@ -178,4 +295,122 @@ pub fn validate(spec: &RuleSpec) -> Result<(), ScanError> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Found = Vec<Vec<Option<(usize, usize)>>>;
+
+    /// Every match with every group's span, as the rule's own regex finds
+    /// them and as `for_each_match` reports them.
+    fn both(rule: &Rule, hay: &[u8]) -> (Found, Found) {
+        let spans = |c: &regex::bytes::Captures<'_>| {
+            c.iter()
+                .map(|m| m.map(|m| (m.start(), m.end())))
+                .collect::<Vec<_>>()
+        };
+        let exact: Found = rule
+            .regex()
+            .expect("compiles")
+            .captures_iter(hay)
+            .map(|c| spans(&c))
+            .collect();
+        let mut got = Found::new();
+        rule.for_each_match(hay, |c| got.push(spans(c)))
+            .expect("compiles");
+        (exact, got)
+    }
+
+    fn pem(kind: &str, body: usize, fill: u8) -> String {
+        let line: String = (0..body)
+            .map(|i| {
+                if i % 65 == 64 {
+                    '\n'
+                } else {
+                    char::from(fill + (i % 26) as u8)
+                }
+            })
+            .collect();
+        format!("-----BEGIN {kind}-----\n{line}\n-----END {kind}-----\n")
+    }
+
+    #[test]
+    fn only_large_bounds_on_one_byte_are_relaxed() {
+        assert_eq!(relax("(a[0-9]{64,16384}?b)").map(|(_, b)| b), Some(16384));
+        assert_eq!(relax("x{2,5000}y{1,2000}").map(|(_, b)| b), Some(2000));
+        assert!(relax("[0-9A-Za-z]{40}").is_none());
+        assert!(relax("[a-z]{0,1000}").is_none());
+        // a repeated group is longer than one byte: not relaxed
+        assert!(relax("(?:ab){1,5000}").is_none());
+        let relaxed: Vec<String> = builtin_specs()
+            .expect("rules")
+            .into_iter()
+            .filter(|s| relax(&s.regex).is_some())
+            .map(|s| s.id)
+            .collect();
+        // the PEM private key rules, and no other
+        assert!(relaxed.len() >= 8, "{relaxed:?}");
+        assert!(
+            relaxed
+                .iter()
+                .all(|id| id.contains("private-key") || id.contains("pgp")),
+            "{relaxed:?}"
+        );
+    }
+
+    #[test]
+    fn relaxed_rules_find_exactly_what_their_regex_finds() {
+        let specs: Vec<RuleSpec> = builtin_specs()
+            .expect("rules")
+            .into_iter()
+            .filter(|s| relax(&s.regex).is_some())
+            .collect();
+        assert!(!specs.is_empty());
+        for spec in specs {
+            let id = spec.id.clone();
+            let kinds: Vec<String> = spec
+                .keywords
+                .iter()
+                .filter_map(|k| {
+                    let k = k.to_ascii_uppercase();
+                    let k = k.strip_prefix("-----BEGIN ")?.strip_suffix("-----")?;
+                    Some(k.to_string())
+                })
+                .chain(["RSA PRIVATE KEY".to_string(), "PRIVATE KEY".to_string()])
+                .collect();
+            let mut inputs: Vec<String> = spec
+                .examples
+                .iter()
+                .chain(&spec.negatives)
+                .cloned()
+                .collect();
+            for kind in &kinds {
+                // within the bound, at it, just past it (a relaxed match is
+                // then too long and the rule's own regex decides), far past
+                for body in [10, 100, 3_000, 16_300, 16_384, 16_385, 16_500, 19_000] {
+                    inputs.push(pem(kind, body, b'A'));
+                    // a second block after a long one and inside it
+                    inputs.push(format!("{}{}", pem(kind, body, b'a'), pem(kind, 200, b'A')));
+                    let long = pem(kind, body, b'a');
+                    let cut = long.len() / 2;
+                    inputs.push(format!(
+                        "{}{}{}",
+                        &long[..cut],
+                        pem(kind, 300, b'A'),
+                        &long[cut..]
+                    ));
+                }
+            }
+            let rule = Rule::new(spec);
+            let mut matched = 0;
+            for hay in &inputs {
+                let (exact, got) = both(&rule, hay.as_bytes());
+                assert_eq!(got, exact, "{id}: input of {} bytes", hay.len());
+                matched += exact.len();
+            }
+            assert!(matched > 20, "{id}: only {matched} matches");
+        }
+    }
 }
