@@ -699,7 +699,11 @@ impl Scanner {
         let hay = &bytes[line.clone()];
         // `find` (lazy DFA) plus a hand split of the match is much cheaper
         // than capture groups (bounded backtracker) on this hot path.
-        for m in generic_regex().find_iter(hay) {
+        let mut found = Vec::new();
+        if generic_regex().find_all(hay, &mut found).is_err() {
+            return;
+        }
+        for m in found {
             let Some((name, val, bare, colon)) = split_assignment(m.as_bytes()) else {
                 continue;
             };
@@ -1182,13 +1186,18 @@ fn skip_type(s: &[u8], i: usize) -> usize {
     i
 }
 
-fn generic_regex() -> &'static Regex {
-    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+/// The generic detector's assignment regex. Its values' `{6,200}` bounds
+/// are relaxed ([`rules::Pattern`]): a lazy DFA counting to 200 in four
+/// overlapping alternatives needs many states; matches longer than 200
+/// bytes, which are rare, are searched again with the bounds.
+fn generic_regex() -> &'static rules::Pattern {
+    static RE: std::sync::OnceLock<rules::Pattern> = std::sync::OnceLock::new();
     RE.get_or_init(|| {
-        rules::compile(
-            r#"(?i)([a-z0-9_.-]*(?:passw(?:or)?d|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|auth|credentials?|key)[a-z0-9_.-]*)["'`\]]?(?:\s*:\s*(?:&'static str|&str|string|str)\s*|\s+(?:string|\[\]byte)\s*)?\s*(?:=|:=|::=|:::=|\?=|\.=|\+=|:|=>|<-|\|\|=|,)\s*(?:"([^"\r\n]{6,200})"|'([^'\r\n]{6,200})'|`([^`\r\n]{6,200})`|([^\s"'`,;)}\]<>\\]{6,200}))"#,
+        rules::Pattern::new(
+            r#"(?i)([a-z0-9_.-]*(?:passw(?:or)?d|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|auth|credentials?|key)[a-z0-9_.-]*)["'`\]]?(?:\s*:\s*(?:&'static str|&str|string|str)\s*|\s+(?:string|\[\]byte)\s*)?\s*(?:=|:=|::=|:::=|\?=|\.=|\+=|:|=>|<-|\|\|=|,)\s*(?:"([^"\r\n]{6,200})"|'([^'\r\n]{6,200})'|`([^`\r\n]{6,200})`|([^\s"'`,;)}\]<>\\]{6,200}))"#
+                .to_string(),
+            100,
         )
-        .unwrap_or_else(|e| unreachable!("constant generic regex compiles: {e}"))
     })
 }
 
@@ -2114,5 +2123,61 @@ mod tests {
             reader.read(&p, 29_999).expect("read"),
             Loaded::TooLarge(30_000)
         ));
+    }
+
+    #[test]
+    fn the_relaxed_generic_regex_finds_what_the_generic_regex_finds() {
+        let re = generic_regex();
+        let exact = re.regex().expect("compiles");
+        let mut lines: Vec<String> = Vec::new();
+        for n in [5, 6, 30, 150, 180, 199, 200, 201, 230, 300, 1000] {
+            let v: String = (0..n)
+                .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+                .collect();
+            for shape in [
+                format!("api_token = \"{v}\""),
+                format!("api_token = '{v}'"),
+                format!("api_token = `{v}`"),
+                format!("API_TOKEN={v}"),
+                format!("password: {v} # and secret = \"{v}\""),
+                format!("{{\"secret\": \"{v}\", \"token\": \"x{v}\"}}"),
+                format!("very_long_name_of_a_secret_{v} := {v}"),
+                format!("key = \"{v}\" key2 = \"{v}"),
+            ] {
+                lines.push(shape);
+            }
+        }
+        // and every line of the labelled corpus
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-corpus/scan/files");
+        let mut stack = vec![corpus];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if let Ok(text) = std::fs::read(&p) {
+                    lines.extend(String::from_utf8_lossy(&text).lines().map(str::to_string));
+                }
+            }
+        }
+        assert!(lines.len() > 1000, "{}", lines.len());
+        let (mut matches, mut long) = (0, 0);
+        let mut got = Vec::new();
+        for l in &lines {
+            let want: Vec<(usize, usize)> = exact
+                .find_iter(l.as_bytes())
+                .map(|m| (m.start(), m.end()))
+                .collect();
+            re.find_all(l.as_bytes(), &mut got).expect("compiles");
+            let got: Vec<(usize, usize)> = got.iter().map(|m| (m.start(), m.end())).collect();
+            assert_eq!(got, want, "{l}");
+            matches += want.len();
+            long += want.iter().filter(|(a, b)| b - a > 200).count();
+        }
+        // both sides of the bound are exercised
+        assert!(
+            matches > 300 && long > 10,
+            "{matches} matches, {long} longer than 200"
+        );
     }
 }

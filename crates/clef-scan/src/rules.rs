@@ -78,85 +78,141 @@ impl Config {
 pub struct Rule {
     /// The rule as written.
     pub spec: RuleSpec,
-    regex: OnceLock<Result<Regex, String>>,
-    relaxed: OnceLock<Option<Relaxed>>,
+    pattern: Pattern,
 }
-
-/// A rule regex with its large repetition bounds dropped ([`relax`]).
-#[derive(Debug)]
-struct Relaxed {
-    regex: Regex,
-    /// The smallest bound dropped: a match no longer than this is a match
-    /// of the rule's own regex.
-    bound: usize,
-}
-
-/// Repetitions of one byte with an upper bound above this are compiled
-/// without it ([`relax`]).
-const LARGE_BOUND: u32 = 1000;
 
 impl Rule {
     /// Wrap a spec; the regex is not compiled yet.
     pub fn new(spec: RuleSpec) -> Rule {
-        Rule {
-            spec,
+        let pattern = Pattern::new(spec.regex.clone(), RULE_LARGE_BOUND);
+        Rule { spec, pattern }
+    }
+
+    /// The compiled regex (compiled now if needed).
+    pub fn regex(&self) -> Result<&Regex, ScanError> {
+        self.pattern.regex().map_err(|message| ScanError::Rule {
+            id: self.spec.id.clone(),
+            message,
+        })
+    }
+
+    /// Calls `f` on every match of the rule's regex in `hay`, in order,
+    /// exactly as `self.regex()?.captures_iter(hay)` gives them
+    /// ([`Pattern::for_each_captures`]).
+    pub fn for_each_match<'h>(
+        &self,
+        hay: &'h [u8],
+        f: impl FnMut(&regex::bytes::Captures<'h>),
+    ) -> Result<(), ScanError> {
+        self.pattern
+            .for_each_captures(hay, f)
+            .map_err(|message| ScanError::Rule {
+                id: self.spec.id.clone(),
+                message,
+            })
+    }
+}
+
+/// Rule regexes: repetitions of one byte bounded above this are searched
+/// without their bound ([`relax`]): the PEM rules' body of `{64,16384}?`
+/// bytes costs tens of ms to compile, one NFA state per allowed repetition.
+const RULE_LARGE_BOUND: u32 = 1000;
+
+/// A regex compiled on first use, searched through its relaxed form
+/// ([`relax`]: large repetition bounds dropped) where it has one. The
+/// relaxed form compiles faster and its lazy DFA needs far fewer states
+/// (no counting); every match it finds that is within the smallest dropped
+/// bound is the regex's own match, and when one is not, the haystack is
+/// searched again with the regex itself. The results are always the
+/// regex's own.
+#[derive(Debug)]
+pub struct Pattern {
+    source: String,
+    above: u32,
+    regex: OnceLock<Result<Regex, String>>,
+    relaxed: OnceLock<Option<Relaxed>>,
+}
+
+/// A regex with its large repetition bounds dropped ([`relax`]).
+#[derive(Debug)]
+struct Relaxed {
+    regex: Regex,
+    /// The smallest bound dropped: a match no longer than this is a match
+    /// of the regex itself.
+    bound: usize,
+}
+
+impl Pattern {
+    /// `source`, whose repetitions of one byte bounded above `above` are
+    /// relaxed. Nothing is compiled yet.
+    pub fn new(source: String, above: u32) -> Pattern {
+        Pattern {
+            source,
+            above,
             regex: OnceLock::new(),
             relaxed: OnceLock::new(),
         }
     }
 
-    /// The compiled regex (compiled now if needed).
-    pub fn regex(&self) -> Result<&Regex, ScanError> {
+    /// The regex itself (compiled now if needed).
+    pub fn regex(&self) -> Result<&Regex, String> {
         self.regex
-            .get_or_init(|| compile(&self.spec.regex))
+            .get_or_init(|| compile(&self.source))
             .as_ref()
-            .map_err(|message| ScanError::Rule {
-                id: self.spec.id.clone(),
-                message: message.clone(),
-            })
+            .map_err(Clone::clone)
     }
 
-    /// Calls `f` on every match of the rule's regex in `hay`, in order,
-    /// exactly as `self.regex()?.captures_iter(hay)` gives them.
-    ///
-    /// A rule with a large counted repetition (the PEM rules' body of
-    /// `{64,16384}?` bytes) costs tens of ms to compile: one NFA state per
-    /// allowed repetition. Such a rule is searched with its relaxed regex
-    /// (the bounds dropped, [`relax`]), which compiles in well under a ms;
-    /// when every match it finds is within the smallest dropped bound, those
-    /// are the rule regex's matches (see [`relax`]). Otherwise the window is
-    /// searched again with the rule's own regex.
-    pub fn for_each_match<'h>(
+    fn relaxed(&self) -> Option<&Relaxed> {
+        self.relaxed
+            .get_or_init(|| {
+                let hir = parse_hir(&self.source)?;
+                let (pattern, bound) = relax_hir(&hir, self.above)?;
+                let regex = compile(&pattern).ok()?;
+                // the same groups, so group numbers name the same ones
+                let groups = hir.properties().explicit_captures_len() + 1;
+                (regex.captures_len() == groups).then_some(Relaxed { regex, bound })
+            })
+            .as_ref()
+    }
+
+    /// Calls `f` on every match in `hay`, in order, exactly as
+    /// `self.regex()?.captures_iter(hay)` gives them.
+    pub fn for_each_captures<'h>(
         &self,
         hay: &'h [u8],
         mut f: impl FnMut(&regex::bytes::Captures<'h>),
-    ) -> Result<(), ScanError> {
-        let relaxed = self.relaxed.get_or_init(|| {
-            let (pattern, bound) = relax(&self.spec.regex)?;
-            let regex = compile(&pattern).ok()?;
-            // the same groups, so `spec.group` names the same one
-            (regex.captures_len() == self.regex_captures_len()?).then_some(Relaxed { regex, bound })
-        });
-        if let Some(r) = relaxed {
+    ) -> Result<(), String> {
+        if let Some(r) = self.relaxed() {
             let all: Vec<regex::bytes::Captures<'h>> = r.regex.captures_iter(hay).collect();
-            let within =
-                |c: &regex::bytes::Captures<'h>| c.get(0).is_none_or(|m| m.len() <= r.bound);
-            if all.iter().all(within) {
-                all.iter().for_each(f);
+            if all
+                .iter()
+                .all(|c| c.get(0).is_none_or(|m| m.len() <= r.bound))
+            {
+                all.iter().for_each(&mut f);
                 return Ok(());
             }
         }
-        for c in self.regex()?.captures_iter(hay) {
-            f(&c);
-        }
+        self.regex()?.captures_iter(hay).for_each(|c| f(&c));
         Ok(())
     }
 
-    /// The number of groups of the rule's regex (from its syntax tree, so
-    /// that the regex need not be compiled).
-    fn regex_captures_len(&self) -> Option<usize> {
-        let hir = parse_hir(&self.spec.regex)?;
-        Some(hir.properties().explicit_captures_len() + 1)
+    /// Every match in `hay`, in order, exactly as
+    /// `self.regex()?.find_iter(hay)` gives them, into `out` (cleared).
+    pub fn find_all<'h>(
+        &self,
+        hay: &'h [u8],
+        out: &mut Vec<regex::bytes::Match<'h>>,
+    ) -> Result<(), String> {
+        out.clear();
+        if let Some(r) = self.relaxed() {
+            out.extend(r.regex.find_iter(hay));
+            if out.iter().all(|m| m.len() <= r.bound) {
+                return Ok(());
+            }
+            out.clear();
+        }
+        out.extend(self.regex()?.find_iter(hay));
+        Ok(())
     }
 }
 
@@ -171,7 +227,7 @@ fn parse_hir(pattern: &str) -> Option<regex_syntax::hir::Hir> {
 
 /// `pattern` with the upper bound of every repetition of one byte (a class
 /// or a literal byte: each repetition is exactly one byte long) that is above
-/// [`LARGE_BOUND`] dropped (`x{64,16384}?` becomes `x{64,}?`), and the
+/// `above` dropped (`x{64,16384}?` becomes `x{64,}?`), and the
 /// smallest bound dropped; `None` when there is none.
 ///
 /// Why a relaxed match no longer than that bound is the rule regex's match:
@@ -182,15 +238,19 @@ fn parse_hir(pattern: &str) -> Option<regex_syntax::hir::Hir> {
 /// The relaxed regex's preferred match there, if its repetitions stay
 /// within their bounds, is also the rule regex's preferred one; and a
 /// repetition of one byte cannot be longer than the match holding it.
-pub fn relax(pattern: &str) -> Option<(String, usize)> {
+pub fn relax(pattern: &str, above: u32) -> Option<(String, usize)> {
+    relax_hir(&parse_hir(pattern)?, above)
+}
+
+fn relax_hir(hir: &regex_syntax::hir::Hir, above: u32) -> Option<(String, usize)> {
     use regex_syntax::hir::{Capture, Hir, HirKind, Repetition};
-    fn walk(h: &Hir, bound: &mut Option<u32>) -> Hir {
+    fn walk(h: &Hir, above: u32, bound: &mut Option<u32>) -> Hir {
         match h.kind() {
             HirKind::Repetition(r) => {
                 let one_byte = r.sub.properties().minimum_len() == Some(1)
                     && r.sub.properties().maximum_len() == Some(1);
                 let max = match r.max {
-                    Some(m) if one_byte && m > LARGE_BOUND && m >= r.min => {
+                    Some(m) if one_byte && m > above && m >= r.min => {
                         *bound = Some(bound.map_or(m, |b| b.min(m)));
                         None
                     }
@@ -200,22 +260,23 @@ pub fn relax(pattern: &str) -> Option<(String, usize)> {
                     min: r.min,
                     max,
                     greedy: r.greedy,
-                    sub: Box::new(walk(&r.sub, bound)),
+                    sub: Box::new(walk(&r.sub, above, bound)),
                 })
             }
             HirKind::Capture(c) => Hir::capture(Capture {
                 index: c.index,
                 name: c.name.clone(),
-                sub: Box::new(walk(&c.sub, bound)),
+                sub: Box::new(walk(&c.sub, above, bound)),
             }),
-            HirKind::Concat(v) => Hir::concat(v.iter().map(|x| walk(x, bound)).collect()),
-            HirKind::Alternation(v) => Hir::alternation(v.iter().map(|x| walk(x, bound)).collect()),
+            HirKind::Concat(v) => Hir::concat(v.iter().map(|x| walk(x, above, bound)).collect()),
+            HirKind::Alternation(v) => {
+                Hir::alternation(v.iter().map(|x| walk(x, above, bound)).collect())
+            }
             _ => h.clone(),
         }
     }
-    let hir = parse_hir(pattern)?;
     let mut bound = None;
-    let relaxed = walk(&hir, &mut bound);
+    let relaxed = walk(hir, above, &mut bound);
     Some((relaxed.to_string(), usize::try_from(bound?).ok()?))
 }
 
@@ -338,16 +399,22 @@ mod tests {
 
     #[test]
     fn only_large_bounds_on_one_byte_are_relaxed() {
-        assert_eq!(relax("(a[0-9]{64,16384}?b)").map(|(_, b)| b), Some(16384));
-        assert_eq!(relax("x{2,5000}y{1,2000}").map(|(_, b)| b), Some(2000));
-        assert!(relax("[0-9A-Za-z]{40}").is_none());
-        assert!(relax("[a-z]{0,1000}").is_none());
+        assert_eq!(
+            relax("(a[0-9]{64,16384}?b)", 1000).map(|(_, b)| b),
+            Some(16384)
+        );
+        assert_eq!(
+            relax("x{2,5000}y{1,2000}", 1000).map(|(_, b)| b),
+            Some(2000)
+        );
+        assert!(relax("[0-9A-Za-z]{40}", 1000).is_none());
+        assert!(relax("[a-z]{0,1000}", 1000).is_none());
         // a repeated group is longer than one byte: not relaxed
-        assert!(relax("(?:ab){1,5000}").is_none());
+        assert!(relax("(?:ab){1,5000}", 1000).is_none());
         let relaxed: Vec<String> = builtin_specs()
             .expect("rules")
             .into_iter()
-            .filter(|s| relax(&s.regex).is_some())
+            .filter(|s| relax(&s.regex, RULE_LARGE_BOUND).is_some())
             .map(|s| s.id)
             .collect();
         // the PEM private key rules, and no other
@@ -365,7 +432,7 @@ mod tests {
         let specs: Vec<RuleSpec> = builtin_specs()
             .expect("rules")
             .into_iter()
-            .filter(|s| relax(&s.regex).is_some())
+            .filter(|s| relax(&s.regex, RULE_LARGE_BOUND).is_some())
             .collect();
         assert!(!specs.is_empty());
         for spec in specs {
