@@ -2112,7 +2112,7 @@ mod tests {
         ] {
             let p = dir.path().join(name);
             let data: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
-            std::fs::write(&p, &data).expect("write");
+            clef_sops::io::atomic_write(&p, &data, false).expect("write");
             match reader.read(&p, 1 << 20).expect("read") {
                 Loaded::Buf(b) => assert_eq!(b, &data[..], "{name}"),
                 _ => panic!("{name}: not read into the buffer"),
