@@ -15,7 +15,11 @@
 //!    ([`keywords`]), which hides the DFA's load latency.
 //! 3. Each rule whose keyword hit runs its regex only on a window around the
 //!    hit (the hit's line, or the next 20 KB for multi-line rules). Regexes
-//!    are compiled on first use.
+//!    are compiled on first use; a regex with large repetition bounds (the
+//!    PEM bodies' `{64,16384}?`, the generic values' `{6,200}`) is searched
+//!    with those bounds dropped, and again with them only when a match is
+//!    longer than the smallest one ([`rules::Pattern`]): same matches, a
+//!    fraction of the compile time and lazy-DFA states.
 //! 4. The generic detector looks at assignments (`name = value`,
 //!    `name: value`, `"name": "value"`, `export NAME=value`) on the hit lines
 //!    and keeps values that are random for their charset (hex, base64,

@@ -78,28 +78,206 @@ impl Config {
 pub struct Rule {
     /// The rule as written.
     pub spec: RuleSpec,
-    regex: OnceLock<Result<Regex, String>>,
+    pattern: Pattern,
 }
 
 impl Rule {
     /// Wrap a spec; the regex is not compiled yet.
     pub fn new(spec: RuleSpec) -> Rule {
-        Rule {
-            spec,
-            regex: OnceLock::new(),
-        }
+        let pattern = Pattern::new(spec.regex.clone(), RULE_LARGE_BOUND);
+        Rule { spec, pattern }
     }
 
     /// The compiled regex (compiled now if needed).
     pub fn regex(&self) -> Result<&Regex, ScanError> {
-        self.regex
-            .get_or_init(|| compile(&self.spec.regex))
-            .as_ref()
+        self.pattern.regex().map_err(|message| ScanError::Rule {
+            id: self.spec.id.clone(),
+            message,
+        })
+    }
+
+    /// Calls `f` on every match of the rule's regex in `hay`, in order,
+    /// exactly as `self.regex()?.captures_iter(hay)` gives them
+    /// ([`Pattern::for_each_captures`]).
+    pub fn for_each_match<'h>(
+        &self,
+        hay: &'h [u8],
+        f: impl FnMut(&regex::bytes::Captures<'h>),
+    ) -> Result<(), ScanError> {
+        self.pattern
+            .for_each_captures(hay, f)
             .map_err(|message| ScanError::Rule {
                 id: self.spec.id.clone(),
-                message: message.clone(),
+                message,
             })
     }
+}
+
+/// Rule regexes: repetitions of one byte bounded above this are searched
+/// without their bound ([`relax`]): the PEM rules' body of `{64,16384}?`
+/// bytes costs tens of ms to compile, one NFA state per allowed repetition.
+const RULE_LARGE_BOUND: u32 = 1000;
+
+/// A regex compiled on first use, searched through its relaxed form
+/// ([`relax`]: large repetition bounds dropped) where it has one. The
+/// relaxed form compiles faster and its lazy DFA needs far fewer states
+/// (no counting); every match it finds that is within the smallest dropped
+/// bound is the regex's own match, and when one is not, the haystack is
+/// searched again with the regex itself. The results are always the
+/// regex's own.
+#[derive(Debug)]
+pub struct Pattern {
+    source: String,
+    above: u32,
+    regex: OnceLock<Result<Regex, String>>,
+    relaxed: OnceLock<Option<Relaxed>>,
+}
+
+/// A regex with its large repetition bounds dropped ([`relax`]).
+#[derive(Debug)]
+struct Relaxed {
+    regex: Regex,
+    /// The smallest bound dropped: a match no longer than this is a match
+    /// of the regex itself.
+    bound: usize,
+}
+
+impl Pattern {
+    /// `source`, whose repetitions of one byte bounded above `above` are
+    /// relaxed. Nothing is compiled yet.
+    pub fn new(source: String, above: u32) -> Pattern {
+        Pattern {
+            source,
+            above,
+            regex: OnceLock::new(),
+            relaxed: OnceLock::new(),
+        }
+    }
+
+    /// The regex itself (compiled now if needed).
+    pub fn regex(&self) -> Result<&Regex, String> {
+        self.regex
+            .get_or_init(|| compile(&self.source))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn relaxed(&self) -> Option<&Relaxed> {
+        self.relaxed
+            .get_or_init(|| {
+                let hir = parse_hir(&self.source)?;
+                let (pattern, bound) = relax_hir(&hir, self.above)?;
+                let regex = compile(&pattern).ok()?;
+                // the same groups, so group numbers name the same ones
+                let groups = hir.properties().explicit_captures_len() + 1;
+                (regex.captures_len() == groups).then_some(Relaxed { regex, bound })
+            })
+            .as_ref()
+    }
+
+    /// Calls `f` on every match in `hay`, in order, exactly as
+    /// `self.regex()?.captures_iter(hay)` gives them.
+    pub fn for_each_captures<'h>(
+        &self,
+        hay: &'h [u8],
+        mut f: impl FnMut(&regex::bytes::Captures<'h>),
+    ) -> Result<(), String> {
+        if let Some(r) = self.relaxed() {
+            let all: Vec<regex::bytes::Captures<'h>> = r.regex.captures_iter(hay).collect();
+            if all
+                .iter()
+                .all(|c| c.get(0).is_none_or(|m| m.len() <= r.bound))
+            {
+                all.iter().for_each(&mut f);
+                return Ok(());
+            }
+        }
+        self.regex()?.captures_iter(hay).for_each(|c| f(&c));
+        Ok(())
+    }
+
+    /// Every match in `hay`, in order, exactly as
+    /// `self.regex()?.find_iter(hay)` gives them, into `out` (cleared).
+    pub fn find_all<'h>(
+        &self,
+        hay: &'h [u8],
+        out: &mut Vec<regex::bytes::Match<'h>>,
+    ) -> Result<(), String> {
+        out.clear();
+        if let Some(r) = self.relaxed() {
+            out.extend(r.regex.find_iter(hay));
+            if out.iter().all(|m| m.len() <= r.bound) {
+                return Ok(());
+            }
+            out.clear();
+        }
+        out.extend(self.regex()?.find_iter(hay));
+        Ok(())
+    }
+}
+
+fn parse_hir(pattern: &str) -> Option<regex_syntax::hir::Hir> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()
+}
+
+/// `pattern` with the upper bound of every repetition of one byte (a class
+/// or a literal byte: each repetition is exactly one byte long) that is above
+/// `above` dropped (`x{64,16384}?` becomes `x{64,}?`), and the
+/// smallest bound dropped; `None` when there is none.
+///
+/// Why a relaxed match no longer than that bound is the rule regex's match:
+/// every match of the rule regex is a match of the relaxed one, with the
+/// same priority order among them (dropping a bound adds alternatives, it
+/// does not reorder the others), so at the leftmost start where the rule
+/// regex matches, the relaxed one matches too, and at no earlier start.
+/// The relaxed regex's preferred match there, if its repetitions stay
+/// within their bounds, is also the rule regex's preferred one; and a
+/// repetition of one byte cannot be longer than the match holding it.
+pub fn relax(pattern: &str, above: u32) -> Option<(String, usize)> {
+    relax_hir(&parse_hir(pattern)?, above)
+}
+
+fn relax_hir(hir: &regex_syntax::hir::Hir, above: u32) -> Option<(String, usize)> {
+    use regex_syntax::hir::{Capture, Hir, HirKind, Repetition};
+    fn walk(h: &Hir, above: u32, bound: &mut Option<u32>) -> Hir {
+        match h.kind() {
+            HirKind::Repetition(r) => {
+                let one_byte = r.sub.properties().minimum_len() == Some(1)
+                    && r.sub.properties().maximum_len() == Some(1);
+                let max = match r.max {
+                    Some(m) if one_byte && m > above && m >= r.min => {
+                        *bound = Some(bound.map_or(m, |b| b.min(m)));
+                        None
+                    }
+                    other => other,
+                };
+                Hir::repetition(Repetition {
+                    min: r.min,
+                    max,
+                    greedy: r.greedy,
+                    sub: Box::new(walk(&r.sub, above, bound)),
+                })
+            }
+            HirKind::Capture(c) => Hir::capture(Capture {
+                index: c.index,
+                name: c.name.clone(),
+                sub: Box::new(walk(&c.sub, above, bound)),
+            }),
+            HirKind::Concat(v) => Hir::concat(v.iter().map(|x| walk(x, above, bound)).collect()),
+            HirKind::Alternation(v) => {
+                Hir::alternation(v.iter().map(|x| walk(x, above, bound)).collect())
+            }
+            _ => h.clone(),
+        }
+    }
+    let mut bound = None;
+    let relaxed = walk(hir, above, &mut bound);
+    Some((relaxed.to_string(), usize::try_from(bound?).ok()?))
 }
 
 /// Compile a rule regex: bytes, ASCII classes, bounded size.
@@ -178,4 +356,143 @@ pub fn validate(spec: &RuleSpec) -> Result<(), ScanError> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Found = Vec<Vec<Option<(usize, usize)>>>;
+
+    /// Every match with every group's span, as the rule's own regex finds
+    /// them and as `for_each_match` reports them.
+    fn both(rule: &Rule, hay: &[u8]) -> (Found, Found) {
+        let spans = |c: &regex::bytes::Captures<'_>| {
+            c.iter()
+                .map(|m| m.map(|m| (m.start(), m.end())))
+                .collect::<Vec<_>>()
+        };
+        let exact: Found = rule
+            .regex()
+            .expect("compiles")
+            .captures_iter(hay)
+            .map(|c| spans(&c))
+            .collect();
+        let mut got = Found::new();
+        rule.for_each_match(hay, |c| got.push(spans(c)))
+            .expect("compiles");
+        (exact, got)
+    }
+
+    fn pem(kind: &str, body: usize, fill: u8) -> String {
+        let line: String = (0..body)
+            .map(|i| {
+                if i % 65 == 64 {
+                    '\n'
+                } else {
+                    char::from(fill + (i % 26) as u8)
+                }
+            })
+            .collect();
+        format!("-----BEGIN {kind}-----\n{line}\n-----END {kind}-----\n")
+    }
+
+    #[test]
+    fn only_large_bounds_on_one_byte_are_relaxed() {
+        assert_eq!(
+            relax("(a[0-9]{64,16384}?b)", 1000).map(|(_, b)| b),
+            Some(16384)
+        );
+        assert_eq!(
+            relax("x{2,5000}y{1,2000}", 1000).map(|(_, b)| b),
+            Some(2000)
+        );
+        assert!(relax("[0-9A-Za-z]{40}", 1000).is_none());
+        assert!(relax("[a-z]{0,1000}", 1000).is_none());
+        // a repeated group is longer than one byte: not relaxed
+        assert!(relax("(?:ab){1,5000}", 1000).is_none());
+        let relaxed: Vec<String> = builtin_specs()
+            .expect("rules")
+            .into_iter()
+            .filter(|s| relax(&s.regex, RULE_LARGE_BOUND).is_some())
+            .map(|s| s.id)
+            .collect();
+        // the PEM private key rules, and no other
+        assert!(relaxed.len() >= 8, "{relaxed:?}");
+        assert!(
+            relaxed
+                .iter()
+                .all(|id| id.contains("private-key") || id.contains("pgp")),
+            "{relaxed:?}"
+        );
+    }
+
+    #[test]
+    fn relaxed_rules_find_exactly_what_their_regex_finds() {
+        let specs: Vec<RuleSpec> = builtin_specs()
+            .expect("rules")
+            .into_iter()
+            .filter(|s| relax(&s.regex, RULE_LARGE_BOUND).is_some())
+            .collect();
+        assert!(!specs.is_empty());
+        for spec in specs {
+            let id = spec.id.clone();
+            let kinds: Vec<String> = spec
+                .keywords
+                .iter()
+                .filter_map(|k| {
+                    let k = k.to_ascii_uppercase();
+                    let k = k.strip_prefix("-----BEGIN ")?.strip_suffix("-----")?;
+                    Some(k.to_string())
+                })
+                .chain(["RSA PRIVATE KEY".to_string(), "PRIVATE KEY".to_string()])
+                .collect();
+            let mut inputs: Vec<String> = spec
+                .examples
+                .iter()
+                .chain(&spec.negatives)
+                .cloned()
+                .collect();
+            for kind in &kinds {
+                // within the bound, at it, just past it (a relaxed match is
+                // then too long and the rule's own regex decides), far past
+                for body in [10, 100, 3_000, 16_300, 16_384, 16_385, 16_500, 19_000] {
+                    inputs.push(pem(kind, body, b'A'));
+                    // a second block after a long one and inside it
+                    inputs.push(format!("{}{}", pem(kind, body, b'a'), pem(kind, 200, b'A')));
+                    let long = pem(kind, body, b'a');
+                    let cut = long.len() / 2;
+                    inputs.push(format!(
+                        "{}{}{}",
+                        &long[..cut],
+                        pem(kind, 300, b'A'),
+                        &long[cut..]
+                    ));
+                }
+            }
+            // PuTTY key files, their header `{0,2000}?` bytes from the
+            // private lines or more
+            for filler in [0, 500, 1_950, 1_990, 2_000, 2_010, 2_500] {
+                let header = "PuTTY-User-Key-File-2: ssh-rsa\nEncryption: none\n";
+                let body = "AAAAB3NzaC1yc2EAAAABJQAAAQEAhXkq9v2ZmNpT4wBdR7cLeUsYoFjK3\nQm8xVtHaE5WzG1rCiO0Dn6fPbJy4lIsgZuAeT7\n";
+                let pad: String = (0..filler)
+                    .map(|i| if i % 70 == 69 { '\n' } else { 'q' })
+                    .collect();
+                let key = format!("{header}{pad}Private-Lines: 14\n{body}");
+                inputs.push(key.clone());
+                inputs.push(format!("{key}\n{header}Private-Lines: 2\n{body}"));
+            }
+            // the same blocks as JSON strings (`\n` escapes)
+            let escaped: Vec<String> = inputs.iter().map(|i| i.replace('\n', "\\n")).collect();
+            inputs.extend(escaped);
+            let rule = Rule::new(spec);
+            let mut matched = 0;
+            for hay in &inputs {
+                let (exact, got) = both(&rule, hay.as_bytes());
+                assert_eq!(got, exact, "{id}: input of {} bytes", hay.len());
+                matched += exact.len();
+            }
+            assert!(matched >= 10, "{id}: only {matched} matches");
+        }
+    }
 }
