@@ -53,8 +53,13 @@ impl ObjectStore {
     /// A reader for the current thread.
     pub fn reader(&self) -> ObjectReader {
         ObjectReader {
-            repo: self.repo.to_thread_local(),
+            repo: self.thread_repo(),
         }
+    }
+
+    /// The repository, for use on the current thread.
+    pub(crate) fn thread_repo(&self) -> gix::Repository {
+        self.repo.to_thread_local()
     }
 }
 
