@@ -191,7 +191,10 @@ pub(crate) fn changes(
     }
     let mut seen: std::collections::HashSet<ObjectId> = std::collections::HashSet::new();
     let mut out = Vec::new();
-    for e in results.into_iter().flat_map(|r| r.into_inner().unwrap_or_default()) {
+    for e in results
+        .into_iter()
+        .flat_map(|r| r.into_inner().unwrap_or_default())
+    {
         if seen.insert(e.oid) {
             out.push(Change {
                 path: String::from_utf8_lossy(&e.path).into_owned(),

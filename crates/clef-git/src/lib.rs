@@ -39,6 +39,7 @@
 mod history;
 pub mod hooks_support;
 pub mod odb;
+mod packs;
 pub mod worktree;
 
 use std::collections::{HashMap, HashSet};
@@ -242,12 +243,16 @@ impl Repo {
     /// stash), once, attributed to the oldest commit that introduced it.
     ///
     /// git picks the commits and their order (`git log --reverse --all`);
-    /// the tree diffs run in-process on `threads` threads ([`history`]) when
-    /// the object store can be used, in `git log --raw` otherwise. Both give
-    /// the same list.
+    /// the tree diffs run in-process on `threads` threads (0: one per CPU)
+    /// when the object store can be used. `git log --raw` lists them
+    /// otherwise, and when gix cannot read an object that git might (a
+    /// partial clone fetches missing trees on demand): both give the same
+    /// list.
     pub fn history(&self, threads: usize) -> Result<Vec<Change>, GitError> {
         match self.object_store() {
-            Some(store) => self.history_in_process(&store, threads),
+            Some(store) => self
+                .history_in_process(&store, threads)
+                .or_else(|_| self.history_from_git()),
             None => self.history_from_git(),
         }
     }

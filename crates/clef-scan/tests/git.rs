@@ -530,7 +530,10 @@ fn repo_with_every_kind_of_change() -> Sandbox {
     s.write("src/lib.rs", "fn a() {}\n");
     s.commit_all("init");
     for i in 0..150 {
-        s.write(&format!("src/m{}.rs", i % 7), format!("const V: u32 = {i};\n"));
+        s.write(
+            &format!("src/m{}.rs", i % 7),
+            format!("const V: u32 = {i};\n"),
+        );
         if i % 11 == 0 {
             s.write(&format!("docs/d{i}/x.md"), format!("doc {i}\n"));
         }
@@ -602,7 +605,13 @@ fn in_process_history_listing_equals_git_log_raw() {
     }
     // the cases above are really in the listing
     let paths: Vec<&str> = from_git.iter().map(|c| c.path.as_str()).collect();
-    for p in ["a/x.txt", "src/core.rs", "README.md/inner.md", "side.txt", "orphan.txt"] {
+    for p in [
+        "a/x.txt",
+        "src/core.rs",
+        "README.md/inner.md",
+        "side.txt",
+        "orphan.txt",
+    ] {
         assert!(paths.contains(&p), "{p} listed");
     }
     // b.txt's first blob was listed at a/x.txt; its last replaced a symlink
