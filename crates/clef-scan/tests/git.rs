@@ -546,7 +546,9 @@ fn repo_with_every_kind_of_change() -> Sandbox {
     s.git(&["mv", "src/lib.rs", "src/core.rs"]);
     s.write("src/core.rs", "fn a() {}\nfn b() {}\n");
     s.commit_all("rename");
-    s.git(&["update-index", "--chmod=+x", "src/core.rs"]);
+    let core = s.path().join("src/core.rs");
+    std::fs::set_permissions(&core, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
     s.commit_all("chmod");
     std::fs::remove_file(s.path().join("b.txt")).expect("rm");
     std::os::unix::fs::symlink("README.md", s.path().join("b.txt")).expect("symlink");
