@@ -23,7 +23,7 @@ use gix::diff::tree::recorder::Change as Recorded;
 use gix::objs::FindExt;
 use gix::objs::tree::EntryKind;
 
-use crate::odb::ObjectStore;
+use crate::odb::{ObjectReader, ObjectStore};
 use crate::{Change, CommitInfo, GitError};
 
 /// One commit of the listing: its tree, first parent, and attribution.
@@ -36,9 +36,6 @@ pub(crate) struct Logged {
 /// Commits diffed by one thread at a time: neighbours in date order share
 /// most trees, which the thread's object cache then holds.
 const RUN: usize = 64;
-
-/// Decoded objects (trees, commits) a listing thread keeps.
-const TREE_CACHE: usize = 32 << 20;
 
 /// A file a commit added or modified: the index of the commit in the
 /// listing, path, new blob and, for a modified regular file, the old blob.
@@ -63,7 +60,7 @@ fn odb_error(what: &str, e: &dyn std::error::Error) -> GitError {
 /// The files `commit` added or modified against its first parent (the
 /// empty tree for a root commit), in git's path order.
 fn commit_changes(
-    repo: &gix::Repository,
+    objects: &ObjectReader,
     index: usize,
     c: &Logged,
     trees: &HashMap<ObjectId, ObjectId>,
@@ -78,8 +75,7 @@ fn commit_changes(
         Some(p) => Some(match trees.get(p) {
             Some(t) => *t,
             None => {
-                let mut commit = repo
-                    .objects
+                let mut commit = objects
                     .find_commit_iter(p, cbuf)
                     .map_err(|e| odb_error(&format!("commit {p}"), &e))?;
                 commit
@@ -89,19 +85,17 @@ fn commit_changes(
         }),
         None => None,
     };
-    let new = repo
-        .objects
+    let new = objects
         .find_tree_iter(&new_tree, new_buf)
         .map_err(|e| odb_error(&format!("tree {new_tree}"), &e))?;
     let old = match &old_tree {
-        Some(t) => repo
-            .objects
+        Some(t) => objects
             .find_tree_iter(t, old_buf)
             .map_err(|e| odb_error(&format!("tree {t}"), &e))?,
-        None => gix::objs::TreeRefIter::from_bytes(&[], repo.object_hash()),
+        None => gix::objs::TreeRefIter::from_bytes(&[], new_tree.kind()),
     };
     let mut rec = gix::diff::tree::Recorder::default();
-    gix::diff::tree(old, new, &mut *state, &repo.objects, &mut rec)
+    gix::diff::tree(old, new, &mut *state, objects, &mut rec)
         .map_err(|e| odb_error(&format!("diff of commit {}", c.info.id), &e))?;
     let mut out: Vec<Entry> = rec
         .records
@@ -158,8 +152,7 @@ pub(crate) fn changes(
     std::thread::scope(|s| {
         for _ in 0..threads.clamp(1, runs.max(1)) {
             s.spawn(|| {
-                let mut repo = store.thread_repo();
-                repo.object_cache_size(TREE_CACHE);
+                let reader = store.reader();
                 let mut state = gix::diff::tree::State::default();
                 let mut bufs = [Vec::new(), Vec::new(), Vec::new()];
                 loop {
@@ -169,7 +162,8 @@ pub(crate) fn changes(
                     }
                     let mut entries = Vec::new();
                     for i in k * RUN..((k + 1) * RUN).min(commits.len()) {
-                        match commit_changes(&repo, i, &commits[i], trees, &mut state, &mut bufs) {
+                        match commit_changes(&reader, i, &commits[i], trees, &mut state, &mut bufs)
+                        {
                             Ok(e) => entries.extend(e),
                             Err(e) => {
                                 if let Ok(mut f) = failed.lock() {

@@ -103,7 +103,7 @@ impl ObjectReader {
                 data: BlobData::TooLarge(header.size()),
             });
         }
-        if let Some(bytes) = self.pack_reader.borrow_mut().read(&self.packs, &id) {
+        if let Some((_, bytes)) = self.pack_reader.borrow_mut().read(&self.packs, &id) {
             return Ok(Blob {
                 oid: oid.to_string(),
                 data: BlobData::Bytes(bytes),
@@ -117,6 +117,30 @@ impl ObjectReader {
             Ok(None) => Ok(missing()),
             Err(e) => Err(odb_error(oid, &e)),
         }
+    }
+}
+
+/// Tree and commit reads for the history listing's tree diffs: from the
+/// packs with every delta base cached, anything else through gix.
+impl gix::objs::Find for ObjectReader {
+    fn try_find<'a>(
+        &self,
+        id: &gix::oid,
+        buffer: &'a mut Vec<u8>,
+    ) -> gix::Result<Option<gix::objs::Data<'a>>> {
+        if let Some((kind, bytes)) = self
+            .pack_reader
+            .borrow_mut()
+            .read(&self.packs, &id.to_owned())
+        {
+            *buffer = bytes;
+            return Ok(Some(gix::objs::Data {
+                kind,
+                object_hash: id.kind(),
+                data: buffer,
+            }));
+        }
+        self.repo.objects.try_find(id, buffer)
     }
 }
 

@@ -16,6 +16,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 
 use gix::ObjectId;
+use gix::objs::Kind;
 use gix::odb::pack::Bundle;
 use gix::odb::pack::data::entry::Header;
 
@@ -57,13 +58,13 @@ impl Packs {
 #[derive(Default)]
 pub(crate) struct PackReader {
     inflate: gix::zlib::Inflate,
-    cache: HashMap<(usize, u64), Vec<u8>>,
+    cache: HashMap<(usize, u64), (Kind, Vec<u8>)>,
     order: VecDeque<(usize, u64)>,
     held: usize,
 }
 
 impl PackReader {
-    fn remember(&mut self, key: (usize, u64), data: &[u8]) {
+    fn remember(&mut self, key: (usize, u64), kind: Kind, data: &[u8]) {
         if data.len() > CACHE / 4 || self.cache.contains_key(&key) {
             return;
         }
@@ -71,24 +72,24 @@ impl PackReader {
             let Some(old) = self.order.pop_front() else {
                 break;
             };
-            if let Some(v) = self.cache.remove(&old) {
+            if let Some((_, v)) = self.cache.remove(&old) {
                 self.held -= v.len();
             }
         }
         self.held += data.len();
-        self.cache.insert(key, data.to_vec());
+        self.cache.insert(key, (kind, data.to_vec()));
         self.order.push_back(key);
     }
 
-    /// The object `id` if it is in one of `packs` and every base of its
-    /// delta chain is in the same pack; `None` otherwise.
-    pub(crate) fn read(&mut self, packs: &Packs, id: &ObjectId) -> Option<Vec<u8>> {
+    /// The object `id` and its kind if it is in one of `packs` and every
+    /// base of its delta chain is in the same pack; `None` otherwise.
+    pub(crate) fn read(&mut self, packs: &Packs, id: &ObjectId) -> Option<(Kind, Vec<u8>)> {
         let (k, offset) = packs.locate(id)?;
         let pack = &packs.bundles[k].pack;
         // walk down to a cached base or a whole object
         let mut chain = Vec::new();
         let mut at = offset;
-        let mut base = loop {
+        let (kind, mut base) = loop {
             if let Some(b) = self.cache.get(&(k, at)) {
                 break b.clone();
             }
@@ -103,14 +104,14 @@ impl PackReader {
                     let i = packs.bundles[k].index.lookup(base_id)?;
                     at = packs.bundles[k].index.pack_offset_at_index(i);
                 }
-                _ => {
+                h => {
+                    let kind = h.as_kind()?;
                     let mut out = vec![0; usize::try_from(entry.decompressed_size).ok()?];
                     pack.decompress_entry(&entry, &mut self.inflate, &mut out)
                         .ok()?;
-                    if !chain.is_empty() {
-                        self.remember((k, at), &out);
-                    }
-                    break out;
+                    // often the base of the next (older) version read
+                    self.remember((k, at), kind, &out);
+                    break (kind, out);
                 }
             }
         };
@@ -121,9 +122,9 @@ impl PackReader {
             pack.decompress_entry(&entry, &mut self.inflate, &mut delta)
                 .ok()?;
             base = apply_delta(&base, &delta)?;
-            self.remember((k, entry.pack_offset()), &base);
+            self.remember((k, entry.pack_offset()), kind, &base);
         }
-        Some(base)
+        Some((kind, base))
     }
 }
 
