@@ -37,6 +37,9 @@ pub(crate) struct Logged {
 /// most trees, which the thread's object cache then holds.
 const RUN: usize = 64;
 
+/// Bytes of trees (and their delta bases) a listing thread keeps.
+const TREE_CACHE: usize = 8 << 20;
+
 /// A file a commit added or modified: the index of the commit in the
 /// listing, path, new blob and, for a modified regular file, the old blob.
 struct Entry {
@@ -152,7 +155,7 @@ pub(crate) fn changes(
     std::thread::scope(|s| {
         for _ in 0..threads.clamp(1, runs.max(1)) {
             s.spawn(|| {
-                let reader = store.reader();
+                let reader = store.reader_caching(TREE_CACHE);
                 let mut state = gix::diff::tree::State::default();
                 let mut bufs = [Vec::new(), Vec::new(), Vec::new()];
                 loop {
@@ -161,9 +164,10 @@ pub(crate) fn changes(
                         return;
                     }
                     let mut entries = Vec::new();
-                    for i in k * RUN..((k + 1) * RUN).min(commits.len()) {
-                        match commit_changes(&reader, i, &commits[i], trees, &mut state, &mut bufs)
-                        {
+                    let lo = k * RUN;
+                    let run = &commits[lo..(lo + RUN).min(commits.len())];
+                    for (i, c) in (lo..).zip(run) {
+                        match commit_changes(&reader, i, c, trees, &mut state, &mut bufs) {
                             Ok(e) => entries.extend(e),
                             Err(e) => {
                                 if let Ok(mut f) = failed.lock() {

@@ -19,6 +19,10 @@ use std::sync::Arc;
 use crate::packs::{PackReader, Packs};
 use crate::{Blob, BlobData, GitError, Repo};
 
+/// Bytes of delta bases a blob reader keeps: a file's versions read newest
+/// first need little more than the last one; more only raises the RSS.
+const BLOB_CACHE: usize = 24 << 20;
+
 /// A repository's object database, shareable between threads.
 pub struct ObjectStore {
     repo: gix::ThreadSafeRepository,
@@ -64,10 +68,16 @@ impl ObjectStore {
 
     /// A reader for the current thread.
     pub fn reader(&self) -> ObjectReader {
+        self.reader_caching(BLOB_CACHE)
+    }
+
+    /// A reader for the current thread that keeps up to `cap` bytes of
+    /// objects (delta bases) from the packs.
+    pub(crate) fn reader_caching(&self, cap: usize) -> ObjectReader {
         ObjectReader {
             repo: self.thread_repo(),
             packs: Arc::clone(&self.packs),
-            pack_reader: RefCell::default(),
+            pack_reader: RefCell::new(PackReader::new(cap)),
         }
     }
 

@@ -6,7 +6,7 @@
 //! the middle of the chains, so gix rebuilt them for almost every read: on
 //! trufflehog, reading the 33,948 listed blobs took gix about four times
 //! the CPU of `git cat-file --batch` in the same order. Here, as in git,
-//! every base a chain passes through is kept (up to [`CACHE`] bytes per
+//! every base a chain passes through is kept (up to a cap in bytes per
 //! reader, oldest out first), so a path's versions read newest first each
 //! cost one inflate and one delta. Anything this reader does not handle
 //! (loose objects, alternates, a base in another pack, a malformed entry)
@@ -19,9 +19,6 @@ use gix::ObjectId;
 use gix::objs::Kind;
 use gix::odb::pack::Bundle;
 use gix::odb::pack::data::entry::Header;
-
-/// Bytes of delta bases one reader keeps.
-const CACHE: usize = 64 << 20;
 
 /// The packs of one repository (memory-mapped), shared by the readers.
 pub(crate) struct Packs {
@@ -55,20 +52,31 @@ impl Packs {
 }
 
 /// One thread's reader: an inflate stream and the cache of delta bases.
-#[derive(Default)]
 pub(crate) struct PackReader {
     inflate: gix::zlib::Inflate,
     cache: HashMap<(usize, u64), (Kind, Vec<u8>)>,
     order: VecDeque<(usize, u64)>,
     held: usize,
+    cap: usize,
 }
 
 impl PackReader {
+    /// A reader that keeps up to `cap` bytes of objects.
+    pub(crate) fn new(cap: usize) -> PackReader {
+        PackReader {
+            inflate: gix::zlib::Inflate::default(),
+            cache: HashMap::new(),
+            order: VecDeque::new(),
+            held: 0,
+            cap,
+        }
+    }
+
     fn remember(&mut self, key: (usize, u64), kind: Kind, data: &[u8]) {
-        if data.len() > CACHE / 4 || self.cache.contains_key(&key) {
+        if data.len() > self.cap / 4 || self.cache.contains_key(&key) {
             return;
         }
-        while self.held + data.len() > CACHE {
+        while self.held + data.len() > self.cap {
             let Some(old) = self.order.pop_front() else {
                 break;
             };
