@@ -103,31 +103,35 @@ fn commit_changes(
     let mut out: Vec<Entry> = rec
         .records
         .into_iter()
-        .filter_map(|r| match r {
-            Recorded::Addition {
-                entry_mode,
-                oid,
-                path,
-                ..
-            } if regular(entry_mode.kind()) => Some(Entry {
+        .filter_map(|r| {
+            // (path, mode, blob, the regular file it replaced)
+            let (path, mode, oid, parent) = match r {
+                Recorded::Addition {
+                    entry_mode,
+                    oid,
+                    path,
+                    ..
+                } => (path, entry_mode, oid, None),
+                Recorded::Modification {
+                    previous_entry_mode,
+                    previous_oid,
+                    entry_mode,
+                    oid,
+                    path,
+                } => (
+                    path,
+                    entry_mode,
+                    oid,
+                    regular(previous_entry_mode.kind()).then_some(previous_oid),
+                ),
+                Recorded::Deletion { .. } => return None,
+            };
+            regular(mode.kind()).then(|| Entry {
                 commit: index,
                 path: path.into(),
                 oid,
-                parent: None,
-            }),
-            Recorded::Modification {
-                previous_entry_mode,
-                previous_oid,
-                entry_mode,
-                oid,
-                path,
-            } if regular(entry_mode.kind()) => Some(Entry {
-                commit: index,
-                path: path.into(),
-                oid,
-                parent: regular(previous_entry_mode.kind()).then_some(previous_oid),
-            }),
-            _ => None,
+                parent,
+            })
         })
         .collect();
     // gix walks trees breadth first; git lists a commit's files depth first
