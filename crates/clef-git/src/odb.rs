@@ -21,7 +21,7 @@ use crate::{Blob, BlobData, GitError, Repo};
 
 /// Bytes of delta bases a blob reader keeps: a file's versions read newest
 /// first need little more than the last one; more only raises the RSS.
-const BLOB_CACHE: usize = 24 << 20;
+const BLOB_CACHE: usize = 8 << 20;
 
 /// A repository's object database, shareable between threads.
 pub struct ObjectStore {

@@ -73,7 +73,9 @@ impl PackReader {
     }
 
     fn remember(&mut self, key: (usize, u64), kind: Kind, data: &[u8]) {
-        if data.len() > self.cap / 4 || self.cache.contains_key(&key) {
+        // an object of up to half the cap is kept (a large file's versions
+        // are chained like a small one's)
+        if data.len() > self.cap / 2 || self.cache.contains_key(&key) {
             return;
         }
         while self.held + data.len() > self.cap {
