@@ -36,8 +36,10 @@
 //! # Ok::<(), clef_git::GitError>(())
 //! ```
 
+mod history;
 pub mod hooks_support;
 pub mod odb;
+mod packs;
 pub mod worktree;
 
 use std::collections::{HashMap, HashSet};
@@ -239,8 +241,76 @@ impl Repo {
 
     /// Every unique blob reachable from any ref (branches, tags, remotes,
     /// stash), once, attributed to the oldest commit that introduced it.
-    pub fn history(&self) -> Result<Vec<Change>, GitError> {
+    ///
+    /// git picks the commits and their order (`git log --reverse --all`);
+    /// the tree diffs run in-process on `threads` threads (0: one per CPU)
+    /// when the object store can be used. `git log --raw` lists them
+    /// otherwise, and when gix cannot read an object that git might (a
+    /// partial clone fetches missing trees on demand): both give the same
+    /// list.
+    pub fn history(&self, threads: usize) -> Result<Vec<Change>, GitError> {
+        match self.object_store() {
+            Some(store) => self
+                .history_in_process(&store, threads)
+                .or_else(|_| self.history_from_git()),
+            None => self.history_from_git(),
+        }
+    }
+
+    /// [`Repo::history`] as `git log --raw --all` lists it (one core).
+    pub fn history_from_git(&self) -> Result<Vec<Change>, GitError> {
         self.log_changes(&["--all"], true)
+    }
+
+    /// [`Repo::history`] with the tree diffs done by gix on `threads` threads.
+    pub fn history_in_process(
+        &self,
+        store: &odb::ObjectStore,
+        threads: usize,
+    ) -> Result<Vec<Change>, GitError> {
+        let out = self.git([
+            "log",
+            "--reverse",
+            "-z",
+            "--format=%H %T %P%x02%an <%ae>%x02%aI",
+            "--all",
+            "--",
+        ])?;
+        let bad = || GitError::Parse {
+            command: "log".into(),
+            detail: "malformed commit header".into(),
+        };
+        let mut commits = Vec::new();
+        // commit -> tree, for the first parents' trees (git's view of them,
+        // replace refs and grafts included)
+        let mut trees: HashMap<gix::ObjectId, gix::ObjectId> = HashMap::new();
+        for rec in out.split(|&b| b == 0) {
+            let rec = trim_newlines(rec);
+            if rec.is_empty() {
+                continue;
+            }
+            let rec = String::from_utf8_lossy(rec);
+            let mut parts = rec.split('\x02');
+            let (Some(ids), Some(author), Some(date)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(bad());
+            };
+            let mut ids = ids.split(' ').filter(|s| !s.is_empty());
+            let hex = |s: &str| gix::ObjectId::from_hex(s.as_bytes()).map_err(|_| bad());
+            let id = ids.next().ok_or_else(bad)?;
+            let tree = hex(ids.next().ok_or_else(bad)?)?;
+            trees.insert(hex(id)?, tree);
+            commits.push(history::Logged {
+                tree,
+                parent: ids.next().map(hex).transpose()?,
+                info: CommitInfo {
+                    id: id.to_string(),
+                    author: author.to_string(),
+                    date: date.to_string(),
+                },
+            });
+        }
+        history::changes(store, &commits, &trees, threads)
     }
 
     fn log_changes(&self, revs: &[&str], unique_blobs: bool) -> Result<Vec<Change>, GitError> {

@@ -3,18 +3,30 @@
 //! `git cat-file --batch` inflates objects on one core with the system zlib;
 //! on a 2,554-commit repository of real code that is 6 s of the scan. gix
 //! reads the same packs in-process (zlib-rs), about 3x faster per core, and
-//! one reader per thread scales with the cores. Listing *which* blobs to read
-//! stays with git's own plumbing (`git log --raw`), which honours every git
-//! option and environment variable; when this store cannot be used safely
+//! one reader per thread scales with the cores; packed blobs are read by
+//! [`packs`](crate::packs), which keeps every delta base as git does. Which
+//! commits a history holds stays with git's own plumbing (`git log`), which
+//! honours every git option and environment variable (their tree diffs are
+//! done in-process too, see [`Repo::history`](crate::Repo::history)); when
+//! this store cannot be used safely
 //! (object directory overridden by the environment, a repository gix cannot
 //! open), [`Repo::object_store`](crate::Repo::object_store) returns `None` and
 //! callers use `git cat-file`.
 
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use crate::packs::{PackReader, Packs};
 use crate::{Blob, BlobData, GitError, Repo};
+
+/// Bytes of delta bases a blob reader keeps: a file's versions read newest
+/// first need little more than the last one; more only raises the RSS.
+const BLOB_CACHE: usize = 8 << 20;
 
 /// A repository's object database, shareable between threads.
 pub struct ObjectStore {
     repo: gix::ThreadSafeRepository,
+    packs: Arc<Packs>,
 }
 
 impl std::fmt::Debug for ObjectStore {
@@ -26,6 +38,8 @@ impl std::fmt::Debug for ObjectStore {
 /// One thread's handle on an [`ObjectStore`] (it keeps its own delta cache).
 pub struct ObjectReader {
     repo: gix::Repository,
+    packs: Arc<Packs>,
+    pack_reader: RefCell<PackReader>,
 }
 
 impl std::fmt::Debug for ObjectReader {
@@ -45,16 +59,31 @@ impl ObjectStore {
             }
         }
         let repo = gix::open_opts(git_dir, gix::open::Options::isolated()).ok()?;
+        let packs = Packs::open(&repo.common_dir().join("objects"), repo.object_hash());
         Some(ObjectStore {
             repo: repo.into_sync(),
+            packs: Arc::new(packs),
         })
     }
 
     /// A reader for the current thread.
     pub fn reader(&self) -> ObjectReader {
+        self.reader_caching(BLOB_CACHE)
+    }
+
+    /// A reader for the current thread that keeps up to `cap` bytes of
+    /// objects (delta bases) from the packs.
+    pub(crate) fn reader_caching(&self, cap: usize) -> ObjectReader {
         ObjectReader {
-            repo: self.repo.to_thread_local(),
+            repo: self.thread_repo(),
+            packs: Arc::clone(&self.packs),
+            pack_reader: RefCell::new(PackReader::new(cap)),
         }
+    }
+
+    /// The repository, for use on the current thread.
+    pub(crate) fn thread_repo(&self) -> gix::Repository {
+        self.repo.to_thread_local()
     }
 }
 
@@ -84,6 +113,12 @@ impl ObjectReader {
                 data: BlobData::TooLarge(header.size()),
             });
         }
+        if let Some((_, bytes)) = self.pack_reader.borrow_mut().read(&self.packs, &id) {
+            return Ok(Blob {
+                oid: oid.to_string(),
+                data: BlobData::Bytes(bytes),
+            });
+        }
         match self.repo.try_find_object(id) {
             Ok(Some(obj)) => Ok(Blob {
                 oid: oid.to_string(),
@@ -92,6 +127,30 @@ impl ObjectReader {
             Ok(None) => Ok(missing()),
             Err(e) => Err(odb_error(oid, &e)),
         }
+    }
+}
+
+/// Tree and commit reads for the history listing's tree diffs: from the
+/// packs with every delta base cached, anything else through gix.
+impl gix::objs::Find for ObjectReader {
+    fn try_find<'a>(
+        &self,
+        id: &gix::oid,
+        buffer: &'a mut Vec<u8>,
+    ) -> gix::Result<Option<gix::objs::Data<'a>>> {
+        if let Some((kind, bytes)) = self
+            .pack_reader
+            .borrow_mut()
+            .read(&self.packs, &id.to_owned())
+        {
+            *buffer = bytes;
+            return Ok(Some(gix::objs::Data {
+                kind,
+                object_hash: id.kind(),
+                data: buffer,
+            }));
+        }
+        self.repo.objects.try_find(id, buffer)
     }
 }
 

@@ -283,7 +283,7 @@ fn execute(
         } else if let Some(r) = &args.range {
             repo.range(r)
         } else {
-            repo.history()
+            repo.history(args.threads)
         }
         .map_err(|e| git_failure(args, e))?;
         source::scan_changes(&scanner, repo, changes, args.threads, progress)?

@@ -342,7 +342,7 @@ fn in_process_object_reads_equal_git_cat_file() {
         .expect("gix can open a plain repository");
     let reader = store.reader();
     let mut oids: Vec<String> = repo
-        .history()
+        .history(0)
         .expect("history")
         .into_iter()
         .map(|c| c.oid)
@@ -488,4 +488,110 @@ fn history_reports_every_line_any_commit_added_across_chunks_and_branches() {
     want.retain(|(k, _)| found.contains(k));
     want.sort();
     assert_eq!(got, want);
+}
+
+/// Every kind of change `git log --raw` lists (or leaves out) for a history
+/// scan: added, modified, renamed, copied (one blob at two paths, the
+/// deeper path first in git's order), executable bit, file to symlink and
+/// back, file to directory, a submodule, deletions, merges (diffed against
+/// the first parent), a side branch and a tag off it, a second root commit,
+/// and more commits than one listing thread takes at a time.
+fn repo_with_every_kind_of_change() -> Sandbox {
+    let s = Sandbox::new();
+    s.git_init();
+    s.write("README.md", "# demo\n");
+    s.write("src/lib.rs", "fn a() {}\n");
+    s.commit_all("init");
+    for i in 0..150 {
+        s.write(
+            &format!("src/m{}.rs", i % 7),
+            format!("const V: u32 = {i};\n"),
+        );
+        if i % 11 == 0 {
+            s.write(&format!("docs/d{i}/x.md"), format!("doc {i}\n"));
+        }
+        s.commit_all(&format!("rev {i}"));
+    }
+    // the same new content at a shallow and a deeper path in one commit
+    s.write("b.txt", "same\n");
+    s.write("a/x.txt", "same\n");
+    s.commit_all("copy");
+    s.git(&["mv", "src/lib.rs", "src/core.rs"]);
+    s.write("src/core.rs", "fn a() {}\nfn b() {}\n");
+    s.commit_all("rename");
+    let core = s.path().join("src/core.rs");
+    std::fs::set_permissions(&core, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    s.commit_all("chmod");
+    std::fs::remove_file(s.path().join("b.txt")).expect("rm");
+    std::os::unix::fs::symlink("README.md", s.path().join("b.txt")).expect("symlink");
+    s.commit_all("file to symlink");
+    std::fs::remove_file(s.path().join("b.txt")).expect("rm");
+    s.write("b.txt", "back to a file\n");
+    s.commit_all("symlink to file");
+    std::fs::remove_file(s.path().join("README.md")).expect("rm");
+    s.write("README.md/inner.md", "now a directory\n");
+    s.commit_all("file to directory");
+    let head = s.git(&["rev-parse", "HEAD"]);
+    s.git(&[
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        &format!("160000,{head},vendor/sub"),
+    ]);
+    s.git(&["commit", "-q", "-m", "submodule"]);
+    s.git(&["checkout", "-q", "-b", "side"]);
+    s.write("side.txt", "side 1\n");
+    s.write("src/m1.rs", "const V: u32 = 1000;\n");
+    s.commit_all("side 1");
+    s.write("side.txt", "side 1\nside 2\n");
+    s.commit_all("side 2");
+    s.git(&["tag", "on-side"]);
+    s.git(&["checkout", "-q", "main"]);
+    s.write("src/m2.rs", "const V: u32 = 2000;\n");
+    s.commit_all("main moves on");
+    s.git(&["merge", "-q", "--no-ff", "-m", "merge side", "side"]);
+    s.git(&["checkout", "-q", "--orphan", "other-root"]);
+    s.git(&["rm", "-rq", "--cached", "."]);
+    s.write("orphan.txt", "other root\n");
+    s.git(&["add", "orphan.txt"]);
+    s.git(&["commit", "-q", "-m", "second root"]);
+    s.git(&["checkout", "-q", "-f", "main"]);
+    s
+}
+
+#[test]
+fn in_process_history_listing_equals_git_log_raw() {
+    let s = repo_with_every_kind_of_change();
+    let repo = Repo::discover(s.path()).expect("discover");
+    let store = repo
+        .object_store()
+        .expect("gix can open a plain repository");
+    let from_git = repo.history_from_git().expect("git log");
+    assert!(from_git.len() > 150, "{} changes", from_git.len());
+    for threads in [1, 2, 5] {
+        let ours = repo
+            .history_in_process(&store, threads)
+            .expect("in-process listing");
+        assert_eq!(ours.len(), from_git.len(), "{threads} threads");
+        for (a, b) in ours.iter().zip(&from_git) {
+            assert_eq!(a, b, "{threads} threads");
+        }
+    }
+    // the cases above are really in the listing
+    let paths: Vec<&str> = from_git.iter().map(|c| c.path.as_str()).collect();
+    for p in [
+        "a/x.txt",
+        "src/core.rs",
+        "README.md/inner.md",
+        "side.txt",
+        "orphan.txt",
+    ] {
+        assert!(paths.contains(&p), "{p} listed");
+    }
+    // b.txt's first blob was listed at a/x.txt; its last replaced a symlink
+    let b: Vec<_> = from_git.iter().filter(|c| c.path == "b.txt").collect();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].parent, None, "a symlink is no parent blob");
+    assert!(!paths.contains(&"vendor/sub"), "a submodule is no blob");
 }

@@ -1,0 +1,222 @@
+//! Blob reads straight from the pack files, with every delta base cached.
+//!
+//! gix resolves a delta chain per object and caches only the object asked
+//! for, not the bases it went through. A history holds versions that the
+//! scan never asks for (other refs' blobs, versions the listing skipped) in
+//! the middle of the chains, so gix rebuilt them for almost every read: on
+//! trufflehog, reading the 33,948 listed blobs took gix about four times
+//! the CPU of `git cat-file --batch` in the same order. Here, as in git,
+//! every base a chain passes through is kept (up to a cap in bytes per
+//! reader, oldest out first), so a path's versions read newest first each
+//! cost one inflate and one delta. Anything this reader does not handle
+//! (loose objects, alternates, a base in another pack, a malformed entry)
+//! is left to gix, which reads and reports it as before.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+
+use gix::ObjectId;
+use gix::objs::Kind;
+use gix::odb::pack::Bundle;
+use gix::odb::pack::data::entry::Header;
+
+/// The packs of one repository (memory-mapped), shared by the readers.
+pub(crate) struct Packs {
+    bundles: Vec<Bundle>,
+}
+
+impl Packs {
+    /// The packs in `objects/pack` (none when the directory cannot be read).
+    pub(crate) fn open(objects: &Path, hash: gix::hash::Kind) -> Packs {
+        let mut bundles = Vec::new();
+        if let Ok(dir) = std::fs::read_dir(objects.join("pack")) {
+            for e in dir.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "idx")
+                    && let Ok(b) = Bundle::at(&p, hash)
+                {
+                    bundles.push(b);
+                }
+            }
+        }
+        Packs { bundles }
+    }
+
+    fn locate(&self, id: &ObjectId) -> Option<(usize, u64)> {
+        self.bundles.iter().enumerate().find_map(|(k, b)| {
+            b.index
+                .lookup(id)
+                .map(|i| (k, b.index.pack_offset_at_index(i)))
+        })
+    }
+}
+
+/// One thread's reader: an inflate stream and the cache of delta bases.
+pub(crate) struct PackReader {
+    inflate: gix::zlib::Inflate,
+    cache: HashMap<(usize, u64), (Kind, Vec<u8>)>,
+    order: VecDeque<(usize, u64)>,
+    held: usize,
+    cap: usize,
+}
+
+impl PackReader {
+    /// A reader that keeps up to `cap` bytes of objects.
+    pub(crate) fn new(cap: usize) -> PackReader {
+        PackReader {
+            inflate: gix::zlib::Inflate::default(),
+            cache: HashMap::new(),
+            order: VecDeque::new(),
+            held: 0,
+            cap,
+        }
+    }
+
+    fn remember(&mut self, key: (usize, u64), kind: Kind, data: &[u8]) {
+        // an object of up to half the cap is kept (a large file's versions
+        // are chained like a small one's)
+        if data.len() > self.cap / 2 || self.cache.contains_key(&key) {
+            return;
+        }
+        while self.held + data.len() > self.cap {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some((_, v)) = self.cache.remove(&old) {
+                self.held -= v.len();
+            }
+        }
+        self.held += data.len();
+        self.cache.insert(key, (kind, data.to_vec()));
+        self.order.push_back(key);
+    }
+
+    /// The object `id` and its kind if it is in one of `packs` and every
+    /// base of its delta chain is in the same pack; `None` otherwise.
+    pub(crate) fn read(&mut self, packs: &Packs, id: &ObjectId) -> Option<(Kind, Vec<u8>)> {
+        let (k, offset) = packs.locate(id)?;
+        let pack = &packs.bundles[k].pack;
+        // walk down to a cached base or a whole object
+        let mut chain = Vec::new();
+        let mut at = offset;
+        let (kind, mut base) = loop {
+            if let Some(b) = self.cache.get(&(k, at)) {
+                break b.clone();
+            }
+            let entry = pack.entry(at).ok()?;
+            match entry.header {
+                Header::OfsDelta { base_distance } => {
+                    chain.push(entry.clone());
+                    at = entry.checked_base_pack_offset(base_distance)?;
+                }
+                Header::RefDelta { base_id } => {
+                    chain.push(entry.clone());
+                    let i = packs.bundles[k].index.lookup(base_id)?;
+                    at = packs.bundles[k].index.pack_offset_at_index(i);
+                }
+                h => {
+                    let kind = h.as_kind()?;
+                    let mut out = vec![0; usize::try_from(entry.decompressed_size).ok()?];
+                    pack.decompress_entry(&entry, &mut self.inflate, &mut out)
+                        .ok()?;
+                    // often the base of the next (older) version read
+                    self.remember((k, at), kind, &out);
+                    break (kind, out);
+                }
+            }
+        };
+        // then back up, applying each delta
+        let mut delta = Vec::new();
+        while let Some(entry) = chain.pop() {
+            delta.resize(usize::try_from(entry.decompressed_size).ok()?, 0);
+            pack.decompress_entry(&entry, &mut self.inflate, &mut delta)
+                .ok()?;
+            base = apply_delta(&base, &delta)?;
+            self.remember((k, entry.pack_offset()), kind, &base);
+        }
+        Some((kind, base))
+    }
+}
+
+/// A little-endian base-128 number at the start of `d`, and the rest.
+fn varint(d: &[u8]) -> Option<(usize, &[u8])> {
+    let mut v = 0usize;
+    for (i, b) in d.iter().enumerate().take(10) {
+        v |= usize::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((v, &d[i + 1..]));
+        }
+    }
+    None
+}
+
+/// `base` with git's delta instructions `delta` applied; `None` if they do
+/// not fit it.
+fn apply_delta(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
+    let (source_len, d) = varint(delta)?;
+    let (target_len, mut d) = varint(d)?;
+    if source_len != base.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(target_len);
+    while let Some((&op, rest)) = d.split_first() {
+        d = rest;
+        if op & 0x80 != 0 {
+            // copy from the base: up to 4 offset bytes, then up to 3 size bytes
+            let mut field = |bits: u8, shift: usize| -> Option<usize> {
+                let mut v = 0usize;
+                for i in 0..shift {
+                    if bits & (1 << i) != 0 {
+                        let (&b, rest) = d.split_first()?;
+                        d = rest;
+                        v |= usize::from(b) << (8 * i);
+                    }
+                }
+                Some(v)
+            };
+            let start = field(op & 0x0f, 4)?;
+            let len = match field((op >> 4) & 0x07, 3)? {
+                0 => 0x10000,
+                n => n,
+            };
+            out.extend_from_slice(base.get(start..start.checked_add(len)?)?);
+        } else if op != 0 {
+            // insert the next `op` bytes of the delta
+            let n = usize::from(op);
+            out.extend_from_slice(d.get(..n)?);
+            d = &d[n..];
+        } else {
+            return None;
+        }
+    }
+    (out.len() == target_len).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_copy_and_insert() {
+        let base = b"hello, world\n";
+        // source 13, target 14: copy "hello, " (offset 0, len 7), insert
+        // "there!\n"
+        let delta = [
+            13, 14, 0x90, 7, 7, b't', b'h', b'e', b'r', b'e', b'!', b'\n',
+        ];
+        assert_eq!(
+            apply_delta(base, &delta).as_deref(),
+            Some(&b"hello, there!\n"[..])
+        );
+        // wrong source length, copy past the end, bad opcode, short target
+        assert_eq!(apply_delta(b"x", &delta), None);
+        assert_eq!(apply_delta(base, &[13, 20, 0x91, 10, 20]), None);
+        assert_eq!(apply_delta(base, &[13, 1, 0]), None);
+        assert_eq!(apply_delta(base, &[13, 5, 0x90, 3]), None);
+        // offset bytes: copy "world" (offset 7, len 5)
+        assert_eq!(
+            apply_delta(base, &[13, 5, 0x91, 7, 5]).as_deref(),
+            Some(&b"world"[..])
+        );
+    }
+}
