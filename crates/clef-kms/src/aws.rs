@@ -140,6 +140,15 @@ pub async fn load_sdk_config(
     if !profile.is_empty() {
         loader = loader.profile_name(profile);
     }
+    if env_keys_set() {
+        // The default chain tries the environment's keys first and returns
+        // them whenever both are set, whatever the profile; building the rest
+        // of the chain (web identity with its STS client, ECS, IMDS) is most
+        // of what `load` costs a short-lived `clef`. Same provider, same answer.
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+    }
     let conf = loader.load().await;
     if role.is_empty() {
         return Ok(conf);
@@ -155,6 +164,14 @@ pub async fn load_sdk_config(
             provider,
         ))
         .build())
+}
+
+/// Whether the environment holds the static keys the default chain's first
+/// provider returns (`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, both
+/// not blank, as that provider reads them).
+fn env_keys_set() -> bool {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
+    set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY")
 }
 
 /// The SDK's HTTP client, with TLS set up on the first `https` request.
