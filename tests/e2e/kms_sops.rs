@@ -259,3 +259,41 @@ fn unreachable_or_refusing_kms_gives_one_line_and_writes_nothing() {
     );
     assert_eq!(std::fs::read_to_string(e.path("q.yaml")).unwrap(), PLAIN);
 }
+
+/// The KMS endpoint is found where the SDK finds it: `AWS_ENDPOINT_URL`
+/// when there is no `AWS_ENDPOINT_URL_KMS`, and a profile's `services`
+/// section (`kms = endpoint_url = …`) when neither variable is set.
+#[test]
+fn kms_endpoint_from_the_generic_variable_and_the_profile_services_section() {
+    let Some(e) = Env::new() else { return };
+    let arn = e.moto.create_key();
+    e.write("p.yaml", PLAIN);
+    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let mut c = e.clef(&["decrypt", "p.yaml"]);
+    c.env_remove("AWS_ENDPOINT_URL_KMS")
+        .env("AWS_ENDPOINT_URL", &e.moto.endpoint);
+    assert_eq!(text(run(c)), PLAIN);
+    let config = e.write(
+        "aws-config",
+        &format!(
+            "[profile team]\nregion = us-east-1\nservices = local\n\n[services local]\nkms =\n  endpoint_url = {}\n",
+            e.moto.endpoint
+        ),
+    );
+    let mut c = e.clef(&["decrypt", "p.yaml"]);
+    c.env_remove("AWS_ENDPOINT_URL_KMS")
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_PROFILE", "team");
+    assert_eq!(text(run(c)), PLAIN);
+    // the service variable wins over the profile: a dead one fails, naming the key
+    let mut c = e.clef(&["decrypt", "p.yaml"]);
+    c.env("AWS_ENDPOINT_URL_KMS", dead_endpoint())
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_PROFILE", "team")
+        .env("CLEF_KMS_TIMEOUT", "2");
+    let err = fails(&run(c));
+    assert!(
+        err.contains(&arn) && err.contains("cannot reach AWS KMS"),
+        "{err}"
+    );
+}

@@ -1,4 +1,6 @@
-//! AWS KMS through the official SDK (`aws-config` + `aws-sdk-kms`).
+//! AWS KMS: `Encrypt`, `Decrypt`, `Sign`, `GetPublicKey` and `DescribeKey`
+//! as SigV4-signed JSON calls ([`crate::awsapi`], the SDK's own signer) with
+//! the official SDK's configuration (`aws-config`).
 //!
 //! Credentials come from the SDK's default chain: environment variables, the
 //! shared config and credentials files (profiles, `credential_process`, SSO
@@ -14,12 +16,11 @@
 //! `AwsOptions::timeout` (default 10 s, `CLEF_KMS_TIMEOUT` seconds).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_kms::primitives::Blob;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
@@ -31,8 +32,10 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use clef_doc::Value;
+use serde_json::json;
 use zeroize::Zeroizing;
 
+use crate::awsapi::{AwsApi, Service};
 use crate::stanza::AwsStanza;
 use crate::{KmsError, rt, utc_now};
 
@@ -93,7 +96,7 @@ struct Creds {
 /// (region, profile, role), and reused for every stanza of a run.
 pub struct AwsKms {
     opts: AwsOptions,
-    clients: Mutex<HashMap<Creds, aws_sdk_kms::Client>>,
+    clients: Mutex<HashMap<Creds, Arc<AwsApi>>>,
 }
 
 impl std::fmt::Debug for AwsKms {
@@ -160,9 +163,7 @@ pub async fn load_sdk_config(
         .await;
     Ok(conf
         .into_builder()
-        .credentials_provider(aws_sdk_kms::config::SharedCredentialsProvider::new(
-            provider,
-        ))
+        .credentials_provider(SharedCredentialsProvider::new(provider))
         .build())
 }
 
@@ -262,67 +263,36 @@ const KEY_ERRORS: [&str; 7] = [
 ];
 
 /// The stanza's encryption context as KMS takes it: none when it is empty.
-fn encryption_context(st: &AwsStanza) -> Option<HashMap<String, String>> {
-    (!st.context.is_empty()).then(|| st.context.iter().cloned().collect())
+fn encryption_context(st: &AwsStanza) -> Option<serde_json::Value> {
+    (!st.context.is_empty()).then(|| {
+        serde_json::Value::Object(
+            st.context
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect(),
+        )
+    })
 }
 
-/// One line for an SDK error: the AWS error code (and its message) for a service
-/// error, else the innermost causes (network, timeout, credentials). Returns the
-/// line and whether the error is the key's own.
-fn describe<E>(e: &SdkError<E, aws_sdk_kms::config::http::HttpResponse>) -> (String, bool)
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    if let SdkError::ServiceError(s) = e {
-        let Some(code) = s.err().code() else {
-            // an answer the SDK could not classify (an IAM denial in an XML
-            // body, a proxy's page): its code from the raw answer
-            let raw = s.raw();
-            let e = crate::awsapi::api_error(
-                raw.status().as_u16(),
-                raw.body().bytes().unwrap_or_default(),
-            );
-            return (e.to_string(), false);
-        };
-        let code = code.to_owned();
-        let own = KEY_ERRORS.contains(&code.as_str());
-        let line = match s.err().message() {
-            Some(m) if !m.is_empty() => format!("{code}: {}", one_line(m)),
-            _ => code,
-        };
-        return (line, own);
-    }
-    let what = match e {
-        SdkError::TimeoutError(_) => "timed out",
-        SdkError::DispatchFailure(_) => "cannot reach AWS KMS",
-        SdkError::ConstructionFailure(_) => "cannot build the request",
-        _ => "bad response from AWS KMS",
-    };
-    let mut causes: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    while let Some(c) = cur {
-        let s = one_line(&c.to_string());
-        if !s.is_empty() && !causes.iter().any(|p| p.contains(&s)) {
-            causes.push(s);
-        }
-        cur = c.source();
-    }
-    causes.retain(|c| !c.contains("dispatch failure") && c != "io error" && c != "other");
-    let line = if causes.is_empty() {
-        what.to_owned()
-    } else {
-        format!("{what}: {}", causes.join(": "))
-    };
-    (line, false)
+/// A KMS answer as JSON.
+fn answer_json(answer: &[u8], operation: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_slice(answer).map_err(|_| format!("{operation}: the answer is not JSON"))
 }
 
-fn one_line(s: &str) -> String {
-    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.chars().count() > 300 {
-        s.chars().take(300).chain("…".chars()).collect()
-    } else {
-        s
-    }
+/// Takes the base64 blob `field` out of an answer and decodes it; both the
+/// text and the bytes are zeroized on drop (a `Plaintext` is a data key).
+fn blob(
+    v: &mut serde_json::Value,
+    field: &str,
+    operation: &str,
+) -> Result<Zeroizing<Vec<u8>>, String> {
+    let text = match v.get_mut(field).map(serde_json::Value::take) {
+        Some(serde_json::Value::String(s)) => Zeroizing::new(s),
+        _ => return Err(format!("{operation} returned no {field}")),
+    };
+    B64.decode(text.as_bytes())
+        .map(Zeroizing::new)
+        .map_err(|_| format!("{operation} returned a {field} that is not base64"))
 }
 
 impl AwsKms {
@@ -362,30 +332,33 @@ impl AwsKms {
         })
     }
 
-    async fn client(&self, c: &Creds) -> Result<aws_sdk_kms::Client, KmsError> {
-        if let Some(cl) = self.clients.lock().map_err(|_| poisoned())?.get(c) {
-            return Ok(cl.clone());
-        }
-        let conf = load_sdk_config(Some(&c.region), &c.profile, &c.role, self.opts.timeout).await?;
-        let mut kc = aws_sdk_kms::config::Builder::from(&conf);
-        if let Some(e) = &self.opts.endpoint {
-            kc = kc.endpoint_url(e);
-        }
-        let cl = aws_sdk_kms::Client::from_conf(kc.build());
-        self.clients
-            .lock()
-            .map_err(|_| poisoned())?
-            .insert(c.clone(), cl.clone());
-        Ok(cl)
+    /// The signed-request client for one credential attempt.
+    fn client(&self, c: &Creds) -> Result<Arc<AwsApi>, KmsError> {
+        let mut clients = self.clients.lock().map_err(|_| poisoned())?;
+        let api = clients.entry(c.clone()).or_insert_with(|| {
+            Arc::new(AwsApi::new(
+                Some(&c.region),
+                AwsOptions {
+                    profile: Some(c.profile.clone()),
+                    role: Some(c.role.clone()),
+                    ..self.opts.clone()
+                },
+            ))
+        });
+        Ok(Arc::clone(api))
     }
 
-    /// Runs `op` with each credential attempt until one succeeds or fails for a
-    /// reason of the key's own; the error names the ARN and every reason.
-    fn run<T, F, Fut>(&self, st: &AwsStanza, op: F) -> Result<T, KmsError>
-    where
-        F: Fn(aws_sdk_kms::Client) -> Fut,
-        Fut: std::future::Future<Output = Result<T, (String, bool)>>,
-    {
+    /// Sends the KMS operation `operation` with the JSON `body` under each
+    /// credential attempt until one succeeds or fails for a reason of the
+    /// key's own, and reads the answer with `read`; the error names the ARN
+    /// and every reason.
+    fn run<T>(
+        &self,
+        st: &AwsStanza,
+        operation: &str,
+        body: &[u8],
+        read: impl Fn(Zeroizing<Vec<u8>>) -> Result<T, String>,
+    ) -> Result<T, KmsError> {
         let attempts = self.attempts(st)?;
         rt::block_on(async {
             let mut reasons = Vec::new();
@@ -396,15 +369,14 @@ impl AwsKms {
                     ("", r) => format!(" (role {r})"),
                     (p, r) => format!(" (profile {p}, role {r})"),
                 };
-                let res = match self.client(c).await {
-                    Ok(cl) => op(cl).await,
-                    Err(e) => Err((e.reason, false)),
-                };
-                match res {
-                    Ok(v) => return Ok(v),
-                    Err((why, own)) => {
-                        reasons.push(format!("{why}{via}"));
-                        if own {
+                let api = self.client(c)?;
+                match api.call_json(Service::Kms, operation, body).await {
+                    Ok(answer) => {
+                        return read(answer).map_err(|why| KmsError::new(&st.arn, why));
+                    }
+                    Err(e) => {
+                        reasons.push(format!("{e}{via}"));
+                        if KEY_ERRORS.contains(&e.code.as_str()) {
                             break;
                         }
                     }
@@ -458,25 +430,22 @@ impl AwsKms {
         key_id: &str,
         plaintext: &[u8],
     ) -> Result<(String, Vec<u8>), KmsError> {
-        let ctx = encryption_context(st);
-        self.run(st, |cl| {
-            let ctx = ctx.clone();
-            async move {
-                let req = cl
-                    .encrypt()
-                    .key_id(key_id)
-                    .plaintext(Blob::new(plaintext.to_vec()))
-                    .set_encryption_context(ctx);
-                match req.send().await {
-                    Ok(out) => {
-                        let resolved = out.key_id.unwrap_or_else(|| key_id.to_owned());
-                        out.ciphertext_blob
-                            .map(|b| (resolved, b.into_inner()))
-                            .ok_or_else(|| ("Encrypt returned no ciphertext".to_owned(), false))
-                    }
-                    Err(e) => Err(describe(&e)),
-                }
-            }
+        let mut input = json!({ "KeyId": key_id });
+        if let Some(ctx) = encryption_context(st) {
+            input["EncryptionContext"] = ctx;
+        }
+        // the plaintext goes into the body here, never into a JSON value
+        let rest = input.to_string();
+        let mut body = Zeroizing::new(String::with_capacity(rest.len() + plaintext.len() * 2));
+        body.push_str("{\"Plaintext\":\"");
+        B64.encode_string(plaintext, &mut body);
+        body.push_str("\",");
+        body.push_str(&rest[1..]);
+        self.run(st, "Encrypt", body.as_bytes(), |answer| {
+            let mut v = answer_json(&answer, "Encrypt")?;
+            let resolved = v["KeyId"].as_str().unwrap_or(key_id).to_owned();
+            let blob = blob(&mut v, "CiphertextBlob", "Encrypt")?;
+            Ok((resolved, blob.to_vec()))
         })
     }
 
@@ -486,77 +455,61 @@ impl AwsKms {
         &self,
         st: &AwsStanza,
         key_id: &str,
-        blob: &[u8],
+        ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-        let ctx = encryption_context(st);
-        self.run(st, |cl| {
-            let ctx = ctx.clone();
-            async move {
-                let req = cl
-                    .decrypt()
-                    .key_id(key_id)
-                    .ciphertext_blob(Blob::new(blob.to_vec()))
-                    .set_encryption_context(ctx);
-                match req.send().await {
-                    Ok(out) => out
-                        .plaintext
-                        .map(|b| Zeroizing::new(b.into_inner()))
-                        .ok_or_else(|| ("Decrypt returned no plaintext".to_owned(), false)),
-                    Err(e) => Err(describe(&e)),
-                }
-            }
+        let mut input = json!({ "CiphertextBlob": B64.encode(ciphertext), "KeyId": key_id });
+        if let Some(ctx) = encryption_context(st) {
+            input["EncryptionContext"] = ctx;
+        }
+        self.run(st, "Decrypt", input.to_string().as_bytes(), |answer| {
+            blob(
+                &mut answer_json(&answer, "Decrypt")?,
+                "Plaintext",
+                "Decrypt",
+            )
         })
     }
 
     /// `Sign` with `ECDSA_SHA_256` over a SHA-256 `digest` (`MessageType:
     /// DIGEST`): the DER signature.
     pub fn sign_digest(&self, key_id: &str, digest: &[u8; 32]) -> Result<Vec<u8>, KmsError> {
-        use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
+        let input = json!({
+            "KeyId": key_id,
+            "Message": B64.encode(digest),
+            "MessageType": "DIGEST",
+            "SigningAlgorithm": "ECDSA_SHA_256",
+        });
         let st = AwsStanza::from_arg(key_id, &[], "");
-        self.run(&st, |cl| async move {
-            match cl
-                .sign()
-                .key_id(key_id)
-                .message(Blob::new(digest.to_vec()))
-                .message_type(MessageType::Digest)
-                .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
-                .send()
-                .await
-            {
-                Ok(out) => out
-                    .signature
-                    .map(Blob::into_inner)
-                    .ok_or_else(|| ("Sign returned no signature".to_owned(), false)),
-                Err(e) => Err(describe(&e)),
-            }
+        self.run(&st, "Sign", input.to_string().as_bytes(), |answer| {
+            Ok(blob(&mut answer_json(&answer, "Sign")?, "Signature", "Sign")?.to_vec())
         })
     }
 
     /// `GetPublicKey`: the key's SPKI DER.
     pub fn public_key(&self, key_id: &str) -> Result<Vec<u8>, KmsError> {
+        let input = json!({ "KeyId": key_id });
         let st = AwsStanza::from_arg(key_id, &[], "");
-        self.run(&st, |cl| async move {
-            match cl.get_public_key().key_id(key_id).send().await {
-                Ok(out) => out
-                    .public_key
-                    .map(Blob::into_inner)
-                    .ok_or_else(|| ("GetPublicKey returned no key".to_owned(), false)),
-                Err(e) => Err(describe(&e)),
-            }
-        })
+        self.run(
+            &st,
+            "GetPublicKey",
+            input.to_string().as_bytes(),
+            |answer| {
+                let mut v = answer_json(&answer, "GetPublicKey")?;
+                Ok(blob(&mut v, "PublicKey", "GetPublicKey")?.to_vec())
+            },
+        )
     }
 
     /// Checks that the caller may use the key: `DescribeKey`, then reports its state
     /// (for `doctor`). Returns the key state (`Enabled`, `Disabled`, ...).
     pub fn key_state(&self, st: &AwsStanza) -> Result<String, KmsError> {
-        self.run(st, |cl| async move {
-            match cl.describe_key().key_id(&st.arn).send().await {
-                Ok(out) => Ok(out
-                    .key_metadata
-                    .and_then(|m| m.key_state)
-                    .map_or_else(|| "unknown".to_owned(), |s| s.as_str().to_owned())),
-                Err(e) => Err(describe(&e)),
-            }
+        let input = json!({ "KeyId": st.arn });
+        self.run(st, "DescribeKey", input.to_string().as_bytes(), |answer| {
+            let v = answer_json(&answer, "DescribeKey")?;
+            Ok(v["KeyMetadata"]["KeyState"]
+                .as_str()
+                .unwrap_or("unknown")
+                .to_owned())
         })
     }
 

@@ -1,16 +1,23 @@
-//! S3, Secrets Manager and SSM Parameter Store: the few calls `clef pack`
-//! and the runtime agent make, as SigV4-signed HTTPS requests.
+//! The AWS calls Clef makes, as SigV4-signed requests: KMS (for
+//! [`crate::aws`]), and S3, Secrets Manager and SSM Parameter Store for
+//! `clef pack` and the runtime agent.
 //!
-//! Credentials, region, profile and AssumeRole come from the same SDK
-//! configuration as KMS ([`crate::load_sdk_config`], the official credential
-//! chain); signing is the SDK's own `aws-sigv4`; the transport is the crate's
-//! hyper client with its bounded retries. This avoids compiling the
-//! `aws-sdk-s3`/`-secretsmanager`/`-ssm` crates (measured in the README).
+//! Credentials, region, profile and AssumeRole come from the official SDK's
+//! configuration ([`crate::load_sdk_config`], its credential chain); signing
+//! is the SDK's own `aws-sigv4`; the transport is the crate's hyper client
+//! with its bounded retries (network failures, stalled attempts, 429, 5xx
+//! and throttling codes). This avoids compiling the `aws-sdk-kms`, `-s3`,
+//! `-secretsmanager` and `-ssm` crates (measured in the README) and their
+//! per-call orchestration, which cost a short-lived `clef get` about a
+//! millisecond and a half.
 //!
-//! Endpoints: `AWS_ENDPOINT_URL_<SERVICE>` (`S3`, `SECRETS_MANAGER`, `SSM`),
-//! then `AWS_ENDPOINT_URL` (or the profile's `endpoint_url`), else the public
-//! regional endpoint. S3 uses path-style addressing for a configured endpoint
-//! (moto, MinIO, loopback) and for bucket names that are not DNS labels.
+//! Endpoints, as the SDK resolves them: `AWS_ENDPOINT_URL_<SERVICE>` (`KMS`,
+//! `S3`, `SECRETS_MANAGER`, `SSM`) or the profile's `services` section, then
+//! `AWS_ENDPOINT_URL` (or the profile's `endpoint_url`), else the public
+//! regional endpoint of the region's partition (FIPS and dual-stack as
+//! configured for the JSON services). S3 uses path-style addressing for a
+//! configured endpoint (moto, MinIO, loopback) and for bucket names that are
+//! not DNS labels.
 
 use std::sync::OnceLock;
 use std::time::SystemTime;
@@ -22,6 +29,7 @@ use aws_sigv4::http_request::{
     UriPathNormalizationMode, sign,
 };
 use aws_smithy_runtime_api::client::identity::Identity;
+use aws_types::service_config::ServiceConfigKey;
 use zeroize::Zeroizing;
 
 use crate::http::{self, Answer, Client};
@@ -33,6 +41,8 @@ pub type Object = (Vec<u8>, Option<String>);
 /// An AWS service Clef calls over its wire protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
+    /// AWS KMS (JSON 1.1).
+    Kms,
     /// Amazon S3 (REST-XML).
     S3,
     /// AWS Secrets Manager (JSON 1.1).
@@ -42,28 +52,81 @@ pub enum Service {
 }
 
 impl Service {
+    /// The SigV4 signing name, also the endpoint's host prefix.
     fn signing_name(self) -> &'static str {
         match self {
+            Service::Kms => "kms",
             Service::S3 => "s3",
             Service::SecretsManager => "secretsmanager",
             Service::Ssm => "ssm",
         }
     }
 
-    fn env_suffix(self) -> &'static str {
+    /// The SDK's service id: `AWS_ENDPOINT_URL_<ID>` (upper case, spaces as
+    /// `_`) and the profile's `services` section key.
+    fn service_id(self) -> &'static str {
         match self {
+            Service::Kms => "KMS",
             Service::S3 => "S3",
-            Service::SecretsManager => "SECRETS_MANAGER",
+            Service::SecretsManager => "Secrets Manager",
             Service::Ssm => "SSM",
         }
     }
 
     fn target_prefix(self) -> &'static str {
         match self {
+            Service::Kms => "TrentService",
             Service::S3 => "",
             Service::SecretsManager => "secretsmanager",
             Service::Ssm => "AmazonSSM",
         }
+    }
+
+    /// The name messages use.
+    fn title(self) -> &'static str {
+        match self {
+            Service::Kms => "AWS KMS",
+            Service::S3 => "Amazon S3",
+            Service::SecretsManager => "AWS Secrets Manager",
+            Service::Ssm => "AWS SSM",
+        }
+    }
+}
+
+/// Error codes AWS answers when a caller is throttled (retried with backoff).
+const THROTTLED: [&str; 6] = [
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "SlowDown",
+];
+
+/// Whether an answer is worth another attempt, and why: throttling, 429, 5xx.
+fn retryable(status: u16, body: &[u8]) -> Option<String> {
+    if status == 429 || status >= 500 {
+        return Some(describe(status, body));
+    }
+    if status == 400 {
+        let e = api_error(status, body);
+        if THROTTLED.contains(&e.code.as_str()) {
+            return Some(e.to_string());
+        }
+    }
+    None
+}
+
+/// The DNS suffix of a region's partition (China, the ISO partitions, else
+/// the commercial and GovCloud one), and its dual-stack form.
+fn dns_suffix(region: &str, dual_stack: bool) -> &'static str {
+    match (region.split('-').next().unwrap_or(""), dual_stack) {
+        ("cn", false) => "amazonaws.com.cn",
+        ("cn", true) => "api.amazonwebservices.com.cn",
+        _ if region.starts_with("us-isob-") => "sc2s.sgov.gov",
+        _ if region.starts_with("us-iso-") => "c2s.ic.gov",
+        (_, true) => "api.aws",
+        (_, false) => "amazonaws.com",
     }
 }
 
@@ -179,7 +242,7 @@ pub struct AwsApi {
     region: Option<String>,
     opts: AwsOptions,
     conf: tokio::sync::OnceCell<SdkConfig>,
-    client: OnceLock<Result<Client, String>>,
+    client: OnceLock<Client>,
 }
 
 impl std::fmt::Debug for AwsApi {
@@ -224,11 +287,8 @@ impl AwsApi {
             .await
     }
 
-    fn http(&self) -> Result<&Client, ApiError> {
-        self.client
-            .get_or_init(http::client)
-            .as_ref()
-            .map_err(|e| transport(e.clone()))
+    fn http(&self) -> &Client {
+        self.client.get_or_init(http::client)
     }
 
     /// The region requests are signed for.
@@ -237,16 +297,45 @@ impl AwsApi {
             .map_or_else(|| "us-east-1".to_owned(), |r| r.as_ref().to_owned())
     }
 
-    /// The configured endpoint of `svc`, if any (service variable first).
+    /// The configured endpoint of `svc`, if any, as the SDK resolves it:
+    /// the options' endpoint, then `AWS_ENDPOINT_URL_<SERVICE>` and the
+    /// profile's `services` section, then `AWS_ENDPOINT_URL` and the
+    /// profile's `endpoint_url` (all off under
+    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`).
     fn configured_endpoint(&self, svc: Service, conf: &SdkConfig) -> Option<String> {
         if let Some(e) = &self.opts.endpoint {
-            return Some(e.clone());
+            return Some(e.trim_end_matches('/').to_owned());
         }
-        std::env::var(format!("AWS_ENDPOINT_URL_{}", svc.env_suffix()))
-            .ok()
-            .filter(|e| !e.is_empty())
+        let key = ServiceConfigKey::builder()
+            .service_id(svc.service_id())
+            .env("AWS_ENDPOINT_URL")
+            .profile("endpoint_url")
+            .build()
+            .ok()?;
+        conf.service_config()
+            .and_then(|c| c.load_config(key))
             .or_else(|| conf.endpoint_url().map(str::to_owned))
+            .filter(|e| !e.is_empty())
             .map(|e| e.trim_end_matches('/').to_owned())
+    }
+
+    /// The public regional endpoint of `svc` (FIPS and dual-stack as
+    /// configured, for the JSON services).
+    fn public_endpoint(svc: Service, conf: &SdkConfig) -> String {
+        let region = Self::region_of(conf);
+        let (fips, dual) = match svc {
+            Service::S3 => (false, false),
+            _ => (
+                conf.use_fips().unwrap_or(false),
+                conf.use_dual_stack().unwrap_or(false),
+            ),
+        };
+        format!(
+            "https://{}{}.{region}.{}",
+            svc.signing_name(),
+            if fips { "-fips" } else { "" },
+            dns_suffix(&region, dual)
+        )
     }
 
     /// Signs and sends one request; `path_and_query` is already encoded.
@@ -305,20 +394,54 @@ impl AwsApi {
             headers.push((k.to_owned(), v.to_owned()));
         }
         let a = http::send(
-            self.http()?,
+            self.http(),
             self.opts.timeout,
             method,
             &url,
             &headers,
             body,
-            describe,
+            retryable,
         )
         .await
-        .map_err(transport)?;
+        .map_err(|e| {
+            if e.answered {
+                transport(format!("{}: {}", svc.title(), e.reason))
+            } else {
+                transport(format!("cannot reach {}: {}", svc.title(), e.reason))
+            }
+        })?;
         if a.status >= 300 && a.status != 304 {
             return Err(api_error(a.status, &a.body));
         }
         Ok(a)
+    }
+
+    /// One JSON 1.1 operation (`Decrypt`, `PutSecretValue`...) with a
+    /// ready request body: the answer's body, zeroized on drop.
+    pub(crate) async fn call_json(
+        &self,
+        svc: Service,
+        operation: &str,
+        body: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+        let conf = self.conf().await?;
+        let host = self
+            .configured_endpoint(svc, conf)
+            .unwrap_or_else(|| Self::public_endpoint(svc, conf));
+        let headers = vec![
+            (
+                "content-type".to_owned(),
+                "application/x-amz-json-1.1".to_owned(),
+            ),
+            (
+                "x-amz-target".to_owned(),
+                format!("{}.{operation}", svc.target_prefix()),
+            ),
+        ];
+        Ok(self
+            .call(svc, "POST", &host, "/", headers, body)
+            .await?
+            .body)
     }
 
     /// One JSON 1.1 operation (`PutSecretValue`, `PutParameter`...): the
@@ -330,33 +453,13 @@ impl AwsApi {
         input: &serde_json::Value,
     ) -> Result<serde_json::Value, ApiError> {
         let body = Zeroizing::new(input.to_string().into_bytes());
-        rt::block_on(async {
-            let conf = self.conf().await?;
-            let host = self.configured_endpoint(svc, conf).unwrap_or_else(|| {
-                format!(
-                    "https://{}.{}.amazonaws.com",
-                    svc.signing_name(),
-                    Self::region_of(conf)
-                )
-            });
-            let headers = vec![
-                (
-                    "content-type".to_owned(),
-                    "application/x-amz-json-1.1".to_owned(),
-                ),
-                (
-                    "x-amz-target".to_owned(),
-                    format!("{}.{operation}", svc.target_prefix()),
-                ),
-            ];
-            let a = self.call(svc, "POST", &host, "/", headers, &body).await?;
-            if a.body.is_empty() {
-                return Ok(serde_json::Value::Null);
-            }
-            serde_json::from_slice(&a.body)
-                .map_err(|_| transport(format!("{operation}: the answer is not JSON")))
-        })
-        .map_err(|e| transport(e.to_string()))?
+        let answer = rt::block_on(self.call_json(svc, operation, &body))
+            .map_err(|e| transport(e.to_string()))??;
+        if answer.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_slice(&answer)
+            .map_err(|_| transport(format!("{operation}: the answer is not JSON")))
     }
 
     /// Host URL and encoded path of an object.
@@ -366,14 +469,15 @@ impl AwsApi {
         match self.configured_endpoint(Service::S3, conf) {
             Some(e) => (e, format!("/{}/{path}", encode_segment(bucket))),
             None if dns_bucket(bucket) => (
-                format!(
-                    "https://{bucket}.s3.{}.amazonaws.com",
-                    Self::region_of(conf)
+                Self::public_endpoint(Service::S3, conf).replacen(
+                    "://",
+                    &format!("://{bucket}."),
+                    1,
                 ),
                 format!("/{path}"),
             ),
             None => (
-                format!("https://s3.{}.amazonaws.com", Self::region_of(conf)),
+                Self::public_endpoint(Service::S3, conf),
                 format!("/{}/{path}", encode_segment(bucket)),
             ),
         }
@@ -475,5 +579,61 @@ mod tests {
         assert_eq!(api_error(403, b"").to_string(), "HTTP 403");
         assert_eq!(encode_segment("a b+c/é"), "a%20b%2Bc%2F%C3%A9");
         assert!(dns_bucket("my-bucket") && !dns_bucket("My_Bucket") && !dns_bucket("a.b"));
+    }
+
+    #[test]
+    fn throttling_429_and_5xx_are_retried_other_refusals_are_not() {
+        let throttled = br#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#;
+        assert_eq!(
+            retryable(400, throttled).as_deref(),
+            Some("ThrottlingException: Rate exceeded")
+        );
+        assert!(retryable(429, b"").is_some());
+        assert!(retryable(503, b"<Error><Code>SlowDown</Code></Error>").is_some());
+        let denied = br#"{"__type":"AccessDeniedException","message":"no"}"#;
+        assert_eq!(retryable(400, denied), None);
+        assert_eq!(retryable(400, br#"{"__type":"NotFoundException"}"#), None);
+        assert_eq!(retryable(200, b"{}"), None);
+    }
+
+    #[test]
+    fn public_endpoints_follow_the_partition_fips_and_dual_stack() {
+        use aws_config::Region;
+        let conf = |region: &str, fips: bool, dual: bool| {
+            SdkConfig::builder()
+                .region(Region::new(region.to_owned()))
+                .use_fips(fips)
+                .use_dual_stack(dual)
+                .build()
+        };
+        let at = |svc, c: &SdkConfig| AwsApi::public_endpoint(svc, c);
+        assert_eq!(
+            at(Service::Kms, &conf("eu-west-1", false, false)),
+            "https://kms.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            at(Service::Kms, &conf("us-gov-west-1", true, false)),
+            "https://kms-fips.us-gov-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            at(Service::Kms, &conf("us-east-2", false, true)),
+            "https://kms.us-east-2.api.aws"
+        );
+        assert_eq!(
+            at(Service::Kms, &conf("cn-north-1", false, false)),
+            "https://kms.cn-north-1.amazonaws.com.cn"
+        );
+        assert_eq!(
+            at(
+                Service::SecretsManager,
+                &conf("us-iso-east-1", false, false)
+            ),
+            "https://secretsmanager.us-iso-east-1.c2s.ic.gov"
+        );
+        // S3's FIPS and dual-stack hosts have another shape: not applied
+        assert_eq!(
+            at(Service::S3, &conf("us-east-1", true, true)),
+            "https://s3.us-east-1.amazonaws.com"
+        );
     }
 }

@@ -81,7 +81,7 @@ pub struct GcpKms {
     timeout: Duration,
     auth: GcpAuth,
     token: std::sync::Mutex<Option<Zeroizing<String>>>,
-    client: std::sync::OnceLock<Result<Client, String>>,
+    client: std::sync::OnceLock<Client>,
 }
 
 impl std::fmt::Debug for GcpKms {
@@ -157,11 +157,8 @@ impl GcpKms {
         }
     }
 
-    fn client(&self) -> Result<&Client, String> {
-        self.client
-            .get_or_init(http::client)
-            .as_ref()
-            .map_err(Clone::clone)
+    fn client(&self) -> &Client {
+        self.client.get_or_init(http::client)
     }
 
     /// One HTTP request with the call bound and up to 3 attempts (backoff 100 ms,
@@ -185,15 +182,16 @@ impl GcpKms {
             None => Zeroizing::new(Vec::new()),
         };
         let a = http::send(
-            self.client()?,
+            self.client(),
             self.timeout,
             method,
             url,
             &hs,
             &bytes,
-            api_error,
+            |s, b| (s == 429 || s >= 500).then(|| api_error(s, b)),
         )
-        .await?;
+        .await
+        .map_err(|e| e.reason)?;
         Ok((a.status, a.body))
     }
 

@@ -1,9 +1,9 @@
 //! Cloud KMS master keys for sops files.
 //!
-//! - [`aws`]: AWS KMS through the official SDK (`kms` stanzas);
+//! - [`aws`]: AWS KMS (`kms` stanzas), signed calls with the official SDK's credentials;
 //! - [`gcp`]: Google Cloud KMS through its REST API (`gcp_kms` stanzas);
-//! - [`awsapi`]: S3, Secrets Manager and SSM Parameter Store (SigV4-signed
-//!   calls with the SDK's credentials), for `clef pack` and the agent;
+//! - [`awsapi`]: the signed AWS calls: KMS, S3, Secrets Manager and SSM (SigV4-signed
+//!   with the SDK's credentials), for the KMS keys, `clef pack` and the agent;
 //! - [`stanza`]: both stanza layouts, read and written exactly as sops 3.11 does.
 //!
 //! Everything is behind a synchronous facade: the async runtime ([`rt`]) is
