@@ -20,7 +20,7 @@
 //! not DNS labels.
 
 use std::sync::OnceLock;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_credential_types::provider::ProvideCredentials;
@@ -393,9 +393,17 @@ impl AwsApi {
         for (k, v) in instructions.headers() {
             headers.push((k.to_owned(), v.to_owned()));
         }
+        // a KMS call is small: a stalled attempt is cut at 5 s (as the SDK's
+        // operation attempt timeout was) so that a retry fits in the bound;
+        // an S3 object may take the whole bound to arrive
+        let attempt = match svc {
+            Service::Kms => self.opts.timeout.min(Duration::from_secs(5)),
+            _ => self.opts.timeout,
+        };
         let a = http::send(
             self.http(),
             self.opts.timeout,
+            attempt,
             method,
             &url,
             &headers,

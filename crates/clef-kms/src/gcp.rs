@@ -184,6 +184,7 @@ impl GcpKms {
         let a = http::send(
             self.client(),
             self.timeout,
+            self.timeout,
             method,
             url,
             &hs,

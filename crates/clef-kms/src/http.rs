@@ -111,16 +111,15 @@ pub(crate) fn host_of(url: &str) -> &str {
     rest.split('/').next().unwrap_or(rest)
 }
 
-/// The longest one attempt may take, so that a stalled connection leaves
-/// time for a retry inside the call's bound.
-const ATTEMPT: Duration = Duration::from_secs(5);
-
 /// Sends one request (same headers and body on every attempt) with up to 3
-/// attempts inside `timeout`, each bounded by 5 s. `retryable` says whether
-/// an answer should be tried again and why (429, 5xx, throttling).
+/// attempts inside `timeout`, each bounded by `attempt_bound` (a stalled
+/// connection then leaves time for a retry). `retryable` says whether an
+/// answer should be tried again and why (429, 5xx, throttling).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn send(
     client: &Client,
     timeout: Duration,
+    attempt_bound: Duration,
     method: &str,
     url: &str,
     headers: &[(String, String)],
@@ -149,7 +148,8 @@ pub(crate) async fn send(
                 answered: false,
                 reason: format!("bad request: {e}"),
             })?;
-        match tokio::time::timeout_at(deadline.min(now + ATTEMPT), client.request(req)).await {
+        match tokio::time::timeout_at(deadline.min(now + attempt_bound), client.request(req)).await
+        {
             Err(_) => {
                 answered = false;
                 last = format!(" (no answer from {} within the bound)", host_of(url));
