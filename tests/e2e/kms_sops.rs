@@ -297,3 +297,46 @@ fn kms_endpoint_from_the_generic_variable_and_the_profile_services_section() {
         "{err}"
     );
 }
+
+/// Credentials are asked for once per run, not once per KMS call (the
+/// providers do not cache; an assumed role or IMDS would be asked each time):
+/// `rotate` makes two calls (`Decrypt` of the old data key, `Encrypt` of the
+/// new one) and a counting `credential_process` runs once.
+#[test]
+fn credentials_are_fetched_once_per_run() {
+    let Some(e) = Env::new() else { return };
+    let arn = e.moto.create_key();
+    e.write("p.yaml", PLAIN);
+    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let count = e.path("count");
+    let script = e.write(
+        "creds.sh",
+        &format!(
+            "#!/bin/sh\necho x >> '{}'\necho '{{\"Version\": 1, \"AccessKeyId\": \"testing\", \"SecretAccessKey\": \"testing\", \"Expiration\": \"2099-01-01T00:00:00Z\"}}'\n",
+            count.display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = e.write(
+        "aws-config",
+        &format!(
+            "[default]\nregion = us-east-1\ncredential_process = {}\n",
+            script.display()
+        ),
+    );
+    let before = std::fs::read_to_string(e.path("p.yaml")).unwrap();
+    let mut c = e.clef(&["rotate", "-i", "p.yaml"]);
+    c.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONFIG_FILE", &config);
+    ok(run(c));
+    assert_ne!(std::fs::read_to_string(e.path("p.yaml")).unwrap(), before);
+    let calls = std::fs::read_to_string(&count).unwrap();
+    assert_eq!(
+        calls.lines().count(),
+        1,
+        "credential_process runs: {calls:?}"
+    );
+    assert_eq!(text(run(e.sops(&["decrypt", "p.yaml"]))), PLAIN);
+}

@@ -23,6 +23,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
@@ -243,6 +244,10 @@ pub struct AwsApi {
     opts: AwsOptions,
     conf: tokio::sync::OnceCell<SdkConfig>,
     client: OnceLock<Client>,
+    /// The last credentials, reused until a minute before they expire (the
+    /// SDK's clients keep an identity cache; the providers themselves do
+    /// not cache, so an assumed role or IMDS would be asked on every call).
+    creds: tokio::sync::Mutex<Option<Credentials>>,
 }
 
 impl std::fmt::Debug for AwsApi {
@@ -263,6 +268,7 @@ impl AwsApi {
             opts,
             conf: tokio::sync::OnceCell::new(),
             client: OnceLock::new(),
+            creds: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -338,18 +344,16 @@ impl AwsApi {
         )
     }
 
-    /// Signs and sends one request; `path_and_query` is already encoded.
-    async fn call(
-        &self,
-        svc: Service,
-        method: &str,
-        host_url: &str,
-        path_and_query: &str,
-        mut headers: Vec<(String, String)>,
-        body: &[u8],
-    ) -> Result<Answer, ApiError> {
-        let conf = self.conf().await?;
-        let region = Self::region_of(conf);
+    /// The credentials to sign with: the cached ones while they are valid
+    /// for more than a minute, else the provider's answer.
+    async fn credentials(&self, conf: &SdkConfig) -> Result<Credentials, ApiError> {
+        let mut cached = self.creds.lock().await;
+        if let Some(c) = cached.as_ref().filter(|c| {
+            c.expiry()
+                .is_none_or(|t| t > SystemTime::now() + Duration::from_secs(60))
+        }) {
+            return Ok(c.clone());
+        }
         let provider = conf
             .credentials_provider()
             .ok_or_else(|| transport("no AWS credentials provider is configured"))?;
@@ -362,7 +366,23 @@ impl AwsApi {
             }
             transport(format!("no AWS credentials: {}", one_line(&s)))
         })?;
-        let identity: Identity = creds.into();
+        *cached = Some(creds.clone());
+        Ok(creds)
+    }
+
+    /// Signs and sends one request; `path_and_query` is already encoded.
+    async fn call(
+        &self,
+        svc: Service,
+        method: &str,
+        host_url: &str,
+        path_and_query: &str,
+        mut headers: Vec<(String, String)>,
+        body: &[u8],
+    ) -> Result<Answer, ApiError> {
+        let conf = self.conf().await?;
+        let region = Self::region_of(conf);
+        let identity: Identity = self.credentials(conf).await?.into();
         let url = format!("{host_url}{path_and_query}");
         headers.push(("host".to_owned(), http::host_of(host_url).to_owned()));
         let mut settings = SigningSettings::default();
