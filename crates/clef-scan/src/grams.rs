@@ -93,7 +93,8 @@ struct Hash {
     a: [u8; 64],
     b: [u8; 64],
     c: [u8; 64],
-    /// Bit (0..8) within the cell's byte.
+    /// Bit (0..8) within the cell's byte; the same in every hash (the
+    /// filter looks it up once).
     d: [u8; 64],
     /// 1024 cells: byte `a ^ b ^ c` (low seven bits), bit `d`.
     cells: [u8; 128],
@@ -134,16 +135,53 @@ impl Hash {
 #[derive(Debug, Clone)]
 pub(crate) struct Grams {
     hashes: Box<[Hash; FILTERS]>,
-    /// Open addressing over fragments: `lowercase gram | 1 << 24`, 0 empty.
-    keys: Vec<u32>,
-    /// Per slot, the range of `entries` with that fragment.
-    ranges: Vec<(u32, u32)>,
-    /// (keyword, offset of the fragment in it).
-    entries: Vec<(u32, u32)>,
+    /// Open addressing over fragments (key 0: empty slot).
+    slots: Vec<Slot>,
+    /// The keywords by fragment.
+    entries: Vec<Entry>,
     /// Keywords shorter than a fragment, found through their last byte.
-    short: Vec<u32>,
+    short: Vec<Entry>,
+    /// Every keyword's bytes, one after the other.
+    text: Vec<u8>,
     /// Both cases of the short keywords' last bytes (at most three).
     needles: Vec<u8>,
+}
+
+/// A fragment and its range of `Grams::entries`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    /// `lowercase gram | 1 << 24`.
+    key: u32,
+    from: u32,
+    to: u32,
+}
+
+/// A keyword.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    pattern: u32,
+    /// Offset of the fragment in the keyword.
+    offset: u32,
+    /// The keyword is `Grams::text[at..at + len]`.
+    at: u32,
+    len: u32,
+}
+
+impl Entry {
+    /// The occurrence of this keyword at `start`, if there is one.
+    #[inline]
+    fn at(&self, text: &[u8], bytes: &[u8], start: usize) -> Option<Hit> {
+        let end = start + self.len as usize;
+        let pat = &text[self.at as usize..][..self.len as usize];
+        bytes
+            .get(start..end)
+            .is_some_and(|w| w.eq_ignore_ascii_case(pat))
+            .then_some(Hit {
+                start,
+                pattern: self.pattern,
+                end,
+            })
+    }
 }
 
 fn gram_key(g: &[u8]) -> u32 {
@@ -171,18 +209,29 @@ impl Grams {
         let mut seed = 0x2545_F491_4F6C_DD1D_u64;
         let mut hashes: Box<[Hash; FILTERS]> =
             Box::new(std::array::from_fn(|_| Hash::random(&mut seed)));
+        let d = hashes[0].d;
+        for h in hashes.iter_mut() {
+            h.d = d;
+        }
         let mut short = Vec::new();
         let mut needles = Vec::new();
-        // (key, keyword, offset)
-        let mut frags: Vec<(u32, u32, u32)> = Vec::new();
+        let mut text = Vec::new();
+        // (key, keyword)
+        let mut frags: Vec<(u32, Entry)> = Vec::new();
         for (p, pat) in patterns.iter().enumerate() {
             let pat = pat.as_ref();
-            let p = u32::try_from(p).ok()?;
             if pat.is_empty() {
                 return None;
             }
+            let mut entry = Entry {
+                pattern: u32::try_from(p).ok()?,
+                offset: 0,
+                at: u32::try_from(text.len()).ok()?,
+                len: u32::try_from(pat.len()).ok()?,
+            };
+            text.extend_from_slice(pat);
             if pat.len() < GRAM {
-                short.push(p);
+                short.push(entry);
                 let last = pat[pat.len() - 1];
                 for b in [last.to_ascii_lowercase(), last.to_ascii_uppercase()] {
                     if !needles.contains(&b) {
@@ -196,7 +245,8 @@ impl Grams {
                 .windows(GRAM)
                 .enumerate()
                 .max_by_key(|&(i, g)| (score(g), std::cmp::Reverse(i)))?;
-            frags.push((gram_key(g), p, u32::try_from(off).ok()?));
+            entry.offset = u32::try_from(off).ok()?;
+            frags.push((gram_key(g), entry));
             for h in hashes.iter_mut() {
                 let (byte, bit) = h.cell(g);
                 h.cells[byte] |= bit;
@@ -205,56 +255,50 @@ impl Grams {
         if needles.len() > 3 {
             return None;
         }
-        frags.sort_unstable();
+        frags.sort_by_key(|f| (f.0, f.1.pattern));
         let size = (frags.len() * 2).next_power_of_two().max(16);
         let mask = size - 1;
-        let mut keys = vec![0u32; size];
-        let mut ranges = vec![(0u32, 0u32); size];
-        let entries: Vec<(u32, u32)> = frags.iter().map(|&(_, p, o)| (p, o)).collect();
+        let mut slots = vec![Slot::default(); size];
+        let entries: Vec<Entry> = frags.iter().map(|f| f.1).collect();
         let mut i = 0;
         while i < frags.len() {
             let key = frags[i].0;
             let j = i + frags[i..].iter().take_while(|f| f.0 == key).count();
             let mut s = slot(key, mask);
-            while keys[s] != 0 {
+            while slots[s].key != 0 {
                 s = (s + 1) & mask;
             }
-            keys[s] = key;
-            ranges[s] = (i as u32, j as u32);
+            slots[s] = Slot {
+                key,
+                from: u32::try_from(i).ok()?,
+                to: u32::try_from(j).ok()?,
+            };
             i = j;
         }
         Some(Grams {
             hashes,
-            keys,
-            ranges,
+            slots,
             entries,
             short,
+            text,
             needles,
         })
     }
 
     /// Pushes every occurrence of every keyword in `bytes` to `out`, in no
     /// particular order.
-    pub(crate) fn find(&self, bytes: &[u8], patterns: &[Vec<u8>], out: &mut Vec<Hit>) {
-        let done = simd::candidates(&self.hashes, bytes, |i| {
-            self.verify(bytes, i, patterns, out);
-        });
+    pub(crate) fn find(&self, bytes: &[u8], out: &mut Vec<Hit>) {
+        let done = simd::candidates(&self.hashes, bytes, |i| self.verify(bytes, i, out));
         for i in done..bytes.len().saturating_sub(GRAM - 1) {
-            self.verify(bytes, i, patterns, out);
+            self.verify(bytes, i, out);
         }
         if !self.needles.is_empty() {
             let mut each = |j: usize| {
-                for &p in &self.short {
-                    let pat = &patterns[p as usize];
-                    let Some(start) = (j + 1).checked_sub(pat.len()) else {
-                        continue;
-                    };
-                    if bytes[start..=j].eq_ignore_ascii_case(pat) {
-                        out.push(Hit {
-                            start,
-                            pattern: p,
-                            end: j + 1,
-                        });
+                for e in &self.short {
+                    if let Some(start) = (j + 1).checked_sub(e.len as usize)
+                        && let Some(h) = e.at(&self.text, bytes, start)
+                    {
+                        out.push(h);
                     }
                 }
             };
@@ -269,35 +313,25 @@ impl Grams {
 
     /// The keywords whose fragment starts at `i`, compared in full.
     #[inline]
-    fn verify(&self, bytes: &[u8], i: usize, patterns: &[Vec<u8>], out: &mut Vec<Hit>) {
+    fn verify(&self, bytes: &[u8], i: usize, out: &mut Vec<Hit>) {
         let Some(g) = bytes.get(i..i + GRAM) else {
             return;
         };
         let key = gram_key(g);
-        let mask = self.keys.len() - 1;
+        let mask = self.slots.len() - 1;
         let mut s = slot(key, mask);
-        let (from, to) = loop {
-            match self.keys[s] {
-                0 => return,
-                k if k == key => break self.ranges[s],
+        let found = loop {
+            match self.slots[s] {
+                Slot { key: 0, .. } => return,
+                f if f.key == key => break f,
                 _ => s = (s + 1) & mask,
             }
         };
-        for &(p, off) in &self.entries[from as usize..to as usize] {
-            let pat = &patterns[p as usize];
-            let Some(start) = i.checked_sub(off as usize) else {
-                continue;
-            };
-            let end = start + pat.len();
-            if bytes
-                .get(start..end)
-                .is_some_and(|w| w.eq_ignore_ascii_case(pat))
+        for e in &self.entries[found.from as usize..found.to as usize] {
+            if let Some(start) = i.checked_sub(e.offset as usize)
+                && let Some(h) = e.at(&self.text, bytes, start)
             {
-                out.push(Hit {
-                    start,
-                    pattern: p,
-                    end,
-                });
+                out.push(h);
             }
         }
     }
@@ -312,7 +346,7 @@ pub(crate) fn gram_counts(
 ) {
     simd::candidates(&g.hashes, bytes, |i| {
         let key = bytes.get(i..i + GRAM).map_or(0, gram_key);
-        if g.keys.contains(&key) {
+        if g.slots.iter().any(|s| s.key == key) {
             *counts.entry(key).or_default() += 1;
         }
     });
@@ -323,10 +357,10 @@ pub(crate) fn count_candidates(g: &Grams, bytes: &[u8]) -> usize {
     let mut c = 0;
     simd::candidates(&g.hashes, bytes, |i| {
         let key = bytes.get(i..i + GRAM).map_or(0, gram_key);
-        let mask = g.keys.len() - 1;
+        let mask = g.slots.len() - 1;
         let mut s = slot(key, mask);
-        while g.keys[s] != 0 {
-            if g.keys[s] == key {
+        while g.slots[s].key != 0 {
+            if g.slots[s].key == key {
                 c += 1 << 32;
                 break;
             }
@@ -417,15 +451,15 @@ mod simd {
             )
         };
         let (c0, c1, c2) = (classes(v0), classes(v1), classes(v2));
+        let bit = _mm512_shuffle_epi8(bitsel, _mm512_permutexvar_epi8(c1, tables[0].0[3]));
         let mut m = u64::MAX;
-        for &([a, b, c, d], cells) in tables {
+        for &([a, b, c, _], cells) in tables {
             let h = _mm512_ternarylogic_epi32::<0x96>(
                 _mm512_permutexvar_epi8(c0, a),
                 _mm512_permutexvar_epi8(c1, b),
                 _mm512_permutexvar_epi8(c2, c),
             );
             let word = lookup(cells, h);
-            let bit = _mm512_shuffle_epi8(bitsel, _mm512_permutexvar_epi8(c1, d));
             m &= _mm512_test_epi8_mask(word, bit);
         }
         m
@@ -507,10 +541,9 @@ mod tests {
         v
     }
 
-    fn found(g: &Grams, patterns: &[&[u8]], hay: &[u8]) -> Vec<Hit> {
-        let owned: Vec<Vec<u8>> = patterns.iter().map(|p| p.to_vec()).collect();
+    fn found(g: &Grams, hay: &[u8]) -> Vec<Hit> {
         let mut v = Vec::new();
-        g.find(hay, &owned, &mut v);
+        g.find(hay, &mut v);
         v.sort_unstable();
         v
     }
@@ -565,7 +598,7 @@ mod tests {
             ] {
                 let hay = text(len, seed, alphabet);
                 let want = reference(patterns, &hay);
-                assert_eq!(found(&g, patterns, &hay), want, "len {len}");
+                assert_eq!(found(&g, &hay), want, "len {len}");
             }
         }
     }
@@ -584,9 +617,9 @@ mod tests {
         let hay = crate::rules::BUILTIN_RULES.as_bytes();
         let want = reference(&refs, hay);
         assert!(want.len() > 1000, "only {} hits", want.len());
-        assert_eq!(found(&g, &refs, hay), want);
+        assert_eq!(found(&g, hay), want);
         let upper = hay.to_ascii_uppercase();
-        assert_eq!(found(&g, &refs, &upper), reference(&refs, &upper));
+        assert_eq!(found(&g, &upper), reference(&refs, &upper));
     }
 
     #[test]

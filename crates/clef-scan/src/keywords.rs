@@ -148,7 +148,7 @@ impl Keywords {
     /// per keyword those that start inside its last reported one dropped.
     fn find_all_grams(&self, g: &crate::grams::Grams, bytes: &[u8]) -> Vec<Hit> {
         let mut all = Vec::new();
-        g.find(bytes, &self.patterns, &mut all);
+        g.find(bytes, &mut all);
         all.sort_unstable();
         SCRATCH.with_borrow_mut(|last| {
             let last = &mut last[0];
