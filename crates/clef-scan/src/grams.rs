@@ -525,20 +525,9 @@ mod tests {
 
     /// Every occurrence, sorted: what the filter must find.
     fn reference(patterns: &[&[u8]], hay: &[u8]) -> Vec<Hit> {
-        let ac = aho_corasick::AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .build(patterns)
-            .expect("build");
-        let mut v: Vec<Hit> = ac
-            .find_overlapping_iter(hay)
-            .map(|m| Hit {
-                start: m.start(),
-                pattern: m.pattern().as_u32(),
-                end: m.end(),
-            })
-            .collect();
-        v.sort_unstable();
-        v
+        crate::keywords::Keywords::new(patterns)
+            .expect("build")
+            .find_all_plain(hay)
     }
 
     fn found(g: &Grams, hay: &[u8]) -> Vec<Hit> {
@@ -546,19 +535,6 @@ mod tests {
         g.find(hay, &mut v);
         v.sort_unstable();
         v
-    }
-
-    /// xorshift text over `alphabet`.
-    fn text(len: usize, seed: u64, alphabet: &[u8]) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                alphabet[(x % alphabet.len() as u64) as usize]
-            })
-            .collect()
     }
 
     #[test]
@@ -596,7 +572,7 @@ mod tests {
                 (11, 1_000),
                 (12, 65_537),
             ] {
-                let hay = text(len, seed, alphabet);
+                let hay = crate::keywords::tests::text_over(len, seed, alphabet);
                 let want = reference(patterns, &hay);
                 assert_eq!(found(&g, &hay), want, "len {len}");
             }
@@ -605,13 +581,7 @@ mod tests {
 
     #[test]
     fn the_catalogue_on_the_catalogue_equals_the_reference() {
-        let specs = crate::rules::builtin_specs().expect("rules");
-        let mut patterns: Vec<String> = specs
-            .iter()
-            .flat_map(|s| s.keywords.iter().map(|k| k.to_ascii_lowercase()))
-            .collect();
-        patterns.sort();
-        patterns.dedup();
+        let patterns = crate::keywords::tests::catalogue_keywords();
         let refs: Vec<&[u8]> = patterns.iter().map(String::as_bytes).collect();
         let g = Grams::build(&refs).expect("grams");
         let hay = crate::rules::BUILTIN_RULES.as_bytes();

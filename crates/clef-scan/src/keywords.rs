@@ -247,7 +247,7 @@ impl Keywords {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The reference: aho_corasick's own overlapping search (every
@@ -282,7 +282,23 @@ mod tests {
     /// xorshift: deterministic pseudo-random text over a small alphabet so
     /// that keywords occur often, also across slice boundaries.
     fn text(len: usize, seed: u64) -> Vec<u8> {
-        let alphabet = b"aAkKeEyY_ -=:tTo\nnpPsS";
+        text_over(len, seed, b"aAkKeEyY_ -=:tTo\nnpPsS")
+    }
+
+    /// The built-in rules' keywords, lowercase, sorted, each once.
+    pub(crate) fn catalogue_keywords() -> Vec<String> {
+        let specs = crate::rules::builtin_specs().expect("rules");
+        let mut patterns: Vec<String> = specs
+            .iter()
+            .flat_map(|s| s.keywords.iter().map(|k| k.to_ascii_lowercase()))
+            .collect();
+        patterns.sort();
+        patterns.dedup();
+        patterns
+    }
+
+    /// [`text`] over the bytes of `alphabet`.
+    pub(crate) fn text_over(len: usize, seed: u64, alphabet: &[u8]) -> Vec<u8> {
         let mut x = seed | 1;
         (0..len)
             .map(|_| {
@@ -375,13 +391,7 @@ mod tests {
 
     #[test]
     fn the_catalogue_keywords_on_the_catalogue_equal_the_reference() {
-        let specs = crate::rules::builtin_specs().expect("rules");
-        let mut patterns: Vec<String> = specs
-            .iter()
-            .flat_map(|s| s.keywords.iter().map(|k| k.to_ascii_lowercase()))
-            .collect();
-        patterns.sort();
-        patterns.dedup();
+        let patterns = catalogue_keywords();
         let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
         let kw = Keywords::new(&refs).expect("build");
         let hay = crate::rules::BUILTIN_RULES.as_bytes();
@@ -424,11 +434,7 @@ mod bench {
                 break;
             }
         }
-        let specs = crate::rules::builtin_specs().expect("rules");
-        let mut patterns: Vec<String> = specs
-            .iter()
-            .flat_map(|s| s.keywords.iter().map(|k| k.to_ascii_lowercase()))
-            .collect();
+        let mut patterns = super::tests::catalogue_keywords();
         for g in [
             "pass", "pwd", "secret", "token", "_key", "-key", ".key", "key=", "key:", "key\"",
             "key'", "key ", "key`", "apikey", "auth", "cred", "export ", "sops",
