@@ -288,7 +288,17 @@ impl Grams {
     /// Pushes every occurrence of every keyword in `bytes` to `out`, in no
     /// particular order.
     pub(crate) fn find(&self, bytes: &[u8], out: &mut Vec<Hit>) {
-        let done = simd::candidates(&self.hashes, bytes, |i| self.verify(bytes, i, out));
+        self.find_with(bytes, out, true);
+    }
+
+    /// [`Grams::find`], without the vectorised filter if `!filter` (every
+    /// position verified, as on a CPU without it).
+    fn find_with(&self, bytes: &[u8], out: &mut Vec<Hit>, filter: bool) {
+        let done = if filter {
+            simd::candidates(&self.hashes, bytes, |i| self.verify(bytes, i, out))
+        } else {
+            0
+        };
         for i in done..bytes.len().saturating_sub(GRAM - 1) {
             self.verify(bytes, i, out);
         }
@@ -575,6 +585,10 @@ mod tests {
                 let hay = crate::keywords::tests::text_over(len, seed, alphabet);
                 let want = reference(patterns, &hay);
                 assert_eq!(found(&g, &hay), want, "len {len}");
+                let mut plain = Vec::new();
+                g.find_with(&hay, &mut plain, false);
+                plain.sort_unstable();
+                assert_eq!(plain, want, "len {len}, no filter");
             }
         }
     }

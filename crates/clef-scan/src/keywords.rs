@@ -17,6 +17,11 @@
 //! slice boundary, and reports only matches ending inside its own slice: the
 //! result is identical to one overlapping pass (a test checks it against
 //! `aho_corasick`'s own overlapping search).
+//!
+//! On CPUs with AVX-512 VBMI the DFA is not walked at all: a vectorised
+//! fragment filter finds every occurrence (`grams.rs`), and the rule above
+//! (same keyword, starting inside its last reported occurrence) is applied
+//! to them per keyword in start order.
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::{Builder, DFA};
