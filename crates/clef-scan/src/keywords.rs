@@ -17,6 +17,11 @@
 //! slice boundary, and reports only matches ending inside its own slice: the
 //! result is identical to one overlapping pass (a test checks it against
 //! `aho_corasick`'s own overlapping search).
+//!
+//! On CPUs with AVX-512 VBMI the DFA is not walked at all: a vectorised
+//! fragment filter finds every occurrence (`grams.rs`), and the rule above
+//! (same keyword, starting inside its last reported occurrence) is applied
+//! to them per keyword in start order.
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::{Builder, DFA};
@@ -84,6 +89,9 @@ pub struct Keywords {
     dfa: DFA,
     longest: usize,
     patterns: Vec<Vec<u8>>,
+    /// The fragment filter in front of the verification (x86-64 with
+    /// AVX-512 VBMI); `None`: the DFA walk.
+    grams: Option<crate::grams::Grams>,
     /// The plain search ([`Keywords::find_all_plain`]), built on first use.
     plain: std::sync::OnceLock<Result<aho_corasick::AhoCorasick, String>>,
 }
@@ -101,6 +109,7 @@ impl Keywords {
         Ok(Keywords {
             dfa,
             longest,
+            grams: crate::grams::Grams::new(patterns),
             patterns: patterns.iter().map(|p| p.as_ref().to_vec()).collect(),
             plain: std::sync::OnceLock::new(),
         })
@@ -134,6 +143,28 @@ impl Keywords {
 
     /// Every occurrence in `bytes`, sorted by start offset (then pattern).
     pub fn find_all(&self, bytes: &[u8]) -> Vec<Hit> {
+        if let Some(g) = &self.grams {
+            return self.find_all_grams(g, bytes);
+        }
+        self.find_all_dfa(bytes)
+    }
+
+    /// [`Keywords::find_all`] by the fragment filter: every occurrence, then
+    /// per keyword those that start inside its last reported one dropped.
+    fn find_all_grams(&self, g: &crate::grams::Grams, bytes: &[u8]) -> Vec<Hit> {
+        let mut all = Vec::new();
+        g.find(bytes, &mut all);
+        all.sort_unstable();
+        SCRATCH.with_borrow_mut(|last| {
+            let last = &mut last[0];
+            last.reset(self.patterns.len());
+            all.retain(|h| last.advance(h.pattern as usize, h.start, h.end));
+        });
+        all
+    }
+
+    /// [`Keywords::find_all`] by the four-stream DFA walk.
+    fn find_all_dfa(&self, bytes: &[u8]) -> Vec<Hit> {
         let mut out = Vec::new();
         let Ok(start) = self.dfa.start_state(Anchored::No) else {
             return out;
@@ -221,7 +252,7 @@ impl Keywords {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The reference: aho_corasick's own overlapping search (every
@@ -256,7 +287,23 @@ mod tests {
     /// xorshift: deterministic pseudo-random text over a small alphabet so
     /// that keywords occur often, also across slice boundaries.
     fn text(len: usize, seed: u64) -> Vec<u8> {
-        let alphabet = b"aAkKeEyY_ -=:tTo\nnpPsS";
+        text_over(len, seed, b"aAkKeEyY_ -=:tTo\nnpPsS")
+    }
+
+    /// The built-in rules' keywords, lowercase, sorted, each once.
+    pub(crate) fn catalogue_keywords() -> Vec<String> {
+        let specs = crate::rules::builtin_specs().expect("rules");
+        let mut patterns: Vec<String> = specs
+            .iter()
+            .flat_map(|s| s.keywords.iter().map(|k| k.to_ascii_lowercase()))
+            .collect();
+        patterns.sort();
+        patterns.dedup();
+        patterns
+    }
+
+    /// [`text`] over the bytes of `alphabet`.
+    pub(crate) fn text_over(len: usize, seed: u64, alphabet: &[u8]) -> Vec<u8> {
         let mut x = seed | 1;
         (0..len)
             .map(|_| {
@@ -349,18 +396,120 @@ mod tests {
 
     #[test]
     fn the_catalogue_keywords_on_the_catalogue_equal_the_reference() {
-        let specs = crate::rules::builtin_specs().expect("rules");
-        let mut patterns: Vec<String> = specs
-            .iter()
-            .flat_map(|s| s.keywords.iter().map(|k| k.to_ascii_lowercase()))
-            .collect();
-        patterns.sort();
-        patterns.dedup();
+        let patterns = catalogue_keywords();
         let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
         let kw = Keywords::new(&refs).expect("build");
         let hay = crate::rules::BUILTIN_RULES.as_bytes();
         let got = kw.find_all(hay);
         assert!(got.len() > 1000, "only {} hits", got.len());
         covers(&got, &reference(&refs, hay), "catalogue");
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use super::*;
+
+    /// `CLEF_KW_BENCH=<dir> cargo test --release -p clef-scan --lib bench -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn keyword_pass_throughput() {
+        let Ok(dir) = std::env::var("CLEF_KW_BENCH") else {
+            return;
+        };
+        let mut files = Vec::new();
+        let mut stack = vec![std::path::PathBuf::from(dir)];
+        let mut total = 0usize;
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if let Ok(b) = std::fs::read(&p)
+                    && !b.is_empty()
+                {
+                    total += b.len();
+                    files.push(b);
+                }
+            }
+            if total > 150 << 20 {
+                break;
+            }
+        }
+        let mut patterns = super::tests::catalogue_keywords();
+        for g in [
+            "pass", "pwd", "secret", "token", "_key", "-key", ".key", "key=", "key:", "key\"",
+            "key'", "key ", "key`", "apikey", "auth", "cred", "export ", "sops",
+        ] {
+            patterns.push(g.into());
+        }
+        patterns.sort();
+        patterns.dedup();
+        let kw = Keywords::new(&patterns).expect("build");
+        eprintln!(
+            "{} patterns, dfa {} bytes, {} files {} bytes",
+            patterns.len(),
+            kw.dfa.memory_usage(),
+            files.len(),
+            total
+        );
+        if let Some(g) = &kw.grams {
+            let mut counts = std::collections::HashMap::new();
+            for f in &files {
+                crate::grams::gram_counts(g, f, &mut counts);
+            }
+            let mut v: Vec<(usize, u32)> = counts.into_iter().map(|(k, c)| (c, k)).collect();
+            v.sort_unstable_by(|a, b| b.cmp(a));
+            let show: Vec<String> = v
+                .iter()
+                .take(40)
+                .map(|(c, k)| {
+                    let b = k.to_le_bytes();
+                    format!("{}:{c}", String::from_utf8_lossy(&b[..3]))
+                })
+                .collect();
+            eprintln!("top grams {show:?}");
+        }
+        // as in a scan: each file copied into a reused buffer (a read), then searched
+        let mut buf: Vec<u8> = Vec::new();
+        let mut run = |mode: usize| {
+            let t = std::time::Instant::now();
+            let mut hits = 0usize;
+            for f in &files {
+                buf.clear();
+                buf.extend_from_slice(f);
+                hits += match mode {
+                    0 => usize::from(buf[0]),
+                    1 => kw.find_all(&buf).len(),
+                    2 => kw.find_all_dfa(&buf).len(),
+                    _ => kw
+                        .grams
+                        .as_ref()
+                        .map_or(0, |g| crate::grams::count_candidates(g, &buf)),
+                };
+            }
+            (hits, t.elapsed())
+        };
+        let mut best = [f64::MAX; 4];
+        let mut counts = [0usize; 4];
+        for _ in 0..9 {
+            for (mode, b) in best.iter_mut().enumerate() {
+                let (hits, el) = run(mode);
+                *b = b.min(el.as_nanos() as f64 / total as f64);
+                counts[mode] = hits;
+            }
+        }
+        for (mode, name) in ["copy", "new", "dfa", "filter"].iter().enumerate() {
+            let h = counts[mode];
+            eprintln!(
+                "{name}: {} {} hits, best {:.3} ns/byte",
+                h >> 32,
+                h & 0xffff_ffff,
+                best[mode]
+            );
+        }
     }
 }

@@ -50,6 +50,7 @@ pub mod engine;
 pub mod entropy;
 pub mod error;
 pub mod finding;
+mod grams;
 pub mod keywords;
 pub mod merge;
 pub mod report;
