@@ -728,6 +728,13 @@ impl KeyChangeArgs {
 }
 
 impl KeyChange {
+    /// Whether no key is added or removed.
+    fn is_empty(&self) -> bool {
+        [&self.add, &self.rm, &self.add_pgp, &self.rm_pgp]
+            .iter()
+            .all(|l| l.is_empty())
+    }
+
     /// The access list when clef.yaml governs `file`; refuses a change that
     /// does not agree with it.
     fn governed(&self, file: &Path) -> Result<Option<clef_core::access::Access>, CliError> {
@@ -1200,15 +1207,10 @@ fn updatekeys(a: UpdateKeysArgs) -> Result<(), CliError> {
         return write_file(&a.file, &seal(&plain, &a.file)?);
     }
     let ids = identities()?;
-    let KeyChange {
-        add,
-        rm,
-        add_pgp,
-        rm_pgp,
-    } = &change;
-    if [add, rm, add_pgp, rm_pgp].iter().any(|l| !l.is_empty()) {
+    if !change.is_empty() {
         // clef's extension: change master keys without a .sops.yaml.
-        clef_sops::update_master_keys(&mut file, &ids, add, rm, add_pgp, rm_pgp)
+        let k = &change;
+        clef_sops::update_master_keys(&mut file, &ids, &k.add, &k.rm, &k.add_pgp, &k.rm_pgp)
             .map_err(|e| fail(&a.file, e))?;
         let out = file.to_bytes().map_err(|e| fail(&a.file, e))?;
         return write_file(&a.file, &out);

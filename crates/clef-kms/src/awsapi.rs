@@ -358,13 +358,10 @@ impl AwsApi {
             .credentials_provider()
             .ok_or_else(|| transport("no AWS credentials provider is configured"))?;
         let creds = provider.provide_credentials().await.map_err(|e| {
-            let mut s = e.to_string();
-            let mut cur = std::error::Error::source(&e);
-            while let Some(c) = cur {
-                s = format!("{s}: {c}");
-                cur = c.source();
-            }
-            transport(format!("no AWS credentials: {}", one_line(&s)))
+            transport(format!(
+                "no AWS credentials: {}",
+                one_line(&http::causes(&e))
+            ))
         })?;
         *cached = Some(creds.clone());
         Ok(creds)

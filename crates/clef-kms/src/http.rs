@@ -63,15 +63,7 @@ impl Client {
         } else {
             self.tls()?.request(req).await
         }
-        .map_err(|e| {
-            let mut s = e.to_string();
-            let mut cur = std::error::Error::source(&e);
-            while let Some(c) = cur {
-                s = format!("{s}: {c}");
-                cur = c.source();
-            }
-            s
-        })?;
+        .map_err(|e| causes(&e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let bytes = resp
@@ -103,6 +95,17 @@ pub(crate) struct SendError {
     pub answered: bool,
     /// One line: what happened, with the last attempt's reason.
     pub reason: String,
+}
+
+/// An error and its sources, `outer: inner: …` on one line.
+pub(crate) fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s = format!("{s}: {c}");
+        cur = c.source();
+    }
+    s
 }
 
 /// `host[:port]` of a URL (for messages).
