@@ -109,8 +109,9 @@ pub struct Change {
 /// The contents of one blob as returned by [`Repo::blobs`].
 #[derive(Debug)]
 pub enum BlobData {
-    /// The bytes.
-    Bytes(Vec<u8>),
+    /// The bytes (shared with the reader's delta-base cache, which often
+    /// keeps the same version as the base of the next one read).
+    Bytes(std::sync::Arc<Vec<u8>>),
     /// Larger than the limit passed to [`Repo::blobs`]; not read into memory.
     TooLarge(u64),
     /// The object is not in the repository (shallow or partial clone).
@@ -520,7 +521,7 @@ impl BlobIter {
             })?;
             let mut buf = vec![0u8; len];
             self.stdout.read_exact(&mut buf)?;
-            BlobData::Bytes(buf)
+            BlobData::Bytes(std::sync::Arc::new(buf))
         };
         let mut nl = [0u8; 1];
         self.stdout.read_exact(&mut nl)?;

@@ -16,7 +16,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::packs::{PackReader, Packs};
+use crate::packs::{PackReader, Packs, Read};
 use crate::{Blob, BlobData, GitError, Repo};
 
 /// Bytes of delta bases a blob reader keeps: a file's versions read newest
@@ -99,6 +99,26 @@ impl ObjectReader {
         let Ok(id) = gix::ObjectId::from_hex(oid.as_bytes()) else {
             return Ok(missing());
         };
+        match self.pack_reader.borrow_mut().read(
+            &self.packs,
+            &id,
+            Some((gix::object::Kind::Blob, max_size)),
+        ) {
+            Read::Object(_, bytes) => {
+                return Ok(Blob {
+                    oid: oid.to_string(),
+                    data: BlobData::Bytes(bytes),
+                });
+            }
+            Read::OtherKind => return Ok(missing()),
+            Read::TooLarge(size) => {
+                return Ok(Blob {
+                    oid: oid.to_string(),
+                    data: BlobData::TooLarge(size),
+                });
+            }
+            Read::Elsewhere => {}
+        }
         let header = match self.repo.try_find_header(id) {
             Ok(Some(h)) => h,
             Ok(None) => return Ok(missing()),
@@ -113,16 +133,10 @@ impl ObjectReader {
                 data: BlobData::TooLarge(header.size()),
             });
         }
-        if let Some((_, bytes)) = self.pack_reader.borrow_mut().read(&self.packs, &id) {
-            return Ok(Blob {
-                oid: oid.to_string(),
-                data: BlobData::Bytes(bytes),
-            });
-        }
         match self.repo.try_find_object(id) {
             Ok(Some(obj)) => Ok(Blob {
                 oid: oid.to_string(),
-                data: BlobData::Bytes(obj.detach().data),
+                data: BlobData::Bytes(Arc::new(obj.detach().data)),
             }),
             Ok(None) => Ok(missing()),
             Err(e) => Err(odb_error(oid, &e)),
@@ -138,12 +152,13 @@ impl gix::objs::Find for ObjectReader {
         id: &gix::oid,
         buffer: &'a mut Vec<u8>,
     ) -> gix::Result<Option<gix::objs::Data<'a>>> {
-        if let Some((kind, bytes)) = self
-            .pack_reader
-            .borrow_mut()
-            .read(&self.packs, &id.to_owned())
+        if let Read::Object(kind, bytes) =
+            self.pack_reader
+                .borrow_mut()
+                .read(&self.packs, &id.to_owned(), None)
         {
-            *buffer = bytes;
+            buffer.clear();
+            buffer.extend_from_slice(&bytes);
             return Ok(Some(gix::objs::Data {
                 kind,
                 object_hash: id.kind(),

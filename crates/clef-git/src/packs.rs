@@ -14,6 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
+use std::sync::Arc;
 
 use gix::ObjectId;
 use gix::objs::Kind;
@@ -54,10 +55,23 @@ impl Packs {
 /// One thread's reader: an inflate stream and the cache of delta bases.
 pub(crate) struct PackReader {
     inflate: gix::zlib::Inflate,
-    cache: HashMap<(usize, u64), (Kind, Vec<u8>)>,
+    cache: HashMap<(usize, u64), (Kind, Arc<Vec<u8>>)>,
     order: VecDeque<(usize, u64)>,
     held: usize,
     cap: usize,
+}
+
+/// What [`PackReader::read`] found for an id.
+pub(crate) enum Read {
+    /// The object, shared with the cache.
+    Object(Kind, Arc<Vec<u8>>),
+    /// An object of another kind than the one asked for.
+    OtherKind,
+    /// An object of the kind asked for, over the size limit (not inflated).
+    TooLarge(u64),
+    /// Not handled here (not in a pack, a base elsewhere, a malformed entry,
+    /// a delta too large to read its header from): ask gix.
+    Elsewhere,
 }
 
 impl PackReader {
@@ -72,7 +86,7 @@ impl PackReader {
         }
     }
 
-    fn remember(&mut self, key: (usize, u64), kind: Kind, data: &[u8]) {
+    fn remember(&mut self, key: (usize, u64), kind: Kind, data: &Arc<Vec<u8>>) {
         // an object of up to half the cap is kept (a large file's versions
         // are chained like a small one's)
         if data.len() > self.cap / 2 || self.cache.contains_key(&key) {
@@ -87,54 +101,109 @@ impl PackReader {
             }
         }
         self.held += data.len();
-        self.cache.insert(key, (kind, data.to_vec()));
+        self.cache.insert(key, (kind, Arc::clone(data)));
         self.order.push_back(key);
     }
 
-    /// The object `id` and its kind if it is in one of `packs` and every
-    /// base of its delta chain is in the same pack; `None` otherwise.
-    pub(crate) fn read(&mut self, packs: &Packs, id: &ObjectId) -> Option<(Kind, Vec<u8>)> {
+    /// The object `id` if it is in one of `packs` and every base of its
+    /// delta chain is in the same pack. With `want`, an object of another
+    /// kind, or of that kind and over `max_size` bytes, is reported as such
+    /// before anything large is inflated (as `git cat-file --batch` does
+    /// from the object header).
+    pub(crate) fn read(
+        &mut self,
+        packs: &Packs,
+        id: &ObjectId,
+        want: Option<(Kind, u64)>,
+    ) -> Read {
+        self.try_read(packs, id, want).unwrap_or(Read::Elsewhere)
+    }
+
+    fn try_read(
+        &mut self,
+        packs: &Packs,
+        id: &ObjectId,
+        want: Option<(Kind, u64)>,
+    ) -> Option<Read> {
         let (k, offset) = packs.locate(id)?;
         let pack = &packs.bundles[k].pack;
         // walk down to a cached base or a whole object
         let mut chain = Vec::new();
         let mut at = offset;
-        let (kind, mut base) = loop {
-            if let Some(b) = self.cache.get(&(k, at)) {
-                break b.clone();
+        let bottom = loop {
+            if let Some((kind, b)) = self.cache.get(&(k, at)) {
+                break Ok((*kind, Arc::clone(b)));
             }
             let entry = pack.entry(at).ok()?;
             match entry.header {
                 Header::OfsDelta { base_distance } => {
-                    chain.push(entry.clone());
                     at = entry.checked_base_pack_offset(base_distance)?;
+                    chain.push(entry);
                 }
                 Header::RefDelta { base_id } => {
-                    chain.push(entry.clone());
                     let i = packs.bundles[k].index.lookup(base_id)?;
                     at = packs.bundles[k].index.pack_offset_at_index(i);
+                    chain.push(entry);
                 }
-                h => {
-                    let kind = h.as_kind()?;
-                    let mut out = vec![0; usize::try_from(entry.decompressed_size).ok()?];
-                    pack.decompress_entry(&entry, &mut self.inflate, &mut out)
+                h => break Err((h.as_kind()?, entry)),
+            }
+        };
+        let kind = match &bottom {
+            Ok((kind, _)) | Err((kind, _)) => *kind,
+        };
+        // the top delta, inflated first when there is a limit: its header
+        // gives the object's size
+        let mut top = Vec::new();
+        if let Some((want_kind, max_size)) = want {
+            if kind != want_kind {
+                return Some(Read::OtherKind);
+            }
+            let size = match (chain.first(), &bottom) {
+                (Some(entry), _) => {
+                    if entry.decompressed_size > max_size.saturating_add(64) {
+                        // a delta this large: let gix read its header
+                        return None;
+                    }
+                    top.resize(usize::try_from(entry.decompressed_size).ok()?, 0);
+                    pack.decompress_entry(entry, &mut self.inflate, &mut top)
                         .ok()?;
-                    // often the base of the next (older) version read
-                    self.remember((k, at), kind, &out);
-                    break (kind, out);
+                    let (_, d) = varint(&top)?;
+                    varint(d)?.0 as u64
                 }
+                (None, Ok((_, b))) => b.len() as u64,
+                (None, Err((_, entry))) => entry.decompressed_size,
+            };
+            if size > max_size {
+                return Some(Read::TooLarge(size));
+            }
+        }
+        let mut base = match bottom {
+            Ok((_, b)) => b,
+            Err((_, entry)) => {
+                let mut out = vec![0; usize::try_from(entry.decompressed_size).ok()?];
+                pack.decompress_entry(&entry, &mut self.inflate, &mut out)
+                    .ok()?;
+                let out = Arc::new(out);
+                // often the base of the next (older) version read
+                self.remember((k, at), kind, &out);
+                out
             }
         };
         // then back up, applying each delta
         let mut delta = Vec::new();
         while let Some(entry) = chain.pop() {
-            delta.resize(usize::try_from(entry.decompressed_size).ok()?, 0);
-            pack.decompress_entry(&entry, &mut self.inflate, &mut delta)
-                .ok()?;
-            base = apply_delta(&base, &delta)?;
+            let d = if chain.is_empty() && !top.is_empty() {
+                &top
+            } else {
+                delta.resize(usize::try_from(entry.decompressed_size).ok()?, 0);
+                pack.decompress_entry(&entry, &mut self.inflate, &mut delta)
+                    .ok()?;
+                &delta
+            };
+            base = Arc::new(apply_delta(&base, d)?);
             self.remember((k, entry.pack_offset()), kind, &base);
         }
-        Some((kind, base))
+        Some(Read::Object(kind, base))
     }
 }
 
