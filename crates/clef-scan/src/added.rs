@@ -16,7 +16,6 @@
 //! Findings are mapped back to the new blob's lines and byte offsets, and a
 //! finding that touches no added line (only context) is dropped.
 
-use std::collections::HashSet;
 use std::ops::Range;
 
 use crate::finding::Finding;
@@ -104,18 +103,84 @@ fn lines(b: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
     })
 }
 
+/// The lines of the old blob's middle, as an open-addressing set of byte
+/// ranges: one per thread, reused from blob to blob (a history scan diffs
+/// tens of thousands of blobs; a fresh `HashSet` each time was a third of
+/// the diff's cost in allocation and rehashing).
+#[derive(Default)]
+struct LineSet {
+    /// (hash | 1, start, end); hash 0 marks a free slot.
+    slots: Vec<(u64, u32, u32)>,
+    mask: usize,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl LineSet {
+    /// Empty the set, sized for `n` lines.
+    fn reset(&mut self, n: usize) {
+        let size = (n * 2).next_power_of_two().max(16);
+        self.slots.clear();
+        self.slots.resize(size, (0, 0, 0));
+        self.mask = size - 1;
+    }
+
+    fn hash(&self, line: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(line) | 1
+    }
+
+    /// Slot of `line` (hash `h`) in `text`, or the free slot where it goes.
+    fn find(&self, text: &[u8], line: &[u8], h: u64) -> usize {
+        let mut i = h as usize & self.mask;
+        loop {
+            let (sh, a, b) = self.slots[i];
+            if sh == 0 || (sh == h && &text[a as usize..b as usize] == line) {
+                return i;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    fn insert(&mut self, text: &[u8], r: Range<usize>) {
+        let line = &text[r.clone()];
+        let h = self.hash(line);
+        let i = self.find(text, line, h);
+        if self.slots[i].0 == 0 {
+            self.slots[i] = (h, r.start as u32, r.end as u32);
+        }
+    }
+
+    fn contains(&self, text: &[u8], line: &[u8]) -> bool {
+        let h = self.hash(line);
+        self.slots[self.find(text, line, h)].0 != 0
+    }
+}
+
+thread_local! {
+    static LINES: std::cell::RefCell<LineSet> = std::cell::RefCell::default();
+}
+
 impl Added {
     /// The lines `new` adds to `old`, or `None` when scanning `new` whole is
     /// as cheap (more than half of it is new).
     pub fn diff(old: &[u8], new: &[u8]) -> Option<Added> {
+        // offsets are kept as u32 in the line set
+        if old.len() > u32::MAX as usize {
+            return None;
+        }
+        LINES.with(|set| Added::diff_with(&mut set.borrow_mut(), old, new))
+    }
+
+    fn diff_with(seen: &mut LineSet, old: &[u8], new: &[u8]) -> Option<Added> {
         // The common head and tail (whole lines) are unchanged: only the
         // middle is hashed, so a one-line edit of a large file costs two
         // memcmp-speed passes, not a hash per line.
         let (head, tail) = common_lines(old, new);
         let old_mid = &old[head..old.len() - (new.len() - tail)];
-        let mut seen: HashSet<&[u8], foldhash::fast::RandomState> =
-            HashSet::with_hasher(foldhash::fast::RandomState::default());
-        seen.extend(lines(old_mid).map(|r| &old_mid[r]));
+        seen.reset(memchr::memchr_iter(b'\n', old_mid).count() + 1);
+        for r in lines(old_mid) {
+            seen.insert(old_mid, r);
+        }
         // the middle, with CONTEXT lines of the head and tail around it
         let lo = (0..CONTEXT).fold(head, |at, _| {
             if at == 0 {
@@ -132,7 +197,7 @@ impl Added {
         let new_lines: Vec<(Range<usize>, bool)> = lines(region)
             .map(|r| {
                 let at = lo + r.start;
-                let fresh = at >= head && at < tail && !seen.contains(&region[r.clone()]);
+                let fresh = at >= head && at < tail && !seen.contains(old_mid, &region[r.clone()]);
                 (lo + r.start..lo + r.end, fresh)
             })
             .collect();
