@@ -24,6 +24,9 @@ use gix::odb::pack::data::entry::Header;
 /// The packs of one repository (memory-mapped), shared by the readers.
 pub(crate) struct Packs {
     bundles: Vec<Bundle>,
+    /// Per pack, git's fan-out table: the number of ids whose first byte is
+    /// at most `b` (read from the index once; gix keeps its copy private).
+    fans: Vec<[u32; 256]>,
 }
 
 impl Packs {
@@ -40,22 +43,72 @@ impl Packs {
                 }
             }
         }
-        Packs { bundles }
+        let fans = bundles.iter().map(|b| fan_out(&b.index)).collect();
+        Packs { bundles, fans }
     }
 
     fn locate(&self, id: &ObjectId) -> Option<(usize, u64)> {
-        self.bundles.iter().enumerate().find_map(|(k, b)| {
-            b.index
-                .lookup(id)
-                .map(|i| (k, b.index.pack_offset_at_index(i)))
-        })
+        (0..self.bundles.len()).find_map(|k| self.lookup(k, id).map(|offset| (k, offset)))
+    }
+
+    /// Offset of `id` in pack `k`. The same binary search as git's and
+    /// gix's, but each probe compares the first 8 bytes as one integer
+    /// (a call to `memcmp` per probe was 3% of a history scan).
+    fn lookup(&self, k: usize, id: &gix::oid) -> Option<u64> {
+        let index = &self.bundles[k].index;
+        let want = id.as_bytes();
+        let key = prefix(want);
+        let first = usize::from(want[0]);
+        let fan = &self.fans[k];
+        let (mut lo, mut hi) = (if first == 0 { 0 } else { fan[first - 1] }, fan[first]);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let at = index.oid_at_index(mid).as_bytes();
+            let ord = prefix(at).cmp(&key).then_with(|| at.cmp(want));
+            match ord {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(index.pack_offset_at_index(mid)),
+            }
+        }
+        None
     }
 }
+
+/// The first 8 bytes of an object id, as a number that sorts like them.
+fn prefix(id: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&id[..8]);
+    u64::from_be_bytes(b)
+}
+
+/// The fan-out table of `index`, rebuilt from its sorted ids.
+fn fan_out(index: &gix::odb::pack::index::File) -> [u32; 256] {
+    let n = index.num_objects();
+    let mut fan = [0u32; 256];
+    // the first index whose id starts with a byte above `b`
+    for (b, slot) in fan.iter_mut().enumerate() {
+        let (mut lo, mut hi) = (0, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if usize::from(index.oid_at_index(mid).as_bytes()[0]) <= b {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        *slot = lo;
+    }
+    fan
+}
+
+/// An object kept by a [`PackReader`], by (pack, offset).
+type Cached = (Kind, Arc<Vec<u8>>);
 
 /// One thread's reader: an inflate stream and the cache of delta bases.
 pub(crate) struct PackReader {
     inflate: gix::zlib::Inflate,
-    cache: HashMap<(usize, u64), (Kind, Arc<Vec<u8>>)>,
+    cache: HashMap<(usize, u64), Cached, foldhash::fast::RandomState>,
     order: VecDeque<(usize, u64)>,
     held: usize,
     cap: usize,
@@ -79,7 +132,7 @@ impl PackReader {
     pub(crate) fn new(cap: usize) -> PackReader {
         PackReader {
             inflate: gix::zlib::Inflate::default(),
-            cache: HashMap::new(),
+            cache: HashMap::default(),
             order: VecDeque::new(),
             held: 0,
             cap,
@@ -110,12 +163,7 @@ impl PackReader {
     /// kind, or of that kind and over `max_size` bytes, is reported as such
     /// before anything large is inflated (as `git cat-file --batch` does
     /// from the object header).
-    pub(crate) fn read(
-        &mut self,
-        packs: &Packs,
-        id: &ObjectId,
-        want: Option<(Kind, u64)>,
-    ) -> Read {
+    pub(crate) fn read(&mut self, packs: &Packs, id: &ObjectId, want: Option<(Kind, u64)>) -> Read {
         self.try_read(packs, id, want).unwrap_or(Read::Elsewhere)
     }
 
@@ -141,8 +189,7 @@ impl PackReader {
                     chain.push(entry);
                 }
                 Header::RefDelta { base_id } => {
-                    let i = packs.bundles[k].index.lookup(base_id)?;
-                    at = packs.bundles[k].index.pack_offset_at_index(i);
+                    at = packs.lookup(k, &base_id)?;
                     chain.push(entry);
                 }
                 h => break Err((h.as_kind()?, entry)),

@@ -156,8 +156,18 @@ impl LineSet {
     }
 }
 
+/// A thread's working memory for [`Added::diff`], kept between blobs.
+#[derive(Default)]
+struct Scratch {
+    seen: LineSet,
+    /// The new blob's lines around the middle, and whether each is added.
+    lines: Vec<(Range<usize>, bool)>,
+    /// Whether each of `lines` is copied (within [`CONTEXT`] of an added one).
+    keep: Vec<bool>,
+}
+
 thread_local! {
-    static LINES: std::cell::RefCell<LineSet> = std::cell::RefCell::default();
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
 impl Added {
@@ -168,10 +178,15 @@ impl Added {
         if old.len() > u32::MAX as usize {
             return None;
         }
-        LINES.with(|set| Added::diff_with(&mut set.borrow_mut(), old, new))
+        SCRATCH.with(|s| Added::diff_with(&mut s.borrow_mut(), old, new))
     }
 
-    fn diff_with(seen: &mut LineSet, old: &[u8], new: &[u8]) -> Option<Added> {
+    fn diff_with(scratch: &mut Scratch, old: &[u8], new: &[u8]) -> Option<Added> {
+        let Scratch {
+            seen,
+            lines: new_lines,
+            keep,
+        } = scratch;
         // The common head and tail (whole lines) are unchanged: only the
         // middle is hashed, so a one-line edit of a large file costs two
         // memcmp-speed passes, not a hash per line.
@@ -194,13 +209,12 @@ impl Added {
         });
         let first_line = memchr::memchr_iter(b'\n', &new[..lo]).count();
         let region = &new[lo..hi];
-        let new_lines: Vec<(Range<usize>, bool)> = lines(region)
-            .map(|r| {
-                let at = lo + r.start;
-                let fresh = at >= head && at < tail && !seen.contains(old_mid, &region[r.clone()]);
-                (lo + r.start..lo + r.end, fresh)
-            })
-            .collect();
+        new_lines.clear();
+        new_lines.extend(lines(region).map(|r| {
+            let at = lo + r.start;
+            let fresh = at >= head && at < tail && !seen.contains(old_mid, &region[r.clone()]);
+            (lo + r.start..lo + r.end, fresh)
+        }));
         let added_bytes: usize = new_lines
             .iter()
             .filter(|(_, fresh)| *fresh)
@@ -211,7 +225,8 @@ impl Added {
         }
         // lines within CONTEXT of an added line
         let n = new_lines.len();
-        let mut keep = vec![false; n];
+        keep.clear();
+        keep.resize(n, false);
         for (i, (_, fresh)) in new_lines.iter().enumerate() {
             if *fresh {
                 let lo = i.saturating_sub(CONTEXT);
@@ -220,7 +235,10 @@ impl Added {
             }
         }
         let mut a = Added::default();
-        for (i, (r, fresh)) in new_lines.into_iter().enumerate() {
+        let kept = keep.iter().filter(|k| **k).count();
+        a.line_map.reserve(kept);
+        a.added.reserve(kept);
+        for (i, (r, fresh)) in new_lines.iter().cloned().enumerate() {
             if !keep[i] {
                 continue;
             }

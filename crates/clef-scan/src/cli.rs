@@ -278,13 +278,20 @@ fn execute(
             })?;
         source::scan_buffer(&scanner, &args.stdin_name, &buf)
     } else if let Some(repo) = &repo {
-        let changes = if args.staged {
-            repo.staged()
-        } else if let Some(r) = &args.range {
-            repo.range(r)
-        } else {
-            repo.history(args.threads)
-        }
+        // the rules compile on a spare core while git lists the changes
+        let listed = std::sync::atomic::AtomicBool::new(false);
+        let changes = std::thread::scope(|s| {
+            s.spawn(|| scanner.prepare(&listed));
+            let changes = if args.staged {
+                repo.staged()
+            } else if let Some(r) = &args.range {
+                repo.range(r)
+            } else {
+                repo.history(args.threads)
+            };
+            listed.store(true, std::sync::atomic::Ordering::Relaxed);
+            changes
+        })
         .map_err(|e| git_failure(args, e))?;
         source::scan_changes(&scanner, repo, changes, args.threads, progress)?
     } else {

@@ -96,6 +96,13 @@ impl Rule {
         })
     }
 
+    /// Compile now what a search compiles on first use (the relaxed form, or
+    /// the regex itself when there is none); an error is kept for the search
+    /// to report.
+    pub fn prepare(&self) {
+        self.pattern.prepare();
+    }
+
     /// Calls `f` on every match of the rule's regex in `hay`, in order,
     /// exactly as `self.regex()?.captures_iter(hay)` gives them
     /// ([`Pattern::for_each_captures`]).
@@ -160,6 +167,13 @@ impl Pattern {
             .get_or_init(|| compile(&self.source))
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// Compile now what a search needs first ([`Rule::prepare`]).
+    pub fn prepare(&self) {
+        if self.relaxed().is_none() {
+            let _ = self.regex();
+        }
     }
 
     fn relaxed(&self) -> Option<&Relaxed> {

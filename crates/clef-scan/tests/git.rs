@@ -235,7 +235,7 @@ fn clef_git_api_staged_blobs_and_added_lines() {
         .collect::<Result<_, _>>()
         .expect("read");
     match &blobs[1].data {
-        BlobData::Bytes(b) => assert_eq!(b, b"x\ny\n"),
+        BlobData::Bytes(b) => assert_eq!(&b[..], b"x\ny\n"),
         other => panic!("unexpected {other:?}"),
     }
     let lines = repo.added_lines(DiffScope::Staged).expect("added lines");
