@@ -30,7 +30,7 @@ use crate::{Change, CommitInfo, GitError};
 pub(crate) struct Logged {
     pub tree: ObjectId,
     pub parent: Option<ObjectId>,
-    pub info: CommitInfo,
+    pub info: std::sync::Arc<CommitInfo>,
 }
 
 /// Commits diffed by one thread at a time: neighbours in date order share

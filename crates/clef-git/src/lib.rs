@@ -102,8 +102,9 @@ pub struct Change {
     /// when the commit modified a regular file (`None` for an added file and
     /// for staged blobs): what the commit added is the difference.
     pub parent: Option<String>,
-    /// The commit that introduced it (`None` for staged blobs).
-    pub commit: Option<CommitInfo>,
+    /// The commit that introduced it (`None` for staged blobs); shared by
+    /// the commit's changes.
+    pub commit: Option<std::sync::Arc<CommitInfo>>,
 }
 
 /// The contents of one blob as returned by [`Repo::blobs`].
@@ -304,11 +305,11 @@ impl Repo {
             commits.push(history::Logged {
                 tree,
                 parent: ids.next().map(hex).transpose()?,
-                info: CommitInfo {
+                info: std::sync::Arc::new(CommitInfo {
                     id: id.to_string(),
                     author: author.to_string(),
                     date: date.to_string(),
-                },
+                }),
             });
         }
         history::changes(store, &commits, &trees, threads)
@@ -332,7 +333,7 @@ impl Repo {
         let mut seen_blobs: HashSet<String> = HashSet::new();
         let mut seen_pairs: HashSet<(String, String)> = HashSet::new();
         let mut changes = Vec::new();
-        let mut commit: Option<CommitInfo> = None;
+        let mut commit: Option<std::sync::Arc<CommitInfo>> = None;
         let mut tokens = out.split(|&b| b == 0);
         while let Some(tok) = tokens.next() {
             let tok = trim_newlines(tok);
@@ -350,11 +351,11 @@ impl Repo {
                         detail: "malformed commit header".into(),
                     });
                 };
-                commit = Some(CommitInfo {
+                commit = Some(std::sync::Arc::new(CommitInfo {
                     id: id.to_string(),
                     author: author.to_string(),
                     date: date.to_string(),
-                });
+                }));
                 continue;
             }
             if tok.first() != Some(&b':') {
