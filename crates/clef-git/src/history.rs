@@ -153,7 +153,9 @@ pub(crate) fn changes(
         n => n,
     };
     let runs = commits.len().div_ceil(RUN);
-    let results: Vec<Mutex<Vec<Entry>>> = (0..runs).map(|_| Mutex::new(Vec::new())).collect();
+    // per run, each listed blob's id and its change (built on the thread)
+    let results: Vec<Mutex<Vec<(ObjectId, Change)>>> =
+        (0..runs).map(|_| Mutex::new(Vec::new())).collect();
     let next = AtomicUsize::new(0);
     let failed: Mutex<Option<GitError>> = Mutex::new(None);
     std::thread::scope(|s| {
@@ -181,8 +183,20 @@ pub(crate) fn changes(
                             }
                         }
                     }
+                    let changes = entries
+                        .into_iter()
+                        .map(|e| {
+                            let change = Change {
+                                path: String::from_utf8_lossy(&e.path).into_owned(),
+                                oid: e.oid.to_string(),
+                                parent: e.parent.map(|p| p.to_string()),
+                                commit: Some(std::sync::Arc::clone(&commits[e.commit].info)),
+                            };
+                            (e.oid, change)
+                        })
+                        .collect();
                     if let Ok(mut r) = results[k].lock() {
-                        *r = entries;
+                        *r = changes;
                     }
                 }
             });
@@ -191,19 +205,16 @@ pub(crate) fn changes(
     if let Some(e) = failed.into_inner().ok().flatten() {
         return Err(e);
     }
-    let mut seen: std::collections::HashSet<ObjectId> = std::collections::HashSet::new();
+    // in git's order, each blob once, with the first commit that added it
+    let mut seen: std::collections::HashSet<ObjectId, foldhash::fast::RandomState> =
+        std::collections::HashSet::default();
     let mut out = Vec::new();
-    for e in results
+    for (oid, change) in results
         .into_iter()
         .flat_map(|r| r.into_inner().unwrap_or_default())
     {
-        if seen.insert(e.oid) {
-            out.push(Change {
-                path: String::from_utf8_lossy(&e.path).into_owned(),
-                oid: e.oid.to_string(),
-                parent: e.parent.map(|p| p.to_string()),
-                commit: Some(commits[e.commit].info.clone()),
-            });
+        if seen.insert(oid) {
+            out.push(change);
         }
     }
     Ok(out)

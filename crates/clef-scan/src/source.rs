@@ -287,24 +287,30 @@ pub fn scan_changes(
     let counters = Arc::new(Counters::default());
     let _progress = Progress::start(Arc::clone(&counters), progress);
     let sink = Sink::default();
-    // skip ignored paths before reading anything
-    let changes: Vec<Change> = changes
-        .into_iter()
-        .filter(|c| scanner.in_shard(&c.path))
-        .filter(|c| {
-            let ign = scanner.is_ignored(&c.path, false);
-            if ign {
-                counters.skipped.fetch_add(1, Ordering::Relaxed);
-            }
-            !ign
-        })
-        .collect();
     // One path's versions next to each other, oldest first (the sort is
     // stable; workers walk each chunk backwards, newest first): a version's
     // parent is usually its neighbour, and a pack stores a file's versions
     // as deltas of each other.
     let mut changes = changes;
     changes.sort_by(|a, b| a.path.cmp(&b.path));
+    // skip ignored paths before reading anything (decided once per path)
+    // (path, in this shard, ignored) of the last path decided
+    let mut last: Option<(String, bool, bool)> = None;
+    changes.retain(|c| {
+        let (ours, ignored) = match &last {
+            Some((p, ours, ignored)) if *p == c.path => (*ours, *ignored),
+            _ => {
+                let ours = scanner.in_shard(&c.path);
+                let ignored = ours && scanner.is_ignored(&c.path, false);
+                last = Some((c.path.clone(), ours, ignored));
+                (ours, ignored)
+            }
+        };
+        if ignored {
+            counters.skipped.fetch_add(1, Ordering::Relaxed);
+        }
+        ours && !ignored
+    });
     // Inflating blobs (zlib + delta chains) is the cost of a history scan. So
     // the blob list is cut into contiguous chunks (neighbouring blobs share
     // delta bases) and each worker takes the next chunk, reads it with its own
