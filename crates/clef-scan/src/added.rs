@@ -109,33 +109,76 @@ fn lines(b: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
 /// the diff's cost in allocation and rehashing).
 #[derive(Default)]
 struct LineSet {
-    /// (hash | 1, start, end); hash 0 marks a free slot.
-    slots: Vec<(u64, u32, u32)>,
+    /// (tag, start): the high half of the line's hash (never 0: 0 marks a
+    /// free slot) and where the line starts in the text; it ends at the
+    /// next newline or the end of the text. 8 bytes a slot, at most half
+    /// of them used: about what a `HashSet<&[u8]>` takes.
+    slots: Vec<(u32, u32)>,
     mask: usize,
+    /// Distinct lines held.
+    len: usize,
     hasher: foldhash::fast::RandomState,
 }
 
+/// Slots a [`LineSet`] starts with at most; it doubles as distinct lines
+/// arrive, so a file of many repeated lines keeps a small table.
+const LINESET_START: usize = 1 << 14;
+
+/// Slots a thread keeps between blobs; a larger table, grown for one large
+/// file, is freed after that diff.
+const LINESET_KEEP: usize = 1 << 19;
+
 impl LineSet {
-    /// Empty the set, sized for `n` lines.
+    /// Empty the set, sized for about `n` lines.
     fn reset(&mut self, n: usize) {
-        let size = (n * 2).next_power_of_two().max(16);
+        let size = (n * 2).next_power_of_two().clamp(16, LINESET_START);
         self.slots.clear();
-        self.slots.resize(size, (0, 0, 0));
+        self.slots.resize(size, (0, 0));
         self.mask = size - 1;
+        self.len = 0;
     }
 
-    fn hash(&self, line: &[u8]) -> u64 {
+    /// Free a table grown past [`LINESET_KEEP`] slots.
+    fn trim(&mut self) {
+        if self.slots.len() > LINESET_KEEP {
+            self.slots = Vec::new();
+        }
+    }
+
+    /// Double the table, placing every entry again by its tag.
+    fn grow(&mut self) {
+        let old = std::mem::take(&mut self.slots);
+        let size = old.len() * 2;
+        self.slots.resize(size, (0, 0));
+        self.mask = size - 1;
+        for e in old.into_iter().filter(|e| e.0 != 0) {
+            let mut i = e.0 as usize & self.mask;
+            while self.slots[i].0 != 0 {
+                i = (i + 1) & self.mask;
+            }
+            self.slots[i] = e;
+        }
+    }
+
+    fn tag(&self, line: &[u8]) -> u32 {
         use std::hash::BuildHasher;
-        self.hasher.hash_one(line) | 1
+        (self.hasher.hash_one(line) >> 32) as u32 | 1
     }
 
-    /// Slot of `line` (hash `h`) in `text`, or the free slot where it goes.
-    fn find(&self, text: &[u8], line: &[u8], h: u64) -> usize {
-        let mut i = h as usize & self.mask;
+    /// Slot of `line` (tag `t`) in `text`, or the free slot where it goes.
+    /// A tag match counts only when the bytes match too.
+    fn find(&self, text: &[u8], line: &[u8], t: u32) -> usize {
+        let mut i = t as usize & self.mask;
         loop {
-            let (sh, a, b) = self.slots[i];
-            if sh == 0 || (sh == h && &text[a as usize..b as usize] == line) {
+            let (st, at) = self.slots[i];
+            if st == 0 {
                 return i;
+            }
+            if st == t {
+                let (at, end) = (at as usize, at as usize + line.len());
+                if text.get(at..end) == Some(line) && text.get(end).is_none_or(|&b| b == b'\n') {
+                    return i;
+                }
             }
             i = (i + 1) & self.mask;
         }
@@ -143,16 +186,20 @@ impl LineSet {
 
     fn insert(&mut self, text: &[u8], r: Range<usize>) {
         let line = &text[r.clone()];
-        let h = self.hash(line);
-        let i = self.find(text, line, h);
+        let t = self.tag(line);
+        let i = self.find(text, line, t);
         if self.slots[i].0 == 0 {
-            self.slots[i] = (h, r.start as u32, r.end as u32);
+            self.slots[i] = (t, r.start as u32);
+            self.len += 1;
+            if self.len * 2 > self.slots.len() {
+                self.grow();
+            }
         }
     }
 
     fn contains(&self, text: &[u8], line: &[u8]) -> bool {
-        let h = self.hash(line);
-        self.slots[self.find(text, line, h)].0 != 0
+        let t = self.tag(line);
+        self.slots[self.find(text, line, t)].0 != 0
     }
 }
 
@@ -178,7 +225,12 @@ impl Added {
         if old.len() > u32::MAX as usize {
             return None;
         }
-        SCRATCH.with(|s| Added::diff_with(&mut s.borrow_mut(), old, new))
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let added = Added::diff_with(&mut s, old, new);
+            s.seen.trim();
+            added
+        })
     }
 
     fn diff_with(scratch: &mut Scratch, old: &[u8], new: &[u8]) -> Option<Added> {
@@ -192,7 +244,8 @@ impl Added {
         // memcmp-speed passes, not a hash per line.
         let (head, tail) = common_lines(old, new);
         let old_mid = &old[head..old.len() - (new.len() - tail)];
-        seen.reset(memchr::memchr_iter(b'\n', old_mid).count() + 1);
+        // a guess (about 32 bytes a line); the table grows as lines arrive
+        seen.reset(old_mid.len() / 32 + 1);
         for r in lines(old_mid) {
             seen.insert(old_mid, r);
         }
@@ -347,5 +400,31 @@ mod tests {
         assert!(a.buf.is_empty());
         let a = Added::diff(new.as_bytes(), old.as_bytes()).expect("deletion");
         assert!(a.added.iter().all(|x| !x));
+    }
+
+    #[test]
+    fn line_set_grows_and_matches_a_plain_set() {
+        // more distinct lines than the table starts with, many repeats, and
+        // changes near both ends so the whole middle is hashed
+        let old: String = (0..40_000u32)
+            .map(|i| format!("v{} = {}\n", i % 30_000, i.wrapping_mul(2_654_435_761) % 97))
+            .collect();
+        let mut new = format!("head\n{}", &old[old.find('\n').map_or(0, |i| i + 1)..]);
+        new = new.replacen("v100 = ", "v100 := ", 1);
+        new.push_str("v5 = 1\nfresh tail\n");
+        let a = Added::diff(old.as_bytes(), new.as_bytes()).expect("small change");
+        let set: std::collections::HashSet<&str> = old.lines().collect();
+        let want: Vec<usize> = new
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !set.contains(l))
+            .map(|(i, _)| i + 1)
+            .collect();
+        let got: Vec<usize> = (0..a.added.len())
+            .filter(|&i| a.added[i])
+            .map(|i| a.line_map[i])
+            .collect();
+        assert_eq!(got, want);
+        assert!(got.len() >= 3, "{got:?}");
     }
 }
