@@ -282,9 +282,11 @@ fn execute(
             })?;
         source::scan_buffer(&scanner, &args.stdin_name, &buf)
     } else if let Some(repo) = &repo {
-        // the rules compile on a spare core while git lists the changes
+        // The rules compile on a spare core while git lists the changes;
+        // the compiling thread stops at the next rule once the list is
+        // there, and the scan does not wait for it.
         let listed = std::sync::atomic::AtomicBool::new(false);
-        let changes = std::thread::scope(|s| {
+        std::thread::scope(|s| {
             s.spawn(|| scanner.prepare(&listed));
             let changes = if args.staged {
                 repo.staged()
@@ -294,10 +296,9 @@ fn execute(
                 repo.history(args.threads)
             };
             listed.store(true, std::sync::atomic::Ordering::Relaxed);
-            changes
-        })
-        .map_err(|e| git_failure(args, e))?;
-        source::scan_changes(&scanner, repo, changes, args.threads, progress)?
+            let changes = changes.map_err(|e| git_failure(args, e))?;
+            source::scan_changes(&scanner, repo, changes, args.threads, progress)
+        })?
     } else {
         let paths = if args.paths.is_empty() {
             vec![PathBuf::from(".")]
