@@ -8,7 +8,9 @@
 //! the CPU of `git cat-file --batch` in the same order. Here, as in git,
 //! every base a chain passes through is kept (up to a cap in bytes per
 //! reader, oldest out first), so a path's versions read newest first each
-//! cost one inflate and one delta. Anything this reader does not handle
+//! cost one inflate and one delta. A blob's kind and size come from the
+//! same walk (the top delta's header holds the size), so the size limit
+//! holds before anything large is inflated. Anything this reader does not handle
 //! (loose objects, alternates, a base in another pack, a malformed entry)
 //! is left to gix, which reads and reports it as before.
 
