@@ -4,7 +4,7 @@
 //! on a 2,554-commit repository of real code that is 6 s of the scan. gix
 //! reads the same packs in-process (zlib-rs), about 3x faster per core, and
 //! one reader per thread scales with the cores; packed blobs are read by
-//! [`packs`](crate::packs), which keeps every delta base as git does. Which
+//! `packs` (private), which keeps every delta base as git does. Which
 //! commits a history holds stays with git's own plumbing (`git log`), which
 //! honours every git option and environment variable (their tree diffs are
 //! done in-process too, see [`Repo::history`](crate::Repo::history)); when
