@@ -116,6 +116,13 @@ pub(crate) struct PackReader {
     cap: usize,
 }
 
+/// Where a delta chain starts: an object in the reader's cache, or a
+/// whole (undeltified) entry still to inflate.
+enum Bottom {
+    Cached(Kind, Arc<Vec<u8>>),
+    Whole(Kind, gix::odb::pack::data::Entry),
+}
+
 /// What [`PackReader::read`] found for an id.
 pub(crate) enum Read {
     /// The object, shared with the cache.
@@ -182,7 +189,7 @@ impl PackReader {
         let mut at = offset;
         let bottom = loop {
             if let Some((kind, b)) = self.cache.get(&(k, at)) {
-                break Ok((*kind, Arc::clone(b)));
+                break Bottom::Cached(*kind, Arc::clone(b));
             }
             let entry = pack.entry(at).ok()?;
             match entry.header {
@@ -194,11 +201,11 @@ impl PackReader {
                     at = packs.lookup(k, &base_id)?;
                     chain.push(entry);
                 }
-                h => break Err((h.as_kind()?, entry)),
+                h => break Bottom::Whole(h.as_kind()?, entry),
             }
         };
         let kind = match &bottom {
-            Ok((kind, _)) | Err((kind, _)) => *kind,
+            Bottom::Cached(kind, _) | Bottom::Whole(kind, _) => *kind,
         };
         // the top delta, inflated first when there is a limit: its header
         // gives the object's size
@@ -219,16 +226,16 @@ impl PackReader {
                     let (_, d) = varint(&top)?;
                     varint(d)?.0 as u64
                 }
-                (None, Ok((_, b))) => b.len() as u64,
-                (None, Err((_, entry))) => entry.decompressed_size,
+                (None, Bottom::Cached(_, b)) => b.len() as u64,
+                (None, Bottom::Whole(_, entry)) => entry.decompressed_size,
             };
             if size > max_size {
                 return Some(Read::TooLarge(size));
             }
         }
         let mut base = match bottom {
-            Ok((_, b)) => b,
-            Err((_, entry)) => {
+            Bottom::Cached(_, b) => b,
+            Bottom::Whole(_, entry) => {
                 let mut out = vec![0; usize::try_from(entry.decompressed_size).ok()?];
                 pack.decompress_entry(&entry, &mut self.inflate, &mut out)
                     .ok()?;

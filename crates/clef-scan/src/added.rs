@@ -103,8 +103,8 @@ fn lines(b: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
     })
 }
 
-/// The lines of the old blob's middle, as an open-addressing set of byte
-/// ranges: one per thread, reused from blob to blob (a history scan diffs
+/// The lines of the old blob's middle, as an open-addressing set of line
+/// starts: one per thread, reused from blob to blob (a history scan diffs
 /// tens of thousands of blobs; a fresh `HashSet` each time was a third of
 /// the diff's cost in allocation and rehashing).
 #[derive(Default)]
