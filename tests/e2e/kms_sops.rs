@@ -340,3 +340,63 @@ fn credentials_are_fetched_once_per_run() {
     );
     assert_eq!(text(run(e.sops(&["decrypt", "p.yaml"]))), PLAIN);
 }
+
+/// The production path on EKS (IRSA): no keys in the environment, a web
+/// identity token file and a role. aws-config exchanges the token at STS
+/// (moto) through clef's own HTTP client, and the KMS calls are signed with
+/// what STS returned.
+#[test]
+fn web_identity_credentials_are_exchanged_at_sts() {
+    let Some(e) = Env::new() else { return };
+    let arn = e.moto.create_key();
+    e.write("p.yaml", PLAIN);
+    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let token = e.write("token", "eyJhbGciOiJSUzI1NiJ9.e30.c2lnbmF0dXJl");
+    let web = |c: &mut Command| {
+        c.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token)
+            .env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/clef-web")
+            .env("AWS_ROLE_SESSION_NAME", "clef-test");
+    };
+    let mut c = e.clef(&["decrypt", "p.yaml"]);
+    web(&mut c);
+    assert_eq!(text(run(c)), PLAIN);
+    // STS unreachable: the credentials error says so, on one line
+    let mut c = e.clef(&["decrypt", "p.yaml"]);
+    web(&mut c);
+    c.env("AWS_ENDPOINT_URL_STS", dead_endpoint())
+        .env("CLEF_KMS_TIMEOUT", "3");
+    let err = fails(&run(c));
+    assert!(err.contains("credentials"), "{err}");
+}
+
+/// A metadata server that accepts connections and never answers (a laptop
+/// whose network black-holes 169.254.169.254) is given up within the SDK's
+/// IMDS connect and read timeouts (1 s each: about 2 s in all), not after
+/// the SDK's 10 s attempt bound: the HTTP client honours the SDK's timeouts.
+#[test]
+fn a_silent_metadata_server_is_given_up_quickly() {
+    let Some(e) = Env::new() else { return };
+    let arn = e.moto.create_key();
+    e.write("p.yaml", PLAIN);
+    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    // the kernel completes the handshakes; nobody reads or answers
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let mut c = e.clef(&["decrypt", "p.yaml"]);
+    c.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env(
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            format!("http://127.0.0.1:{port}"),
+        )
+        .env("CLEF_KMS_TIMEOUT", "60");
+    let start = std::time::Instant::now();
+    let err = fails(&run(c));
+    let took = start.elapsed();
+    assert!(err.contains("credentials"), "{err}");
+    assert!(took < std::time::Duration::from_secs(6), "took {took:?}");
+    drop(silent);
+}

@@ -21,14 +21,16 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use clef_doc::Value;
@@ -36,6 +38,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::awsapi::{AwsApi, Service};
+use crate::http;
 use crate::stanza::AwsStanza;
 use crate::{KmsError, rt, utc_now};
 
@@ -107,7 +110,7 @@ impl std::fmt::Debug for AwsKms {
 
 /// The AWS SDK configuration Clef uses everywhere (also for other AWS services):
 /// default credential chain, `profile` when non-empty, `role` assumed through STS
-/// when non-empty, rustls with ring for TLS, standard retries (3 attempts with
+/// when non-empty, the crate's HTTP client (rustls with ring for TLS), standard retries (3 attempts with
 /// backoff) and `timeout` as the bound on one operation.
 pub async fn load_sdk_config(
     region: Option<&str>,
@@ -115,12 +118,7 @@ pub async fn load_sdk_config(
     role: &str,
     timeout: Duration,
 ) -> Result<SdkConfig, KmsError> {
-    let http = SharedHttpClient::new(LazyTls {
-        plain: aws_smithy_http_client::Builder::new().build_http(),
-        tls: aws_smithy_http_client::Builder::new()
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .build_https(),
-    });
+    let http = SharedHttpClient::new(SdkHttp(Arc::new(http::client())));
     let attempt = timeout.min(Duration::from_secs(5));
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
@@ -175,62 +173,109 @@ fn env_keys_set() -> bool {
     set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY")
 }
 
-/// The SDK's HTTP client, with TLS set up on the first `https` request.
+/// aws-config's HTTP client (STS, SSO, IMDS and ECS credential calls): the
+/// crate's one hyper client ([`crate::http`]), which the KMS calls use too.
+/// Plain `http` goes out at once; TLS (rustls with ring, the system's roots)
+/// is set up on the first `https` request, so a local endpoint or a metadata
+/// server never loads the certificate store.
 ///
-/// The SDK's own HTTPS client loads the trust roots (every file of the
-/// system's certificate store) when the client is configured, before any
-/// request. A plain `http` endpoint (a local KMS, IMDS) never needs them, so
-/// requests are sent by their scheme: `http` through a plain client, anything
-/// else through the rustls client, which is configured on its first use.
-#[derive(Debug)]
-struct LazyTls {
-    plain: SharedHttpClient,
-    tls: SharedHttpClient,
+/// The SDK retries and bounds each attempt and the whole operation itself;
+/// the connector bounds one request by the settings' connect plus read
+/// timeouts (IMDS asks for 1 s each, so a machine that is not on EC2 gives
+/// up on it quickly).
+#[derive(Clone)]
+struct SdkHttp(Arc<http::Client>);
+
+impl std::fmt::Debug for SdkHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SdkHttp")
+    }
 }
 
-impl HttpClient for LazyTls {
+impl HttpClient for SdkHttp {
     fn http_connector(
         &self,
         settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
+        _components: &RuntimeComponents,
     ) -> SharedHttpConnector {
-        SharedHttpConnector::new(ByScheme {
-            settings: settings.clone(),
-            components: components.clone(),
-            plain: self.plain.clone(),
-            tls: self.tls.clone(),
+        let bound = match (settings.connect_timeout(), settings.read_timeout()) {
+            (Some(c), Some(r)) => Some(c + r),
+            (c, r) => c.or(r),
+
+        };
+        SharedHttpConnector::new(SdkConnector {
+            client: self.0.clone(),
+            bound,
         })
     }
 
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
-        self.tls.connector_metadata()
+        Some(ConnectorMetadata::new("clef-hyper", None))
     }
 }
 
-/// One request's connector: the plain or the TLS client's, by the URI scheme.
-struct ByScheme {
-    settings: HttpConnectorSettings,
-    components: RuntimeComponents,
-    plain: SharedHttpClient,
-    tls: SharedHttpClient,
+/// One request of the SDK, sent through [`SdkHttp`]'s client.
+struct SdkConnector {
+    client: Arc<http::Client>,
+    bound: Option<Duration>,
 }
 
-impl std::fmt::Debug for ByScheme {
+impl std::fmt::Debug for SdkConnector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ByScheme")
+        f.debug_struct("SdkConnector")
+            .field("bound", &self.bound)
+            .finish()
     }
 }
 
-impl HttpConnector for ByScheme {
+impl HttpConnector for SdkConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let client = if request.uri().starts_with("http://") {
-            &self.plain
-        } else {
-            &self.tls
-        };
-        client
-            .http_connector(&self.settings, &self.components)
-            .call(request)
+        let client = self.client.clone();
+        let bound = self.bound;
+        HttpConnectorFuture::new(async move {
+            // credential calls have small in-memory bodies
+            let body = request.body().bytes().ok_or_else(|| {
+                ConnectorError::other("a streaming request body is not supported".into(), None)
+            })?;
+            let mut req = hyper::Request::builder()
+                .method(request.method())
+                .uri(request.uri());
+            for (k, v) in request.headers().iter() {
+                req = req.header(k, v);
+            }
+            let req = req
+                .body(http_body_util::Full::new(
+                    hyper::body::Bytes::copy_from_slice(body),
+                ))
+                .map_err(|e| ConnectorError::other(e.into(), None))?;
+            let sent = client.request(req);
+            let answer = match bound {
+                Some(b) => tokio::time::timeout(b, sent).await.map_err(|_| {
+                    ConnectorError::timeout(
+                        format!(
+                            "no answer from {} within {b:?}",
+                            http::host_of(request.uri())
+                        )
+                        .into(),
+                    )
+                })?,
+                None => sent.await,
+            }
+            .map_err(|e| ConnectorError::io(e.into()))?;
+            let status = StatusCode::try_from(answer.status)
+                .map_err(|e| ConnectorError::other(e.into(), None))?;
+            let mut response = HttpResponse::new(status, SdkBody::from(answer.body.to_vec()));
+            for (k, v) in &answer.headers {
+                // the SDK's headers are UTF-8; a header that is not is not one it reads
+                if let Ok(v) = v.to_str() {
+                    response
+                        .headers_mut()
+                        .try_append(k.as_str().to_owned(), v.to_owned())
+                        .map_err(|e| ConnectorError::other(e.into(), None))?;
+                }
+            }
+            Ok(response)
+        })
     }
 }
 

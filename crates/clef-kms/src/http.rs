@@ -1,5 +1,5 @@
 //! The one HTTP client of the REST calls (AWS KMS, S3, Secrets Manager and
-//! SSM through [`crate::awsapi`], and GCP KMS): hyper, with rustls/ring and
+//! SSM through [`crate::awsapi`], GCP KMS, and aws-config's credential calls): hyper, with rustls/ring and
 //! the system roots for `https`, plus a bounded retry loop (3 attempts,
 //! backoff 100 ms then 400 ms, on network failures, timed-out attempts and
 //! the answers the caller calls retryable, all inside one deadline).
@@ -57,7 +57,8 @@ impl Client {
             .map_err(Clone::clone)
     }
 
-    async fn request(&self, req: hyper::Request<Full<Bytes>>) -> Result<Answer, String> {
+    /// One request, its answer read in full; the error is one line.
+    pub(crate) async fn request(&self, req: hyper::Request<Full<Bytes>>) -> Result<Answer, String> {
         let resp = if req.uri().scheme_str() == Some("http") {
             self.plain.request(req).await
         } else {
