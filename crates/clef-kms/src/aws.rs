@@ -201,7 +201,6 @@ impl HttpClient for SdkHttp {
         let bound = match (settings.connect_timeout(), settings.read_timeout()) {
             (Some(c), Some(r)) => Some(c + r),
             (c, r) => c.or(r),
-
         };
         SharedHttpConnector::new(SdkConnector {
             client: self.0.clone(),
