@@ -6,7 +6,7 @@
 #   - moto[server] 5.2.5 (PyPI, same venv): a local AWS KMS, started on a free loopback port
 #   - Python's `cryptography` (into the same venv) and Debian's `nodejs`, to check artifacts
 #   - git (already required), python3 with venv
-# then runs format and lint checks, builds every binary and runs every test.
+# then runs format, lint and doc checks, builds every binary and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")"
 export SOPS_DISABLE_VERSION_CHECK=1
@@ -83,6 +83,10 @@ echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+echo "==> cargo doc"
+# the libraries' docs, links checked (about 15 s: the dependencies' metadata
+# is clippy's)
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 echo "==> build binaries and tests"
 # --all-targets: the binaries get the same dependency features as the tests
 # (dev-dependencies take part in feature unification), so `cargo test`

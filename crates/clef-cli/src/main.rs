@@ -1,5 +1,10 @@
 //! `clef`: the command people type.
 
+// The doc comments of the argument structs are clap's help text, written for
+// a terminal: `'["app"]["port"]'`, `<namespace>` and `^[a-z]…$` are meant
+// literally, not as rustdoc links or HTML.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
+
 mod admin;
 mod cloud;
 mod deferred;

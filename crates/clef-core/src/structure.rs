@@ -3,7 +3,7 @@
 //! clef.yaml is edited as a document tree (`clef_doc`), the same editor
 //! `clef recipients` uses through [`Manifest`], so comments and key order
 //! survive; every edit is re-parsed with the manifest's own validation
-//! before anything is written. [`plan`] is pure; [`apply`] writes clef.yaml,
+//! before anything is written. Planning ([`add`], [`edit`], [`remove`]: a [`Plan`]) is pure; [`apply`] writes clef.yaml,
 //! `.sops.yaml` (when clef owns it) and the new empty cells as one batch
 //! (all or nothing), and moves or removes cells and sidecars with `git mv`
 //! / `git rm` when git tracks them, so `git log --follow` keeps their history.

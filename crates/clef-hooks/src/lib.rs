@@ -8,7 +8,7 @@
 //! * [`pre_push`]: the same policy over the blobs added by the commits the
 //!   remote does not have yet (git's `<local ref> <local sha> <remote ref>
 //!   <remote sha>` lines on stdin), each blob once.
-//! * [`install`] / [`uninstall`] / [`status`]: shims in the hooks directory
+//! * [`install()`] / [`uninstall`] / [`status`]: shims in the hooks directory
 //!   (`git rev-parse --git-path hooks`, so `core.hooksPath` and worktrees are
 //!   honoured; an existing hook is chained, not overwritten), the `clef` and
 //!   `clef-meta` merge drivers in the clone's config, and `.gitattributes`.

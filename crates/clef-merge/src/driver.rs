@@ -1,7 +1,7 @@
 //! File-level merging: bytes in, bytes out, everything in memory.
 //!
 //! [`merge_sops`] decrypts the three sides (verifying each MAC), merges the
-//! trees ([`crate::tree3`]) and the metadata ([`crate::meta`]), and either
+//! trees ([`crate::tree3`]) and the metadata (`meta`), and either
 //! re-encrypts the result (unchanged values keep their exact `ENC[...]`
 //! through the IV stash; fresh `lastmodified` and MAC) or renders a
 //! ciphertext-only conflict document ([`crate::conflict`]) with the sentinel

@@ -1,6 +1,6 @@
 //! `clef-merge`: a SOPS-aware three-way merge driver for git.
 //!
-//! * [`tree3`], [`conflict`], [`resolve`]: the merge engine, from
+//! * [`tree3`], [`conflict`], [`resolve`](mod@resolve): the merge engine, from
 //!   `clef_core::merge` (the edit session needs it below clef-core).
 //! * [`sidecar`]: the `.clef-meta.yaml` rotation/pending bookkeeping merge.
 //! * [`driver`]: file-level merges (decrypt, merge, re-encrypt) and the

@@ -1,4 +1,8 @@
 //! The command line shared by `clef-scan` and `clef scan`.
+//!
+//! The doc comments of [`Args`] are clap's help text, written for a
+//! terminal: `<root>` and the like are meant literally, not as HTML.
+#![allow(rustdoc::invalid_html_tags)]
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};

@@ -9,7 +9,7 @@
 //! 10 M (issue 11, item 3).
 //!
 //! An Aho–Corasick DFA walk is bound by the latency of one dependent table
-//! load per byte. Large buffers are therefore cut into [`STREAMS`] slices that
+//! load per byte. Large buffers are therefore cut into `STREAMS` slices that
 //! are walked in lock step, each with its own state: the loads of different
 //! slices are independent, so the CPU overlaps them, which about doubles the
 //! throughput on this project's benchmark trees (`bench/scan.sh`). Each slice

@@ -1,6 +1,6 @@
 //! The merge engine that every front end shares: the pure three-way merge
 //! of decrypted trees ([`tree3`]), ciphertext-only conflict documents
-//! ([`conflict`]: render and split) and finishing one ([`resolve`]: status,
+//! ([`conflict`]: render and split) and finishing one ([`resolve`](mod@resolve): status,
 //! resolve, the index-stage check). It lives below the edit session, which
 //! resolves a conflicted cell when a command overwrites its conflicting
 //! keys; the git merge driver (`clef-merge`) stands on it.
@@ -49,7 +49,7 @@ pub enum MergeError {
     Sidecar(String),
 }
 
-/// Everything that stops [`status`], [`resolve`], [`resolve::verify_stages`]
+/// Everything that stops [`status`], [`resolve()`], [`resolve::verify_stages`]
 /// or [`candidates`] on a conflict document.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
