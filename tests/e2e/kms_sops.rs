@@ -400,3 +400,60 @@ fn a_silent_metadata_server_is_given_up_quickly() {
     assert!(took < std::time::Duration::from_secs(6), "took {took:?}");
     drop(silent);
 }
+
+/// ECS and EKS Pod Identity: the container credentials endpoint (here a
+/// loopback server of the test) is asked through clef's HTTP client, with
+/// the authorization token the agent expects, once per run.
+#[test]
+fn container_credentials_are_fetched_with_their_token() {
+    use std::io::{BufRead, BufReader, Write};
+    let Some(e) = Env::new() else { return };
+    let arn = e.moto.create_key();
+    e.write("p.yaml", PLAIN);
+    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let seen = std::thread::spawn(move || {
+        let mut requests = Vec::new();
+        server.set_nonblocking(false).unwrap();
+        // one request per connection; the run makes one (credentials are cached)
+        let (conn, _) = server.accept().unwrap();
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                break;
+            }
+            head.push(line.trim_end().to_owned());
+        }
+        let body = r#"{"AccessKeyId":"testing","SecretAccessKey":"testing","Token":"container-session","Expiration":"2099-01-01T00:00:00Z"}"#;
+        let mut conn = conn;
+        write!(
+            conn,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        requests.push(head);
+        requests
+    });
+    let mut c = e.clef(&["decrypt", "p.yaml"]);
+    c.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("http://127.0.0.1:{port}/v2/credentials"),
+        )
+        .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "agent-token-1234");
+    assert_eq!(text(run(c)), PLAIN);
+    let requests = seen.join().unwrap();
+    assert_eq!(requests.len(), 1);
+    let head = &requests[0];
+    assert_eq!(head[0], "GET /v2/credentials HTTP/1.1", "{head:?}");
+    assert!(
+        head.iter()
+            .any(|h| h.eq_ignore_ascii_case("authorization: agent-token-1234")),
+        "{head:?}"
+    );
+}
