@@ -457,3 +457,150 @@ fn container_credentials_are_fetched_with_their_token() {
         "{head:?}"
     );
 }
+
+/// A loopback HTTP proxy for one test: records each request line it gets;
+/// forwards absolute-form requests to moto (whatever host they name) and
+/// refuses `CONNECT` with 403. Stops accepting after `deadline`.
+fn proxy(moto: &str, deadline: std::time::Duration) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let moto = moto
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let end = std::time::Instant::now() + deadline;
+        while std::time::Instant::now() < end {
+            let conn = match listener.accept() {
+                Ok((c, _)) => c,
+                Err(_) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    continue;
+                }
+            };
+            conn.set_nonblocking(false).unwrap();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut conn = conn;
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                continue;
+            }
+            let request_line = line.trim_end().to_owned();
+            seen.push(request_line.clone());
+            let mut headers = Vec::new();
+            let mut length = 0usize;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                let h = h.trim_end().to_owned();
+                if let Some((k, v)) = h.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    if k.eq_ignore_ascii_case("connection") {
+                        continue;
+                    }
+                }
+                headers.push(h);
+            }
+            if request_line.starts_with("CONNECT ") {
+                let _ = conn.write_all(
+                    b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            }
+            let mut body = vec![0u8; length];
+            reader.read_exact(&mut body).unwrap();
+            // `POST http://host:port/path HTTP/1.1` -> `POST /path HTTP/1.1` to moto
+            let mut parts = request_line.splitn(3, ' ');
+            let (method, target, version) = (
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+            );
+            let path = target
+                .splitn(4, '/')
+                .nth(3)
+                .map_or("/".to_owned(), |p| format!("/{p}"));
+            let mut upstream = std::net::TcpStream::connect(&moto).unwrap();
+            let mut out = format!("{method} {path} {version}\r\n");
+            for h in &headers {
+                out.push_str(h);
+                out.push_str("\r\n");
+            }
+            out.push_str("Connection: close\r\n\r\n");
+            upstream.write_all(out.as_bytes()).unwrap();
+            upstream.write_all(&body).unwrap();
+            let mut answer = Vec::new();
+            upstream.read_to_end(&mut answer).unwrap();
+            let _ = conn.write_all(&answer);
+        }
+        seen
+    });
+    (port, handle)
+}
+
+/// `HTTP_PROXY` carries `http://` requests, in absolute form, as sops's Go
+/// client sends them (the KMS host name here exists only for the proxy).
+#[test]
+fn http_proxy_carries_kms_calls() {
+    let Some(e) = Env::new() else { return };
+    let arn = e.moto.create_key();
+    e.write("p.yaml", PLAIN);
+    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let (port, seen) = proxy(&e.moto.endpoint, std::time::Duration::from_secs(4));
+    let mut c = e.clef(&["decrypt", "p.yaml"]);
+    c.env("AWS_ENDPOINT_URL_KMS", "http://kms.proxy.test:4566")
+        .env("HTTP_PROXY", format!("http://127.0.0.1:{port}"));
+    assert_eq!(text(run(c)), PLAIN);
+    let seen = seen.join().unwrap();
+    assert_eq!(
+        seen,
+        ["POST http://kms.proxy.test:4566/ HTTP/1.1"],
+        "{seen:?}"
+    );
+}
+
+/// `HTTPS_PROXY` is asked for a `CONNECT` tunnel to the KMS host; a proxy
+/// that refuses it gives one line and nothing on stdout.
+#[test]
+fn https_proxy_is_asked_for_a_tunnel() {
+    let Some(e) = Env::new() else { return };
+    let arn = e.moto.create_key();
+    e.write("p.yaml", PLAIN);
+    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let (port, seen) = proxy(&e.moto.endpoint, std::time::Duration::from_secs(4));
+    let mut c = e.clef(&["decrypt", "p.yaml"]);
+    c.env("AWS_ENDPOINT_URL_KMS", "https://kms.proxy.test")
+        .env("https_proxy", format!("http://127.0.0.1:{port}"))
+        .env("CLEF_KMS_TIMEOUT", "3");
+    let err = fails(&run(c));
+    assert!(err.contains("kms.proxy.test"), "{err}");
+    let seen = seen.join().unwrap();
+    assert!(!seen.is_empty(), "the proxy was not asked");
+    assert!(
+        seen.iter()
+            .all(|l| l == "CONNECT kms.proxy.test:443 HTTP/1.1"),
+        "{seen:?}"
+    );
+}
+
+/// This machine is never reached through a proxy (Go's rule): a proxy
+/// variable naming a dead port does not stop a loopback KMS.
+#[test]
+fn loopback_endpoints_bypass_the_proxy() {
+    let Some(e) = Env::new() else { return };
+    let arn = e.moto.create_key();
+    e.write("p.yaml", PLAIN);
+    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let mut c = e.clef(&["decrypt", "p.yaml"]);
+    c.env("HTTP_PROXY", dead_endpoint())
+        .env("HTTPS_PROXY", dead_endpoint())
+        .env("ALL_PROXY", dead_endpoint());
+    assert_eq!(text(run(c)), PLAIN);
+}

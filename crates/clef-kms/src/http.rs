@@ -7,24 +7,45 @@
 //! The TLS side is set up on the first `https` request: loading the trust
 //! roots reads every file of the system's certificate store, which a plain
 //! `http` endpoint (a local KMS, a metadata server) never needs.
+//!
+//! Proxies come from the environment, as Go's `net/http` (so sops) and the
+//! AWS CLI take them: `HTTPS_PROXY` for `https` URLs (a `CONNECT` tunnel),
+//! `HTTP_PROXY` for `http` ones (absolute-form requests), `ALL_PROXY` for
+//! both, `NO_PROXY` exceptions, lowercase forms too. This machine
+//! (`localhost`, loopback addresses) is never reached through a proxy.
+//! Only `http://` proxy URLs are supported.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
+use hyper::Uri;
 use hyper::body::Bytes;
-use hyper::header::HeaderMap;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper::header::{HeaderMap, HeaderValue, PROXY_AUTHORIZATION};
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::TokioIo;
 use zeroize::Zeroizing;
 
-type Plain = hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>;
-type Tls =
-    hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+type Legacy<C> = hyper_util::client::legacy::Client<C, Full<Bytes>>;
+type Plain = Legacy<HttpConnector>;
+type Tls = Legacy<hyper_rustls::HttpsConnector<HttpConnector>>;
 
-/// The client: plain HTTP at once, TLS on first use.
+/// The client: plain HTTP at once, TLS on first use, and through the
+/// environment's proxy where it applies ([`Client::via`]).
 pub(crate) struct Client {
     plain: Plain,
     tls: OnceLock<Result<Tls, String>>,
+    /// `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY` (and their
+    /// lowercase forms), read when the client is made.
+    proxies: Matcher,
+    /// Clients through a proxy, by the proxy's URI.
+    via: Mutex<HashMap<String, Arc<Proxied>>>,
 }
 
 /// A fresh client (nothing is loaded until the first `https` request).
@@ -33,36 +54,126 @@ pub(crate) fn client() -> Client {
         plain: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build_http(),
         tls: OnceLock::new(),
+        proxies: Matcher::from_env(),
+        via: Mutex::new(HashMap::new()),
     }
+}
+
+/// A client that sets up TLS (rustls with ring, the system's roots) over
+/// the streams `connector` opens.
+fn https_on<C>(connector: C) -> Result<Legacy<hyper_rustls::HttpsConnector<C>>, String>
+where
+    C: tower_service::Service<Uri> + Clone + Send + Sync + 'static,
+    C::Response: Connection + hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
+    C::Future: Send + Unpin + 'static,
+    C::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+        .map_err(|e| format!("cannot load the system's TLS roots: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(connector);
+    Ok(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(https),
+    )
+}
+
+/// Whether `host` is this machine: such requests never go through a proxy,
+/// as Go's `net/http` (and so sops) decides.
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The clients through one proxy: `http` requests sent to it in absolute
+/// form, `https` through a `CONNECT` tunnel (TLS set up on first use).
+struct Proxied {
+    plain: Legacy<ToProxy>,
+    tls: OnceLock<Result<Legacy<hyper_rustls::HttpsConnector<Tunnel<HttpConnector>>>, String>>,
+    uri: Uri,
+    auth: Option<HeaderValue>,
 }
 
 impl Client {
     fn tls(&self) -> Result<&Tls, String> {
         self.tls
-            .get_or_init(|| {
-                let https = hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-                    .map_err(|e| format!("cannot load the system's TLS roots: {e}"))?
-                    .https_or_http()
-                    .enable_http1()
-                    .build();
-                Ok(
-                    hyper_util::client::legacy::Client::builder(
-                        hyper_util::rt::TokioExecutor::new(),
-                    )
-                    .build(https),
-                )
-            })
+            .get_or_init(|| https_on(HttpConnector::new()))
             .as_ref()
             .map_err(Clone::clone)
     }
 
+    /// The proxy `uri` goes through, if any (never for this machine).
+    fn via(&self, uri: &Uri) -> Result<Option<Arc<Proxied>>, String> {
+        let Some(host) = uri.host() else {
+            return Ok(None);
+        };
+        if is_loopback(host) {
+            return Ok(None);
+        }
+        let Some(hit) = self.proxies.intercept(uri) else {
+            return Ok(None);
+        };
+        let proxy = hit.uri().clone();
+        if proxy.scheme_str() != Some("http") {
+            return Err(format!(
+                "the proxy for {host} is a {}:// URL; only http:// proxies are supported",
+                proxy.scheme_str().unwrap_or("?")
+            ));
+        }
+        let mut via = self
+            .via
+            .lock()
+            .map_err(|_| "the proxy table is poisoned".to_owned())?;
+        let p = via.entry(proxy.to_string()).or_insert_with(|| {
+            Arc::new(Proxied {
+                plain: hyper_util::client::legacy::Client::builder(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .build(ToProxy {
+                    proxy: proxy.clone(),
+                    inner: HttpConnector::new(),
+                }),
+                tls: OnceLock::new(),
+                uri: proxy,
+                auth: hit.basic_auth().cloned(),
+            })
+        });
+        Ok(Some(p.clone()))
+    }
+
     /// One request, its answer read in full; the error is one line.
-    pub(crate) async fn request(&self, req: hyper::Request<Full<Bytes>>) -> Result<Answer, String> {
-        let resp = if req.uri().scheme_str() == Some("http") {
-            self.plain.request(req).await
-        } else {
-            self.tls()?.request(req).await
+    pub(crate) async fn request(
+        &self,
+        mut req: hyper::Request<Full<Bytes>>,
+    ) -> Result<Answer, String> {
+        let plain = req.uri().scheme_str() == Some("http");
+        let resp = match self.via(req.uri())? {
+            None if plain => self.plain.request(req).await,
+            None => self.tls()?.request(req).await,
+            Some(p) if plain => {
+                if let Some(a) = &p.auth {
+                    req.headers_mut().insert(PROXY_AUTHORIZATION, a.clone());
+                }
+                p.plain.request(req).await
+            }
+            Some(p) => {
+                let tls = p
+                    .tls
+                    .get_or_init(|| {
+                        let mut tunnel = Tunnel::new(p.uri.clone(), HttpConnector::new());
+                        if let Some(a) = &p.auth {
+                            tunnel = tunnel.with_auth(a.clone());
+                        }
+                        https_on(tunnel)
+                    })
+                    .as_ref()
+                    .map_err(Clone::clone)?;
+                tls.request(req).await
+            }
         }
         .map_err(|e| causes(&e))?;
         let status = resp.status().as_u16();
@@ -78,6 +189,68 @@ impl Client {
             headers,
             body: Zeroizing::new(bytes.to_vec()),
         })
+    }
+}
+
+/// Connects every request to the proxy; hyper then writes the request
+/// line in absolute form (`GET http://host/path`), as a proxy expects.
+#[derive(Clone)]
+struct ToProxy {
+    proxy: Uri,
+    inner: HttpConnector,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl tower_service::Service<Uri> for ToProxy {
+    type Response = ProxyConn;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<ProxyConn, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, _dst: Uri) -> Self::Future {
+        let connecting = self.inner.call(self.proxy.clone());
+        Box::pin(async move { Ok(ProxyConn(connecting.await?)) })
+    }
+}
+
+/// A connection to a proxy (so hyper sends absolute-form requests on it).
+struct ProxyConn(TokioIo<tokio::net::TcpStream>);
+
+impl Connection for ProxyConn {
+    fn connected(&self) -> Connected {
+        self.0.connected().proxy(true)
+    }
+}
+
+impl hyper::rt::Read for ProxyConn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for ProxyConn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
 
