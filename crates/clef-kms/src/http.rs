@@ -11,8 +11,8 @@
 //! Proxies come from the environment, as Go's `net/http` (so sops) and the
 //! AWS CLI take them: `HTTPS_PROXY` for `https` URLs (a `CONNECT` tunnel),
 //! `HTTP_PROXY` for `http` ones (absolute-form requests), `ALL_PROXY` for
-//! both, `NO_PROXY` exceptions, lowercase forms too. This machine
-//! (`localhost`, loopback addresses) is never reached through a proxy.
+//! both, `NO_PROXY` exceptions, lowercase forms too. This machine and the
+//! metadata servers are never reached through a proxy ([`never_proxied`]).
 //! Only `http://` proxy URLs are supported.
 
 use std::collections::HashMap;
@@ -80,13 +80,24 @@ where
     )
 }
 
-/// Whether `host` is this machine: such requests never go through a proxy,
-/// as Go's `net/http` (and so sops) decides.
-fn is_loopback(host: &str) -> bool {
+/// Whether requests to `host` always go direct: this machine (`localhost`,
+/// loopback addresses), as Go's `net/http` (and so sops) decides, and the
+/// cloud metadata servers (link-local addresses: IMDS, ECS and EKS Pod
+/// Identity agents, `fd00:ec2::`, `metadata.google.internal`), whose
+/// answers are this machine's credentials: a proxy would fetch its own.
+fn never_proxied(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    if h.eq_ignore_ascii_case("localhost") || h.eq_ignore_ascii_case("metadata.google.internal") {
+        return true;
+    }
+    match h.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback() || ip.is_link_local(),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            let s = ip.segments();
+            ip.is_loopback() || s[0] & 0xffc0 == 0xfe80 || (s[0] == 0xfd00 && s[1] == 0x0ec2)
+        }
+        Err(_) => false,
+    }
 }
 
 /// The clients through one proxy: `http` requests sent to it in absolute
@@ -106,12 +117,12 @@ impl Client {
             .map_err(Clone::clone)
     }
 
-    /// The proxy `uri` goes through, if any (never for this machine).
+    /// The proxy `uri` goes through, if any ([`never_proxied`] hosts go direct).
     fn via(&self, uri: &Uri) -> Result<Option<Arc<Proxied>>, String> {
         let Some(host) = uri.host() else {
             return Ok(None);
         };
-        if is_loopback(host) {
+        if never_proxied(host) {
             return Ok(None);
         }
         let Some(hit) = self.proxies.intercept(uri) else {
@@ -350,4 +361,39 @@ pub(crate) async fn send(
         format!("failed after 3 attempts{last}")
     };
     Err(SendError { answered, reason })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::never_proxied;
+
+    #[test]
+    fn this_machine_and_metadata_servers_are_never_proxied() {
+        for h in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.8.9.10",
+            "[::1]",
+            "169.254.169.254",
+            "169.254.170.2",
+            "169.254.170.23",
+            "[fd00:ec2::254]",
+            "[fd00:ec2::23]",
+            "[fe80::1]",
+            "metadata.google.internal",
+        ] {
+            assert!(never_proxied(h), "{h}");
+        }
+        for h in [
+            "kms.us-east-1.amazonaws.com",
+            "10.0.0.1",
+            "169.255.0.1",
+            "[fd00:ec3::1]",
+            "[2001:db8::1]",
+            "localhost.example.com",
+        ] {
+            assert!(!never_proxied(h), "{h}");
+        }
+    }
 }
