@@ -26,6 +26,16 @@ impl Env {
         })
     }
 
+    /// An environment with `p.yaml` (PLAIN) encrypted by clef for a new
+    /// moto key, and that key's ARN.
+    fn with_kms_file() -> Option<(Env, String)> {
+        let e = Env::new()?;
+        let arn = e.moto.create_key();
+        e.write("p.yaml", PLAIN);
+        ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+        Some((e, arn))
+    }
+
     fn path(&self, name: &str) -> std::path::PathBuf {
         self.dir.path().join(name)
     }
@@ -220,10 +230,9 @@ fn dead_endpoint() -> String {
 
 #[test]
 fn unreachable_or_refusing_kms_gives_one_line_and_writes_nothing() {
-    let Some(e) = Env::new() else { return };
-    let arn = e.moto.create_key();
-    e.write("p.yaml", PLAIN);
-    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let Some((e, arn)) = Env::with_kms_file() else {
+        return;
+    };
     let before = std::fs::read(e.path("p.yaml")).unwrap();
     let dead = dead_endpoint();
     for args in [vec!["decrypt", "p.yaml"], vec!["rotate", "-i", "p.yaml"]] {
@@ -265,10 +274,9 @@ fn unreachable_or_refusing_kms_gives_one_line_and_writes_nothing() {
 /// section (`kms = endpoint_url = …`) when neither variable is set.
 #[test]
 fn kms_endpoint_from_the_generic_variable_and_the_profile_services_section() {
-    let Some(e) = Env::new() else { return };
-    let arn = e.moto.create_key();
-    e.write("p.yaml", PLAIN);
-    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let Some((e, arn)) = Env::with_kms_file() else {
+        return;
+    };
     let mut c = e.clef(&["decrypt", "p.yaml"]);
     c.env_remove("AWS_ENDPOINT_URL_KMS")
         .env("AWS_ENDPOINT_URL", &e.moto.endpoint);
@@ -304,10 +312,9 @@ fn kms_endpoint_from_the_generic_variable_and_the_profile_services_section() {
 /// new one) and a counting `credential_process` runs once.
 #[test]
 fn credentials_are_fetched_once_per_run() {
-    let Some(e) = Env::new() else { return };
-    let arn = e.moto.create_key();
-    e.write("p.yaml", PLAIN);
-    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let Some((e, _)) = Env::with_kms_file() else {
+        return;
+    };
     let count = e.path("count");
     let script = e.write(
         "creds.sh",
@@ -347,10 +354,9 @@ fn credentials_are_fetched_once_per_run() {
 /// what STS returned.
 #[test]
 fn web_identity_credentials_are_exchanged_at_sts() {
-    let Some(e) = Env::new() else { return };
-    let arn = e.moto.create_key();
-    e.write("p.yaml", PLAIN);
-    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let Some((e, _)) = Env::with_kms_file() else {
+        return;
+    };
     let token = e.write("token", "eyJhbGciOiJSUzI1NiJ9.e30.c2lnbmF0dXJl");
     let web = |c: &mut Command| {
         c.env_remove("AWS_ACCESS_KEY_ID")
@@ -377,10 +383,9 @@ fn web_identity_credentials_are_exchanged_at_sts() {
 /// the SDK's 10 s attempt bound: the HTTP client honours the SDK's timeouts.
 #[test]
 fn a_silent_metadata_server_is_given_up_quickly() {
-    let Some(e) = Env::new() else { return };
-    let arn = e.moto.create_key();
-    e.write("p.yaml", PLAIN);
-    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let Some((e, _)) = Env::with_kms_file() else {
+        return;
+    };
     // the kernel completes the handshakes; nobody reads or answers
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
@@ -407,10 +412,9 @@ fn a_silent_metadata_server_is_given_up_quickly() {
 #[test]
 fn container_credentials_are_fetched_with_their_token() {
     use std::io::{BufRead, BufReader, Write};
-    let Some(e) = Env::new() else { return };
-    let arn = e.moto.create_key();
-    e.write("p.yaml", PLAIN);
-    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let Some((e, _)) = Env::with_kms_file() else {
+        return;
+    };
     let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = server.local_addr().unwrap().port();
     let seen = std::thread::spawn(move || {
@@ -549,10 +553,9 @@ fn proxy(moto: &str, deadline: std::time::Duration) -> (u16, std::thread::JoinHa
 /// client sends them (the KMS host name here exists only for the proxy).
 #[test]
 fn http_proxy_carries_kms_calls() {
-    let Some(e) = Env::new() else { return };
-    let arn = e.moto.create_key();
-    e.write("p.yaml", PLAIN);
-    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let Some((e, _)) = Env::with_kms_file() else {
+        return;
+    };
     let (port, seen) = proxy(&e.moto.endpoint, std::time::Duration::from_secs(4));
     let mut c = e.clef(&["decrypt", "p.yaml"]);
     c.env("AWS_ENDPOINT_URL_KMS", "http://kms.proxy.test:4566")
@@ -570,10 +573,9 @@ fn http_proxy_carries_kms_calls() {
 /// that refuses it gives one line and nothing on stdout.
 #[test]
 fn https_proxy_is_asked_for_a_tunnel() {
-    let Some(e) = Env::new() else { return };
-    let arn = e.moto.create_key();
-    e.write("p.yaml", PLAIN);
-    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let Some((e, _)) = Env::with_kms_file() else {
+        return;
+    };
     let (port, seen) = proxy(&e.moto.endpoint, std::time::Duration::from_secs(4));
     let mut c = e.clef(&["decrypt", "p.yaml"]);
     c.env("AWS_ENDPOINT_URL_KMS", "https://kms.proxy.test")
@@ -594,10 +596,9 @@ fn https_proxy_is_asked_for_a_tunnel() {
 /// variable naming a dead port does not stop a loopback KMS.
 #[test]
 fn loopback_endpoints_bypass_the_proxy() {
-    let Some(e) = Env::new() else { return };
-    let arn = e.moto.create_key();
-    e.write("p.yaml", PLAIN);
-    ok(run(e.clef(&["encrypt", "-i", "--kms", &arn, "p.yaml"])));
+    let Some((e, _)) = Env::with_kms_file() else {
+        return;
+    };
     let mut c = e.clef(&["decrypt", "p.yaml"]);
     c.env("HTTP_PROXY", dead_endpoint())
         .env("HTTPS_PROXY", dead_endpoint())
