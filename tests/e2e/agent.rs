@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cli_support::{Dev, World};
+use crate::tls::TlsServer;
 use clef_e2e::{TestKey, ok};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
@@ -1247,44 +1248,11 @@ fn agent_s3_source_kms_envelope_jit_and_a_kms_that_denies() {
     }
 }
 
-/// An HTTPS server on 127.0.0.1 with a certificate from a throw-away CA
-/// (Python `cryptography`): writes `ca.pem` and `other-ca.pem` to DIR,
-/// serves DIR/served.json only to requests carrying `PRIVATE-TOKEN: TOKEN`
-/// (404 otherwise, as GitLab's raw API), prints its port.
-const HTTPS_PY: &str = r#"
-import datetime, http.server, ipaddress, os, ssl, sys
-from cryptography import x509
-from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-d, token = sys.argv[1], sys.argv[2]
-now = datetime.datetime.now(datetime.timezone.utc)
-day = datetime.timedelta(days=1)
-def name(cn): return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-def ca(cn):
-    k = ec.generate_private_key(ec.SECP256R1())
-    c = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(name(cn))
-         .public_key(k.public_key()).serial_number(x509.random_serial_number())
-         .not_valid_before(now - day).not_valid_after(now + day)
-         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-         .sign(k, hashes.SHA256()))
-    return k, c
-def pem(c): return c.public_bytes(serialization.Encoding.PEM)
-ca_key, ca_cert = ca("clef test CA")
-_, other = ca("clef other CA")
-k = ec.generate_private_key(ec.SECP256R1())
-cert = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca_cert.subject)
-        .public_key(k.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - day).not_valid_after(now + day)
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256()))
-open(os.path.join(d, "ca.pem"), "wb").write(pem(ca_cert))
-open(os.path.join(d, "other-ca.pem"), "wb").write(pem(other))
-open(os.path.join(d, "server.pem"), "wb").write(pem(cert) + pem(ca_cert))
-open(os.path.join(d, "server.key"), "wb").write(k.private_bytes(
-    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+/// The artifact server of the `https` source tests (a [`TlsServer`]
+/// handler): serves DIR/served.json only to requests carrying
+/// `PRIVATE-TOKEN: TOKEN` (404 otherwise, as GitLab's raw API).
+const SOURCE_PY: &str = r#"
+token = sys.argv[2]
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.headers.get("PRIVATE-TOKEN") != token:
@@ -1293,25 +1261,16 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_response(200); self.send_header("Content-Length", str(len(body)))
         self.send_header("ETag", '"%x"' % hash(body)); self.end_headers(); self.wfile.write(body)
     def log_message(self, *a): pass
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(os.path.join(d, "server.pem"), os.path.join(d, "server.key"))
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-print(srv.server_address[1], flush=True)
-srv.serve_forever()
 "#;
 
-/// A running [`HTTPS_PY`] server.
-struct HttpsSource {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for HttpsSource {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// [`SOURCE_PY`] serving `fx`'s signed `gw.json` to requests with the
+/// header `PRIVATE-TOKEN: token`; the server and its directory.
+fn https_source(fx: &Fx, py: &Path, token: &str) -> (TlsServer, PathBuf) {
+    let dir = fx.dir().join("https");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fx.pack("gw.json", true, &[]), dir.join("served.json")).unwrap();
+    let src = TlsServer::start(py, &dir, SOURCE_PY, &[token]);
+    (src, dir)
 }
 
 #[test]
@@ -1320,31 +1279,14 @@ fn agent_https_source_with_a_private_ca_a_header_and_a_wrong_ca() {
         return;
     };
     let fx = fixture();
-    let dir = fx.dir().join("https");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(fx.pack("gw.json", true, &[]), dir.join("served.json")).unwrap();
     let header_token = "glpat-source-canary-5521";
-    let mut c = Command::new(py);
-    c.arg("-c")
-        .arg(HTTPS_PY)
-        .arg(&dir)
-        .arg(header_token)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    let src = HttpsSource {
-        port: line.trim().parse().expect("the HTTPS server's port"),
-        child,
-    };
+    let (src, dir) = https_source(&fx, &py, header_token);
     let url = format!(
         "https://127.0.0.1:{}/api/v4/projects/1/repository/files/gw.json/raw",
         src.port
     );
     let header = format!("PRIVATE-TOKEN: {header_token}");
-    let ca = dir.join("ca.pem");
+    let ca = TlsServer::ca(&dir);
     let other = dir.join("other-ca.pem");
     let base = [
         ("CLEF_AGENT_SOURCE", url.as_str()),
@@ -1408,5 +1350,104 @@ fn agent_https_source_with_a_private_ca_a_header_and_a_wrong_ca() {
         "{}",
         std::fs::read_to_string(&log).unwrap()
     );
+    drop(src);
+}
+
+/// A loopback proxy that tunnels every `CONNECT` to 127.0.0.1:`to` (as a
+/// corporate egress proxy would to the real host) and answers anything else
+/// 403. Gives its port and, per connection, the request line and the
+/// `Proxy-Authorization` header.
+fn tunnel_proxy(to: u16) -> (u16, std::sync::mpsc::Receiver<(String, Option<String>)>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let (mut line, mut auth) = (String::new(), None);
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                if let Some((k, v)) = h.trim_end().split_once(':')
+                    && k.eq_ignore_ascii_case("proxy-authorization")
+                {
+                    auth = Some(v.trim().to_owned());
+                }
+            }
+            let line = line.trim_end().to_owned();
+            let connect = line.starts_with("CONNECT ");
+            let _ = tx.send((line, auth));
+            if !connect {
+                let _ = conn.write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
+                continue;
+            }
+            let Ok(upstream) = std::net::TcpStream::connect(("127.0.0.1", to)) else {
+                continue;
+            };
+            let _ = conn.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+            let (mut up_r, mut up_w) = (upstream.try_clone().unwrap(), upstream);
+            let mut down_w = conn;
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut reader, &mut up_w);
+                let _ = up_w.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut up_r, &mut down_w);
+                let _ = down_w.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (port, rx)
+}
+
+/// An `https://` source behind the environment's proxy, as curl and the
+/// AWS CLI take it: the agent asks the proxy for a tunnel to the source's
+/// host (with the credentials of the proxy URL), verifies the source's
+/// certificate through it, and serves the artifact. The proxy password is
+/// not logged.
+#[test]
+fn agent_https_source_through_the_environments_proxy() {
+    let Some(py) = crate::pack_artifact::python() else {
+        return;
+    };
+    let fx = fixture();
+    let header_token = "glpat-source-canary-7730";
+    let (src, dir) = https_source(&fx, &py, header_token);
+    let (proxy, seen) = tunnel_proxy(src.port);
+    let ca = TlsServer::ca(&dir);
+    let header = format!("PRIVATE-TOKEN: {header_token}");
+    let proxy_url = format!("http://ops:proxy-pw-4417@127.0.0.1:{proxy}");
+    let env = [
+        (
+            "CLEF_AGENT_SOURCE",
+            "https://artifacts.proxy.test/api/v4/projects/1/repository/files/gw.json/raw",
+        ),
+        ("CLEF_AGENT_VERIFY_KEY", fx.public.as_str()),
+        ("CLEF_AGENT_CA_BUNDLE", ca.to_str().unwrap()),
+        ("CLEF_AGENT_SOURCE_HEADER", header.as_str()),
+        ("HTTPS_PROXY", proxy_url.as_str()),
+    ];
+    let a = start(&fx, &env);
+    a.wait_ready();
+    assert_eq!(a.get("/v1/secrets").body, SECRETS);
+    let (line, auth) = seen
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the proxy was asked");
+    assert_eq!(line, "CONNECT artifacts.proxy.test:443 HTTP/1.1");
+    // base64("ops:proxy-pw-4417")
+    assert_eq!(auth.as_deref(), Some("Basic b3BzOnByb3h5LXB3LTQ0MTc="));
+    let logs = a.logs();
+    assert!(
+        !logs.contains("proxy-pw-4417") && !logs.contains(header_token),
+        "{logs}"
+    );
+    assert_eq!(a.stop(), 0);
     drop(src);
 }

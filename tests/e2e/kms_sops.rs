@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::tls::TlsServer;
 use clef_e2e::aws::{Moto, mask_random};
 use clef_e2e::{TestKey, bin, clean_cmd, ok, run, sops_bin};
 
@@ -604,4 +605,60 @@ fn loopback_endpoints_bypass_the_proxy() {
         .env("HTTPS_PROXY", dead_endpoint())
         .env("ALL_PROXY", dead_endpoint());
     assert_eq!(text(run(c)), PLAIN);
+}
+
+/// A [`TlsServer`] handler in front of moto (`sys.argv[2]`): every request
+/// is sent on to it as it came (method, path, headers, body) and its answer
+/// given back, as AWS's own TLS endpoints front KMS.
+const MOTO_FRONT_PY: &str = r#"
+import urllib.request, urllib.error
+upstream = sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        req = urllib.request.Request(upstream + self.path, data=body, method="POST")
+        for k, v in self.headers.items():
+            if k.lower() not in ("content-length", "connection"):
+                req.add_header(k, v)
+        try:
+            r = urllib.request.urlopen(req, timeout=10)
+            status, data, headers = r.status, r.read(), r.headers
+        except urllib.error.HTTPError as e:
+            status, data, headers = e.code, e.read(), e.headers
+        self.send_response(status)
+        self.send_header("Content-Type", headers.get("Content-Type", "application/json"))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *a): pass
+"#;
+
+/// KMS over `https`, as every real endpoint is: clef verifies the endpoint's
+/// certificate against the system's roots (`SSL_CERT_FILE` here, a private
+/// CA) and decrypts; with roots that do not hold that CA it refuses in one
+/// line naming the certificate problem. (A proxy change once made every
+/// direct `https` request fail with "scheme is not http" while every test,
+/// all on plain-`http` endpoints, passed.)
+#[test]
+fn kms_over_https_verifies_the_endpoint_certificate() {
+    let Some(py) = crate::pack_artifact::python() else {
+        return;
+    };
+    let Some((e, _)) = Env::with_kms_file() else {
+        return;
+    };
+    let dir = e.path("tls");
+    let front = TlsServer::start(&py, &dir, MOTO_FRONT_PY, &[e.moto.endpoint.as_str()]);
+    let endpoint = format!("https://127.0.0.1:{}", front.port);
+    let ca = TlsServer::ca(&dir);
+    let mut c = e.clef(&["decrypt", "p.yaml"]);
+    c.env("AWS_ENDPOINT_URL_KMS", &endpoint)
+        .env("SSL_CERT_FILE", &ca);
+    assert_eq!(text(run(c)), PLAIN);
+    let mut c = e.clef(&["decrypt", "p.yaml"]);
+    c.env("AWS_ENDPOINT_URL_KMS", &endpoint)
+        .env("SSL_CERT_FILE", dir.join("other-ca.pem"))
+        .env("CLEF_KMS_TIMEOUT", "3");
+    let err = fails(&run(c));
+    assert!(err.contains("certificate"), "{err}");
 }

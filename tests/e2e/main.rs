@@ -36,3 +36,4 @@ mod sops_interop;
 mod sops_stores;
 mod sops_yaml_kms;
 mod sops_yaml_sync;
+mod tls;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty, Limited};
+use http_body_util::Full;
 use zeroize::Zeroizing;
 
 use crate::config::{Config, SourceSpec};
@@ -30,16 +30,11 @@ pub enum Fetched {
     },
 }
 
-type HttpClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Empty<Bytes>,
->;
-
 /// A configured source.
 pub struct Source {
     spec: SourceSpec,
     header: Option<(String, Zeroizing<String>)>,
-    http: Option<HttpClient>,
+    http: Option<clef_http::Client>,
     #[cfg(feature = "aws")]
     s3: Option<Arc<clef_kms::AwsApi>>,
 }
@@ -83,20 +78,11 @@ impl Source {
     /// http(s) source only).
     pub fn new(cfg: &Config) -> Result<Source, String> {
         let http = match &cfg.source {
-            SourceSpec::Http(_) => {
-                let tls = tls_config(cfg.ca_file.as_deref())?;
-                let conn = hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_tls_config(tls)
-                    .https_or_http()
-                    .enable_http1()
-                    .build();
-                Some(
-                    hyper_util::client::legacy::Client::builder(
-                        hyper_util::rt::TokioExecutor::new(),
-                    )
-                    .build(conn),
-                )
-            }
+            // through the environment's proxy (HTTPS_PROXY, NO_PROXY…), as
+            // curl and the AWS CLI; loopback sources always go direct
+            SourceSpec::Http(_) => Some(clef_http::client_with_tls(tls_config(
+                cfg.ca_file.as_deref(),
+            )?)),
             _ => None,
         };
         #[cfg(not(feature = "aws"))]
@@ -172,7 +158,7 @@ impl Source {
 
     async fn fetch_http(
         &self,
-        client: &HttpClient,
+        client: &clef_http::Client,
         url: &str,
         etag: Option<&str>,
     ) -> Result<Fetched, String> {
@@ -184,42 +170,32 @@ impl Source {
             req = req.header(n.as_str(), v.as_str());
         }
         let req = req
-            .body(Empty::new())
+            .body(Full::new(Bytes::new()))
             .map_err(|_| "cannot build the request (bad URL or header)".to_owned())?;
-        let resp = client.request(req).await.map_err(|e| {
-            // the error chain's innermost cause (connection refused, TLS…)
-            let mut s: &dyn std::error::Error = &e;
-            while let Some(src) = s.source() {
-                s = src;
-            }
-            let why = s.to_string();
-            if why.contains("certificate") {
-                format!(
-                    "TLS: {why} (trust the server's CA with CLEF_AGENT_CA_BUNDLE or SSL_CERT_FILE)"
-                )
-            } else {
-                format!("request failed: {why}")
-            }
-        })?;
-        let status = resp.status().as_u16();
-        if status == 304 {
-            return Ok(Fetched::NotModified);
+        let mut answer = client
+            .request_capped(req, MAX_ARTIFACT)
+            .await
+            .map_err(|why| {
+                if why.contains("certificate") {
+                    format!(
+                        "TLS: {why} (trust the server's CA with CLEF_AGENT_CA_BUNDLE or SSL_CERT_FILE)"
+                    )
+                } else {
+                    format!("request failed: {why}")
+                }
+            })?;
+        match answer.status {
+            304 => return Ok(Fetched::NotModified),
+            200 => {}
+            status => return Err(format!("HTTP {status}")),
         }
-        if status != 200 {
-            return Err(format!("HTTP {status}"));
-        }
-        let etag = resp
-            .headers()
+        let etag = answer
+            .headers
             .get("etag")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = Limited::new(resp.into_body(), MAX_ARTIFACT)
-            .collect()
-            .await
-            .map_err(|e| format!("reading the body: {e}"))?
-            .to_bytes();
         Ok(Fetched::New {
-            bytes: body.to_vec(),
+            bytes: std::mem::take(&mut *answer.body),
             etag,
         })
     }

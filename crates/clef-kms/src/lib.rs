@@ -14,7 +14,7 @@ pub mod aws;
 pub mod awsapi;
 pub mod deliver;
 pub mod gcp;
-mod http;
+use clef_http as http;
 pub mod rt;
 mod seam;
 pub mod stanza;

@@ -1,18 +1,21 @@
-//! The one HTTP client of the REST calls (AWS KMS, S3, Secrets Manager and
-//! SSM through [`crate::awsapi`], GCP KMS, and aws-config's credential calls): hyper, with rustls/ring and
-//! the system roots for `https`, plus a bounded retry loop (3 attempts,
-//! backoff 100 ms then 400 ms, on network failures, timed-out attempts and
-//! the answers the caller calls retryable, all inside one deadline).
+//! Clef's one outbound HTTP client: the REST calls of clef-kms (AWS KMS,
+//! S3, Secrets Manager and SSM, GCP KMS, and aws-config's credential calls)
+//! and clef-agent's `https://` artifact source. hyper, with rustls/ring and
+//! the system roots (or a caller's TLS configuration) for `https`, plus a
+//! bounded retry loop ([`send`]: 3 attempts, backoff 100 ms then 400 ms, on
+//! network failures, timed-out attempts and the answers the caller calls
+//! retryable, all inside one deadline).
 //!
 //! The TLS side is set up on the first `https` request: loading the trust
 //! roots reads every file of the system's certificate store, which a plain
 //! `http` endpoint (a local KMS, a metadata server) never needs.
 //!
-//! Proxies come from the environment, as Go's `net/http` (so sops) and the
-//! AWS CLI take them: `HTTPS_PROXY` for `https` URLs (a `CONNECT` tunnel),
-//! `HTTP_PROXY` for `http` ones (absolute-form requests), `ALL_PROXY` for
-//! both, `NO_PROXY` exceptions, lowercase forms too. This machine and the
-//! metadata servers are never reached through a proxy ([`never_proxied`]).
+//! Proxies come from the environment, as Go's `net/http` (so sops), curl
+//! and the AWS CLI take them: `HTTPS_PROXY` for `https` URLs (a `CONNECT`
+//! tunnel, TLS end to end), `HTTP_PROXY` for `http` ones (absolute-form
+//! requests), `ALL_PROXY` for both, `NO_PROXY` exceptions, lowercase forms
+//! too, `user:pass@` as `Proxy-Authorization`. This machine and the
+//! metadata servers are never reached through a proxy (`never_proxied`).
 //! Only `http://` proxy URLs are supported.
 
 use std::collections::HashMap;
@@ -37,10 +40,13 @@ type Plain = Legacy<HttpConnector>;
 type Tls = Legacy<hyper_rustls::HttpsConnector<HttpConnector>>;
 
 /// The client: plain HTTP at once, TLS on first use, and through the
-/// environment's proxy where it applies ([`Client::via`]).
-pub(crate) struct Client {
+/// environment's proxy where it applies (`Client::via`).
+pub struct Client {
     plain: Plain,
     tls: OnceLock<Result<Tls, String>>,
+    /// The TLS set-up of `https` requests, when the caller gives one;
+    /// otherwise the system's roots with ring.
+    tls_config: Option<Arc<rustls::ClientConfig>>,
     /// `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY` (and their
     /// lowercase forms), read when the client is made.
     proxies: Matcher,
@@ -49,28 +55,46 @@ pub(crate) struct Client {
 }
 
 /// A fresh client (nothing is loaded until the first `https` request).
-pub(crate) fn client() -> Client {
+pub fn client() -> Client {
     Client {
         plain: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build_http(),
         tls: OnceLock::new(),
+        tls_config: None,
         proxies: Matcher::from_env(),
         via: Mutex::new(HashMap::new()),
     }
 }
 
-/// A client that sets up TLS (rustls with ring, the system's roots) over
-/// the streams `connector` opens.
-fn https_on<C>(connector: C) -> Result<Legacy<hyper_rustls::HttpsConnector<C>>, String>
+/// A client whose `https` requests use `config` (its roots, protocol
+/// versions and crypto provider) instead of the system's roots.
+pub fn client_with_tls(config: rustls::ClientConfig) -> Client {
+    Client {
+        tls_config: Some(Arc::new(config)),
+        ..client()
+    }
+}
+
+/// A client that sets up TLS over the streams `connector` opens: `config`,
+/// or rustls with ring and the system's roots.
+fn https_on<C>(
+    connector: C,
+    config: Option<&Arc<rustls::ClientConfig>>,
+) -> Result<Legacy<hyper_rustls::HttpsConnector<C>>, String>
 where
     C: tower_service::Service<Uri> + Clone + Send + Sync + 'static,
     C::Response: Connection + hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
     C::Future: Send + Unpin + 'static,
     C::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-        .map_err(|e| format!("cannot load the system's TLS roots: {e}"))?
+    let builder = hyper_rustls::HttpsConnectorBuilder::new();
+    let builder = match config {
+        Some(c) => builder.with_tls_config(rustls::ClientConfig::clone(c)),
+        None => builder
+            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| format!("cannot load the system's TLS roots: {e}"))?,
+    };
+    let https = builder
         .https_or_http()
         .enable_http1()
         .wrap_connector(connector);
@@ -112,7 +136,13 @@ struct Proxied {
 impl Client {
     fn tls(&self) -> Result<&Tls, String> {
         self.tls
-            .get_or_init(|| https_on(HttpConnector::new()))
+            .get_or_init(|| {
+                // the connector under TLS is asked for `https` URIs: it
+                // must not insist on `http` (its default)
+                let mut tcp = HttpConnector::new();
+                tcp.enforce_http(false);
+                https_on(tcp, self.tls_config.as_ref())
+            })
             .as_ref()
             .map_err(Clone::clone)
     }
@@ -157,9 +187,16 @@ impl Client {
     }
 
     /// One request, its answer read in full; the error is one line.
-    pub(crate) async fn request(
+    pub async fn request(&self, req: hyper::Request<Full<Bytes>>) -> Result<Answer, String> {
+        self.request_capped(req, usize::MAX).await
+    }
+
+    /// [`Client::request`], refusing an answer whose body is larger than
+    /// `max_body` bytes (it is not read past that).
+    pub async fn request_capped(
         &self,
         mut req: hyper::Request<Full<Bytes>>,
+        max_body: usize,
     ) -> Result<Answer, String> {
         let plain = req.uri().scheme_str() == Some("http");
         let resp = match self.via(req.uri())? {
@@ -179,7 +216,7 @@ impl Client {
                         if let Some(a) = &p.auth {
                             tunnel = tunnel.with_auth(a.clone());
                         }
-                        https_on(tunnel)
+                        https_on(tunnel, self.tls_config.as_ref())
                     })
                     .as_ref()
                     .map_err(Clone::clone)?;
@@ -189,11 +226,16 @@ impl Client {
         .map_err(|e| causes(&e))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let bytes = resp
-            .into_body()
+        let bytes = http_body_util::Limited::new(resp.into_body(), max_body)
             .collect()
             .await
-            .map_err(|e| format!("reading the answer: {e}"))?
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    format!("reading the answer: larger than {max_body} bytes")
+                } else {
+                    format!("reading the answer: {e}")
+                }
+            })?
             .to_bytes();
         Ok(Answer {
             status,
@@ -266,7 +308,7 @@ impl hyper::rt::Write for ProxyConn {
 }
 
 /// An HTTP answer: status, headers, body (zeroized: it may hold a secret).
-pub(crate) struct Answer {
+pub struct Answer {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Zeroizing<Vec<u8>>,
@@ -274,7 +316,7 @@ pub(crate) struct Answer {
 
 /// Why [`send`] gave up.
 #[derive(Debug)]
-pub(crate) struct SendError {
+pub struct SendError {
     /// Whether the last attempt got an answer (a retryable status) rather
     /// than failing to connect or timing out.
     pub answered: bool,
@@ -283,7 +325,7 @@ pub(crate) struct SendError {
 }
 
 /// An error and its sources, `outer: inner: …` on one line.
-pub(crate) fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn causes(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
@@ -294,7 +336,7 @@ pub(crate) fn causes(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// `host[:port]` of a URL (for messages).
-pub(crate) fn host_of(url: &str) -> &str {
+pub fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     rest.split('/').next().unwrap_or(rest)
 }
@@ -304,7 +346,7 @@ pub(crate) fn host_of(url: &str) -> &str {
 /// connection then leaves time for a retry). `retryable` says whether an
 /// answer should be tried again and why (429, 5xx, throttling).
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn send(
+pub async fn send(
     client: &Client,
     timeout: Duration,
     attempt_bound: Duration,
