@@ -156,7 +156,23 @@ pub(crate) struct PackReader {
     order: VecDeque<(usize, u64)>,
     held: usize,
     cap: usize,
+    /// Buffers of one read, kept from read to read.
+    scratch: Scratch,
 }
+
+/// The buffers of one [`PackReader::read`]: the delta chain walked down,
+/// and the top delta and the others inflated. Reused, so a read allocates
+/// only the objects it makes.
+#[derive(Default)]
+struct Scratch {
+    chain: Vec<gix::odb::pack::data::Entry>,
+    top: Vec<u8>,
+    delta: Vec<u8>,
+}
+
+/// Bytes of a delta buffer kept between reads; a larger one, inflated for
+/// one large delta, is freed after that read.
+const SCRATCH_KEEP: usize = 1 << 20;
 
 /// Where a delta chain starts: an object in the reader's cache, or a
 /// whole (undeltified) entry still to inflate.
@@ -187,6 +203,7 @@ impl PackReader {
             order: VecDeque::new(),
             held: 0,
             cap,
+            scratch: Scratch::default(),
         }
     }
 
@@ -215,7 +232,19 @@ impl PackReader {
     /// before anything large is inflated (as `git cat-file --batch` does
     /// from the object header).
     pub(crate) fn read(&mut self, packs: &Packs, id: &ObjectId, want: Option<(Kind, u64)>) -> Read {
-        self.try_read(packs, id, want).unwrap_or(Read::Elsewhere)
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let read = self
+            .try_read(packs, id, want, &mut scratch)
+            .unwrap_or(Read::Elsewhere);
+        scratch.chain.clear();
+        for b in [&mut scratch.top, &mut scratch.delta] {
+            b.clear();
+            if b.capacity() > SCRATCH_KEEP {
+                *b = Vec::new();
+            }
+        }
+        self.scratch = scratch;
+        read
     }
 
     fn try_read(
@@ -223,11 +252,12 @@ impl PackReader {
         packs: &Packs,
         id: &ObjectId,
         want: Option<(Kind, u64)>,
+        scratch: &mut Scratch,
     ) -> Option<Read> {
+        let Scratch { chain, top, delta } = scratch;
         let (k, offset) = packs.locate(id)?;
         let pack = &packs.bundles[k].pack;
         // walk down to a cached base or a whole object
-        let mut chain = Vec::new();
         let mut at = offset;
         let bottom = loop {
             if let Some((kind, b)) = self.cache.get(&(k, at)) {
@@ -251,7 +281,6 @@ impl PackReader {
         };
         // the top delta, inflated first when there is a limit: its header
         // gives the object's size
-        let mut top = Vec::new();
         if let Some((want_kind, max_size)) = want {
             if kind != want_kind {
                 return Some(Read::OtherKind);
@@ -263,9 +292,8 @@ impl PackReader {
                         return None;
                     }
                     top.resize(usize::try_from(entry.decompressed_size).ok()?, 0);
-                    pack.decompress_entry(entry, &mut self.inflate, &mut top)
-                        .ok()?;
-                    let (_, d) = varint(&top)?;
+                    pack.decompress_entry(entry, &mut self.inflate, top).ok()?;
+                    let (_, d) = varint(top)?;
                     varint(d)?.0 as u64
                 }
                 (None, Bottom::Cached(_, b)) => b.len() as u64,
@@ -288,15 +316,15 @@ impl PackReader {
             }
         };
         // then back up, applying each delta
-        let mut delta = Vec::new();
         while let Some(entry) = chain.pop() {
             let d = if chain.is_empty() && !top.is_empty() {
-                &top
+                &*top
             } else {
+                delta.clear();
                 delta.resize(usize::try_from(entry.decompressed_size).ok()?, 0);
-                pack.decompress_entry(&entry, &mut self.inflate, &mut delta)
+                pack.decompress_entry(&entry, &mut self.inflate, delta)
                     .ok()?;
-                &delta
+                &*delta
             };
             base = Arc::new(apply_delta(&base, d)?);
             self.remember((k, entry.pack_offset()), kind, &base);

@@ -287,10 +287,23 @@ impl Added {
                 keep[lo..=hi].iter_mut().for_each(|k| *k = true);
             }
         }
-        let mut a = Added::default();
-        let kept = keep.iter().filter(|k| **k).count();
-        a.line_map.reserve(kept);
-        a.added.reserve(kept);
+        // sized once: the kept lines with their newlines, one separator
+        // line per run after the first
+        let (mut kept, mut bytes, mut runs) = (0, 0, 0);
+        for (i, (r, _)) in new_lines.iter().enumerate() {
+            if keep[i] {
+                kept += 1;
+                bytes += r.len() + 1;
+                runs += usize::from(i == 0 || !keep[i - 1]);
+            }
+        }
+        let seps = runs.saturating_sub(1);
+        let mut a = Added {
+            buf: Vec::with_capacity(bytes + seps),
+            line_map: Vec::with_capacity(kept + seps),
+            added: Vec::with_capacity(kept + seps),
+            runs: Vec::with_capacity(runs),
+        };
         for (i, (r, fresh)) in new_lines.iter().cloned().enumerate() {
             if !keep[i] {
                 continue;
