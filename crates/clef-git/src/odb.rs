@@ -118,6 +118,7 @@ impl ObjectReader {
                 });
             }
             Read::Elsewhere => {}
+            Read::Cycle => return Err(cycle(oid)),
         }
         let header = match self.repo.try_find_header(id) {
             Ok(Some(h)) => h,
@@ -152,18 +153,22 @@ impl gix::objs::Find for ObjectReader {
         id: &gix::oid,
         buffer: &'a mut Vec<u8>,
     ) -> gix::Result<Option<gix::objs::Data<'a>>> {
-        if let Read::Object(kind, bytes) =
-            self.pack_reader
-                .borrow_mut()
-                .read(&self.packs, &id.to_owned(), None)
+        match self
+            .pack_reader
+            .borrow_mut()
+            .read(&self.packs, &id.to_owned(), None)
         {
-            buffer.clear();
-            buffer.extend_from_slice(&bytes);
-            return Ok(Some(gix::objs::Data {
-                kind,
-                object_hash: id.kind(),
-                data: buffer,
-            }));
+            Read::Object(kind, bytes) => {
+                buffer.clear();
+                buffer.extend_from_slice(&bytes);
+                return Ok(Some(gix::objs::Data {
+                    kind,
+                    object_hash: id.kind(),
+                    data: buffer,
+                }));
+            }
+            Read::Cycle => return Err(gix::Error::from_error(cycle(&id.to_string()))),
+            Read::OtherKind | Read::TooLarge(_) | Read::Elsewhere => {}
         }
         self.repo.objects.try_find(id, buffer)
     }
@@ -200,6 +205,14 @@ impl Repo {
             ),
             None => Box::new(self.blobs(oids, max_size)?),
         })
+    }
+}
+
+/// The error for an object whose delta chain loops ([`Read::Cycle`]).
+fn cycle(oid: &str) -> GitError {
+    GitError::Parse {
+        command: "object database".into(),
+        detail: format!("reading {oid}: its delta chain loops (a corrupt pack)"),
     }
 }
 

@@ -174,6 +174,12 @@ struct Scratch {
 /// one large delta, is freed after that read.
 const SCRATCH_KEEP: usize = 1 << 20;
 
+/// Deltas a chain may have. git writes at most 4095 (`pack.depth`'s
+/// maximum; 50 by default); a longer chain can only be a loop of REF_DELTA
+/// entries, which `git index-pack` refuses on a fetch but a repository
+/// handed to the scanner as it is can hold.
+const MAX_CHAIN: usize = 10_000;
+
 /// Where a delta chain starts: an object in the reader's cache, or a
 /// whole (undeltified) entry still to inflate.
 enum Bottom {
@@ -192,6 +198,10 @@ pub(crate) enum Read {
     /// Not handled here (not in a pack, a base elsewhere, a malformed entry,
     /// a delta too large to read its header from): ask gix.
     Elsewhere,
+    /// A delta chain longer than [`MAX_CHAIN`]: a pack whose REF_DELTA
+    /// entries name each other in a loop. An error (gix, which has its own
+    /// loop check, calls such a pack corrupt too).
+    Cycle,
 }
 
 impl PackReader {
@@ -262,6 +272,9 @@ impl PackReader {
         let bottom = loop {
             if let Some((kind, b)) = self.cache.get(&(k, at)) {
                 break Bottom::Cached(*kind, Arc::clone(b));
+            }
+            if chain.len() >= MAX_CHAIN {
+                return Some(Read::Cycle);
             }
             let entry = pack.entry(at).ok()?;
             match entry.header {
@@ -421,6 +434,91 @@ mod tests {
         *seed ^= *seed >> 7;
         *seed ^= *seed << 17;
         *seed
+    }
+
+    /// A zlib stream holding `data` in one stored (uncompressed) block.
+    fn zlib_stored(data: &[u8]) -> Vec<u8> {
+        let (mut a, mut b) = (1u32, 0u32);
+        for &x in data {
+            a = (a + u32::from(x)) % 65521;
+            b = (b + a) % 65521;
+        }
+        let len = u16::try_from(data.len()).unwrap();
+        let mut z = vec![0x78, 0x01, 0x01];
+        z.extend_from_slice(&len.to_le_bytes());
+        z.extend_from_slice(&(!len).to_le_bytes());
+        z.extend_from_slice(data);
+        z.extend_from_slice(&(b << 16 | a).to_be_bytes());
+        z
+    }
+
+    /// Writes `objects/pack/pack-cycle.{pack,idx}` under `dir`: two
+    /// REF_DELTA entries, `x` a delta of `y` and `y` a delta of `x`.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a test writes its fixture pack into a temporary directory"
+    )]
+    fn write_cyclic_pack(dir: &Path, x: [u8; 20], y: [u8; 20]) {
+        // a delta from 3 bytes to 3 bytes: insert "abc"
+        let delta = zlib_stored(&[3, 3, 3, b'a', b'b', b'c']);
+        let mut pack = b"PACK".to_vec();
+        pack.extend_from_slice(&2u32.to_be_bytes());
+        pack.extend_from_slice(&2u32.to_be_bytes());
+        let mut offsets = Vec::new();
+        for base in [y, x] {
+            offsets.push(u32::try_from(pack.len()).unwrap());
+            // type 7 (REF_DELTA), size 6
+            pack.push(7 << 4 | 6);
+            pack.extend_from_slice(&base);
+            pack.extend_from_slice(&delta);
+        }
+        pack.extend_from_slice(&[0; 20]);
+        let mut idx = vec![0xff, b't', b'O', b'c'];
+        idx.extend_from_slice(&2u32.to_be_bytes());
+        let ids = [x, y];
+        for b in 0..=255u8 {
+            let n = ids.iter().filter(|id| id[0] <= b).count();
+            idx.extend_from_slice(&u32::try_from(n).unwrap().to_be_bytes());
+        }
+        for id in ids {
+            idx.extend_from_slice(&id);
+        }
+        idx.extend_from_slice(&[0; 8]);
+        for o in offsets {
+            idx.extend_from_slice(&o.to_be_bytes());
+        }
+        idx.extend_from_slice(&[0; 40]);
+        let at = dir.join("objects/pack");
+        std::fs::create_dir_all(&at).unwrap();
+        std::fs::write(at.join("pack-cycle.pack"), pack).unwrap();
+        std::fs::write(at.join("pack-cycle.idx"), idx).unwrap();
+    }
+
+    /// A pack whose REF_DELTA entries name each other: the read stops at
+    /// [`MAX_CHAIN`] with [`Read::Cycle`] instead of walking the loop for
+    /// ever (and growing the chain until memory runs out).
+    #[test]
+    fn a_delta_chain_that_loops_is_an_error_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let (x, y) = ([0x11; 20], [0x22; 20]);
+        write_cyclic_pack(dir.path(), x, y);
+        let packs = Packs::open(&dir.path().join("objects"), gix::hash::Kind::Sha1);
+        assert_eq!(packs.bundles.len(), 1, "the hand-made pack opens");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = PackReader::new(1 << 20);
+            for id in [x, y] {
+                let id = ObjectId::from_bytes_or_panic(&id);
+                let got = reader.read(&packs, &id, None);
+                let _ = tx.send(matches!(got, Read::Cycle));
+            }
+        });
+        for _ in 0..2 {
+            let cycle = rx
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("the read ends");
+            assert!(cycle, "reported as a loop");
+        }
     }
 
     #[test]
