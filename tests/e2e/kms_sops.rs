@@ -593,6 +593,30 @@ fn https_proxy_is_asked_for_a_tunnel() {
     );
 }
 
+/// A proxy variable that is set but is not a proxy URL is an error for the
+/// requests it would route, naming the variable and not its value (which
+/// may hold a password), as curl and Go refuse it; hyper-util alone would
+/// skip it and send KMS calls direct, around the intended egress proxy.
+#[test]
+fn a_proxy_variable_that_is_not_a_url_is_refused_not_skipped() {
+    let Some((e, _)) = Env::with_kms_file() else {
+        return;
+    };
+    let mut c = e.clef(&["decrypt", "p.yaml"]);
+    c.env("AWS_ENDPOINT_URL_KMS", "https://kms.proxy.test")
+        .env("HTTPS_PROXY", "http://ops:proxy-sekret-91@[::1")
+        .env("CLEF_KMS_TIMEOUT", "3");
+    let err = fails(&run(c));
+    assert!(err.contains("HTTPS_PROXY is not a proxy URL"), "{err}");
+    assert!(!err.contains("proxy-sekret-91"), "{err}");
+    // this machine is never reached through a proxy: a loopback KMS is
+    // reached whatever the variables hold
+    let mut c = e.clef(&["decrypt", "p.yaml"]);
+    c.env("HTTP_PROXY", "not a url")
+        .env("HTTPS_PROXY", "not a url");
+    assert_eq!(text(run(c)), PLAIN);
+}
+
 /// This machine is never reached through a proxy (Go's rule): a proxy
 /// variable naming a dead port does not stop a loopback KMS.
 #[test]

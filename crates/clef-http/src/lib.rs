@@ -48,8 +48,8 @@ pub struct Client {
     /// otherwise the system's roots with ring.
     tls_config: Option<Arc<rustls::ClientConfig>>,
     /// `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY` (and their
-    /// lowercase forms), read when the client is made.
-    proxies: Matcher,
+    /// lowercase forms), read when the client is made ([`Proxies`]).
+    proxies: Proxies,
     /// Clients through a proxy, by the proxy's URI.
     via: Mutex<HashMap<String, Arc<Proxied>>>,
 }
@@ -61,7 +61,7 @@ pub fn client() -> Client {
             .build_http(),
         tls: OnceLock::new(),
         tls_config: None,
-        proxies: Matcher::from_env(),
+        proxies: Proxies::from_env(),
         via: Mutex::new(HashMap::new()),
     }
 }
@@ -124,6 +124,96 @@ fn never_proxied(host: &str) -> bool {
     }
 }
 
+/// The proxy variables as hyper-util's [`Matcher`] reads them (the same
+/// names, precedence and `NO_PROXY` rules), except that a variable that is
+/// set but is not a proxy URL (`HTTPS_PROXY="not a url"`, `ftp://…`) is not
+/// skipped: requests it would route fail, naming it, as curl and Go's
+/// `net/http` refuse them. Skipping it would send them direct, around the
+/// egress path the variable was meant to set.
+struct Proxies {
+    matcher: Matcher,
+    /// (placeholder host, variable): the host put in place of each invalid
+    /// value, so that `NO_PROXY` still decides which requests it routes.
+    invalid: Vec<(&'static str, &'static str)>,
+}
+
+/// The variables, by the matcher's slot, in hyper-util's precedence
+/// (uppercase first), and each slot's placeholder host for a bad value.
+const PROXY_VARS: [(&str, &str, &str); 3] = [
+    ("ALL_PROXY", "all_proxy", "all-proxy.invalid"),
+    ("HTTP_PROXY", "http_proxy", "http-proxy.invalid"),
+    ("HTTPS_PROXY", "https_proxy", "https-proxy.invalid"),
+];
+
+impl Proxies {
+    fn from_env() -> Proxies {
+        Proxies::from(|name| std::env::var(name).ok())
+    }
+
+    /// The proxies given by `var` (an environment).
+    fn from(var: impl Fn(&str) -> Option<String>) -> Proxies {
+        // hyper-util's guard against "httpoxy": a CGI program's HTTP_PROXY
+        // can come from a request header, so under CGI no proxy is read
+        if var("REQUEST_METHOD").is_some() {
+            return Proxies {
+                matcher: Matcher::builder().build(),
+                invalid: Vec::new(),
+            };
+        }
+        let mut invalid = Vec::new();
+        let mut values: Vec<String> = Vec::new();
+        for (upper, lower, placeholder) in PROXY_VARS {
+            let (name, value) = match (var(upper), var(lower)) {
+                (Some(v), _) => (upper, v),
+                (None, Some(v)) => (lower, v),
+                (None, None) => (upper, String::new()),
+            };
+            if value.is_empty() || is_proxy_url(&value) {
+                values.push(value);
+            } else {
+                invalid.push((placeholder, name));
+                values.push(format!("http://{placeholder}:1"));
+            }
+        }
+        let no = var("NO_PROXY")
+            .or_else(|| var("no_proxy"))
+            .unwrap_or_default();
+        let [all, http, https] = <[String; 3]>::try_from(values).unwrap_or_default();
+        Proxies {
+            matcher: Matcher::builder()
+                .all(all)
+                .http(http)
+                .https(https)
+                .no(no)
+                .build(),
+            invalid,
+        }
+    }
+
+    /// The variable whose value was invalid, when `proxy` stands for it.
+    fn invalid(&self, proxy: &Uri) -> Option<&'static str> {
+        let host = proxy.host()?;
+        self.invalid
+            .iter()
+            .find(|(placeholder, _)| *placeholder == host)
+            .map(|(_, name)| *name)
+    }
+}
+
+/// Whether hyper-util would take `value` as a proxy: a URI with a host, and
+/// no scheme (`host:port`, taken as `http`) or an http, https or socks one.
+fn is_proxy_url(value: &str) -> bool {
+    value.parse::<Uri>().is_ok_and(|u| {
+        u.authority().is_some()
+            && u.scheme_str().is_none_or(|s| {
+                matches!(
+                    s,
+                    "http" | "https" | "socks4" | "socks4a" | "socks5" | "socks5h"
+                )
+            })
+    })
+}
+
 /// The clients through one proxy: `http` requests sent to it in absolute
 /// form, `https` through a `CONNECT` tunnel (TLS set up on first use).
 struct Proxied {
@@ -155,9 +245,14 @@ impl Client {
         if never_proxied(host) {
             return Ok(None);
         }
-        let Some(hit) = self.proxies.intercept(uri) else {
+        let Some(hit) = self.proxies.matcher.intercept(uri) else {
             return Ok(None);
         };
+        if let Some(name) = self.proxies.invalid(hit.uri()) {
+            return Err(format!(
+                "{name} is not a proxy URL (expected http://[user:password@]host:port)"
+            ));
+        }
         let proxy = hit.uri().clone();
         if proxy.scheme_str() != Some("http") {
             return Err(format!(
@@ -407,7 +502,68 @@ pub async fn send(
 
 #[cfg(test)]
 mod tests {
-    use super::never_proxied;
+    use super::{Proxies, Uri, never_proxied};
+
+    /// The proxy `proxies` picks for `url`, or the error.
+    fn route(proxies: &Proxies, url: &str) -> Result<Option<String>, &'static str> {
+        let uri: Uri = url.parse().unwrap();
+        match proxies.matcher.intercept(&uri) {
+            None => Ok(None),
+            Some(hit) => match proxies.invalid(hit.uri()) {
+                Some(name) => Err(name),
+                None => Ok(Some(hit.uri().to_string())),
+            },
+        }
+    }
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn a_proxy_variable_that_is_not_a_url_is_an_error_where_it_applies() {
+        let p = Proxies::from(env(&[
+            ("HTTPS_PROXY", "not a url"),
+            ("http_proxy", "127.0.0.1:3128"),
+            ("NO_PROXY", "internal.example"),
+        ]));
+        assert_eq!(route(&p, "https://kms.example/"), Err("HTTPS_PROXY"));
+        // NO_PROXY still decides: this host goes direct
+        assert_eq!(route(&p, "https://internal.example/"), Ok(None));
+        // http requests use http_proxy (no scheme: http)
+        assert_eq!(
+            route(&p, "http://kms.example/"),
+            Ok(Some("http://127.0.0.1:3128/".to_owned()))
+        );
+        for bad in ["http://[::1", "ftp://proxy.example:21", "http://"] {
+            let p = Proxies::from(move |n: &str| (n == "all_proxy").then(|| bad.to_owned()));
+            assert_eq!(route(&p, "https://kms.example/"), Err("all_proxy"), "{bad}");
+            assert_eq!(route(&p, "http://kms.example/"), Err("all_proxy"), "{bad}");
+        }
+        // uppercase wins, as in hyper-util
+        let p = Proxies::from(env(&[
+            ("HTTPS_PROXY", "http://good.example:8080"),
+            ("https_proxy", "not a url"),
+        ]));
+        assert_eq!(
+            route(&p, "https://kms.example/"),
+            Ok(Some("http://good.example:8080/".to_owned()))
+        );
+        // under CGI no variable is read, a bad one neither
+        let p = Proxies::from(env(&[
+            ("REQUEST_METHOD", "GET"),
+            ("HTTPS_PROXY", "not a url"),
+        ]));
+        assert_eq!(route(&p, "https://kms.example/"), Ok(None));
+        // unset and empty: direct
+        let p = Proxies::from(env(&[("HTTPS_PROXY", "")]));
+        assert_eq!(route(&p, "https://kms.example/"), Ok(None));
+    }
 
     #[test]
     fn this_machine_and_metadata_servers_are_never_proxied() {
