@@ -608,6 +608,8 @@ fn a_proxy_variable_that_is_not_a_url_is_refused_not_skipped() {
         .env("CLEF_KMS_TIMEOUT", "3");
     let err = fails(&run(c));
     assert!(err.contains("HTTPS_PROXY is not a proxy URL"), "{err}");
+    // a setting, not a network failure: not tried again
+    assert!(!err.contains("attempts"), "{err}");
     assert!(!err.contains("proxy-sekret-91"), "{err}");
     // this machine is never reached through a proxy: a loopback KMS is
     // reached whatever the variables hold

@@ -451,6 +451,15 @@ pub async fn send(
     body: &[u8],
     retryable: impl Fn(u16, &[u8]) -> Option<String>,
 ) -> Result<Answer, SendError> {
+    // a proxy variable that is not a URL is the same on every attempt
+    if let Ok(uri) = url.parse::<Uri>()
+        && let Err(e) = client.via(&uri)
+    {
+        return Err(SendError {
+            answered: false,
+            reason: e,
+        });
+    }
     let start = tokio::time::Instant::now();
     let deadline = start + timeout;
     let mut last = String::new();
