@@ -69,55 +69,64 @@ impl Report {
         self.problems.iter().any(|p| p.is_error)
     }
 
-    /// The JSON report (see the crate docs for the shape).
-    pub fn to_json(&self, redact: bool) -> Value {
-        let findings: Vec<Value> = self
-            .findings
-            .iter()
-            .map(|f| {
-                json!({
-                    "rule": f.rule,
-                    "path": f.path,
-                    "line": f.line,
-                    "column": f.column,
-                    "end_line": f.end_line,
-                    "end_column": f.end_column,
-                    "secret_redacted": f.secret.redacted(),
-                    "secret": if redact { Value::Null } else { Value::String(f.secret.expose().to_string()) },
-                    "fingerprint": f.fingerprint,
-                    "severity": if f.low_severity().is_some() { "low" } else { "high" },
-                    "fixture": f.fixture,
-                    "checksum": f.checksum.map(|c| if c == Checksum::Valid { "valid" } else { "invalid" }),
-                    "confidence": f.confidence(),
-                    "entropy": (f.entropy * 1000.0).round() / 1000.0,
-                    "commit": f.commit,
-                    "author": f.author,
-                    "date": f.date,
+    /// The JSON report (see the crate docs for the shape), ready to
+    /// serialize: typed, with the keys in the order a sorted map gives them,
+    /// so the text is what a `serde_json::Value` tree gave (a history scan's
+    /// thousand findings rendered through a `Value` took about 10 ms on one
+    /// core at the end of the run).
+    pub fn to_json(&self, redact: bool) -> JsonReport<'_> {
+        JsonReport {
+            findings: self
+                .findings
+                .iter()
+                .map(|f| JsonFinding {
+                    author: f.author.as_deref(),
+                    checksum: f.checksum.map(|c| {
+                        if c == Checksum::Valid {
+                            "valid"
+                        } else {
+                            "invalid"
+                        }
+                    }),
+                    column: f.column,
+                    commit: f.commit.as_deref(),
+                    confidence: f.confidence(),
+                    date: f.date.as_deref(),
+                    end_column: f.end_column,
+                    end_line: f.end_line,
+                    entropy: (f.entropy * 1000.0).round() / 1000.0,
+                    fingerprint: &f.fingerprint,
+                    fixture: f.fixture,
+                    line: f.line,
+                    path: &f.path,
+                    rule: &f.rule,
+                    secret: (!redact).then(|| f.secret.expose()),
+                    secret_redacted: f.secret.redacted(),
+                    severity: if f.low_severity().is_some() {
+                        "low"
+                    } else {
+                        "high"
+                    },
                 })
-            })
-            .collect();
-        let mut v = json!({
-            "fingerprint_salt": self.fingerprint_salt,
-            "findings": findings,
-            "stats": {
-                "files": self.files,
-                "bytes": self.bytes,
-                "duration_ms": self.duration_ms,
-                "skipped": self.skipped,
-                "baselined": self.baselined,
+                .collect(),
+            fingerprint_salt: &self.fingerprint_salt,
+            problems: self
+                .problems
+                .iter()
+                .map(|p| JsonProblem {
+                    error: p.is_error,
+                    message: &p.message,
+                    path: &p.path,
+                })
+                .collect(),
+            stats: JsonStats {
+                baselined: self.baselined,
+                bytes: self.bytes,
+                duration_ms: self.duration_ms,
+                files: self.files,
+                skipped: self.skipped,
             },
-            "problems": self.problems.iter().map(|p| json!({
-                "path": p.path, "message": p.message, "error": p.is_error,
-            })).collect::<Vec<_>>(),
-        });
-        if redact && let Some(list) = v.get_mut("findings").and_then(Value::as_array_mut) {
-            for f in list {
-                if let Some(o) = f.as_object_mut() {
-                    o.remove("secret");
-                }
-            }
         }
-        v
     }
 
     /// SARIF 2.1.0, accepted by GitHub code scanning: unique rules, 1-based
@@ -322,4 +331,51 @@ impl Report {
         );
         s
     }
+}
+/// [`Report::to_json`]: the JSON report. Fields in key order.
+#[derive(Debug, serde::Serialize)]
+pub struct JsonReport<'a> {
+    findings: Vec<JsonFinding<'a>>,
+    fingerprint_salt: &'a str,
+    problems: Vec<JsonProblem<'a>>,
+    stats: JsonStats,
+}
+
+/// One finding of a [`JsonReport`]; `secret` only with `--no-redact`.
+#[derive(Debug, serde::Serialize)]
+struct JsonFinding<'a> {
+    author: Option<&'a str>,
+    checksum: Option<&'static str>,
+    column: usize,
+    commit: Option<&'a str>,
+    confidence: &'static str,
+    date: Option<&'a str>,
+    end_column: usize,
+    end_line: usize,
+    entropy: f64,
+    fingerprint: &'a str,
+    fixture: Option<&'static str>,
+    line: usize,
+    path: &'a str,
+    rule: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<&'a str>,
+    secret_redacted: String,
+    severity: &'static str,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct JsonProblem<'a> {
+    error: bool,
+    message: &'a str,
+    path: &'a str,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct JsonStats {
+    baselined: u64,
+    bytes: u64,
+    duration_ms: u64,
+    files: u64,
+    skipped: u64,
 }

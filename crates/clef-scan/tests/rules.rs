@@ -92,7 +92,7 @@ fn vendor_checksums_set_confidence_and_severity() {
         findings: f.clone(),
         ..Default::default()
     };
-    let json = report.to_json(true);
+    let json = serde_json::to_value(report.to_json(true)).expect("json");
     let rows = json["findings"].as_array().expect("findings");
     let row = |line: u64| {
         rows.iter()
