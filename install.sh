@@ -9,10 +9,14 @@ BIN="$PREFIX/bin"
 mkdir -p "$BIN"
 echo "==> building (release)"
 cargo build --release --workspace --bins
+# clef-scan: its own profile, one fat-LTO unit (Cargo.toml says why)
+cargo build --profile scan -p clef-scan
 installed=()
 for b in clef clef-merge clef-hook clef-scan clef-agent; do
-  if [ -x "target/release/$b" ]; then
-    install -m 0755 "target/release/$b" "$BIN/$b"
+  dir=target/release
+  [ "$b" = clef-scan ] && dir=target/scan
+  if [ -x "$dir/$b" ]; then
+    install -m 0755 "$dir/$b" "$BIN/$b"
     installed+=("$b")
   fi
 done
