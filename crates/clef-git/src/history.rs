@@ -187,7 +187,10 @@ pub(crate) fn changes(
                         .into_iter()
                         .map(|e| {
                             let change = Change {
-                                path: String::from_utf8_lossy(&e.path).into_owned(),
+                                // the path's own buffer when it is UTF-8
+                                path: String::from_utf8(e.path).unwrap_or_else(|bad| {
+                                    String::from_utf8_lossy(bad.as_bytes()).into_owned()
+                                }),
                                 oid: e.oid.to_string(),
                                 parent: e.parent.map(|p| p.to_string()),
                                 commit: Some(std::sync::Arc::clone(&commits[e.commit].info)),

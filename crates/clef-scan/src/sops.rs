@@ -44,10 +44,13 @@ pub struct Analysis {
 /// True for paths that by naming convention must be SOPS-encrypted:
 /// `*.enc.yaml`, `*.enc.yml`, `*.enc.json`, `*.enc.env`, `*.enc.ini`.
 pub fn is_encrypted_name(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    // compared in place, any case (asked once per scanned file or blob)
+    let name = path.rsplit('/').next().unwrap_or(path).as_bytes();
     [".enc.yaml", ".enc.yml", ".enc.json", ".enc.env", ".enc.ini"]
         .iter()
-        .any(|s| name.ends_with(s))
+        .any(|s| {
+            name.len() >= s.len() && name[name.len() - s.len()..].eq_ignore_ascii_case(s.as_bytes())
+        })
 }
 
 /// The file formats sops stores.
@@ -674,6 +677,25 @@ pub(crate) mod tests {
         assert!(is_encrypted_name("secrets/prod.enc.yaml"));
         assert!(is_encrypted_name("a/B.ENC.JSON"));
         assert!(!is_encrypted_name("a/enc.yaml"));
+        for yes in [
+            "x.enc.yml",
+            "dir.enc.yaml/x.Enc.Env",
+            "x.enc.ini",
+            ".enc.json",
+            "d/ü.enc.YAML",
+        ] {
+            assert!(is_encrypted_name(yes), "{yes}");
+        }
+        for no in [
+            "x.enc.yaml/readme",
+            "x.enc.yaml.bak",
+            "ini",
+            "",
+            "ü",
+            "x.enc_yaml",
+        ] {
+            assert!(!is_encrypted_name(no), "{no}");
+        }
     }
 
     #[test]
