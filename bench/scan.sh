@@ -71,7 +71,7 @@ RIPSECRETS=$(find_tool ripsecrets "$TOOLS/rs/bin/ripsecrets")
 DETECT=$(find_tool detect-secrets "$TOOLS/venv/bin/detect-secrets")
 command -v hyperfine >/dev/null || { echo "hyperfine is required (apt-get install hyperfine)" >&2; exit 2; }
 
-echo "building clef-scan (release)..." >&2
+echo "building clef-scan (--profile scan)..." >&2
 # the installed build: the `scan` profile (fat LTO; Cargo.toml says why)
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$here/target}" cargo build -q --profile scan -p clef-scan --manifest-path "$here/Cargo.toml"
 CLEF="${CARGO_TARGET_DIR:-$here/target}/scan/clef-scan"

@@ -1703,7 +1703,8 @@ impl FileReader {
         }
         // the file goes at the buffer's first 64-byte boundary: the kernel
         // copies into a destination 16 bytes past one (where glibc puts a
-        // large allocation) about a third slower (README, issue 16)
+        // large allocation) about a third slower (README, issue 16). Sized
+        // first, so the boundary is the one of the buffer `read_whole` fills
         let want = usize::try_from(len).map_or(usize::MAX, |l| l.saturating_add(1 + ALIGN));
         if self.buf.len() < want {
             self.buf.resize(want, 0);

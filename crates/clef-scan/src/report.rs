@@ -332,6 +332,7 @@ impl Report {
         s
     }
 }
+
 /// [`Report::to_json`]: the JSON report. Fields in key order.
 #[derive(Debug, serde::Serialize)]
 pub struct JsonReport<'a> {

@@ -433,6 +433,10 @@ pub fn scan_changes(
 /// distinct path is hashed once, the distinct paths are sorted, and the
 /// changes are placed by counting.
 fn sort_by_path(changes: &mut Vec<Change>) {
+    if u32::try_from(changes.len()).is_err() {
+        changes.sort_by(|a, b| a.path.cmp(&b.path));
+        return;
+    }
     let (ids, rank) = {
         let mut index: std::collections::HashMap<&str, u32, foldhash::fast::RandomState> =
             std::collections::HashMap::default();
@@ -442,12 +446,12 @@ fn sort_by_path(changes: &mut Vec<Change>) {
             .map(|c| {
                 *index.entry(c.path.as_str()).or_insert_with(|| {
                     paths.push(&c.path);
-                    u32::try_from(paths.len() - 1).unwrap_or(u32::MAX)
+                    (paths.len() - 1) as u32
                 })
             })
             .collect();
-        if paths.len() == changes.len() || u32::try_from(changes.len()).is_err() {
-            // every path once (or too many to index): a plain sort
+        if paths.len() == changes.len() {
+            // every path once: a plain sort
             drop((ids, index, paths));
             changes.sort_by(|a, b| a.path.cmp(&b.path));
             return;
