@@ -390,9 +390,19 @@ impl Keywords {
             l.reset(self.dfa.patterns_len());
         }
         let n = bytes.len();
-        let flat = if n < MIN_SPLIT { None } else { self.flat(n) };
+        // each stream's slice at least twice the longest keyword (the part
+        // walked twice)
+        let l = self.longest;
+        let streams = if n >= (8 * SPLIT_8).max(16 * l) {
+            8
+        } else if n >= MIN_SPLIT.max(8 * l) {
+            4
+        } else {
+            1
+        };
+        let flat = if streams > 1 { self.flat(n) } else { None };
         match flat {
-            Some(f) if n >= 8 * SPLIT_8 => self.walk_streams::<8>(f, bytes, last, out),
+            Some(f) if streams == 8 => self.walk_streams::<8>(f, bytes, last, out),
             Some(f) => self.walk_streams::<4>(f, bytes, last, out),
             None => {
                 let Ok(mut sid) = self.dfa.start_state(Anchored::No) else {
@@ -408,7 +418,8 @@ impl Keywords {
         }
     }
 
-    /// `bytes` cut into `N` slices walked in lock step through `f`.
+    /// `bytes` cut into `N` slices walked in lock step through `f` (`bytes`
+    /// at least `2 * N * longest` long).
     // `k` indexes the streams' states, ends and slices together
     #[allow(clippy::needless_range_loop)]
     fn walk_streams<const N: usize>(
@@ -419,13 +430,17 @@ impl Keywords {
         out: &mut Vec<Hit>,
     ) {
         let n = bytes.len();
-        let chunk = n / N;
-        // stream k reports matches ending in (own[k], ends[k]] and starts
-        // walking `longest` bytes before its slice so its state is exact there
-        let own: [usize; N] = std::array::from_fn(|k| k * chunk);
+        let l = self.longest;
+        // stream k reports matches ending in (own[k], ends[k]] and, but for
+        // the first, starts walking `l` bytes before its slice so its state is
+        // exact there; the first stream's slice is `l` bytes longer, so all
+        // walk `w` bytes together (the last one up to N - 1 more, alone)
+        let w = (n + (N - 1) * l) / N;
+        let own: [usize; N] =
+            std::array::from_fn(|k| if k == 0 { 0 } else { w + (k - 1) * (w - l) });
         let ends: [usize; N] =
-            std::array::from_fn(|k| if k + 1 == N { n } else { (k + 1) * chunk });
-        let from: [usize; N] = std::array::from_fn(|k| own[k].saturating_sub(self.longest));
+            std::array::from_fn(|k| if k + 1 == N { n } else { w + k * (w - l) });
+        let from: [usize; N] = std::array::from_fn(|k| own[k].saturating_sub(l));
         let mut sid = [f.start; N];
         let common = (0..N).map(|k| ends[k] - from[k]).min().unwrap_or(0);
         let slices: [&[u8]; N] = std::array::from_fn(|k| &bytes[from[k]..from[k] + common]);
