@@ -79,13 +79,20 @@ pub struct Rule {
     /// The rule as written.
     pub spec: RuleSpec,
     pattern: Pattern,
+    /// Bytes every match contains that a keyword hit does not already
+    /// bring ([`required_bytes`]), found on first use.
+    needs: OnceLock<Box<[u8]>>,
 }
 
 impl Rule {
     /// Wrap a spec; the regex is not compiled yet.
     pub fn new(spec: RuleSpec) -> Rule {
         let pattern = Pattern::new(spec.regex.clone(), RULE_LARGE_BOUND);
-        Rule { spec, pattern }
+        Rule {
+            spec,
+            pattern,
+            needs: OnceLock::new(),
+        }
     }
 
     /// The compiled regex (compiled now if needed).
@@ -103,6 +110,23 @@ impl Rule {
         self.pattern.prepare();
     }
 
+    /// False when `hay` lacks a byte that every match of the regex contains
+    /// (a window of a URL rule without `@`, say): it has no match.
+    pub fn may_match(&self, hay: &[u8]) -> bool {
+        let needs = self.needs.get_or_init(|| {
+            let Some(hir) = parse_hir(&self.spec.regex) else {
+                return Box::default();
+            };
+            // a byte that is no letter and in every keyword is in every
+            // window (windows hold a keyword hit)
+            let everywhere = |b: u8| {
+                !b.is_ascii_alphabetic() && self.spec.keywords.iter().all(|k| k.as_bytes().contains(&b))
+            };
+            required_bytes(&hir).into_iter().filter(|&b| !everywhere(b)).collect()
+        });
+        needs.iter().all(|&b| memchr::memchr(b, hay).is_some())
+    }
+
     /// Calls `f` on every match of the rule's regex in `hay`, in order,
     /// exactly as `self.regex()?.captures_iter(hay)` gives them
     /// ([`Pattern::for_each_captures`]).
@@ -111,6 +135,9 @@ impl Rule {
         hay: &'h [u8],
         f: impl FnMut(&regex::bytes::Captures<'h>),
     ) -> Result<(), ScanError> {
+        if !self.may_match(hay) {
+            return Ok(());
+        }
         self.pattern
             .for_each_captures(hay, f)
             .map_err(|message| ScanError::Rule {
@@ -228,6 +255,58 @@ impl Pattern {
         out.extend(self.regex()?.find_iter(hay));
         Ok(())
     }
+}
+
+/// The bytes that every match of `hir` contains, in increasing order: each
+/// literal byte of a concatenation, the bytes common to all branches of an
+/// alternation, what a repetition of at least one contains. Case-insensitive
+/// letters are classes of two bytes, so they are never required.
+fn required_bytes(hir: &regex_syntax::hir::Hir) -> Vec<u8> {
+    use regex_syntax::hir::{Class, HirKind};
+    type Set = [bool; 256];
+    fn walk(h: &regex_syntax::hir::Hir) -> Set {
+        let mut set = [false; 256];
+        match h.kind() {
+            HirKind::Literal(l) => l.0.iter().for_each(|&b| set[usize::from(b)] = true),
+            HirKind::Class(Class::Bytes(c)) => {
+                if let [r] = c.ranges()
+                    && r.start() == r.end()
+                {
+                    set[usize::from(r.start())] = true;
+                }
+            }
+            HirKind::Class(Class::Unicode(c)) => {
+                if let [r] = c.ranges()
+                    && r.start() == r.end()
+                    && let Ok(b) = u8::try_from(u32::from(r.start()))
+                    && b.is_ascii()
+                {
+                    set[usize::from(b)] = true;
+                }
+            }
+            HirKind::Repetition(r) if r.min > 0 => set = walk(&r.sub),
+            HirKind::Capture(c) => set = walk(&c.sub),
+            HirKind::Concat(subs) => {
+                for s in subs {
+                    for (a, b) in set.iter_mut().zip(walk(s)) {
+                        *a |= b;
+                    }
+                }
+            }
+            HirKind::Alternation(subs) => {
+                set = [true; 256];
+                for s in subs {
+                    for (a, b) in set.iter_mut().zip(walk(s)) {
+                        *a &= b;
+                    }
+                }
+            }
+            HirKind::Empty | HirKind::Look(_) | HirKind::Repetition(_) => {}
+        }
+        set
+    }
+    let set = walk(hir);
+    (0..=255u8).filter(|&b| set[usize::from(b)]).collect()
 }
 
 fn parse_hir(pattern: &str) -> Option<regex_syntax::hir::Hir> {
@@ -375,6 +454,46 @@ pub fn validate(spec: &RuleSpec) -> Result<(), ScanError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn required(pattern: &str) -> Vec<u8> {
+        required_bytes(&parse_hir(pattern).expect("parses"))
+    }
+
+    #[test]
+    fn required_bytes_are_those_every_match_contains() {
+        assert_eq!(required("a(?:b|c)d"), b"ad");
+        assert_eq!(required("x?y"), b"y");
+        assert_eq!(required("(?i)key@"), b"@");
+        assert_eq!(required("a|b"), b"");
+        assert_eq!(required("(?:@x)+"), b"@x");
+        assert_eq!(required("(?:@){0,3}z"), b"z");
+        assert_eq!(required("(?:a@|@b)"), b"@");
+        assert_eq!(required("[@]"), b"@");
+        assert_eq!(required(r"\bq(x)\b"), b"qx");
+        assert_eq!(required("[a-z]+"), b"");
+    }
+
+    /// A window without `@` is not searched for the URL rule; every
+    /// built-in rule's examples hold the bytes it requires, and a rule whose
+    /// keywords bring all it requires requires nothing more.
+    #[test]
+    fn rules_skip_windows_that_lack_a_required_byte() {
+        let specs = builtin_specs().expect("rules");
+        let url = specs.iter().find(|s| s.id == "url-basic-auth").expect("url rule");
+        let rule = Rule::new(url.clone());
+        assert!(!rule.may_match(b"see https://docs.example.com:443/path for details"));
+        assert!(rule.may_match(b"https://u:TqJSB1h1Y17A15MqLqIQ@git.example-corp.io"));
+        assert_eq!(&**rule.needs.get().expect("computed"), b".@");
+        let mut skipping = 0;
+        for spec in &specs {
+            let rule = Rule::new(spec.clone());
+            for ex in &spec.examples {
+                assert!(rule.may_match(ex.as_bytes()), "{}: {ex}", spec.id);
+            }
+            skipping += usize::from(!rule.needs.get().is_none_or(|n| n.is_empty()));
+        }
+        assert!(skipping > 0, "no rule requires a byte beyond its keywords");
+    }
 
     type Found = Vec<Vec<Option<(usize, usize)>>>;
 
