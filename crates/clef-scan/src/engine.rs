@@ -712,6 +712,9 @@ impl Scanner {
         }
         self.generic_xml(bytes, line.clone(), raw);
         let hay = &bytes[line.clone()];
+        if !may_assign(hay) {
+            return;
+        }
         // `find` (lazy DFA) plus a hand split of the match is much cheaper
         // than capture groups (bounded backtracker) on this hot path.
         let mut found = Vec::new();
@@ -1214,6 +1217,52 @@ fn generic_regex() -> &'static rules::Pattern {
             100,
         )
     })
+}
+
+/// False when [`generic_regex`] has no match in `hay`, decided without it:
+/// the name of every match holds one of its keywords (each contains one of
+/// `NEEDLES`), and where the name may end comes a quote or bracket, blanks
+/// and an operator, or blanks and a type (`string`, `[]byte`). About half
+/// of the lines with a generic keyword fail this (`fn token(&self)`,
+/// `self.key.clone()`), and the search that would find nothing there costs
+/// ten times more.
+fn may_assign(hay: &[u8]) -> bool {
+    const NEEDLES: [&[u8]; 7] = [
+        b"pass", b"pwd", b"secret", b"token", b"key", b"auth", b"cred",
+    ];
+    let name = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+    // the regex's `\s` (ASCII)
+    let blank = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    for i in 0..hay.len() {
+        if !matches!(hay[i] | 0x20, b'p' | b's' | b't' | b'k' | b'a' | b'c') {
+            continue;
+        }
+        let Some(n) = NEEDLES.iter().find(|n| {
+            hay.get(i..i + n.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(n))
+        }) else {
+            continue;
+        };
+        // the name runs on to here (it may end earlier only before `.=`,
+        // whose `=` ends the run)
+        let mut q = i + n.len();
+        while q < hay.len() && name(hay[q]) {
+            q += 1;
+        }
+        if q < hay.len() && matches!(hay[q], b'"' | b'\'' | b'`' | b']') {
+            q += 1;
+        }
+        let after_name = q;
+        while q < hay.len() && blank(hay[q]) {
+            q += 1;
+        }
+        match hay.get(q) {
+            Some(b'=' | b':' | b'?' | b'.' | b'+' | b'<' | b'|' | b',') => return true,
+            Some(b's' | b'S' | b'[') if q > after_name => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 fn export_regex() -> &'static Regex {
@@ -1762,6 +1811,115 @@ fn read_whole(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Wherever the generic regex matches, `may_assign` lets it run: on
+    /// every line of the labelled corpus and of the rules' examples, and on
+    /// 200,000 lines built from names, keywords, quotes, blanks, operators,
+    /// types and values.
+    #[test]
+    fn may_assign_never_rejects_a_line_the_generic_regex_matches() {
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        let corpus =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-corpus/scan/files");
+        let mut stack = vec![corpus];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("corpus").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if let Ok(b) = std::fs::read(&p) {
+                    lines.extend(b.split(|&c| c == b'\n').map(<[u8]>::to_vec));
+                }
+            }
+        }
+        assert!(lines.len() > 1000, "{} corpus lines", lines.len());
+        for spec in rules::builtin_specs().expect("rules") {
+            lines.extend(
+                spec.examples
+                    .iter()
+                    .chain(&spec.negatives)
+                    .map(|l| l.as_bytes().to_vec()),
+            );
+        }
+        let parts: &[&[u8]] = &[
+            b"token",
+            b"Key",
+            b"pass",
+            b"PASSWORD",
+            b"pwd",
+            b"secret",
+            b"auth",
+            b"credentials",
+            b"api_key",
+            b"my",
+            b"_",
+            b".",
+            b"-",
+            b"x",
+            b"\"",
+            b"'",
+            b"`",
+            b"]",
+            b"[",
+            b" ",
+            b"\t",
+            b"\x0b",
+            b"=",
+            b":",
+            b"::=",
+            b"?=",
+            b".=",
+            b"+=",
+            b"=>",
+            b"<-",
+            b"||=",
+            b",",
+            b"(",
+            b")",
+            b"string",
+            b"[]byte",
+            b"&str",
+            b"str",
+            b"abcdefgh",
+            b"Zx9$kq!2",
+            b";",
+            b"<",
+            b">",
+            b"{",
+            b"/",
+            b"\\",
+        ];
+        let mut x = 0x9E37_79B9_7F4A_7C15_u64;
+        for _ in 0..200_000 {
+            let mut l = Vec::new();
+            for _ in 0..1 + (x % 9) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                l.extend_from_slice(parts[(x % parts.len() as u64) as usize]);
+            }
+            lines.push(l);
+        }
+        let mut found = Vec::new();
+        let (mut matched, mut rejected) = (0, 0);
+        for l in &lines {
+            generic_regex()
+                .find_all(l, &mut found)
+                .expect("generic regex");
+            let may = may_assign(l);
+            assert!(
+                found.is_empty() || may,
+                "rejected: {}",
+                String::from_utf8_lossy(l)
+            );
+            matched += usize::from(!found.is_empty());
+            rejected += usize::from(!may);
+        }
+        assert!(
+            matched > 1000 && rejected > 1000,
+            "{matched} matched, {rejected} rejected"
+        );
+    }
 
     fn scan(path: &str, text: &str) -> Vec<Finding> {
         let s = Scanner::builtin().unwrap_or_else(|e| panic!("{e}"));

@@ -120,9 +120,13 @@ impl Rule {
             // a byte that is no letter and in every keyword is in every
             // window (windows hold a keyword hit)
             let everywhere = |b: u8| {
-                !b.is_ascii_alphabetic() && self.spec.keywords.iter().all(|k| k.as_bytes().contains(&b))
+                !b.is_ascii_alphabetic()
+                    && self.spec.keywords.iter().all(|k| k.as_bytes().contains(&b))
             };
-            required_bytes(&hir).into_iter().filter(|&b| !everywhere(b)).collect()
+            required_bytes(&hir)
+                .into_iter()
+                .filter(|&b| !everywhere(b))
+                .collect()
         });
         needs.iter().all(|&b| memchr::memchr(b, hay).is_some())
     }
@@ -479,7 +483,10 @@ mod tests {
     #[test]
     fn rules_skip_windows_that_lack_a_required_byte() {
         let specs = builtin_specs().expect("rules");
-        let url = specs.iter().find(|s| s.id == "url-basic-auth").expect("url rule");
+        let url = specs
+            .iter()
+            .find(|s| s.id == "url-basic-auth")
+            .expect("url rule");
         let rule = Rule::new(url.clone());
         assert!(!rule.may_match(b"see https://docs.example.com:443/path for details"));
         assert!(rule.may_match(b"https://u:TqJSB1h1Y17A15MqLqIQ@git.example-corp.io"));
