@@ -114,17 +114,16 @@ impl Rule {
     /// (a window of a URL rule without `@`, say): it has no match.
     pub fn may_match(&self, hay: &[u8]) -> bool {
         let needs = self.needs.get_or_init(|| {
-            let Some(hir) = parse_hir(&self.spec.regex) else {
-                return Box::default();
-            };
             // a byte that is no letter and in every keyword is in every
             // window (windows hold a keyword hit)
             let everywhere = |b: u8| {
                 !b.is_ascii_alphabetic()
                     && self.spec.keywords.iter().all(|k| k.as_bytes().contains(&b))
             };
-            required_bytes(&hir)
-                .into_iter()
+            let required = self.pattern.required();
+            required
+                .iter()
+                .copied()
                 .filter(|&b| !everywhere(b))
                 .collect()
         });
@@ -168,7 +167,7 @@ pub struct Pattern {
     source: String,
     above: u32,
     regex: OnceLock<Result<Regex, String>>,
-    relaxed: OnceLock<Option<Relaxed>>,
+    relaxed: OnceLock<(Option<Relaxed>, Box<[u8]>)>,
 }
 
 /// A regex with its large repetition bounds dropped ([`relax`]).
@@ -208,16 +207,31 @@ impl Pattern {
     }
 
     fn relaxed(&self) -> Option<&Relaxed> {
-        self.relaxed
-            .get_or_init(|| {
-                let hir = parse_hir(&self.source)?;
-                let (pattern, bound) = relax_hir(&hir, self.above)?;
+        self.parsed().0.as_ref()
+    }
+
+    /// The bytes every match contains ([`required_bytes`]; none when the
+    /// pattern does not parse).
+    pub fn required(&self) -> &[u8] {
+        &self.parsed().1
+    }
+
+    /// What one parse of the pattern gives: its relaxed form, the bytes
+    /// every match contains.
+    fn parsed(&self) -> &(Option<Relaxed>, Box<[u8]>) {
+        self.relaxed.get_or_init(|| {
+            let Some(hir) = parse_hir(&self.source) else {
+                return (None, Box::default());
+            };
+            let required = required_bytes(&hir).into();
+            let relaxed = relax_hir(&hir, self.above).and_then(|(pattern, bound)| {
                 let regex = compile(&pattern).ok()?;
                 // the same groups, so group numbers name the same ones
                 let groups = hir.properties().explicit_captures_len() + 1;
                 (regex.captures_len() == groups).then_some(Relaxed { regex, bound })
-            })
-            .as_ref()
+            });
+            (relaxed, required)
+        })
     }
 
     /// Calls `f` on every match in `hay`, in order, exactly as
