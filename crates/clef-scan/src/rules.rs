@@ -212,7 +212,7 @@ impl Pattern {
 
     /// The bytes every match contains ([`required_bytes`]; none when the
     /// pattern does not parse).
-    pub fn required(&self) -> &[u8] {
+    fn required(&self) -> &[u8] {
         &self.parsed().1
     }
 
