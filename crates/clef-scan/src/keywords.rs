@@ -17,22 +17,26 @@
 //! own slice: the result is identical to one overlapping pass (a test checks
 //! it against `aho_corasick`'s own overlapping search).
 //!
-//! The slices walk a copy of the DFA laid out for it (`Flat`): one row of
-//! 256 `u16` per state, match states first, so a step is a shift, an or and
-//! a load, and the eight states stay in registers. On the cargo registry's
-//! sources (AMD Zen 3) the keyword pass went from 0.93 ns/byte (the DFA's own
-//! transitions, four slices) to 0.78 (eight slices of the flat table); the
-//! DFA's own transitions in eight slices were slower than in four. The
-//! table is built once a scanner has walked `FLAT_AFTER` bytes without it,
-//! so a hook that scans a few staged files never pays its ~2 ms.
+//! The automaton is `aho_corasick`'s contiguous NFA (built in about 1 ms for
+//! the catalogue's ~390 keywords; its DFA took 5.5 ms, most of a scanner's
+//! start-up). The slices walk its DFA, computed from it into a table of our
+//! own (`Flat`): one row of 256 `u16` per state, match states first, so a
+//! step is a shift, an or and a load, and the eight states stay in
+//! registers. On the cargo registry's sources (AMD Zen 3) the keyword pass
+//! went from 0.93 ns/byte (`aho_corasick`'s DFA, four slices) to 0.71–0.78
+//! (eight slices of the flat table); `aho_corasick`'s DFA in eight slices
+//! was slower than in four. The table (1.15 MB) takes 2–3 ms to build, so
+//! it is built once a scanner has walked `FLAT_AFTER` bytes without it (a
+//! hook that scans a few staged files never pays for it); until then
+//! buffers are walked in one stream through the NFA.
 //!
-//! On CPUs with AVX-512 VBMI the DFA is not walked at all: a vectorised
+//! On CPUs with AVX-512 VBMI the automaton is not walked at all: a vectorised
 //! fragment filter finds every occurrence (`grams.rs`), and the rule above
 //! (same keyword, starting inside its last reported occurrence) is applied
 //! to them per keyword in start order.
 
 use aho_corasick::automaton::{Automaton, StateID};
-use aho_corasick::dfa::{Builder, DFA};
+use aho_corasick::nfa::contiguous::{Builder, NFA};
 use aho_corasick::{Anchored, MatchKind};
 
 /// Slices walked in lock step, at most.
@@ -92,26 +96,26 @@ impl LastEnd {
     }
 }
 
-/// The DFA's transitions as one table of 256-entry rows, one row per state,
-/// so that a step of the walk is one shift, one or and one load (no
-/// byte-class lookup, no special-state ranges). A state is its row's index;
-/// match states come first, so "is a match" is one comparison. Built from
-/// the DFA on the first buffer long enough to be split into streams.
+/// The keyword automaton's DFA as one table of 256-entry rows, one row per
+/// state, so that a step of the walk is one shift, one or and one load (no
+/// failure links, no byte-class lookup, no special-state ranges). A state is
+/// its row's index; match states come first, so "is a match" is one
+/// comparison.
 #[derive(Debug, Clone)]
 struct Flat {
     table: Box<[u16]>,
     /// States below this are match states.
     matches: u32,
     start: u32,
-    /// The DFA's state of each match state.
+    /// The NFA's state of each match state.
     back: Box<[StateID]>,
 }
 
 impl Flat {
-    /// `None` when the DFA has more states than a `u16` numbers.
-    fn new(dfa: &DFA, patterns: &[Vec<u8>]) -> Option<Flat> {
-        let start = dfa.start_state(Anchored::No).ok()?;
-        // The DFA cannot tell apart the two cases of a letter (it matches
+    /// `None` when the automaton has more states than a `u16` numbers.
+    fn new(ac: &NFA, patterns: &[Vec<u8>]) -> Option<Flat> {
+        let start = ac.start_state(Anchored::No).ok()?;
+        // The automaton cannot tell apart the two cases of a letter (it matches
         // case-insensitively), nor two bytes that occur in no keyword: one
         // byte of each class is looked up and its result copied to the rest.
         let mut in_keyword = [false; 256];
@@ -144,7 +148,7 @@ impl Flat {
         let mut i = 0;
         while let Some(&s) = order.get(i) {
             for &b in &reps {
-                let n = dfa.next_state(Anchored::No, s, b);
+                let n = ac.next_state(Anchored::No, s, b);
                 let len = order.len();
                 let at = *seen.entry(n).or_insert(len);
                 if at == len {
@@ -159,7 +163,7 @@ impl Flat {
         }
         // rows: match states first, then the others, each in visit order
         let mut rank: Vec<usize> = (0..order.len()).collect();
-        rank.sort_by_key(|&i| !dfa.is_match(order[i]));
+        rank.sort_by_key(|&i| !ac.is_match(order[i]));
         let mut row = vec![0u16; order.len()];
         for (r, &i) in rank.iter().enumerate() {
             row[i] = r as u16;
@@ -175,7 +179,7 @@ impl Flat {
                 *cell = vals[usize::from(c)];
             }
         }
-        let m = order.iter().filter(|&&s| dfa.is_match(s)).count();
+        let m = order.iter().filter(|&&s| ac.is_match(s)).count();
         Some(Flat {
             table,
             matches: m as u32,
@@ -194,7 +198,7 @@ impl Flat {
         s < self.matches
     }
 
-    fn dfa_state(&self, s: u32) -> StateID {
+    fn ac_state(&self, s: u32) -> StateID {
         self.back[s as usize]
     }
 
@@ -228,7 +232,7 @@ impl Flat {
     }
 }
 
-/// Hashes a DFA state id (a `u32`) by one multiplication: [`Flat::new`]
+/// Hashes an automaton state id (a `u32`) by one multiplication: [`Flat::new`]
 /// looks up one per state and byte class.
 #[derive(Debug, Clone, Copy, Default)]
 struct SidHash;
@@ -264,16 +268,17 @@ thread_local! {
 /// A compiled keyword set.
 #[derive(Debug)]
 pub struct Keywords {
-    dfa: DFA,
-    /// The DFA's transitions laid out for the walk, built on first use
-    /// (`None`: too many states; the DFA is walked in one stream).
+    /// The Aho–Corasick automaton (walked directly until `flat` is built).
+    ac: NFA,
+    /// Its DFA laid out for the walk, built on first use (`None`: too many
+    /// states; the NFA is walked in one stream).
     flat: std::sync::OnceLock<Option<Flat>>,
     /// Bytes walked before the flat table was built.
     walked: std::sync::atomic::AtomicUsize,
     longest: usize,
     patterns: Vec<Vec<u8>>,
     /// The fragment filter in front of the verification (x86-64 with
-    /// AVX-512 VBMI); `None`: the DFA walk.
+    /// AVX-512 VBMI); `None`: the automaton's walk.
     grams: Option<crate::grams::Grams>,
     /// The plain search ([`Keywords::find_all_plain`]), built on first use.
     plain: std::sync::OnceLock<Result<aho_corasick::AhoCorasick, String>>,
@@ -282,7 +287,7 @@ pub struct Keywords {
 impl Keywords {
     /// Compile `patterns` (matched ASCII-case-insensitively).
     pub fn new<P: AsRef<[u8]>>(patterns: &[P]) -> Result<Keywords, String> {
-        let dfa = Builder::new()
+        let ac = Builder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .prefilter(false)
@@ -292,7 +297,7 @@ impl Keywords {
         Ok(Keywords {
             flat: std::sync::OnceLock::new(),
             walked: std::sync::atomic::AtomicUsize::new(0),
-            dfa,
+            ac,
             longest,
             grams: crate::grams::Grams::new(patterns),
             patterns: patterns.iter().map(|p| p.as_ref().to_vec()).collect(),
@@ -364,7 +369,7 @@ impl Keywords {
             return None;
         }
         self.flat
-            .get_or_init(|| Flat::new(&self.dfa, &self.patterns))
+            .get_or_init(|| Flat::new(&self.ac, &self.patterns))
             .as_ref()
     }
 
@@ -387,7 +392,7 @@ impl Keywords {
 
     fn find_all_with(&self, bytes: &[u8], last: &mut [LastEnd; STREAMS], out: &mut Vec<Hit>) {
         for l in last.iter_mut() {
-            l.reset(self.dfa.patterns_len());
+            l.reset(self.ac.patterns_len());
         }
         let n = bytes.len();
         // each stream's slice at least twice the longest keyword (the part
@@ -400,17 +405,31 @@ impl Keywords {
         } else {
             1
         };
-        let flat = if streams > 1 { self.flat(n) } else { None };
+        let flat = if streams > 1 {
+            self.flat(n)
+        } else {
+            self.flat.get().and_then(Option::as_ref)
+        };
         match flat {
             Some(f) if streams == 8 => self.walk_streams::<8>(f, bytes, last, out),
-            Some(f) => self.walk_streams::<4>(f, bytes, last, out),
+            Some(f) if streams == 4 => self.walk_streams::<4>(f, bytes, last, out),
+            Some(f) => {
+                let mut s = f.start;
+                for (i, &b) in bytes.iter().enumerate() {
+                    s = f.next(s, b);
+                    if f.is_match(s) {
+                        self.report(f.ac_state(s), i + 1, &mut last[0], out);
+                    }
+                }
+            }
+            // no table yet: the automaton itself (it follows failure links)
             None => {
-                let Ok(mut sid) = self.dfa.start_state(Anchored::No) else {
+                let Ok(mut sid) = self.ac.start_state(Anchored::No) else {
                     return;
                 };
                 for (i, &b) in bytes.iter().enumerate() {
-                    sid = self.dfa.next_state(Anchored::No, sid, b);
-                    if self.dfa.is_special(sid) && self.dfa.is_match(sid) {
+                    sid = self.ac.next_state(Anchored::No, sid, b);
+                    if self.ac.is_special(sid) && self.ac.is_match(sid) {
                         self.report(sid, i + 1, &mut last[0], out);
                     }
                 }
@@ -453,7 +472,7 @@ impl Keywords {
             for k in 0..N {
                 let end = from[k] + t + 1;
                 if f.is_match(sid[k]) && end > own[k] {
-                    self.report(f.dfa_state(sid[k]), end, &mut last[k], out);
+                    self.report(f.ac_state(sid[k]), end, &mut last[k], out);
                 }
             }
             t += 1;
@@ -463,7 +482,7 @@ impl Keywords {
                 sid[k] = f.next(sid[k], b);
                 let end = from[k] + common + i + 1;
                 if f.is_match(sid[k]) && end > own[k] {
-                    self.report(f.dfa_state(sid[k]), end, &mut last[k], out);
+                    self.report(f.ac_state(sid[k]), end, &mut last[k], out);
                 }
             }
         }
@@ -471,9 +490,9 @@ impl Keywords {
 
     #[inline(never)]
     fn report(&self, sid: StateID, end: usize, last_end: &mut LastEnd, out: &mut Vec<Hit>) {
-        for i in 0..self.dfa.match_len(sid) {
-            let p = self.dfa.match_pattern(sid, i);
-            let start = end - self.dfa.pattern_len(p);
+        for i in 0..self.ac.match_len(sid) {
+            let p = self.ac.match_pattern(sid, i);
+            let start = end - self.ac.pattern_len(p);
             if !last_end.advance(p.as_usize(), start, end) {
                 continue;
             }
@@ -648,10 +667,10 @@ pub(crate) mod tests {
         }
     }
 
-    /// The flat table steps exactly like the DFA on every byte, letters of
+    /// The flat table steps exactly like the automaton on every byte, letters of
     /// both cases, bytes in no keyword and bytes above 127 included.
     #[test]
-    fn the_flat_table_steps_like_the_dfa() {
+    fn the_flat_table_steps_like_the_automaton() {
         let mut catalogue = catalogue_keywords();
         catalogue.push("export ".into());
         let sets: [Vec<Vec<u8>>; 3] = [
@@ -668,23 +687,23 @@ pub(crate) mod tests {
         for patterns in &sets {
             let kw = Keywords::new(patterns).expect("build");
             let t = std::time::Instant::now();
-            let flat = Flat::new(&kw.dfa, &kw.patterns).expect("flat");
+            let flat = Flat::new(&kw.ac, &kw.patterns).expect("flat");
             eprintln!(
                 "flat table of {} patterns: {:?}",
                 patterns.len(),
                 t.elapsed()
             );
-            let mut sid = kw.dfa.start_state(Anchored::No).expect("start");
+            let mut sid = kw.ac.start_state(Anchored::No).expect("start");
             let mut s = flat.start;
             let mut hay = text_over(200_000, 7, &all);
             hay.extend(patterns.iter().flatten());
             for (i, &b) in hay.iter().enumerate() {
-                sid = kw.dfa.next_state(Anchored::No, sid, b);
+                sid = kw.ac.next_state(Anchored::No, sid, b);
                 s = flat.next(s, b);
-                let m = kw.dfa.is_match(sid);
+                let m = kw.ac.is_match(sid);
                 assert_eq!(flat.is_match(s), m, "byte {i}");
                 if m {
-                    assert_eq!(flat.dfa_state(s), sid, "byte {i}");
+                    assert_eq!(flat.ac_state(s), sid, "byte {i}");
                 }
             }
         }
@@ -737,7 +756,7 @@ mod bench {
         eprintln!(
             "{} patterns, dfa {} bytes, {} files {} bytes",
             patterns.len(),
-            kw.dfa.memory_usage(),
+            kw.ac.memory_usage(),
             files.len(),
             total
         );
