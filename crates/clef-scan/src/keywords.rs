@@ -275,6 +275,8 @@ pub struct Keywords {
     flat: std::sync::OnceLock<Option<Flat>>,
     /// Bytes walked before the flat table was built.
     walked: std::sync::atomic::AtomicUsize,
+    /// A thread has begun building the flat table.
+    building: std::sync::atomic::AtomicBool,
     longest: usize,
     patterns: Vec<Vec<u8>>,
     /// The fragment filter in front of the verification (x86-64 with
@@ -297,6 +299,7 @@ impl Keywords {
         Ok(Keywords {
             flat: std::sync::OnceLock::new(),
             walked: std::sync::atomic::AtomicUsize::new(0),
+            building: std::sync::atomic::AtomicBool::new(false),
             ac,
             longest,
             grams: crate::grams::Grams::new(patterns),
@@ -355,16 +358,20 @@ impl Keywords {
 
     /// The flat table, once the buffers walked without it add up to
     /// [`FLAT_AFTER`] (building it costs about what walking that much in one
-    /// stream costs more).
+    /// stream costs more). One thread builds it; the others walk the NFA
+    /// meanwhile instead of waiting.
     fn flat(&self, len: usize) -> Option<&Flat> {
         if let Some(f) = self.flat.get() {
             return f.as_ref();
         }
-        if self
+        let walked = self
             .walked
             .fetch_add(len, std::sync::atomic::Ordering::Relaxed)
-            + len
-            < FLAT_AFTER
+            + len;
+        if walked < FLAT_AFTER
+            || self
+                .building
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
         {
             return None;
         }
