@@ -339,7 +339,7 @@ impl Keywords {
         if let Some(g) = &self.grams {
             return self.find_all_grams(g, bytes);
         }
-        self.find_all_dfa(bytes)
+        self.find_all_walk(bytes)
     }
 
     /// [`Keywords::find_all`] by the fragment filter: every occurrence, then
@@ -390,7 +390,7 @@ impl Keywords {
     }
 
     /// [`Keywords::find_all`] by the multi-stream walk of [`Flat`].
-    fn find_all_dfa(&self, bytes: &[u8]) -> Vec<Hit> {
+    fn find_all_walk(&self, bytes: &[u8]) -> Vec<Hit> {
         let mut out = Vec::new();
         SCRATCH.with_borrow_mut(|last| self.find_all_with(bytes, last, &mut out));
         out.sort_unstable();
@@ -795,7 +795,7 @@ mod bench {
                 hits += match mode {
                     0 => usize::from(buf[0]),
                     1 => kw.find_all(&buf).len(),
-                    2 => kw.find_all_dfa(&buf).len(),
+                    2 => kw.find_all_walk(&buf).len(),
                     _ => kw
                         .grams
                         .as_ref()
@@ -813,7 +813,7 @@ mod bench {
                 counts[mode] = hits;
             }
         }
-        for (mode, name) in ["copy", "new", "dfa", "filter"].iter().enumerate() {
+        for (mode, name) in ["copy", "new", "walk", "filter"].iter().enumerate() {
             let h = counts[mode];
             eprintln!(
                 "{name}: {} {} hits, best {:.3} ns/byte",
