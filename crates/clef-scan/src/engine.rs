@@ -1221,34 +1221,41 @@ fn generic_regex() -> &'static rules::Pattern {
 
 /// False when [`generic_regex`] has no match in `hay`, decided without it:
 /// the name of every match holds one of its keywords (each contains one of
-/// `NEEDLES`), and where the name may end comes a quote or bracket, blanks
+/// `pass pwd secret token key auth cred`), and where the name may end comes
+/// a quote or bracket, blanks
 /// and an operator, or blanks and a type (`string`, `[]byte`). About half
 /// of the lines with a generic keyword fail this (`fn token(&self)`,
 /// `self.key.clone()`), and the search that would find nothing there costs
 /// ten times more.
 fn may_assign(hay: &[u8]) -> bool {
-    const NEEDLES: [&[u8]; 7] = [
-        b"pass", b"pwd", b"secret", b"token", b"key", b"auth", b"cred",
-    ];
+    let starts = |at: &[u8], n: &[u8]| at.get(..n.len()).is_some_and(|w| w.eq_ignore_ascii_case(n));
     let name = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
     // the regex's `\s` (ASCII)
     let blank = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
-    for i in 0..hay.len() {
-        if !matches!(hay[i] | 0x20, b'p' | b's' | b't' | b'k' | b'a' | b'c') {
-            continue;
-        }
-        let Some(n) = NEEDLES.iter().find(|n| {
-            hay.get(i..i + n.len())
-                .is_some_and(|w| w.eq_ignore_ascii_case(n))
-        }) else {
-            continue;
+    let mut i = 0;
+    while i < hay.len() {
+        let at = &hay[i..];
+        // the length of the needle (`pass pwd secret token key auth cred`) at `i`
+        let n = match hay[i] | 0x20 {
+            b'p' if starts(at, b"pass") => 4,
+            b'p' if starts(at, b"pwd") => 3,
+            b's' if starts(at, b"secret") => 6,
+            b't' if starts(at, b"token") => 5,
+            b'k' if starts(at, b"key") => 3,
+            b'a' if starts(at, b"auth") => 4,
+            b'c' if starts(at, b"cred") => 4,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         // the name runs on to here (it may end earlier only before `.=`,
         // whose `=` ends the run)
-        let mut q = i + n.len();
+        let mut q = i + n;
         while q < hay.len() && name(hay[q]) {
             q += 1;
         }
+        let run_end = q;
         if q < hay.len() && matches!(hay[q], b'"' | b'\'' | b'`' | b']') {
             q += 1;
         }
@@ -1261,6 +1268,9 @@ fn may_assign(hay: &[u8]) -> bool {
             Some(b's' | b'S' | b'[') if q > after_name => return true,
             _ => {}
         }
+        // a needle further in the same name (letters, so it ends inside
+        // the run) ends the run at the same place: the same answer
+        i = run_end;
     }
     false
 }
