@@ -1822,15 +1822,10 @@ fn read_whole(
 mod tests {
     use super::*;
 
-    /// Wherever the generic regex matches, `may_assign` lets it run: on
-    /// every line of the labelled corpus and of the rules' examples, and on
-    /// 200,000 lines built from names, keywords, quotes, blanks, operators,
-    /// types and values.
-    #[test]
-    fn may_assign_never_rejects_a_line_the_generic_regex_matches() {
-        let mut lines: Vec<Vec<u8>> = Vec::new();
-        let corpus =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-corpus/scan/files");
+    /// The contents of every file of the labelled corpus.
+    fn corpus_files() -> Vec<Vec<u8>> {
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-corpus/scan/files");
+        let mut files = Vec::new();
         let mut stack = vec![corpus];
         while let Some(d) = stack.pop() {
             for e in std::fs::read_dir(&d).expect("corpus").flatten() {
@@ -1838,10 +1833,23 @@ mod tests {
                 if p.is_dir() {
                     stack.push(p);
                 } else if let Ok(b) = std::fs::read(&p) {
-                    lines.extend(b.split(|&c| c == b'\n').map(<[u8]>::to_vec));
+                    files.push(b);
                 }
             }
         }
+        files
+    }
+
+    /// Wherever the generic regex matches, `may_assign` lets it run: on
+    /// every line of the labelled corpus and of the rules' examples, and on
+    /// 200,000 lines built from names, keywords, quotes, blanks, operators,
+    /// types and values.
+    #[test]
+    fn may_assign_never_rejects_a_line_the_generic_regex_matches() {
+        let mut lines: Vec<Vec<u8>> = corpus_files()
+            .iter()
+            .flat_map(|b| b.split(|&c| c == b'\n').map(<[u8]>::to_vec))
+            .collect();
         assert!(lines.len() > 1000, "{} corpus lines", lines.len());
         for spec in rules::builtin_specs().expect("rules") {
             lines.extend(
@@ -2360,17 +2368,8 @@ mod tests {
             }
         }
         // and every line of the labelled corpus
-        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-corpus/scan/files");
-        let mut stack = vec![corpus];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if let Ok(text) = std::fs::read(&p) {
-                    lines.extend(String::from_utf8_lossy(&text).lines().map(str::to_string));
-                }
-            }
+        for text in corpus_files() {
+            lines.extend(String::from_utf8_lossy(&text).lines().map(str::to_string));
         }
         assert!(lines.len() > 1000, "{}", lines.len());
         let (mut matches, mut long) = (0, 0);

@@ -420,15 +420,7 @@ impl Keywords {
         match flat {
             Some(f) if streams == 8 => self.walk_streams::<8>(f, bytes, last, out),
             Some(f) if streams == 4 => self.walk_streams::<4>(f, bytes, last, out),
-            Some(f) => {
-                let mut s = f.start;
-                for (i, &b) in bytes.iter().enumerate() {
-                    s = f.next(s, b);
-                    if f.is_match(s) {
-                        self.report(f.ac_state(s), i + 1, &mut last[0], out);
-                    }
-                }
-            }
+            Some(f) => self.walk_streams::<1>(f, bytes, last, out),
             // no table yet: the automaton itself (it follows failure links)
             None => {
                 let Ok(mut sid) = self.ac.start_state(Anchored::No) else {
@@ -444,8 +436,8 @@ impl Keywords {
         }
     }
 
-    /// `bytes` cut into `N` slices walked in lock step through `f` (`bytes`
-    /// at least `2 * N * longest` long).
+    /// `bytes` cut into `N` slices walked in lock step through `f` (for
+    /// `N > 1`, `bytes` at least `2 * N * longest` long).
     // `k` indexes the streams' states, ends and slices together
     #[allow(clippy::needless_range_loop)]
     fn walk_streams<const N: usize>(

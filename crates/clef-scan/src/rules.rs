@@ -167,7 +167,7 @@ pub struct Pattern {
     source: String,
     above: u32,
     regex: OnceLock<Result<Regex, String>>,
-    relaxed: OnceLock<(Option<Relaxed>, Box<[u8]>)>,
+    parsed: OnceLock<(Option<Relaxed>, Box<[u8]>)>,
 }
 
 /// A regex with its large repetition bounds dropped ([`relax`]).
@@ -187,7 +187,7 @@ impl Pattern {
             source,
             above,
             regex: OnceLock::new(),
-            relaxed: OnceLock::new(),
+            parsed: OnceLock::new(),
         }
     }
 
@@ -219,7 +219,7 @@ impl Pattern {
     /// What one parse of the pattern gives: its relaxed form, the bytes
     /// every match contains.
     fn parsed(&self) -> &(Option<Relaxed>, Box<[u8]>) {
-        self.relaxed.get_or_init(|| {
+        self.parsed.get_or_init(|| {
             let Some(hir) = parse_hir(&self.source) else {
                 return (None, Box::default());
             };
@@ -492,8 +492,8 @@ mod tests {
     }
 
     /// A window without `@` is not searched for the URL rule; every
-    /// built-in rule's examples hold the bytes it requires, and a rule whose
-    /// keywords bring all it requires requires nothing more.
+    /// built-in rule's examples hold the bytes it requires, and some rule
+    /// requires a byte its keywords do not bring.
     #[test]
     fn rules_skip_windows_that_lack_a_required_byte() {
         let specs = builtin_specs().expect("rules");
