@@ -273,6 +273,17 @@ impl Pattern {
         out.extend(self.regex()?.find_iter(hay));
         Ok(())
     }
+
+    /// The first match in `hay` (the leftmost, as `find_all`'s first).
+    pub fn find_first<'h>(&self, hay: &'h [u8]) -> Result<Option<regex::bytes::Match<'h>>, String> {
+        if let Some(r) = self.relaxed() {
+            match r.regex.find(hay) {
+                Some(m) if m.len() > r.bound => {}
+                m => return Ok(m),
+            }
+        }
+        Ok(self.regex()?.find(hay))
+    }
 }
 
 /// The bytes that every match of `hir` contains, in increasing order: each
