@@ -514,6 +514,9 @@ impl Scanner {
                 match *t {
                     Target::Rule(r) => {
                         let rule = &self.rules[r as usize];
+                        if !rule.may_start(bytes, m.start..m.end) {
+                            continue;
+                        }
                         let w = window(
                             bytes,
                             line.at(bytes, m.start),
@@ -1934,6 +1937,178 @@ mod tests {
             }
         }
         files
+    }
+
+    /// A contextual rule's keyword hit that `Rule::may_start` turns away
+    /// starts no match of its regex: at every match, on every line of the
+    /// labelled corpus and of the rules' examples and negatives, and on
+    /// 200,000 lines built around one rule's vendor names, some vendor name
+    /// at the match's start passes.
+    const CONTEXT_WORDS: &[&[u8]] = &[
+        b"key",
+        b"_KEY",
+        b"Token",
+        b"secret",
+        b"password",
+        b"pat",
+        b"auth",
+        b"sid",
+        b"credential",
+        b"credentials",
+        b"api_key",
+        b"-Secrets",
+    ];
+
+    #[test]
+    fn contextual_rules_turn_away_only_hits_that_start_no_match() {
+        let specs = rules::builtin_specs().expect("rules");
+        let rules: Vec<Rule> = specs
+            .iter()
+            .map(|s| Rule::new(s.clone()))
+            .filter(|r| !r.may_start(b"x", 0..0))
+            .collect();
+        assert!(rules.len() >= 90, "{} contextual rules", rules.len());
+        let mut corpus: Vec<Vec<u8>> = corpus_files()
+            .iter()
+            .flat_map(|b| b.split(|&c| c == b'\n').map(<[u8]>::to_vec))
+            .collect();
+        for spec in &specs {
+            corpus.extend(
+                spec.examples
+                    .iter()
+                    .chain(&spec.negatives)
+                    .map(|l| l.as_bytes().to_vec()),
+            );
+        }
+        let parts: &[&[u8]] = &[
+            b"_",
+            b".",
+            b"-",
+            b"x",
+            b"api",
+            b"KEY",
+            b"token",
+            b"Secret",
+            b"password",
+            b"PAT",
+            b"auth",
+            b"sid",
+            b"credentials",
+            b"s",
+            b"_id",
+            b"long_name_part_",
+            b"\"",
+            b"'",
+            b"`",
+            b" ",
+            b"\t",
+            b"\n",
+            b"=",
+            b":",
+            b"::=",
+            b"?=",
+            b".=",
+            b"+=",
+            b"=>",
+            b",",
+            b">",
+            b"<",
+            b"string",
+            b" string",
+            b": &str",
+            b": &'static str",
+            b" []byte",
+            b"str",
+            b"&str",
+            b" &'static str",
+            b"(",
+            b"/",
+            b"4551433af0b59b6018362e89002cbe71",
+            b"beaef3a6ca218f31a2921f76da0940",
+            b"Zx9kq2AbCdEfGhIjKlMnOpQrStUvWx0123456789",
+            b"${X}",
+        ];
+        let x = std::cell::Cell::new(0x2545_F491_4F6C_DD1D_u64);
+        let next = |n: usize| {
+            let mut v = x.get();
+            v ^= v << 13;
+            v ^= v >> 7;
+            v ^= v << 17;
+            x.set(v);
+            (v % n as u64) as usize
+        };
+        let (mut matched, mut turned_away) = (0, 0);
+        let mut check = |rule: &Rule, l: &[u8]| {
+            let re = rule.regex().expect("compiles");
+            for m in re.find_iter(l) {
+                matched += 1;
+                let at = m.start();
+                let ok = rule.spec.keywords.iter().any(|k| {
+                    l.get(at..at + k.len())
+                        .is_some_and(|w| w.eq_ignore_ascii_case(k.as_bytes()))
+                        && rule.may_start(l, at..at + k.len())
+                });
+                assert!(ok, "{}: {}", rule.spec.id, String::from_utf8_lossy(l));
+            }
+        };
+        for l in &corpus {
+            for rule in &rules {
+                check(rule, l);
+            }
+        }
+        // each rule's example values
+        let values: Vec<Vec<Vec<u8>>> = rules
+            .iter()
+            .map(|r| {
+                let re = r.regex().expect("compiles");
+                r.spec
+                    .examples
+                    .iter()
+                    .filter_map(|e| re.captures(e.as_bytes())?.get(r.spec.group))
+                    .map(|m| m.as_bytes().to_vec())
+                    .collect()
+            })
+            .collect();
+        let ops: &[&[u8]] = &[
+            b"=", b" = ", b": ", b":=", b" ?= ", b".=", b"+=", b" => ", b", ", b">", b"\": \"",
+            b"='",
+        ];
+        for _ in 0..200_000 {
+            let i = next(rules.len());
+            let rule = &rules[i];
+            let mut l = Vec::new();
+            let some = |l: &mut Vec<u8>, n: usize| {
+                for _ in 0..next(n) {
+                    l.extend_from_slice(parts[next(parts.len())]);
+                }
+            };
+            some(&mut l, 3);
+            l.extend_from_slice(rule.spec.keywords[next(rule.spec.keywords.len())].as_bytes());
+            some(&mut l, 3);
+            l.extend_from_slice(CONTEXT_WORDS[next(CONTEXT_WORDS.len())]);
+            some(&mut l, 3);
+            l.extend_from_slice(ops[next(ops.len())]);
+            if let Some(v) = values[i].get(next(values[i].len().max(1))) {
+                l.extend_from_slice(v);
+            }
+            some(&mut l, 3);
+            if next(2) == 0 {
+                l.make_ascii_uppercase();
+            }
+            let kw = &rule.spec.keywords;
+            turned_away += usize::from(!(0..l.len()).any(|at| {
+                kw.iter().any(|k| {
+                    l.get(at..at + k.len())
+                        .is_some_and(|w| w.eq_ignore_ascii_case(k.as_bytes()))
+                        && rule.may_start(&l, at..at + k.len())
+                })
+            }));
+            check(rule, &l);
+        }
+        assert!(
+            matched > 20_000 && turned_away > 20_000,
+            "{matched} matches, {turned_away} lines turned away"
+        );
     }
 
     /// `generic_matches`, which searches only where `assign_starts` says a

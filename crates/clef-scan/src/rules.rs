@@ -82,6 +82,63 @@ pub struct Rule {
     /// Bytes every match contains that a keyword hit does not already
     /// bring ([`required_bytes`]), found on first use.
     needs: OnceLock<Box<[u8]>>,
+    /// The regex is a vendor name followed by [`CONTEXT_TAIL`]
+    /// ([`contextual`]): a keyword hit starts a match only where
+    /// [`Rule::may_start`] says so.
+    contextual: bool,
+}
+
+/// What follows the vendor names in the regex of a contextual rule
+/// (`DATADOG_API_KEY = …`): a name that holds one of [`CONTEXT_NEEDLES`]
+/// within 30 bytes of the vendor's name, an optional type, an operator.
+const CONTEXT_TAIL: &str = r#"[0-9a-z_.-]{0,30}(?:key|token|secret|password|pat|auth|sid|credential)s?[0-9a-z_.-]{0,10}["'`]?(?:\s*:?\s*(?:string|str|&str|&'static str|\[\]byte)\b)?\s*(?:=|:=|::=|:::=|\?=|\.=|\+=|:|=>|,|>)"#;
+
+/// The names a contextual rule's name must hold after the vendor's.
+const CONTEXT_NEEDLES: [&[u8]; 8] = [
+    b"key",
+    b"token",
+    b"secret",
+    b"password",
+    b"pat",
+    b"auth",
+    b"sid",
+    b"credential",
+];
+
+/// Whether `spec`'s regex is `(?i)(?:v1|v2|…)` followed by [`CONTEXT_TAIL`],
+/// with its keywords exactly the vendor names `v1 v2 …`, each made of
+/// `[a-z0-9_-]` and overlapping no later copy of itself. Then every match
+/// starts at a keyword hit: a hit is reported at every occurrence of a
+/// keyword, except one inside an earlier occurrence of the same keyword,
+/// which such a name cannot have.
+fn contextual(spec: &RuleSpec) -> bool {
+    let Some((vendors, tail)) = spec
+        .regex
+        .strip_prefix("(?i)(?:")
+        .and_then(|r| r.split_once(')'))
+    else {
+        return false;
+    };
+    let mut vendors: Vec<&str> = vendors.split('|').collect();
+    let plain = |v: &str| {
+        !v.is_empty()
+            && v.bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
+            && (1..v.len()).all(|k| !v.ends_with(&v[..k]))
+    };
+    let mut keywords: Vec<String> = spec
+        .keywords
+        .iter()
+        .map(|k| k.to_ascii_lowercase())
+        .collect();
+    vendors.sort_unstable();
+    vendors.dedup();
+    keywords.sort_unstable();
+    keywords.dedup();
+    !spec.multiline
+        && tail.starts_with(CONTEXT_TAIL)
+        && vendors.iter().all(|v| plain(v))
+        && keywords == vendors
 }
 
 impl Rule {
@@ -89,10 +146,51 @@ impl Rule {
     pub fn new(spec: RuleSpec) -> Rule {
         let pattern = Pattern::new(spec.regex.clone(), RULE_LARGE_BOUND);
         Rule {
+            contextual: contextual(&spec),
             spec,
             pattern,
             needs: OnceLock::new(),
         }
+    }
+
+    /// False when no match of the regex starts at the keyword hit `hit`
+    /// in `bytes`. For a contextual rule ([`contextual`]): the name run on
+    /// from the vendor's (`[0-9a-z_.-]`, any case) must hold one of
+    /// [`CONTEXT_NEEDLES`] starting within 30 bytes of it, and after the run
+    /// an optional quote and blanks must lead to an operator or a type (the
+    /// name of a match may stop inside the run only before a glued `str` or
+    /// the `.` of `.=`, and then the run ends in the same way). Most hits of
+    /// such rules are a vendor's name in prose, a URL or a path, and a rule
+    /// none of whose hits pass is never compiled. Other rules: always true.
+    pub fn may_start(&self, bytes: &[u8], hit: std::ops::Range<usize>) -> bool {
+        if !self.contextual {
+            return true;
+        }
+        let name = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
+        let run_end = hit.end + bytes[hit.end..].iter().take_while(|b| name(b)).count();
+        let needle_at = |s: usize| {
+            CONTEXT_NEEDLES.iter().any(|n| {
+                bytes
+                    .get(s..s + n.len())
+                    .is_some_and(|w| s + n.len() <= run_end && w.eq_ignore_ascii_case(n))
+            })
+        };
+        if !(hit.end..=(hit.end + 30).min(run_end)).any(needle_at) {
+            return false;
+        }
+        let mut q = run_end;
+        if matches!(bytes.get(q), Some(b'"' | b'\'' | b'`')) {
+            q += 1;
+        }
+        // the regex's `\s` (ASCII)
+        q += bytes[q.min(bytes.len())..]
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+            .count();
+        matches!(
+            bytes.get(q),
+            Some(b'=' | b':' | b'?' | b'.' | b'+' | b',' | b'>' | b'&' | b'[' | b's' | b'S')
+        )
     }
 
     /// The compiled regex (compiled now if needed).
