@@ -1939,11 +1939,26 @@ mod tests {
         files
     }
 
-    /// A contextual rule's keyword hit that `Rule::may_start` turns away
-    /// starts no match of its regex: at every match, on every line of the
-    /// labelled corpus and of the rules' examples and negatives, and on
-    /// 200,000 lines built around one rule's vendor names, some vendor name
-    /// at the match's start passes.
+    /// Every line of the labelled corpus, and every built-in rule's
+    /// examples and negatives.
+    fn corpus_lines() -> Vec<Vec<u8>> {
+        let mut lines: Vec<Vec<u8>> = corpus_files()
+            .iter()
+            .flat_map(|b| b.split(|&c| c == b'\n').map(<[u8]>::to_vec))
+            .collect();
+        assert!(lines.len() > 1000, "{} corpus lines", lines.len());
+        for spec in rules::builtin_specs().expect("rules") {
+            lines.extend(
+                spec.examples
+                    .iter()
+                    .chain(&spec.negatives)
+                    .map(|l| l.as_bytes().to_vec()),
+            );
+        }
+        lines
+    }
+
+    /// Words a contextual rule's name must hold, in several cases.
     const CONTEXT_WORDS: &[&[u8]] = &[
         b"key",
         b"_KEY",
@@ -1959,6 +1974,11 @@ mod tests {
         b"-Secrets",
     ];
 
+    /// A contextual rule's keyword hit that `Rule::may_start` turns away
+    /// starts no match of its regex: at every match, on every line of the
+    /// labelled corpus and of the rules' examples and negatives, and on
+    /// 200,000 lines built around one rule's vendor names, some vendor name
+    /// at the match's start passes.
     #[test]
     fn contextual_rules_turn_away_only_hits_that_start_no_match() {
         let specs = rules::builtin_specs().expect("rules");
@@ -1968,18 +1988,7 @@ mod tests {
             .filter(|r| !r.may_start(b"x", 0..0))
             .collect();
         assert!(rules.len() >= 90, "{} contextual rules", rules.len());
-        let mut corpus: Vec<Vec<u8>> = corpus_files()
-            .iter()
-            .flat_map(|b| b.split(|&c| c == b'\n').map(<[u8]>::to_vec))
-            .collect();
-        for spec in &specs {
-            corpus.extend(
-                spec.examples
-                    .iter()
-                    .chain(&spec.negatives)
-                    .map(|l| l.as_bytes().to_vec()),
-            );
-        }
+        let corpus = corpus_lines();
         let parts: &[&[u8]] = &[
             b"_",
             b".",
@@ -2119,19 +2128,7 @@ mod tests {
     /// bound, some with a value that holds another assignment).
     #[test]
     fn generic_matches_finds_what_the_generic_regex_finds() {
-        let mut lines: Vec<Vec<u8>> = corpus_files()
-            .iter()
-            .flat_map(|b| b.split(|&c| c == b'\n').map(<[u8]>::to_vec))
-            .collect();
-        assert!(lines.len() > 1000, "{} corpus lines", lines.len());
-        for spec in rules::builtin_specs().expect("rules") {
-            lines.extend(
-                spec.examples
-                    .iter()
-                    .chain(&spec.negatives)
-                    .map(|l| l.as_bytes().to_vec()),
-            );
-        }
+        let mut lines = corpus_lines();
         let parts: &[&[u8]] = &[
             b"token",
             b"Key",
