@@ -154,9 +154,11 @@ impl Rule {
     }
 
     /// False when no match of the regex starts at the keyword hit `hit`
-    /// in `bytes`. For a contextual rule ([`contextual`]): the name run on
-    /// from the vendor's (`[0-9a-z_.-]`, any case) must hold one of
-    /// [`CONTEXT_NEEDLES`] starting within 30 bytes of it, and after the run
+    /// in `bytes`. For a contextual rule (a vendor name, then a name that
+    /// holds `key`, `token`, `secret`, `password`, `pat`, `auth`, `sid` or
+    /// `credential`, then an operator): the name run on from the vendor's
+    /// (`[0-9a-z_.-]`, any case) must hold one of those words starting
+    /// within 30 bytes of it, and after the run
     /// an optional quote and blanks must lead to an operator or a type (the
     /// name of a match may stop inside the run only before a glued `str` or
     /// the `.` of `.=`, and then the run ends in the same way). Most hits of
