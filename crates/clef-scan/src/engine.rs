@@ -1122,7 +1122,7 @@ fn is_lock_file(path: &str) -> bool {
 fn split_assignment(s: &[u8]) -> Option<(&[u8], Range<usize>, bool, bool)> {
     let name_end = s
         .iter()
-        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')))
+        .position(|&b| !rules::is_name_byte(b))
         .unwrap_or(s.len());
     let name = &s[..name_end];
     let mut i = name_end;
@@ -1253,16 +1253,7 @@ fn next_needle(hay: &[u8], at: usize) -> Option<(usize, usize)> {
         let w: [u8; 8] = hay[i..i + 8].try_into().unwrap_or([0; 8]);
         u64::from_le_bytes(w) | CASE
     };
-    let found = |i: usize| {
-        let rest = &hay[i..];
-        NEEDLES
-            .iter()
-            .find(|n| {
-                rest.get(..n.len())
-                    .is_some_and(|w| w.eq_ignore_ascii_case(n))
-            })
-            .map(|n| (i, n.len()))
-    };
+    let found = |i: usize| rules::word_at(hay, i, &NEEDLES).map(|n| (i, n));
     let mut i = at;
     while i + 10 <= hay.len() {
         let (a, b, c) = (word(i), word(i + 1), word(i + 2));
@@ -1294,9 +1285,7 @@ fn next_needle(hay: &[u8], at: usize) -> Option<(usize, usize)> {
 /// lines with a generic keyword have no such run (`fn token(&self)`,
 /// `self.key.clone()`).
 fn assign_starts(hay: &[u8], out: &mut Vec<Range<usize>>) {
-    let name = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
-    // the regex's `\s` (ASCII)
-    let blank = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    let (name, blank) = (rules::is_name_byte, rules::is_regex_space);
     let mut at = 0;
     while let Some((i, n)) = next_needle(hay, at) {
         // the name runs on to here (it may end earlier only before `.=`,

@@ -105,6 +105,30 @@ const CONTEXT_NEEDLES: [&[u8]; 8] = [
     b"credential",
 ];
 
+/// A byte of the rule and generic regexes' name class: `[a-z0-9_.-]` under
+/// `(?i)`.
+pub(crate) fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
+}
+
+/// A byte of the regexes' `\s` (ASCII: they are compiled without Unicode).
+pub(crate) fn is_regex_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// The length of the first of `words` that starts at `at` in `bytes`, in
+/// any ASCII case.
+pub(crate) fn word_at(bytes: &[u8], at: usize, words: &[&[u8]]) -> Option<usize> {
+    words
+        .iter()
+        .find(|w| {
+            bytes
+                .get(at..at + w.len())
+                .is_some_and(|b| b.eq_ignore_ascii_case(w))
+        })
+        .map(|w| w.len())
+}
+
 /// Whether `spec`'s regex is `(?i)(?:v1|v2|…)` followed by [`CONTEXT_TAIL`],
 /// with its keywords exactly the vendor names `v1 v2 …`, each made of
 /// `[a-z0-9_-]` and overlapping no later copy of itself. Then every match
@@ -168,15 +192,12 @@ impl Rule {
         if !self.contextual {
             return true;
         }
-        let name = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-');
-        let run_end = hit.end + bytes[hit.end..].iter().take_while(|b| name(b)).count();
-        let needle_at = |s: usize| {
-            CONTEXT_NEEDLES.iter().any(|n| {
-                bytes
-                    .get(s..s + n.len())
-                    .is_some_and(|w| s + n.len() <= run_end && w.eq_ignore_ascii_case(n))
-            })
-        };
+        let run_end = hit.end
+            + bytes[hit.end..]
+                .iter()
+                .take_while(|&&b| is_name_byte(b))
+                .count();
+        let needle_at = |s: usize| word_at(&bytes[..run_end], s, &CONTEXT_NEEDLES).is_some();
         if !(hit.end..=(hit.end + 30).min(run_end)).any(needle_at) {
             return false;
         }
@@ -184,10 +205,9 @@ impl Rule {
         if matches!(bytes.get(q), Some(b'"' | b'\'' | b'`')) {
             q += 1;
         }
-        // the regex's `\s` (ASCII)
         q += bytes[q.min(bytes.len())..]
             .iter()
-            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+            .take_while(|&&b| is_regex_space(b))
             .count();
         matches!(
             bytes.get(q),
