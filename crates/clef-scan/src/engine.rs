@@ -1244,19 +1244,20 @@ const NEEDLE_HEADS: [[u8; 3]; 7] = [
 /// its three bytes, with bit 5 set (which folds a letter's case), are one
 /// of [`NEEDLE_HEADS`] in the lane compare below, which never misses one
 /// (a lane equal to zero always sets its top bit; a lane above one may
-/// too, and is looked at for nothing).
+/// too, and is looked at for nothing). The last positions are compared
+/// the same way in a copy padded with zeros (which no head holds, even
+/// with bit 5 set), not one by one.
 fn next_needle(hay: &[u8], at: usize) -> Option<(usize, usize)> {
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const TOPS: u64 = u64::from_le_bytes([0x80; 8]);
     const CASE: u64 = u64::from_le_bytes([0x20; 8]);
-    let word = |i: usize| {
-        let w: [u8; 8] = hay[i..i + 8].try_into().unwrap_or([0; 8]);
-        u64::from_le_bytes(w) | CASE
-    };
-    let found = |i: usize| rules::word_at(hay, i, &NEEDLES).map(|n| (i, n));
-    let mut i = at;
-    while i + 10 <= hay.len() {
-        let (a, b, c) = (word(i), word(i + 1), word(i + 2));
+    // the heads among the 8 positions whose 10 bytes `w` holds from `j`
+    let heads = |w: &[u8], j: usize| {
+        let word = |i: usize| {
+            let b: [u8; 8] = w[i..i + 8].try_into().unwrap_or([0; 8]);
+            u64::from_le_bytes(b) | CASE
+        };
+        let (a, b, c) = (word(j), word(j + 1), word(j + 2));
         let mut m = 0;
         for h in NEEDLE_HEADS {
             let z = (a ^ (ONES * u64::from(h[0])))
@@ -1264,16 +1265,31 @@ fn next_needle(hay: &[u8], at: usize) -> Option<(usize, usize)> {
                 | (c ^ (ONES * u64::from(h[2])));
             m |= z.wrapping_sub(ONES) & !z & TOPS;
         }
+        m
+    };
+    let first = |i: usize, mut m: u64| {
         while m != 0 {
             let k = i + (m.trailing_zeros() / 8) as usize;
-            if let Some(f) = found(k) {
-                return Some(f);
+            if let Some(n) = rules::word_at(hay, k, &NEEDLES) {
+                return Some((k, n));
             }
             m &= m - 1;
         }
+        None
+    };
+    let mut i = at;
+    while i + 10 <= hay.len() {
+        if let Some(f) = first(i, heads(hay, i)) {
+            return Some(f);
+        }
         i += 8;
     }
-    (i..hay.len()).find_map(found)
+    // fewer than 10 bytes left: 8 positions in a padded copy, which a
+    // needle (3 bytes or more) cannot start at or past the end of `hay`
+    let rest = hay.get(i..).unwrap_or_default();
+    let mut pad = [0u8; 10];
+    pad[..rest.len()].copy_from_slice(rest);
+    first(i, heads(&pad, 0))
 }
 
 /// The runs of name bytes (`[a-z0-9_.-]`) in `hay` where a match of
@@ -1591,70 +1607,101 @@ fn exclude_words() -> &'static HashSet<&'static str> {
     SET.get_or_init(|| EXCLUDE_WORDS.iter().copied().collect())
 }
 
-/// Split a name into lowercase words on separators and camelCase boundaries.
-fn name_words(name: &[u8]) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut prev_lower = false;
-    for &b in name {
-        let c = char::from(b);
-        if !c.is_ascii_alphanumeric() {
-            if !cur.is_empty() {
-                words.push(std::mem::take(&mut cur));
-            }
-            prev_lower = false;
-            continue;
+/// The words of a name, as ranges of it: runs of ASCII letters and digits,
+/// also split before an uppercase letter that follows a lowercase letter or
+/// a digit (camelCase).
+fn name_words(name: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < name.len() && !name[i].is_ascii_alphanumeric() {
+            i += 1;
         }
-        if c.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
-            words.push(std::mem::take(&mut cur));
+        if i == name.len() {
+            return None;
         }
-        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-        cur.push(c.to_ascii_lowercase());
-    }
-    if !cur.is_empty() {
-        words.push(cur);
-    }
-    words
+        let start = i;
+        i += 1;
+        while i < name.len()
+            && name[i].is_ascii_alphanumeric()
+            && !(name[i].is_ascii_uppercase()
+                && (name[i - 1].is_ascii_lowercase() || name[i - 1].is_ascii_digit()))
+        {
+            i += 1;
+        }
+        Some(start..i)
+    })
 }
 
+/// What a name assigned a value says the value is. Names are ASCII (every
+/// caller's is made of name bytes); this allocates nothing for names up to
+/// 64 bytes, and its only table lookups are the two exclusion lists.
 fn name_kind(name: &[u8]) -> NameKind {
-    let n = String::from_utf8_lossy(name).to_ascii_lowercase();
-    let words = name_words(name);
-    let last = words.last().map_or("", String::as_str);
-    // `token_service`, `key_provider` are code; `service_token` is a token
-    const LAST_ONLY: &[&str] = &["service", "provider", "manager", "store"];
-    let excluded = |(i, w): (usize, &String)| {
-        exclude_words().contains(w.as_str())
-            && (i + 1 == words.len() || !LAST_ONLY.contains(&w.as_str()))
+    let mut stack = [0u8; 64];
+    let mut heap = Vec::new();
+    let n: &mut [u8] = match stack.get_mut(..name.len()) {
+        Some(s) => s,
+        None => {
+            heap.resize(name.len(), 0);
+            &mut heap
+        }
     };
-    if exclude_substr().is_match(n.as_bytes()) || words.iter().enumerate().any(excluded) {
+    n.copy_from_slice(name);
+    n.make_ascii_lowercase();
+    let n: &[u8] = n;
+    if exclude_substr().is_match(n) {
         return NameKind::None;
     }
-    let has = |w: &str| words.iter().any(|x| x == w);
-    if n.contains("passw")
-        || n.contains("passphrase")
-        || has("pwd")
-        || last.ends_with("pwd")
-        || has("pass")
-    {
+    let contains = |p: &[u8]| n.windows(p.len()).any(|w| w == p);
+    // `token_service`, `key_provider` are code; `service_token` is a token
+    const LAST_ONLY: &[&[u8]] = &[b"service", b"provider", b"manager", b"store"];
+    let excluded = |w: &[u8]| std::str::from_utf8(w).is_ok_and(|w| exclude_words().contains(w));
+    let mut last: &[u8] = b"";
+    let [
+        mut pwd,
+        mut pass,
+        mut api,
+        mut key,
+        mut access,
+        mut private,
+        mut auth,
+        mut cred,
+    ] = [false; 8];
+    for r in name_words(name) {
+        let w = &n[r];
+        if excluded(w) && !LAST_ONLY.contains(&w) {
+            return NameKind::None;
+        }
+        match w {
+            b"pwd" => pwd = true,
+            b"pass" => pass = true,
+            b"api" => api = true,
+            b"key" => key = true,
+            b"access" => access = true,
+            b"private" => private = true,
+            b"auth" => auth = true,
+            b"cred" | b"creds" => cred = true,
+            _ => {}
+        }
+        last = w;
+    }
+    if excluded(last) {
+        return NameKind::None;
+    }
+    if contains(b"passw") || contains(b"passphrase") || pwd || last.ends_with(b"pwd") || pass {
         return NameKind::Password;
     }
-    let secretish = n.contains("secret")
-        || n.contains("token")
-        || n.contains("apikey")
-        || n.contains("api_key")
-        || n.contains("api-key")
-        || (has("api") && has("key"))
-        || (has("access") && has("key"))
-        || (has("private") && has("key"))
-        || n.contains("accesskey")
-        || n.contains("privatekey")
-        || n.contains("credential")
-        || has("auth")
-        || has("cred")
-        || has("creds")
-        || last == "key"
-        || last.ends_with("key");
+    let secretish = contains(b"secret")
+        || contains(b"token")
+        || contains(b"apikey")
+        || contains(b"api_key")
+        || contains(b"api-key")
+        || (key && (api || access || private))
+        || contains(b"accesskey")
+        || contains(b"privatekey")
+        || contains(b"credential")
+        || auth
+        || cred
+        || last.ends_with(b"key");
     if secretish {
         NameKind::Secret
     } else {
@@ -1698,18 +1745,15 @@ fn code_like(v: &[u8]) -> bool {
         return true;
     }
     // words joined by separators: some-config-name, my_setting_value
-    let parts: Vec<&str> = t
+    let mut parts = 0;
+    let words = t
         .split(['_', '-', '.', ' '])
         .filter(|p| !p.is_empty())
-        .collect();
-    if parts.len() >= 2
-        && parts
-            .iter()
-            .all(|p| p.chars().all(|c| c.is_ascii_alphabetic()))
-    {
-        return true;
-    }
-    false
+        .all(|p| {
+            parts += 1;
+            p.chars().all(|c| c.is_ascii_alphabetic())
+        });
+    words && parts >= 2
 }
 
 fn is_uuid(v: &[u8]) -> bool {
@@ -1913,19 +1957,8 @@ mod tests {
     /// The contents of every file of the labelled corpus.
     fn corpus_files() -> Vec<Vec<u8>> {
         let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench-corpus/scan/files");
-        let mut files = Vec::new();
-        let mut stack = vec![corpus];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).expect("corpus").flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if let Ok(b) = std::fs::read(&p) {
-                    files.push(b);
-                }
-            }
-        }
-        files
+        assert!(corpus.is_dir(), "corpus");
+        crate::test_files::files_under(corpus, usize::MAX)
     }
 
     /// Every line of the labelled corpus, and every built-in rule's
@@ -2372,6 +2405,149 @@ mod tests {
         assert_eq!(name_kind(b"api_key"), NameKind::Secret);
     }
 
+    /// The word lists and rules as first written (a lowercase `String` and
+    /// a `Vec<String>` of words per name): what [`name_kind`] must answer.
+    /// Split a name into lowercase words on separators and camelCase boundaries.
+    fn old_name_words(name: &[u8]) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut cur = String::new();
+        let mut prev_lower = false;
+        for &b in name {
+            let c = char::from(b);
+            if !c.is_ascii_alphanumeric() {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+                prev_lower = false;
+                continue;
+            }
+            if c.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+            cur.push(c.to_ascii_lowercase());
+        }
+        if !cur.is_empty() {
+            words.push(cur);
+        }
+        words
+    }
+
+    fn old_name_kind(name: &[u8]) -> NameKind {
+        let n = String::from_utf8_lossy(name).to_ascii_lowercase();
+        let words = old_name_words(name);
+        let last = words.last().map_or("", String::as_str);
+        // `token_service`, `key_provider` are code; `service_token` is a token
+        const LAST_ONLY: &[&str] = &["service", "provider", "manager", "store"];
+        let excluded = |(i, w): (usize, &String)| {
+            exclude_words().contains(w.as_str())
+                && (i + 1 == words.len() || !LAST_ONLY.contains(&w.as_str()))
+        };
+        if exclude_substr().is_match(n.as_bytes()) || words.iter().enumerate().any(excluded) {
+            return NameKind::None;
+        }
+        let has = |w: &str| words.iter().any(|x| x == w);
+        if n.contains("passw")
+            || n.contains("passphrase")
+            || has("pwd")
+            || last.ends_with("pwd")
+            || has("pass")
+        {
+            return NameKind::Password;
+        }
+        let secretish = n.contains("secret")
+            || n.contains("token")
+            || n.contains("apikey")
+            || n.contains("api_key")
+            || n.contains("api-key")
+            || (has("api") && has("key"))
+            || (has("access") && has("key"))
+            || (has("private") && has("key"))
+            || n.contains("accesskey")
+            || n.contains("privatekey")
+            || n.contains("credential")
+            || has("auth")
+            || has("cred")
+            || has("creds")
+            || last == "key"
+            || last.ends_with("key");
+        if secretish {
+            NameKind::Secret
+        } else {
+            NameKind::None
+        }
+    }
+
+    #[test]
+    fn name_kind_answers_what_it_answered_with_words_as_strings() {
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        let parts: &[&str] = &[
+            "",
+            "api",
+            "Api",
+            "API",
+            "key",
+            "Key",
+            "KEY",
+            "keys",
+            "token",
+            "Token",
+            "secret",
+            "pass",
+            "Pass",
+            "pwd",
+            "Pwd",
+            "db",
+            "DB",
+            "access",
+            "private",
+            "auth",
+            "cred",
+            "creds",
+            "credential",
+            "service",
+            "Provider",
+            "store",
+            "public",
+            "type",
+            "name",
+            "monkey",
+            "word",
+            "phrase",
+            "2",
+            "v2",
+            "id",
+            "ID",
+            "_",
+            "-",
+            ".",
+            "__",
+            "x",
+        ];
+        for a in parts {
+            for b in parts {
+                for c in [
+                    "", "_", "Key", "Token", "_secret", "pwd", "Store", "Id", "2",
+                ] {
+                    names.push(format!("{a}{b}{c}").into_bytes());
+                    names.push(format!("{a}_{b}{c}").into_bytes());
+                    names.push(format!("{a}.{b}-{c}").into_bytes());
+                }
+            }
+        }
+        names.push(b"x".repeat(70));
+        names.push([&b"my_"[..], &b"a".repeat(80), b"_api_key"].concat());
+        names.push([&b"PUBLIC_"[..], &b"B".repeat(80), b"_TOKEN"].concat());
+        for n in &names {
+            assert_eq!(
+                name_kind(n),
+                old_name_kind(n),
+                "{}",
+                String::from_utf8_lossy(n)
+            );
+        }
+    }
+
     #[test]
     fn code_is_not_a_value() {
         assert!(code_like(b"self.password"));
@@ -2655,5 +2831,94 @@ mod tests {
             matches > 300 && long > 10,
             "{matches} matches, {long} longer than 200"
         );
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use super::*;
+
+    /// The generic detector's stages on every line of a directory's files
+    /// that holds a generic keyword (as the keyword pass marks them):
+    /// `CLEF_GENERIC_BENCH=<dir> cargo test --release -p clef-scan --lib
+    /// generic_stages -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn generic_stages() {
+        let Ok(dir) = std::env::var("CLEF_GENERIC_BENCH") else {
+            return;
+        };
+        let kw = aho_corasick::AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(GENERIC_KEYWORDS)
+            .expect("build");
+        let lines: Vec<Vec<u8>> = crate::test_files::files_under(dir, usize::MAX)
+            .iter()
+            .filter(|b| !b.contains(&0))
+            .flat_map(|b| b.split(|&c| c == b'\n'))
+            .filter(|l| l.len() <= GENERIC_MAX_LINE && kw.is_match(l))
+            .map(<[u8]>::to_vec)
+            .collect();
+        let bytes: usize = lines.iter().map(Vec::len).sum();
+        eprintln!("{} lines, {bytes} bytes", lines.len());
+        let scanner = Scanner::builtin().expect("scanner");
+        let mut scratch = GenericScratch::default();
+        let mut raw = Vec::new();
+        let mut best = [f64::MAX; 4];
+        let mut counts = [0usize; 4];
+        for _ in 0..7 {
+            for (stage, b) in
+                best.iter_mut()
+                    .enumerate()
+                    .take(if std::env::var_os("STAGE0").is_some() {
+                        1
+                    } else {
+                        4
+                    })
+            {
+                let t = std::time::Instant::now();
+                let mut n = 0;
+                for l in &lines {
+                    n += match stage {
+                        0 => {
+                            scratch.starts.clear();
+                            assign_starts(l, &mut scratch.starts);
+                            scratch.starts.len()
+                        }
+                        1 => {
+                            let GenericScratch { starts, found } = &mut scratch;
+                            let _ = generic_matches(l, starts, found);
+                            found.len()
+                        }
+                        2 => {
+                            raw.clear();
+                            scanner.generic_xml(l, 0..l.len(), &mut raw);
+                            raw.len()
+                        }
+                        _ => {
+                            raw.clear();
+                            scanner.generic_line(l, 0..l.len(), &mut scratch, &mut raw);
+                            raw.len()
+                        }
+                    };
+                }
+                *b = b.min(t.elapsed().as_secs_f64() * 1e3);
+                counts[stage] = n;
+            }
+        }
+        for (stage, name) in [
+            "assign_starts",
+            "generic_matches",
+            "generic_xml",
+            "generic_line",
+        ]
+        .iter()
+        .enumerate()
+        {
+            eprintln!(
+                "{name}: {} found, best {:.2} ms",
+                counts[stage], best[stage]
+            );
+        }
     }
 }

@@ -720,28 +720,8 @@ mod bench {
         let Ok(dir) = std::env::var("CLEF_KW_BENCH") else {
             return;
         };
-        let mut files = Vec::new();
-        let mut stack = vec![std::path::PathBuf::from(dir)];
-        let mut total = 0usize;
-        while let Some(d) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&d) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if let Ok(b) = std::fs::read(&p)
-                    && !b.is_empty()
-                {
-                    total += b.len();
-                    files.push(b);
-                }
-            }
-            if total > 150 << 20 {
-                break;
-            }
-        }
+        let files = crate::test_files::files_under(dir, 150 << 20);
+        let total: usize = files.iter().map(Vec::len).sum();
         let mut patterns = super::tests::catalogue_keywords();
         for g in [
             "pass", "pwd", "secret", "token", "_key", "-key", ".key", "key=", "key:", "key\"",

@@ -58,6 +58,8 @@ pub mod rules;
 pub mod shard;
 pub mod sops;
 pub mod source;
+#[cfg(test)]
+mod test_files;
 
 pub use cli::{Args, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, EXIT_TABLE, exit_help, run, run_cli};
 pub use engine::{BlobScan, Scanner, ScannerOptions, Skip};

@@ -1,0 +1,32 @@
+//! Test support: the files of a directory tree, read whole.
+
+use std::path::PathBuf;
+
+/// The non-empty files under `dir` (depth first, in directory order), read
+/// until they add up to more than `limit` bytes. Directories and files that
+/// cannot be read are passed over.
+pub(crate) fn files_under(dir: impl Into<PathBuf>, limit: usize) -> Vec<Vec<u8>> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.into()];
+    let mut total = 0usize;
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(b) = std::fs::read(&p)
+                && !b.is_empty()
+            {
+                total += b.len();
+                files.push(b);
+            }
+        }
+        if total > limit {
+            break;
+        }
+    }
+    files
+}
