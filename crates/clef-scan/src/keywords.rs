@@ -67,6 +67,8 @@ pub struct Hit {
 struct LastEnd {
     end: Vec<usize>,
     touched: Vec<u32>,
+    /// The stream's hits, in the order of their ends.
+    hits: Vec<Hit>,
 }
 
 impl LastEnd {
@@ -75,6 +77,7 @@ impl LastEnd {
             self.end[p as usize] = 0;
         }
         self.touched.clear();
+        self.hits.clear();
         if self.end.len() != patterns {
             self.end.clear();
             self.end.resize(patterns, 0);
@@ -392,12 +395,20 @@ impl Keywords {
     /// [`Keywords::find_all`] by the multi-stream walk of [`Flat`].
     fn find_all_walk(&self, bytes: &[u8]) -> Vec<Hit> {
         let mut out = Vec::new();
-        SCRATCH.with_borrow_mut(|last| self.find_all_with(bytes, last, &mut out));
-        out.sort_unstable();
+        SCRATCH.with_borrow_mut(|last| {
+            self.find_all_with(bytes, last);
+            // each stream's hits end inside its slice, and the slices come
+            // in order: in stream order, the hits are in the order of their
+            // ends, which is nearly that of their starts
+            for l in last.iter_mut() {
+                out.append(&mut l.hits);
+            }
+        });
+        sort_nearly_sorted(&mut out);
         out
     }
 
-    fn find_all_with(&self, bytes: &[u8], last: &mut [LastEnd; STREAMS], out: &mut Vec<Hit>) {
+    fn find_all_with(&self, bytes: &[u8], last: &mut [LastEnd; STREAMS]) {
         for l in last.iter_mut() {
             l.reset(self.ac.patterns_len());
         }
@@ -418,9 +429,9 @@ impl Keywords {
             self.flat.get().and_then(Option::as_ref)
         };
         match flat {
-            Some(f) if streams == 8 => self.walk_streams::<8>(f, bytes, last, out),
-            Some(f) if streams == 4 => self.walk_streams::<4>(f, bytes, last, out),
-            Some(f) => self.walk_streams::<1>(f, bytes, last, out),
+            Some(f) if streams == 8 => self.walk_streams::<8>(f, bytes, last),
+            Some(f) if streams == 4 => self.walk_streams::<4>(f, bytes, last),
+            Some(f) => self.walk_streams::<1>(f, bytes, last),
             // no table yet: the automaton itself (it follows failure links)
             None => {
                 let Ok(mut sid) = self.ac.start_state(Anchored::No) else {
@@ -429,7 +440,7 @@ impl Keywords {
                 for (i, &b) in bytes.iter().enumerate() {
                     sid = self.ac.next_state(Anchored::No, sid, b);
                     if self.ac.is_special(sid) && self.ac.is_match(sid) {
-                        self.report(sid, i + 1, &mut last[0], out);
+                        self.report(sid, i + 1, &mut last[0]);
                     }
                 }
             }
@@ -440,13 +451,7 @@ impl Keywords {
     /// `N > 1`, `bytes` at least `2 * N * longest` long).
     // `k` indexes the streams' states, ends and slices together
     #[allow(clippy::needless_range_loop)]
-    fn walk_streams<const N: usize>(
-        &self,
-        f: &Flat,
-        bytes: &[u8],
-        last: &mut [LastEnd],
-        out: &mut Vec<Hit>,
-    ) {
+    fn walk_streams<const N: usize>(&self, f: &Flat, bytes: &[u8], last: &mut [LastEnd]) {
         let n = bytes.len();
         let l = self.longest;
         // stream k reports matches ending in (own[k], ends[k]] and, but for
@@ -471,7 +476,7 @@ impl Keywords {
             for k in 0..N {
                 let end = from[k] + t + 1;
                 if f.is_match(sid[k]) && end > own[k] {
-                    self.report(f.ac_state(sid[k]), end, &mut last[k], out);
+                    self.report(f.ac_state(sid[k]), end, &mut last[k]);
                 }
             }
             t += 1;
@@ -481,25 +486,46 @@ impl Keywords {
                 sid[k] = f.next(sid[k], b);
                 let end = from[k] + common + i + 1;
                 if f.is_match(sid[k]) && end > own[k] {
-                    self.report(f.ac_state(sid[k]), end, &mut last[k], out);
+                    self.report(f.ac_state(sid[k]), end, &mut last[k]);
                 }
             }
         }
     }
 
     #[inline(never)]
-    fn report(&self, sid: StateID, end: usize, last_end: &mut LastEnd, out: &mut Vec<Hit>) {
+    fn report(&self, sid: StateID, end: usize, last_end: &mut LastEnd) {
         for i in 0..self.ac.match_len(sid) {
             let p = self.ac.match_pattern(sid, i);
             let start = end - self.ac.pattern_len(p);
             if !last_end.advance(p.as_usize(), start, end) {
                 continue;
             }
-            out.push(Hit {
+            last_end.hits.push(Hit {
                 start,
                 pattern: p.as_u32(),
                 end,
             });
+        }
+    }
+}
+
+/// Sorts hits that come in the order of their ends. A hit is then out of
+/// place only behind hits that end less than a keyword's length after it
+/// (and start before it), so an insertion sort moves each a few places; an
+/// input with more disorder than that (none that the walk gives) is sorted
+/// the ordinary way once the moves exceed a linear budget.
+fn sort_nearly_sorted(v: &mut [Hit]) {
+    let mut budget = 8 * v.len() + 64;
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && v[j - 1] > v[j] {
+            if budget == 0 {
+                v.sort_unstable();
+                return;
+            }
+            budget -= 1;
+            v.swap(j - 1, j);
+            j -= 1;
         }
     }
 }
@@ -535,6 +561,30 @@ pub(crate) mod tests {
                 .is_some_and(|h| h.start <= o.start && o.start < h.end);
             assert!(ok, "{what}: occurrence {o:?} is not covered");
         }
+    }
+
+    #[test]
+    fn nearly_sorted_hits_are_sorted_and_any_order_still_is() {
+        let hit = |start, pattern, len| Hit {
+            start,
+            pattern,
+            end: start + len,
+        };
+        // in the order of their ends, as the walk gives them
+        let mut v: Vec<Hit> = (0..2000)
+            .flat_map(|i| [hit(i * 3, 1, 7), hit(i * 3 + 4, 2, 3), hit(i * 3 + 5, 0, 2)])
+            .collect();
+        v.sort_by_key(|h| h.end);
+        let mut want = v.clone();
+        want.sort_unstable();
+        sort_nearly_sorted(&mut v);
+        assert_eq!(v, want);
+        // reversed: past the budget, sorted the ordinary way
+        let mut r: Vec<Hit> = want.iter().rev().copied().collect();
+        sort_nearly_sorted(&mut r);
+        assert_eq!(r, want);
+        let mut empty: Vec<Hit> = Vec::new();
+        sort_nearly_sorted(&mut empty);
     }
 
     /// xorshift: deterministic pseudo-random text over a small alphabet so
