@@ -2151,9 +2151,60 @@ mod tests {
     /// examples, and on 200,000 lines built from names, keywords, quotes,
     /// blanks, operators, types and values (some over the regex's 200-byte
     /// bound, some with a value that holds another assignment).
+    /// Assignments built from every part of the grammar at the edges of its
+    /// bounds: each quote, type and operator, with and without blanks,
+    /// values of 5, 6, 200 and 201 bytes, a CR inside quotes.
+    fn assignment_lines() -> Vec<Vec<u8>> {
+        let mut values: Vec<Vec<u8>> = Vec::new();
+        for n in [5, 6, 200, 201] {
+            let body = "k7".repeat(n)[..n].to_string();
+            for q in ["\"", "'", "`", ""] {
+                values.push(format!("{q}{body}{q}").into_bytes());
+            }
+            values.push(format!("\"{body}").into_bytes());
+            values.push(format!("{body};x").into_bytes());
+        }
+        values.push(b"\"abc\rdefgh\"".to_vec());
+        values.push(b"'abcdefg\nh'".to_vec());
+        values.push(b"abc<defgh".to_vec());
+        let mut lines = Vec::new();
+        for name in ["x_token", "Key", "pass", "my.key."] {
+            for quote in ["", "\"", "'", "`", "]", "["] {
+                for ty in [
+                    "",
+                    ":string",
+                    ": str ",
+                    " string",
+                    "string",
+                    " []byte",
+                    "[]byte",
+                    ":&'static str",
+                    " : &str",
+                    ":\tString",
+                ] {
+                    for op in [
+                        "=", ":=", "::=", ":::=", "?=", ".=", "+=", ":", "=>", "<-", "||=", ",",
+                        "==", "",
+                    ] {
+                        for blank in ["", " "] {
+                            for v in &values {
+                                let mut l =
+                                    format!("{name}{quote}{ty}{blank}{op}{blank}").into_bytes();
+                                l.extend_from_slice(v);
+                                lines.push(l);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        lines
+    }
+
     #[test]
     fn generic_matches_finds_what_the_generic_regex_finds() {
         let mut lines = corpus_lines();
+        lines.extend(assignment_lines());
         let parts: &[&[u8]] = &[
             b"token",
             b"Key",
@@ -2194,6 +2245,26 @@ mod tests {
             b"&str",
             b"str",
             b"abcdefgh",
+            b"\r",
+            b"\x0c",
+            b"String",
+            b"STR",
+            b"[]BYTE",
+            b"&'static str",
+            b"passwd",
+            b"Passphrase",
+            b"credential",
+            b"passenger",
+            b"access.key",
+            b"private-key",
+            b"APIKEY",
+            b":::=",
+            b":=",
+            b"|",
+            b"?",
+            b"+",
+            b"\xe9",
+            b"abc",
             b"api_key=Zx9kq2abcd ",
             b"token: 'abcdefgh', ",
             b"x_key=y_token=abcdefgh",
