@@ -2145,12 +2145,6 @@ mod tests {
         );
     }
 
-    /// `generic_matches`, which searches only where `assign_starts` says a
-    /// match may start, finds exactly what the generic regex's `find_iter`
-    /// finds: on every line of the labelled corpus and of the rules'
-    /// examples, and on 200,000 lines built from names, keywords, quotes,
-    /// blanks, operators, types and values (some over the regex's 200-byte
-    /// bound, some with a value that holds another assignment).
     /// Assignments built from every part of the grammar at the edges of its
     /// bounds: each quote, type and operator, with and without blanks,
     /// values of 5, 6, 200 and 201 bytes, a CR inside quotes.
@@ -2201,6 +2195,12 @@ mod tests {
         lines
     }
 
+    /// `generic_matches`, which searches only where `assign_starts` says a
+    /// match may start, finds exactly what the generic regex's `find_iter`
+    /// finds: on every line of the labelled corpus and of the rules'
+    /// examples, and on 200,000 lines built from names, keywords, quotes,
+    /// blanks, operators, types and values (some over the regex's 200-byte
+    /// bound, some with a value that holds another assignment).
     #[test]
     fn generic_matches_finds_what_the_generic_regex_finds() {
         let mut lines = corpus_lines();
