@@ -148,6 +148,26 @@ pub struct Repo {
 impl Repo {
     /// Find the repository containing `dir` (like `git rev-parse`).
     pub fn discover(dir: &Path) -> Result<Repo, GitError> {
+        // a work tree, the common case, in one `git`: both answers at once
+        // (it fails at `--show-toplevel` in a bare repository or a git
+        // directory, after printing `true` or `false`: then the two
+        // questions are asked apart, as below)
+        let both = ["rev-parse", "--is-bare-repository", "--show-toplevel"];
+        let out = output_in(dir, both)?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if out.status.success()
+            && let Some(top) = text.strip_prefix("false\n")
+        {
+            return Ok(Repo {
+                root: PathBuf::from(top.trim()),
+                git_dir: None,
+            });
+        }
+        if !out.status.success() && out.stdout.is_empty() {
+            // no repository here: git stopped before the first question,
+            // so this is that question's own failure
+            return Err(failed(["rev-parse", "--is-bare-repository"], &out.stderr));
+        }
         let inside = run_in(dir, ["rev-parse", "--is-bare-repository"])?;
         let root = if String::from_utf8_lossy(&inside).trim() == "true" {
             run_in(dir, ["rev-parse", "--absolute-git-dir"])?
@@ -595,23 +615,41 @@ where
     S: AsRef<OsStr>,
 {
     let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-    let out = Command::new("git")
-        .args(&args)
+    let out = output_in(dir, &args)?;
+    if !out.status.success() {
+        return Err(failed(&args, &out.stderr));
+    }
+    Ok(out.stdout)
+}
+
+/// `git ARGS` run in `dir`, whatever its exit status.
+fn output_in<I, S>(dir: &Path, args: I) -> Result<std::process::Output, GitError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Command::new("git")
+        .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
         .output()
-        .map_err(GitError::Spawn)?;
-    if !out.status.success() {
-        return Err(GitError::Failed {
-            command: args
-                .iter()
-                .map(|a| a.to_string_lossy())
-                .collect::<Vec<_>>()
-                .join(" "),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
+        .map_err(GitError::Spawn)
+}
+
+/// The error of `git ARGS` that exited non-zero with `stderr`.
+fn failed<I, S>(args: I, stderr: &[u8]) -> GitError
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    GitError::Failed {
+        command: args
+            .into_iter()
+            .map(|a| a.as_ref().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" "),
+        stderr: String::from_utf8_lossy(stderr).trim().to_string(),
     }
-    Ok(out.stdout)
 }
 
 fn trim_newlines(mut s: &[u8]) -> &[u8] {
@@ -729,6 +767,50 @@ mod tests {
             None
         );
         assert_eq!(raw_new_blob(b"garbage"), None);
+    }
+
+    /// `git` in `dir`, which must succeed.
+    fn git_ok(dir: &Path, args: &[&str]) -> String {
+        let out = run_in(dir, args).expect("git");
+        String::from_utf8_lossy(&out).trim().to_string()
+    }
+
+    #[test]
+    fn discover_finds_the_work_tree_the_bare_repository_or_none() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let base = t.path().canonicalize().expect("canonical");
+        // a work tree, from its top and from a subdirectory
+        let work = base.join("work");
+        std::fs::create_dir_all(work.join("a/b")).expect("mkdir");
+        git_ok(&work, &["init", "-q"]);
+        for dir in [work.clone(), work.join("a/b")] {
+            let repo = Repo::discover(&dir).expect("work tree");
+            assert_eq!(repo.root(), work.as_path());
+            assert_eq!(
+                repo.root(),
+                Path::new(&git_ok(&dir, &["rev-parse", "--show-toplevel"]))
+            );
+        }
+        // a bare repository: its git directory
+        let bare = base.join("bare.git");
+        std::fs::create_dir_all(&bare).expect("mkdir");
+        git_ok(&bare, &["init", "-q", "--bare"]);
+        assert_eq!(Repo::discover(&bare).expect("bare").root(), bare.as_path());
+        // inside a work tree's git directory: neither (as `git` says)
+        assert!(Repo::discover(&work.join(".git")).is_err());
+        // no repository: the first question's own error
+        let none = base.join("none");
+        std::fs::create_dir_all(&none).expect("mkdir");
+        let out = output_in(&none, ["rev-parse", "--is-bare-repository"]).expect("git");
+        if !out.status.success() {
+            match Repo::discover(&none) {
+                Err(GitError::Failed { command, stderr }) => {
+                    assert_eq!(command, "rev-parse --is-bare-repository");
+                    assert_eq!(stderr, String::from_utf8_lossy(&out.stderr).trim());
+                }
+                other => panic!("not a repository: {other:?}"),
+            }
+        }
     }
 
     #[test]
