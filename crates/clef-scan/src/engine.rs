@@ -2290,13 +2290,10 @@ mod tests {
             }
             lines.push(l);
         }
-        let mut found = Vec::new();
         let (mut starts, mut ours) = (Vec::new(), Vec::new());
         let (mut matched, mut rejected, mut long, mut several) = (0, 0, 0, 0);
         for l in &lines {
-            generic_regex()
-                .find_all(l, &mut found)
-                .expect("generic regex");
+            let found = generic_regex().find_all(l).expect("generic regex");
             generic_matches(l, &mut starts, &mut ours).expect("generic regex");
             let theirs: Vec<Range<usize>> = found.iter().map(|m| m.range()).collect();
             assert_eq!(ours, theirs, "{}", String::from_utf8_lossy(l));
@@ -2888,13 +2885,12 @@ mod tests {
         }
         assert!(lines.len() > 1000, "{}", lines.len());
         let (mut matches, mut long) = (0, 0);
-        let mut got = Vec::new();
         for l in &lines {
             let want: Vec<(usize, usize)> = exact
                 .find_iter(l.as_bytes())
                 .map(|m| (m.start(), m.end()))
                 .collect();
-            re.find_all(l.as_bytes(), &mut got).expect("compiles");
+            let got = re.find_all(l.as_bytes()).expect("compiles");
             let got: Vec<(usize, usize)> = got.iter().map(|m| (m.start(), m.end())).collect();
             assert_eq!(got, want, "{l}");
             matches += want.len();

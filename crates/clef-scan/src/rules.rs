@@ -354,55 +354,56 @@ impl Pattern {
         })
     }
 
+    /// What `search` gives with the relaxed regex if `fits` says all its
+    /// matches are within the bound (then they are the regex's own, see
+    /// [`relax`]); otherwise what it gives with the regex itself.
+    fn relaxed_or_exact<T>(
+        &self,
+        search: impl Fn(&Regex) -> T,
+        fits: impl Fn(&T, usize) -> bool,
+    ) -> Result<T, String> {
+        if let Some(r) = self.relaxed() {
+            let got = search(&r.regex);
+            if fits(&got, r.bound) {
+                return Ok(got);
+            }
+        }
+        Ok(search(self.regex()?))
+    }
+
     /// Calls `f` on every match in `hay`, in order, exactly as
     /// `self.regex()?.captures_iter(hay)` gives them.
     pub fn for_each_captures<'h>(
         &self,
         hay: &'h [u8],
-        mut f: impl FnMut(&regex::bytes::Captures<'h>),
+        f: impl FnMut(&regex::bytes::Captures<'h>),
     ) -> Result<(), String> {
-        if let Some(r) = self.relaxed() {
-            let all: Vec<regex::bytes::Captures<'h>> = r.regex.captures_iter(hay).collect();
-            if all
-                .iter()
-                .all(|c| c.get(0).is_none_or(|m| m.len() <= r.bound))
-            {
-                all.iter().for_each(&mut f);
-                return Ok(());
-            }
-        }
-        self.regex()?.captures_iter(hay).for_each(|c| f(&c));
+        let all = self.relaxed_or_exact(
+            |re| re.captures_iter(hay).collect::<Vec<_>>(),
+            |all, bound| {
+                all.iter()
+                    .all(|c| c.get(0).is_none_or(|m| m.len() <= bound))
+            },
+        )?;
+        all.iter().for_each(f);
         Ok(())
     }
 
     /// Every match in `hay`, in order, exactly as
-    /// `self.regex()?.find_iter(hay)` gives them, into `out` (cleared).
-    pub fn find_all<'h>(
-        &self,
-        hay: &'h [u8],
-        out: &mut Vec<regex::bytes::Match<'h>>,
-    ) -> Result<(), String> {
-        out.clear();
-        if let Some(r) = self.relaxed() {
-            out.extend(r.regex.find_iter(hay));
-            if out.iter().all(|m| m.len() <= r.bound) {
-                return Ok(());
-            }
-            out.clear();
-        }
-        out.extend(self.regex()?.find_iter(hay));
-        Ok(())
+    /// `self.regex()?.find_iter(hay)` gives them.
+    pub fn find_all<'h>(&self, hay: &'h [u8]) -> Result<Vec<regex::bytes::Match<'h>>, String> {
+        self.relaxed_or_exact(
+            |re| re.find_iter(hay).collect::<Vec<_>>(),
+            |all, bound| all.iter().all(|m| m.len() <= bound),
+        )
     }
 
     /// The first match in `hay` (the leftmost, as `find_all`'s first).
     pub fn find_first<'h>(&self, hay: &'h [u8]) -> Result<Option<regex::bytes::Match<'h>>, String> {
-        if let Some(r) = self.relaxed() {
-            match r.regex.find(hay) {
-                Some(m) if m.len() > r.bound => {}
-                m => return Ok(m),
-            }
-        }
-        Ok(self.regex()?.find(hay))
+        self.relaxed_or_exact(
+            |re| re.find(hay),
+            |m, bound| m.is_none_or(|m| m.len() <= bound),
+        )
     }
 }
 
