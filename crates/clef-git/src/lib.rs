@@ -148,31 +148,20 @@ pub struct Repo {
 impl Repo {
     /// Find the repository containing `dir` (like `git rev-parse`).
     pub fn discover(dir: &Path) -> Result<Repo, GitError> {
-        // a work tree, the common case, in one `git`: both answers at once
-        // (it fails at `--show-toplevel` in a bare repository or a git
-        // directory, after printing `true` or `false`: then the two
-        // questions are asked apart, as below)
+        // both questions in one `git`: a work tree answers both; a bare
+        // repository or a git directory answers the first (`true` or
+        // `false`) and fails at `--show-toplevel`; no repository answers
+        // neither, so the failure is the first question's own
         let both = ["rev-parse", "--is-bare-repository", "--show-toplevel"];
         let out = output_in(dir, both)?;
         let text = String::from_utf8_lossy(&out.stdout);
-        if out.status.success()
-            && let Some(top) = text.strip_prefix("false\n")
-        {
-            return Ok(Repo {
-                root: PathBuf::from(top.trim()),
-                git_dir: None,
-            });
-        }
-        if !out.status.success() && out.stdout.is_empty() {
-            // no repository here: git stopped before the first question,
-            // so this is that question's own failure
-            return Err(failed(["rev-parse", "--is-bare-repository"], &out.stderr));
-        }
-        let inside = run_in(dir, ["rev-parse", "--is-bare-repository"])?;
-        let root = if String::from_utf8_lossy(&inside).trim() == "true" {
-            run_in(dir, ["rev-parse", "--absolute-git-dir"])?
-        } else {
-            run_in(dir, ["rev-parse", "--show-toplevel"])?
+        let root = match text.split_once('\n') {
+            Some(("true", _)) => run_in(dir, ["rev-parse", "--absolute-git-dir"])?,
+            Some(("false", top)) if out.status.success() => top.as_bytes().to_vec(),
+            Some(("false", _)) => {
+                return Err(failed(["rev-parse", "--show-toplevel"], &out.stderr));
+            }
+            _ => return Err(failed(["rev-parse", "--is-bare-repository"], &out.stderr)),
         };
         let root = String::from_utf8_lossy(&root).trim().to_string();
         Ok(Repo {
