@@ -2476,9 +2476,8 @@ mod tests {
         assert_eq!(name_kind(b"api_key"), NameKind::Secret);
     }
 
-    /// The word lists and rules as first written (a lowercase `String` and
-    /// a `Vec<String>` of words per name): what [`name_kind`] must answer.
-    /// Split a name into lowercase words on separators and camelCase boundaries.
+    /// Split a name into lowercase words on separators and camelCase
+    /// boundaries (as [`name_kind`] first did).
     fn old_name_words(name: &[u8]) -> Vec<String> {
         let mut words = Vec::new();
         let mut cur = String::new();
@@ -2504,6 +2503,8 @@ mod tests {
         words
     }
 
+    /// The word lists and rules as first written (a lowercase `String` and
+    /// a `Vec<String>` of words per name): what [`name_kind`] must answer.
     fn old_name_kind(name: &[u8]) -> NameKind {
         let n = String::from_utf8_lossy(name).to_ascii_lowercase();
         let words = old_name_words(name);
@@ -2934,60 +2935,44 @@ mod bench {
         let scanner = Scanner::builtin().expect("scanner");
         let mut scratch = GenericScratch::default();
         let mut raw = Vec::new();
-        let mut best = [f64::MAX; 4];
-        let mut counts = [0usize; 4];
-        for _ in 0..7 {
-            for (stage, b) in
-                best.iter_mut()
-                    .enumerate()
-                    .take(if std::env::var_os("STAGE0").is_some() {
-                        1
-                    } else {
-                        4
-                    })
-            {
-                let t = std::time::Instant::now();
-                let mut n = 0;
-                for l in &lines {
-                    n += match stage {
-                        0 => {
-                            scratch.starts.clear();
-                            assign_starts(l, &mut scratch.starts);
-                            scratch.starts.len()
-                        }
-                        1 => {
-                            let GenericScratch { starts, found } = &mut scratch;
-                            let _ = generic_matches(l, starts, found);
-                            found.len()
-                        }
-                        2 => {
-                            raw.clear();
-                            scanner.generic_xml(l, 0..l.len(), &mut raw);
-                            raw.len()
-                        }
-                        _ => {
-                            raw.clear();
-                            scanner.generic_line(l, 0..l.len(), &mut scratch, &mut raw);
-                            raw.len()
-                        }
-                    };
-                }
-                *b = b.min(t.elapsed().as_secs_f64() * 1e3);
-                counts[stage] = n;
+        let best = crate::test_files::best_of::<4>(7, |stage| {
+            let mut n = 0;
+            for l in &lines {
+                n += match stage {
+                    0 => {
+                        scratch.starts.clear();
+                        assign_starts(l, &mut scratch.starts);
+                        scratch.starts.len()
+                    }
+                    1 => {
+                        let GenericScratch { starts, found } = &mut scratch;
+                        let _ = generic_matches(l, starts, found);
+                        found.len()
+                    }
+                    2 => {
+                        raw.clear();
+                        scanner.generic_xml(l, 0..l.len(), &mut raw);
+                        raw.len()
+                    }
+                    _ => {
+                        raw.clear();
+                        scanner.generic_line(l, 0..l.len(), &mut scratch, &mut raw);
+                        raw.len()
+                    }
+                };
             }
-        }
-        for (stage, name) in [
+            n
+        });
+        let stages = [
             "assign_starts",
             "generic_matches",
             "generic_xml",
             "generic_line",
-        ]
-        .iter()
-        .enumerate()
-        {
+        ];
+        for ((n, fastest), name) in best.into_iter().zip(stages) {
             eprintln!(
-                "{name}: {} found, best {:.2} ms",
-                counts[stage], best[stage]
+                "{name}: {n} found, best {:.2} ms",
+                fastest.as_secs_f64() * 1e3
             );
         }
     }

@@ -808,8 +808,7 @@ mod bench {
         }
         // as in a scan: each file copied into a reused buffer (a read), then searched
         let mut buf: Vec<u8> = Vec::new();
-        let mut run = |mode: usize| {
-            let t = std::time::Instant::now();
+        let best = crate::test_files::best_of::<4>(9, |mode| {
             let mut hits = 0usize;
             for f in &files {
                 buf.clear();
@@ -824,24 +823,14 @@ mod bench {
                         .map_or(0, |g| crate::grams::count_candidates(g, &buf)),
                 };
             }
-            (hits, t.elapsed())
-        };
-        let mut best = [f64::MAX; 4];
-        let mut counts = [0usize; 4];
-        for _ in 0..9 {
-            for (mode, b) in best.iter_mut().enumerate() {
-                let (hits, el) = run(mode);
-                *b = b.min(el.as_nanos() as f64 / total as f64);
-                counts[mode] = hits;
-            }
-        }
-        for (mode, name) in ["copy", "new", "walk", "filter"].iter().enumerate() {
-            let h = counts[mode];
+            hits
+        });
+        for ((h, fastest), name) in best.into_iter().zip(["copy", "new", "walk", "filter"]) {
             eprintln!(
                 "{name}: {} {} hits, best {:.3} ns/byte",
                 h >> 32,
                 h & 0xffff_ffff,
-                best[mode]
+                fastest.as_nanos() as f64 / total as f64
             );
         }
     }

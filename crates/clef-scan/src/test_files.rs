@@ -1,4 +1,5 @@
-//! Test support: the files of a directory tree, read whole.
+//! Test support: the files of a directory tree, read whole, and the
+//! best-of-N timing the ignored benches share.
 
 use std::path::PathBuf;
 
@@ -29,4 +30,22 @@ pub(crate) fn files_under(dir: impl Into<PathBuf>, limit: usize) -> Vec<Vec<u8>>
         }
     }
     files
+}
+
+/// Runs each of `N` modes `rounds` times, the modes in turn within a round
+/// (so a host's drift falls on all of them alike): per mode, what its last
+/// run returned and its fastest run.
+pub(crate) fn best_of<const N: usize>(
+    rounds: usize,
+    mut run: impl FnMut(usize) -> usize,
+) -> [(usize, std::time::Duration); N] {
+    let mut best = [(0, std::time::Duration::MAX); N];
+    for _ in 0..rounds {
+        for (mode, (got, fastest)) in best.iter_mut().enumerate() {
+            let t = std::time::Instant::now();
+            *got = run(mode);
+            *fastest = (*fastest).min(t.elapsed());
+        }
+    }
+    best
 }
