@@ -495,24 +495,32 @@ impl Scanner {
             invalid_utf8: !bytes.is_ascii() && std::str::from_utf8(bytes).is_err(),
             ..BlobScan::default()
         };
-        let mut raw: Vec<Raw> = Vec::new();
+        // this thread's buffers, empty (taken, so a nested scan would start
+        // with its own)
+        let mut bufs = SCAN_BUFS.with_borrow_mut(std::mem::take);
+        let ScanBufs {
+            hits,
+            pending,
+            merged,
+            generic_lines,
+            export_lines,
+            raw,
+            generic,
+        } = &mut bufs;
 
         // 1. keyword pass
         // (rule, window) per rule hit, in hit order; merged per rule below
         // (no per-file table sized by the catalogue: most files hit few rules)
-        let mut pending: Vec<(u32, Range<usize>)> = Vec::new();
-        let mut generic_lines: Vec<Range<usize>> = Vec::new();
-        let mut export_lines: Vec<Range<usize>> = Vec::new();
         let mut saw_sops = false;
         // hits come sorted by start: each line is looked up once (a 10 MB
         // line with a hit every few bytes stays linear)
         let mut line = LineCache::default();
-        let hits = if self.plain_keywords {
-            self.keywords.find_all_plain(bytes)
+        if self.plain_keywords {
+            *hits = self.keywords.find_all_plain(bytes);
         } else {
-            self.keywords.find_all(bytes)
-        };
-        for m in hits {
+            self.keywords.find_all_into(bytes, hits);
+        }
+        for m in hits.iter() {
             for t in &self.targets[m.pattern as usize] {
                 match *t {
                     Target::Rule(r) => {
@@ -529,16 +537,16 @@ impl Scanner {
                         );
                         pending.push((r, w));
                     }
-                    Target::Generic => push_line(&mut generic_lines, line.at(bytes, m.start)),
-                    Target::Export => push_line(&mut export_lines, line.at(bytes, m.start)),
+                    Target::Generic => push_line(generic_lines, line.at(bytes, m.start)),
+                    Target::Export => push_line(export_lines, line.at(bytes, m.start)),
                     Target::Sops => saw_sops = true,
                 }
             }
         }
-        let pending = merge_windows(pending);
+        merge_windows(pending, merged);
 
         // 2. confirm with the rule regexes
-        for (r, w) in pending {
+        for &(r, ref w) in merged.iter() {
             let rule = &self.rules[r as usize];
             let hay = &bytes[w.clone()];
             // a rule whose regex does not compile finds nothing
@@ -572,15 +580,14 @@ impl Scanner {
         // 3. generic detection (not in lock files, nor in translation
         // catalogues, whose "passphrase" entries are prose)
         let generic_here = !is_lock_file(path) && !is_translation(path);
-        if !generic_lines.is_empty() && generic_here {
-            let mut scratch = GenericScratch::default();
-            for l in generic_lines {
-                self.generic_line(bytes, l, &mut scratch, &mut raw);
+        if generic_here {
+            for l in generic_lines.iter() {
+                self.generic_line(bytes, l.clone(), generic, raw);
             }
         }
         if self.generic && generic_here {
-            for l in export_lines {
-                generic_export(bytes, l, &mut raw);
+            for l in export_lines.iter() {
+                generic_export(bytes, l.clone(), raw);
             }
         }
 
@@ -623,7 +630,7 @@ impl Scanner {
             .collect();
         let mut seen: HashSet<(usize, usize)> = HashSet::new();
         let mut pos = LineCounter::default();
-        for r in raw {
+        for r in raw.drain(..) {
             let is_weak = matches!(
                 r.rule,
                 RawRule::Generic | RawRule::GenericPassword | RawRule::SopsPlaintext
@@ -710,6 +717,8 @@ impl Scanner {
                 checksum,
             });
         }
+        bufs.reset();
+        SCAN_BUFS.with_borrow_mut(|b| *b = bufs);
         out
     }
 
@@ -964,17 +973,16 @@ fn window(
 /// One rule's windows, which come in the order of their hits (so with
 /// non-decreasing starts), joined where they overlap or touch: each part of
 /// the buffer is searched once per rule.
-fn merge_windows(mut hits: Vec<(u32, Range<usize>)>) -> Vec<(u32, Range<usize>)> {
+fn merge_windows(hits: &mut [(u32, Range<usize>)], out: &mut Vec<(u32, Range<usize>)>) {
     // stable: a rule's windows keep their order
     hits.sort_by_key(|(r, _)| *r);
-    let mut out: Vec<(u32, Range<usize>)> = Vec::with_capacity(hits.len());
-    for (r, w) in hits {
+    out.clear();
+    for (r, w) in hits.iter() {
         match out.last_mut() {
-            Some((lr, cur)) if *lr == r && w.start <= cur.end => cur.end = cur.end.max(w.end),
-            _ => out.push((r, w)),
+            Some((lr, cur)) if lr == r && w.start <= cur.end => cur.end = cur.end.max(w.end),
+            _ => out.push((*r, w.clone())),
         }
     }
-    out
 }
 
 fn push_line(lines: &mut Vec<Range<usize>>, l: Range<usize>) {
@@ -1230,6 +1238,44 @@ fn generic_regex() -> &'static rules::Pattern {
 struct GenericScratch {
     starts: Vec<Range<usize>>,
     found: Vec<Range<usize>>,
+}
+
+/// The buffers of [`Scanner::scan_bytes`], kept per thread from file to
+/// file: a scan of thousands of small files otherwise spends a few percent
+/// of its time growing and freeing them.
+#[derive(Default)]
+struct ScanBufs {
+    hits: Vec<crate::keywords::Hit>,
+    pending: Vec<(u32, Range<usize>)>,
+    merged: Vec<(u32, Range<usize>)>,
+    generic_lines: Vec<Range<usize>>,
+    export_lines: Vec<Range<usize>>,
+    raw: Vec<Raw>,
+    generic: GenericScratch,
+}
+
+impl ScanBufs {
+    /// Empties every buffer; one that a large file grew past `KEEP`
+    /// entries is given back, so what a thread keeps stays small.
+    fn reset(&mut self) {
+        const KEEP: usize = 1 << 14;
+        fn reset<T>(v: &mut Vec<T>) {
+            v.clear();
+            v.shrink_to(KEEP);
+        }
+        reset(&mut self.hits);
+        reset(&mut self.pending);
+        reset(&mut self.merged);
+        reset(&mut self.generic_lines);
+        reset(&mut self.export_lines);
+        reset(&mut self.raw);
+        reset(&mut self.generic.starts);
+        reset(&mut self.generic.found);
+    }
+}
+
+thread_local! {
+    static SCAN_BUFS: std::cell::RefCell<ScanBufs> = std::cell::RefCell::default();
 }
 
 /// The needles of [`GENERIC_SOURCE`]'s keywords: each keyword contains one.

@@ -361,24 +361,31 @@ impl Keywords {
 
     /// Every occurrence in `bytes`, sorted by start offset (then pattern).
     pub fn find_all(&self, bytes: &[u8]) -> Vec<Hit> {
-        if let Some(g) = &self.grams {
-            return self.find_all_grams(g, bytes);
+        let mut out = Vec::new();
+        self.find_all_into(bytes, &mut out);
+        out
+    }
+
+    /// [`Keywords::find_all`] into `out` (cleared first), so that a caller
+    /// that searches file after file reuses one vector.
+    pub fn find_all_into(&self, bytes: &[u8], out: &mut Vec<Hit>) {
+        out.clear();
+        match &self.grams {
+            Some(g) => self.find_all_grams(g, bytes, out),
+            None => self.find_all_walk(bytes, out),
         }
-        self.find_all_walk(bytes)
     }
 
     /// [`Keywords::find_all`] by the fragment filter: every occurrence, then
     /// per keyword those that start inside its last reported one dropped.
-    fn find_all_grams(&self, g: &crate::grams::Grams, bytes: &[u8]) -> Vec<Hit> {
-        let mut all = Vec::new();
-        g.find(bytes, &mut all);
+    fn find_all_grams(&self, g: &crate::grams::Grams, bytes: &[u8], all: &mut Vec<Hit>) {
+        g.find(bytes, all);
         all.sort_unstable();
         SCRATCH.with_borrow_mut(|last| {
             let last = &mut last[0];
             last.reset(self.patterns.len());
             all.retain(|h| last.advance(h.pattern as usize, h.start, h.end));
         });
-        all
     }
 
     /// The flat table, once the buffers walked without it add up to
@@ -415,8 +422,7 @@ impl Keywords {
     }
 
     /// [`Keywords::find_all`] by the multi-stream walk of [`Flat`].
-    fn find_all_walk(&self, bytes: &[u8]) -> Vec<Hit> {
-        let mut out = Vec::new();
+    fn find_all_walk(&self, bytes: &[u8], out: &mut Vec<Hit>) {
         SCRATCH.with_borrow_mut(|last| {
             self.find_all_with(bytes, last);
             // each stream's hits end inside its slice, and the slices come
@@ -426,8 +432,7 @@ impl Keywords {
                 out.append(&mut l.hits);
             }
         });
-        sort_nearly_sorted(&mut out);
-        out
+        sort_nearly_sorted(out);
     }
 
     fn find_all_with(&self, bytes: &[u8], last: &mut [LastEnd; STREAMS]) {
@@ -843,7 +848,11 @@ mod bench {
                 hits += match mode {
                     0 => usize::from(buf[0]),
                     1 => kw.find_all(&buf).len(),
-                    2 => kw.find_all_walk(&buf).len(),
+                    2 => {
+                        let mut out = Vec::new();
+                        kw.find_all_walk(&buf, &mut out);
+                        out.len()
+                    }
                     _ => kw
                         .grams
                         .as_ref()
