@@ -2,7 +2,8 @@
 //! keywords, per-rule regexes run only on windows around keyword hits, the
 //! generic assignment/entropy detector, SOPS awareness and suppression.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -251,14 +252,19 @@ impl Scanner {
 
         let mut patterns: Vec<String> = Vec::new();
         let mut targets: Vec<Vec<Target>> = Vec::new();
-        let add =
+        // each keyword's index in `patterns` (a linear search per keyword
+        // was ~0.25 ms of start-up: ~400 keywords)
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut add =
             |kw: &str, t: Target, patterns: &mut Vec<String>, targets: &mut Vec<Vec<Target>>| {
                 let kw = kw.to_ascii_lowercase();
-                if let Some(i) = patterns.iter().position(|p| *p == kw) {
-                    targets[i].push(t);
-                } else {
-                    patterns.push(kw);
-                    targets.push(vec![t]);
+                match index.entry(kw) {
+                    Entry::Occupied(e) => targets[*e.get()].push(t),
+                    Entry::Vacant(e) => {
+                        patterns.push(e.key().clone());
+                        targets.push(vec![t]);
+                        e.insert(patterns.len() - 1);
+                    }
                 }
             };
         for (i, spec) in specs.iter().enumerate() {
