@@ -84,6 +84,20 @@ impl LastEnd {
         }
     }
 
+    /// Reports the occurrence of keyword `p` (`len` bytes) that ends at
+    /// `end`, unless it starts inside the last one reported.
+    #[inline(always)]
+    fn report(&mut self, p: u32, len: usize, end: usize) {
+        let start = end - len;
+        if self.advance(p as usize, start, end) {
+            self.hits.push(Hit {
+                start,
+                pattern: p,
+                end,
+            });
+        }
+    }
+
     /// Records an occurrence `start..end` of keyword `p`; false when it
     /// starts inside the last one reported (not reported again).
     fn advance(&mut self, p: usize, start: usize, end: usize) -> bool {
@@ -110,8 +124,11 @@ struct Flat {
     /// States below this are match states.
     matches: u32,
     start: u32,
-    /// The NFA's state of each match state.
-    back: Box<[StateID]>,
+    /// Each match state's keywords, as (keyword, length): state `s`'s are
+    /// `found[found_at[s]..found_at[s + 1]]`, read straight from one array
+    /// instead of through the NFA's match lists.
+    found: Box<[(u32, u32)]>,
+    found_at: Box<[u32]>,
 }
 
 impl Flat {
@@ -183,11 +200,22 @@ impl Flat {
             }
         }
         let m = order.iter().filter(|&&s| ac.is_match(s)).count();
+        let mut found = Vec::new();
+        let mut found_at = vec![0u32];
+        for &i in &rank[..m] {
+            let sid = order[i];
+            for k in 0..ac.match_len(sid) {
+                let p = ac.match_pattern(sid, k);
+                found.push((p.as_u32(), ac.pattern_len(p) as u32));
+            }
+            found_at.push(u32::try_from(found.len()).ok()?);
+        }
         Some(Flat {
             table,
             matches: m as u32,
             start: u32::from(row[0]),
-            back: rank[..m].iter().map(|&i| order[i]).collect(),
+            found: found.into_boxed_slice(),
+            found_at: found_at.into_boxed_slice(),
         })
     }
 
@@ -218,8 +246,11 @@ impl Flat {
         s < self.matches
     }
 
-    fn ac_state(&self, s: u32) -> StateID {
-        self.back[s as usize]
+    /// The keywords that end where the walk entered match state `s`, with
+    /// their lengths.
+    fn found(&self, s: u32) -> &[(u32, u32)] {
+        let s = s as usize;
+        &self.found[self.found_at[s] as usize..self.found_at[s + 1] as usize]
     }
 
     /// Steps every stream through `slices[k][from..to]` until one of them
@@ -467,7 +498,7 @@ impl Keywords {
                 for (i, &b) in bytes.iter().enumerate() {
                     sid = self.ac.next_state(Anchored::No, sid, b);
                     if self.ac.is_special(sid) && self.ac.is_match(sid) {
-                        self.report(sid, i + 1, &mut last[0]);
+                        self.report_nfa(sid, i + 1, &mut last[0]);
                     }
                 }
             }
@@ -505,7 +536,7 @@ impl Keywords {
             for k in 0..N {
                 let end = from[k] + t + 1;
                 if f.is_match(sid[k]) && end > own[k] {
-                    self.report(f.ac_state(sid[k]), end, &mut last[k]);
+                    report(f.found(sid[k]), end, &mut last[k]);
                 }
             }
             t += 1;
@@ -516,26 +547,27 @@ impl Keywords {
                 sid[k] = unsafe { f.next(sid[k], b) };
                 let end = from[k] + common + i + 1;
                 if f.is_match(sid[k]) && end > own[k] {
-                    self.report(f.ac_state(sid[k]), end, &mut last[k]);
+                    report(f.found(sid[k]), end, &mut last[k]);
                 }
             }
         }
     }
 
-    #[inline(never)]
-    fn report(&self, sid: StateID, end: usize, last_end: &mut LastEnd) {
+    /// The NFA's match state `sid`, entered at `end` (the walk without the
+    /// flat table).
+    fn report_nfa(&self, sid: StateID, end: usize, last_end: &mut LastEnd) {
         for i in 0..self.ac.match_len(sid) {
             let p = self.ac.match_pattern(sid, i);
-            let start = end - self.ac.pattern_len(p);
-            if !last_end.advance(p.as_usize(), start, end) {
-                continue;
-            }
-            last_end.hits.push(Hit {
-                start,
-                pattern: p.as_u32(),
-                end,
-            });
+            last_end.report(p.as_u32(), self.ac.pattern_len(p), end);
         }
+    }
+}
+
+/// The keywords `found` (keyword, length) of a match state entered at `end`.
+#[inline(never)]
+fn report(found: &[(u32, u32)], end: usize, last_end: &mut LastEnd) {
+    for &(p, len) in found {
+        last_end.report(p, len as usize, end);
     }
 }
 
@@ -784,7 +816,11 @@ pub(crate) mod tests {
                 let m = kw.ac.is_match(sid);
                 assert_eq!(flat.is_match(s), m, "byte {i}");
                 if m {
-                    assert_eq!(flat.ac_state(s), sid, "byte {i}");
+                    let want: Vec<(u32, u32)> = (0..kw.ac.match_len(sid))
+                        .map(|k| kw.ac.match_pattern(sid, k))
+                        .map(|p| (p.as_u32(), kw.ac.pattern_len(p) as u32))
+                        .collect();
+                    assert_eq!(flat.found(s), want, "byte {i}");
                 }
             }
         }
