@@ -266,17 +266,27 @@ impl Flat {
     #[inline(never)]
     unsafe fn walk<const N: usize>(
         &self,
-        slices: &[&[u8]; N],
+        all: &[u8],
+        stride: usize,
         sid: &mut [u32; N],
         from: usize,
         to: usize,
     ) -> usize {
-        let sl: [&[u8]; N] = std::array::from_fn(|k| &slices[k][..to]);
+        // stream k reads `all[k * stride + i]`: one base address for all
+        // eight, where eight slices' addresses did not fit in registers
+        let last = (N - 1).checked_mul(stride).and_then(|x| x.checked_add(to));
+        assert!(
+            last.is_some_and(|l| l <= all.len()),
+            "streams past the buffer"
+        );
         let mut s = *sid;
         for i in from..to {
             for k in 0..N {
+                // SAFETY: `k * stride + i < (N - 1) * stride + to <= all.len()`
+                // (asserted above)
+                let b = unsafe { *all.get_unchecked(k * stride + i) };
                 // SAFETY: `s[k]` came in `sid` or from `next`
-                s[k] = unsafe { self.next(s[k], sl[k][i]) };
+                s[k] = unsafe { self.next(s[k], b) };
             }
             if s.iter().any(|&x| self.is_match(x)) {
                 *sid = s;
@@ -524,12 +534,15 @@ impl Keywords {
         let from: [usize; N] = std::array::from_fn(|k| own[k].saturating_sub(l));
         let mut sid = [f.start; N];
         let common = (0..N).map(|k| ends[k] - from[k]).min().unwrap_or(0);
-        let slices: [&[u8]; N] = std::array::from_fn(|k| &bytes[from[k]..from[k] + common]);
+        // the slices are equally spaced: slice k starts at k * stride
+        let stride = if N > 1 { w - l } else { 0 };
+        debug_assert!((0..N).all(|k| from[k] == k * stride));
+        let all = &bytes[..from[N - 1] + common];
         let mut t = 0;
         while t < common {
             // SAFETY: the states are `f.start` and what `f.walk` and
             // `f.next` returned
-            t = unsafe { f.walk(&slices, &mut sid, t, common) };
+            t = unsafe { f.walk(all, stride, &mut sid, t, common) };
             if t == common {
                 break;
             }
