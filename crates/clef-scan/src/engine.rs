@@ -1262,7 +1262,8 @@ struct ScanBufs {
 
 impl ScanBufs {
     /// Empties every buffer; one that a large file grew past `KEEP`
-    /// entries is given back, so what a thread keeps stays small.
+    /// entries is shrunk back to that, so what a thread keeps between files
+    /// stays bounded (under 3 MB, every buffer at `KEEP`).
     fn reset(&mut self) {
         const KEEP: usize = 1 << 14;
         fn reset<T>(v: &mut Vec<T>) {

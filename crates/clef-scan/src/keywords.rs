@@ -253,15 +253,16 @@ impl Flat {
         &self.found[self.found_at[s] as usize..self.found_at[s + 1] as usize]
     }
 
-    /// Steps every stream through `slices[k][from..to]` until one of them
-    /// enters a match state: returns that position (the states are those
-    /// after it), or `to`. A function of its own so that the eight states
-    /// stay in registers.
+    /// Steps stream k through `all[k * stride + from..k * stride + to]`,
+    /// every stream one byte at a time, until one of them enters a match
+    /// state: returns that position (the states are those after it), or
+    /// `to`. A function of its own so that the eight states stay in
+    /// registers.
     ///
     /// # Safety
     ///
     /// Every state in `sid` is one that [`Flat::next`] accepts.
-    // `i` and `k` index the slices by position and stream
+    // `i` and `k` index the streams' bytes by position and stream
     #[allow(clippy::needless_range_loop, unsafe_code)]
     #[inline(never)]
     unsafe fn walk<const N: usize>(
