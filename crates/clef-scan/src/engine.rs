@@ -122,7 +122,7 @@ pub struct Scanner {
 /// Keywords that send a line to the generic detector. `key` only counts
 /// next to a separator or an assignment, not inside `keys`, `key)` or
 /// `monkey`: bare `key` is everywhere in code.
-const GENERIC_KEYWORDS: &[&str] = &[
+pub(crate) const GENERIC_KEYWORDS: &[&str] = &[
     "pass", "pwd", "secret", "token", "_key", "-key", ".key", "key=", "key:", "key\"", "key'",
     "key ", "key`", "apikey", "auth", "cred",
 ];
@@ -978,7 +978,8 @@ fn window(
 
 /// One rule's windows, which come in the order of their hits (so with
 /// non-decreasing starts), joined where they overlap or touch: each part of
-/// the buffer is searched once per rule.
+/// the buffer is searched once per rule. The windows go into `out`
+/// (cleared first).
 fn merge_windows(hits: &mut [(u32, Range<usize>)], out: &mut Vec<(u32, Range<usize>)>) {
     // stable: a rule's windows keep their order
     hits.sort_by_key(|(r, _)| *r);

@@ -174,8 +174,7 @@ fn display_path_bytes(p: &Path, arg: &Path, arg_rel: Option<&Path>) -> Option<St
     let Some(base) = arg_rel else {
         // the path as the walk gave it
         let s = std::str::from_utf8(p.as_os_str().as_bytes()).ok()?;
-        let s = s.replace('\\', "/");
-        return Some(s.strip_prefix("./").map(str::to_string).unwrap_or(s));
+        return Some(forward_slashed(s.to_string()));
     };
     let base = base.as_os_str().as_bytes();
     let arg = arg.as_os_str().as_bytes();
@@ -199,10 +198,20 @@ fn display_path_bytes(p: &Path, arg: &Path, arg_rel: Option<&Path>) -> Option<St
         s.push('/');
     }
     s.push_str(tail);
-    if s.contains('\\') {
-        s = s.replace('\\', "/");
+    Some(forward_slashed(s))
+}
+
+/// A display path's last step: `\` written `/`, and no leading `./`.
+fn forward_slashed(s: String) -> String {
+    let s = if s.contains('\\') {
+        s.replace('\\', "/")
+    } else {
+        s
+    };
+    match s.strip_prefix("./") {
+        Some(rest) => rest.to_string(),
+        None => s,
     }
-    Some(s)
 }
 
 /// [`display_path`] by `Path`'s own component rules.
@@ -213,8 +222,7 @@ fn display_path_components(p: &Path, arg: &Path, arg_rel: Option<&Path>) -> Stri
         (Ok(tail), Some(base)) => base.join(tail),
         _ => p.to_path_buf(),
     };
-    let s = rel.to_string_lossy().replace('\\', "/");
-    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
+    forward_slashed(rel.to_string_lossy().into_owned())
 }
 
 /// Scan files and directories in parallel, honouring `.gitignore`,
@@ -622,6 +630,7 @@ fn dedupe_history(findings: &mut Vec<Finding>) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     /// The byte-level display path is the component-wise one wherever it
     /// answers, and answers for what a walk gives.
@@ -650,8 +659,7 @@ mod tests {
                     }
                     // a walk's own path: the argument joined with names
                     let walked = a.join(tail);
-                    if base.is_some()
-                        && !tail.is_empty()
+                    if !tail.is_empty()
                         && !tail.contains('.')
                         && !tail.ends_with('/')
                         && !tail.contains("//")
@@ -664,7 +672,6 @@ mod tests {
         // the rest are left to the component rules
         assert_eq!(answered, 232);
     }
-    use super::*;
 
     fn change(path: &str, n: usize) -> Change {
         Change {
