@@ -1172,6 +1172,10 @@ fn split_assignment(s: &[u8]) -> Option<(&[u8], Range<usize>, bool, bool)> {
         return None;
     }
     let q = s[i];
+    if s[i..].starts_with(b"\"\\\"") && s.ends_with(b"\\\"\"") && s.len() >= i + 6 {
+        // a JSON-escaped string inside a string: `"X_TOKEN", "\"value\""`
+        return (!comma || name_quoted).then_some((name, i + 3..s.len() - 3, false, colon));
+    }
     if comma && !name_quoted {
         // `NAME, "value"` is a tuple or an argument list, not an assignment
         None
@@ -1230,7 +1234,16 @@ fn skip_type(s: &[u8], i: usize) -> usize {
 }
 
 /// The generic detector's assignment regex.
-const GENERIC_SOURCE: &str = r#"(?i)([a-z0-9_.-]*(?:passw(?:or)?d|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|auth|credentials?|key)[a-z0-9_.-]*)["'`\]]?(?:\s*:\s*(?:&'static str|&str|string|str)\s*|\s+(?:string|\[\]byte)\s*)?\s*(?:=|:=|::=|:::=|\?=|\.=|\+=|:|=>|<-|\|\|=|,)\s*(?:"([^"\r\n]{6,200})"|'([^'\r\n]{6,200})'|`([^`\r\n]{6,200})`|([^\s"'`,;)}\]<>\\]{6,200}))"#;
+///
+/// Three shapes: `name op value` (the operators below, the value quoted,
+/// JSON-escaped `"\"…\""` or bare); `name "value"`, a quoted value after
+/// blanks alone (`#define API_TOKEN "…"`, nginx `proxy_set_header
+/// X-Api-Key "…";`); and a command-line flag `--name value` (a name that
+/// holds `--`, so that a match may start anywhere in a run of name bytes,
+/// as the first shape's may: [`generic_matches`] relies on it). A name may be
+/// closed by a quote, a bracket or both (`ENV['X_TOKEN'] ||= '…'`, C#
+/// `["X_TOKEN"] = "…"`).
+const GENERIC_SOURCE: &str = r#"(?i)(?:([a-z0-9_.-]*(?:passw(?:or)?d|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|auth|credentials?|key)[a-z0-9_.-]*)["'`]?\]?(?:(?:\s*:\s*(?:&'static str|&str|string|str)\s*|\s+(?:string|\[\]byte)\s*)?\s*(?:=|:=|::=|:::=|\?=|\.=|\+=|:|=>|<-|\|\|=|,)\s*(?:"\\"([^"\\\r\n]{6,200})\\""|"([^"\r\n]{6,200})"|'([^'\r\n]{6,200})'|`([^`\r\n]{6,200})`|([^\s"'`,;)}\]<>\\]{6,200}))|[ \t]+(?:"([^"\r\n]{6,200})"|'([^'\r\n]{6,200})'))|([a-z0-9_.-]*--[a-z0-9_.-]*(?:passw(?:or)?d|passphrase|pwd|secret|token|api[_.-]?key|apikey|access[_.-]?key|private[_.-]?key|auth|credentials?|key)[a-z0-9_.-]*)[ \t]+([^\s"'`,;)}\]<>\\]{6,200}))"#;
 
 /// The generic detector's assignment regex, unanchored: what
 /// [`generic_matches`] must find (the tests hold it to this).
@@ -1368,24 +1381,30 @@ fn assign_starts(hay: &[u8], out: &mut Vec<Range<usize>>) {
             q += 1;
         }
         let run_end = q;
-        if q < hay.len() && matches!(hay[q], b'"' | b'\'' | b'`' | b']') {
+        if q < hay.len() && matches!(hay[q], b'"' | b'\'' | b'`') {
+            q += 1;
+        }
+        if q < hay.len() && hay[q] == b']' {
             q += 1;
         }
         let after_name = q;
         while q < hay.len() && blank(hay[q]) {
             q += 1;
         }
+        // the run began after the previous one ended (at `at`)
+        let mut r = i;
+        while r > at && name(hay[r - 1]) {
+            r -= 1;
+        }
         let assigns = match hay.get(q) {
             Some(b'=' | b':' | b'?' | b'.' | b'+' | b'<' | b'|' | b',') => true,
-            Some(b's' | b'S' | b'[') => q > after_name,
-            _ => false,
+            // a type (`string`, `[]byte`) or a quoted value after blanks
+            Some(b's' | b'S' | b'[' | b'"' | b'\'') => q > after_name,
+            // a flag's value: `--api-key value`
+            Some(_) => q > run_end && hay[r..run_end].windows(2).any(|w| w == b"--"),
+            None => false,
         };
         if assigns {
-            // the run began after the previous one ended (at `at`)
-            let mut r = i;
-            while r > at && name(hay[r - 1]) {
-                r -= 1;
-            }
             out.push(r..run_end);
         }
         // a needle further in the same name (letters, so it ends inside
@@ -1710,7 +1729,9 @@ fn name_kind(name: &[u8]) -> NameKind {
     }
     let contains = |p: &[u8]| n.windows(p.len()).any(|w| w == p);
     // `token_service`, `key_provider` are code; `service_token` is a token
-    const LAST_ONLY: &[&[u8]] = &[b"service", b"provider", b"manager", b"store"];
+    // `vault_path` is not a secret, `VAULT_TOKEN` (Vault's own variable)
+    // and `vault_password` (Ansible's) are
+    const LAST_ONLY: &[&[u8]] = &[b"service", b"provider", b"manager", b"store", b"vault"];
     let excluded = |w: &[u8]| std::str::from_utf8(w).is_ok_and(|w| exclude_words().contains(w));
     let mut last: &[u8] = b"";
     let [
@@ -1846,7 +1867,8 @@ fn password_value_ok(v: &[u8], bare: bool) -> bool {
 }
 
 /// The random body of a token behind a short vendor prefix (one to three
-/// segments of 2-8 letters, each ended by `.`, `_` or `-`): `dp.ct.<43
+/// segments of 2-8 letters, each ended by `.`, `_` or `-`, or one letter
+/// and a dot, or 1-4 capitals run into 24+ lowercase hex): `dp.ct.<43
 /// alphanumerics>`, `mlsn.<64 hex>`, `sl.<url-safe base64>`, `svc_<40 hex>`. The whole
 /// value's charset would be "other" (dots) or base64 (`_`), whose entropy
 /// floor a hex body cannot reach, and a dotted value looks like a member
@@ -1856,15 +1878,28 @@ fn password_value_ok(v: &[u8], bare: bool) -> bool {
 /// and random for that charset.
 fn prefixed_body(v: &[u8]) -> Option<&[u8]> {
     let mut i = 0;
-    for _ in 0..3 {
+    for k in 0..3 {
         let n = v[i..]
             .iter()
             .take_while(|b| b.is_ascii_alphabetic())
             .count();
-        if !(2..=8).contains(&n) || !matches!(v.get(i + n), Some(b'.' | b'_' | b'-')) {
+        let sep = v.get(i + n);
+        // one letter only first and before a dot: Vault's `s.<24>`, `b.<…>`
+        let short_ok = n == 1 && k == 0 && sep == Some(&b'.');
+        if !((2..=8).contains(&n) || short_ok) || !matches!(sep, Some(b'.' | b'_' | b'-')) {
             break;
         }
         i += n + 1;
+    }
+    if i == 0 {
+        // an uppercase prefix run into a lowercase hex body: Twilio's
+        // `SK<32 hex>`, `AC<32 hex>`
+        let n = v.iter().take_while(|b| b.is_ascii_uppercase()).count();
+        let body = &v[n..];
+        let hex = body.len() >= 24 && body.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if (1..=4).contains(&n) && hex {
+            i = n;
+        }
     }
     let body = &v[i..];
     if i == 0 || body.len() < 16 {
@@ -2332,6 +2367,11 @@ mod tests {
             b"{",
             b"/",
             b"\\",
+            b"--",
+            b"--api-key ",
+            b"\"\\\"",
+            b"\\\"\"",
+            b"\"\\\"abcdefgh\\\"\"",
         ];
         let mut x = 0x9E37_79B9_7F4A_7C15_u64;
         for _ in 0..200_000 {
@@ -2439,6 +2479,16 @@ mod tests {
                 "json escaped",
                 format!("{{\"env\": \"A=1\\nX_TOKEN={v}\\nB=2\"}}\n"),
             ),
+            ("C define", format!("#define API_TOKEN \"{v}\"\n")),
+            ("nginx", format!("proxy_set_header X-Api-Key '{v}';\n")),
+            ("flag", format!("./deploy --api-key {v} --region eu\n")),
+            ("ruby ||=", format!("ENV['CLIENT_SECRET'] ||= '{v}'\n")),
+            ("C# indexer", format!("[\"ClientSecret\"] = \"{v}\",\n")),
+            (
+                "gradle escaped",
+                format!("buildConfigField \"String\", \"API_TOKEN\", \"\\\"{v}\\\"\"\n"),
+            ),
+            ("ansible vault", format!("ANSIBLE_VAULT_PASSWORD='{v}'\n")),
         ] {
             let f = scan("ctx.txt", &text);
             assert_eq!(f.len(), 1, "{what}: {f:?}");
@@ -2455,6 +2505,27 @@ mod tests {
                 "typed call",
                 "var apiToken string = getToken()\n".to_owned(),
             ),
+            (
+                "message",
+                "log.error(\"invalid token \" + tok + \" for user\")\n".to_owned(),
+            ),
+            (
+                "flag path",
+                "login --api-key-file ./secrets/api.key\n".to_owned(),
+            ),
+            ("flag variable", "login --api-key $API_KEY\n".to_owned()),
+            (
+                "header name",
+                "#define API_KEY_HEADER \"X-Api-Key\"\n".to_owned(),
+            ),
+            (
+                "vault path",
+                "export VAULT_PATH=secret/data/app\n".to_owned(),
+            ),
+            (
+                "placeholder",
+                "ENV['API_TOKEN'] ||= 'changeme'\n".to_owned(),
+            ),
         ] {
             assert!(scan("ctx.txt", &text).is_empty(), "{what}");
         }
@@ -2464,6 +2535,8 @@ mod tests {
             "mlsn.3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a3f9a8b7c6d5e4f3a2b1c0d9e",
             "svc_3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a",
             "sl.u_Bk3-QzR8mX2pLw9vN4tY7aC1sD6fG0hJ5kE-Zq_Tb8nMv2Lx",
+            "s.Qx7Lm2PzR9tKw4VbN8cYs1Hd",
+            "SK8782a778541eb4791def15cfa985bb2d",
         ] {
             let f = scan("ctx.txt", &format!("SERVICE_TOKEN={v}\n"));
             assert_eq!(f.len(), 1, "{v}: {f:?}");

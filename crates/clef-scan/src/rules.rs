@@ -90,8 +90,9 @@ pub struct Rule {
 
 /// What follows the vendor names in the regex of a contextual rule
 /// (`DATADOG_API_KEY = …`): a name that holds one of [`CONTEXT_NEEDLES`]
-/// within 30 bytes of the vendor's name, an optional type, an operator.
-const CONTEXT_TAIL: &str = r#"[0-9a-z_.-]{0,30}(?:key|token|secret|password|pat|auth|sid|credential)s?[0-9a-z_.-]{0,10}["'`]?(?:\s*:?\s*(?:string|str|&str|&'static str|\[\]byte)\b)?\s*(?:=|:=|::=|:::=|\?=|\.=|\+=|:|=>|,|>)"#;
+/// within 30 bytes of the vendor's name, closed by a quote, a bracket or
+/// both, an optional type, an operator or a blank.
+const CONTEXT_TAIL: &str = r#"[0-9a-z_.-]{0,30}(?:key|token|secret|password|pat|auth|sid|credential)s?[0-9a-z_.-]{0,10}["'`]?\]?(?:\s*:?\s*(?:string|str|&str|&'static str|\[\]byte)\b)?(?:\s*(?:=|:=|::=|:::=|\?=|\.=|\+=|\|\|=|:|=>|,|>)|[ \t])"#;
 
 /// The names a contextual rule's name must hold after the vendor's.
 const CONTEXT_NEEDLES: [&[u8]; 8] = [
@@ -182,8 +183,8 @@ impl Rule {
     /// holds `key`, `token`, `secret`, `password`, `pat`, `auth`, `sid` or
     /// `credential`, then an operator): the name run on from the vendor's
     /// (`[0-9a-z_.-]`, any case) must hold one of those words starting
-    /// within 30 bytes of it, and after the run
-    /// an optional quote and blanks must lead to an operator or a type (the
+    /// within 30 bytes of it, and after the run an optional quote and
+    /// bracket must lead to a blank or an operator (the
     /// name of a match may stop inside the run only before a glued `str` or
     /// the `.` of `.=`, and then the run ends in the same way). Most hits of
     /// such rules are a vendor's name in prose, a URL or a path, and a rule
@@ -205,14 +206,32 @@ impl Rule {
         if matches!(bytes.get(q), Some(b'"' | b'\'' | b'`')) {
             q += 1;
         }
+        if bytes.get(q) == Some(&b']') {
+            q += 1;
+        }
+        let closed = q;
         q += bytes[q.min(bytes.len())..]
             .iter()
             .take_while(|&&b| is_regex_space(b))
             .count();
-        matches!(
-            bytes.get(q),
-            Some(b'=' | b':' | b'?' | b'.' | b'+' | b',' | b'>' | b'&' | b'[' | b's' | b'S')
-        )
+        // a blank is an operator too: `#define TWILIO_API_KEY "…"`
+        q > closed
+            || matches!(
+                bytes.get(q),
+                Some(
+                    b'=' | b':'
+                        | b'?'
+                        | b'.'
+                        | b'+'
+                        | b','
+                        | b'>'
+                        | b'&'
+                        | b'['
+                        | b'|'
+                        | b's'
+                        | b'S'
+                )
+            )
     }
 
     /// The compiled regex (compiled now if needed).
