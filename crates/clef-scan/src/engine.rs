@@ -739,6 +739,7 @@ impl Scanner {
             return;
         }
         self.generic_xml(bytes, line.clone(), raw);
+        self.generic_hcl_default(bytes, line.clone(), raw);
         let hay = &bytes[line.clone()];
         // `find` (lazy DFA) plus a hand split of the match is much cheaper
         // than capture groups (bounded backtracker) on this hot path.
@@ -760,24 +761,25 @@ impl Scanner {
                 continue;
             }
             let kind = name_kind(name);
-            let ok = match kind {
-                NameKind::Password if self.generic_password => password_value_ok(v, bare),
-                NameKind::Secret if self.generic => secret_value_ok(v, bare),
-                _ => false,
-            };
-            if !ok {
-                continue;
-            }
-            raw.push(Raw {
-                rule: if kind == NameKind::Password {
-                    RawRule::GenericPassword
-                } else {
-                    RawRule::Generic
-                },
-                range: line.start + val.start..line.start + val.end,
-                entropy: entropy::shannon(v),
-            });
+            self.judge(kind, v, bare, line.start + val.start, raw);
         }
+    }
+
+    /// Report `v` (at `at` in the buffer) assigned to a name of `kind` if
+    /// the value passes that kind's test and its detector is on.
+    fn judge(&self, kind: NameKind, v: &[u8], bare: bool, at: usize, raw: &mut Vec<Raw>) {
+        let rule = match kind {
+            NameKind::Password if self.generic_password && password_value_ok(v, bare) => {
+                RawRule::GenericPassword
+            }
+            NameKind::Secret if self.generic && secret_value_ok(v, bare) => RawRule::Generic,
+            _ => return,
+        };
+        raw.push(Raw {
+            rule,
+            range: at..at + v.len(),
+            entropy: entropy::shannon(v),
+        });
     }
 }
 
@@ -819,22 +821,73 @@ impl Scanner {
             if v.is_empty() || v.contains(&b'<') || memchr::memchr(b'\n', v).is_some() {
                 continue;
             }
-            let ok = match kind {
-                NameKind::Password if self.generic_password => password_value_ok(v, true),
-                NameKind::Secret if self.generic => secret_value_ok(v, true),
-                _ => false,
-            };
-            if ok {
-                raw.push(Raw {
-                    rule: if kind == NameKind::Password {
-                        RawRule::GenericPassword
-                    } else {
-                        RawRule::Generic
-                    },
-                    range: start + lead..start + lead + v.len(),
-                    entropy: entropy::shannon(v),
-                });
+            self.judge(kind, v, true, start + lead, raw);
+        }
+    }
+}
+
+impl Scanner {
+    /// A Terraform variable's default: `variable "db_password" {` and, on
+    /// one of the next 12 lines before the block's closing `}`,
+    /// `default = "value"`. The name is judged on the `variable` line, the
+    /// value where it stands.
+    fn generic_hcl_default(&self, bytes: &[u8], line: Range<usize>, raw: &mut Vec<Raw>) {
+        let hay = bytes[line.clone()].trim_ascii();
+        let Some(rest) = hay.strip_prefix(b"variable") else {
+            return;
+        };
+        let rest = rest.trim_ascii_start();
+        let Some(rest) = rest.strip_prefix(b"\"") else {
+            return;
+        };
+        let Some(q) = memchr::memchr(b'"', rest) else {
+            return;
+        };
+        let (name, after) = (&rest[..q], rest[q + 1..].trim_ascii());
+        if after != b"{" || !name.iter().all(|&b| rules::is_name_byte(b)) {
+            return;
+        }
+        let kind = name_kind(name);
+        if kind == NameKind::None {
+            return;
+        }
+        let mut at = line.end;
+        for _ in 0..12 {
+            if at >= bytes.len() {
+                return;
             }
+            let l = line_of(bytes, at + 1);
+            at = l.end;
+            let text = &bytes[l.clone()];
+            let t = text.trim_ascii();
+            if t.starts_with(b"}") {
+                return;
+            }
+            let Some(after) = t.strip_prefix(b"default") else {
+                continue;
+            };
+            if after.trim_ascii_start().first() != Some(&b'=') {
+                return;
+            }
+            // the quoted value: from the quote after `=` to the line's last
+            let Some(open) = memchr::memchr(b'=', text).map(|e| {
+                e + 1
+                    + text[e + 1..]
+                        .iter()
+                        .take_while(|b| b.is_ascii_whitespace())
+                        .count()
+            }) else {
+                return;
+            };
+            let close = text.trim_ascii_end().len().saturating_sub(1);
+            if text.get(open) != Some(&b'"') || close <= open || text[close] != b'"' {
+                return;
+            }
+            let v = &text[open + 1..close];
+            if !v.contains(&b'"') {
+                self.judge(kind, v, false, l.start + open + 1, raw);
+            }
+            return;
         }
     }
 }
@@ -1186,7 +1239,21 @@ fn split_assignment(s: &[u8]) -> Option<(&[u8], Range<usize>, bool, bool)> {
         // System.setProperty("X_TOKEN", "…")
         None
     } else {
-        Some((name, i..s.len(), true, colon))
+        // a URL's query runs on to its next parameter: `?client_secret=…&page=2`
+        let end = s[i..]
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'&')
+            .find(|&(k, _)| {
+                let p = &s[i + k + 1..];
+                let n = p
+                    .iter()
+                    .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_')
+                    .count();
+                n > 0 && p.get(n) == Some(&b'=')
+            })
+            .map_or(s.len(), |(k, _)| i + k);
+        Some((name, i..end, true, colon))
     }
 }
 
@@ -1917,8 +1984,54 @@ fn prefixed_body(v: &[u8]) -> Option<&[u8]> {
     (shaped && entropy::shannon(body) >= entropy::generic_threshold(cs, body.len())).then_some(body)
 }
 
+/// Prefixes of tokens whose whole format is documented and matched by a
+/// built-in rule (GitHub, npm, Stripe, Slack, GitLab, Anthropic): a value
+/// with one that its rule did not match (`ghp_` and 20 characters) is a
+/// truncated or made-up token, not a secret the generic detector should
+/// report in the rule's place.
+const VENDOR_EXACT: &[&[u8]] = &[
+    b"ghp_",
+    b"gho_",
+    b"ghu_",
+    b"ghs_",
+    b"ghr_",
+    b"github_pat_",
+    b"npm_",
+    b"sk_live_",
+    b"sk_test_",
+    b"rk_live_",
+    b"rk_test_",
+    b"xoxb-",
+    b"xoxp-",
+    b"xoxa-",
+    b"xoxe-",
+    b"xapp-",
+    b"glpat-",
+    b"sk-ant-",
+];
+
+/// Base64 of prose (`dGhpcyBpcyBub3QgYSBzZWNyZXQ=`, "this is not a
+/// secret"): its random-looking text decodes to words and blanks.
+fn base64_of_prose(v: &[u8]) -> bool {
+    use base64::Engine as _;
+    if v.len() < 16 || !v.len().is_multiple_of(4) {
+        return false;
+    }
+    let Ok(d) = base64::engine::general_purpose::STANDARD.decode(v) else {
+        return false;
+    };
+    let blanks = d.iter().filter(|&&b| b == b' ').count();
+    let letters = d.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    blanks >= 2
+        && (letters + blanks) * 10 >= d.len() * 9
+        && d.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
+}
+
 fn secret_value_ok(v: &[u8], bare: bool) -> bool {
     if v.len() < 16 || v.len() > 200 {
+        return false;
+    }
+    if VENDOR_EXACT.iter().any(|p| v.starts_with(p)) || base64_of_prose(v) {
         return false;
     }
     if prefixed_body(v).is_some() && !entropy::is_placeholder(v) && !entropy::is_reference(v) {
@@ -2489,6 +2602,11 @@ mod tests {
                 format!("buildConfigField \"String\", \"API_TOKEN\", \"\\\"{v}\\\"\"\n"),
             ),
             ("ansible vault", format!("ANSIBLE_VAULT_PASSWORD='{v}'\n")),
+            (
+                "terraform default",
+                format!("variable \"db_password\" {{\n  type = string\n  default = \"{v}\"\n}}\n"),
+            ),
+            ("url query", format!("GET /send?client_secret={v}&page=2\n")),
         ] {
             let f = scan("ctx.txt", &text);
             assert_eq!(f.len(), 1, "{what}: {f:?}");
@@ -2525,6 +2643,23 @@ mod tests {
             (
                 "placeholder",
                 "ENV['API_TOKEN'] ||= 'changeme'\n".to_owned(),
+            ),
+            (
+                "truncated",
+                "GITHUB_TOKEN=ghp_lgJN9rx5HVGDUkYd8W3t\n".to_owned(),
+            ),
+            ("prose", "API_KEY=dGhpcyBpcyBub3QgYSBzZWNyZXQ=\n".to_owned()),
+            (
+                "terraform name",
+                format!("variable \"region\" {{\n  default = \"{v}\"\n}}\n"),
+            ),
+            (
+                "terraform reference",
+                "variable \"api_token\" {\n  default = var.token\n}\n".to_owned(),
+            ),
+            (
+                "terraform next block",
+                format!("variable \"api_token\" {{\n}}\nlocals {{\n  default = \"{v}\"\n}}\n"),
             ),
         ] {
             assert!(scan("ctx.txt", &text).is_empty(), "{what}");

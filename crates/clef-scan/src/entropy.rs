@@ -235,6 +235,22 @@ pub fn is_placeholder(s: &[u8]) -> bool {
         if seq * 10 >= (s.len() - 1) * 8 {
             return true;
         }
+        // or a run of twelve in sequence inside a longer value
+        // (`sk_live_abcdefghijklmnopqrstuvwx`): about once in 62^11 draws
+        // of a random alphanumeric token. Ten digits in a row are not
+        // enough: tests here and elsewhere write made-up tokens that end in
+        // `0123456789`, which a scanner is expected to find
+        let mut run = 1;
+        for w in s.windows(2) {
+            run = if w[1] == w[0].wrapping_add(1) {
+                run + 1
+            } else {
+                1
+            };
+            if run >= 12 {
+                return true;
+            }
+        }
     }
     // counting bytes written in hex (000102030405…1e1f): the made-up key of
     // test vectors (ring's and aws-lc's poly1305/AEAD tests), never issued
@@ -389,6 +405,10 @@ mod tests {
         assert!(is_placeholder(b"xxxxxxxxxxxxxxxx"));
         assert!(is_placeholder(b"changeme"));
         assert!(is_placeholder(b"1234567890"));
+        assert!(is_placeholder(b"sk_live_abcdefghijklmnopqrstuvwx"));
+        assert!(is_placeholder(b"api_abcdefghijkl_Zx9kq2"));
+        assert!(!is_placeholder(b"ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"));
+        assert!(!is_placeholder(b"sk_live_abcdefghiZx9kq2pLv8nR3wZa7T"));
         // counting bytes in hex (test vectors' made-up keys), any case
         assert!(is_placeholder(
             b"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"

@@ -160,6 +160,16 @@ pub fn fixture_reason(path: &str, secret: &str) -> Option<&'static str> {
     if secret.contains("eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lI") {
         return Some("published example (jwt.io)");
     }
+    // the test-mode keys Stripe's API reference shows every reader
+    if [
+        "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+        "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
+    ]
+    .iter()
+    .any(|k| secret.contains(k))
+    {
+        return Some("published example (Stripe docs)");
+    }
     None
 }
 
@@ -352,6 +362,8 @@ mod tests {
         assert!(fixture_reason("web/src/api.test.ts", "s").is_some());
         assert!(fixture_reason("docs/examples/config.yaml", "s").is_some());
         assert!(fixture_reason("cfg.env", "AKIAIOSFODNN7EXAMPLE").is_some());
+        assert!(fixture_reason("cfg.env", "sk_test_4eC39HqLyjWDarjtT1zdp7dc").is_some());
+        assert!(fixture_reason("cfg.env", "sk_test_4eC39HqLyjWDarjtT1zdp7dX").is_none());
         assert!(fixture_reason("src/config.py", "ghp_live").is_none());
         assert!(fixture_reason("src/latest/contest.rs", "x").is_none());
         assert!(fixture_reason("aws-signing-test-suite/v4/context.json", "s").is_some());
