@@ -26,7 +26,10 @@
 #       kingfisher-bin==2.14.0 detect-secrets==1.5.0   (into $TOOLS/venv)
 #   cargo install ripsecrets --root $TOOLS/rs ; apt-get install ripgrep hyperfine
 # Set INSTALL=1 to have this script do those installs.
-# SECTIONS="accuracy real synth realhistory pubhistory history staged" (default: all;
+# 1b. Held-out accuracy (section "heldout"): two sets bench/scan_heldout.py
+#    generates with HELDOUT_SEED (default 11), tokens in contexts the
+#    corpus lacks and prefixed shapes with no name, scored the same way.
+# SECTIONS="accuracy heldout real synth realhistory pubhistory history staged" (default: all;
 # pubhistory only runs when PUB_REPO is set)
 # picks sections.
 #
@@ -43,7 +46,8 @@ QUICK="${QUICK:-0}"
 SYNTH_MB="${SYNTH_MB:-$([ "$QUICK" = 1 ] && echo 50 || echo 200)}"
 HIST_COMMITS="${HIST_COMMITS:-$([ "$QUICK" = 1 ] && echo 1000 || echo 5000)}"
 RUNS="${RUNS:-$([ "$QUICK" = 1 ] && echo 2 || echo 3)}"
-SECTIONS="${SECTIONS:-accuracy real synth realhistory pubhistory history staged}"
+SECTIONS="${SECTIONS:-accuracy heldout real synth realhistory pubhistory history staged}"
+HELDOUT_SEED="${HELDOUT_SEED:-11}"
 want() { case " $SECTIONS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 REAL_SRC="${REAL_SRC:-$HOME/.cargo/registry/src /usr/include}"
 mkdir -p "$WORK" "$OUT"
@@ -89,8 +93,8 @@ versions() {
 }
 
 # ---------------------------------------------------------------- accuracy
-accuracy() {
-  local corpus="$here/bench-corpus/scan" tmp="$WORK/acc"
+accuracy() { # [labelled set: a directory with files/ and labels.tsv]
+  local corpus="${1:-$here/bench-corpus/scan}" tmp="$WORK/acc"
   mkdir -p "$tmp"
   cd "$corpus/files"
   echo "| tool | TP | FP | FN | precision | recall | F1 |"
@@ -188,6 +192,17 @@ history_speed() { # repo, label, json name
     echo
     accuracy
     echo
+  fi
+  if want heldout; then
+    # generated sets the corpus does not hold (bench/scan_heldout.py)
+    for set in contexts shapes; do
+      d="$WORK/heldout-$set-$HELDOUT_SEED"
+      [ -d "$d" ] || python3 "$here/bench/scan_heldout.py" "$set" "$d" "$HELDOUT_SEED" >&2
+      echo "### Held-out set: $set, seed $HELDOUT_SEED ($(grep -vc '^#' "$d/labels.tsv") labelled secrets, bench/scan_heldout.py)"
+      echo
+      accuracy "$d"
+      echo
+    done
   fi
   if want real; then
     if [ ! -d "$WORK/real" ]; then

@@ -1775,10 +1775,26 @@ fn name_words(name: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
     })
 }
 
+/// Whether `name` is dotted (`secrets.gitCommit`) and its last part holds
+/// none of the generic keywords' [`NEEDLES`].
+fn dotted_plain_tail(name: &[u8]) -> bool {
+    name.iter().rposition(|&b| b == b'.').is_some_and(|dot| {
+        let tail = &name[dot + 1..];
+        dot > 0
+            && !tail.is_empty()
+            && !(0..tail.len()).any(|i| rules::word_at(tail, i, &NEEDLES).is_some())
+    })
+}
+
 /// What a name assigned a value says the value is. Names are ASCII (every
 /// caller's is made of name bytes); this allocates nothing for names up to
 /// 64 bytes, and its only table lookups are the two exclusion lists.
 fn name_kind(name: &[u8]) -> NameKind {
+    // a dotted key whose last part names no secret at all is what that
+    // part says: `secrets.gitCommit` is a commit (`app.api.key-2` still a key)
+    if dotted_plain_tail(name) {
+        return NameKind::None;
+    }
     let mut stack = [0u8; 64];
     let mut heap = Vec::new();
     let n: &mut [u8] = match stack.get_mut(..name.len()) {
@@ -2736,6 +2752,12 @@ mod tests {
         assert_eq!(name_kind(b"token_type"), NameKind::None);
         assert_eq!(name_kind(b"monkey"), NameKind::None);
         assert_eq!(name_kind(b"api_key"), NameKind::Secret);
+        assert_eq!(name_kind(b"secrets.gitCommit"), NameKind::None);
+        assert_eq!(name_kind(b"credentials.user"), NameKind::None);
+        assert_eq!(name_kind(b"app.db.password"), NameKind::Password);
+        assert_eq!(name_kind(b"app.api.key-2"), NameKind::Secret);
+        assert_eq!(name_kind(b"VAULT_TOKEN"), NameKind::Secret);
+        assert_eq!(name_kind(b"vault_path"), NameKind::None);
     }
 
     /// Split a name into lowercase words on separators and camelCase
@@ -2768,6 +2790,10 @@ mod tests {
     /// The word lists and rules as first written (a lowercase `String` and
     /// a `Vec<String>` of words per name): what [`name_kind`] must answer.
     fn old_name_kind(name: &[u8]) -> NameKind {
+        // added with issue 16's held-out sets, the same rule
+        if dotted_plain_tail(name) {
+            return NameKind::None;
+        }
         let n = String::from_utf8_lossy(name).to_ascii_lowercase();
         let words = old_name_words(name);
         let last = words.last().map_or("", String::as_str);
