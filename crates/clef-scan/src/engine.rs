@@ -1240,11 +1240,8 @@ fn split_assignment(s: &[u8]) -> Option<(&[u8], Range<usize>, bool, bool)> {
         None
     } else {
         // a URL's query runs on to its next parameter: `?client_secret=…&page=2`
-        let end = s[i..]
-            .iter()
-            .enumerate()
-            .filter(|&(_, &b)| b == b'&')
-            .find(|&(k, _)| {
+        let end = memchr::memchr_iter(b'&', &s[i..])
+            .find(|&k| {
                 let p = &s[i + k + 1..];
                 let n = p
                     .iter()
@@ -1252,7 +1249,7 @@ fn split_assignment(s: &[u8]) -> Option<(&[u8], Range<usize>, bool, bool)> {
                     .count();
                 n > 0 && p.get(n) == Some(&b'=')
             })
-            .map_or(s.len(), |(k, _)| i + k);
+            .map_or(s.len(), |k| i + k);
         Some((name, i..end, true, colon))
     }
 }
@@ -1458,21 +1455,24 @@ fn assign_starts(hay: &[u8], out: &mut Vec<Range<usize>>) {
         while q < hay.len() && blank(hay[q]) {
             q += 1;
         }
-        // the run began after the previous one ended (at `at`)
-        let mut r = i;
-        while r > at && name(hay[r - 1]) {
-            r -= 1;
-        }
+        // where the run began, after the previous one ended (at `at`)
+        let begin = || {
+            let mut r = i;
+            while r > at && name(hay[r - 1]) {
+                r -= 1;
+            }
+            r
+        };
         let assigns = match hay.get(q) {
             Some(b'=' | b':' | b'?' | b'.' | b'+' | b'<' | b'|' | b',') => true,
             // a type (`string`, `[]byte`) or a quoted value after blanks
             Some(b's' | b'S' | b'[' | b'"' | b'\'') => q > after_name,
             // a flag's value: `--api-key value`
-            Some(_) => q > run_end && hay[r..run_end].windows(2).any(|w| w == b"--"),
+            Some(_) => q > run_end && memchr::memmem::find(&hay[begin()..run_end], b"--").is_some(),
             None => false,
         };
         if assigns {
-            out.push(r..run_end);
+            out.push(begin()..run_end);
         }
         // a needle further in the same name (letters, so it ends inside
         // the run) ends the run at the same place: the same answer

@@ -214,8 +214,13 @@ impl Rule {
             .iter()
             .take_while(|&&b| is_regex_space(b))
             .count();
-        // a blank is an operator too: `#define TWILIO_API_KEY "…"`
-        q > closed
+        // a blank is an operator too (`#define TWILIO_API_KEY "…"`), before
+        // what may start a value: not `{`, `(` or `<` (`struct GithubToken {`)
+        let value_start = |b: u8| {
+            b.is_ascii_alphanumeric()
+                || matches!(b, b'"' | b'\'' | b'`' | b'\\' | b'/' | b'+' | b'_' | b'-')
+        };
+        (q > closed && bytes.get(q).copied().is_some_and(value_start))
             || matches!(
                 bytes.get(q),
                 Some(
