@@ -1896,6 +1896,14 @@ fn code_like(v: &[u8]) -> bool {
     {
         return true;
     }
+    // a module or package path: Go's `alias "github.com/org/repo/pkg/v1"`
+    if t.matches('/').count() >= 2
+        && t.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'/' | b'.' | b'-' | b'_')
+        })
+    {
+        return true;
+    }
     // identifiers and member paths without digits: foo, self.password, getToken
     let ident_path = t.split('.').all(|p| {
         !p.is_empty()
@@ -2659,6 +2667,11 @@ mod tests {
             (
                 "placeholder",
                 "ENV['API_TOKEN'] ||= 'changeme'\n".to_owned(),
+            ),
+            (
+                "go import alias",
+                "\tcfapitokenv1 \"github.com/acme/scan/pkg/detectors/cloudflareapitoken/v1\"\n"
+                    .to_owned(),
             ),
             (
                 "truncated",
