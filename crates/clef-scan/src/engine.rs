@@ -1445,12 +1445,7 @@ fn assign_starts(hay: &[u8], out: &mut Vec<Range<usize>>) {
             q += 1;
         }
         let run_end = q;
-        if q < hay.len() && matches!(hay[q], b'"' | b'\'' | b'`') {
-            q += 1;
-        }
-        if q < hay.len() && hay[q] == b']' {
-            q += 1;
-        }
+        q = rules::past_name_close(hay, q);
         let after_name = q;
         while q < hay.len() && blank(hay[q]) {
             q += 1;

@@ -117,6 +117,18 @@ pub(crate) fn is_regex_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
+/// Past what may close a name at `at` in the rule and generic regexes
+/// (`["'`]?\]?`): a quote, a bracket, or both (`ENV['X_TOKEN']`).
+pub(crate) fn past_name_close(bytes: &[u8], mut at: usize) -> usize {
+    if matches!(bytes.get(at), Some(b'"' | b'\'' | b'`')) {
+        at += 1;
+    }
+    if bytes.get(at) == Some(&b']') {
+        at += 1;
+    }
+    at
+}
+
 /// The length of the first of `words` that starts at `at` in `bytes`, in
 /// any ASCII case.
 pub(crate) fn word_at(bytes: &[u8], at: usize, words: &[&[u8]]) -> Option<usize> {
@@ -202,14 +214,8 @@ impl Rule {
         if !(hit.end..=(hit.end + 30).min(run_end)).any(needle_at) {
             return false;
         }
-        let mut q = run_end;
-        if matches!(bytes.get(q), Some(b'"' | b'\'' | b'`')) {
-            q += 1;
-        }
-        if bytes.get(q) == Some(&b']') {
-            q += 1;
-        }
-        let closed = q;
+        let closed = past_name_close(bytes, run_end);
+        let mut q = closed;
         q += bytes[q.min(bytes.len())..]
             .iter()
             .take_while(|&&b| is_regex_space(b))
